@@ -1,0 +1,49 @@
+import { defineConfig } from 'vitest/config';
+import { playwright } from '@vitest/browser-playwright';
+import { chromiumExecutable, chromiumWebGpuArgs } from './test/chromium.ts';
+
+// Three tiers (ENGINEERING.md §3): plain unit tests in Node; GPU tests on Dawn in Node (the `webgpu`
+// package); and the same GPU tests plus browser-only ones (IndexedDB) in real Chromium with WebGPU.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          environment: 'node',
+          include: ['app/**/*.test.ts', 'workers/**/*.test.ts', 'bench/**/*.test.ts'],
+          exclude: ['**/*.gpu.test.ts', '**/*.browser.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'gpu',
+          environment: 'node',
+          include: ['app/**/*.gpu.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          // One Dawn device per worker process; SwiftShader already uses every core.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+          browser: {
+            enabled: true,
+            headless: true,
+            screenshotFailures: false,
+            provider: playwright({
+              launchOptions: { executablePath: chromiumExecutable(), args: chromiumWebGpuArgs() },
+            }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
