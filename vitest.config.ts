@@ -19,7 +19,7 @@ export default defineConfig({
         test: {
           name: 'gpu',
           environment: 'node',
-          include: ['app/**/*.gpu.test.ts'],
+          include: ['app/**/*.gpu.test.ts', 'workers/**/*.gpu.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           // One Dawn device per worker process; SwiftShader already uses every core.

@@ -1,0 +1,54 @@
+/**
+ * One storage interface for everything the studio keeps: IndexedDB in the browser (idb.ts), files
+ * in Node (fs.ts). An item is a small JSON `meta` plus optional bytes; listing reads metas only, so a
+ * library of gigabyte models lists instantly. A put replaces an item atomically: a crash mid-write
+ * leaves the previous item whole (checkpoints depend on that).
+ */
+import { CocktailError } from '../errors.ts';
+
+export const STORE_NAMES = ['models', 'datasets', 'runs', 'checkpoints', 'adapters'] as const;
+export type StoreName = (typeof STORE_NAMES)[number];
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export interface ItemInfo<Meta extends Json = Json> {
+  key: string;
+  meta: Meta;
+  /** Bytes of the binary part (0 when there is none). */
+  size: number;
+  /** Milliseconds since the epoch of the last put. */
+  updatedAt: number;
+}
+
+export interface StoreUsage {
+  items: number;
+  bytes: number;
+}
+
+export interface Storage {
+  put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array): Promise<void>;
+  getInfo<Meta extends Json = Json>(store: StoreName, key: string): Promise<ItemInfo<Meta> | undefined>;
+  getBytes(store: StoreName, key: string): Promise<Uint8Array | undefined>;
+  /** Items whose key starts with `prefix`, sorted by key. */
+  list<Meta extends Json = Json>(store: StoreName, prefix?: string): Promise<ItemInfo<Meta>[]>;
+  /** True when an item was deleted. */
+  delete(store: StoreName, key: string): Promise<boolean>;
+  /** Items and bytes per store, as the library page shows them. */
+  usage(): Promise<Record<StoreName, StoreUsage>>;
+  close(): Promise<void>;
+}
+
+export const MAX_KEY_LENGTH = 512;
+
+export function checkKey(store: string, key: string): void {
+  if (!(STORE_NAMES as readonly string[]).includes(store)) {
+    throw new CocktailError('STORAGE_BAD_STORE', `Unknown store "${store}"; stores are ${STORE_NAMES.join(', ')}`, { store });
+  }
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+    throw new CocktailError('STORAGE_BAD_KEY', `Storage keys are 1 to ${MAX_KEY_LENGTH} characters; got ${typeof key === 'string' ? `${key.length} characters` : typeof key} in "${store}"`, { store });
+  }
+}
+
+export function emptyUsage(): Record<StoreName, StoreUsage> {
+  return Object.fromEntries(STORE_NAMES.map((name) => [name, { items: 0, bytes: 0 }])) as Record<StoreName, StoreUsage>;
+}

@@ -1,0 +1,92 @@
+/**
+ * The engine behind the worker boundary: it receives protocol messages, runs the command handlers
+ * and posts events. It owns the GPUDevice. Kept apart from the worker entry so Node (tests, CLI) can
+ * drive the very same code over a MessagePort.
+ */
+import { CocktailError, toErrorReport } from '../app/errors.ts';
+import type { GpuContext } from '../app/gpu/device.ts';
+import { runSelfTest } from '../app/gpu/selftest.ts';
+import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type Request, type WorkerEvent } from './protocol.ts';
+
+interface HandlerContext<K extends CommandType> {
+  gpu(): Promise<GpuContext>;
+  signal: AbortSignal;
+  progress(progress: Commands[K]['progress']): void;
+}
+
+type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context: HandlerContext<K>) => Promise<Commands[K]['result']> };
+
+const handlers: Handlers = {
+  'gpu.info': async (_payload, { gpu }) => (await gpu()).info,
+  'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
+};
+
+export function createEngine(post: (event: WorkerEvent) => void, acquire: () => Promise<GpuContext>): (message: unknown) => void {
+  let gpu: Promise<GpuContext> | undefined;
+  const running = new Map<number, AbortController>();
+
+  const acquireOnce = (): Promise<GpuContext> => {
+    if (!gpu) {
+      const acquiring = acquire();
+      gpu = acquiring;
+      acquiring.then(
+        (context) =>
+          void context.lost.then((error) => {
+            gpu = undefined;
+            post({ v: PROTOCOL_VERSION, type: 'device-lost', error: toErrorReport(error) });
+          }),
+        () => {
+          gpu = undefined; // let a later command try again (the user may have changed a flag)
+        },
+      );
+    }
+    return gpu;
+  };
+
+  const run = async (request: Request): Promise<void> => {
+    const controller = new AbortController();
+    running.set(request.id, controller);
+    const context: HandlerContext<CommandType> = {
+      gpu: acquireOnce,
+      signal: controller.signal,
+      progress: (progress) => post({ v: PROTOCOL_VERSION, type: 'progress', id: request.id, progress }),
+    };
+    try {
+      const handler = handlers[request.type] as (payload: unknown, context: HandlerContext<CommandType>) => Promise<unknown>;
+      const result = await handler(request.payload, context);
+      post({ v: PROTOCOL_VERSION, type: 'result', id: request.id, result });
+    } catch (error) {
+      post({ v: PROTOCOL_VERSION, type: 'error', id: request.id, error: toErrorReport(error) });
+    } finally {
+      running.delete(request.id);
+    }
+  };
+
+  return (message: unknown): void => {
+    const fail = (error: CocktailError, id?: number): void =>
+      post({ v: PROTOCOL_VERSION, type: 'error', ...(id === undefined ? {} : { id }), error: toErrorReport(error) });
+    if (typeof message !== 'object' || message === null) {
+      fail(new CocktailError('BAD_MESSAGE', `The engine received a ${message === null ? 'null' : typeof message} message; expected an object`));
+      return;
+    }
+    const { v, type, id } = message as { v?: unknown; type?: unknown; id?: unknown };
+    const requestId = typeof id === 'number' ? id : undefined;
+    if (v !== PROTOCOL_VERSION) {
+      fail(new CocktailError('PROTOCOL_VERSION', `Protocol version ${String(v)} is not this engine's version ${PROTOCOL_VERSION}; reload the page`, { got: v }), requestId);
+      return;
+    }
+    if (type === 'cancel') {
+      if (requestId !== undefined) running.get(requestId)?.abort();
+      return;
+    }
+    if (!isCommandType(type)) {
+      fail(new CocktailError('UNKNOWN_MESSAGE', `The engine does not know the message type "${String(type)}"`, { type: String(type) }), requestId);
+      return;
+    }
+    if (requestId === undefined) {
+      fail(new CocktailError('BAD_MESSAGE', `A "${type}" request needs a numeric id`));
+      return;
+    }
+    void run(message as Request);
+  };
+}
