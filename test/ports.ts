@@ -23,9 +23,9 @@ export function nodeThreadWorker(source: string): WorkerLike {
   thread.on('error', (error: Error) => listeners.error.forEach((listener) => listener({ message: error.message } as unknown as Event)));
   return {
     postMessage: (message: ToWorker) => thread.postMessage(message),
-    addEventListener: (type: string, listener: (event: never) => void) => {
+    addEventListener: (type: string, listener: (event: MessageEvent) => void) => {
       if (type === 'message') listeners.message.push(listener);
-      if (type === 'error') listeners.error.push(listener);
+      if (type === 'error') listeners.error.push(listener as (event: Event) => void);
     },
     terminate: () => void thread.terminate(),
   } as WorkerLike;

@@ -1,0 +1,38 @@
+/**
+ * The studio's one zustand store, built from slices (zustand docs: "slices pattern"). Actions are
+ * plain functions on the state, callable outside React. No tensors or large arrays live here: the
+ * engine worker holds those and the store keeps summaries.
+ */
+import { create } from 'zustand';
+import { toErrorReport, type ErrorReport } from '../errors.ts';
+import type { EngineBridge } from './bridge.ts';
+import { startEngine } from './engine.ts';
+import { createGpuSlice, type GpuSlice } from './slices/gpu.ts';
+import { createStorageSlice, type StorageSlice } from './slices/storage.ts';
+
+export interface EngineSlice {
+  engineStatus: { status: 'ready' | 'dead'; error?: ErrorReport; strayErrors: ErrorReport[] };
+  /** The bridge to the engine worker, started on first use. */
+  engine(): EngineBridge;
+}
+
+export type AppState = EngineSlice & GpuSlice & StorageSlice;
+
+export const useStudio = create<AppState>()((...args) => {
+  const [set, get] = args;
+  let bridge: EngineBridge | undefined;
+  return {
+    engineStatus: { status: 'ready', strayErrors: [] },
+    engine() {
+      bridge ??= startEngine({
+        onDead: (error) => set((state) => ({ engineStatus: { ...state.engineStatus, status: 'dead', error: toErrorReport(error) } })),
+        onDeviceLost: (error) => get().markDeviceLost(toErrorReport(error)),
+        onStrayError: (error) =>
+          set((state) => ({ engineStatus: { ...state.engineStatus, strayErrors: [...state.engineStatus.strayErrors, toErrorReport(error)].slice(-20) } })),
+      });
+      return bridge;
+    },
+    ...createGpuSlice(...args),
+    ...createStorageSlice(...args),
+  };
+});
