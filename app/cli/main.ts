@@ -1,0 +1,45 @@
+/**
+ * `cocktail`: the studio's engine from the command line. Each command is a function from
+ * arguments to an exit code; output goes to stdout, diagnostics to stderr.
+ */
+import { toErrorReport } from '../errors.ts';
+import { infoCommand } from './info.ts';
+import { selfTestCommand } from './selftest.ts';
+
+const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<number> }> = {
+  info: { summary: 'print the WebGPU adapter, its features and limits   [--json]', run: infoCommand },
+  selftest: { summary: 'check lora_linear on this GPU against the Float64 reference and time it   [--json]', run: selfTestCommand },
+};
+
+export const USAGE = `Cocktail Studio: multi-task LoRA fine-tuning on WebGPU
+
+usage: cocktail <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .join('\n')}
+  help       show this text
+
+environment:
+  VK_ICD_FILENAMES   the Vulkan driver Dawn should use (by default the system's, else Debian chromium's SwiftShader)`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`cocktail: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command.run(args);
+  } catch (error) {
+    const report = toErrorReport(error);
+    console.error(`cocktail ${name}: ${report.message} [${report.code}]`);
+    return 1;
+  }
+}
