@@ -30,6 +30,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts'],
+          // The CLI spawns Node processes: it has no browser counterpart.
+          exclude: ['app/cli/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

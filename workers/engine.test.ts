@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EngineBridge, EngineError } from '../app/state/bridge.ts';
+import type { EngineError } from '../app/state/bridge.ts';
+import { EngineBridge } from '../app/state/bridge.ts';
 import { messagePortWorker, nodeThreadWorker } from '../test/ports.ts';
 import { createEngine } from './engine.ts';
 import { PROTOCOL_VERSION, type WorkerEvent } from './protocol.ts';
