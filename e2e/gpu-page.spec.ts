@@ -35,6 +35,15 @@ test.describe('GPU page', () => {
     await expect(page.getByTestId('persistence')).not.toHaveText('Checking…');
     await expect(page.getByRole('row', { name: /checkpoints/ })).toContainText('items');
   });
+
+  test('asking for persistent storage shows the browser’s answer, and a refusal is not fatal', async ({ page }) => {
+    const errors = watchConsole(page);
+    await page.goto('/');
+    await page.getByRole('button', { name: 'Ask for persistent storage' }).click();
+    await expect(page.getByTestId('persistence')).toHaveText(/^(Persistent|The browser refused persistent storage)/);
+    await expect(page.getByRole('button', { name: 'Run kernel self-test' })).toBeEnabled();
+    expect(errors).toEqual([]);
+  });
 });
 
 test.describe('without WebGPU', () => {
