@@ -1,0 +1,42 @@
+/**
+ * Numerical helpers for kernel tests: comparison against a Float64 reference, and central finite
+ * differences for checking reference backward passes.
+ */
+
+/** max |got − want| / max |want|: error relative to the output's scale. NaN anywhere counts as Infinity. */
+export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`relativeError: lengths differ (${got.length} vs ${want.length})`);
+  let maxError = 0;
+  let maxReference = 0;
+  for (let i = 0; i < want.length; i++) {
+    const error = Math.abs(got[i]! - want[i]!);
+    maxError = Math.max(maxError, Number.isNaN(error) ? Infinity : error);
+    maxReference = Math.max(maxReference, Math.abs(want[i]!));
+  }
+  return maxError / Math.max(maxReference, Number.MIN_VALUE);
+}
+
+/**
+ * ∂f/∂x by central differences, in Float64: (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h for every i of `x`
+ * (or only `indices`). `f` must read `x` afresh on each call; `x` is restored afterwards.
+ */
+export function finiteDifferenceGradient(f: () => number, x: Float64Array, h = 1e-6, indices?: readonly number[]): Float64Array {
+  const gradient = new Float64Array(x.length);
+  for (const i of indices ?? x.keys()) {
+    const saved = x[i]!;
+    x[i] = saved + h;
+    const plus = f();
+    x[i] = saved - h;
+    const minus = f();
+    x[i] = saved;
+    gradient[i] = (plus - minus) / (2 * h);
+  }
+  return gradient;
+}
+
+/** Σ out·weights: a scalar loss whose gradient with respect to `out` is `weights`, for backward checks. */
+export function weightedSum(out: ArrayLike<number>, weights: ArrayLike<number>): number {
+  let sum = 0;
+  for (let i = 0; i < out.length; i++) sum += out[i]! * weights[i]!;
+  return sum;
+}
