@@ -2,19 +2,7 @@
  * Numerical helpers for kernel tests: comparison against a Float64 reference, and central finite
  * differences for checking reference backward passes.
  */
-
-/** max |got − want| / max |want|: error relative to the output's scale. NaN anywhere counts as Infinity. */
-export function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  if (got.length !== want.length) throw new Error(`relativeError: lengths differ (${got.length} vs ${want.length})`);
-  let maxError = 0;
-  let maxReference = 0;
-  for (let i = 0; i < want.length; i++) {
-    const error = Math.abs(got[i]! - want[i]!);
-    maxError = Math.max(maxError, Number.isNaN(error) ? Infinity : error);
-    maxReference = Math.max(maxReference, Math.abs(want[i]!));
-  }
-  return maxError / Math.max(maxReference, Number.MIN_VALUE);
-}
+export { relativeError } from '../app/util/numeric.ts';
 
 /**
  * ∂f/∂x by central differences, in Float64: (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h for every i of `x`

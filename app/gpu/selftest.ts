@@ -1,4 +1,5 @@
 import { CocktailError } from '../errors.ts';
+import { relativeError } from '../util/numeric.ts';
 import { Random } from '../util/random.ts';
 import type { GpuContext } from './device.ts';
 import { decodeTensorData, encodeTensorData, type DType } from './dtype.ts';
@@ -114,16 +115,8 @@ export async function checkLoraLinearCase(ctx: GpuContext, testCase: LoraLinearC
       scale: inputs.scale,
       ...(bias ? { bias: inputs.bias } : {}),
     });
-    let maxError = 0;
-    let maxReference = 0;
-    for (let i = 0; i < want.length; i++) {
-      // NaN compares false with everything: make it an infinite error, never a silent pass.
-      const error = Math.abs(got[i]! - want[i]!);
-      maxError = Math.max(maxError, Number.isNaN(error) ? Infinity : error);
-      maxReference = Math.max(maxReference, Math.abs(want[i]!));
-    }
-    const relativeError = maxError / Math.max(maxReference, Number.MIN_VALUE);
-    return { ...testCase, relativeError, pass: relativeError <= SELF_TEST_TOLERANCE };
+    const error = relativeError(got, want);
+    return { ...testCase, relativeError: error, pass: error <= SELF_TEST_TOLERANCE };
   } finally {
     for (const tensor of [...tensors, y]) tensor.buffer.destroy();
   }

@@ -3,6 +3,7 @@ import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import { createTensor, type GpuTensor } from '../tensor.ts';
+import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'lora_linear';
@@ -133,15 +134,5 @@ export function loraLinearFlops({ M, N, K, R }: LoraLinearDims): number {
 }
 
 function dimsUniform({ M, N, K, R }: LoraLinearDims, scale: number): ArrayBuffer {
-  const data = new ArrayBuffer(32);
-  new Uint32Array(data, 0, 4).set([M, N, K, R]);
-  new Float32Array(data, 16, 1)[0] = scale;
-  return data;
-}
-
-function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: [number, GPUBuffer][]): GPUBindGroup {
-  return device.createBindGroup({
-    layout: pipeline.getBindGroupLayout(0),
-    entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
-  });
+  return packUniforms([['u32', M], ['u32', N], ['u32', K], ['u32', R], ['f32', scale]]);
 }

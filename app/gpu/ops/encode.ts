@@ -1,0 +1,21 @@
+/** Small encoding helpers shared by the op wrappers. */
+
+/** A bind group for group 0 of `pipeline` from [binding, buffer] pairs. */
+export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, entries: readonly (readonly [number, GPUBuffer])[]): GPUBindGroup {
+  return device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: entries.map(([binding, buffer]) => ({ binding, resource: { buffer } })),
+  });
+}
+
+/** Packs uniform fields (u32 or f32, in order) into a 16-byte aligned buffer for ctx.uniforms.get. */
+export function packUniforms(fields: readonly (readonly [type: 'u32' | 'f32' | 'i32', value: number])[]): ArrayBuffer {
+  const data = new ArrayBuffer(Math.max(16, Math.ceil((fields.length * 4) / 16) * 16));
+  const view = new DataView(data);
+  fields.forEach(([type, value], i) => {
+    if (type === 'f32') view.setFloat32(i * 4, value, true);
+    else if (type === 'i32') view.setInt32(i * 4, value, true);
+    else view.setUint32(i * 4, value, true);
+  });
+  return data;
+}
