@@ -1,0 +1,173 @@
+/**
+ * A plain Float64 CPU forward pass of the Llama-family decoder, written straight from the Hugging
+ * Face modeling code's math: the independent reference that the GPU graph, ONNX Runtime and finite
+ * differences are checked against. Slow by design (no tiling, no caching); for tiny models and tests.
+ */
+import type { LoraTarget, ModelConfig } from './config.ts';
+import { LORA_TARGETS } from './config.ts';
+import { ropeInverseFrequencies } from './rope-frequencies.ts';
+
+export interface ReferenceWeights {
+  config: ModelConfig;
+  /** Every weight by its HF name, as Float64. */
+  tensors: Map<string, Float64Array>;
+}
+
+/** LoRA pairs keyed by "<layer>.<target>", e.g. "3.q_proj": A [r, in], B [out, r]. */
+export interface ReferenceLora {
+  scale: number;
+  pairs: Map<string, { a: Float64Array; b: Float64Array; r: number }>;
+}
+
+export function loraKey(layer: number, target: LoraTarget): string {
+  return `${layer}.${target}`;
+}
+
+/** Logits [T, V] for one sequence of token ids (positions 0..T-1, causal attention). */
+export function referenceLogits(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora): Float64Array {
+  const { config } = model;
+  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = config;
+  const T = ids.length;
+  const weight = (name: string): Float64Array => {
+    const tensor = model.tensors.get(name);
+    if (!tensor) throw new Error(`reference model has no tensor ${name}`);
+    return tensor;
+  };
+  const embed = weight('model.embed_tokens.weight');
+  let x: Float64Array = new Float64Array(T * C);
+  ids.forEach((id, t) => x.set(embed.subarray(id * C, (id + 1) * C), t * C));
+  const inverseFrequencies = ropeInverseFrequencies(config);
+
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const p = `model.layers.${layer}`;
+    const project = (input: Float64Array, target: LoraTarget, inFeatures: number, outFeatures: number): Float64Array => {
+      const path = `${p}.${LORA_TARGETS[target]}`;
+      const out = linear(input, T, inFeatures, weight(`${path}.weight`), outFeatures, model.tensors.get(`${path}.bias`));
+      const pair = lora?.pairs.get(loraKey(layer, target));
+      if (pair) {
+        const down = linear(input, T, inFeatures, pair.a, pair.r);
+        const up = linear(down, T, pair.r, pair.b, outFeatures);
+        for (let i = 0; i < out.length; i++) out[i]! += lora!.scale * up[i]!;
+      }
+      return out;
+    };
+
+    const normed = rmsNorm(x, T, C, weight(`${p}.input_layernorm.weight`), config.rmsNormEps);
+    const q = project(normed, 'q_proj', C, H * D);
+    const k = project(normed, 'k_proj', C, Hkv * D);
+    const v = project(normed, 'v_proj', C, Hkv * D);
+    applyRope(q, T, H, D, inverseFrequencies);
+    applyRope(k, T, Hkv, D, inverseFrequencies);
+    const attended = causalAttention(q, k, v, T, H, Hkv, D);
+    const attentionOut = project(attended, 'o_proj', H * D, C);
+    x = add(x, attentionOut);
+
+    const normed2 = rmsNorm(x, T, C, weight(`${p}.post_attention_layernorm.weight`), config.rmsNormEps);
+    const I = config.intermediateSize;
+    const gate = project(normed2, 'gate_proj', C, I);
+    const up = project(normed2, 'up_proj', C, I);
+    const hidden = new Float64Array(T * I);
+    for (let i = 0; i < hidden.length; i++) hidden[i] = silu(gate[i]!) * up[i]!;
+    x = add(x, project(hidden, 'down_proj', I, C));
+  }
+  const final = rmsNorm(x, T, C, weight('model.norm.weight'), config.rmsNormEps);
+  const head = config.tieWordEmbeddings ? embed : weight('lm_head.weight');
+  return linear(final, T, C, head, V);
+}
+
+/** Mean cross-entropy of predicting ids[t+1] from position t, over positions whose label is not -100. */
+export function referenceLoss(model: ReferenceWeights, ids: readonly number[], labels: readonly number[], lora?: ReferenceLora): number {
+  const logits = referenceLogits(model, ids, lora);
+  const V = model.config.vocabSize;
+  let total = 0;
+  let count = 0;
+  for (let t = 0; t < ids.length; t++) {
+    const label = labels[t]!;
+    if (label === -100) continue;
+    const row = logits.subarray(t * V, (t + 1) * V);
+    const max = row.reduce((m, value) => Math.max(m, value), -Infinity);
+    const logSum = Math.log(row.reduce((sum, value) => sum + Math.exp(value - max), 0)) + max;
+    total += logSum - row[label]!;
+    count++;
+  }
+  return total / count;
+}
+
+/** y[T, out] = x[T, in]·Wᵀ + bias, W [out, in] row-major as PyTorch stores nn.Linear. */
+function linear(x: Float64Array, T: number, inFeatures: number, w: Float64Array, outFeatures: number, bias?: Float64Array): Float64Array {
+  const y = new Float64Array(T * outFeatures);
+  for (let t = 0; t < T; t++) {
+    for (let o = 0; o < outFeatures; o++) {
+      let sum = bias ? bias[o]! : 0;
+      for (let i = 0; i < inFeatures; i++) sum += x[t * inFeatures + i]! * w[o * inFeatures + i]!;
+      y[t * outFeatures + o] = sum;
+    }
+  }
+  return y;
+}
+
+function rmsNorm(x: Float64Array, T: number, C: number, w: Float64Array, eps: number): Float64Array {
+  const y = new Float64Array(T * C);
+  for (let t = 0; t < T; t++) {
+    let sumSquares = 0;
+    for (let c = 0; c < C; c++) sumSquares += x[t * C + c]! ** 2;
+    const rstd = 1 / Math.sqrt(sumSquares / C + eps);
+    for (let c = 0; c < C; c++) y[t * C + c] = x[t * C + c]! * rstd * w[c]!;
+  }
+  return y;
+}
+
+/** HF rotate_half RoPE, in place on [T, heads, D]; dims past the rotary part pass through. */
+function applyRope(x: Float64Array, T: number, heads: number, D: number, inverseFrequencies: Float64Array): void {
+  const half = inverseFrequencies.length;
+  for (let t = 0; t < T; t++) {
+    for (let h = 0; h < heads; h++) {
+      const base = (t * heads + h) * D;
+      for (let i = 0; i < half; i++) {
+        const angle = t * inverseFrequencies[i]!;
+        const cos = Math.cos(angle);
+        const sin = Math.sin(angle);
+        const x1 = x[base + i]!;
+        const x2 = x[base + i + half]!;
+        x[base + i] = x1 * cos - x2 * sin;
+        x[base + i + half] = x2 * cos + x1 * sin;
+      }
+    }
+  }
+}
+
+function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, T: number, H: number, Hkv: number, D: number): Float64Array {
+  const out = new Float64Array(T * H * D);
+  const group = H / Hkv;
+  const scale = 1 / Math.sqrt(D);
+  const scores = new Float64Array(T);
+  for (let h = 0; h < H; h++) {
+    const kvHead = Math.floor(h / group);
+    for (let i = 0; i < T; i++) {
+      let max = -Infinity;
+      for (let j = 0; j <= i; j++) {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += q[(i * H + h) * D + d]! * k[(j * Hkv + kvHead) * D + d]!;
+        scores[j] = dot * scale;
+        max = Math.max(max, scores[j]!);
+      }
+      let sum = 0;
+      for (let j = 0; j <= i; j++) sum += scores[j] = Math.exp(scores[j]! - max);
+      for (let j = 0; j <= i; j++) {
+        const weight = scores[j]! / sum;
+        for (let d = 0; d < D; d++) out[(i * H + h) * D + d]! += weight * v[(j * Hkv + kvHead) * D + d]!;
+      }
+    }
+  }
+  return out;
+}
+
+function add(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}
+
+function silu(value: number): number {
+  return value / (1 + Math.exp(-value));
+}

@@ -1,0 +1,36 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
+import { parseModelConfig } from './config.ts';
+import { filesFromDirectory } from './node-source.ts';
+import { locateWeights } from './weights.ts';
+
+const dir = () => fixturePath('models/aidreams260K');
+const rawConfig = async () => JSON.parse(await readFile(`${dir()}/config.json`, 'utf8')) as Record<string, unknown>;
+
+describe('locating a model’s weights', () => {
+  it('finds all 38 weights of aidreams260K, in F32', async () => {
+    const weights = await locateWeights(await filesFromDirectory(dir()), parseModelConfig(await rawConfig()));
+    expect(weights.refs.size).toBe(38);
+    expect(weights.dtype).toBe('F32');
+  });
+
+  it('names the tensor and the files when the config implies a weight that is not there', async () => {
+    const config = parseModelConfig({ ...(await rawConfig()), num_hidden_layers: 5 });
+    await expect(locateWeights(await filesFromDirectory(dir()), config)).rejects.toThrow(/tensor "model\.layers\.4\.input_layernorm\.weight" \[64\] that config\.json implies is not in model\.safetensors/);
+  });
+
+  it('names the tensor and both shapes when a weight does not match the config', async () => {
+    const config = parseModelConfig({ ...(await rawConfig()), intermediate_size: 128 });
+    await expect(locateWeights(await filesFromDirectory(dir()), config)).rejects.toThrow(/model\.safetensors: tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[172, 64\] but config\.json implies \[128, 64\]/);
+  });
+
+  it('asks for lm_head.weight when the embeddings are not tied', async () => {
+    const config = parseModelConfig({ ...(await rawConfig()), tie_word_embeddings: false });
+    await expect(locateWeights(await filesFromDirectory(dir()), config)).rejects.toThrow(/"lm_head\.weight"/);
+  });
+
+  it('says when a folder has no safetensors', async () => {
+    await expect(locateWeights(await filesFromDirectory(fixturePath('configs')), parseModelConfig(await rawConfig()))).rejects.toThrow(/model\.safetensors is missing/);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * Finds every weight of a model across its safetensors file(s), single or sharded
+ * (model.safetensors.index.json), and checks names, shapes and dtypes against the config before
+ * any byte is loaded.
+ */
+import { CocktailError } from '../errors.ts';
+import { bf16BitsToF32, f16BitsToF32 } from '../gpu/dtype.ts';
+import { expectedWeights, type ModelConfig } from './config.ts';
+import { readSafetensorsHeader, readTensorBytes, type SafetensorsFile, type TensorEntry } from './safetensors.ts';
+import { missingFile, readJsonFile, type ModelFiles } from './source.ts';
+
+export type WeightDType = 'F32' | 'F16' | 'BF16';
+
+export interface WeightRef {
+  name: string;
+  shape: number[];
+  dtype: WeightDType;
+  file: SafetensorsFile;
+  entry: TensorEntry;
+}
+
+export interface ModelWeights {
+  refs: Map<string, WeightRef>;
+  /** The dtype most weights are stored in (what "bf16 model" means). */
+  dtype: WeightDType;
+}
+
+const INDEX_FILE = 'model.safetensors.index.json';
+
+export async function locateWeights(files: ModelFiles, config: ModelConfig): Promise<ModelWeights> {
+  const shards = await safetensorsFiles(files);
+  const byName = new Map<string, { file: SafetensorsFile; entry: TensorEntry }>();
+  for (const path of shards) {
+    const file = await readSafetensorsHeader(await files.open(path), path);
+    for (const entry of file.tensors.values()) byName.set(entry.name, { file, entry });
+  }
+  const refs = new Map<string, WeightRef>();
+  const fileList = shards.join(', ');
+  for (const spec of expectedWeights(config)) {
+    const found = byName.get(spec.name);
+    if (!found) {
+      throw new CocktailError('MODEL_WEIGHT_MISSING', `${files.label}: tensor "${spec.name}" [${spec.shape.join(', ')}] that config.json implies is not in ${fileList}`, { tensor: spec.name, file: fileList });
+    }
+    const { file, entry } = found;
+    if (entry.shape.join(',') !== spec.shape.join(',')) {
+      throw new CocktailError(
+        'MODEL_WEIGHT_SHAPE',
+        `${file.fileName}: tensor "${spec.name}" has shape [${entry.shape.join(', ')}] but config.json implies [${spec.shape.join(', ')}]`,
+        { tensor: spec.name, file: file.fileName },
+      );
+    }
+    if (entry.dtype !== 'F32' && entry.dtype !== 'F16' && entry.dtype !== 'BF16') {
+      throw new CocktailError('MODEL_WEIGHT_DTYPE', `${file.fileName}: tensor "${spec.name}" is ${entry.dtype}; the engine loads F32, F16 and BF16`, { tensor: spec.name, file: file.fileName });
+    }
+    refs.set(spec.name, { name: spec.name, shape: spec.shape, dtype: entry.dtype, file, entry });
+  }
+  return { refs, dtype: dominantDtype([...refs.values()]) };
+}
+
+async function safetensorsFiles(files: ModelFiles): Promise<string[]> {
+  if (files.has(INDEX_FILE)) {
+    const index = (await readJsonFile(files, INDEX_FILE)) as { weight_map?: Record<string, string> };
+    if (!index.weight_map || typeof index.weight_map !== 'object') {
+      throw new CocktailError('MODEL_FILE_INVALID', `${files.label}: ${INDEX_FILE} has no "weight_map"`, { file: INDEX_FILE });
+    }
+    const shards = [...new Set(Object.values(index.weight_map))].sort();
+    for (const shard of shards) if (!files.has(shard)) throw missingFile(files, shard, `${INDEX_FILE} lists it as a shard`);
+    return shards;
+  }
+  if (files.has('model.safetensors')) return ['model.safetensors'];
+  throw missingFile(files, 'model.safetensors', `neither it nor ${INDEX_FILE} was found (PyTorch .bin checkpoints are not supported; convert them to safetensors)`);
+}
+
+function dominantDtype(refs: WeightRef[]): WeightDType {
+  const bytes = new Map<WeightDType, number>();
+  for (const ref of refs) bytes.set(ref.dtype, (bytes.get(ref.dtype) ?? 0) + ref.entry.end - ref.entry.begin);
+  return [...bytes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? 'F32';
+}
+
+/** A weight's values as Float64 (for CPU references and checks), decoded from its stored dtype. */
+export async function readWeightFloat64(ref: WeightRef): Promise<Float64Array> {
+  const bytes = await readTensorBytes(ref.file, ref.name);
+  const count = ref.shape.reduce((n, d) => n * d, 1);
+  const out = new Float64Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (ref.dtype === 'F32') for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+  else {
+    const decode = ref.dtype === 'BF16' ? bf16BitsToF32 : f16BitsToF32;
+    for (let i = 0; i < count; i++) out[i] = decode(view.getUint16(i * 2, true));
+  }
+  return out;
+}
