@@ -4,11 +4,13 @@
  */
 import { toErrorReport } from '../errors.ts';
 import { infoCommand } from './info.ts';
+import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
 import { selfTestCommand } from './selftest.ts';
 
 const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<number> }> = {
   info: { summary: 'print the WebGPU adapter, its features and limits   [--json]', run: infoCommand },
   selftest: { summary: 'check lora_linear on this GPU against the Float64 reference and time it   [--json]', run: selfTestCommand },
+  'make-model': { summary: `write a random-weight model of a config in HF layout\n             ${MAKE_MODEL_USAGE}`, run: makeModelCommand },
 };
 
 export const USAGE = `Cocktail Studio: multi-task LoRA fine-tuning on WebGPU

@@ -70,7 +70,7 @@ export function f16BitsToF32(bits: number): number {
 }
 
 /** Packs float values as `dtype` for a GPU buffer (f32 is copied; f16/bf16 go two per u32). */
-export function encodeTensorData(dtype: DType, values: ArrayLike<number>): Uint32Array {
+export function encodeTensorData(dtype: DType, values: ArrayLike<number>): Uint32Array<ArrayBuffer> {
   if (dtype === 'f32') return new Uint32Array(Float32Array.from(values).buffer);
   const toBits = dtype === 'bf16' ? f32ToBf16Bits : f32ToF16Bits;
   const halves = new Uint16Array(storageBytes(dtype, values.length) / 2);
