@@ -5,6 +5,7 @@
  */
 import type { LoraTarget, ModelConfig } from './config.ts';
 import { LORA_TARGETS } from './config.ts';
+import { loraPairKey } from './lora.ts';
 import { ropeInverseFrequencies } from './rope-frequencies.ts';
 
 export interface ReferenceWeights {
@@ -13,14 +14,14 @@ export interface ReferenceWeights {
   tensors: Map<string, Float64Array>;
 }
 
-/** LoRA pairs keyed by "<layer>.<target>", e.g. "3.q_proj": A [r, in], B [out, r]. */
+/**
+ * LoRA pairs keyed by loraPairKey(layer, target): A [r, in], B [out, r]. Float64 arrays let finite
+ * differences perturb them finely; a LoraAdapter's Float32 pairs work as they are.
+ */
 export interface ReferenceLora {
   scale: number;
-  pairs: Map<string, { a: Float64Array; b: Float64Array; r: number }>;
-}
-
-export function loraKey(layer: number, target: LoraTarget): string {
-  return `${layer}.${target}`;
+  r: number;
+  pairs: Map<string, { a: Float64Array | Float32Array; b: Float64Array | Float32Array }>;
 }
 
 /** Logits [T, V] for one sequence of token ids (positions 0..T-1, causal attention). */
@@ -43,10 +44,10 @@ export function referenceLogits(model: ReferenceWeights, ids: readonly number[],
     const project = (input: Float64Array, target: LoraTarget, inFeatures: number, outFeatures: number): Float64Array => {
       const path = `${p}.${LORA_TARGETS[target]}`;
       const out = linear(input, T, inFeatures, weight(`${path}.weight`), outFeatures, model.tensors.get(`${path}.bias`));
-      const pair = lora?.pairs.get(loraKey(layer, target));
+      const pair = lora?.pairs.get(loraPairKey(layer, target));
       if (pair) {
-        const down = linear(input, T, inFeatures, pair.a, pair.r);
-        const up = linear(down, T, pair.r, pair.b, outFeatures);
+        const down = linear(input, T, inFeatures, pair.a, lora!.r);
+        const up = linear(down, T, lora!.r, pair.b, outFeatures);
         for (let i = 0; i < out.length; i++) out[i]! += lora!.scale * up[i]!;
       }
       return out;
@@ -94,7 +95,7 @@ export function referenceLoss(model: ReferenceWeights, ids: readonly number[], l
 }
 
 /** y[T, out] = x[T, in]·Wᵀ + bias, W [out, in] row-major as PyTorch stores nn.Linear. */
-function linear(x: Float64Array, T: number, inFeatures: number, w: Float64Array, outFeatures: number, bias?: Float64Array): Float64Array {
+function linear(x: Float64Array, T: number, inFeatures: number, w: ArrayLike<number>, outFeatures: number, bias?: ArrayLike<number>): Float64Array {
   const y = new Float64Array(T * outFeatures);
   for (let t = 0; t < T; t++) {
     for (let o = 0; o < outFeatures; o++) {

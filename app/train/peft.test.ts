@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
+import { parseModelConfig, type ModelConfig } from '../model/config.ts';
+import { initLoraAdapter, loraPairKey, loraScale, type LoraConfig } from '../model/lora.ts';
+import { readSafetensorsHeader } from '../model/safetensors.ts';
+import { exportPeftAdapter, importPeftAdapter, unzipPeftAdapter, zipPeftAdapter } from './peft.ts';
+
+const model = async (): Promise<ModelConfig> => parseModelConfig(JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')));
+const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false };
+
+describe('LoRA initialisation', () => {
+  it('starts with B = 0 and A within PEFT’s kaiming-uniform bound 1/√in', async () => {
+    const adapter = initLoraAdapter(await model(), LORA, 1);
+    const down = adapter.pairs.get(loraPairKey(3, 'down_proj'))!;
+    expect(down.b.every((v) => v === 0)).toBe(true);
+    const bound = 1 / Math.sqrt(172);
+    expect(down.a.every((v) => Math.abs(v) <= bound)).toBe(true);
+    expect(Math.max(...down.a.map(Math.abs))).toBeGreaterThan(0.9 * bound);
+  });
+
+  it('scales by alpha/r, or alpha/√r with rsLoRA', () => {
+    expect(loraScale({ r: 8, alpha: 16, rslora: false })).toBe(2);
+    expect(loraScale({ r: 16, alpha: 16, rslora: true })).toBe(4);
+  });
+});
+
+describe('PEFT adapter export and import', () => {
+  it('writes PEFT’s adapter_config.json fields and tensor names, shapes and metadata', async () => {
+    const config = await model();
+    const files = exportPeftAdapter(initLoraAdapter(config, LORA, 2), config, 'aidreams/aidreams260K');
+    const json = JSON.parse(files.config);
+    expect(json).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 8, lora_alpha: 16, lora_dropout: 0.05, bias: 'none', fan_in_fan_out: false, use_rslora: false, use_dora: false, base_model_name_or_path: 'aidreams/aidreams260K', target_modules: ['down_proj', 'q_proj', 'v_proj'] });
+    const weights = await readSafetensorsHeader(files.weights, 'adapter_model.safetensors');
+    expect(weights.metadata).toEqual({ format: 'pt' });
+    expect(weights.tensors.size).toBe(4 * 3 * 2);
+    expect(weights.tensors.get('base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight')).toMatchObject({ dtype: 'F32', shape: [8, 64] });
+    expect(weights.tensors.get('base_model.model.model.layers.3.mlp.down_proj.lora_B.weight')).toMatchObject({ dtype: 'F32', shape: [64, 8] });
+  });
+
+  it('imports what it exported, bit for bit, also through a zip', async () => {
+    const config = await model();
+    const adapter = initLoraAdapter(config, LORA, 3);
+    adapter.pairs.get(loraPairKey(1, 'v_proj'))!.b.fill(0.25);
+    const files = unzipPeftAdapter(await zipPeftAdapter(exportPeftAdapter(adapter, config, 'base')));
+    const back = await importPeftAdapter(files, config);
+    expect(back.config).toEqual({ ...LORA, targets: ['down_proj', 'q_proj', 'v_proj'] });
+    for (const [key, pair] of adapter.pairs) {
+      expect(back.pairs.get(key)!.a).toEqual(pair.a);
+      expect(back.pairs.get(key)!.b).toEqual(pair.b);
+    }
+  });
+
+  it('refuses an adapter whose rank does not fit the tensors, naming the tensor', async () => {
+    const config = await model();
+    const files = exportPeftAdapter(initLoraAdapter(config, LORA, 4), config, 'base');
+    const wrongRank = { ...files, config: files.config.replace('"r": 8', '"r": 4') };
+    await expect(importPeftAdapter(wrongRank, config)).rejects.toThrow(/tensor "base_model\.model\.model\.layers\.0\.mlp\.down_proj\.lora_A\.weight" has shape \[8, 172\]; this model needs \[4, 172\]/);
+  });
+
+  it('refuses DoRA and non-LoRA adapters, naming the field', async () => {
+    const config = await model();
+    const files = exportPeftAdapter(initLoraAdapter(config, LORA, 5), config, 'base');
+    await expect(importPeftAdapter({ ...files, config: files.config.replace('"use_dora": false', '"use_dora": true') }, config)).rejects.toThrow(/use_dora is true/);
+    await expect(importPeftAdapter({ ...files, config: files.config.replace('"peft_type": "LORA"', '"peft_type": "IA3"') }, config)).rejects.toThrow(/only LORA adapters/);
+  });
+
+  it('accepts module paths in target_modules, as PEFT writes them for some models', async () => {
+    const config = await model();
+    const files = exportPeftAdapter(initLoraAdapter(config, { ...LORA, targets: ['q_proj'] }, 6), config, 'base');
+    const withPaths = { ...files, config: files.config.replace('"q_proj"', '"self_attn.q_proj"') };
+    expect((await importPeftAdapter(withPaths, config)).config.targets).toEqual(['q_proj']);
+  });
+
+  it('says which file is missing from a zip', () => {
+    expect(() => unzipPeftAdapter(new Uint8Array([1, 2, 3]), 'mine.zip')).toThrow(/mine\.zip is not a readable zip/);
+  });
+});

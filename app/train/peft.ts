@@ -1,0 +1,163 @@
+/**
+ * PEFT's on-disk LoRA format (ENGINEERING.md §6), so adapters trained here load in the Python
+ * ecosystem (`PeftModel.from_pretrained`) and adapters trained there load here:
+ *   adapter_config.json            peft_type LORA, task_type CAUSAL_LM, r, lora_alpha, target_modules, ...
+ *   adapter_model.safetensors      base_model.model.model.layers.<i>.<module>.lora_A.weight [r, in]
+ *                                  base_model.model.model.layers.<i>.<module>.lora_B.weight [out, r]
+ *                                  metadata {"format": "pt"}
+ */
+import { unzipSync, zipSync } from 'fflate';
+import { CocktailError } from '../errors.ts';
+import { bf16BitsToF32, f16BitsToF32 } from '../gpu/dtype.ts';
+import { LORA_TARGETS, type LoraTarget, type ModelConfig } from '../model/config.ts';
+import { loraPairKey, projectionShape, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraPair } from '../model/lora.ts';
+import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
+
+export const ADAPTER_CONFIG = 'adapter_config.json';
+export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+
+export interface PeftFiles {
+  config: string;
+  weights: Blob;
+}
+
+const tensorName = (layer: number, target: LoraTarget, matrix: 'A' | 'B') => `base_model.model.model.layers.${layer}.${LORA_TARGETS[target]}.lora_${matrix}.weight`;
+
+export function peftAdapterConfig(config: LoraConfig, baseModel: string): Record<string, unknown> {
+  return {
+    alpha_pattern: {},
+    auto_mapping: null,
+    base_model_name_or_path: baseModel,
+    bias: 'none',
+    fan_in_fan_out: false,
+    inference_mode: true,
+    init_lora_weights: true,
+    layers_pattern: null,
+    layers_to_transform: null,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    modules_to_save: null,
+    peft_type: 'LORA',
+    r: config.r,
+    rank_pattern: {},
+    revision: null,
+    target_modules: [...config.targets].sort(),
+    task_type: 'CAUSAL_LM',
+    use_dora: false,
+    use_rslora: config.rslora,
+  };
+}
+
+export function exportPeftAdapter(adapter: LoraAdapter, model: ModelConfig, baseModel: string): PeftFiles {
+  const tensors: TensorToWrite[] = [];
+  for (let layer = 0; layer < model.numLayers; layer++) {
+    for (const target of [...adapter.config.targets].sort()) {
+      const pair = adapter.pairs.get(loraPairKey(layer, target));
+      if (!pair) throw new CocktailError('ADAPTER_INCOMPLETE', `the adapter has no LoRA pair for layer ${layer} ${target}`);
+      const { r } = adapter.config;
+      tensors.push(
+        { name: tensorName(layer, target, 'A'), dtype: 'F32', shape: [r, pair.inFeatures], data: bytesOf(pair.a) },
+        { name: tensorName(layer, target, 'B'), dtype: 'F32', shape: [pair.outFeatures, r], data: bytesOf(pair.b) },
+      );
+    }
+  }
+  return {
+    config: `${JSON.stringify(peftAdapterConfig(adapter.config, baseModel), null, 2)}\n`,
+    weights: writeSafetensors(tensors, { format: 'pt' }),
+  };
+}
+
+/** Both files in one zip (stored, not compressed: float weights barely compress). */
+export async function zipPeftAdapter(files: PeftFiles): Promise<Uint8Array> {
+  return zipSync(
+    { [ADAPTER_CONFIG]: new TextEncoder().encode(files.config), [ADAPTER_WEIGHTS]: new Uint8Array(await files.weights.arrayBuffer()) },
+    { level: 0 },
+  );
+}
+
+export function unzipPeftAdapter(zip: Uint8Array, fileName = 'adapter.zip'): PeftFiles {
+  let entries: Record<string, Uint8Array>;
+  try {
+    entries = unzipSync(zip);
+  } catch (error) {
+    throw new CocktailError('ADAPTER_INVALID', `${fileName} is not a readable zip (${(error as Error).message})`, { file: fileName });
+  }
+  // Accept the two files at the top or inside one folder, as people zip them either way.
+  const find = (name: string) => Object.entries(entries).find(([path]) => path === name || path.endsWith(`/${name}`))?.[1];
+  const config = find(ADAPTER_CONFIG);
+  const weights = find(ADAPTER_WEIGHTS);
+  if (!config || !weights) throw new CocktailError('ADAPTER_INVALID', `${fileName} must hold ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`, { file: fileName });
+  return { config: new TextDecoder().decode(config), weights: new Blob([weights as Uint8Array<ArrayBuffer>]) };
+}
+
+/** Reads a PEFT LoRA adapter and checks it against the model it is to be applied to. */
+export async function importPeftAdapter(files: PeftFiles, model: ModelConfig): Promise<LoraAdapter> {
+  const fail = (file: string, problem: string, details: Record<string, unknown> = {}) =>
+    new CocktailError('ADAPTER_INVALID', `${file}: ${problem}`, { file, ...details });
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(files.config) as Record<string, unknown>;
+  } catch (error) {
+    throw fail(ADAPTER_CONFIG, `not valid JSON (${(error as Error).message})`);
+  }
+  if (raw.peft_type !== 'LORA') throw fail(ADAPTER_CONFIG, `peft_type is ${JSON.stringify(raw.peft_type)}; only LORA adapters are supported`, { field: 'peft_type' });
+  if (raw.use_dora === true) throw fail(ADAPTER_CONFIG, 'use_dora is true; DoRA adapters are not supported', { field: 'use_dora' });
+  if (raw.fan_in_fan_out === true) throw fail(ADAPTER_CONFIG, 'fan_in_fan_out is true, which is for GPT-2 style Conv1D layers, not Llama-family models', { field: 'fan_in_fan_out' });
+  for (const field of ['rank_pattern', 'alpha_pattern'] as const) {
+    if (raw[field] && Object.keys(raw[field] as object).length > 0) throw fail(ADAPTER_CONFIG, `${field} is set; per-module ranks are not supported`, { field });
+  }
+  const targets = parseTargets(raw.target_modules, (problem) => fail(ADAPTER_CONFIG, problem, { field: 'target_modules' }));
+  const config: LoraConfig = {
+    r: raw.r as number,
+    alpha: raw.lora_alpha as number,
+    dropout: typeof raw.lora_dropout === 'number' ? raw.lora_dropout : 0,
+    targets,
+    rslora: raw.use_rslora === true,
+  };
+  validateLoraConfig(config);
+
+  const weights = await readSafetensorsHeader(files.weights, ADAPTER_WEIGHTS);
+  const pairs = new Map<string, LoraPair>();
+  const layers = Array.isArray(raw.layers_to_transform) ? new Set(raw.layers_to_transform as number[]) : undefined;
+  for (let layer = 0; layer < model.numLayers; layer++) {
+    if (layers && !layers.has(layer)) continue;
+    for (const target of targets) {
+      const { inFeatures, outFeatures } = projectionShape(model, target);
+      const read = async (matrix: 'A' | 'B', shape: number[]): Promise<Float32Array> => {
+        const name = tensorName(layer, target, matrix);
+        const entry = weights.tensors.get(name) ?? weights.tensors.get(name.replace('.weight', '.default.weight'));
+        if (!entry) throw fail(ADAPTER_WEIGHTS, `tensor "${name}" is missing`, { tensor: name });
+        if (entry.shape.join(',') !== shape.join(',')) {
+          throw fail(ADAPTER_WEIGHTS, `tensor "${name}" has shape [${entry.shape.join(', ')}]; this model needs [${shape.join(', ')}] (r=${config.r})`, { tensor: name });
+        }
+        return toFloat32(await readTensorBytes(weights, entry.name), entry.dtype, name);
+      };
+      pairs.set(loraPairKey(layer, target), { a: await read('A', [config.r, inFeatures]), b: await read('B', [outFeatures, config.r]), inFeatures, outFeatures });
+    }
+  }
+  return { config, pairs };
+}
+
+function parseTargets(value: unknown, fail: (problem: string) => Error): LoraTarget[] {
+  const names = Array.isArray(value) ? value : typeof value === 'string' ? [value] : undefined;
+  if (!names || names.length === 0) throw fail(`target_modules ${JSON.stringify(value)} must list module names`);
+  const targets = names.map((name) => String(name).split('.').at(-1));
+  for (const target of targets) {
+    if (!(target! in LORA_TARGETS)) throw fail(`target module "${target}" is not one of ${Object.keys(LORA_TARGETS).join(', ')}`);
+  }
+  return [...new Set(targets as LoraTarget[])];
+}
+
+function toFloat32(bytes: Uint8Array, dtype: string, name: string): Float32Array {
+  if (dtype === 'F32') return new Float32Array(bytes.slice().buffer);
+  if (dtype !== 'BF16' && dtype !== 'F16') {
+    throw new CocktailError('ADAPTER_INVALID', `${ADAPTER_WEIGHTS}: tensor "${name}" is ${dtype}; LoRA weights must be F32, F16 or BF16`, { tensor: name });
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const decode = dtype === 'BF16' ? bf16BitsToF32 : f16BitsToF32;
+  return Float32Array.from({ length: bytes.byteLength / 2 }, (_, i) => decode(view.getUint16(i * 2, true)));
+}
+
+function bytesOf(values: Float32Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength) as ArrayBuffer);
+}
