@@ -1,0 +1,170 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { acquireTestGpu } from '../../../test/gpu.ts';
+import { relativeError } from '../../../test/numeric.ts';
+import { Random } from '../../util/random.ts';
+import type { GpuContext } from '../device.ts';
+import { ShapeError } from '../errors.ts';
+import { ropeBackwardReference, ropeForwardReference, type RopeFrequencyParameters } from '../reference/rope.ts';
+import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { createU32Tensor, type U32Tensor } from './embedding.ts';
+import { createRopeFrequencies, encodeRope, encodeRopeBackward, ropeFrequencyTurns, ropeInverseFrequencies } from './rope.ts';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await acquireTestGpu();
+});
+afterAll(() => ctx?.destroy());
+
+const created: (GpuTensor | U32Tensor)[] = [];
+afterEach(() => {
+  for (const tensor of created.splice(0)) tensor.buffer.destroy();
+});
+
+function upload(name: string, shape: number[], values?: Float32Array): GpuTensor {
+  const tensor = createTensor(ctx.device, name, shape, 'f32', values);
+  created.push(tensor);
+  return tensor;
+}
+
+function track<T extends GpuTensor | U32Tensor>(tensor: T): T {
+  created.push(tensor);
+  return tensor;
+}
+
+/** Encodes with `encode`, submits, and fails on any validation error instead of reading garbage. */
+async function submit(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
+  ctx.device.pushErrorScope('validation');
+  const encoder = ctx.device.createCommandEncoder();
+  encode(encoder);
+  ctx.device.queue.submit([encoder.finish()]);
+  const error = await ctx.device.popErrorScope();
+  if (error) throw new Error(error.message);
+}
+
+const random = Random.fromSeed(31);
+const randomValues = (count: number): Float32Array => random.fillUniform(new Float32Array(count), -1, 1);
+
+/** Positions of packed examples: each restarts at 0. */
+const packed = (...lengths: number[]): number[] => lengths.flatMap((length) => Array.from({ length }, (_, t) => t));
+/** Positions of generation steps after a prompt of `offset` tokens. */
+const fromOffset = (offset: number, count: number): number[] => Array.from({ length: count }, (_, t) => offset + t);
+
+const config = (headDim: number, ropeTheta: number, partialRotaryFactor = 1): RopeFrequencyParameters => ({
+  headDim,
+  partialRotaryFactor,
+  ropeTheta,
+  ropeScaling: null,
+});
+const LLAMA_3_2_1B: RopeFrequencyParameters = {
+  headDim: 64,
+  partialRotaryFactor: 1,
+  ropeTheta: 500000,
+  ropeScaling: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+};
+
+interface Case {
+  label: string;
+  heads: number;
+  positions: number[];
+  rope: RopeFrequencyParameters;
+}
+
+const CASES: Case[] = [
+  { label: 'fixture q/k (H=4, D=16, theta 1e4), two packed examples', heads: 4, positions: packed(20, 17), rope: config(16, 10000) },
+  { label: 'SmolLM2-135M q (H=9, D=64, theta 1e5)', heads: 9, positions: packed(7), rope: config(64, 100000) },
+  { label: 'SmolLM2-135M k (Hkv=3, D=64, theta 1e5), odd BT', heads: 3, positions: packed(4, 1), rope: config(64, 100000) },
+  { label: 'partial rotary 0.5 (8 of D=16 rotate)', heads: 4, positions: packed(9, 4), rope: config(16, 10000, 0.5) },
+  { label: 'partial rotary 0.25 (16 of D=64 rotate)', heads: 3, positions: packed(5), rope: config(64, 10000, 0.25) },
+  { label: 'one row, D=2', heads: 1, positions: [3], rope: config(2, 10000) },
+  { label: 'Llama 3 scaling at generation offsets past 8192', heads: 2, positions: fromOffset(8190, 5), rope: LLAMA_3_2_1B },
+  { label: 'Llama 3 scaling near its 131072-token context', heads: 2, positions: fromOffset(131060, 12), rope: LLAMA_3_2_1B },
+];
+
+function prepare(c: Case) {
+  const D = c.rope.headDim;
+  const BT = c.positions.length;
+  const shape = [BT, c.heads, D];
+  const inverseFrequencies = ropeInverseFrequencies(c.rope);
+  const common = {
+    positions: track(createU32Tensor(ctx.device, 'positions', [BT], c.positions)),
+    frequencies: track(createRopeFrequencies(ctx.device, 'inv_freq', inverseFrequencies)),
+  };
+  const reference = { BT, heads: c.heads, D, positions: c.positions, inverseFrequencies };
+  return { shape, common, reference, n: BT * c.heads * D };
+}
+
+// Angles are reduced in turns and cos/sin evaluated by the kernel's own series: measured errors are
+// ~2e-7 of the output scale below position 10⁴ and ~2.4e-5 near 131072, where rounding position·lo
+// (about 160 turns) dominates; transformers' own float32 angles are off by ~8e-3 rad there.
+describe('rope forward: x·cos + rotate_half(x)·sin on the rotary dims, the rest passed through', () => {
+  for (const c of CASES) {
+    it(`matches the Float64 reference to 1e-4 out of place for ${c.label}`, async () => {
+      const { shape, common, reference, n } = prepare(c);
+      const x = randomValues(n);
+      const y = upload('q_rot', shape);
+      await submit((encoder) => encodeRope(ctx, encoder, { ...common, x: upload('q', shape, x) }, y));
+      expect(relativeError(await readTensor(ctx.device, y), ropeForwardReference({ ...reference, x }))).toBeLessThan(1e-4);
+    });
+  }
+
+  for (const c of [CASES[1]!, CASES[3]!]) {
+    it(`rotates in place to the same values as out of place for ${c.label}`, async () => {
+      const { shape, common, reference, n } = prepare(c);
+      const x = randomValues(n);
+      const q = upload('q', shape, x);
+      await submit((encoder) => encodeRope(ctx, encoder, { ...common, x: q }));
+      expect(relativeError(await readTensor(ctx.device, q), ropeForwardReference({ ...reference, x }))).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('rope backward: dx += Rᵀ·dy, the transposed rotation', () => {
+  for (const c of CASES) {
+    it(`accumulates onto existing gradients, matching the Float64 reference for ${c.label}`, async () => {
+      const { shape, common, reference, n } = prepare(c);
+      const [dy, dx0] = [randomValues(n), randomValues(n)];
+      const dx = upload('dq', shape, dx0);
+      await submit((encoder) => encodeRopeBackward(ctx, encoder, { ...common, dy: upload('dq_rot', shape, dy) }, dx));
+      const want = ropeBackwardReference({ ...reference, dy }).map((value, i) => value + dx0[i]!);
+      expect(relativeError(await readTensor(ctx.device, dx), want)).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('ropeFrequencyTurns: inv_freq / 2π split so that position·hi is exact in f32', () => {
+  it('keeps hi to 7 significant bits and hi + lo within 2⁻³⁰ of inv_freq / 2π', () => {
+    const inverse = ropeInverseFrequencies(LLAMA_3_2_1B);
+    const turns = ropeFrequencyTurns(inverse);
+    for (let j = 0; j < inverse.length; j++) {
+      const hi = turns[2 * j]!;
+      const exponent = Math.floor(Math.log2(hi));
+      expect(Number.isInteger(hi / 2 ** (exponent - 6))).toBe(true);
+      const exact = inverse[j]! / (2 * Math.PI);
+      expect(Math.abs(hi + turns[2 * j + 1]! - exact) / exact).toBeLessThan(2 ** -30);
+    }
+  });
+});
+
+describe('rope refuses bad calls before dispatch', () => {
+  const frequencies = () => track(createRopeFrequencies(ctx.device, 'inv_freq', ropeInverseFrequencies(config(16, 10000))));
+
+  it('names positions when it does not hold one position per row', () => {
+    const positions = track(createU32Tensor(ctx.device, 'positions', [4], [0, 1, 2, 3]));
+    const call = () => encodeRope(ctx, ctx.device.createCommandEncoder(), { x: upload('q', [5, 4, 16]), positions, frequencies: frequencies() });
+    expect(call).toThrow(ShapeError);
+    expect(call).toThrow(/tensor "positions" has shape \[4\], expected \[BT\] = \[5\]/);
+  });
+
+  it('refuses frequencies that rotate more dims than head_dim', () => {
+    const positions = track(createU32Tensor(ctx.device, 'positions', [2], [0, 1]));
+    const call = () => encodeRope(ctx, ctx.device.createCommandEncoder(), { x: upload('k', [2, 4, 8]), positions, frequencies: frequencies() });
+    expect(call).toThrow(/"inv_freq" rotates 16 dims, more than head_dim D = 8 of "k"/);
+  });
+
+  it('refuses a gradient that shares its buffer with dy', () => {
+    const positions = track(createU32Tensor(ctx.device, 'positions', [2], [0, 1]));
+    const dy = upload('dq_rot', [2, 4, 16]);
+    const call = () => encodeRopeBackward(ctx, ctx.device.createCommandEncoder(), { dy, positions, frequencies: frequencies() }, { ...dy, name: 'dq' });
+    expect(call).toThrow(/"dq" is written and shares its buffer with "dq_rot"/);
+  });
+});
