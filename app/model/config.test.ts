@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { expectedWeights, parameterCount, parseModelConfig } from './config.ts';
-import { ropeInverseFrequencies } from './rope-frequencies.ts';
+import { ropeInverseFrequencies } from '../gpu/reference/rope.ts';
 
 const readConfig = async (path: string) => JSON.parse(await readFile(fixturePath(path), 'utf8')) as Record<string, unknown>;
 

@@ -6,7 +6,7 @@
 import type { LoraTarget, ModelConfig } from './config.ts';
 import { LORA_TARGETS } from './config.ts';
 import { loraPairKey } from './lora.ts';
-import { ropeInverseFrequencies } from './rope-frequencies.ts';
+import { ropeInverseFrequencies } from '../gpu/reference/rope.ts';
 
 export interface ReferenceWeights {
   config: ModelConfig;
