@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
+import { parseModelConfig } from './config.ts';
+import { estimateTrainingMemory, type TrainingShape } from './memory.ts';
+
+const smol = async () => parseModelConfig(JSON.parse(await readFile(fixturePath('configs/SmolLM2-135M.config.json'), 'utf8')));
+const LIMITS = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
+const SHAPE: TrainingShape = { batchSize: 8, seqLength: 256, weightDtype: 'bf16', lora: { r: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, recompute: false };
+
+describe('memory estimator', () => {
+  it('counts SmolLM2-135M’s bf16 weights at 2 bytes per parameter', async () => {
+    const estimate = estimateTrainingMemory(await smol(), SHAPE, LIMITS, 8 * 2 ** 30);
+    expect(estimate.lines[0]!.bytes).toBe(134_515_008 * 2 - 2 * 576 * 30 * 2 - 576 * 2 + (2 * 576 * 30 + 576) * 4);
+  });
+
+  it('counts LoRA r=16 on all seven projections with gradients and both AdamW moments', async () => {
+    const estimate = estimateTrainingMemory(await smol(), SHAPE, LIMITS, 8 * 2 ** 30);
+    // Per layer: q, o: 16·(576+576); k, v: 16·(576+192); gate, up: 16·(576+1536); down: 16·(1536+576).
+    const perLayer = 16 * (2 * 1152 + 2 * 768 + 3 * 2112);
+    expect(estimate.lines[1]!.bytes).toBe(perLayer * 30 * 4 * 4);
+  });
+
+  it('fits a modest configuration in a generous budget', async () => {
+    expect(estimateTrainingMemory(await smol(), SHAPE, LIMITS, 8 * 2 ** 30)).toMatchObject({ fits: true, advice: [] });
+  });
+
+  it('says by how much a configuration is over budget and suggests recomputation and a smaller batch', async () => {
+    const estimate = estimateTrainingMemory(await smol(), { ...SHAPE, batchSize: 32, seqLength: 1024 }, LIMITS, 2 ** 30);
+    expect(estimate.fits).toBe(false);
+    expect(estimate.advice.join(' ')).toMatch(/over the budget of 1\.00 GiB\. To fit: turn on recomputation.*lower the batch size \(32 → 16\)/);
+  });
+
+  it('shows that recomputation cuts activation memory', async () => {
+    const saved = estimateTrainingMemory(await smol(), SHAPE, LIMITS, 2 ** 40).lines[2]!.bytes;
+    const recomputed = estimateTrainingMemory(await smol(), { ...SHAPE, recompute: true }, LIMITS, 2 ** 40).lines[2]!.bytes;
+    expect(recomputed).toBeLessThan(saved / 5);
+  });
+
+  it('names a tensor over the binding limit and what to change', async () => {
+    const estimate = estimateTrainingMemory(await smol(), { ...SHAPE, batchSize: 64, seqLength: 2048 }, { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }, 2 ** 40);
+    expect(estimate.advice[0]).toMatch(/MLP activation \[tokens, intermediate\] needs .* over this GPU's limit of 128\.0 MiB: lower the batch size or max_length/);
+  });
+});
