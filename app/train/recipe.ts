@@ -1,0 +1,169 @@
+/**
+ * The recipe: one JSON document that fully describes a run (recipe.schema.json). The studio saves
+ * and loads it, the CLI runs it, a checkpoint records its hash. Validation reports every problem at
+ * once, each with the JSON path of the field at fault.
+ */
+import Ajv, { type ErrorObject } from 'ajv';
+import { CocktailError } from '../errors.ts';
+import type { LoraTarget } from '../model/config.ts';
+import schema from './recipe.schema.json';
+
+export type TaskFormat = 'tokens' | 'instruction' | 'messages' | 'prompt_completion' | 'text' | 'classification' | 'qa';
+export type MixtureStrategyName = 'proportional' | 'uniform' | 'temperature' | 'annealed' | 'reverse_annealed' | 'round_robin' | 'manual' | 'sequential';
+
+export interface RecipeTask {
+  name: string;
+  source:
+    | { file: string; validation_file?: string; delimiter?: string; header?: boolean }
+    | { hub: string; config: string; split: string; validation_split?: string };
+  format: TaskFormat;
+  columns?: Record<string, string | number>;
+  template?: string;
+  labels?: Record<string, string>;
+  metric?: 'loss' | 'accuracy' | 'exact_match' | 'numeric_match' | 'rouge_l';
+  role: 'task' | 'regularizer';
+  validation_fraction: number;
+  max_examples?: number;
+}
+
+export interface Recipe {
+  name?: string;
+  model: { source: string; revision: string; dtype?: 'f32' | 'bf16' | 'f16' };
+  tasks: RecipeTask[];
+  mixture: { strategy: MixtureStrategyName; temperature?: number; cap?: number; weights?: Record<string, number>; per: 'example' | 'batch'; regularizer_share?: number };
+  lora: { r: number; alpha: number; dropout: number; targets: LoraTarget[]; rslora: boolean; layout: 'shared' | 'per_task' };
+  optimizer: { lr: number; betas: [number, number]; eps: number; weight_decay: number };
+  schedule: { kind: 'constant' | 'linear' | 'cosine'; warmup_steps: number };
+  batch_size: number;
+  grad_accum: number;
+  max_length: number;
+  packing: boolean;
+  train_on_prompts: boolean;
+  steps?: number;
+  epochs?: number;
+  clip: number;
+  nonfinite: 'skip' | 'stop';
+  recompute: boolean;
+  eval_every: number;
+  checkpoint_every: number;
+  seed: number;
+}
+
+export interface RecipeProblem {
+  /** JSON path of the field, e.g. "tasks[1].format". */
+  path: string;
+  message: string;
+}
+
+export class RecipeError extends CocktailError {
+  constructor(
+    fileName: string,
+    readonly problems: RecipeProblem[],
+  ) {
+    super('RECIPE_INVALID', `${fileName} has ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n${problems.map((p) => `  ${p.path || '(recipe)'}: ${p.message}`).join('\n')}`, {
+      file: fileName,
+      problems,
+    });
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validateSchema = ajv.compile(schema);
+
+export { schema as RECIPE_SCHEMA };
+
+/** Parses and validates a recipe (text or already-parsed JSON); returns it with every default filled in. */
+export function parseRecipe(input: string | unknown, fileName = 'recipe.json'): Recipe {
+  let raw: unknown = input;
+  if (typeof input === 'string') {
+    try {
+      raw = JSON.parse(input);
+    } catch (error) {
+      throw new RecipeError(fileName, [{ path: '', message: `not valid JSON (${(error as Error).message})` }]);
+    }
+  }
+  // Ajv fills defaults in place: work on a copy so the caller's object is not changed.
+  const recipe = structuredClone(raw) as Record<string, unknown>;
+  if (recipe && typeof recipe === 'object' && !Array.isArray(recipe)) {
+    for (const section of ['mixture', 'lora', 'optimizer', 'schedule'] as const) recipe[section] ??= {};
+  }
+  const problems: RecipeProblem[] = validateSchema(recipe) ? [] : simplify(validateSchema.errors ?? []);
+  if (problems.length === 0) problems.push(...semanticProblems(recipe as unknown as Recipe));
+  if (problems.length > 0) throw new RecipeError(fileName, problems);
+  return recipe as unknown as Recipe;
+}
+
+/** Rules JSON Schema cannot say: unique names, weights that name tasks, steps or epochs. */
+function semanticProblems(recipe: Recipe): RecipeProblem[] {
+  const problems: RecipeProblem[] = [];
+  const names = recipe.tasks.map((task) => task.name);
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i) problems.push({ path: `tasks[${i}].name`, message: `"${name}" is used by another task; task names must be unique` });
+  });
+  if (recipe.steps === undefined && recipe.epochs === undefined) problems.push({ path: 'steps', message: 'give "steps" or "epochs"' });
+  if (recipe.steps !== undefined && recipe.epochs !== undefined) problems.push({ path: 'epochs', message: 'give "steps" or "epochs", not both' });
+  const { mixture } = recipe;
+  if (mixture.strategy === 'temperature' && mixture.temperature === undefined) problems.push({ path: 'mixture.temperature', message: 'the temperature strategy needs a temperature (e.g. 2)' });
+  if (mixture.strategy === 'manual') {
+    if (!mixture.weights) problems.push({ path: 'mixture.weights', message: 'the manual strategy needs a weight for every task' });
+    else for (const name of names) if (!(name in mixture.weights)) problems.push({ path: 'mixture.weights', message: `has no weight for task "${name}"` });
+  }
+  for (const name of Object.keys(mixture.weights ?? {})) {
+    if (!names.includes(name)) problems.push({ path: `mixture.weights.${name}`, message: `names no task; tasks are ${names.map((n) => `"${n}"`).join(', ')}` });
+  }
+  recipe.tasks.forEach((task, i) => {
+    if (task.format === 'classification' && task.metric && !['accuracy', 'loss'].includes(task.metric)) {
+      problems.push({ path: `tasks[${i}].metric`, message: `${task.metric} does not suit classification; use accuracy or loss` });
+    }
+  });
+  if (recipe.schedule.warmup_steps > 0 && recipe.steps !== undefined && recipe.schedule.warmup_steps >= recipe.steps) {
+    problems.push({ path: 'schedule.warmup_steps', message: `${recipe.schedule.warmup_steps} warmup steps leave nothing of ${recipe.steps} steps` });
+  }
+  return problems;
+}
+
+/** Ajv reports a oneOf failure as every branch's errors; keep the ones a person can act on. */
+function simplify(errors: ErrorObject[]): RecipeProblem[] {
+  const seen = new Set<string>();
+  const problems: RecipeProblem[] = [];
+  for (const error of errors) {
+    if (error.keyword === 'oneOf') continue;
+    const path = toPath(error.instancePath);
+    let message = error.message ?? 'is invalid';
+    if (error.keyword === 'additionalProperties') message = `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
+    if (error.keyword === 'enum') message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    if (error.keyword === 'required') message = `needs "${(error.params as { missingProperty: string }).missingProperty}"`;
+    const key = `${path}|${message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      problems.push({ path, message });
+    }
+  }
+  return problems;
+}
+
+function toPath(pointer: string): string {
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((path, part) => (/^\d+$/.test(part) ? `${path}[${part}]` : path ? `${path}.${part}` : part), '');
+}
+
+/** A stable hash of the recipe's content (key order ignored), for checkpoints to refuse a different recipe. */
+export async function recipeHash(recipe: Recipe): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(recipe)));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
