@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, parseRecipe, recipeHash, RecipeError } from './recipe.ts';
+import type { RecipeError } from './recipe.ts';
+import { canonicalJson, parseRecipe, recipeHash } from './recipe.ts';
 
 const minimal = {
   model: { source: '../shared/fixtures/models/aidreams260K' },
