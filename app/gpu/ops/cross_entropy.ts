@@ -1,0 +1,376 @@
+import shaderCode from '../../../shaders/cross_entropy.wgsl?raw';
+import type { GpuContext } from '../device.ts';
+import { DTYPE_CODE } from '../dtype.ts';
+import { LimitError, ShapeError } from '../errors.ts';
+import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { bindGroup, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+
+const OP = 'cross_entropy';
+
+/** Hugging Face's label for positions that carry no loss. */
+export const IGNORE_INDEX = -100;
+
+/** Scratch for one chunk of logits when the caller names no budget: 64 MiB (341 rows at V = 49,152). */
+export const DEFAULT_SCRATCH_BYTES = 64 * 1024 * 1024;
+
+/**
+ * An i32 tensor: labels, token ids, row indices. dtype.ts describes float storage only, so index
+ * tensors have their own type here until it gains an integer dtype.
+ */
+export interface IndexTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: 'i32';
+  readonly buffer: GPUBuffer;
+}
+
+export function createIndexTensor(device: GPUDevice, name: string, shape: readonly number[], values?: ArrayLike<number>): IndexTensor {
+  const data = values ? Int32Array.from(values) : undefined;
+  // An i32 occupies an f32's four bytes, so the f32 allocation path stores it unchanged.
+  const { buffer } = createTensor(device, name, shape, 'f32', data ? new Uint32Array(data.buffer) : undefined);
+  return { name, shape: [...shape], dtype: 'i32', buffer };
+}
+
+export async function readIndexTensor(device: GPUDevice, tensor: IndexTensor): Promise<Int32Array> {
+  const floats = await readTensor(device, asShapeChecked(tensor));
+  return new Int32Array(floats.buffer, floats.byteOffset, floats.length);
+}
+
+/** checks.ts and readTensor read only the name, shape and buffer of a tensor; i32 has f32's element size. */
+export function asShapeChecked(tensor: IndexTensor): GpuTensor {
+  return { name: tensor.name, shape: tensor.shape, dtype: 'f32', buffer: tensor.buffer };
+}
+
+export interface CrossEntropyInputs {
+  /** Final hidden states after the last norm, [BT, C] f32. */
+  x: GpuTensor;
+  /**
+   * The LM head [V, C] (f32, bf16 or f16; tied to the embedding or not), or its vocab shards [V_i, C]
+   * in order when one binding cannot hold it (a 151,936 × 896 bf16 head is 272 MB).
+   */
+  w: GpuTensor | readonly GpuTensor[];
+  /** Targets [BT] i32, IGNORE_INDEX for no loss. Label t is the target of position t: the caller shifts. */
+  labels: IndexTensor;
+}
+
+export interface CrossEntropyOutputs {
+  /** [3] f32, ACCUMULATED: loss sum, labelled rows, labels that are neither IGNORE_INDEX nor in [0, V). */
+  stats: GpuTensor;
+  /** [BT] f32, written: −log softmax(logits)[label] per row, 0 where ignored (label scoring reads it). */
+  rowLoss: GpuTensor;
+  /**
+   * Leave out for the loss alone (evaluation). dX [BT, C] f32 is ACCUMULATED with
+   * dlogits = (softmax − onehot)·gradScale; gradScale = 1 / (labelled positions of the whole step).
+   */
+  backward?: { dx: GpuTensor; gradScale: number };
+}
+
+interface Shard {
+  tensor: GpuTensor;
+  v0: number;
+  Vs: number;
+}
+
+export interface CrossEntropyDims {
+  BT: number;
+  C: number;
+  V: number;
+  /** Rows per chunk: the scratch's first dimension, at most BT. */
+  chunkRows: number;
+}
+
+/**
+ * Rows per chunk for a scratch of [rows, V] f32 within `budgetBytes` and the device's binding and
+ * buffer limits; allocate the scratch with this many rows.
+ */
+export function crossEntropyChunkRows(device: GPUDevice, BT: number, V: number, budgetBytes = DEFAULT_SCRATCH_BYTES): number {
+  const { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupsPerDimension } = device.limits;
+  const bytes = Math.min(budgetBytes, maxStorageBufferBindingSize, maxBufferSize);
+  const rows = Math.floor(bytes / (V * 4));
+  if (rows < 1) {
+    throw new LimitError(
+      `${OP}: one row of logits needs ${V * 4} bytes (V = ${V}), over the scratch budget of ${bytes} bytes ` +
+        `(the smallest of the budget, maxStorageBufferBindingSize and maxBufferSize)`,
+      { op: OP, V, bytes, limit: 'maxStorageBufferBindingSize' },
+    );
+  }
+  return Math.min(BT, rows, maxComputeWorkgroupsPerDimension);
+}
+
+function lmHeadShards(w: GpuTensor | readonly GpuTensor[], C: number): Shard[] {
+  const tensors = Array.isArray(w) ? (w as readonly GpuTensor[]) : [w as GpuTensor];
+  if (tensors.length === 0) throw new ShapeError(`${OP}: the LM head has no shards`, { op: OP });
+  const shards: Shard[] = [];
+  let v0 = 0;
+  for (const tensor of tensors) {
+    expectRank(OP, tensor, 2, 'V, C');
+    expectShape(OP, tensor, [tensor.shape[0]!, C], 'V, C');
+    expectDType(OP, tensor, ['f32', 'bf16', 'f16']);
+    if (tensor.dtype !== tensors[0]!.dtype) {
+      throw new ShapeError(`${OP}: LM head shard "${tensor.name}" is ${tensor.dtype}, shard "${tensors[0]!.name}" is ${tensors[0]!.dtype}; shards share one dtype`, {
+        op: OP,
+        tensor: tensor.name,
+      });
+    }
+    shards.push({ tensor, v0, Vs: tensor.shape[0]! });
+    v0 += tensor.shape[0]!;
+  }
+  return shards;
+}
+
+function checkGridLimits(device: GPUDevice, shards: readonly Shard[], rows: number, C: number, backward: boolean): void {
+  for (const { Vs } of shards) expectWorkgroups(OP, device, [Math.ceil(Vs / 32), Math.ceil(rows / 32)]);
+  expectWorkgroups(OP, device, [rows]);
+  if (backward) expectWorkgroups(OP, device, [Math.ceil(C / 32), Math.ceil(rows / 32)]);
+}
+
+/** Checks every shape, dtype and limit; returns the dimensions. Throws before anything is encoded. */
+export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs, outputs: CrossEntropyOutputs, scratch: GpuTensor): CrossEntropyDims & { shards: Shard[] } {
+  const { x, labels } = inputs;
+  expectRank(OP, x, 2, 'BT, C');
+  expectDType(OP, x, ['f32']);
+  const [BT, C] = x.shape as [number, number];
+  const shards = lmHeadShards(inputs.w, C);
+  const V = shards.reduce((sum, shard) => sum + shard.Vs, 0);
+  expectShape(OP, asShapeChecked(labels), [BT], 'BT');
+  expectShape(OP, outputs.stats, [3], '3');
+  expectShape(OP, outputs.rowLoss, [BT], 'BT');
+  expectRank(OP, scratch, 2, 'chunk rows, V');
+  expectShape(OP, scratch, [scratch.shape[0]!, V], 'chunk rows, V');
+  const { backward } = outputs;
+  if (backward) {
+    expectShape(OP, backward.dx, [BT, C], 'BT, C');
+    if (!Number.isFinite(backward.gradScale)) {
+      throw new ShapeError(`${OP}: gradScale must be a finite number, got ${backward.gradScale}`, { op: OP, gradScale: backward.gradScale });
+    }
+  }
+  for (const tensor of [outputs.stats, outputs.rowLoss, scratch, backward?.dx]) if (tensor) expectDType(OP, tensor, ['f32']);
+  for (const tensor of [x, asShapeChecked(labels), outputs.stats, outputs.rowLoss, scratch, backward?.dx, ...shards.map((s) => s.tensor)]) {
+    if (tensor) expectBindable(OP, device, tensor);
+  }
+  const chunkRows = Math.min(scratch.shape[0]!, BT);
+  checkGridLimits(device, shards, chunkRows, C, backward !== undefined);
+  return { BT, C, V, chunkRows, shards };
+}
+
+/**
+ * Encodes the fused LM head + cross-entropy into `encoder`: for each chunk of `scratch.shape[0]` rows,
+ * logits into the scratch, softmax / row loss / dlogits in place, then dX += dlogits·W; finally the
+ * loss sum and label counts are added to `stats`. Validates first. Nothing is allocated but bind groups.
+ */
+export function encodeCrossEntropy(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  inputs: CrossEntropyInputs,
+  outputs: CrossEntropyOutputs,
+  scratch: GpuTensor,
+): void {
+  const { device } = ctx;
+  const { BT, C, V, chunkRows, shards } = checkCrossEntropy(device, inputs, outputs, scratch);
+  const { backward } = outputs;
+  const gradScale = backward?.gradScale ?? 0;
+  const constants = { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 0, BACKWARD: backward ? 1 : 0 };
+  const logitsPipeline = ctx.pipelines.get(OP, shaderCode, 'lm_head_logits', constants);
+  const softmaxPipeline = ctx.pipelines.get(OP, shaderCode, 'softmax_xent', constants);
+  const dxPipeline = backward ? ctx.pipelines.get(OP, shaderCode, 'lm_head_dx', constants) : undefined;
+  const reducePipeline = ctx.pipelines.get(OP, shaderCode, 'reduce_stats', constants);
+  // softmax_xent and reduce_stats read neither v0 nor Vs: they share the first shard's uniform, so a
+  // one-shard head needs one uniform per chunk.
+  const uniform = (rows: number, row0: number, shard: Shard): GPUBuffer =>
+    ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows, row0, BT, C, V, v0: shard.v0, Vs: shard.Vs, gradScale }));
+
+  const pass = encoder.beginComputePass({ label: OP });
+  for (let row0 = 0; row0 < BT; row0 += chunkRows) {
+    const rows = Math.min(chunkRows, BT - row0);
+    for (const shard of shards) {
+      pass.setPipeline(logitsPipeline);
+      pass.setBindGroup(
+        0,
+        bindGroup(device, logitsPipeline, [
+          [0, uniform(rows, row0, shard)],
+          [1, inputs.x.buffer],
+          [2, shard.tensor.buffer],
+          [3, scratch.buffer],
+          [8, ctx.placeholder],
+        ]),
+      );
+      pass.dispatchWorkgroups(Math.ceil(shard.Vs / 32), Math.ceil(rows / 32));
+    }
+    pass.setPipeline(softmaxPipeline);
+    pass.setBindGroup(
+      0,
+      bindGroup(device, softmaxPipeline, [
+        [0, uniform(rows, row0, shards[0]!)],
+        [3, scratch.buffer],
+        [4, inputs.labels.buffer],
+        [5, outputs.rowLoss.buffer],
+      ]),
+    );
+    pass.dispatchWorkgroups(rows);
+    if (backward && dxPipeline) {
+      for (const shard of shards) {
+        pass.setPipeline(dxPipeline);
+        pass.setBindGroup(
+          0,
+          bindGroup(device, dxPipeline, [
+            [0, uniform(rows, row0, shard)],
+            [2, shard.tensor.buffer],
+            [3, scratch.buffer],
+            [6, backward.dx.buffer],
+          ]),
+        );
+        pass.dispatchWorkgroups(Math.ceil(C / 32), Math.ceil(rows / 32));
+      }
+    }
+  }
+  pass.setPipeline(reducePipeline);
+  pass.setBindGroup(
+    0,
+    bindGroup(device, reducePipeline, [
+      [0, uniform(BT, 0, shards[0]!)],
+      [4, inputs.labels.buffer],
+      [5, outputs.rowLoss.buffer],
+      [7, outputs.stats.buffer],
+    ]),
+  );
+  pass.dispatchWorkgroups(1);
+  pass.end();
+}
+
+export interface SelectedLogitsInputs {
+  /** Hidden states [BT, C] f32. */
+  x: GpuTensor;
+  /** The LM head [V, C] or its vocab shards, as for encodeCrossEntropy. */
+  w: GpuTensor | readonly GpuTensor[];
+  /** Rows of x to project, [P] i32, each in [0, BT) (out-of-range indices are clamped into x). */
+  rows: IndexTensor;
+}
+
+/** Checks the selected-logits call; returns P and the shards. Throws before anything is encoded. */
+export function checkSelectedLogits(device: GPUDevice, inputs: SelectedLogitsInputs, logits: GpuTensor): { P: number; shards: Shard[] } {
+  const { x, rows } = inputs;
+  expectRank(OP, x, 2, 'BT, C');
+  expectDType(OP, x, ['f32']);
+  const C = x.shape[1]!;
+  const shards = lmHeadShards(inputs.w, C);
+  const V = shards.reduce((sum, shard) => sum + shard.Vs, 0);
+  expectRank(OP, asShapeChecked(rows), 1, 'P');
+  const P = rows.shape[0]!;
+  expectShape(OP, logits, [P, V], 'P, V');
+  expectDType(OP, logits, ['f32']);
+  for (const tensor of [x, asShapeChecked(rows), logits, ...shards.map((s) => s.tensor)]) expectBindable(OP, device, tensor);
+  for (const { Vs } of shards) expectWorkgroups(OP, device, [Math.ceil(Vs / 32), Math.ceil(P / 32)]);
+  return { P, shards };
+}
+
+/** Encodes logits[p, :] = x[rows[p], :]·Wᵀ into `logits` [P, V]: the last position of each sequence in generation, label words in scoring. */
+export function encodeSelectedLogits(ctx: GpuContext, encoder: GPUCommandEncoder, inputs: SelectedLogitsInputs, logits: GpuTensor): void {
+  const { device } = ctx;
+  const { P, shards } = checkSelectedLogits(device, inputs, logits);
+  const [BT, C] = inputs.x.shape as [number, number];
+  const V = logits.shape[1]!;
+  const pipeline = ctx.pipelines.get(OP, shaderCode, 'lm_head_logits', { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 1, BACKWARD: 0 });
+  const pass = encoder.beginComputePass({ label: `${OP}:selected` });
+  pass.setPipeline(pipeline);
+  for (const shard of shards) {
+    const uniform = ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows: P, row0: 0, BT, C, V, v0: shard.v0, Vs: shard.Vs, gradScale: 0 }));
+    pass.setBindGroup(
+      0,
+      bindGroup(device, pipeline, [
+        [0, uniform],
+        [1, inputs.x.buffer],
+        [2, shard.tensor.buffer],
+        [3, logits.buffer],
+        [8, inputs.rows.buffer],
+      ]),
+    );
+    pass.dispatchWorkgroups(Math.ceil(shard.Vs / 32), Math.ceil(P / 32));
+  }
+  pass.end();
+}
+
+export interface CrossEntropyStats {
+  lossSum: number;
+  labelCount: number;
+  /** Labels that are neither IGNORE_INDEX nor a token id: a data bug the trainer must report. */
+  invalidLabels: number;
+}
+
+export async function readCrossEntropyStats(device: GPUDevice, stats: GpuTensor): Promise<CrossEntropyStats> {
+  const [lossSum, labelCount, invalidLabels] = await readTensor(device, stats);
+  return { lossSum: lossSum!, labelCount: labelCount!, invalidLabels: invalidLabels! };
+}
+
+/** Labelled positions of a micro-batch: the step's gradScale is 1 / (the sum of these over the step). */
+export function countLabels(labels: ArrayLike<number>, V: number): number {
+  let count = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0 && labels[i]! < V) count++;
+  return count;
+}
+
+/**
+ * One-shot convenience (tests, scoring): allocates zeroed outputs and a scratch of `chunkRows` rows,
+ * encodes, submits. With `gradScale` it also computes dX. The caller destroys the returned tensors.
+ */
+export function crossEntropy(
+  ctx: GpuContext,
+  inputs: CrossEntropyInputs,
+  options: { gradScale?: number; chunkRows?: number } = {},
+): { stats: GpuTensor; rowLoss: GpuTensor; dx?: GpuTensor } {
+  const [BT, C] = inputs.x.shape as [number, number];
+  const shards = Array.isArray(inputs.w) ? (inputs.w as readonly GpuTensor[]) : [inputs.w as GpuTensor];
+  const V = shards.reduce((sum, shard) => sum + (shard.shape[0] ?? 0), 0);
+  const chunkRows = options.chunkRows ?? crossEntropyChunkRows(ctx.device, BT, V);
+  const stats = createTensor(ctx.device, 'loss stats', [3], 'f32');
+  const rowLoss = createTensor(ctx.device, 'row loss', [BT], 'f32');
+  const dx = options.gradScale === undefined ? undefined : createTensor(ctx.device, 'dX', [BT, C], 'f32');
+  const scratch = createTensor(ctx.device, `${OP}:logits chunk`, [chunkRows, V], 'f32');
+  try {
+    const encoder = ctx.device.createCommandEncoder({ label: OP });
+    const backward = dx ? { dx, gradScale: options.gradScale! } : undefined;
+    encodeCrossEntropy(ctx, encoder, inputs, { stats, rowLoss, ...(backward ? { backward } : {}) }, scratch);
+    ctx.device.queue.submit([encoder.finish()]);
+  } catch (error) {
+    for (const tensor of [stats, rowLoss, dx]) tensor?.buffer.destroy();
+    throw error;
+  } finally {
+    scratch.buffer.destroy();
+  }
+  return { stats, rowLoss, ...(dx ? { dx } : {}) };
+}
+
+/** One-shot selected logits with indices known on the CPU, which are checked against BT first. */
+export function selectedLogits(ctx: GpuContext, x: GpuTensor, w: GpuTensor | readonly GpuTensor[], rows: readonly number[]): GpuTensor {
+  const BT = x.shape[0] ?? 0;
+  const bad = rows.findIndex((row) => !Number.isInteger(row) || row < 0 || row >= BT);
+  if (bad >= 0) throw new ShapeError(`${OP}: selected row ${rows[bad]} (at ${bad}) is outside [0, ${BT})`, { op: OP, row: rows[bad], BT });
+  const shards = Array.isArray(w) ? (w as readonly GpuTensor[]) : [w as GpuTensor];
+  const V = shards.reduce((sum, shard) => sum + (shard.shape[0] ?? 0), 0);
+  const index = createIndexTensor(ctx.device, 'selected rows', [rows.length], rows);
+  const logits = createTensor(ctx.device, 'selected logits', [rows.length, V], 'f32');
+  try {
+    const encoder = ctx.device.createCommandEncoder({ label: `${OP}:selected` });
+    encodeSelectedLogits(ctx, encoder, { x, w, rows: index }, logits);
+    ctx.device.queue.submit([encoder.finish()]);
+  } catch (error) {
+    logits.buffer.destroy();
+    throw error;
+  } finally {
+    index.buffer.destroy();
+  }
+  return logits;
+}
+
+function dimsUniform(d: { rows: number; row0: number; BT: number; C: number; V: number; v0: number; Vs: number; gradScale: number }): ArrayBuffer {
+  return packUniforms([
+    ['u32', d.rows],
+    ['u32', d.row0],
+    ['u32', d.BT],
+    ['u32', d.C],
+    ['u32', d.V],
+    ['u32', d.v0],
+    ['u32', d.Vs],
+    ['f32', d.gradScale],
+  ]);
+}
