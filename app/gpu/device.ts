@@ -210,9 +210,10 @@ export class UniformCache {
       buffer = this.device.createBuffer({ label, size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
       this.device.queue.writeBuffer(buffer, 0, data);
       if (this.buffers.size >= this.capacity) {
-        const [oldestKey, oldest] = this.buffers.entries().next().value as [string, GPUBuffer];
+        // Forget the oldest without destroy(): an encoder not yet submitted may still bind it, and
+        // the garbage collector frees it once nothing does.
+        const oldestKey = this.buffers.keys().next().value as string;
         this.buffers.delete(oldestKey);
-        oldest.destroy();
       }
     }
     this.buffers.set(key, buffer);
