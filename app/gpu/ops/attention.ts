@@ -1,0 +1,355 @@
+import shaderCode from '../../../shaders/attention.wgsl?raw';
+import type { GpuContext } from '../device.ts';
+import { BYTES_PER_ELEMENT } from '../dtype.ts';
+import { ShapeError } from '../errors.ts';
+import { createTensor, type GpuTensor } from '../tensor.ts';
+import { bindGroup, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+
+const OP = 'attention';
+
+/** Per-thread vectors (a query, a key, accumulators) are private arrays of this size in the shader. */
+export const MAX_HEAD_DIM = 128;
+/** The WebGPU default maxComputeWorkgroupStorageSize: the tiles fit it, so they run on every adapter. */
+export const WORKGROUP_MEMORY_BUDGET = 16384;
+/** Invocations per workgroup of the tiled passes: one per query row (fwd, dq) or per key (dkdv). */
+const THREADS = 64;
+/**
+ * Keys (fwd, dq) or rows (dkdv) staged per tile. A workgroup reads every key of its kv head once
+ * whatever the tile, so larger tiles only save barriers; smaller ones leave room for more resident
+ * workgroups, and SwiftShader's compile time grows with workgroup memory (~4 s per 16 KiB).
+ */
+const MAX_TILE = 16;
+const STATS_WORKGROUP = 64;
+
+/**
+ * Inputs of causal grouped-query attention: q [B,T,H,D], k and v [B,Tk,Hkv,D], f32, row-major, as the
+ * projections produce them (already rotated by RoPE). Query head h reads kv head h / (H / Hkv).
+ * Query t sits at key position t + Tk − T (or t + keyLength − T), so T < Tk is a block of new tokens
+ * after a KV cache.
+ */
+export interface AttentionInputs {
+  q: GpuTensor;
+  k: GpuTensor;
+  v: GpuTensor;
+  /**
+   * Optional u32 [B,Tk], one id per key position: 0 marks padding that no query attends; other
+   * values are segment ids of packed examples, and a query attends only keys of its own segment
+   * (the id at its own position). A plain padding mask is 1 for tokens and 0 for padding; a query
+   * at a padded position sees no key and gets zeros. Create it with createSegmentsTensor.
+   */
+  segments?: GpuTensor;
+  /** Score scale; defaults to 1/sqrt(D). */
+  scale?: number;
+  /**
+   * When k and v are a KV cache of capacity Tk: the keys in use, positions [0, keyLength), so the
+   * queries sit at positions keyLength − T .. keyLength − 1 and later slots are never read into a
+   * result. T <= keyLength <= Tk; defaults to Tk.
+   */
+  keyLength?: number;
+}
+
+/** What the forward writes and the backward reads: o [B,T,H,D] and the logsumexp L [B,H,T] (−∞ for a row with no visible key). */
+export interface AttentionSaved {
+  o: GpuTensor;
+  logsumexp: GpuTensor;
+}
+
+/** Gradients the backward ACCUMULATES into: dq [B,T,H,D], dk and dv [B,Tk,Hkv,D]. */
+export interface AttentionGradients {
+  dq: GpuTensor;
+  dk: GpuTensor;
+  dv: GpuTensor;
+}
+
+/** Scratch of the backward: per row (L·log2 e, Δ = dO·O), [B,H,T,2]. Linear in T: no T×T buffer anywhere. */
+export interface AttentionScratch {
+  stats: GpuTensor;
+}
+
+export interface AttentionDims {
+  B: number;
+  T: number;
+  Tk: number;
+  H: number;
+  Hkv: number;
+  D: number;
+  /** Keys in use (AttentionInputs.keyLength); Tk unless k and v are a partly filled cache. */
+  keyLength: number;
+}
+
+/** Tile sizes of one pass: `rows` query rows and `keys` keys; one of them is the workgroup size. */
+export interface AttentionTile {
+  rows: number;
+  keys: number;
+  workgroupBytes: number;
+}
+
+/**
+ * Tiles for head dim D. fwd and dq: 64 threads own 64 query rows and stage `keys` keys and values
+ * (8·D bytes each, plus a segment id). dkdv: 64 threads own 64 keys and stage `rows` rows of q and dO
+ * (8·D bytes, plus L, Δ and a segment id). Tiles hold MAX_TILE items, fewer where
+ * WORKGROUP_MEMORY_BUDGET requires (D=128: 12).
+ */
+export function attentionTiles(D: number): { forward: AttentionTile; keyGradients: AttentionTile } {
+  const keyBytes = 8 * D + 4;
+  const rowBytes = 8 * D + 12;
+  const keys = tileFor(keyBytes);
+  const rows = tileFor(rowBytes);
+  return {
+    forward: { rows: THREADS, keys, workgroupBytes: keys * keyBytes },
+    keyGradients: { rows, keys: THREADS, workgroupBytes: rows * rowBytes },
+  };
+}
+
+function tileFor(bytesPerItem: number): number {
+  return Math.min(MAX_TILE, Math.floor(WORKGROUP_MEMORY_BUDGET / bytesPerItem / 4) * 4);
+}
+
+/** Shapes of the scratch tensors the backward needs, for the caller to allocate once. */
+export function attentionScratchShapes({ B, H, T }: Pick<AttentionDims, 'B' | 'H' | 'T'>): { stats: number[] } {
+  return { stats: [B, H, T, 2] };
+}
+
+/** Checks q, k, v, segments and scale; returns the dimensions. Throws before anything is encoded. */
+export function checkAttentionInputs(device: GPUDevice, inputs: AttentionInputs): AttentionDims {
+  const { q, k, v, segments, scale, keyLength } = inputs;
+  expectRank(OP, q, 4, 'B, T, H, D');
+  expectRank(OP, k, 4, 'B, Tk, Hkv, D');
+  const [B, T, H, D] = q.shape as [number, number, number, number];
+  const [, Tk, Hkv] = k.shape as [number, number, number, number];
+  expectShape(OP, k, [B, Tk, Hkv, D], 'B, Tk, Hkv, D');
+  expectShape(OP, v, [B, Tk, Hkv, D], 'B, Tk, Hkv, D');
+  for (const tensor of [q, k, v]) expectDType(OP, tensor, ['f32']);
+  if (H % Hkv !== 0) {
+    throw new ShapeError(`${OP}: H=${H} query heads cannot share Hkv=${Hkv} kv heads: H must be a multiple of Hkv`, { op: OP, H, Hkv });
+  }
+  if (Tk < T) {
+    throw new ShapeError(`${OP}: tensor "${k.name}" has Tk=${Tk} keys, fewer than the T=${T} queries that must see themselves`, { op: OP, T, Tk });
+  }
+  if (keyLength !== undefined && !(Number.isInteger(keyLength) && keyLength >= T && keyLength <= Tk)) {
+    throw new ShapeError(`${OP}: keyLength=${keyLength} must be an integer from T=${T} to Tk=${Tk}`, { op: OP, keyLength, T, Tk });
+  }
+  if (D % 4 !== 0 || D > MAX_HEAD_DIM) {
+    throw new ShapeError(`${OP}: head dim D=${D} must be a multiple of 4 and at most ${MAX_HEAD_DIM}`, { op: OP, D, max: MAX_HEAD_DIM });
+  }
+  if (segments) {
+    expectShape(OP, segments, [B, Tk], 'B, Tk');
+    expectWords(segments);
+  }
+  if (scale !== undefined && !Number.isFinite(scale)) {
+    throw new ShapeError(`${OP}: scale must be a finite number, got ${scale}`, { op: OP, scale });
+  }
+  for (const tensor of [q, k, v, segments]) if (tensor) expectBindable(OP, device, tensor);
+  const dims = { B, T, Tk, H, Hkv, D, keyLength: keyLength ?? Tk };
+  expectWorkgroups(OP, device, rowGrid(dims));
+  expectWorkgroups(OP, device, keyGrid(dims));
+  expectWorkgroups(OP, device, statsGrid(dims));
+  return dims;
+}
+
+function checkSaved(device: GPUDevice, { B, T, H, D }: AttentionDims, { o, logsumexp }: AttentionSaved): void {
+  expectShape(OP, o, [B, T, H, D], 'B, T, H, D');
+  expectShape(OP, logsumexp, [B, H, T], 'B, H, T');
+  for (const tensor of [o, logsumexp]) {
+    expectDType(OP, tensor, ['f32']);
+    expectBindable(OP, device, tensor);
+  }
+}
+
+/**
+ * Encodes O = softmax(scale·q·kᵀ, causal and segment masked)·v and the logsumexp L into `encoder`
+ * (one dispatch). Validates first; allocates nothing.
+ */
+export function encodeAttentionForward(ctx: GpuContext, encoder: GPUCommandEncoder, inputs: AttentionInputs, saved: AttentionSaved): void {
+  const { device } = ctx;
+  const dims = checkAttentionInputs(device, inputs);
+  checkSaved(device, dims, saved);
+  const tile = attentionTiles(dims.D).forward;
+  const pipeline = ctx.pipelines.get(OP, shaderCode, 'attention_fwd', constants(dims, tile));
+  const pass = encoder.beginComputePass({ label: `${OP} forward` });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(
+    0,
+    bindGroup(device, pipeline, [...inputBindings(ctx, dims, inputs), [5, saved.o.buffer], [6, saved.logsumexp.buffer]]),
+  );
+  pass.dispatchWorkgroups(...rowGrid(dims));
+  pass.end();
+}
+
+/**
+ * Encodes the backward of encodeAttentionForward given dO: three dispatches (per-row statistics,
+ * dq over query rows, dk and dv over keys), recomputing the probabilities from q, k and L.
+ * ACCUMULATES into `gradients` (the caller clears them). Validates first; allocates nothing.
+ */
+export function encodeAttentionBackward(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  inputs: AttentionInputs,
+  saved: AttentionSaved,
+  dO: GpuTensor,
+  gradients: AttentionGradients,
+  scratch: AttentionScratch,
+): void {
+  const { device } = ctx;
+  const dims = checkAttentionInputs(device, inputs);
+  checkSaved(device, dims, saved);
+  const { B, T, Tk, H, Hkv, D } = dims;
+  expectShape(OP, dO, [B, T, H, D], 'B, T, H, D');
+  expectShape(OP, gradients.dq, [B, T, H, D], 'B, T, H, D');
+  expectShape(OP, gradients.dk, [B, Tk, Hkv, D], 'B, Tk, Hkv, D');
+  expectShape(OP, gradients.dv, [B, Tk, Hkv, D], 'B, Tk, Hkv, D');
+  expectShape(OP, scratch.stats, attentionScratchShapes(dims).stats, 'B, H, T, 2');
+  for (const tensor of [dO, gradients.dq, gradients.dk, gradients.dv, scratch.stats]) {
+    expectDType(OP, tensor, ['f32']);
+    expectBindable(OP, device, tensor);
+  }
+
+  const tiles = attentionTiles(D);
+  const inputsBound = inputBindings(ctx, dims, inputs);
+  const pass = encoder.beginComputePass({ label: `${OP} backward` });
+
+  const stats = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_stats', { HEAD_DIM: D });
+  pass.setPipeline(stats);
+  pass.setBindGroup(
+    0,
+    bindGroup(device, stats, [
+      [0, dimsBuffer(ctx, dims, inputs)],
+      [7, saved.o.buffer],
+      [8, dO.buffer],
+      [9, saved.logsumexp.buffer],
+      [10, scratch.stats.buffer],
+    ]),
+  );
+  pass.dispatchWorkgroups(...statsGrid(dims));
+
+  const dq = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_dq', constants(dims, tiles.forward));
+  pass.setPipeline(dq);
+  pass.setBindGroup(0, bindGroup(device, dq, [...inputsBound, [8, dO.buffer], [11, scratch.stats.buffer], [12, gradients.dq.buffer]]));
+  pass.dispatchWorkgroups(...rowGrid(dims));
+
+  const dkdv = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_dkdv', constants(dims, tiles.keyGradients));
+  pass.setPipeline(dkdv);
+  pass.setBindGroup(
+    0,
+    bindGroup(device, dkdv, [
+      ...inputsBound,
+      [8, dO.buffer],
+      [11, scratch.stats.buffer],
+      [13, gradients.dk.buffer],
+      [14, gradients.dv.buffer],
+    ]),
+  );
+  pass.dispatchWorkgroups(...keyGrid(dims));
+  pass.end();
+}
+
+/** Convenience for one-off calls: allocates o and L, encodes, submits. */
+export function attentionForward(ctx: GpuContext, inputs: AttentionInputs): AttentionSaved {
+  const [B, T, H, D] = inputs.q.shape as [number, number, number, number];
+  const saved = {
+    o: createTensor(ctx.device, 'attention:o', [B, T, H, D], 'f32'),
+    logsumexp: createTensor(ctx.device, 'attention:L', [B, H, T], 'f32'),
+  };
+  try {
+    const encoder = ctx.device.createCommandEncoder({ label: `${OP} forward` });
+    encodeAttentionForward(ctx, encoder, inputs, saved);
+    ctx.device.queue.submit([encoder.finish()]);
+  } catch (error) {
+    saved.o.buffer.destroy();
+    saved.logsumexp.buffer.destroy();
+    throw error;
+  }
+  return saved;
+}
+
+/** Convenience for one-off calls: allocates zeroed gradients and the scratch, encodes, submits. */
+export function attentionBackward(ctx: GpuContext, inputs: AttentionInputs, saved: AttentionSaved, dO: GpuTensor): AttentionGradients {
+  const gradients = {
+    dq: createTensor(ctx.device, 'attention:dq', inputs.q.shape, 'f32'),
+    dk: createTensor(ctx.device, 'attention:dk', inputs.k.shape, 'f32'),
+    dv: createTensor(ctx.device, 'attention:dv', inputs.v.shape, 'f32'),
+  };
+  const [B, T, H] = inputs.q.shape as [number, number, number, number];
+  const shapes = attentionScratchShapes({ B, T, H });
+  const scratch = { stats: createTensor(ctx.device, 'attention:stats', shapes.stats, 'f32') };
+  try {
+    const encoder = ctx.device.createCommandEncoder({ label: `${OP} backward` });
+    encodeAttentionBackward(ctx, encoder, inputs, saved, dO, gradients, scratch);
+    ctx.device.queue.submit([encoder.finish()]);
+  } catch (error) {
+    for (const tensor of Object.values(gradients)) tensor.buffer.destroy();
+    throw error;
+  } finally {
+    // Destroying after submit is safe: the queued work keeps using the memory until it completes.
+    scratch.stats.buffer.destroy();
+  }
+  return gradients;
+}
+
+/**
+ * Uploads segment ids [B,Tk] (see AttentionInputs.segments). DType has no integer type yet, so the
+ * tensor is 4-byte storage labelled f32 whose words the shader reads as u32.
+ */
+export function createSegmentsTensor(device: GPUDevice, name: string, B: number, Tk: number, ids: ArrayLike<number>): GpuTensor {
+  if (ids.length !== B * Tk) throw new ShapeError(`${OP}: ${ids.length} segment ids for [B, Tk] = [${B}, ${Tk}]`, { op: OP, B, Tk });
+  return createTensor(device, name, [B, Tk], 'f32', Uint32Array.from(ids));
+}
+
+function expectWords(tensor: GpuTensor): void {
+  if (BYTES_PER_ELEMENT[tensor.dtype] !== 4) {
+    throw new ShapeError(`${OP}: tensor "${tensor.name}" holds u32 segment ids and needs 4-byte elements, not ${tensor.dtype}`, {
+      op: OP,
+      tensor: tensor.name,
+      dtype: tensor.dtype,
+    });
+  }
+}
+
+function dimsBuffer(ctx: GpuContext, dims: AttentionDims, inputs: AttentionInputs): GPUBuffer {
+  const scale = inputs.scale ?? 1 / Math.sqrt(dims.D);
+  return ctx.uniforms.get(`${OP}:dims`, dimsUniform(dims, scale, inputs.segments !== undefined));
+}
+
+function inputBindings(ctx: GpuContext, dims: AttentionDims, inputs: AttentionInputs): [number, GPUBuffer][] {
+  // The segments binding must exist even when the shader, told there are none, never reads it.
+  return [
+    [0, dimsBuffer(ctx, dims, inputs)],
+    [1, inputs.q.buffer],
+    [2, inputs.k.buffer],
+    [3, inputs.v.buffer],
+    [4, inputs.segments?.buffer ?? ctx.placeholder],
+  ];
+}
+
+function constants({ D }: AttentionDims, tile: AttentionTile): Record<string, number> {
+  return { HEAD_DIM: D, BLOCK_ROWS: tile.rows, BLOCK_KEYS: tile.keys };
+}
+
+/** fwd and dq: workgroups over the T·G rows of each kv head. */
+function rowGrid({ B, T, H, Hkv, D }: AttentionDims): [number, number, number] {
+  return [Math.ceil((T * (H / Hkv)) / attentionTiles(D).forward.rows), Hkv, B];
+}
+
+/** dkdv: workgroups over the keys in use of each kv head. */
+function keyGrid({ B, Hkv, D, keyLength }: AttentionDims): [number, number, number] {
+  return [Math.ceil(keyLength / attentionTiles(D).keyGradients.keys), Hkv, B];
+}
+
+function statsGrid({ B, T, H }: AttentionDims): [number, number, number] {
+  return [Math.ceil(T / STATS_WORKGROUP), H, B];
+}
+
+function dimsUniform({ B, T, Tk, keyLength, H, Hkv }: AttentionDims, scale: number, segmented: boolean): ArrayBuffer {
+  return packUniforms([
+    ['u32', B],
+    ['u32', T],
+    ['u32', Tk],
+    ['u32', keyLength],
+    ['u32', H],
+    ['u32', Hkv],
+    ['f32', scale],
+    ['u32', segmented ? 1 : 0],
+  ]);
+}
+
