@@ -30,8 +30,9 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts'],
-          // The CLI spawns Node processes: it has no browser counterpart.
-          exclude: ['app/cli/**'],
+          // Node-only: the CLI spawns processes; model tests read fixture folders from disk (the studio's
+          // end-to-end journey loads the same model in Chromium through the Hub layout).
+          exclude: ['app/cli/**', 'app/model/**', 'app/train/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

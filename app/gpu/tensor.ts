@@ -44,3 +44,11 @@ export async function readTensor(device: GPUDevice, tensor: GpuTensor): Promise<
   staging.destroy();
   return out;
 }
+
+/** The same buffer seen with another shape of the same element count (a reshape; no copy). */
+export function view(tensor: GpuTensor, shape: readonly number[]): GpuTensor {
+  if (elementCount(shape) !== elementCount(tensor.shape)) {
+    throw new RangeError(`cannot view "${tensor.name}" [${tensor.shape.join(', ')}] as [${shape.join(', ')}]: element counts differ`);
+  }
+  return { ...tensor, shape: [...shape] };
+}

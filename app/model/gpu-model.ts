@@ -1,0 +1,120 @@
+/**
+ * A model's frozen weights on the GPU. Projection weights, the embedding and the LM head keep the
+ * dtype they are stored in (bf16 and f16 bytes are uploaded exactly as safetensors lays them out:
+ * little-endian halves, two per u32, which is what the kernels decode); RMSNorm weights and biases
+ * are small and go up as f32. Tables larger than one binding are split by vocabulary rows.
+ */
+import type { GpuContext } from '../gpu/device.ts';
+import { encodeTensorData, type DType } from '../gpu/dtype.ts';
+import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
+import { createRopeFrequencies, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
+import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
+import { readTensorBytes } from './safetensors.ts';
+import { readWeightFloat64, type ModelWeights, type WeightRef } from './weights.ts';
+
+export interface GpuLayer {
+  inputNorm: GpuTensor;
+  postAttentionNorm: GpuTensor;
+  /** Frozen projection weights [out, in] and their biases where the architecture has them. */
+  projections: Record<LoraTarget, { weight: GpuTensor; bias?: GpuTensor }>;
+}
+
+export interface GpuModel {
+  config: ModelConfig;
+  /** The dtype projection weights are kept in on the GPU. */
+  weightDtype: DType;
+  embedding: GpuTensor[];
+  layers: GpuLayer[];
+  finalNorm: GpuTensor;
+  /** The LM head's vocabulary parts: the embedding's when tied. */
+  lmHead: GpuTensor[];
+  ropeFrequencies: GpuTensor;
+  /** Bytes of every buffer above. */
+  bytes: number;
+  destroy(): void;
+}
+
+const STORED_DTYPE = { F32: 'f32', BF16: 'bf16', F16: 'f16' } as const;
+
+export interface LoadOptions {
+  /** Keep weights in this dtype on the GPU (f32 weights can be narrowed to halve memory); default: as stored. */
+  dtype?: DType;
+  onProgress?: (loaded: number, total: number) => void;
+}
+
+export async function uploadModel(ctx: GpuContext, config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<GpuModel> {
+  const tensors: GpuTensor[] = [];
+  const total = weights.refs.size;
+  let loaded = 0;
+  const ref = (name: string): WeightRef => weights.refs.get(name)!;
+  const track = (tensor: GpuTensor): GpuTensor => {
+    tensors.push(tensor);
+    options.onProgress?.(++loaded, total);
+    return tensor;
+  };
+  const weightDtype = options.dtype ?? STORED_DTYPE[weights.dtype];
+  const packed = async (name: string, rows?: { start: number; count: number }): Promise<GpuTensor> => {
+    const source = ref(name);
+    const [allRows, columns] = source.shape as [number, number];
+    const start = rows?.start ?? 0;
+    const count = rows?.count ?? allRows;
+    const label = rows ? `${name}[${start}:${start + count}]` : name;
+    return track(createTensor(ctx.device, label, [count, columns], weightDtype, await weightData(source, weightDtype, start * columns, count * columns)));
+  };
+  const float = async (name: string): Promise<GpuTensor> => {
+    const source = ref(name);
+    return track(createTensor(ctx.device, name, source.shape, 'f32', Float32Array.from(await readWeightFloat64(source))));
+  };
+
+  const vocabParts = async (name: string): Promise<GpuTensor[]> =>
+    Promise.all(planEmbeddingParts(ctx.device, config.vocabSize, config.hiddenSize, weightDtype).map((part) => packed(name, { start: part.rowStart, count: part.rows })));
+
+  const embedding = await vocabParts('model.embed_tokens.weight');
+  const layers: GpuLayer[] = [];
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    const prefix = `model.layers.${layer}`;
+    const projections = {} as GpuLayer['projections'];
+    for (const target of Object.keys(LORA_TARGETS) as LoraTarget[]) {
+      const path = `${prefix}.${LORA_TARGETS[target]}`;
+      projections[target] = { weight: await packed(`${path}.weight`), ...(weights.refs.has(`${path}.bias`) ? { bias: await float(`${path}.bias`) } : {}) };
+    }
+    layers.push({ inputNorm: await float(`${prefix}.input_layernorm.weight`), postAttentionNorm: await float(`${prefix}.post_attention_layernorm.weight`), projections });
+  }
+  const finalNorm = await float('model.norm.weight');
+  const lmHead = config.tieWordEmbeddings ? embedding : await vocabParts('lm_head.weight');
+  const ropeFrequencies = createRopeFrequencies(ctx.device, 'rope inv_freq', ropeInverseFrequencies(config));
+  tensors.push(ropeFrequencies);
+  return {
+    config,
+    weightDtype,
+    embedding,
+    layers,
+    finalNorm,
+    lmHead,
+    ropeFrequencies,
+    bytes: tensors.reduce((sum, tensor) => sum + tensor.buffer.size, 0),
+    destroy: () => tensors.forEach((tensor) => tensor.buffer.destroy()),
+  };
+}
+
+/**
+ * Elements [offset, offset + count) of a weight, encoded for `dtype`. When the stored dtype is the
+ * GPU dtype the bytes go up untouched; otherwise they are converted (round to nearest even).
+ */
+async function weightData(ref: WeightRef, dtype: DType, offset: number, count: number): Promise<Uint32Array<ArrayBuffer>> {
+  const storedBytes = ref.dtype === 'F32' ? 4 : 2;
+  if (STORED_DTYPE[ref.dtype] === dtype) {
+    const bytes = await sliceBytes(ref, offset * storedBytes, count * storedBytes);
+    const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+    padded.set(bytes);
+    return new Uint32Array(padded.buffer);
+  }
+  return encodeTensorData(dtype, (await readWeightFloat64(ref)).subarray(offset, offset + count));
+}
+
+async function sliceBytes(ref: WeightRef, byteOffset: number, byteLength: number): Promise<Uint8Array> {
+  if (byteOffset === 0 && byteLength === ref.entry.end - ref.entry.begin) return readTensorBytes(ref.file, ref.name);
+  const start = ref.file.dataStart + ref.entry.begin + byteOffset;
+  return new Uint8Array(await ref.file.blob.slice(start, start + byteLength).arrayBuffer());
+}

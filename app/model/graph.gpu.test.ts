@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireTestGpu } from '../../test/gpu.ts';
+import { loadFixtureModel } from '../../test/model.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { createIndexTensor, encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
+import { createU32Tensor } from '../gpu/ops/embedding.ts';
+import { createSegmentsTensor } from '../gpu/ops/attention.ts';
+import { createTensor, readTensor } from '../gpu/tensor.ts';
+import { relativeError } from '../util/numeric.ts';
+import { DecoderGraph } from './graph.ts';
+import { uploadModel, type GpuModel } from './gpu-model.ts';
+import { initLoraAdapter, loraScale, type LoraAdapter } from './lora.ts';
+import { uploadLora } from './lora-gpu.ts';
+import { referenceLogits, type ReferenceWeights } from './reference.ts';
+import { Random } from '../util/random.ts';
+
+let ctx: GpuContext;
+let model: GpuModel;
+let reference: ReferenceWeights;
+beforeAll(async () => {
+  ctx = await acquireTestGpu();
+  const fixture = await loadFixtureModel();
+  reference = fixture.reference;
+  model = await uploadModel(ctx, fixture.config, fixture.weights);
+});
+afterAll(() => {
+  model?.destroy();
+  ctx?.destroy();
+});
+
+/** Logits [T, V] of one sequence through the GPU graph. */
+async function gpuLogits(ids: number[], lora?: LoraAdapter): Promise<Float32Array> {
+  const T = ids.length;
+  const V = model.config.vocabSize;
+  const graph = new DecoderGraph(ctx, model, { B: 1, T }, { training: false, loraRank: lora?.config.r ?? 0 });
+  const gpuLora = lora ? uploadLora(ctx, lora, { training: false }) : undefined;
+  const batch = {
+    ids: createU32Tensor(ctx.device, 'ids', [T], ids),
+    positions: createU32Tensor(ctx.device, 'positions', [T], ids.map((_, t) => t)),
+    segments: createSegmentsTensor(ctx.device, 'segments', 1, T, new Array(T).fill(1)),
+  };
+  const rows = createIndexTensor(ctx.device, 'rows', [T], ids.map((_, t) => t));
+  const logits = createTensor(ctx.device, 'logits', [T, V], 'f32');
+  const encoder = ctx.device.createCommandEncoder();
+  graph.encodeForward(encoder, batch, gpuLora);
+  encodeSelectedLogits(ctx, encoder, { x: graph.final, w: model.lmHead, rows }, logits);
+  ctx.device.queue.submit([encoder.finish()]);
+  const out = await readTensor(ctx.device, logits);
+  graph.destroy();
+  gpuLora?.destroy();
+  return out;
+}
+
+const PROMPT = [1, 319, 459, 355, 260, 275, 429, 339, 315, 42, 7, 100, 200, 300, 400, 500, 3];
+
+describe('decoder graph on the real aidreams260K model', () => {
+  it('gives the Float64 reference’s logits to 1e-4 of their scale', async () => {
+    expect(relativeError(await gpuLogits(PROMPT), referenceLogits(reference, PROMPT))).toBeLessThan(1e-4);
+  });
+
+  it('leaves the logits unchanged with a fresh LoRA adapter (B = 0)', async () => {
+    const adapter = initLoraAdapter(model.config, { r: 8, alpha: 16, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], rslora: false }, 1);
+    expect(Array.from(await gpuLogits(PROMPT, adapter))).toEqual(Array.from(await gpuLogits(PROMPT)));
+  });
+
+  it('matches the reference with a trained-looking LoRA adapter on every projection', async () => {
+    const config = { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const, rslora: false };
+    const adapter = initLoraAdapter(model.config, { ...config, targets: [...config.targets] }, 2);
+    const random = Random.fromSeed(9);
+    for (const pair of adapter.pairs.values()) random.fillUniform(pair.b, -0.05, 0.05);
+    const want = referenceLogits(reference, PROMPT, { scale: loraScale(adapter.config), r: 4, pairs: adapter.pairs });
+    expect(relativeError(await gpuLogits(PROMPT, adapter), want)).toBeLessThan(1e-4);
+    expect(relativeError(want, referenceLogits(reference, PROMPT))).toBeGreaterThan(1e-3);
+  });
+});
