@@ -5,13 +5,21 @@
  */
 export type DType = 'f32' | 'f16' | 'bf16';
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = { f32: 4, f16: 2, bf16: 2 };
+/** Integer tensors: token ids, positions, segment ids (u32), labels and chosen tokens (i32). */
+export type IndexDType = 'u32' | 'i32';
 
-/** Shader-side code of a dtype, passed to kernels as a WGSL override constant. */
-export const DTYPE_CODE: Record<DType, number> = { f32: 0, bf16: 1, f16: 2 };
+export type TensorDType = DType | IndexDType;
+
+export const BYTES_PER_ELEMENT: Record<TensorDType, number> = { f32: 4, f16: 2, bf16: 2, u32: 4, i32: 4 };
+
+/**
+ * Shader-side code of a dtype, passed to kernels as a WGSL override constant. Weight kernels accept
+ * only the float codes (their wrappers check the dtype first); the integer codes keep the table total.
+ */
+export const DTYPE_CODE: Record<TensorDType, number> = { f32: 0, bf16: 1, f16: 2, u32: 3, i32: 4 };
 
 /** Bytes a GPU buffer needs for `elements` of `dtype` (rounded up to whole u32 words). */
-export function storageBytes(dtype: DType, elements: number): number {
+export function storageBytes(dtype: TensorDType, elements: number): number {
   return Math.ceil((elements * BYTES_PER_ELEMENT[dtype]) / 4) * 4;
 }
 

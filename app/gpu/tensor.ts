@@ -1,10 +1,11 @@
-import { storageBytes, type DType } from './dtype.ts';
+import { ShapeError } from './errors.ts';
+import { storageBytes, type IndexDType, type TensorDType } from './dtype.ts';
 
 /** A named GPU buffer with a row-major shape. The name travels into error messages and debug labels. */
 export interface GpuTensor {
   readonly name: string;
   readonly shape: readonly number[];
-  readonly dtype: DType;
+  readonly dtype: TensorDType;
   readonly buffer: GPUBuffer;
 }
 
@@ -17,8 +18,8 @@ export function createTensor(
   device: GPUDevice,
   name: string,
   shape: readonly number[],
-  dtype: DType,
-  data?: Uint32Array | Float32Array,
+  dtype: TensorDType,
+  data?: Uint32Array | Float32Array | Int32Array,
 ): GpuTensor {
   const size = Math.max(4, storageBytes(dtype, elementCount(shape)));
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -51,4 +52,38 @@ export function view(tensor: GpuTensor, shape: readonly number[]): GpuTensor {
     throw new RangeError(`cannot view "${tensor.name}" [${tensor.shape.join(', ')}] as [${shape.join(', ')}]: element counts differ`);
   }
   return { ...tensor, shape: [...shape] };
+}
+
+const INDEX_RANGE: Record<IndexDType, [number, number]> = { u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] };
+
+/** Allocates a u32 or i32 tensor (ids, positions, segments, labels), checking every value fits. */
+export function createIndexTensor(device: GPUDevice, name: string, shape: readonly number[], dtype: IndexDType, values?: ArrayLike<number>): GpuTensor {
+  if (values) {
+    const count = elementCount(shape);
+    if (values.length !== count) throw new ShapeError(`${name}: ${values.length} values for shape [${shape.join(', ')}]`, { tensor: name });
+    const [low, high] = INDEX_RANGE[dtype];
+    for (let i = 0; i < count; i++) {
+      const value = values[i]!;
+      if (!(Number.isInteger(value) && value >= low && value <= high)) {
+        throw new ShapeError(`${name}: element ${i} is ${value}, not a ${dtype}`, { tensor: name, index: i });
+      }
+    }
+  }
+  const data = values === undefined ? undefined : dtype === 'u32' ? Uint32Array.from(values) : Int32Array.from(values);
+  return createTensor(device, name, shape, dtype, data);
+}
+
+/** Copies a u32 or i32 tensor back to the CPU. One round trip. */
+export async function readIndexTensor(device: GPUDevice, tensor: GpuTensor): Promise<Uint32Array | Int32Array> {
+  if (tensor.dtype !== 'u32' && tensor.dtype !== 'i32') throw new TypeError(`readIndexTensor reads u32/i32 tensors; ${tensor.name} is ${tensor.dtype}`);
+  const bytes = Math.max(4, elementCount(tensor.shape) * 4);
+  const staging = device.createBuffer({ label: `${tensor.name}:readback`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const encoder = device.createCommandEncoder({ label: `read ${tensor.name}` });
+  encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
+  device.queue.submit([encoder.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const copy = staging.getMappedRange().slice(0, elementCount(tensor.shape) * 4);
+  staging.unmap();
+  staging.destroy();
+  return tensor.dtype === 'u32' ? new Uint32Array(copy) : new Int32Array(copy);
 }

@@ -2,10 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { createIndexTensor, encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
-import { createU32Tensor } from '../gpu/ops/embedding.ts';
-import { createSegmentsTensor } from '../gpu/ops/attention.ts';
-import { createTensor, readTensor } from '../gpu/tensor.ts';
+import { encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
+import { createIndexTensor, createTensor, readTensor } from '../gpu/tensor.ts';
 import { relativeError } from '../util/numeric.ts';
 import { DecoderGraph } from './graph.ts';
 import { uploadModel, type GpuModel } from './gpu-model.ts';
@@ -35,11 +33,11 @@ async function gpuLogits(ids: number[], lora?: LoraAdapter): Promise<Float32Arra
   const graph = new DecoderGraph(ctx, model, { B: 1, T }, { training: false, loraRank: lora?.config.r ?? 0 });
   const gpuLora = lora ? uploadLora(ctx, lora, { training: false }) : undefined;
   const batch = {
-    ids: createU32Tensor(ctx.device, 'ids', [T], ids),
-    positions: createU32Tensor(ctx.device, 'positions', [T], ids.map((_, t) => t)),
-    segments: createSegmentsTensor(ctx.device, 'segments', 1, T, new Array(T).fill(1)),
+    ids: createIndexTensor(ctx.device, 'ids', [T], 'u32', ids),
+    positions: createIndexTensor(ctx.device, 'positions', [T], 'u32', ids.map((_, t) => t)),
+    segments: createIndexTensor(ctx.device, 'segments', [1, T], 'u32', new Array(T).fill(1)),
   };
-  const rows = createIndexTensor(ctx.device, 'rows', [T], ids.map((_, t) => t));
+  const rows = createIndexTensor(ctx.device, 'rows', [T], 'i32', ids.map((_, t) => t));
   const logits = createTensor(ctx.device, 'logits', [T, V], 'f32');
   const encoder = ctx.device.createCommandEncoder();
   graph.encodeForward(encoder, batch, gpuLora);

@@ -13,7 +13,7 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { encodeAttentionForward } from '../gpu/ops/attention.ts';
-import { encodeEmbedding, type U32Tensor } from '../gpu/ops/embedding.ts';
+import { encodeEmbedding } from '../gpu/ops/embedding.ts';
 import { encodeLoraLinear } from '../gpu/ops/lora_linear.ts';
 import { encodeResidualAdd } from '../gpu/ops/residual.ts';
 import { encodeRmsnorm } from '../gpu/ops/rmsnorm.ts';
@@ -33,8 +33,8 @@ export interface BatchShape {
 
 /** A batch on the GPU: ids and positions [N] u32, segment ids [B, T] (0 = padding). */
 export interface BatchTensors {
-  ids: U32Tensor;
-  positions: U32Tensor;
+  ids: GpuTensor;
+  positions: GpuTensor;
   segments: GpuTensor;
 }
 

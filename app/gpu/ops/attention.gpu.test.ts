@@ -9,7 +9,7 @@ import {
   attentionBackwardReference,
   type AttentionReferenceInputs,
 } from '../reference/attention.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import {
   MAX_HEAD_DIM,
   WORKGROUP_MEMORY_BUDGET,
@@ -17,7 +17,6 @@ import {
   attentionForward,
   attentionScratchShapes,
   attentionTiles,
-  createSegmentsTensor,
   encodeAttentionBackward,
   type AttentionDims,
   type AttentionInputs,
@@ -91,7 +90,7 @@ function prepare(testCase: Case, seed = 1): Prepared {
     ...(testCase.capacity !== undefined ? { keyLength: Tk } : {}),
   };
   if (segments) {
-    inputs.segments = createSegmentsTensor(ctx.device, 'segments', B, Tk, segments);
+    inputs.segments = createIndexTensor(ctx.device, 'segments', [B, Tk], 'u32', segments);
     tensors.push(inputs.segments);
   }
   const reference = { B, T, Tk, H, Hkv, D, q, k, v, ...(segments ? { segments } : {}), ...(scale !== undefined ? { scale } : {}) };
@@ -387,7 +386,7 @@ describe('attention refuses bad calls before dispatch', () => {
   });
 
   it('names the segments tensor when it is not [B, Tk]', () => {
-    const segments = createSegmentsTensor(ctx.device, 'segment_ids', 1, 5, [1, 1, 1, 1, 1]);
+    const segments = createIndexTensor(ctx.device, 'segment_ids', [1, 5], 'u32', [1, 1, 1, 1, 1]);
     expect(call([1, 4, 4, 16], [1, 4, 4, 16], { segments })).toThrow(/"segment_ids" has shape \[1, 5\], expected \[B, Tk\] = \[1, 4\]/);
   });
 

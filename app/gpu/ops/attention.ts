@@ -1,10 +1,9 @@
 import shaderCode from '../../../shaders/attention.wgsl?raw';
 import type { GpuContext } from '../device.ts';
-import { BYTES_PER_ELEMENT } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import { createTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'attention';
 
@@ -36,7 +35,7 @@ export interface AttentionInputs {
    * Optional u32 [B,Tk], one id per key position: 0 marks padding that no query attends; other
    * values are segment ids of packed examples, and a query attends only keys of its own segment
    * (the id at its own position). A plain padding mask is 1 for tokens and 0 for padding; a query
-   * at a padded position sees no key and gets zeros. Create it with createSegmentsTensor.
+   * at a padded position sees no key and gets zeros.
    */
   segments?: GpuTensor;
   /** Score scale; defaults to 1/sqrt(D). */
@@ -134,8 +133,7 @@ export function checkAttentionInputs(device: GPUDevice, inputs: AttentionInputs)
     throw new ShapeError(`${OP}: head dim D=${D} must be a multiple of 4 and at most ${MAX_HEAD_DIM}`, { op: OP, D, max: MAX_HEAD_DIM });
   }
   if (segments) {
-    expectShape(OP, segments, [B, Tk], 'B, Tk');
-    expectWords(segments);
+    expectIndexTensor(OP, device, segments, 'u32', [B, Tk], 'B, Tk');
   }
   if (scale !== undefined && !Number.isFinite(scale)) {
     throw new ShapeError(`${OP}: scale must be a finite number, got ${scale}`, { op: OP, scale });
@@ -285,25 +283,6 @@ export function attentionBackward(ctx: GpuContext, inputs: AttentionInputs, save
     scratch.stats.buffer.destroy();
   }
   return gradients;
-}
-
-/**
- * Uploads segment ids [B,Tk] (see AttentionInputs.segments). DType has no integer type yet, so the
- * tensor is 4-byte storage labelled f32 whose words the shader reads as u32.
- */
-export function createSegmentsTensor(device: GPUDevice, name: string, B: number, Tk: number, ids: ArrayLike<number>): GpuTensor {
-  if (ids.length !== B * Tk) throw new ShapeError(`${OP}: ${ids.length} segment ids for [B, Tk] = [${B}, ${Tk}]`, { op: OP, B, Tk });
-  return createTensor(device, name, [B, Tk], 'f32', Uint32Array.from(ids));
-}
-
-function expectWords(tensor: GpuTensor): void {
-  if (BYTES_PER_ELEMENT[tensor.dtype] !== 4) {
-    throw new ShapeError(`${OP}: tensor "${tensor.name}" holds u32 segment ids and needs 4-byte elements, not ${tensor.dtype}`, {
-      op: OP,
-      tensor: tensor.name,
-      dtype: tensor.dtype,
-    });
-  }
 }
 
 function dimsBuffer(ctx: GpuContext, dims: AttentionDims, inputs: AttentionInputs): GPUBuffer {

@@ -1,5 +1,5 @@
 import { LimitError, ShapeError } from '../errors.ts';
-import type { DType } from '../dtype.ts';
+import type { TensorDType } from '../dtype.ts';
 import { elementCount, type GpuTensor } from '../tensor.ts';
 
 /** Shape and limit checks shared by every op wrapper: they run before anything is encoded. */
@@ -23,7 +23,7 @@ export function expectRank(op: string, tensor: GpuTensor, rank: number, letters:
   }
 }
 
-export function expectDType(op: string, tensor: GpuTensor, allowed: readonly DType[]): void {
+export function expectDType(op: string, tensor: GpuTensor, allowed: readonly TensorDType[]): void {
   if (!allowed.includes(tensor.dtype)) {
     throw new ShapeError(`${op}: tensor "${tensor.name}" is ${tensor.dtype}; this op takes ${allowed.join(' or ')}`, {
       op,
@@ -57,5 +57,33 @@ export function expectWorkgroups(op: string, device: GPUDevice, counts: readonly
         `maxComputeWorkgroupsPerDimension of ${limit}; split the call into smaller ones`,
       { op, limit: 'maxComputeWorkgroupsPerDimension', limitValue: limit, workgroups: [...counts] },
     );
+  }
+}
+
+/** A u32/i32 tensor of the given shape that fits a binding (ids, positions, segments, labels). */
+export function expectIndexTensor(op: string, device: GPUDevice, tensor: GpuTensor, dtype: 'u32' | 'i32', expected: readonly number[], letters: string): void {
+  expectDType(op, tensor, [dtype]);
+  expectShape(op, tensor, expected, letters);
+  expectBindable(op, device, tensor);
+}
+
+/**
+ * WebGPU refuses a dispatch whose writable storage binding shares a buffer with another binding, and
+ * then the whole command buffer fails: name the tensors before anything is encoded instead.
+ */
+export function expectSeparateBuffers(
+  op: string,
+  written: readonly { name: string; buffer: GPUBuffer }[],
+  bound: readonly { name: string; buffer: GPUBuffer }[],
+): void {
+  for (const output of written) {
+    const other = bound.find((tensor) => tensor !== output && tensor.buffer === output.buffer);
+    if (other) {
+      throw new ShapeError(`${op}: tensor "${output.name}" is written and shares its buffer with "${other.name}"; give it its own buffer`, {
+        op,
+        tensor: output.name,
+        aliases: other.name,
+      });
+    }
   }
 }

@@ -6,11 +6,10 @@ import type { GpuContext } from '../device.ts';
 import { decodeTensorData, encodeTensorData, type DType } from '../dtype.ts';
 import { LimitError, ShapeError } from '../errors.ts';
 import { crossEntropyReference, logitsReference } from '../reference/cross_entropy.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import {
   IGNORE_INDEX,
   countLabels,
-  createIndexTensor,
   crossEntropy,
   crossEntropyChunkRows,
   encodeCrossEntropy,
@@ -56,7 +55,7 @@ function prepare(c: Case, seed: number) {
   const inputs = {
     x: createTensor(ctx.device, 'x', [c.BT, c.C], 'f32', x),
     w: shardTensors.length === 1 ? shardTensors[0]! : shardTensors,
-    labels: createIndexTensor(ctx.device, 'labels', [c.BT], labels),
+    labels: createIndexTensor(ctx.device, 'labels', [c.BT], 'i32', labels),
   };
   const destroy = () => [inputs.x, inputs.labels, ...shardTensors].forEach((t) => t.buffer.destroy());
   return { x, w, labels, inputs, destroy };
@@ -129,7 +128,7 @@ describe('cross_entropy fused with the LM head: loss, label count and dX against
   it('returns zero loss, zero count and zero dX when every label is ignored', async () => {
     const c: Case = { BT: 6, C: 8, V: 33, dtype: 'f32', ignoreEvery: 1 };
     const { inputs, destroy } = prepare(c, 2);
-    const labels = createIndexTensor(ctx.device, 'labels', [c.BT], new Array(c.BT).fill(IGNORE_INDEX));
+    const labels = createIndexTensor(ctx.device, 'labels', [c.BT], 'i32', new Array(c.BT).fill(IGNORE_INDEX));
     const out = crossEntropy(ctx, { ...inputs, labels }, { gradScale: 1, chunkRows: 4 });
     try {
       expect(await readCrossEntropyStats(ctx.device, out.stats)).toEqual({ lossSum: 0, labelCount: 0, invalidLabels: 0 });
@@ -144,7 +143,7 @@ describe('cross_entropy fused with the LM head: loss, label count and dX against
     const c: Case = { BT: 4, C: 8, V: 33, dtype: 'f32', ignoreEvery: 0 };
     const { x, w, inputs, destroy } = prepare(c, 3);
     const values = [33, -1, 7, IGNORE_INDEX];
-    const labels = createIndexTensor(ctx.device, 'labels', [c.BT], values);
+    const labels = createIndexTensor(ctx.device, 'labels', [c.BT], 'i32', values);
     const out = crossEntropy(ctx, { ...inputs, labels }, { gradScale: 1, chunkRows: 3 });
     try {
       const stats = await readCrossEntropyStats(ctx.device, out.stats);
@@ -231,7 +230,7 @@ describe('cross_entropy logits for selected positions', () => {
 
 describe('cross_entropy refuses bad calls before dispatch', () => {
   const tensor = (name: string, shape: number[], dtype: DType = 'f32'): GpuTensor => createTensor(ctx.device, name, shape, dtype);
-  const labels = (BT: number) => createIndexTensor(ctx.device, 'labels', [BT]);
+  const labels = (BT: number) => createIndexTensor(ctx.device, 'labels', [BT], 'i32');
 
   it('names the labels and both shapes when they do not match x', () => {
     const call = () => crossEntropy(ctx, { x: tensor('x', [5, 8]), w: tensor('W', [10, 8]), labels: labels(4) }, { chunkRows: 2 });

@@ -2,9 +2,9 @@ import shaderCode from '../../../shaders/cross_entropy.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE } from '../dtype.ts';
 import { LimitError, ShapeError } from '../errors.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'cross_entropy';
 
@@ -13,34 +13,6 @@ export const IGNORE_INDEX = -100;
 
 /** Scratch for one chunk of logits when the caller names no budget: 64 MiB (341 rows at V = 49,152). */
 export const DEFAULT_SCRATCH_BYTES = 64 * 1024 * 1024;
-
-/**
- * An i32 tensor: labels, token ids, row indices. dtype.ts describes float storage only, so index
- * tensors have their own type here until it gains an integer dtype.
- */
-export interface IndexTensor {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly dtype: 'i32';
-  readonly buffer: GPUBuffer;
-}
-
-export function createIndexTensor(device: GPUDevice, name: string, shape: readonly number[], values?: ArrayLike<number>): IndexTensor {
-  const data = values ? Int32Array.from(values) : undefined;
-  // An i32 occupies an f32's four bytes, so the f32 allocation path stores it unchanged.
-  const { buffer } = createTensor(device, name, shape, 'f32', data ? new Uint32Array(data.buffer) : undefined);
-  return { name, shape: [...shape], dtype: 'i32', buffer };
-}
-
-export async function readIndexTensor(device: GPUDevice, tensor: IndexTensor): Promise<Int32Array> {
-  const floats = await readTensor(device, asShapeChecked(tensor));
-  return new Int32Array(floats.buffer, floats.byteOffset, floats.length);
-}
-
-/** checks.ts and readTensor read only the name, shape and buffer of a tensor; i32 has f32's element size. */
-export function asShapeChecked(tensor: IndexTensor): GpuTensor {
-  return { name: tensor.name, shape: tensor.shape, dtype: 'f32', buffer: tensor.buffer };
-}
 
 export interface CrossEntropyInputs {
   /** Final hidden states after the last norm, [BT, C] f32. */
@@ -51,7 +23,7 @@ export interface CrossEntropyInputs {
    */
   w: GpuTensor | readonly GpuTensor[];
   /** Targets [BT] i32, IGNORE_INDEX for no loss. Label t is the target of position t: the caller shifts. */
-  labels: IndexTensor;
+  labels: GpuTensor;
 }
 
 export interface CrossEntropyOutputs {
@@ -133,7 +105,7 @@ export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs,
   const [BT, C] = x.shape as [number, number];
   const shards = lmHeadShards(inputs.w, C);
   const V = shards.reduce((sum, shard) => sum + shard.Vs, 0);
-  expectShape(OP, asShapeChecked(labels), [BT], 'BT');
+  expectIndexTensor(OP, device, labels, 'i32', [BT], 'BT');
   expectShape(OP, outputs.stats, [3], '3');
   expectShape(OP, outputs.rowLoss, [BT], 'BT');
   expectRank(OP, scratch, 2, 'chunk rows, V');
@@ -146,7 +118,7 @@ export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs,
     }
   }
   for (const tensor of [outputs.stats, outputs.rowLoss, scratch, backward?.dx]) if (tensor) expectDType(OP, tensor, ['f32']);
-  for (const tensor of [x, asShapeChecked(labels), outputs.stats, outputs.rowLoss, scratch, backward?.dx, ...shards.map((s) => s.tensor)]) {
+  for (const tensor of [x, outputs.stats, outputs.rowLoss, scratch, backward?.dx, ...shards.map((s) => s.tensor)]) {
     if (tensor) expectBindable(OP, device, tensor);
   }
   const chunkRows = Math.min(scratch.shape[0]!, BT);
@@ -244,7 +216,7 @@ export interface SelectedLogitsInputs {
   /** The LM head [V, C] or its vocab shards, as for encodeCrossEntropy. */
   w: GpuTensor | readonly GpuTensor[];
   /** Rows of x to project, [P] i32, each in [0, BT) (out-of-range indices are clamped into x). */
-  rows: IndexTensor;
+  rows: GpuTensor;
 }
 
 /** Checks the selected-logits call; returns P and the shards. Throws before anything is encoded. */
@@ -255,11 +227,12 @@ export function checkSelectedLogits(device: GPUDevice, inputs: SelectedLogitsInp
   const C = x.shape[1]!;
   const shards = lmHeadShards(inputs.w, C);
   const V = shards.reduce((sum, shard) => sum + shard.Vs, 0);
-  expectRank(OP, asShapeChecked(rows), 1, 'P');
+  expectRank(OP, rows, 1, 'P');
+  expectDType(OP, rows, ['i32']);
   const P = rows.shape[0]!;
   expectShape(OP, logits, [P, V], 'P, V');
   expectDType(OP, logits, ['f32']);
-  for (const tensor of [x, asShapeChecked(rows), logits, ...shards.map((s) => s.tensor)]) expectBindable(OP, device, tensor);
+  for (const tensor of [x, rows, logits, ...shards.map((s) => s.tensor)]) expectBindable(OP, device, tensor);
   for (const { Vs } of shards) expectWorkgroups(OP, device, [Math.ceil(Vs / 32), Math.ceil(P / 32)]);
   return { P, shards };
 }
@@ -347,7 +320,7 @@ export function selectedLogits(ctx: GpuContext, x: GpuTensor, w: GpuTensor | rea
   if (bad >= 0) throw new ShapeError(`${OP}: selected row ${rows[bad]} (at ${bad}) is outside [0, ${BT})`, { op: OP, row: rows[bad], BT });
   const shards = Array.isArray(w) ? (w as readonly GpuTensor[]) : [w as GpuTensor];
   const V = shards.reduce((sum, shard) => sum + (shard.shape[0] ?? 0), 0);
-  const index = createIndexTensor(ctx.device, 'selected rows', [rows.length], rows);
+  const index = createIndexTensor(ctx.device, 'selected rows', [rows.length], 'i32', rows);
   const logits = createTensor(ctx.device, 'selected logits', [rows.length, V], 'f32');
   try {
     const encoder = ctx.device.createCommandEncoder({ label: `${OP}:selected` });

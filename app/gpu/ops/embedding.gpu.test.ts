@@ -6,8 +6,8 @@ import type { GpuContext } from '../device.ts';
 import { decodeTensorData, encodeTensorData, storageBytes, type DType } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import { embeddingReference } from '../reference/embedding.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
-import { createU32Tensor, encodeEmbedding, planEmbeddingParts, readU32Tensor, type U32Tensor } from './embedding.ts';
+import { createIndexTensor, createTensor, readIndexTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { encodeEmbedding, planEmbeddingParts } from './embedding.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -15,12 +15,12 @@ beforeAll(async () => {
 });
 afterAll(() => ctx?.destroy());
 
-const created: (GpuTensor | U32Tensor)[] = [];
+const created: GpuTensor[] = [];
 afterEach(() => {
   for (const tensor of created.splice(0)) tensor.buffer.destroy();
 });
 
-function track<T extends GpuTensor | U32Tensor>(tensor: T): T {
+function track<T extends GpuTensor>(tensor: T): T {
   created.push(tensor);
   return tensor;
 }
@@ -60,7 +60,7 @@ const reference = ({ V, C, values }: Table, ids: number[]) => embeddingReference
 
 const randomIds = (count: number, V: number): number[] => Array.from({ length: count }, () => random.int(V));
 
-async function gather(table: Table, ids: number[], partRows: number[], flag?: U32Tensor): Promise<Float32Array> {
+async function gather(table: Table, ids: number[], partRows: number[], flag?: GpuTensor): Promise<Float32Array> {
   const parts: GpuTensor[] = [];
   let rowStart = 0;
   for (const rows of partRows) {
@@ -68,7 +68,7 @@ async function gather(table: Table, ids: number[], partRows: number[], flag?: U3
     rowStart += rows;
   }
   const out = track(createTensor(ctx.device, 'hidden', [ids.length, table.C], 'f32'));
-  const idsTensor = track(createU32Tensor(ctx.device, 'input_ids', [ids.length], ids));
+  const idsTensor = track(createIndexTensor(ctx.device, 'input_ids', [ids.length], 'u32', ids));
   await submit((encoder) => encodeEmbedding(ctx, encoder, { ids: idsTensor, parts }, out, flag));
   return readTensor(ctx.device, out);
 }
@@ -122,24 +122,24 @@ describe('embedding with ids ≥ V: zeros, never an out-of-bounds read, and a ra
   it('writes zero rows and sets the flag to 1, with the table split in two', async () => {
     const table = randomTable(100, 16, 'bf16');
     const ids = [5, 100, 99, 0xffffffff, 57, 1000];
-    const flag = track(createU32Tensor(ctx.device, 'out_of_vocab', [1], [0]));
+    const flag = track(createIndexTensor(ctx.device, 'out_of_vocab', [1], 'u32', [0]));
     const got = await gather(table, ids, [40, 60], flag);
     const want = reference(table, ids);
     expect(relativeError(got, want.out)).toBe(0);
     expect(Array.from(got.subarray(16, 32))).toEqual(new Array(16).fill(0));
-    expect(Array.from(await readU32Tensor(ctx.device, flag))).toEqual([1]);
+    expect(Array.from(await readIndexTensor(ctx.device, flag))).toEqual([1]);
   });
 
   it('leaves the flag at 0 when every id is in the vocabulary', async () => {
     const table = randomTable(100, 16, 'f32');
-    const flag = track(createU32Tensor(ctx.device, 'out_of_vocab', [1], [0]));
+    const flag = track(createIndexTensor(ctx.device, 'out_of_vocab', [1], 'u32', [0]));
     await gather(table, [0, 99, 42], [100], flag);
-    expect(Array.from(await readU32Tensor(ctx.device, flag))).toEqual([0]);
+    expect(Array.from(await readIndexTensor(ctx.device, flag))).toEqual([0]);
   });
 });
 
 describe('embedding refuses bad calls before dispatch', () => {
-  const ids = (count: number) => track(createU32Tensor(ctx.device, 'input_ids', [count], new Array(count).fill(0)));
+  const ids = (count: number) => track(createIndexTensor(ctx.device, 'input_ids', [count], 'u32', new Array(count).fill(0)));
   const tensor = (name: string, shape: number[], dtype: DType = 'f32') => track(createTensor(ctx.device, name, shape, dtype));
 
   it('names the part whose width differs from the first part', () => {
@@ -158,6 +158,6 @@ describe('embedding refuses bad calls before dispatch', () => {
   });
 
   it('refuses ids that are not integers in [0, 2³²) when uploading them', () => {
-    expect(() => createU32Tensor(ctx.device, 'input_ids', [2], [1, -1])).toThrow(/element 1 is -1, not a u32/);
+    expect(() => createIndexTensor(ctx.device, 'input_ids', [2], 'u32', [1, -1])).toThrow(/element 1 is -1, not a u32/);
   });
 });

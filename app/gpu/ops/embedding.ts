@@ -2,69 +2,11 @@ import shaderCode from '../../../shaders/embedding.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { BYTES_PER_ELEMENT, DTYPE_CODE, type DType } from '../dtype.ts';
 import { LimitError, ShapeError } from '../errors.ts';
-import { elementCount, type GpuTensor } from '../tensor.ts';
-import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape } from './checks.ts';
-import { expectSeparateBuffers, gridStrideWorkgroups } from './residual.ts';
+import type { GpuTensor } from '../tensor.ts';
+import { bindGroup, gridStrideWorkgroups, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectIndexTensor, expectRank, expectSeparateBuffers, expectShape } from './checks.ts';
 
 const OP = 'embedding';
-
-/**
- * A u32 tensor on the GPU: token ids, positions, flags. dtype.ts has no integer DType, so u32
- * tensors are their own type rather than a GpuTensor that claims to hold floats.
- */
-export interface U32Tensor {
-  readonly name: string;
-  readonly shape: readonly number[];
-  readonly dtype: 'u32';
-  readonly buffer: GPUBuffer;
-}
-
-/** Allocates a u32 tensor, uploading `values` (integers in [0, 2³²)) when given. */
-export function createU32Tensor(device: GPUDevice, name: string, shape: readonly number[], values?: ArrayLike<number>): U32Tensor {
-  const count = elementCount(shape);
-  if (values) {
-    if (values.length !== count) throw new ShapeError(`${name}: ${values.length} values for shape [${shape.join(', ')}]`, { tensor: name });
-    for (let i = 0; i < count; i++) {
-      const value = values[i]!;
-      if (!(Number.isInteger(value) && value >= 0 && value <= 0xffffffff)) {
-        throw new ShapeError(`${name}: element ${i} is ${value}, not a u32`, { tensor: name, index: i });
-      }
-    }
-  }
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
-  const buffer = device.createBuffer({ label: name, size: Math.max(4, count * 4), usage, mappedAtCreation: values !== undefined });
-  if (values) {
-    new Uint32Array(buffer.getMappedRange(0, count * 4)).set(values);
-    buffer.unmap();
-  }
-  return { name, shape: [...shape], dtype: 'u32', buffer };
-}
-
-/** Copies a u32 tensor back to the CPU (e.g. the out-of-vocab flag). One round trip. */
-export async function readU32Tensor(device: GPUDevice, tensor: U32Tensor): Promise<Uint32Array> {
-  const bytes = Math.max(4, elementCount(tensor.shape) * 4);
-  const staging = device.createBuffer({ label: `${tensor.name}:readback`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder({ label: `read ${tensor.name}` });
-  encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
-  device.queue.submit([encoder.finish()]);
-  await staging.mapAsync(GPUMapMode.READ);
-  const out = new Uint32Array(staging.getMappedRange().slice(0, elementCount(tensor.shape) * 4));
-  staging.unmap();
-  staging.destroy();
-  return out;
-}
-
-/** Shape and binding checks of checks.ts for a u32 tensor. */
-export function expectU32Tensor(op: string, device: GPUDevice, tensor: U32Tensor, expected: readonly number[], letters: string): void {
-  if (tensor.dtype !== 'u32') {
-    throw new ShapeError(`${op}: tensor "${tensor.name}" is ${String(tensor.dtype)}; this op takes u32 indices`, { op, tensor: tensor.name });
-  }
-  // checks.ts reads only name, shape and buffer size, which a u32 tensor lays out as a 4-byte f32 one.
-  const sameLayout: GpuTensor = { ...tensor, dtype: 'f32' };
-  expectShape(op, sameLayout, expected, letters);
-  expectBindable(op, device, sameLayout);
-}
 
 /** A slice of the vocabulary, rows [rowStart, rowStart + rows) of E, to put in one buffer. */
 export interface EmbeddingPartPlan {
@@ -98,7 +40,7 @@ export function planEmbeddingParts(device: GPUDevice, V: number, C: number, dtyp
  * the rows that follow part i−1's, so V is the sum of their row counts. One part is the whole table.
  */
 export interface EmbeddingInputs {
-  ids: U32Tensor;
+  ids: GpuTensor;
   parts: readonly GpuTensor[];
 }
 
@@ -106,7 +48,7 @@ export interface EmbeddingInputs {
  * Encodes out [BT, C] = E[ids] (one dispatch per part). Rows of ids ≥ V are zeros and raise
  * `outOfVocab` [1] (u32, set to 1; the caller clears it) when given. Validates first.
  */
-export function encodeEmbedding(ctx: GpuContext, encoder: GPUCommandEncoder, { ids, parts }: EmbeddingInputs, out: GpuTensor, outOfVocab?: U32Tensor): void {
+export function encodeEmbedding(ctx: GpuContext, encoder: GPUCommandEncoder, { ids, parts }: EmbeddingInputs, out: GpuTensor, outOfVocab?: GpuTensor): void {
   const { device } = ctx;
   const { BT, C, V } = checkEmbedding(device, ids, parts, out, outOfVocab);
   const workgroups = gridStrideWorkgroups(BT * C);
@@ -136,13 +78,13 @@ export function encodeEmbedding(ctx: GpuContext, encoder: GPUCommandEncoder, { i
 
 function checkEmbedding(
   device: GPUDevice,
-  ids: U32Tensor,
+  ids: GpuTensor,
   parts: readonly GpuTensor[],
   out: GpuTensor,
-  outOfVocab: U32Tensor | undefined,
+  outOfVocab: GpuTensor | undefined,
 ): { BT: number; C: number; V: number } {
   const BT = ids.shape[0] ?? 0;
-  expectU32Tensor(OP, device, ids, [BT], 'BT');
+  expectIndexTensor(OP, device, ids, 'u32', [BT], 'BT');
   if (parts.length === 0) throw new ShapeError(`${OP}: the embedding table needs at least one part`, { op: OP });
   const C = parts[0]!.shape[1] ?? 0;
   let V = 0;
@@ -156,7 +98,7 @@ function checkEmbedding(
   expectShape(OP, out, [BT, C], 'BT, C');
   expectDType(OP, out, ['f32']);
   expectBindable(OP, device, out);
-  if (outOfVocab) expectU32Tensor(OP, device, outOfVocab, [1], '1');
+  if (outOfVocab) expectIndexTensor(OP, device, outOfVocab, 'u32', [1], '1');
   const written = outOfVocab ? [out, outOfVocab] : [out];
   expectSeparateBuffers(OP, written, [ids, ...parts, ...written]);
   return { BT, C, V };

@@ -19,3 +19,13 @@ export function packUniforms(fields: readonly (readonly [type: 'u32' | 'f32' | '
   });
   return data;
 }
+
+/** @workgroup_size of the grid-stride elementwise kernels (residual, swiglu, rope, embedding). */
+const ELEMENTWISE_WORKGROUP_SIZE = 256;
+/** Enough invocations to fill the largest GPUs; the kernels' grid-stride loops cover the rest. */
+const MAX_ELEMENTWISE_WORKGROUPS = 2048;
+
+/** Workgroups for a grid-stride kernel over `count` items: never over any device's per-dimension limit. */
+export function gridStrideWorkgroups(count: number): number {
+  return Math.min(Math.ceil(count / ELEMENTWISE_WORKGROUP_SIZE), MAX_ELEMENTWISE_WORKGROUPS);
+}

@@ -1,43 +1,10 @@
 import shaderCode from '../../../shaders/residual.wgsl?raw';
 import type { GpuContext } from '../device.ts';
-import { ShapeError } from '../errors.ts';
-import type { GpuTensor } from '../tensor.ts';
-import { elementCount } from '../tensor.ts';
-import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectShape } from './checks.ts';
+import { elementCount, type GpuTensor } from '../tensor.ts';
+import { bindGroup, gridStrideWorkgroups, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectSeparateBuffers, expectShape } from './checks.ts';
 
 const OP = 'residual';
-
-/** @workgroup_size of the grid-stride elementwise kernels (residual, swiglu, rope, embedding). */
-const ELEMENTWISE_WORKGROUP_SIZE = 256;
-/** Enough invocations to fill the largest GPUs; the kernels' grid-stride loops cover the rest. */
-const MAX_ELEMENTWISE_WORKGROUPS = 2048;
-
-/** Workgroups for a grid-stride kernel over `count` items: never over any device's per-dimension limit. */
-export function gridStrideWorkgroups(count: number): number {
-  return Math.min(Math.ceil(count / ELEMENTWISE_WORKGROUP_SIZE), MAX_ELEMENTWISE_WORKGROUPS);
-}
-
-/**
- * WebGPU refuses a dispatch whose writable storage binding shares a buffer with another binding, and
- * then the whole command buffer fails: name the tensors before anything is encoded instead.
- */
-export function expectSeparateBuffers(
-  op: string,
-  written: readonly { name: string; buffer: GPUBuffer }[],
-  bound: readonly { name: string; buffer: GPUBuffer }[],
-): void {
-  for (const output of written) {
-    const other = bound.find((tensor) => tensor !== output && tensor.buffer === output.buffer);
-    if (other) {
-      throw new ShapeError(`${op}: tensor "${output.name}" is written and shares its buffer with "${other.name}"; give it its own buffer`, {
-        op,
-        tensor: output.name,
-        aliases: other.name,
-      });
-    }
-  }
-}
 
 /** Encodes y = a + b (same shapes, f32). Validates first. */
 export function encodeResidualAdd(ctx: GpuContext, encoder: GPUCommandEncoder, a: GpuTensor, b: GpuTensor, y: GpuTensor): void {

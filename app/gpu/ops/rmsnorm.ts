@@ -3,8 +3,7 @@ import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
-import { expectSeparateBuffers } from './residual.ts';
+import { expectBindable, expectDType, expectRank, expectSeparateBuffers, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'rmsnorm';
 

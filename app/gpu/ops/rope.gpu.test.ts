@@ -5,8 +5,7 @@ import { Random } from '../../util/random.ts';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { ropeBackwardReference, ropeForwardReference, type RopeFrequencyParameters } from '../reference/rope.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
-import { createU32Tensor, type U32Tensor } from './embedding.ts';
+import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { createRopeFrequencies, encodeRope, encodeRopeBackward, ropeFrequencyTurns, ropeInverseFrequencies } from './rope.ts';
 
 let ctx: GpuContext;
@@ -15,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx?.destroy());
 
-const created: (GpuTensor | U32Tensor)[] = [];
+const created: GpuTensor[] = [];
 afterEach(() => {
   for (const tensor of created.splice(0)) tensor.buffer.destroy();
 });
@@ -26,7 +25,7 @@ function upload(name: string, shape: number[], values?: Float32Array): GpuTensor
   return tensor;
 }
 
-function track<T extends GpuTensor | U32Tensor>(tensor: T): T {
+function track<T extends GpuTensor>(tensor: T): T {
   created.push(tensor);
   return tensor;
 }
@@ -86,7 +85,7 @@ function prepare(c: Case) {
   const shape = [BT, c.heads, D];
   const inverseFrequencies = ropeInverseFrequencies(c.rope);
   const common = {
-    positions: track(createU32Tensor(ctx.device, 'positions', [BT], c.positions)),
+    positions: track(createIndexTensor(ctx.device, 'positions', [BT], 'u32', c.positions)),
     frequencies: track(createRopeFrequencies(ctx.device, 'inv_freq', inverseFrequencies)),
   };
   const reference = { BT, heads: c.heads, D, positions: c.positions, inverseFrequencies };
@@ -149,20 +148,20 @@ describe('rope refuses bad calls before dispatch', () => {
   const frequencies = () => track(createRopeFrequencies(ctx.device, 'inv_freq', ropeInverseFrequencies(config(16, 10000))));
 
   it('names positions when it does not hold one position per row', () => {
-    const positions = track(createU32Tensor(ctx.device, 'positions', [4], [0, 1, 2, 3]));
+    const positions = track(createIndexTensor(ctx.device, 'positions', [4], 'u32', [0, 1, 2, 3]));
     const call = () => encodeRope(ctx, ctx.device.createCommandEncoder(), { x: upload('q', [5, 4, 16]), positions, frequencies: frequencies() });
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(/tensor "positions" has shape \[4\], expected \[BT\] = \[5\]/);
   });
 
   it('refuses frequencies that rotate more dims than head_dim', () => {
-    const positions = track(createU32Tensor(ctx.device, 'positions', [2], [0, 1]));
+    const positions = track(createIndexTensor(ctx.device, 'positions', [2], 'u32', [0, 1]));
     const call = () => encodeRope(ctx, ctx.device.createCommandEncoder(), { x: upload('k', [2, 4, 8]), positions, frequencies: frequencies() });
     expect(call).toThrow(/"inv_freq" rotates 16 dims, more than head_dim D = 8 of "k"/);
   });
 
   it('refuses a gradient that shares its buffer with dy', () => {
-    const positions = track(createU32Tensor(ctx.device, 'positions', [2], [0, 1]));
+    const positions = track(createIndexTensor(ctx.device, 'positions', [2], 'u32', [0, 1]));
     const dy = upload('dq_rot', [2, 4, 16]);
     const call = () => encodeRopeBackward(ctx, ctx.device.createCommandEncoder(), { dy, positions, frequencies: frequencies() }, { ...dy, name: 'dq' });
     expect(call).toThrow(/"dq" is written and shares its buffer with "dq_rot"/);

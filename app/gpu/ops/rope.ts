@@ -2,10 +2,8 @@ import shaderCode from '../../../shaders/rope.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { createTensor, type GpuTensor } from '../tensor.ts';
-import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape } from './checks.ts';
-import { expectU32Tensor, type U32Tensor } from './embedding.ts';
-import { expectSeparateBuffers, gridStrideWorkgroups } from './residual.ts';
+import { bindGroup, gridStrideWorkgroups, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectIndexTensor, expectRank, expectSeparateBuffers, expectShape } from './checks.ts';
 
 export { ropeInverseFrequencies, ropeRotaryDim, type RopeFrequencyParameters } from '../reference/rope.ts';
 
@@ -37,13 +35,13 @@ export function createRopeFrequencies(device: GPUDevice, name: string, inverseFr
 /** q [BT, H, D] or k [BT, Hkv, D], the position of each row [BT], and the frequencies from createRopeFrequencies. */
 export interface RopeInputs {
   x: GpuTensor;
-  positions: U32Tensor;
+  positions: GpuTensor;
   frequencies: GpuTensor;
 }
 
 export interface RopeBackwardInputs {
   dy: GpuTensor;
-  positions: U32Tensor;
+  positions: GpuTensor;
   frequencies: GpuTensor;
 }
 
@@ -107,11 +105,11 @@ interface RopeDims {
   half: number;
 }
 
-function checkRope(device: GPUDevice, x: GpuTensor, positions: U32Tensor, frequencies: GpuTensor, outputs: readonly GpuTensor[]): RopeDims {
+function checkRope(device: GPUDevice, x: GpuTensor, positions: GpuTensor, frequencies: GpuTensor, outputs: readonly GpuTensor[]): RopeDims {
   expectRank(OP, x, 3, 'BT, heads, D');
   const [BT, heads, D] = x.shape as [number, number, number];
   for (const tensor of outputs) expectShape(OP, tensor, [BT, heads, D], 'BT, heads, D');
-  expectU32Tensor(OP, device, positions, [BT], 'BT');
+  expectIndexTensor(OP, device, positions, 'u32', [BT], 'BT');
   expectRank(OP, frequencies, 2, 'rotary_dim / 2, 2');
   const half = frequencies.shape[0]!;
   expectShape(OP, frequencies, [half, 2], 'rotary_dim / 2, 2');

@@ -5,7 +5,7 @@ import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { argmaxReference, nucleusProbabilities, sampleTopPReference } from '../reference/sampling.ts';
 import { createTensor } from '../tensor.ts';
-import { readIndexTensor } from './cross_entropy.ts';
+import { readIndexTensor } from '../tensor.ts';
 import { argmax, drawUniforms, sampleTopP, type TopPOptions } from './sampling.ts';
 
 let ctx: GpuContext;
@@ -20,7 +20,7 @@ function randomLogits(R: number, V: number, seed: number, scale: number): Float3
 
 const rowOf = (logits: Float32Array, V: number, r: number) => logits.subarray(r * V, (r + 1) * V);
 
-async function gpuArgmax(logits: Float32Array, R: number, V: number): Promise<Int32Array> {
+async function gpuArgmax(logits: Float32Array, R: number, V: number): Promise<Int32Array | Uint32Array> {
   const tensor = createTensor(ctx.device, 'logits', [R, V], 'f32', logits);
   const tokens = argmax(ctx, tensor);
   try {
@@ -31,7 +31,7 @@ async function gpuArgmax(logits: Float32Array, R: number, V: number): Promise<In
   }
 }
 
-async function gpuSample(logits: Float32Array, R: number, V: number, u: Float32Array, options: TopPOptions): Promise<Int32Array> {
+async function gpuSample(logits: Float32Array, R: number, V: number, u: Float32Array, options: TopPOptions): Promise<Int32Array | Uint32Array> {
   const tensor = createTensor(ctx.device, 'logits', [R, V], 'f32', logits);
   const tokens = sampleTopP(ctx, tensor, u, options);
   try {

@@ -2,10 +2,9 @@ import shaderCode from '../../../shaders/sampling.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import type { Random } from '../../util/random.ts';
-import { createTensor, type GpuTensor } from '../tensor.ts';
-import { asShapeChecked, createIndexTensor, type IndexTensor } from './cross_entropy.ts';
+import { createIndexTensor, createTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'sampling';
 
@@ -24,12 +23,12 @@ export function drawUniforms(random: Random, rows: number): Float32Array {
   return Float32Array.from({ length: rows }, () => (random.nextUint32() >>> 8) / 16777216);
 }
 
-function checkRows(device: GPUDevice, logits: GpuTensor, tokens: IndexTensor): { R: number; V: number } {
+function checkRows(device: GPUDevice, logits: GpuTensor, tokens: GpuTensor): { R: number; V: number } {
   expectRank(OP, logits, 2, 'R, V');
   expectDType(OP, logits, ['f32']);
   const [R, V] = logits.shape as [number, number];
-  expectShape(OP, asShapeChecked(tokens), [R], 'R');
-  for (const tensor of [logits, asShapeChecked(tokens)]) expectBindable(OP, device, tensor);
+  expectIndexTensor(OP, device, tokens, 'i32', [R], 'R');
+  expectBindable(OP, device, logits);
   expectWorkgroups(OP, device, [R]);
   return { R, V };
 }
@@ -51,7 +50,7 @@ function encodeRows(ctx: GpuContext, encoder: GPUCommandEncoder, entryPoint: str
 }
 
 /** Encodes tokens[r] = argmax_v logits[r, v] (ties to the lowest index, as torch.argmax). logits [R, V], tokens [R] i32. */
-export function encodeArgmax(ctx: GpuContext, encoder: GPUCommandEncoder, logits: GpuTensor, tokens: IndexTensor): void {
+export function encodeArgmax(ctx: GpuContext, encoder: GPUCommandEncoder, logits: GpuTensor, tokens: GpuTensor): void {
   const { R, V } = checkRows(ctx.device, logits, tokens);
   const uniform = ctx.uniforms.get(`${OP}:params`, packUniforms([['u32', V], ['f32', 1], ['f32', 1]]));
   encodeRows(ctx, encoder, 'argmax_rows', R, uniform, [
@@ -65,7 +64,7 @@ export function encodeArgmax(ctx: GpuContext, encoder: GPUCommandEncoder, logits
  * number in [0, 1) per row from the caller's seeded Random, so the choice is reproducible and the
  * Float64 reference (sampleTopPReference) makes the same one.
  */
-export function encodeSampleTopP(ctx: GpuContext, encoder: GPUCommandEncoder, logits: GpuTensor, u: GpuTensor, tokens: IndexTensor, options: TopPOptions): void {
+export function encodeSampleTopP(ctx: GpuContext, encoder: GPUCommandEncoder, logits: GpuTensor, u: GpuTensor, tokens: GpuTensor, options: TopPOptions): void {
   const { R, V } = checkRows(ctx.device, logits, tokens);
   checkTopP(options);
   expectShape(OP, u, [R], 'R');
@@ -80,8 +79,8 @@ export function encodeSampleTopP(ctx: GpuContext, encoder: GPUCommandEncoder, lo
 }
 
 /** One-shot argmax (tests): allocates the tokens, encodes, submits. */
-export function argmax(ctx: GpuContext, logits: GpuTensor): IndexTensor {
-  const tokens = createIndexTensor(ctx.device, 'tokens', [logits.shape[0] ?? 0]);
+export function argmax(ctx: GpuContext, logits: GpuTensor): GpuTensor {
+  const tokens = createIndexTensor(ctx.device, 'tokens', [logits.shape[0] ?? 0], 'i32');
   try {
     const encoder = ctx.device.createCommandEncoder({ label: `${OP}:argmax` });
     encodeArgmax(ctx, encoder, logits, tokens);
@@ -94,10 +93,10 @@ export function argmax(ctx: GpuContext, logits: GpuTensor): IndexTensor {
 }
 
 /** One-shot top-p sampling (tests): checks the random numbers on the CPU, uploads them, encodes, submits. */
-export function sampleTopP(ctx: GpuContext, logits: GpuTensor, u: Float32Array, options: TopPOptions): IndexTensor {
+export function sampleTopP(ctx: GpuContext, logits: GpuTensor, u: Float32Array, options: TopPOptions): GpuTensor {
   const bad = u.findIndex((value) => !(value >= 0 && value < 1));
   if (bad >= 0) throw new ShapeError(`${OP}: u[${bad}] = ${u[bad]} is outside [0, 1)`, { op: OP, index: bad });
-  const tokens = createIndexTensor(ctx.device, 'tokens', [logits.shape[0] ?? 0]);
+  const tokens = createIndexTensor(ctx.device, 'tokens', [logits.shape[0] ?? 0], 'i32');
   const uTensor = createTensor(ctx.device, 'u', [u.length], 'f32', u);
   try {
     const encoder = ctx.device.createCommandEncoder({ label: `${OP}:top_p` });

@@ -1,9 +1,8 @@
 import shaderCode from '../../../shaders/swiglu.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { bindGroup, packUniforms } from './encode.ts';
-import { expectBindable, expectDType, expectRank, expectShape } from './checks.ts';
-import { expectSeparateBuffers, gridStrideWorkgroups } from './residual.ts';
+import { bindGroup, gridStrideWorkgroups, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectRank, expectSeparateBuffers, expectShape } from './checks.ts';
 
 const OP = 'swiglu';
 
