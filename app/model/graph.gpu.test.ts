@@ -6,6 +6,9 @@ import { encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
 import { createIndexTensor, createTensor, readTensor } from '../gpu/tensor.ts';
 import { relativeError } from '../util/numeric.ts';
 import { DecoderGraph } from './graph.ts';
+import { Generator } from './generate.ts';
+import { filesFromDirectory } from './node-source.ts';
+import { loadTokenizer } from './tokenizer.ts';
 import { uploadModel, type GpuModel } from './gpu-model.ts';
 import { initLoraAdapter, loraScale, type LoraAdapter } from './lora.ts';
 import { uploadLora } from './lora-gpu.ts';
@@ -15,10 +18,12 @@ import { Random } from '../util/random.ts';
 let ctx: GpuContext;
 let model: GpuModel;
 let reference: ReferenceWeights;
+let fixtureDir: string;
 beforeAll(async () => {
   ctx = await acquireTestGpu();
   const fixture = await loadFixtureModel();
   reference = fixture.reference;
+  fixtureDir = fixture.dir;
   model = await uploadModel(ctx, fixture.config, fixture.weights);
 });
 afterAll(() => {
@@ -69,5 +74,44 @@ describe('decoder graph on the real aidreams260K model', () => {
     const want = referenceLogits(reference, PROMPT, { scale: loraScale(adapter.config), r: 4, pairs: adapter.pairs });
     expect(relativeError(await gpuLogits(PROMPT, adapter), want)).toBeLessThan(1e-4);
     expect(relativeError(want, referenceLogits(reference, PROMPT))).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('generation with a KV cache on the real model', () => {
+  it('decodes greedily from BOS the ids the fixture README lists', async () => {
+    const generator = new Generator(ctx, model);
+    const result = await generator.generate([1], { maxNewTokens: 8 });
+    generator.destroy();
+    expect(result.ids).toEqual([319, 459, 355, 260, 275, 429, 339, 315]);
+    expect(result.stopReason).toBe('max-new-tokens');
+  });
+
+  it('gives the same tokens as the Float64 reference, step by step, for 24 tokens after a prompt', async () => {
+    const prompt = [1, 319, 459, 355];
+    const generator = new Generator(ctx, model);
+    const { ids } = await generator.generate(prompt, { maxNewTokens: 24 });
+    generator.destroy();
+    const sequence = [...prompt];
+    const V = model.config.vocabSize;
+    for (let i = 0; i < 24; i++) {
+      const logits = referenceLogits(reference, sequence).subarray((sequence.length - 1) * V);
+      sequence.push(logits.indexOf(Math.max(...logits)));
+    }
+    expect(ids).toEqual(sequence.slice(prompt.length));
+  });
+
+  it('reproduces a sampled generation from its seed, streams text, and stops at EOS or at a stop string', async () => {
+    const generator = new Generator(ctx, model);
+    const first = await generator.generate([1], { maxNewTokens: 12, temperature: 0.9, topP: 0.9, seed: 5 });
+    const again = await generator.generate([1], { maxNewTokens: 12, temperature: 0.9, topP: 0.9, seed: 5 });
+    expect(again.ids).toEqual(first.ids);
+    const stopped = await generator.generate([1], { maxNewTokens: 12, eosIds: [459] });
+    expect(stopped).toMatchObject({ ids: [319], stopReason: 'eos' });
+    const tokenizer = await loadTokenizer(await filesFromDirectory(fixtureDir), model.config);
+    const deltas: string[] = [];
+    const byString = await generator.generate([1], { maxNewTokens: 12, stopStrings: [' of'], decode: (ids) => tokenizer.decode(ids), onToken: (_, delta) => deltas.push(delta) });
+    expect(byString).toMatchObject({ text: '"Echoes', stopReason: 'stop-string' });
+    expect(deltas.join('')).toBe('"Echoes of');
+    generator.destroy();
   });
 });

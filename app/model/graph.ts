@@ -31,11 +31,33 @@ export interface BatchShape {
   T: number;
 }
 
-/** A batch on the GPU: ids and positions [N] u32, segment ids [B, T] (0 = padding). */
+/** A batch on the GPU: ids and positions [N] u32, and segment ids [B, T] u32 (0 = padding) unless every token is real and one example. */
 export interface BatchTensors {
   ids: GpuTensor;
   positions: GpuTensor;
-  segments: GpuTensor;
+  segments?: GpuTensor;
+}
+
+/** Keys and values of every position generated so far, per layer [1, capacity, Hkv, D] (one sequence). */
+export interface KvCache {
+  capacity: number;
+  k: GpuTensor[];
+  v: GpuTensor[];
+  destroy(): void;
+}
+
+/** Where a forward pass over a cache writes: its tokens are positions offset .. offset + T − 1. */
+export interface CacheWrite {
+  cache: KvCache;
+  offset: number;
+}
+
+export function createKvCache(ctx: GpuContext, config: ModelConfig, capacity: number): KvCache {
+  const shape = [1, capacity, config.numKvHeads, config.headDim];
+  const make = (name: string) => createTensor(ctx.device, name, shape, 'f32');
+  const k = Array.from({ length: config.numLayers }, (_, layer) => make(`k cache ${layer}`));
+  const v = Array.from({ length: config.numLayers }, (_, layer) => make(`v cache ${layer}`));
+  return { capacity, k, v, destroy: () => [...k, ...v].forEach((tensor) => tensor.buffer.destroy()) };
 }
 
 const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
@@ -139,17 +161,17 @@ export class DecoderGraph {
     return this.layerActivations[Math.min(layer, this.layerActivations.length - 1)]!;
   }
 
-  /** Encodes the forward pass from token ids to the final norm's output. */
-  encodeForward(encoder: GPUCommandEncoder, batch: BatchTensors, lora?: GpuLora): void {
+  /** Encodes the forward pass from token ids to the final norm's output; with `cache`, attends over it too. */
+  encodeForward(encoder: GPUCommandEncoder, batch: BatchTensors, lora?: GpuLora, cache?: CacheWrite): void {
     const { model, ctx } = this;
     encodeEmbedding(ctx, encoder, { ids: batch.ids, parts: model.embedding }, this.residual[0]!);
-    for (let layer = 0; layer < model.config.numLayers; layer++) this.encodeLayerForward(encoder, layer, batch, lora);
+    for (let layer = 0; layer < model.config.numLayers; layer++) this.encodeLayerForward(encoder, layer, batch, lora, cache);
     const last = this.residual[model.config.numLayers]!;
     encodeRmsnorm(ctx, encoder, { x: last, w: model.finalNorm, eps: model.config.rmsNormEps }, this.final, this.finalRstd);
   }
 
   /** One layer: residual[layer] → residual[layer + 1], writing its activation set. */
-  encodeLayerForward(encoder: GPUCommandEncoder, layer: number, batch: BatchTensors, lora?: GpuLora): void {
+  encodeLayerForward(encoder: GPUCommandEncoder, layer: number, batch: BatchTensors, lora?: GpuLora, cache?: CacheWrite): void {
     const { ctx, model } = this;
     const { config } = model;
     const weights = model.layers[layer]!;
@@ -165,7 +187,17 @@ export class DecoderGraph {
     const N = this.shape.B * this.shape.T;
     encodeRope(ctx, encoder, { x: view(acts.q, [N, config.numHeads, config.headDim]), positions: batch.positions, frequencies: model.ropeFrequencies });
     encodeRope(ctx, encoder, { x: view(acts.k, [N, config.numKvHeads, config.headDim]), positions: batch.positions, frequencies: model.ropeFrequencies });
-    encodeAttentionForward(ctx, encoder, { q: acts.q, k: acts.k, v: acts.v, segments: batch.segments }, { o: acts.o, logsumexp: acts.logsumexp });
+    if (cache) {
+      // The new keys and values join the cache; attention then reads every position so far.
+      const rowBytes = config.numKvHeads * config.headDim * 4;
+      const bytes = this.shape.T * rowBytes;
+      encoder.copyBufferToBuffer(acts.k.buffer, 0, cache.cache.k[layer]!.buffer, cache.offset * rowBytes, bytes);
+      encoder.copyBufferToBuffer(acts.v.buffer, 0, cache.cache.v[layer]!.buffer, cache.offset * rowBytes, bytes);
+    }
+    const keys = cache
+      ? { k: cache.cache.k[layer]!, v: cache.cache.v[layer]!, keyLength: cache.offset + this.shape.T }
+      : { k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}) };
+    encodeAttentionForward(ctx, encoder, { q: acts.q, ...keys }, { o: acts.o, logsumexp: acts.logsumexp });
     project('o_proj', acts.o, acts.attentionOut);
     encodeResidualAdd(ctx, encoder, x, acts.attentionOut, acts.xMid);
 

@@ -1,0 +1,156 @@
+/**
+ * Text generation with a KV cache: the prompt runs through the graph once (prefill), then one token
+ * at a time, each step attending over the cached keys and values. Greedy (temperature 0) picks the
+ * argmax on the GPU; otherwise temperature + top-p sampling on the GPU, driven by a seeded uniform per
+ * step so a seed reproduces a generation exactly. Stops at EOS, a stop string, or the token budget.
+ */
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
+import { drawUniforms, encodeArgmax, encodeSampleTopP } from '../gpu/ops/sampling.ts';
+import { createIndexTensor, createTensor, readIndexTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { Random } from '../util/random.ts';
+import { createKvCache, DecoderGraph, type KvCache } from './graph.ts';
+import type { GpuModel } from './gpu-model.ts';
+import type { GpuLora } from './lora-gpu.ts';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** 0 (the default) is greedy decoding. */
+  temperature?: number;
+  /** Nucleus mass for sampling; 1 samples from the whole distribution. */
+  topP?: number;
+  seed?: number;
+  /** Token ids that end generation (the tokenizer's EOS ids); the EOS itself is not returned. */
+  eosIds?: readonly number[];
+  /** Text that ends generation; needs `decode`. The stop string is cut from the text. */
+  stopStrings?: readonly string[];
+  decode?: (ids: readonly number[]) => string;
+  /** Called with each new token and, with `decode`, the text it adds. */
+  onToken?: (id: number, textDelta: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateResult {
+  /** Generated ids, prompt excluded. */
+  ids: number[];
+  /** Decoded text of `ids` (stop string removed), when `decode` was given. */
+  text?: string;
+  stopReason: 'eos' | 'stop-string' | 'max-new-tokens' | 'context-full';
+}
+
+export class Generator {
+  private readonly cache: KvCache;
+  private readonly step: DecoderGraph;
+  private readonly logits: GpuTensor;
+  private readonly token: GpuTensor;
+  private readonly uniform: GpuTensor;
+  private readonly lastRow: GpuTensor;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: GpuModel,
+    private readonly options: { capacity?: number; lora?: GpuLora } = {},
+  ) {
+    const { config } = model;
+    const capacity = options.capacity ?? config.maxPositionEmbeddings;
+    this.cache = createKvCache(ctx, config, capacity);
+    this.step = new DecoderGraph(ctx, model, { B: 1, T: 1 }, { training: false, loraRank: options.lora?.config.r ?? 0 });
+    this.logits = createTensor(ctx.device, 'next-token logits', [1, config.vocabSize], 'f32');
+    this.token = createIndexTensor(ctx.device, 'next token', [1], 'i32');
+    this.uniform = createTensor(ctx.device, 'sampling uniform', [1], 'f32');
+    this.lastRow = createIndexTensor(ctx.device, 'last row', [1], 'i32', [0]);
+  }
+
+  async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
+    if (prompt.length === 0) throw new CocktailError('GENERATE_EMPTY_PROMPT', 'Generation needs at least one prompt token (e.g. BOS)');
+    const { capacity } = this.cache;
+    if (prompt.length >= capacity) {
+      throw new CocktailError('GENERATE_PROMPT_TOO_LONG', `The prompt has ${prompt.length} tokens; this model's context holds ${capacity}`, { tokens: prompt.length, capacity });
+    }
+    const vocab = this.model.config.vocabSize;
+    const badId = prompt.find((id) => !(Number.isInteger(id) && id >= 0 && id < vocab));
+    if (badId !== undefined) throw new CocktailError('GENERATE_BAD_ID', `Prompt token id ${badId} is outside the vocabulary [0, ${vocab})`, { id: badId });
+
+    const random = Random.fromSeed(options.seed ?? 0);
+    const temperature = options.temperature ?? 0;
+    const eos = new Set(options.eosIds ?? []);
+    const ids: number[] = [];
+    let text = '';
+    let next = await this.runPrefill(prompt, temperature, options, random);
+    let position = prompt.length;
+    for (;;) {
+      if (options.signal?.aborted) throw new CocktailError('CANCELLED', 'Generation was cancelled');
+      if (eos.has(next)) return this.finish(ids, text, 'eos');
+      ids.push(next);
+      if (options.decode) {
+        const full = options.decode(ids);
+        const delta = full.slice(text.length);
+        text = full;
+        options.onToken?.(next, delta);
+        const stop = options.stopStrings?.map((s) => ({ s, at: text.indexOf(s) })).find(({ at }) => at >= 0);
+        if (stop) return this.finish(ids, text.slice(0, stop.at), 'stop-string');
+      } else options.onToken?.(next, '');
+      if (ids.length >= options.maxNewTokens) return this.finish(ids, text, 'max-new-tokens');
+      if (position >= capacity) return this.finish(ids, text, 'context-full');
+      next = await this.runStep(next, position, temperature, options, random);
+      position++;
+    }
+  }
+
+  private finish(ids: number[], text: string, stopReason: GenerateResult['stopReason']): GenerateResult {
+    return { ids, ...(text || ids.length === 0 ? { text } : {}), stopReason };
+  }
+
+  private async runPrefill(prompt: readonly number[], temperature: number, options: GenerateOptions, random: Random): Promise<number> {
+    const T = prompt.length;
+    const graph = new DecoderGraph(this.ctx, this.model, { B: 1, T }, { training: false, loraRank: this.options.lora?.config.r ?? 0 });
+    const batch = {
+      ids: createIndexTensor(this.ctx.device, 'prompt ids', [T], 'u32', prompt),
+      positions: createIndexTensor(this.ctx.device, 'prompt positions', [T], 'u32', prompt.map((_, t) => t)),
+    };
+    const lastRow = createIndexTensor(this.ctx.device, 'last prompt row', [1], 'i32', [T - 1]);
+    try {
+      const encoder = this.ctx.device.createCommandEncoder({ label: 'prefill' });
+      graph.encodeForward(encoder, batch, this.options.lora, { cache: this.cache, offset: 0 });
+      return await this.pick(encoder, graph.final, lastRow, temperature, options, random);
+    } finally {
+      graph.destroy();
+      for (const tensor of [batch.ids, batch.positions, lastRow]) tensor.buffer.destroy();
+    }
+  }
+
+  private async runStep(token: number, position: number, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
+    const batch = {
+      ids: createIndexTensor(this.ctx.device, 'step id', [1], 'u32', [token]),
+      positions: createIndexTensor(this.ctx.device, 'step position', [1], 'u32', [position]),
+    };
+    try {
+      const encoder = this.ctx.device.createCommandEncoder({ label: `decode ${position}` });
+      this.step.encodeForward(encoder, batch, this.options.lora, { cache: this.cache, offset: position });
+      return await this.pick(encoder, this.step.final, this.lastRow, temperature, options, random);
+    } finally {
+      batch.ids.buffer.destroy();
+      batch.positions.buffer.destroy();
+    }
+  }
+
+  /** Projects the chosen row to logits, picks a token on the GPU, submits, and reads the one id back. */
+  private async pick(encoder: GPUCommandEncoder, hidden: GpuTensor, row: GpuTensor, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
+    encodeSelectedLogits(this.ctx, encoder, { x: hidden, w: this.model.lmHead, rows: row }, this.logits);
+    if (temperature > 0) {
+      this.ctx.device.queue.writeBuffer(this.uniform.buffer, 0, drawUniforms(random, 1) as Float32Array<ArrayBuffer>);
+      encodeSampleTopP(this.ctx, encoder, this.logits, this.uniform, this.token, { temperature, topP: options.topP ?? 1 });
+    } else {
+      encodeArgmax(this.ctx, encoder, this.logits, this.token);
+    }
+    this.ctx.device.queue.submit([encoder.finish()]);
+    return (await readIndexTensor(this.ctx.device, this.token))[0]!;
+  }
+
+  destroy(): void {
+    this.cache.destroy();
+    this.step.destroy();
+    for (const tensor of [this.logits, this.token, this.uniform, this.lastRow]) tensor.buffer.destroy();
+  }
+}
