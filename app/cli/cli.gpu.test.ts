@@ -1,8 +1,15 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
+import { startHubServer } from '../../test/hub-server.ts';
 import type { GpuInfo } from '../gpu/device.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { initLoraAdapter } from '../model/lora.ts';
+import { exportPeftAdapter } from '../train/peft.ts';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/cocktail.mjs');
@@ -35,5 +42,47 @@ describe('cocktail CLI arguments', () => {
     const failure = await run(process.execPath, [BIN, 'info', '--verbose']).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 1 });
     expect((failure as { stderr: string }).stderr).toContain('unknown argument "--verbose"; info takes --json');
+  });
+});
+
+describe('cocktail generate', { timeout: 120_000 }, () => {
+  const model = fixturePath('models/aidreams260K');
+  const greedy = [319, 459, 355, 260, 275, 429, 339, 315];
+
+  it('prints the greedy continuation from BOS as one JSON object with ids and text', async () => {
+    const { stdout } = await run(process.execPath, [BIN, 'generate', '--model', model, '--ids', '1', '--max-new-tokens', '40', '--temperature', '0', '--json']);
+    const result = JSON.parse(stdout) as { ids: number[]; text: string };
+    expect(result.ids).toHaveLength(40);
+    expect(result.ids.slice(0, 8)).toEqual(greedy);
+    expect(result.text.startsWith('"Echoes of vect')).toBe(true);
+  });
+
+  it('applies a PEFT adapter folder (a fresh one changes nothing)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocktail-adapter-'));
+    const config = parseModelConfig(JSON.parse(await readFile(join(model, 'config.json'), 'utf8')));
+    const files = exportPeftAdapter(initLoraAdapter(config, { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false }, 1), config, model);
+    await writeFile(join(dir, 'adapter_config.json'), files.config);
+    await writeFile(join(dir, 'adapter_model.safetensors'), new Uint8Array(await files.weights.arrayBuffer()));
+    const { stdout } = await run(process.execPath, [BIN, 'generate', '--model', model, '--adapter', dir, '--ids', '1', '--max-new-tokens', '8', '--json']);
+    expect((JSON.parse(stdout) as { ids: number[] }).ids).toEqual(greedy);
+    await rm(dir, { recursive: true });
+  });
+
+  it('loads a Hub id from a server in the Hub layout, then again with the server stopped', async () => {
+    const server = await startHubServer({ 'aidreams/aidreams260K': model });
+    const cache = await mkdtemp(join(tmpdir(), 'cocktail-cache-'));
+    const env = { ...process.env, HF_ENDPOINT: server.endpoint, COCKTAIL_CACHE: cache };
+    const args = [BIN, 'generate', '--model', 'aidreams/aidreams260K', '--ids', '1', '--max-new-tokens', '8', '--json'];
+    const first = JSON.parse((await run(process.execPath, args, { env })).stdout) as { ids: number[] };
+    await server.close();
+    const second = JSON.parse((await run(process.execPath, args, { env })).stdout) as { ids: number[] };
+    expect(first.ids).toEqual(greedy);
+    expect(second.ids).toEqual(greedy);
+    await rm(cache, { recursive: true });
+  });
+
+  it('needs exactly one of --prompt and --ids', async () => {
+    const failure = await run(process.execPath, [BIN, 'generate', '--model', model]).catch((error: { stderr: string }) => error);
+    expect((failure as { stderr: string }).stderr).toContain('generate needs exactly one of --prompt TEXT or --ids 1,2,3');
   });
 });

@@ -3,6 +3,7 @@
  * arguments to an exit code; output goes to stdout, diagnostics to stderr.
  */
 import { toErrorReport } from '../errors.ts';
+import { GENERATE_USAGE, generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
 import { selfTestCommand } from './selftest.ts';
@@ -10,6 +11,7 @@ import { selfTestCommand } from './selftest.ts';
 const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<number> }> = {
   info: { summary: 'print the WebGPU adapter, its features and limits   [--json]', run: infoCommand },
   selftest: { summary: 'check lora_linear on this GPU against the Float64 reference and time it   [--json]', run: selfTestCommand },
+  generate: { summary: `generate text with a model (and a PEFT adapter)\n             ${GENERATE_USAGE}`, run: generateCommand },
   'make-model': { summary: `write a random-weight model of a config in HF layout\n             ${MAKE_MODEL_USAGE}`, run: makeModelCommand },
 };
 
@@ -24,7 +26,9 @@ ${Object.entries(COMMANDS)
   help       show this text
 
 environment:
-  VK_ICD_FILENAMES   the Vulkan driver Dawn should use (by default the system's, else Debian chromium's SwiftShader)`;
+  VK_ICD_FILENAMES   the Vulkan driver Dawn should use (by default the system's, else Debian chromium's SwiftShader)
+  HF_ENDPOINT        where Hub ids are fetched from (default https://huggingface.co)
+  COCKTAIL_CACHE     where Hub downloads are cached (default ~/.cache/cocktail-studio)`;
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;

@@ -1,0 +1,63 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CocktailError } from '../errors.ts';
+import { acquireNodeGpu } from '../gpu/node-gpu.ts';
+import { Generator } from '../model/generate.ts';
+import { loadModel } from '../model/load.ts';
+import { uploadLora } from '../model/lora-gpu.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, importPeftAdapter } from '../train/peft.ts';
+import { parseOptions } from './args.ts';
+import { modelFilesFor } from './model-source.ts';
+
+export const GENERATE_USAGE =
+  'cocktail generate --model <dir|hub id> [--revision R] [--adapter <peft dir>] (--prompt TEXT | --ids 1,2,3) [--max-new-tokens N] [--temperature 0] [--top-p 1] [--seed N] [--stop TEXT] [--json]';
+
+export async function generateCommand(args: string[]): Promise<number> {
+  const options = parseOptions(
+    'generate',
+    args,
+    { model: 'string', revision: 'string', adapter: 'string', prompt: 'string', ids: 'string', 'max-new-tokens': 'integer', temperature: 'number', 'top-p': 'number', seed: 'integer', stop: 'string', json: 'flag' },
+    ['model'],
+  );
+  if ((options.prompt === undefined) === (options.ids === undefined)) throw new CocktailError('BAD_ARGUMENT', 'generate needs exactly one of --prompt TEXT or --ids 1,2,3');
+  const json = options.json === true;
+  const gpu = await acquireNodeGpu({ label: 'cocktail generate' });
+  const model = await loadModel(gpu, await modelFilesFor(options.model!, { ...(options.revision ? { revision: options.revision } : {}), quiet: json }));
+  const promptIds = options.ids !== undefined ? parseIds(options.ids) : model.tokenizer.encode(options.prompt!);
+  const lora = options.adapter ? uploadLora(gpu, await importPeftAdapter(await readPeftFolder(options.adapter), model.config), { training: false }) : undefined;
+  const generator = new Generator(gpu, model.gpu, lora ? { lora } : {});
+  const result = await generator.generate(promptIds, {
+    maxNewTokens: options['max-new-tokens'] ?? 64,
+    temperature: options.temperature ?? 0,
+    topP: options['top-p'] ?? 1,
+    seed: options.seed ?? 0,
+    eosIds: model.tokenizer.eosIds,
+    ...(options.stop ? { stopStrings: [options.stop] } : {}),
+    decode: (ids) => model.tokenizer.decode(ids, { skipSpecialTokens: true }),
+    onToken: (_, delta) => {
+      if (!json) process.stdout.write(delta);
+    },
+  });
+  if (json) console.log(JSON.stringify({ ids: result.ids, text: result.text ?? '', prompt_ids: promptIds, stop_reason: result.stopReason }));
+  else process.stdout.write('\n');
+  return 0;
+}
+
+function parseIds(text: string): number[] {
+  const ids = text.split(',').map((part) => Number(part.trim()));
+  if (ids.length === 0 || ids.some((id) => !Number.isSafeInteger(id) || id < 0)) {
+    throw new CocktailError('BAD_ARGUMENT', `--ids must be comma-separated token ids such as 1,2,3; got "${text}"`);
+  }
+  return ids;
+}
+
+async function readPeftFolder(dir: string) {
+  const read = async (name: string) => {
+    try {
+      return await readFile(join(dir, name));
+    } catch {
+      throw new CocktailError('ADAPTER_INVALID', `${dir}: ${name} is missing; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`, { file: join(dir, name) });
+    }
+  };
+  return { config: (await read(ADAPTER_CONFIG)).toString('utf8'), weights: new Blob([await read(ADAPTER_WEIGHTS)]) };
+}

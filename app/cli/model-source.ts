@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_HUB_ENDPOINT, filesFromHub } from '../model/hub.ts';
+import { filesFromDirectory } from '../model/node-source.ts';
+import type { ModelFiles } from '../model/source.ts';
+import { openFileStorage } from '../store/fs.ts';
+
+/** Where the CLI caches Hub downloads: $COCKTAIL_CACHE, else ~/.cache/cocktail-studio. */
+export function cacheDirectory(): string {
+  return process.env.COCKTAIL_CACHE ?? join(homedir(), '.cache', 'cocktail-studio');
+}
+
+/** A local folder when `source` is one, otherwise a Hub id fetched from $HF_ENDPOINT (or the Hub) into the cache. */
+export async function modelFilesFor(source: string, options: { revision?: string; quiet?: boolean } = {}): Promise<ModelFiles> {
+  if (existsSync(source)) return filesFromDirectory(source);
+  const storage = await openFileStorage(cacheDirectory());
+  let lastFile = '';
+  return filesFromHub(source, {
+    storage,
+    endpoint: process.env.HF_ENDPOINT ?? DEFAULT_HUB_ENDPOINT,
+    revision: options.revision ?? 'main',
+    onProgress: ({ file, loaded, total }) => {
+      if (options.quiet || !process.stderr.isTTY) return;
+      if (file !== lastFile) process.stderr.write('\n');
+      lastFile = file;
+      process.stderr.write(`\r${file}: ${(loaded / 2 ** 20).toFixed(1)}${total ? ` of ${(total / 2 ** 20).toFixed(1)}` : ''} MiB`);
+    },
+  });
+}
