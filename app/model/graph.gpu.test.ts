@@ -1,12 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
-import { createIndexTensor, createTensor, readTensor } from '../gpu/tensor.ts';
 import { relativeError } from '../util/numeric.ts';
-import { DecoderGraph } from './graph.ts';
 import { Generator } from './generate.ts';
+import { sequenceLogits } from './logits.ts';
+import { verifyEngine } from './verify.ts';
 import { filesFromDirectory } from './node-source.ts';
 import { loadTokenizer } from './tokenizer.ts';
 import { uploadModel, type GpuModel } from './gpu-model.ts';
@@ -33,25 +33,12 @@ afterAll(() => {
 
 /** Logits [T, V] of one sequence through the GPU graph. */
 async function gpuLogits(ids: number[], lora?: LoraAdapter): Promise<Float32Array> {
-  const T = ids.length;
-  const V = model.config.vocabSize;
-  const graph = new DecoderGraph(ctx, model, { B: 1, T }, { training: false, loraRank: lora?.config.r ?? 0 });
   const gpuLora = lora ? uploadLora(ctx, lora, { training: false }) : undefined;
-  const batch = {
-    ids: createIndexTensor(ctx.device, 'ids', [T], 'u32', ids),
-    positions: createIndexTensor(ctx.device, 'positions', [T], 'u32', ids.map((_, t) => t)),
-    segments: createIndexTensor(ctx.device, 'segments', [1, T], 'u32', new Array(T).fill(1)),
-  };
-  const rows = createIndexTensor(ctx.device, 'rows', [T], 'i32', ids.map((_, t) => t));
-  const logits = createTensor(ctx.device, 'logits', [T, V], 'f32');
-  const encoder = ctx.device.createCommandEncoder();
-  graph.encodeForward(encoder, batch, gpuLora);
-  encodeSelectedLogits(ctx, encoder, { x: graph.final, w: model.lmHead, rows }, logits);
-  ctx.device.queue.submit([encoder.finish()]);
-  const out = await readTensor(ctx.device, logits);
-  graph.destroy();
-  gpuLora?.destroy();
-  return out;
+  try {
+    return await sequenceLogits(ctx, model, ids, gpuLora);
+  } finally {
+    gpuLora?.destroy();
+  }
 }
 
 const PROMPT = [1, 319, 459, 355, 260, 275, 429, 339, 315, 42, 7, 100, 200, 300, 400, 500, 3];
@@ -113,5 +100,14 @@ describe('generation with a KV cache on the real model', () => {
     expect(byString).toMatchObject({ text: '"Echoes', stopReason: 'stop-string' });
     expect(deltas.join('')).toBe('"Echoes of');
     generator.destroy();
+  });
+});
+
+describe('verify engine against ONNX Runtime', () => {
+  it('finds our logits within 1e-4 of ONNX Runtime on onnx/model.onnx, with the same top tokens', async () => {
+    const onnx = new Uint8Array(await readFile(`${fixtureDir}/onnx/model.onnx`));
+    const check = await verifyEngine(ctx, model, onnx, PROMPT);
+    expect(check).toMatchObject({ tokens: PROMPT.length, argmaxDisagreements: 0, passed: true });
+    expect(check.relativeDifference).toBeLessThan(1e-4);
   });
 });
