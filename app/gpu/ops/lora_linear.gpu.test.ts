@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../../test/gpu.ts';
 import type { GpuContext } from '../device.ts';
-import type { DType } from '../dtype.ts';
+import { decodeTensorData, encodeTensorData, type DType } from '../dtype.ts';
 import { LimitError, ShapeError } from '../errors.ts';
+import { dropoutMask, loraDownReference, loraLinearBackwardReference, loraLinearReference, type LoraDropout } from '../reference/lora_linear.ts';
 import { SELF_TEST_CASES, checkLoraLinearCase, describeCase } from '../selftest.ts';
-import { createTensor, type GpuTensor } from '../tensor.ts';
-import { loraLinear } from './lora_linear.ts';
+import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { relativeError } from '../../../test/numeric.ts';
+import { Random } from '../../util/random.ts';
+import { loraLinear, loraLinearBackward, loraLinearWithU } from './lora_linear.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -13,23 +16,20 @@ beforeAll(async () => {
 });
 afterAll(() => ctx?.destroy());
 
-describe('lora_linear forward: Y = X·Wᵀ + bias + s·(X·Aᵀ)·Bᵀ', () => {
+describe('lora_linear forward: Y = X·Wᵀ + bias + s·(drop(X)·Aᵀ)·Bᵀ, here without dropout', () => {
   // M, N, K ∈ {1×1×1, 7×13×29, 64×576×576, 130×192×576}, R ∈ {1, 8, 16}, weights f32, bf16 and f16.
   for (const testCase of SELF_TEST_CASES) {
     it(`matches the Float64 reference to 1e-4 of the output scale for ${describeCase(testCase)}`, async () => {
-      const { relativeError } = await checkLoraLinearCase(ctx, testCase);
-      expect(relativeError).toBeLessThan(1e-4);
+      expect((await checkLoraLinearCase(ctx, testCase)).relativeError).toBeLessThan(1e-4);
     });
   }
 
   it('computes the frozen layer alone when no LoRA pair is given', async () => {
-    const { relativeError } = await checkLoraLinearCase(ctx, { M: 9, N: 33, K: 70, R: 0, dtype: 'bf16', bias: false });
-    expect(relativeError).toBeLessThan(1e-4);
+    expect((await checkLoraLinearCase(ctx, { M: 9, N: 33, K: 70, R: 0, dtype: 'bf16', bias: false })).relativeError).toBeLessThan(1e-4);
   });
 
   it('handles rank 64 with K not a multiple of 4 and rows past a workgroup edge', async () => {
-    const { relativeError } = await checkLoraLinearCase(ctx, { M: 33, N: 35, K: 31, R: 64, dtype: 'f16', bias: false });
-    expect(relativeError).toBeLessThan(1e-4);
+    expect((await checkLoraLinearCase(ctx, { M: 33, N: 35, K: 31, R: 64, dtype: 'f16', bias: false })).relativeError).toBeLessThan(1e-4);
   });
 });
 
@@ -65,5 +65,197 @@ describe('lora_linear refuses bad calls before dispatch', () => {
     const rows = (ctx.device.limits.maxComputeWorkgroupsPerDimension + 1) * 32;
     const x: GpuTensor = { name: 'X', shape: [rows, 1], dtype: 'f32', buffer: { size: rows * 4 } as GPUBuffer };
     expect(() => loraLinear(ctx, { x, w: tensor('W', [3, 1]) })).toThrow(/maxComputeWorkgroupsPerDimension/);
+  });
+});
+
+interface BackwardCase {
+  M: number;
+  N: number;
+  K: number;
+  R: number;
+  dtype: DType;
+  /** LoRA dropout probability; 0 for none. */
+  p: number;
+}
+
+const describeBackward = ({ M, N, K, R, dtype, p }: BackwardCase): string =>
+  `M=${M} N=${N} K=${K} R=${R} ${dtype} ${p > 0 ? `with dropout p=${p}` : 'without dropout'}`;
+
+/** Uploads `data` as `dtype` and remembers the tensor for cleanup. */
+function uploader(tensors: GpuTensor[]) {
+  return (name: string, shape: number[], data: Float32Array, dtype: DType = 'f32'): GpuTensor => {
+    const tensor = createTensor(ctx.device, name, shape, dtype, dtype === 'f32' ? data : encodeTensorData(dtype, data));
+    tensors.push(tensor);
+    return tensor;
+  };
+}
+
+/**
+ * Runs the forward (for U) and the backward on the GPU, accumulating into random gradients, and
+ * compares Y, U, dX, dA and dB with the Float64 reference fed the decoded weights.
+ */
+async function compareBackward(testCase: BackwardCase, seed = 1): Promise<Record<'y' | 'u' | 'dx' | 'da' | 'db', number>> {
+  const { M, N, K, R, dtype, p } = testCase;
+  const random = Random.fromSeed(seed);
+  const values = (count: number, scale = 1): Float32Array => random.fillUniform(new Float32Array(count), -scale, scale);
+  const host = {
+    x: values(M * K),
+    w: values(N * K, 1 / Math.sqrt(K)),
+    a: values(R * K, 1 / Math.sqrt(K)),
+    b: values(N * R, 0.5),
+    dy: values(M * N),
+    dx: values(M * K),
+    da: values(R * K),
+    db: values(N * R),
+  };
+  const scale = 16 / R;
+  const dropout: LoraDropout | undefined = p > 0 ? { p, seed: 1234, step: 5, offset: 3 } : undefined;
+  const tensors: GpuTensor[] = [];
+  const upload = uploader(tensors);
+  const lora = { a: upload('A', [R, K], host.a), b: upload('B', [N, R], host.b), scale, ...(dropout ? { dropout } : {}) };
+  const x = upload('X', [M, K], host.x);
+  const w = upload('W', [N, K], host.w, dtype);
+  const gradients = { dx: upload('dX', [M, K], host.dx), da: upload('dA', [R, K], host.da), db: upload('dB', [N, R], host.db) };
+  const { y, u } = loraLinearWithU(ctx, { x, w, lora });
+  tensors.push(y, u!);
+  loraLinearBackward(ctx, { x, w, lora, dy: upload('dY', [M, N], host.dy), u: u! }, gradients);
+  try {
+    const reference = {
+      M, N, K, R,
+      x: host.x,
+      w: decodeTensorData(dtype, encodeTensorData(dtype, host.w), N * K),
+      a: host.a,
+      b: host.b,
+      scale,
+      ...(dropout ? { dropout } : {}),
+    };
+    const want = loraLinearBackwardReference({ ...reference, dy: host.dy });
+    const accumulated = (initial: Float32Array, gradient: Float64Array): Float64Array => gradient.map((value, i) => initial[i]! + value);
+    return {
+      y: relativeError(await readTensor(ctx.device, y), loraLinearReference(reference)),
+      u: relativeError(await readTensor(ctx.device, u!), loraDownReference(reference)),
+      dx: relativeError(await readTensor(ctx.device, gradients.dx), accumulated(host.dx, want.dx)),
+      da: relativeError(await readTensor(ctx.device, gradients.da), accumulated(host.da, want.da)),
+      db: relativeError(await readTensor(ctx.device, gradients.db), accumulated(host.db, want.db)),
+    };
+  } finally {
+    for (const tensor of tensors) tensor.buffer.destroy();
+  }
+}
+
+describe("lora_linear backward: dX += dY·W + s·drop'(dY·B·A), dA += s·(dY·B)ᵀ·drop(X), dB += s·dYᵀ·U", () => {
+  // Sizes that are not multiples of any tile (4, 32, 64), K = 2 mod 4 for packed edge columns,
+  // ranks 1, 8, 16 and 64, every weight dtype, with and without dropout.
+  const cases: BackwardCase[] = [
+    { M: 1, N: 1, K: 1, R: 1, dtype: 'f32', p: 0 },
+    { M: 7, N: 13, K: 29, R: 8, dtype: 'bf16', p: 0.1 },
+    { M: 37, N: 70, K: 45, R: 16, dtype: 'f16', p: 0 },
+    { M: 37, N: 70, K: 45, R: 16, dtype: 'f16', p: 0.25 },
+    { M: 67, N: 66, K: 98, R: 1, dtype: 'bf16', p: 0 },
+    { M: 33, N: 35, K: 31, R: 64, dtype: 'f32', p: 0.1 },
+    { M: 200, N: 24, K: 66, R: 64, dtype: 'f16', p: 0.5 },
+    { M: 130, N: 192, K: 576, R: 16, dtype: 'bf16', p: 0.05 },
+  ];
+  for (const testCase of cases) {
+    it(`matches the Float64 reference to 1e-4 of each output's scale (Y, U, and dX, dA, dB added to random values) for ${describeBackward(testCase)}`, async () => {
+      const errors = await compareBackward(testCase);
+      for (const [output, error] of Object.entries(errors)) expect(error, output).toBeLessThan(1e-4);
+    });
+  }
+});
+
+describe('lora_linear dropout on the GPU', () => {
+  /**
+   * With X = 1 and A = I (K = R), U = drop(X)·Aᵀ is the mask itself; with W = 0, B = I and dY = 1,
+   * the backward's dX is s times the mask it applied and dA sums it over tokens.
+   */
+  async function masks(M: number, K: number, dropout: LoraDropout) {
+    const eye = new Float32Array(K * K);
+    for (let i = 0; i < K; i++) eye[i * K + i] = 1;
+    const tensors: GpuTensor[] = [];
+    const upload = uploader(tensors);
+    const lora = { a: upload('A', [K, K], eye), b: upload('B', [K, K], eye), scale: 1, dropout };
+    const x = upload('X', [M, K], new Float32Array(M * K).fill(1));
+    const w = upload('W', [K, K], new Float32Array(K * K));
+    const gradients = { dx: upload('dX', [M, K], new Float32Array(M * K)), da: upload('dA', [K, K], new Float32Array(K * K)), db: upload('dB', [K, K], new Float32Array(K * K)) };
+    const { y, u } = loraLinearWithU(ctx, { x, w, lora });
+    tensors.push(y, u!);
+    loraLinearBackward(ctx, { x, w, lora, dy: upload('dY', [M, K], new Float32Array(M * K).fill(1)), u: u! }, gradients);
+    try {
+      return {
+        forward: await readTensor(ctx.device, u!),
+        backward: await readTensor(ctx.device, gradients.dx),
+        tokenSums: await readTensor(ctx.device, gradients.da),
+      };
+    } finally {
+      for (const tensor of tensors) tensor.buffer.destroy();
+    }
+  }
+
+  const dropout: LoraDropout = { p: 0.1, seed: 77, step: 12, offset: 5 };
+  const [M, K] = [1000, 64];
+
+  it('draws the same keep-mask as the TypeScript reference, bit for bit', async () => {
+    const { forward } = await masks(M, K, dropout);
+    expect(Array.from(forward)).toEqual(Array.from(dropoutMask(M, K, dropout), Math.fround));
+  });
+
+  it('keeps a share 1-p of the elements, scaled by 1/(1-p)', async () => {
+    const { forward } = await masks(M, K, dropout);
+    const kept = forward.filter((factor) => factor !== 0);
+    expect(new Set(kept)).toEqual(new Set([Math.fround(1 / (1 - dropout.p))]));
+    const share = kept.length / forward.length;
+    expect(Math.abs(share - (1 - dropout.p))).toBeLessThan(5 * Math.sqrt((dropout.p * (1 - dropout.p)) / forward.length));
+  });
+
+  it('applies the forward mask in the backward: to the LoRA branch of dX and to X in dA', async () => {
+    const { forward, backward, tokenSums } = await masks(M, K, dropout);
+    expect(Array.from(backward)).toEqual(Array.from(forward));
+    for (let k = 0; k < K; k++) {
+      let kept = 0;
+      for (let m = 0; m < M; m++) kept += forward[m * K + k]!;
+      // A sum of about 900 equal f32 terms: a few ulps of rounding per term.
+      for (let r = 0; r < K; r++) expect(Math.abs(tokenSums[r * K + k]! - kept)).toBeLessThan(1e-5 * kept);
+    }
+  });
+
+  it('draws another mask at the next step', async () => {
+    const { forward } = await masks(64, 64, dropout);
+    const { forward: next } = await masks(64, 64, { ...dropout, step: dropout.step + 1 });
+    expect(Array.from(next)).toEqual(Array.from(dropoutMask(64, 64, { ...dropout, step: dropout.step + 1 }), Math.fround));
+    expect(Array.from(next)).not.toEqual(Array.from(forward));
+  });
+});
+
+describe('lora_linear backward refuses bad calls before dispatch', () => {
+  const tensor = (name: string, shape: number[], dtype: DType = 'f32'): GpuTensor => createTensor(ctx.device, name, shape, dtype);
+  const call = (overrides: { da?: GpuTensor; dx?: GpuTensor; dropout?: LoraDropout }) => () => {
+    const x = tensor('X', [4, 8]);
+    const lora = { a: tensor('A', [2, 8]), b: tensor('B', [3, 2]), scale: 1, ...(overrides.dropout ? { dropout: overrides.dropout } : {}) };
+    const gradients = { dx: overrides.dx ?? tensor('dX', [4, 8]), da: overrides.da ?? tensor('dA', [2, 8]), db: tensor('dB', [3, 2]) };
+    loraLinearBackward(ctx, { x, w: tensor('W', [3, 8], 'bf16'), lora, dy: tensor('dY', [4, 3]), u: tensor('U', [4, 2]) }, gradients);
+  };
+
+  it('names dA and both shapes when dA is not [R, K]', () => {
+    expect(call({ da: tensor('dA', [8, 2]) })).toThrow(ShapeError);
+    expect(call({ da: tensor('dA', [8, 2]) })).toThrow(/tensor "dA" has shape \[8, 2\], expected \[R, K\] = \[2, 8\]/);
+  });
+
+  it('refuses a gradient that shares its buffer with an input', () => {
+    const x = tensor('X', [4, 8]);
+    const lora = { a: tensor('A', [2, 8]), b: tensor('B', [3, 2]), scale: 1 };
+    const gradients = { dx: { ...x, name: 'dX' }, da: tensor('dA', [2, 8]), db: tensor('dB', [3, 2]) };
+    expect(() => loraLinearBackward(ctx, { x, w: tensor('W', [3, 8]), lora, dy: tensor('dY', [4, 3]), u: tensor('U', [4, 2]) }, gradients)).toThrow(
+      /"dX" is written by the backward pass and shares its buffer with "X"/,
+    );
+  });
+
+  it('refuses a dropout probability outside [0, 1)', () => {
+    expect(call({ dropout: { p: 1, seed: 1, step: 0, offset: 0 } })).toThrow(/LoRA dropout p must be in \[0, 1\), got 1/);
+    expect(call({ dropout: { p: NaN, seed: 1, step: 0, offset: 0 } })).toThrow(/got NaN/);
+  });
+
+  it('refuses a dropout seed that is not a u32', () => {
+    expect(call({ dropout: { p: 0.1, seed: 1.5, step: 0, offset: 0 } })).toThrow(/seed must be an integer in \[0, 2\^32\), got 1.5/);
   });
 });

@@ -2,19 +2,32 @@ import shaderCode from '../../../shaders/lora_linear.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
+import { dropoutKey, dropoutThreshold, type LoraDropout } from '../reference/lora_linear.ts';
 import { createTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+import { checkMatmul, encodeMatmul, matmulTarget, skinnyRoute } from './matmul.ts';
+
+export type { LoraDropout } from '../reference/lora_linear.ts';
 
 const OP = 'lora_linear';
 
-/** Inputs of Y = X·Wᵀ + bias + s·(X·Aᵀ)·Bᵀ. Shapes: x [M,K], w [N,K], bias [N], a [R,K], b [N,R]. */
+/** The LoRA pair of a layer: A [R,K], B [N,R], scale s = alpha/R, and dropout on lora_A's input while training. */
+export interface LoraPair {
+  a: GpuTensor;
+  b: GpuTensor;
+  scale: number;
+  /** Leave out (or p = 0) for no dropout: then no mask is computed at all. */
+  dropout?: LoraDropout;
+}
+
+/** Inputs of Y = X·Wᵀ + bias + s·(drop(X)·Aᵀ)·Bᵀ. Shapes: x [M,K], w [N,K], bias [N], a [R,K], b [N,R]. */
 export interface LoraLinearInputs {
   x: GpuTensor;
   w: GpuTensor;
   bias?: GpuTensor;
-  /** The LoRA pair; leave both out for the frozen layer alone. */
-  lora?: { a: GpuTensor; b: GpuTensor; scale: number };
+  /** The LoRA pair; leave it out for the frozen layer alone. */
+  lora?: LoraPair;
 }
 
 export interface LoraLinearDims {
@@ -50,7 +63,8 @@ export function checkLoraLinear(device: GPUDevice, inputs: LoraLinearInputs, y: 
     if (!Number.isFinite(lora.scale)) {
       throw new ShapeError(`${OP}: LoRA scale must be a finite number, got ${lora.scale}`, { op: OP, scale: lora.scale });
     }
-    if (!u) throw new ShapeError(`${OP}: the LoRA path needs a scratch tensor U [M, R] = [${M}, ${R}]`, { op: OP });
+    if (lora.dropout) checkDropout(lora.dropout);
+    if (!u) throw new ShapeError(`${OP}: the LoRA path needs a tensor U [M, R] = [${M}, ${R}]`, { op: OP });
     expectShape(OP, u, [M, R], 'M, R');
   }
   expectShape(OP, y, [M, N], 'M, N');
@@ -61,9 +75,49 @@ export function checkLoraLinear(device: GPUDevice, inputs: LoraLinearInputs, y: 
   return { M, N, K, R };
 }
 
+function checkDropout({ p, seed, step, offset }: LoraDropout): void {
+  if (!(p >= 0 && p < 1)) throw new ShapeError(`${OP}: LoRA dropout p must be in [0, 1), got ${p}`, { op: OP, p });
+  for (const [name, value] of [['seed', seed], ['step', step], ['offset', offset]] as const) {
+    if (!Number.isInteger(value) || value < 0 || value >= 2 ** 32) {
+      throw new ShapeError(`${OP}: LoRA dropout ${name} must be an integer in [0, 2^32), got ${value}`, { op: OP, [name]: value });
+    }
+  }
+}
+
+const dropsAnything = (lora: LoraPair | undefined): boolean => (lora?.dropout?.p ?? 0) > 0;
+
+/** Override constants shared by every entry point of a call. */
+function shaderConstants(inputs: LoraLinearInputs, K: number): Record<string, number> {
+  const { w, bias, lora } = inputs;
+  return {
+    W_DTYPE: DTYPE_CODE[w.dtype],
+    W_PAIRED: w.dtype !== 'f32' && K % 2 === 0 ? 1 : 0,
+    HAS_BIAS: bias ? 1 : 0,
+    HAS_LORA: lora ? 1 : 0,
+    DROPOUT: dropsAnything(lora) ? 1 : 0,
+  };
+}
+
+function dimsUniform(ctx: GpuContext, { M, N, K, R }: LoraLinearDims, lora: LoraPair | undefined): GPUBuffer {
+  const dropout = dropsAnything(lora) ? lora!.dropout! : undefined;
+  const [key0, key1] = dropout ? dropoutKey(dropout) : [0, 0];
+  const data = packUniforms([
+    ['u32', M],
+    ['u32', N],
+    ['u32', K],
+    ['u32', R],
+    ['f32', lora?.scale ?? 0],
+    ['u32', key0],
+    ['u32', key1],
+    ['u32', dropout ? dropoutThreshold(dropout.p) : 0],
+    ['f32', dropout ? 1 / (1 - dropout.p) : 1],
+  ]);
+  return ctx.uniforms.get(`${OP}:dims`, data);
+}
+
 /**
- * Encodes Y = X·Wᵀ + bias + s·(X·Aᵀ)·Bᵀ into `encoder` (two dispatches: U = X·Aᵀ, then the fused
- * product). With LoRA, `u` [M,R] receives X·Aᵀ, which the backward pass reuses. Validates first.
+ * Encodes Y = X·Wᵀ + bias + s·(drop(X)·Aᵀ)·Bᵀ into `encoder` (two dispatches: U = drop(X)·Aᵀ, then
+ * the fused product). With LoRA, `u` [M,R] receives U, which the backward pass needs. Validates first.
  */
 export function encodeLoraLinear(
   ctx: GpuContext,
@@ -74,9 +128,9 @@ export function encodeLoraLinear(
 ): void {
   const { device } = ctx;
   const dims = checkLoraLinear(device, inputs, y, u);
-  const { M, N, R } = dims;
-  const constants = { W_DTYPE: DTYPE_CODE[inputs.w.dtype], HAS_BIAS: inputs.bias ? 1 : 0, HAS_LORA: R > 0 ? 1 : 0 };
-  const uniforms = ctx.uniforms.get(`${OP}:dims`, dimsUniform(dims, inputs.lora?.scale ?? 0));
+  const { M, N, K, R } = dims;
+  const constants = shaderConstants(inputs, K);
+  const uniforms = dimsUniform(ctx, dims, inputs.lora);
   // Bindings must exist even when the overrides make the shader skip them.
   const uBuffer = u?.buffer ?? ctx.placeholder;
   const biasBuffer = inputs.bias?.buffer ?? ctx.placeholder;
@@ -109,6 +163,14 @@ export function encodeLoraLinear(
 
 /** Convenience for one-off calls: allocates Y (and U), encodes, submits. Returns Y [M,N]. */
 export function loraLinear(ctx: GpuContext, inputs: LoraLinearInputs, yName = 'Y'): GpuTensor {
+  const { y, u } = loraLinearWithU(ctx, inputs, yName);
+  // Destroying after submit is safe: the queued work keeps using the memory until it completes.
+  u?.buffer.destroy();
+  return y;
+}
+
+/** Like loraLinear, and also returns U [M,R] = drop(X)·Aᵀ, which the backward pass takes, when there is a LoRA pair. */
+export function loraLinearWithU(ctx: GpuContext, inputs: LoraLinearInputs, yName = 'Y'): { y: GpuTensor; u?: GpuTensor } {
   const M = inputs.x.shape[0] ?? 0;
   const N = inputs.w.shape[0] ?? 0;
   const R = inputs.lora?.a.shape[0] ?? 0;
@@ -120,19 +182,125 @@ export function loraLinear(ctx: GpuContext, inputs: LoraLinearInputs, yName = 'Y
     ctx.device.queue.submit([encoder.finish()]);
   } catch (error) {
     y.buffer.destroy();
-    throw error;
-  } finally {
-    // Destroying after submit is safe: the queued work keeps using the memory until it completes.
     u?.buffer.destroy();
+    throw error;
   }
-  return y;
+  return u ? { y, u } : { y };
 }
 
-/** FLOPs of one call (multiply-adds count two), for throughput figures. */
+/** FLOPs of one forward call (multiply-adds count two), for throughput figures. */
 export function loraLinearFlops({ M, N, K, R }: LoraLinearDims): number {
   return 2 * M * N * K + (R > 0 ? 2 * M * R * K + 2 * M * N * R : 0);
 }
 
-function dimsUniform({ M, N, K, R }: LoraLinearDims, scale: number): ArrayBuffer {
-  return packUniforms([['u32', M], ['u32', N], ['u32', K], ['u32', R], ['f32', scale]]);
+/** What the backward pass reads: the forward's inputs, dY [M,N], and the U [M,R] the forward saved. */
+export interface LoraLinearBackwardInputs {
+  x: GpuTensor;
+  w: GpuTensor;
+  lora: LoraPair;
+  dy: GpuTensor;
+  u: GpuTensor;
+}
+
+/** Gradients the backward pass ADDS to: dX [M,K], dA [R,K], dB [N,R]. The caller clears them. */
+export interface LoraLinearGradients {
+  dx: GpuTensor;
+  da: GpuTensor;
+  db: GpuTensor;
+}
+
+/** Checks every shape, dtype and limit of the backward pass, and the scratch G [M,R]. Throws before encoding. */
+export function checkLoraLinearBackward(
+  device: GPUDevice,
+  inputs: LoraLinearBackwardInputs,
+  gradients: LoraLinearGradients,
+  g: GpuTensor,
+): LoraLinearDims {
+  const { x, w, lora, dy, u } = inputs;
+  const dims = checkLoraLinear(device, { x, w, lora }, dy, u);
+  const { M, N, K, R } = dims;
+  expectShape(OP, gradients.dx, [M, K], 'M, K');
+  expectShape(OP, gradients.da, [R, K], 'R, K');
+  expectShape(OP, gradients.db, [N, R], 'N, R');
+  expectShape(OP, g, [M, R], 'M, R');
+  const inputTensors = [x, w, lora.a, lora.b, dy, u];
+  const written = [gradients.dx, gradients.da, gradients.db, g];
+  for (const tensor of written) {
+    expectDType(OP, tensor, ['f32']);
+    expectBindable(OP, device, tensor);
+    const shared = [...inputTensors, ...written].find((other) => other !== tensor && other.buffer === tensor.buffer);
+    if (shared) {
+      throw new ShapeError(`${OP}: "${tensor.name}" is written by the backward pass and shares its buffer with "${shared.name}"`, {
+        op: OP,
+        tensor: tensor.name,
+      });
+    }
+  }
+  expectWorkgroups(OP, device, [Math.ceil(K / 32), Math.ceil(M / 32)]);
+  // The two products that run on matmul's kernels, so that nothing is encoded unless all of it can be.
+  checkMatmul(device, 'nn', dy, lora.b, g);
+  checkMatmul(device, 'tn', dy, u, gradients.db, lora.scale);
+  return dims;
+}
+
+/**
+ * Encodes the backward pass into `encoder`, ACCUMULATING into the gradients:
+ *   G = dY·B (into the scratch `g` [M,R]);  dB += s·dYᵀ·U;  dA += s·Gᵀ·drop(X);  dX += dY·W + s·drop'(G·A)
+ * with the same dropout mask as the forward (regenerated from seed, step and offset). Four dispatches;
+ * the first two are matmul's skinny kernels. Validates everything first.
+ */
+export function encodeLoraLinearBackward(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  inputs: LoraLinearBackwardInputs,
+  gradients: LoraLinearGradients,
+  g: GpuTensor,
+): void {
+  const { device } = ctx;
+  const dims = checkLoraLinearBackward(device, inputs, gradients, g);
+  const { M, K, R } = dims;
+  const { x, w, lora, dy, u } = inputs;
+  const target = matmulTarget(ctx);
+  const gradA = skinnyRoute(R, K, M, target);
+  expectWorkgroups(OP, device, gradA.workgroups);
+
+  encodeMatmul(ctx, encoder, 'nn', dy, lora.b, g, { accumulate: false });
+  encodeMatmul(ctx, encoder, 'tn', dy, u, gradients.db, { scale: lora.scale });
+
+  const constants = shaderConstants({ x, w, lora }, K);
+  const uniforms = dimsUniform(ctx, dims, lora);
+  const pass = encoder.beginComputePass({ label: `${OP} backward` });
+  const gradAPipeline = ctx.pipelines.get(OP, shaderCode, 'lora_grad_a', { ...constants, SPLIT: gradA.split });
+  pass.setPipeline(gradAPipeline);
+  pass.setBindGroup(0, bindGroup(device, gradAPipeline, [[0, uniforms], [1, x.buffer], [10, g.buffer], [12, gradients.da.buffer]]));
+  pass.dispatchWorkgroups(...gradA.workgroups);
+  const gradX = ctx.pipelines.get(OP, shaderCode, 'lora_linear_bwd_dx', constants);
+  pass.setPipeline(gradX);
+  pass.setBindGroup(
+    0,
+    bindGroup(device, gradX, [
+      [0, uniforms],
+      [2, w.buffer],
+      [7, lora.a.buffer],
+      [9, dy.buffer],
+      [10, g.buffer],
+      [11, gradients.dx.buffer],
+    ]),
+  );
+  pass.dispatchWorkgroups(Math.ceil(K / 32), Math.ceil(M / 32));
+  pass.end();
+}
+
+/** Convenience for one-off calls: allocates the scratch G, encodes the backward pass, submits. */
+export function loraLinearBackward(ctx: GpuContext, inputs: LoraLinearBackwardInputs, gradients: LoraLinearGradients): void {
+  const M = inputs.x.shape[0] ?? 0;
+  const R = inputs.lora.a.shape[0] ?? 0;
+  const g = createTensor(ctx.device, `${OP}:G`, [M, R], 'f32');
+  try {
+    const encoder = ctx.device.createCommandEncoder({ label: `${OP} backward` });
+    encodeLoraLinearBackward(ctx, encoder, inputs, gradients, g);
+    ctx.device.queue.submit([encoder.finish()]);
+  } finally {
+    g.buffer.destroy();
+  }
 }

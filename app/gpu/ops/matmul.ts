@@ -1,0 +1,221 @@
+import shaderCode from '../../../shaders/matmul.wgsl?raw';
+import type { AdapterSummary, GpuContext } from '../device.ts';
+import { DTYPE_CODE, type DType } from '../dtype.ts';
+import { ShapeError } from '../errors.ts';
+import type { GpuTensor } from '../tensor.ts';
+import { bindGroup, packUniforms } from './encode.ts';
+import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+
+const OP = 'matmul';
+
+/**
+ * The three layouts of training, named by whether each operand is read as stored (n) or transposed (t):
+ * nt Y[M,N] = X[M,K]·W[N,K]ᵀ (forward), nn dX[M,K] = dY[M,N]·W[N,K] (input gradient),
+ * tn dW[N,K] = dY[M,N]ᵀ·X[M,K] (weight gradient). M, N, K keep their forward meaning in all three.
+ */
+export type MatmulLayout = 'nt' | 'nn' | 'tn';
+
+export interface MatmulDims {
+  M: number;
+  N: number;
+  K: number;
+}
+
+export interface MatmulOptions {
+  /** += into the output instead of =. Defaults: false for nt (forward), true for nn and tn (gradients). */
+  accumulate?: boolean;
+  /** Multiplies the product before it is stored or added (the LoRA scale in backward passes). Default 1. */
+  scale?: number;
+}
+
+/** Which kernel runs a product and how it is dispatched: a pure function of the shape and the device target, for tests and benchmarks. */
+export interface MatmulRoute {
+  kernel: 'tiled' | 'skinny';
+  /** Lanes that share one 4x4 output block by splitting the inner dimension (1 for the tiled kernel). */
+  split: number;
+  workgroups: [number, number];
+}
+
+/** An output side up to this (the LoRA rank) goes to the skinny kernel. */
+export const SKINNY_MAX_SIDE = 64;
+/** ...where each lane keeps at least this many 4-chunks of the inner dimension, so the final sum stays cheap. */
+const MIN_CHUNKS_PER_LANE = 4;
+const WORKGROUP_LANES = 64;
+
+/** What routing needs to know of a device. */
+export interface MatmulTarget {
+  /** About how many lanes must run at once to keep the device busy; the skinny kernel splits sums until it has them. */
+  lanes: number;
+  maxWorkgroupsPerDimension: number;
+}
+
+/**
+ * A GPU: a few lanes per core of a mid-size GPU, which a [16, 576] LoRA gradient (576 blocks of 4x4)
+ * would otherwise leave mostly idle.
+ */
+export const GPU_TARGET: MatmulTarget = { lanes: 32768, maxWorkgroupsPerDimension: 65535 };
+/**
+ * A CPU adapter (SwiftShader) runs lanes 4 wide on a few cores and pays dearly for workgroup barriers:
+ * there, splitting a LoRA-rank sum over 4 lanes took 1.7x and over 64 lanes 10x as long as one lane per block.
+ */
+export const CPU_TARGET: MatmulTarget = { lanes: 512, maxWorkgroupsPerDimension: 65535 };
+
+/** Software adapters (SwiftShader, lavapipe) run WebGPU on the CPU. */
+export function isCpuAdapter(adapter: AdapterSummary): boolean {
+  return adapter.isFallbackAdapter || adapter.architecture === 'swiftshader';
+}
+
+/** The routing target of a device, from its adapter and limits. */
+export function matmulTarget({ info }: Pick<GpuContext, 'info'>): MatmulTarget {
+  const target = isCpuAdapter(info.adapter) ? CPU_TARGET : GPU_TARGET;
+  return { ...target, maxWorkgroupsPerDimension: info.limits.maxComputeWorkgroupsPerDimension ?? target.maxWorkgroupsPerDimension };
+}
+
+const LAYOUT_CODE: Record<MatmulLayout, number> = { nt: 0, nn: 1, tn: 2 };
+
+/** OUT[rows, cols] and the length of the sum, per layout. */
+export function matmulOutput(layout: MatmulLayout, { M, N, K }: MatmulDims): { rows: number; cols: number; inner: number } {
+  if (layout === 'nt') return { rows: M, cols: N, inner: K };
+  if (layout === 'nn') return { rows: M, cols: K, inner: N };
+  return { rows: N, cols: K, inner: M };
+}
+
+/**
+ * Large products go to the register-blocked tiled kernel. When an output side is at most 64 (the LoRA
+ * rank: X·Aᵀ, dY·B, Gᵀ·X, dYᵀ·U), the tiled kernel would leave most lanes of its 32x32 tiles idle
+ * and run too few threads, each summing thousands of tokens; the skinny kernel packs 4x4 blocks
+ * densely and splits the long sum over lanes of a workgroup.
+ */
+export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget = GPU_TARGET): MatmulRoute {
+  const { rows, cols, inner } = matmulOutput(layout, dims);
+  if (Math.min(rows, cols) > SKINNY_MAX_SIDE) {
+    return { kernel: 'tiled', split: 1, workgroups: [Math.ceil(cols / 32), Math.ceil(rows / 32)] };
+  }
+  return { kernel: 'skinny', ...skinnyRoute(rows, cols, inner, target) };
+}
+
+/**
+ * Split and grid of a skinny-style kernel (64 lanes per workgroup, 4x4 blocks of OUT[rows, cols], sums
+ * of `inner` split over lanes): doubles the split while fewer than target.lanes lanes would run and
+ * every lane keeps MIN_CHUNKS_PER_LANE chunks. lora_linear's dA kernel uses it too.
+ */
+export function skinnyRoute(rows: number, cols: number, inner: number, target: MatmulTarget): Pick<MatmulRoute, 'split' | 'workgroups'> {
+  const blocks = Math.ceil(rows / 4) * Math.ceil(cols / 4);
+  const chunks = Math.ceil(inner / 4);
+  let split = 1;
+  while (split < WORKGROUP_LANES && blocks * split < target.lanes && chunks >= 2 * split * MIN_CHUNKS_PER_LANE) split *= 2;
+  const groups = Math.ceil(blocks / (WORKGROUP_LANES / split));
+  const x = Math.min(groups, target.maxWorkgroupsPerDimension);
+  return { split, workgroups: [x, Math.ceil(groups / x)] };
+}
+
+/** Operand names and shapes of each layout, for checks and messages. */
+const OPERANDS: Record<MatmulLayout, { lhs: [string, string]; rhs: [string, string]; out: [string, string] }> = {
+  nt: { lhs: ['X', 'M, K'], rhs: ['W', 'N, K'], out: ['Y', 'M, N'] },
+  nn: { lhs: ['dY', 'M, N'], rhs: ['W', 'N, K'], out: ['dX', 'M, K'] },
+  tn: { lhs: ['dY', 'M, N'], rhs: ['X', 'M, K'], out: ['dW', 'N, K'] },
+};
+
+/** Checks every shape, dtype and limit of a product; returns M, N, K. Throws before anything is encoded. */
+export function checkMatmul(
+  device: GPUDevice,
+  layout: MatmulLayout,
+  lhs: GpuTensor,
+  rhs: GpuTensor,
+  out: GpuTensor,
+  scale = 1,
+  target: MatmulTarget = GPU_TARGET,
+): MatmulDims {
+  const op = `${OP} ${layout}`;
+  const names = OPERANDS[layout];
+  expectRank(op, lhs, 2, names.lhs[1]);
+  expectRank(op, rhs, 2, names.rhs[1]);
+  const [lhs0, lhs1] = lhs.shape as [number, number];
+  // nt: lhs X [M,K], rhs W [N,K]; nn: lhs dY [M,N], rhs W [N,K]; tn: lhs dY [M,N], rhs X [M,K].
+  const dims: MatmulDims =
+    layout === 'nt' ? { M: lhs0, N: rhs.shape[0]!, K: lhs1 } : { M: lhs0, N: lhs1, K: rhs.shape[1]! };
+  const { M, N, K } = dims;
+  const shapeOf = { nt: { rhs: [N, K], out: [M, N] }, nn: { rhs: [N, K], out: [M, K] }, tn: { rhs: [M, K], out: [N, K] } }[layout];
+  expectShape(op, rhs, shapeOf.rhs, names.rhs[1]);
+  expectShape(op, out, shapeOf.out, names.out[1]);
+  expectDType(op, lhs, ['f32']);
+  expectDType(op, rhs, matmulRhsDTypes(layout));
+  expectDType(op, out, ['f32']);
+  if (!Number.isFinite(scale)) throw new ShapeError(`${op}: scale must be a finite number, got ${scale}`, { op, scale });
+  for (const input of [lhs, rhs]) {
+    if (input.buffer === out.buffer) {
+      throw new ShapeError(`${op}: output "${out.name}" shares its buffer with input "${input.name}"`, { op, tensor: out.name });
+    }
+  }
+  for (const tensor of [lhs, rhs, out]) expectBindable(op, device, tensor);
+  expectWorkgroups(op, device, routeMatmul(layout, dims, target).workgroups);
+  return dims;
+}
+
+/**
+ * Encodes one product into `encoder` (one dispatch): out (=|+=) scale·product, with the operands of
+ * `layout` (see MatmulLayout). Validates first; allocates nothing but a cached uniform.
+ */
+export function encodeMatmul(
+  ctx: GpuContext,
+  encoder: GPUCommandEncoder,
+  layout: MatmulLayout,
+  lhs: GpuTensor,
+  rhs: GpuTensor,
+  out: GpuTensor,
+  options: MatmulOptions = {},
+): void {
+  const { device } = ctx;
+  const scale = options.scale ?? 1;
+  const accumulate = options.accumulate ?? layout !== 'nt';
+  const target = matmulTarget(ctx);
+  const dims = checkMatmul(device, layout, lhs, rhs, out, scale, target);
+  const route = routeMatmul(layout, dims, target);
+  const { rows, cols, inner } = matmulOutput(layout, dims);
+  const constants = {
+    LAYOUT: LAYOUT_CODE[layout],
+    RHS_DTYPE: DTYPE_CODE[rhs.dtype],
+    RHS_PAIRED: rhs.dtype !== 'f32' && dims.K % 2 === 0 ? 1 : 0,
+    ACCUMULATE: accumulate ? 1 : 0,
+    ...(route.kernel === 'skinny' ? { SPLIT: route.split } : {}),
+  };
+  const pipeline = ctx.pipelines.get(OP, shaderCode, `matmul_${route.kernel}`, constants);
+  const uniforms = ctx.uniforms.get(`${OP}:dims`, packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', scale]]));
+  const pass = encoder.beginComputePass({ label: `${OP} ${layout} ${route.kernel}` });
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup(device, pipeline, [[0, uniforms], [1, lhs.buffer], [2, rhs.buffer], [3, out.buffer]]));
+  pass.dispatchWorkgroups(...route.workgroups);
+  pass.end();
+}
+
+/** Y (=|+=) scale·X·Wᵀ: x [M,K] f32, w [N,K] f32/bf16/f16, y [M,N]. Overwrites y unless told to accumulate. */
+export function encodeMatmulNT(ctx: GpuContext, encoder: GPUCommandEncoder, x: GpuTensor, w: GpuTensor, y: GpuTensor, options?: MatmulOptions): void {
+  encodeMatmul(ctx, encoder, 'nt', x, w, y, options);
+}
+
+/** dX += scale·dY·W: dy [M,N] f32, w [N,K] f32/bf16/f16, dx [M,K]. Accumulates unless told not to. */
+export function encodeMatmulNN(ctx: GpuContext, encoder: GPUCommandEncoder, dy: GpuTensor, w: GpuTensor, dx: GpuTensor, options?: MatmulOptions): void {
+  encodeMatmul(ctx, encoder, 'nn', dy, w, dx, options);
+}
+
+/** dW += scale·dYᵀ·X: dy [M,N] f32, x [M,K] f32, dw [N,K]. Accumulates unless told not to. */
+export function encodeMatmulTN(ctx: GpuContext, encoder: GPUCommandEncoder, dy: GpuTensor, x: GpuTensor, dw: GpuTensor, options?: MatmulOptions): void {
+  encodeMatmul(ctx, encoder, 'tn', dy, x, dw, options);
+}
+
+/** Convenience for one-off calls and tests: encodes one product and submits it. */
+export function matmul(ctx: GpuContext, layout: MatmulLayout, lhs: GpuTensor, rhs: GpuTensor, out: GpuTensor, options?: MatmulOptions): void {
+  const encoder = ctx.device.createCommandEncoder({ label: `${OP} ${layout}` });
+  encodeMatmul(ctx, encoder, layout, lhs, rhs, out, options);
+  ctx.device.queue.submit([encoder.finish()]);
+}
+
+/** FLOPs of one product (multiply-adds count two), for throughput figures. */
+export function matmulFlops({ M, N, K }: MatmulDims): number {
+  return 2 * M * N * K;
+}
+
+/** The dtypes the right operand may have in each layout. */
+export function matmulRhsDTypes(layout: MatmulLayout): readonly DType[] {
+  return layout === 'tn' ? ['f32'] : ['f32', 'bf16', 'f16'];
+}

@@ -1,0 +1,284 @@
+// matmul.wgsl: the matrix products of training, in three layouts (LAYOUT override)
+//
+//   0 nt   Y[M,N]  =  scale · X[M,K] · W[N,K]ᵀ      forward;                   W f32, bf16 or f16
+//   1 nn   dX[M,K] += scale · dY[M,N] · W[N,K]      input gradient through W;  W f32, bf16 or f16
+//   2 tn   dW[N,K] += scale · dY[M,N]ᵀ · X[M,K]     weight and LoRA gradients; all f32, M = tokens
+//
+// ACCUMULATE chooses += or = in any layout (by default backward passes accumulate, as llm.c does;
+// the caller clears gradients). Every layout is OUT[ROWS, COLS] summed over INNER:
+//   nt: ROWS=M COLS=N INNER=K    nn: ROWS=M COLS=K INNER=N    tn: ROWS=N COLS=K INNER=M
+// Each thread owns a 4x4 block of OUT in registers and reads both operands 4 wide along their
+// contiguous dimension (ENGINEERING.md §4: the fastest layout measured on SwiftShader, no workgroup
+// memory in the main loop). Rows and columns past the edge re-read the last valid one and are not
+// written, so the inner loop has no bounds checks.
+//
+// The right operand is an array<u32> in RHS_DTYPE (0 f32, 1 bf16, 2 f16): halves are packed two per
+// word, element 2i in the low 16 bits, and decoded here, so no shader-f16 is needed; when K is even
+// (RHS_PAIRED) four halves come from two words at once. lhs and out are f32.
+// Two things halved the time on SwiftShader (whose JIT neither unrolls loops nor keeps arrays in
+// registers) and cost nothing elsewhere: no branch inside the loops (edges are clamped indices, not
+// ifs), and four vec4 accumulators instead of an indexed array.
+//
+// Entry points:
+//   matmul_tiled   large products. Workgroup 8x8 covers a 32x32 block of OUT.
+//                  dispatch (ceil(COLS / 32), ceil(ROWS / 32)).
+//   matmul_skinny  products with an output side <= 64 (the LoRA rank). Workgroup 64: 64/SPLIT 4x4
+//                  blocks, each summed by SPLIT lanes that take every SPLIT-th 4-chunk of INNER (in
+//                  tn every SPLIT-th token) and
+//                  add their partial blocks in workgroup memory (4 KiB), so a [R, K] gradient over
+//                  thousands of tokens still spreads over the whole GPU without a second pass.
+//                  dispatch: ceil(blocks / (64 / SPLIT)) workgroups, blocks = ceil(ROWS/4)·ceil(COLS/4),
+//                  laid out as (x, y) with x <= 65535; workgroups past the end write nothing.
+//                  app/gpu/ops/matmul.ts routeMatmul picks the kernel and SPLIT from the shape and device.
+// Bindings: 0 dims (uniform), 1 lhs (X or dY), 2 rhs (W or X), 3 out.
+
+struct Dims {
+  rows: u32,
+  cols: u32,
+  inner: u32,
+  scale: f32,
+}
+
+override LAYOUT: u32 = 0u;     // 0 nt, 1 nn, 2 tn
+override RHS_DTYPE: u32 = 0u;  // 0 f32, 1 bf16, 2 f16
+override ACCUMULATE: bool = false;
+override RHS_PAIRED: bool = false;  // halves only: K is even
+override SPLIT: u32 = 1u;      // matmul_skinny only: a power of two <= 64
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> lhs: array<f32>;
+@group(0) @binding(2) var<storage, read> rhs: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partials: array<array<vec4<f32>, 4>, 64>;
+
+fn load_rhs(i: u32) -> f32 {
+  if (RHS_DTYPE == 0u) {
+    return bitcast<f32>(rhs[i]);
+  }
+  let word = rhs[i >> 1u];
+  let half = select(word & 0xffffu, word >> 16u, (i & 1u) == 1u);
+  if (RHS_DTYPE == 1u) {
+    return bitcast<f32>(half << 16u);
+  }
+  return unpack2x16float(half).x;
+}
+
+// Four consecutive elements from i. With RHS_PAIRED (halves, K even: every 4-run the kernels read
+// starts at an even element) two words hold all four and are decoded together, with no branch; the
+// second word is clamped to the buffer because an nn edge block may reach one word past the end (into
+// columns it does not write).
+fn load_rhs4(i: u32) -> vec4<f32> {
+  if (RHS_DTYPE == 0u) {
+    return vec4<f32>(bitcast<f32>(rhs[i]), bitcast<f32>(rhs[i + 1u]), bitcast<f32>(rhs[i + 2u]), bitcast<f32>(rhs[i + 3u]));
+  }
+  if (!RHS_PAIRED) {
+    return vec4<f32>(load_rhs(i), load_rhs(i + 1u), load_rhs(i + 2u), load_rhs(i + 3u));
+  }
+  let word = i >> 1u;
+  let lo = rhs[word];
+  let hi = rhs[min(word + 1u, arrayLength(&rhs) - 1u)];
+  if (RHS_DTYPE == 1u) {
+    return vec4<f32>(bitcast<f32>(lo << 16u), bitcast<f32>(lo & 0xffff0000u), bitcast<f32>(hi << 16u), bitcast<f32>(hi & 0xffff0000u));
+  }
+  return vec4<f32>(unpack2x16float(lo), unpack2x16float(hi));
+}
+
+fn load_lhs4(i: u32) -> vec4<f32> {
+  return vec4<f32>(lhs[i], lhs[i + 1u], lhs[i + 2u], lhs[i + 3u]);
+}
+
+// Indices i0 .. i0+3 clamped to the last valid one, so edge blocks read valid memory without a branch.
+fn clamped4(i0: u32, size: u32) -> vec4<u32> {
+  return min(vec4<u32>(i0, i0 + 1u, i0 + 2u, i0 + 3u), vec4<u32>(size - 1u));
+}
+
+fn lhs_at(row: u32, cols: vec4<u32>) -> vec4<f32> {
+  return vec4<f32>(lhs[row + cols.x], lhs[row + cols.y], lhs[row + cols.z], lhs[row + cols.w]);
+}
+
+// Columns `cols` of the row that starts at `row`. Packed halves read the four consecutive columns
+// from the first instead: past the edge they are the next row's, in outputs that are never written.
+fn rhs_at(row: u32, cols: vec4<u32>) -> vec4<f32> {
+  if (RHS_DTYPE != 0u && RHS_PAIRED) {
+    return load_rhs4(row + cols.x);
+  }
+  return vec4<f32>(load_rhs(row + cols.x), load_rhs(row + cols.y), load_rhs(row + cols.z), load_rhs(row + cols.w));
+}
+
+alias Block = array<vec4<f32>, 4>;
+
+// OUT[r0 .. r0+3, c0 .. c0+3] summed over the 4-chunks first, first + step, ... of INNER (and the
+// ragged last chunk, by the lane whose turn it is), or in tn over the tokens first, first + step, ...
+fn block_nt(r0: u32, c0: u32, first: u32, step: u32) -> Block {
+  let K = dims.inner;
+  let rows = clamped4(r0, dims.rows) * K;
+  let cols = clamped4(c0, dims.cols) * K;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  let chunks = K / 4u;
+  for (var c = first; c < chunks; c += step) {
+    let k = c * 4u;
+    let w0 = load_rhs4(cols.x + k);
+    let w1 = load_rhs4(cols.y + k);
+    let w2 = load_rhs4(cols.z + k);
+    let w3 = load_rhs4(cols.w + k);
+    let x0 = load_lhs4(rows.x + k);
+    let x1 = load_lhs4(rows.y + k);
+    let x2 = load_lhs4(rows.z + k);
+    let x3 = load_lhs4(rows.w + k);
+    acc0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+    acc1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+    acc2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+    acc3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
+  }
+  if (chunks % step == first) {
+    for (var k = chunks * 4u; k < K; k++) {
+      let wv = vec4<f32>(load_rhs(cols.x + k), load_rhs(cols.y + k), load_rhs(cols.z + k), load_rhs(cols.w + k));
+      acc0 += lhs[rows.x + k] * wv;
+      acc1 += lhs[rows.y + k] * wv;
+      acc2 += lhs[rows.z + k] * wv;
+      acc3 += lhs[rows.w + k] * wv;
+    }
+  }
+  return Block(acc0, acc1, acc2, acc3);
+}
+
+fn block_nn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
+  let N = dims.inner;
+  let K = dims.cols;
+  let rows = clamped4(r0, dims.rows) * N;
+  let cols = clamped4(c0, K);
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  let chunks = N / 4u;
+  for (var c = first; c < chunks; c += step) {
+    let n = c * 4u;
+    let w0 = rhs_at(n * K, cols);
+    let w1 = rhs_at((n + 1u) * K, cols);
+    let w2 = rhs_at((n + 2u) * K, cols);
+    let w3 = rhs_at((n + 3u) * K, cols);
+    let g0 = load_lhs4(rows.x + n);
+    let g1 = load_lhs4(rows.y + n);
+    let g2 = load_lhs4(rows.z + n);
+    let g3 = load_lhs4(rows.w + n);
+    acc0 += g0.x * w0 + g0.y * w1 + g0.z * w2 + g0.w * w3;
+    acc1 += g1.x * w0 + g1.y * w1 + g1.z * w2 + g1.w * w3;
+    acc2 += g2.x * w0 + g2.y * w1 + g2.z * w2 + g2.w * w3;
+    acc3 += g3.x * w0 + g3.y * w1 + g3.z * w2 + g3.w * w3;
+  }
+  if (chunks % step == first) {
+    for (var n = chunks * 4u; n < N; n++) {
+      let wv = rhs_at(n * K, cols);
+      acc0 += lhs[rows.x + n] * wv;
+      acc1 += lhs[rows.y + n] * wv;
+      acc2 += lhs[rows.z + n] * wv;
+      acc3 += lhs[rows.w + n] * wv;
+    }
+  }
+  return Block(acc0, acc1, acc2, acc3);
+}
+
+fn block_tn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
+  let M = dims.inner;
+  let N = dims.rows;
+  let K = dims.cols;
+  let g_cols = clamped4(r0, N);
+  let x_cols = clamped4(c0, K);
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  // One token at a time, every step-th one from `first`: a lane's tokens need not come in fours.
+  for (var m = first; m < M; m += step) {
+    let g = lhs_at(m * N, g_cols);
+    let xv = rhs_at(m * K, x_cols);
+    acc0 += g.x * xv;
+    acc1 += g.y * xv;
+    acc2 += g.z * xv;
+    acc3 += g.w * xv;
+  }
+  return Block(acc0, acc1, acc2, acc3);
+}
+
+fn block(r0: u32, c0: u32, first: u32, step: u32) -> Block {
+  if (LAYOUT == 0u) {
+    return block_nt(r0, c0, first, step);
+  }
+  if (LAYOUT == 1u) {
+    return block_nn(r0, c0, first, step);
+  }
+  return block_tn(r0, c0, first, step);
+}
+
+fn store(r: u32, c: u32, value: f32) {
+  let i = r * dims.cols + c;
+  if (ACCUMULATE) {
+    out[i] += dims.scale * value;
+  } else {
+    out[i] = dims.scale * value;
+  }
+}
+
+fn store_block(r0: u32, c0: u32, acc: Block) {
+  for (var i = 0u; i < 4u && r0 + i < dims.rows; i++) {
+    for (var j = 0u; j < 4u && c0 + j < dims.cols; j++) {
+      store(r0 + i, c0 + j, acc[i][j]);
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn matmul_tiled(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let r0 = gid.y * 4u;
+  let c0 = gid.x * 4u;
+  if (r0 >= dims.rows || c0 >= dims.cols) {
+    return;
+  }
+  store_block(r0, c0, block(r0, c0, 0u, 1u));
+}
+
+@compute @workgroup_size(64)
+fn matmul_skinny(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(local_invocation_index) lane: u32,
+) {
+  let col_blocks = (dims.cols + 3u) / 4u;
+  let blocks = col_blocks * ((dims.rows + 3u) / 4u);
+  let slot = lane / SPLIT;
+  let part = lane % SPLIT;
+  let index = (wid.x + wid.y * groups.x) * (64u / SPLIT) + slot;
+  // Lanes past the last block sum a valid block again and write nothing: every lane must reach the barrier.
+  let b = min(index, blocks - 1u);
+  let r0 = (b / col_blocks) * 4u;
+  let c0 = (b % col_blocks) * 4u;
+  let acc = block(r0, c0, part, SPLIT);
+  if (SPLIT == 1u) {
+    if (index < blocks) {
+      store_block(r0, c0, acc);
+    }
+    return;
+  }
+  partials[lane] = acc;
+  workgroupBarrier();
+  if (index >= blocks) {
+    return;
+  }
+  // The SPLIT lanes of a block share its 16 sums.
+  for (var e = part; e < 16u; e += SPLIT) {
+    let i = e / 4u;
+    let j = e % 4u;
+    if (r0 + i < dims.rows && c0 + j < dims.cols) {
+      var sum = 0.0;
+      for (var q = 0u; q < SPLIT; q++) {
+        sum += partials[slot * SPLIT + q][i][j];
+      }
+      store(r0 + i, c0 + j, sum);
+    }
+  }
+}
