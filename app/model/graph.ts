@@ -12,17 +12,19 @@
  * forward just before its backward.
  */
 import type { GpuContext } from '../gpu/device.ts';
-import { encodeAttentionForward } from '../gpu/ops/attention.ts';
+import { attentionScratchShapes, encodeAttentionBackward, encodeAttentionForward } from '../gpu/ops/attention.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
-import { encodeLoraLinear } from '../gpu/ops/lora_linear.ts';
+import { encodeLoraLinear, encodeLoraLinearBackward, type LoraDropout } from '../gpu/ops/lora_linear.ts';
+import { encodeMatmul } from '../gpu/ops/matmul.ts';
 import { encodeResidualAdd } from '../gpu/ops/residual.ts';
-import { encodeRmsnorm } from '../gpu/ops/rmsnorm.ts';
-import { encodeRope } from '../gpu/ops/rope.ts';
-import { encodeSwiglu } from '../gpu/ops/swiglu.ts';
+import { encodeRmsnorm, encodeRmsnormBackward } from '../gpu/ops/rmsnorm.ts';
+import { encodeRope, encodeRopeBackward } from '../gpu/ops/rope.ts';
+import { encodeSwiglu, encodeSwigluBackward } from '../gpu/ops/swiglu.ts';
 import { createTensor, elementCount, view, type GpuTensor } from '../gpu/tensor.ts';
 import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
 import type { GpuLayer, GpuModel } from './gpu-model.ts';
 import type { GpuLora } from './lora-gpu.ts';
+import { loraPairKey } from './lora.ts';
 
 export interface BatchShape {
   /** Sequences. */
@@ -122,6 +124,13 @@ export interface GraphOptions {
   loraRank: number;
 }
 
+/** LoRA dropout of a training step: the mask is drawn from (seed, step, module) in forward and backward alike. */
+export interface DropoutStep {
+  p: number;
+  seed: number;
+  step: number;
+}
+
 export class DecoderGraph {
   readonly shape: BatchShape;
   /** Residual stream entering each layer, and after the last one: [L + 1] tensors of [N, C]. */
@@ -130,6 +139,11 @@ export class DecoderGraph {
   /** Output of the final norm [N, C]: what the LM head reads. */
   readonly final: GpuTensor;
   readonly finalRstd: GpuTensor;
+  /** Gradient of the loss with respect to `final`: the cross-entropy accumulates into it. */
+  readonly dFinal?: GpuTensor;
+  /** Set by the trainer before encoding a step; forward and backward then drop out the same elements. */
+  dropout?: DropoutStep;
+  private readonly gradients?: GradientWorkspace;
   private readonly owned: GpuTensor[] = [];
 
   constructor(
@@ -154,6 +168,10 @@ export class DecoderGraph {
     for (let i = 0; i < sets; i++) this.layerActivations.push(new ActivationSet(ctx, config, shape, options.loraRank, sets > 1 ? `layer ${i}` : 'layer'));
     this.final = make('final norm', [N, config.hiddenSize]);
     this.finalRstd = make('final rstd', [N]);
+    if (options.training) {
+      this.dFinal = make('d final norm', [N, config.hiddenSize]);
+      this.gradients = new GradientWorkspace(make, config, shape, options.loraRank);
+    }
   }
 
   /** The activation set layer `layer` writes into. */
@@ -227,14 +245,148 @@ export class DecoderGraph {
     encodeLoraLinear(
       this.ctx,
       encoder,
-      { x: asMatrix(input), w: weight, ...(bias ? { bias } : {}), ...(pair ? { lora: { a: pair.a, b: pair.b, scale: lora!.scale } } : {}) },
+      { x: asMatrix(input), w: weight, ...(bias ? { bias } : {}), ...(pair ? { lora: this.loraPair(pair, lora!, layer, target) } : {}) },
       asMatrix(output),
       pair ? acts.u.get(target) : undefined,
+    );
+  }
+
+
+  /** The kernel's view of a LoRA pair, with this step's dropout when training. */
+  private loraPair(pair: { a: GpuTensor; b: GpuTensor }, lora: GpuLora, layer: number, target: LoraTarget) {
+    const dropout: LoraDropout | undefined =
+      this.dropout && this.dropout.p > 0 ? { p: this.dropout.p, seed: this.dropout.seed, step: this.dropout.step, offset: layer * TARGETS.length + TARGETS.indexOf(target) } : undefined;
+    return { a: pair.a, b: pair.b, scale: lora.scale, ...(dropout ? { dropout } : {}) };
+  }
+
+  /**
+   * Encodes the backward pass after encodeForward and the loss (which filled dFinal): gradients flow
+   * from the final norm down through every layer; LoRA gradients ACCUMULATE into lora.training.grads
+   * (the trainer clears them once per optimizer step, so micro-batches add up). Frozen weights get no
+   * gradient, only the activations do.
+   */
+  encodeBackward(encoder: GPUCommandEncoder, batch: BatchTensors, lora?: GpuLora): void {
+    const { ctx, model } = this;
+    const { config } = model;
+    const work = this.gradients;
+    if (!work || !this.dFinal) throw new Error('encodeBackward needs a graph built with training: true');
+    const L = config.numLayers;
+    encoder.clearBuffer(work.dx.buffer);
+    encodeRmsnormBackward(ctx, encoder, { dy: this.dFinal, x: this.residual[L]!, w: model.finalNorm, rstd: this.finalRstd }, work.dx);
+    for (let layer = L - 1; layer >= 0; layer--) {
+      if (this.options.recompute) this.encodeLayerForward(encoder, layer, batch, lora);
+      this.encodeLayerBackward(encoder, layer, batch, lora, work);
+    }
+  }
+
+  /** dx holds ∂loss/∂residual[layer + 1] on entry and ∂loss/∂residual[layer] on exit. */
+  private encodeLayerBackward(encoder: GPUCommandEncoder, layer: number, batch: BatchTensors, lora: GpuLora | undefined, work: GradientWorkspace): void {
+    const { ctx, model } = this;
+    const { config } = model;
+    const weights = model.layers[layer]!;
+    const acts = this.activations(layer);
+    const N = this.shape.B * this.shape.T;
+    const back = (target: LoraTarget, input: GpuTensor, dy: GpuTensor, dx: GpuTensor) => this.encodeProjectionBackward(encoder, weights, layer, target, input, dy, dx, acts, lora, work);
+    const clear = (...tensors: GpuTensor[]) => tensors.forEach((tensor) => encoder.clearBuffer(tensor.buffer));
+
+    // MLP: x_next = x_mid + down(silu(gate(n2))·up(n2))
+    clear(work.dh, work.dgate, work.dup, work.dn);
+    back('down_proj', acts.h, work.dx, work.dh);
+    encodeSwigluBackward(ctx, encoder, { gate: acts.gate, up: acts.up, dh: work.dh }, work.dgate, work.dup);
+    back('gate_proj', acts.n2, work.dgate, work.dn);
+    back('up_proj', acts.n2, work.dup, work.dn);
+    encodeRmsnormBackward(ctx, encoder, { dy: work.dn, x: acts.xMid, w: weights.postAttentionNorm, rstd: acts.rstd2 }, work.dx);
+
+    // Attention: x_mid = x + o_proj(attention(rope(q(n1)), rope(k(n1)), v(n1)))
+    clear(work.dAttention, work.dq, work.dk, work.dv, work.dqRotated, work.dkRotated, work.dn);
+    back('o_proj', acts.o, work.dx, work.dAttention);
+    encodeAttentionBackward(
+      ctx,
+      encoder,
+      { q: acts.q, k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}) },
+      { o: acts.o, logsumexp: acts.logsumexp },
+      work.dAttention,
+      { dq: work.dq, dk: work.dk, dv: work.dv },
+      { stats: work.attentionStats },
+    );
+    const { numHeads: H, numKvHeads: Hkv, headDim: D } = config;
+    encodeRopeBackward(ctx, encoder, { dy: view(work.dq, [N, H, D]), positions: batch.positions, frequencies: model.ropeFrequencies }, view(work.dqRotated, [N, H, D]));
+    encodeRopeBackward(ctx, encoder, { dy: view(work.dk, [N, Hkv, D]), positions: batch.positions, frequencies: model.ropeFrequencies }, view(work.dkRotated, [N, Hkv, D]));
+    back('q_proj', acts.n1, work.dqRotated, work.dn);
+    back('k_proj', acts.n1, work.dkRotated, work.dn);
+    back('v_proj', acts.n1, work.dv, work.dn);
+    encodeRmsnormBackward(ctx, encoder, { dy: work.dn, x: this.residual[layer]!, w: weights.inputNorm, rstd: acts.rstd1 }, work.dx);
+  }
+
+  private encodeProjectionBackward(
+    encoder: GPUCommandEncoder,
+    weights: GpuLayer,
+    layer: number,
+    target: LoraTarget,
+    input: GpuTensor,
+    dy: GpuTensor,
+    dx: GpuTensor,
+    acts: ActivationSet,
+    lora: GpuLora | undefined,
+    work: GradientWorkspace,
+  ): void {
+    const rows = this.shape.B * this.shape.T;
+    const asMatrix = (tensor: GpuTensor): GpuTensor => view(tensor, [rows, elementCount(tensor.shape) / rows]);
+    const { weight } = weights.projections[target];
+    const pair = lora?.pair(layer, target);
+    const grads = lora?.training?.grads.get(loraPairKey(layer, target));
+    if (!pair || !grads) {
+      // A frozen projection passes the gradient through its weight: dX += dY·W.
+      encodeMatmul(this.ctx, encoder, 'nn', asMatrix(dy), weight, asMatrix(dx), { accumulate: true });
+      return;
+    }
+    encodeLoraLinearBackward(
+      this.ctx,
+      encoder,
+      { x: asMatrix(input), w: weight, lora: this.loraPair(pair, lora!, layer, target), dy: asMatrix(dy), u: acts.u.get(target)! },
+      { dx: asMatrix(dx), da: grads.a, db: grads.b },
+      work.g,
     );
   }
 
   destroy(): void {
     for (const tensor of this.owned) tensor.buffer.destroy();
     for (const set of this.layerActivations) set.destroy();
+  }
+}
+
+/** Gradients in flight during the backward pass, shared by every layer. */
+class GradientWorkspace {
+  readonly dx: GpuTensor;
+  readonly dn: GpuTensor;
+  readonly dh: GpuTensor;
+  readonly dgate: GpuTensor;
+  readonly dup: GpuTensor;
+  readonly dAttention: GpuTensor;
+  readonly dq: GpuTensor;
+  readonly dk: GpuTensor;
+  readonly dv: GpuTensor;
+  readonly dqRotated: GpuTensor;
+  readonly dkRotated: GpuTensor;
+  readonly attentionStats: GpuTensor;
+  /** The LoRA backward's scratch dY·B [N, r]. */
+  readonly g: GpuTensor;
+
+  constructor(make: (name: string, dims: number[]) => GpuTensor, config: ModelConfig, { B, T }: BatchShape, rank: number) {
+    const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
+    const N = B * T;
+    this.dx = make('d residual', [N, C]);
+    this.dn = make('d norm out', [N, C]);
+    this.dh = make('d h', [N, I]);
+    this.dgate = make('d gate', [N, I]);
+    this.dup = make('d up', [N, I]);
+    this.dAttention = make('d attention out', [B, T, H, D]);
+    this.dq = make('d q', [B, T, H, D]);
+    this.dk = make('d k', [B, T, Hkv, D]);
+    this.dv = make('d v', [B, T, Hkv, D]);
+    this.dqRotated = make('d q before rope', [B, T, H, D]);
+    this.dkRotated = make('d k before rope', [B, T, Hkv, D]);
+    this.attentionStats = make('attention backward stats', attentionScratchShapes({ B, H, T }).stats);
+    this.g = make('lora dY·B', [N, Math.max(rank, 1)]);
   }
 }
