@@ -1,0 +1,52 @@
+/** The recipe's mixture section as app/mix's sampler configuration. */
+import { CocktailError } from '../errors.ts';
+import type { MixConfig, MixStrategy } from '../mix/types.ts';
+import type { Recipe } from './recipe.ts';
+import type { PreparedTask } from './task-data.ts';
+
+export function mixStrategy(mixture: Recipe['mixture']): MixStrategy {
+  switch (mixture.strategy) {
+    case 'proportional':
+      return { kind: 'proportional', ...(mixture.cap ? { cap: mixture.cap } : {}) };
+    case 'uniform':
+      return { kind: 'uniform' };
+    case 'temperature':
+      return { kind: 'temperature', temperature: mixture.temperature!, ...(mixture.cap ? { cap: mixture.cap } : {}) };
+    case 'annealed':
+      return { kind: 'annealed' };
+    case 'reverse_annealed':
+      return { kind: 'reverse-annealed' };
+    case 'round_robin':
+      return { kind: 'round-robin' };
+    case 'manual':
+      return { kind: 'manual', weights: mixture.weights ?? {} };
+    case 'sequential':
+      return { kind: 'sequential' };
+  }
+}
+
+/**
+ * The sampler of a run: it draws `batch_size` examples per micro-batch, grad_accum micro-batches per
+ * optimizer step. Per-task adapters need every micro-batch from one task, so they sample per batch.
+ */
+export function mixConfig(recipe: Recipe, tasks: readonly PreparedTask[], optimizerSteps: number): MixConfig {
+  if (recipe.lora.layout === 'per_task' && recipe.mixture.per !== 'batch') {
+    throw new CocktailError('RECIPE_INVALID', 'lora.layout "per_task" routes each batch to its task\'s adapter: set mixture.per to "batch"', { field: 'mixture.per' });
+  }
+  return {
+    tasks: tasks.map((task) => ({ name: task.name, examples: task.train.length, role: task.role })),
+    strategy: mixStrategy(recipe.mixture),
+    ...(recipe.mixture.regularizer_share !== undefined ? { regularizerShare: recipe.mixture.regularizer_share } : {}),
+    sampleBy: recipe.mixture.per,
+    batchSize: recipe.batch_size,
+    totalSteps: optimizerSteps * recipe.grad_accum,
+    seed: recipe.seed,
+  };
+}
+
+/** Optimizer steps of a run: `steps`, or enough for `epochs` passes over every task's training rows. */
+export function optimizerSteps(recipe: Recipe, tasks: readonly PreparedTask[]): number {
+  if (recipe.steps !== undefined) return recipe.steps;
+  const examples = tasks.reduce((sum, task) => sum + task.train.length, 0);
+  return Math.max(1, Math.ceil((recipe.epochs! * examples) / (recipe.batch_size * recipe.grad_accum)));
+}

@@ -1,0 +1,23 @@
+/**
+ * What the trainer needs of each task of a recipe, once its file has been imported, mapped,
+ * validated, split and tokenized (app/train/prepare.ts builds it; the trainer and the evaluator read it).
+ */
+import type { TokenizedExample } from '../data/tokenize/types.ts';
+import type { RecipeTask } from './recipe.ts';
+
+export interface PreparedTask {
+  name: string;
+  role: 'task' | 'regularizer';
+  metric: NonNullable<RecipeTask['metric']>;
+  train: readonly TokenizedExample[];
+  validation: readonly TokenizedExample[];
+  /**
+   * For evaluation by generation or label scoring: per validation example, the prompt's token ids
+   * (what the model sees before it answers, generation prompt included) and the expected answer text.
+   */
+  validationPrompts: readonly { promptIds: Int32Array; expected: string }[];
+  /** Classification: every label word, as the model is taught to say it (for scoring the label words). */
+  labelWords?: readonly string[];
+  /** Mean tokens per training example, for the mixture preview. */
+  meanTokens: number;
+}

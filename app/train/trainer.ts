@@ -1,0 +1,303 @@
+/**
+ * The training loop: mixture → micro-batches → forward/backward on the GPU → clipped AdamW → LR
+ * schedule, with per-task losses, non-finite protection, checkpoints and exact resume.
+ *
+ * The loss of a step is the mean cross-entropy over every labelled position of all its micro-batches
+ * (ENGINEERING.md §6): each micro-batch's gradient is scaled by 1 / (labels of the whole step), which
+ * the CPU knows before anything runs. Everything that decides the numbers — sampler state, dropout
+ * seeds, AdamW's t — is part of the checkpoint, and no kernel uses float atomics, so k steps + resume
+ * + N − k steps gives the same bits as N steps straight.
+ */
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { adamwPartialCount, encodeAdamw, readAdamwStatus, type AdamwTensor } from '../gpu/ops/adamw.ts';
+import { crossEntropyChunkRows, encodeCrossEntropy, readCrossEntropyStats } from '../gpu/ops/cross_entropy.ts';
+import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { MixSampler } from '../mix/sampler.ts';
+import type { Json, Storage } from '../store/storage.ts';
+import { DecoderGraph } from '../model/graph.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
+import { initLoraAdapter, type LoraAdapter, type LoraConfig } from '../model/lora.ts';
+import { downloadLora, uploadLora, type GpuLora } from '../model/lora-gpu.ts';
+import { buildBatch, type HostBatch } from './batch.ts';
+import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { learningRate } from './lr-schedule.ts';
+import { mixConfig, optimizerSteps } from './mixture.ts';
+import { recipeHash, type Recipe } from './recipe.ts';
+import type { PreparedTask } from './task-data.ts';
+
+export interface StepRecord {
+  [key: string]: Json;
+  step: number;
+  loss: number;
+  /** Mean loss of each task's labelled positions in this step; null for a task not drawn. */
+  taskLosses: (number | null)[];
+  lr: number;
+  gradNorm: number;
+  skipped: boolean;
+  tokens: number;
+  seconds: number;
+}
+
+export interface TrainerOptions {
+  runId: string;
+  storage?: Storage;
+  /** Resume from the run's checkpoint in `storage` when there is one (refused if the recipe differs). */
+  resume?: boolean;
+}
+
+interface Adapter {
+  name: string;
+  cpu: LoraAdapter;
+  gpu: GpuLora;
+  /** AdamW's t: optimizer steps this adapter has taken. */
+  adamSteps: number;
+  tensors: AdamwTensor[];
+  partials: GpuTensor;
+  status: GpuTensor;
+}
+
+export class Trainer {
+  readonly totalSteps: number;
+  readonly history: StepRecord[] = [];
+  private readonly graph: DecoderGraph;
+  private readonly adapters: Adapter[];
+  private readonly inputs: { ids: GpuTensor; positions: GpuTensor; segments: GpuTensor; targets: GpuTensor };
+  private readonly stats: GpuTensor;
+  private readonly rowLoss: GpuTensor;
+  private readonly lossScratch: GpuTensor;
+  private sampler: MixSampler;
+  private completed = 0;
+  private readonly seqLength: number;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: GpuModel,
+    readonly tasks: readonly PreparedTask[],
+    readonly recipe: Recipe,
+    private readonly hash: string,
+    private readonly options: TrainerOptions,
+  ) {
+    this.totalSteps = optimizerSteps(recipe, tasks);
+    this.sampler = MixSampler.create(mixConfig(recipe, tasks, this.totalSteps));
+    const longest = Math.max(...tasks.flatMap((task) => task.train.map((example) => example.inputIds.length)));
+    this.seqLength = Math.min(recipe.max_length, longest);
+    const B = recipe.batch_size;
+    const N = B * this.seqLength;
+    const loraConfig: LoraConfig = { r: recipe.lora.r, alpha: recipe.lora.alpha, dropout: recipe.lora.dropout, targets: recipe.lora.targets, rslora: recipe.lora.rslora };
+    const names = recipe.lora.layout === 'per_task' ? tasks.map((task) => task.name) : ['shared'];
+    this.adapters = names.map((name, i) => this.createAdapter(name, initLoraAdapter(model.config, loraConfig, recipe.seed + i)));
+    this.graph = new DecoderGraph(ctx, model, { B, T: this.seqLength }, { training: true, recompute: recipe.recompute, loraRank: loraConfig.r });
+    this.inputs = {
+      ids: createIndexTensor(ctx.device, 'batch ids', [N], 'u32'),
+      positions: createIndexTensor(ctx.device, 'batch positions', [N], 'u32'),
+      segments: createIndexTensor(ctx.device, 'batch segments', [B, this.seqLength], 'u32'),
+      targets: createIndexTensor(ctx.device, 'batch targets', [N], 'i32'),
+    };
+    this.stats = createTensor(ctx.device, 'loss stats', [3], 'f32');
+    this.rowLoss = createTensor(ctx.device, 'row loss', [N], 'f32');
+    this.lossScratch = createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32');
+  }
+
+  /** A trainer for a recipe, resumed from its checkpoint when `options.resume` and one exists. */
+  static async create(ctx: GpuContext, model: GpuModel, tasks: readonly PreparedTask[], recipe: Recipe, options: TrainerOptions): Promise<Trainer> {
+    if (tasks.length === 0) throw new CocktailError('TRAIN_NO_TASKS', 'a run needs at least one task with training examples');
+    const empty = tasks.find((task) => task.train.length === 0);
+    if (empty) throw new CocktailError('TRAIN_EMPTY_TASK', `task "${empty.name}" has no training examples left after validation and splitting`, { task: empty.name });
+    const hash = await recipeHash(recipe);
+    const trainer = new Trainer(ctx, model, tasks, recipe, hash, options);
+    if (options.resume && options.storage) {
+      const checkpoint = await loadCheckpoint(options.storage, options.runId, hash);
+      if (checkpoint) trainer.restore(checkpoint);
+    }
+    return trainer;
+  }
+
+  get step(): number {
+    return this.completed;
+  }
+
+  get done(): boolean {
+    return this.completed >= this.totalSteps;
+  }
+
+  /** One optimizer step over grad_accum micro-batches. */
+  async trainStep(): Promise<StepRecord> {
+    const started = performance.now();
+    const { recipe, ctx } = this;
+    const batches: HostBatch[] = [];
+    for (let micro = 0; micro < recipe.grad_accum; micro++) {
+      const draws = this.sampler.nextBatch();
+      batches.push(buildBatch(draws.map(({ task, row }) => ({ task, example: this.tasks[task]!.train[row]! })), this.seqLength));
+    }
+    const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
+    const used = new Set(batches.map((batch) => this.adapterOf(batch)));
+    const clear = ctx.device.createCommandEncoder({ label: 'clear gradients' });
+    clear.clearBuffer(this.stats.buffer);
+    for (const adapter of used) for (const tensor of adapter.tensors) clear.clearBuffer(tensor.grad.buffer);
+    ctx.device.queue.submit([clear.finish()]);
+
+    const taskLoss = new Float64Array(this.tasks.length);
+    const taskLabels = new Float64Array(this.tasks.length);
+    let tokens = 0;
+    for (const [micro, batch] of batches.entries()) {
+      const adapter = this.adapterOf(batch);
+      const device = ctx.device;
+      device.queue.writeBuffer(this.inputs.ids.buffer, 0, batch.ids);
+      device.queue.writeBuffer(this.inputs.positions.buffer, 0, batch.positions);
+      device.queue.writeBuffer(this.inputs.segments.buffer, 0, batch.segments);
+      device.queue.writeBuffer(this.inputs.targets.buffer, 0, batch.targets);
+      this.graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
+      const encoder = device.createCommandEncoder({ label: `step ${this.completed} micro ${micro}` });
+      const batchTensors = { ids: this.inputs.ids, positions: this.inputs.positions, segments: this.inputs.segments };
+      this.graph.encodeForward(encoder, batchTensors, adapter.gpu);
+      encoder.clearBuffer(this.graph.dFinal!.buffer);
+      encodeCrossEntropy(
+        ctx,
+        encoder,
+        { x: this.graph.final, w: this.model.lmHead, labels: this.inputs.targets },
+        { stats: this.stats, rowLoss: this.rowLoss, backward: { dx: this.graph.dFinal!, gradScale: 1 / labels } },
+        this.lossScratch,
+      );
+      this.graph.encodeBackward(encoder, batchTensors, adapter.gpu);
+      device.queue.submit([encoder.finish()]);
+      const rowLoss = await readTensor(device, this.rowLoss);
+      for (let row = 0; row < batch.B; row++) {
+        const task = batch.rowTask[row]!;
+        for (let t = 0; t < batch.T; t++) taskLoss[task]! += rowLoss[row * batch.T + t]!;
+        taskLabels[task]! += batch.rowLabels[row]!;
+      }
+      tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
+    }
+
+    const lr = learningRate({ kind: recipe.schedule.kind, lr: recipe.optimizer.lr, warmupSteps: recipe.schedule.warmup_steps, totalSteps: this.totalSteps }, this.completed);
+    const update = ctx.device.createCommandEncoder({ label: `adamw ${this.completed}` });
+    for (const adapter of used) {
+      encodeAdamw(
+        ctx,
+        update,
+        adapter.tensors,
+        {
+          step: adapter.adamSteps + 1,
+          lr,
+          beta1: recipe.optimizer.betas[0],
+          beta2: recipe.optimizer.betas[1],
+          eps: recipe.optimizer.eps,
+          weightDecay: recipe.optimizer.weight_decay,
+          maxGradNorm: recipe.clip,
+        },
+        { partials: adapter.partials, status: adapter.status },
+      );
+    }
+    ctx.device.queue.submit([update.finish()]);
+    const { lossSum, labelCount } = await readCrossEntropyStats(ctx.device, this.stats);
+    let skipped = false;
+    let gradNormSquared = 0;
+    for (const adapter of used) {
+      const status = await readAdamwStatus(ctx.device, adapter.status);
+      if (status.skipped) skipped = true;
+      else adapter.adamSteps++;
+      gradNormSquared += status.gradNorm ** 2;
+    }
+    const loss = lossSum / labelCount;
+    if (skipped && recipe.nonfinite === 'stop') {
+      throw new CocktailError('TRAIN_NONFINITE', `step ${this.completed + 1} produced a non-finite loss or gradient (loss ${loss}); training stopped and the weights are those of step ${this.completed}`, { step: this.completed + 1 });
+    }
+    this.completed++;
+    const record: StepRecord = {
+      step: this.completed,
+      loss,
+      taskLosses: Array.from(taskLoss, (sum, task) => (taskLabels[task]! > 0 ? sum / taskLabels[task]! : null)),
+      lr,
+      gradNorm: Math.sqrt(gradNormSquared),
+      skipped,
+      tokens,
+      seconds: (performance.now() - started) / 1000,
+    };
+    this.history.push(record);
+    if (this.options.storage && this.recipe.checkpoint_every > 0 && this.completed % this.recipe.checkpoint_every === 0) await this.saveCheckpoint();
+    return record;
+  }
+
+  /** Writes the run's checkpoint (adapters, AdamW moments, sampler, step) to storage. */
+  async saveCheckpoint(): Promise<void> {
+    if (!this.options.storage) throw new CocktailError('CHECKPOINT_NO_STORAGE', 'this trainer was created without storage for checkpoints');
+    const tensors = new Map<string, Float32Array>();
+    for (const adapter of this.adapters) {
+      for (const [index, tensor] of adapter.tensors.entries()) {
+        for (const part of ['param', 'm', 'v'] as const) tensors.set(`${adapter.name}/${index}/${part}`, await readTensor(this.ctx.device, tensor[part]));
+      }
+    }
+    const checkpoint: Checkpoint = {
+      meta: {
+        formatVersion: CHECKPOINT_FORMAT_VERSION,
+        recipeHash: this.hash,
+        runId: this.options.runId,
+        step: this.completed,
+        adamSteps: this.adapters.map((adapter) => adapter.adamSteps),
+        sampler: this.sampler.state(),
+        tensors: [...tensors].map(([name, values]) => ({ name, length: values.length })),
+        history: this.history,
+        savedAt: Date.now(),
+      },
+      tensors,
+    };
+    await saveCheckpoint(this.options.storage, checkpoint);
+  }
+
+  /** The adapters as trained so far, by name ("shared", or the task names with per-task adapters). */
+  async adaptersNow(): Promise<Map<string, LoraAdapter>> {
+    const out = new Map<string, LoraAdapter>();
+    for (const adapter of this.adapters) out.set(adapter.name, await downloadLora(this.ctx, adapter.gpu, adapter.cpu));
+    return out;
+  }
+
+  destroy(): void {
+    this.graph.destroy();
+    for (const adapter of this.adapters) {
+      adapter.gpu.destroy();
+      adapter.partials.buffer.destroy();
+      adapter.status.buffer.destroy();
+    }
+    for (const tensor of [...Object.values(this.inputs), this.stats, this.rowLoss, this.lossScratch]) tensor.buffer.destroy();
+  }
+
+  private adapterOf(batch: HostBatch): Adapter {
+    return this.adapters.length === 1 ? this.adapters[0]! : this.adapters[batch.rowTask[0]!]!;
+  }
+
+  private createAdapter(name: string, cpu: LoraAdapter): Adapter {
+    const gpu = uploadLora(this.ctx, cpu, { training: true });
+    const { grads, m, v } = gpu.training!;
+    const tensors: AdamwTensor[] = [];
+    for (const [key, pair] of gpu.pairs) {
+      for (const part of ['a', 'b'] as const) tensors.push({ param: pair[part], grad: grads.get(key)![part], m: m.get(key)![part], v: v.get(key)![part] });
+    }
+    return {
+      name,
+      cpu,
+      gpu,
+      adamSteps: 0,
+      tensors,
+      partials: createTensor(this.ctx.device, `${name} adamw partials`, [adamwPartialCount(tensors)], 'f32'),
+      status: createTensor(this.ctx.device, `${name} adamw status`, [4], 'f32'),
+    };
+  }
+
+  private restore(checkpoint: Checkpoint): void {
+    const { meta, tensors } = checkpoint;
+    for (const [a, adapter] of this.adapters.entries()) {
+      adapter.adamSteps = meta.adamSteps[a] ?? 0;
+      for (const [index, tensor] of adapter.tensors.entries()) {
+        for (const part of ['param', 'm', 'v'] as const) {
+          const values = tensors.get(`${adapter.name}/${index}/${part}`);
+          if (!values) throw new CocktailError('CHECKPOINT_CORRUPT', `the checkpoint has no ${part} for ${adapter.name} tensor ${index}`, {});
+          this.ctx.device.queue.writeBuffer(tensor[part].buffer, 0, values as Float32Array<ArrayBuffer>);
+        }
+      }
+    }
+    this.sampler = MixSampler.fromState(meta.sampler);
+    this.completed = meta.step;
+    this.history.push(...(meta.history as StepRecord[]));
+  }
+}
