@@ -1,0 +1,171 @@
+/**
+ * Evaluation of a task on its validation split: the loss (the same cross-entropy as training, no
+ * backward) and the task's metric — accuracy by scoring every label word after the prompt and taking
+ * the likeliest (no generation needed), or exact match, numeric match or ROUGE-L on greedy generations.
+ */
+import type { TokenizedExample } from '../data/tokenize/types.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { crossEntropyChunkRows, encodeCrossEntropy, readCrossEntropyStats } from '../gpu/ops/cross_entropy.ts';
+import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { Generator } from '../model/generate.ts';
+import { DecoderGraph } from '../model/graph.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
+import type { GpuLora } from '../model/lora-gpu.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import { buildBatch, IGNORE_INDEX, type HostBatch } from './batch.ts';
+import { exactMatch, numericMatch, rougeL } from './metrics.ts';
+import type { PreparedTask } from './task-data.ts';
+
+export interface TaskEvaluation {
+  task: string;
+  metric: PreparedTask['metric'];
+  /** Mean cross-entropy over the validation split's labelled positions. */
+  loss: number;
+  /** The metric's mean over the examples scored (equal to loss for the loss metric). */
+  score: number;
+  examples: number;
+  /** A few generations or choices, for the studio to show next to the number. */
+  samples: { expected: string; got: string }[];
+}
+
+export class Evaluator {
+  private readonly graph: DecoderGraph;
+  private readonly tensors: { ids: GpuTensor; positions: GpuTensor; segments: GpuTensor; targets: GpuTensor; stats: GpuTensor; rowLoss: GpuTensor; scratch: GpuTensor };
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly model: GpuModel,
+    private readonly tokenizer: TextTokenizer,
+    private readonly shape: { B: number; T: number },
+    loraRank: number,
+  ) {
+    const { B, T } = shape;
+    const N = B * T;
+    const V = model.config.vocabSize;
+    this.graph = new DecoderGraph(ctx, model, shape, { training: false, loraRank });
+    this.tensors = {
+      ids: createIndexTensor(ctx.device, 'eval ids', [N], 'u32'),
+      positions: createIndexTensor(ctx.device, 'eval positions', [N], 'u32'),
+      segments: createIndexTensor(ctx.device, 'eval segments', [B, T], 'u32'),
+      targets: createIndexTensor(ctx.device, 'eval targets', [N], 'i32'),
+      stats: createTensor(ctx.device, 'eval stats', [3], 'f32'),
+      rowLoss: createTensor(ctx.device, 'eval row loss', [N], 'f32'),
+      scratch: createTensor(ctx.device, 'eval logits chunk', [crossEntropyChunkRows(ctx.device, N, V), V], 'f32'),
+    };
+  }
+
+  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number } = {}): Promise<TaskEvaluation> {
+    const loss = await this.loss(task.validation, lora);
+    const prompts = task.validationPrompts.slice(0, options.maxExamples ?? 32);
+    let scored: { score: number; samples: TaskEvaluation['samples'] } = { score: loss, samples: [] };
+    if (task.metric === 'accuracy' && task.labelWords && prompts.length > 0) scored = await this.labelAccuracy(prompts, task.labelWords, lora);
+    else if (task.metric !== 'loss' && task.metric !== 'accuracy' && prompts.length > 0) scored = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64);
+    return { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? task.validation.length : prompts.length, samples: scored.samples.slice(0, 5) };
+  }
+
+  /** Mean cross-entropy over every labelled position of `examples`. */
+  async loss(examples: readonly TokenizedExample[], lora: GpuLora | undefined): Promise<number> {
+    let sum = 0;
+    let count = 0;
+    for (let start = 0; start < examples.length; start += this.shape.B) {
+      const batch = buildBatch(examples.slice(start, start + this.shape.B).map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
+      const { lossSum, labelCount } = (await this.run(batch, lora)).stats;
+      sum += lossSum;
+      count += labelCount;
+    }
+    return count > 0 ? sum / count : NaN;
+  }
+
+  /** Scores each label word after the prompt by its log-probability; the likeliest is the model's answer. */
+  private async labelAccuracy(prompts: PreparedTask['validationPrompts'], words: readonly string[], lora: GpuLora | undefined) {
+    let correct = 0;
+    const samples: TaskEvaluation['samples'] = [];
+    for (const { promptIds, expected } of prompts) {
+      const candidates = words.map((word) => this.continuation(promptIds, word));
+      const scores: number[] = [];
+      for (let start = 0; start < candidates.length; start += this.shape.B) {
+        const slice = candidates.slice(start, start + this.shape.B);
+        const batch = buildBatch(slice.map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
+        const { rowLoss } = await this.run(batch, lora);
+        slice.forEach((_, row) => scores.push(rowLoss.subarray(row * this.shape.T, (row + 1) * this.shape.T).reduce((a, b) => a + b, 0)));
+      }
+      const best = words[scores.indexOf(Math.min(...scores))]!;
+      if (exactMatch(best, expected)) correct++;
+      samples.push({ expected, got: best });
+    }
+    return { score: correct / prompts.length, samples };
+  }
+
+  private async generationScore(prompts: PreparedTask['validationPrompts'], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number) {
+    const measure = { exact_match: exactMatch, numeric_match: numericMatch, rouge_l: rougeL }[metric];
+    const generator = new Generator(this.ctx, this.model, { capacity: this.shape.T + maxNewTokens, ...(lora ? { lora } : {}) });
+    let total = 0;
+    const samples: TaskEvaluation['samples'] = [];
+    try {
+      for (const { promptIds, expected } of prompts) {
+        const prompt = Array.from(promptIds.slice(-this.shape.T));
+        const { text = '' } = await generator.generate(prompt, { maxNewTokens, eosIds: this.tokenizer.eosIds, decode: (ids) => this.tokenizer.decode(ids, { skipSpecialTokens: true }) });
+        total += measure(text, expected);
+        samples.push({ expected, got: text });
+      }
+    } finally {
+      generator.destroy();
+    }
+    return { score: total / prompts.length, samples };
+  }
+
+  /** prompt + word as an example whose loss covers only the word's tokens. */
+  private continuation(promptIds: Int32Array, word: string): TokenizedExample {
+    const prompt = Array.from(promptIds);
+    // Tokenize the word in context (a leading space merges differently on its own), falling back to alone.
+    const joint = this.tokenizer.encode(this.tokenizer.decode(prompt) + word, { addSpecialTokens: false });
+    const bare = this.tokenizer.encode(this.tokenizer.decode(prompt), { addSpecialTokens: false });
+    const inContext = joint.slice(0, bare.length).every((id, i) => id === bare[i]) ? joint.slice(bare.length) : [];
+    const wordIds = inContext.length > 0 ? inContext : this.tokenizer.encode(word, { addSpecialTokens: false });
+    const ids = [...prompt, ...wordIds];
+    const labels = ids.map((id, t) => (t >= prompt.length ? id : IGNORE_INDEX));
+    return { source: { row: 0 }, inputIds: Int32Array.from(ids), labels: Int32Array.from(labels), turnIndex: new Int32Array(ids.length), roles: [], truncatedTokens: 0 };
+  }
+
+  /** Keeps the last T tokens of an example longer than the evaluation batch (its answer is at the end). */
+  private fit(example: TokenizedExample): TokenizedExample {
+    const excess = example.inputIds.length - this.shape.T;
+    if (excess <= 0) return example;
+    return { ...example, inputIds: example.inputIds.slice(excess), labels: Int32Array.from(example.labels.slice(excess), (label, t) => (t === 0 ? IGNORE_INDEX : label)) };
+  }
+
+  private async run(batch: HostBatch, lora: GpuLora | undefined) {
+    const { ctx, tensors } = this;
+    const { device } = ctx;
+    // A short last batch leaves rows of zeros: segment 0 and no labels, so they add nothing.
+    const full = batch.B === this.shape.B ? batch : padBatch(batch, this.shape.B);
+    device.queue.writeBuffer(tensors.ids.buffer, 0, full.ids);
+    device.queue.writeBuffer(tensors.positions.buffer, 0, full.positions);
+    device.queue.writeBuffer(tensors.segments.buffer, 0, full.segments);
+    device.queue.writeBuffer(tensors.targets.buffer, 0, full.targets);
+    const encoder = device.createCommandEncoder({ label: 'evaluate' });
+    encoder.clearBuffer(tensors.stats.buffer);
+    const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
+    this.graph.encodeForward(encoder, batchTensors, lora);
+    encodeCrossEntropy(ctx, encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
+    device.queue.submit([encoder.finish()]);
+    return { stats: await readCrossEntropyStats(device, tensors.stats), rowLoss: await readTensor(device, tensors.rowLoss) };
+  }
+
+  destroy(): void {
+    this.graph.destroy();
+    for (const tensor of Object.values(this.tensors)) tensor.buffer.destroy();
+  }
+}
+
+function padBatch(batch: HostBatch, B: number): HostBatch {
+  const N = B * batch.T;
+  const grow = (array: Uint32Array<ArrayBuffer>): Uint32Array<ArrayBuffer> => {
+    const out = new Uint32Array(N);
+    out.set(array);
+    return out;
+  };
+  const targets = new Int32Array(N).fill(IGNORE_INDEX);
+  targets.set(batch.targets);
+  return { ...batch, B, ids: grow(batch.ids), positions: grow(batch.positions), segments: grow(batch.segments), targets };
+}
