@@ -1,0 +1,243 @@
+/**
+ * A recipe's tasks, from the files (or Hub splits) they name to what the trainer and the evaluator
+ * read (PreparedTask): import, map to examples, drop bad rows with their reasons kept, split, cap,
+ * tokenize (through the cache when storage is given), and build the validation prompts.
+ *
+ * ```
+ * recipe task ─ prepare/format-mapping.ts, templates.ts, metric.ts   (checked for every task first)
+ *      │
+ *      ├─ prepare/read-sources.ts   file(s) through openFile, or Hub split(s)
+ *      ├─ prepare/map-source.ts     FormatMapping, bad rows dropped and reported
+ *      ├─ prepare/split-task.ts     validation file or seeded split, max_examples
+ *      ├─ prepare/tokenize-part.ts  train and validation, cached by content
+ *      └─ prepare/validation-prompts.ts
+ * ```
+ *
+ * Every task's format, columns, template and metric are checked before any file is read, so a typo in
+ * the last task fails in a moment rather than after the first task's import. Tasks are then prepared
+ * one after another (one file's rows in memory at a time). Every message names the task and the file.
+ */
+import { createRowMapper, DataError, ProblemLog, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
+import { formatTokenizeReport, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import type { Json, Storage } from '../store/storage.ts';
+import { throwIfCancelled } from './prepare/cancel.ts';
+import { describeTask, PrepareError } from './prepare/errors.ts';
+import { planMapping, type MappingPlan } from './prepare/format-mapping.ts';
+import { mapSource, type MappedSource, type SourceReport } from './prepare/map-source.ts';
+import { hasValidationPrompts, taskMetric, type Metric } from './prepare/metric.ts';
+import { importTaskSources, type ImportedSource } from './prepare/read-sources.ts';
+import { splitTask, type SplitReport } from './prepare/split-task.ts';
+import { planTemplate, type TemplatePlan } from './prepare/templates.ts';
+import { tokenizePart, type CacheReport, type PartCache } from './prepare/tokenize-part.ts';
+import { validationPrompts } from './prepare/validation-prompts.ts';
+import type { Recipe, RecipeTask, TaskFormat } from './recipe.ts';
+import type { PreparedTask } from './task-data.ts';
+
+export { PrepareError, type PrepareErrorCode } from './prepare/errors.ts';
+export { DEFAULT_METRIC } from './prepare/metric.ts';
+export { PLAIN_TEMPLATE_BY_FORMAT } from './prepare/templates.ts';
+export { defaultClassificationTemplate } from './prepare/format-mapping.ts';
+export type { SourceReport } from './prepare/map-source.ts';
+export type { SplitReport } from './prepare/split-task.ts';
+export type { CacheReport } from './prepare/tokenize-part.ts';
+
+/** Raise when preparation gives different examples for the same recipe and files, so cached tokenizations miss. */
+export const PREPARATION_VERSION = 1;
+
+export type PrepareStage = 'import' | 'map' | 'tokenize';
+
+/** Progress of one task: bytes read (import), rows mapped (map), examples tokenized, train then validation (tokenize). */
+export interface PrepareProgress {
+  readonly task: string;
+  readonly stage: PrepareStage;
+  readonly done: number;
+  readonly total: number;
+}
+
+interface PrepareOptionsBase {
+  readonly tokenizer: TextTokenizer;
+  /** Opens a path of the recipe (the caller resolves it against the recipe file's folder). */
+  openFile(path: string): Promise<Blob>;
+  /** For Hub sources; globalThis.fetch when omitted. */
+  readonly fetch?: FetchLike;
+  /** Default https://huggingface.co; a mirror, or a local server in tests. */
+  readonly hubEndpoint?: string;
+  /** For gated or private Hub data sets. */
+  readonly hubAccessToken?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: PrepareProgress) => void;
+}
+
+/**
+ * With `storage`, tokenized tasks are cached in its "datasets" store. The cache key includes the
+ * tokenizer's identity (tokenizerIdentity() of the model's files, app/data/tokenize), which a
+ * TextTokenizer cannot tell about itself, so the two come together.
+ */
+export type PrepareOptions = PrepareOptionsBase & ({ readonly storage?: undefined } | { readonly storage: Storage; readonly tokenizerIdentity: string });
+
+export interface TaskPreparationReport {
+  readonly task: string;
+  readonly format: TaskFormat;
+  readonly role: RecipeTask['role'];
+  readonly metric: Metric;
+  /** How conversations were rendered. */
+  readonly template: TemplateChoice;
+  /** The app/data mapping the task's main source was read with (column positions resolved to names). */
+  readonly mapping: FormatMapping;
+  /** The main source, then the validation file or split when there is one. */
+  readonly sources: readonly SourceReport[];
+  /** Records of the main source, before anything was dropped. */
+  readonly rows: number;
+  /** Rows dropped for errors over all sources; each source's `validation` report says which and why. */
+  readonly droppedRows: number;
+  /** Classification: labels, their words and counts in the main source. */
+  readonly labels?: LabelSet;
+  readonly split: SplitReport;
+  readonly tokenize: { readonly train: TokenizeReport; readonly validation: TokenizeReport };
+  /** Token counts of the training examples (for the mixture preview). */
+  readonly statistics: TaskTokenStatistics;
+  /** Present when storage was given. */
+  readonly cache?: { readonly train: CacheReport; readonly validation: CacheReport };
+}
+
+export interface PreparedTasks {
+  readonly tasks: PreparedTask[];
+  /** One per task, in the recipe's order. */
+  readonly reports: TaskPreparationReport[];
+}
+
+interface TaskPlan {
+  readonly task: RecipeTask;
+  readonly mapping: MappingPlan;
+  readonly template: TemplatePlan;
+  readonly metric: Metric;
+}
+
+export async function prepareTasks(recipe: Recipe, options: PrepareOptions): Promise<PreparedTasks> {
+  const plans = recipe.tasks.map((task) => planTask(task, options.tokenizer));
+  const tasks: PreparedTask[] = [];
+  const reports: TaskPreparationReport[] = [];
+  for (const plan of plans) {
+    throwIfCancelled(options.signal, plan.task.name);
+    const { task, report } = await prepareTask(recipe, plan, options);
+    tasks.push(task);
+    reports.push(report);
+  }
+  return { tasks, reports };
+}
+
+/** Everything about a task that can be checked without its file. */
+function planTask(task: RecipeTask, tokenizer: TextTokenizer): TaskPlan {
+  const metric = taskMetric(task);
+  const template = planTemplate(task, tokenizer);
+  const mapping = planMapping(task, { vocabSize: tokenizer.vocabSize, ...(template.promptTemplate === undefined ? {} : { promptTemplate: template.promptTemplate }) });
+  try {
+    // No columns are known yet, so this checks templates and label sets only.
+    createRowMapper(mapping.withoutFile(), { log: new ProblemLog(task.name) });
+  } catch (error) {
+    if (error instanceof DataError && error.code === 'DATA_BAD_MAPPING') {
+      throw new PrepareError('PREPARE_BAD_MAPPING', `${describeTask(task.name)}: ${error.message}`, { task: task.name, cause: error.code });
+    }
+    throw error;
+  }
+  return { task, mapping, template, metric };
+}
+
+async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptions): Promise<{ task: PreparedTask; report: TaskPreparationReport }> {
+  const { task } = plan;
+  const { tokenizer, signal } = options;
+  const progress = (stage: PrepareStage) => (done: number, total: number) => options.onProgress?.({ task: task.name, stage, done, total });
+
+  const sources = await importTaskSources(task, { ...options, onProgress: progress('import') });
+  const mapped = await mapSources(plan, sources.train, sources.validation, signal, progress('map'));
+  const split = splitTask(task, recipe.seed, mapped.train.examples, mapped.validation?.examples);
+
+  const tokenizeOptions: TokenizeOptions = { template: plan.template.rendering, trainOnPrompts: recipe.train_on_prompts, maxLength: recipe.max_length };
+  const trainLabel = `${task.name} (${sources.train.name})`;
+  const validationSource = sources.validation ?? sources.train;
+  const validationLabel = `${task.name} (${validationSource.name})`;
+  const tokenizeTotal = split.train.length + split.validation.length;
+  const tokenizeProgress = progress('tokenize');
+  const preparation = (part: 'train' | 'validation'): Json => ({
+    version: PREPARATION_VERSION,
+    mapping: (part === 'validation' && mapped.validation ? mapped.validation : mapped.train).mapping as unknown as Json,
+    badRows: 'drop',
+    split: { method: split.report.method, validation_fraction: task.validation_fraction, seed: recipe.seed, ...(part === 'train' ? { max_examples: task.max_examples ?? null } : {}) },
+    part,
+  });
+  const cacheFor = async (source: ImportedSource, part: 'train' | 'validation'): Promise<PartCache | undefined> =>
+    options.storage === undefined
+      ? undefined
+      : { storage: options.storage, tokenizerIdentity: options.tokenizerIdentity, source: await source.fingerprint(), preparation: preparation(part) };
+
+  const train = await tokenizePart(
+    split.train,
+    tokenizer,
+    tokenizeOptions,
+    { label: trainLabel, signal, onProgress: ({ done }) => tokenizeProgress(done, tokenizeTotal) },
+    await cacheFor(sources.train, 'train'),
+  );
+  if (train.task.examples.length === 0) {
+    throw new PrepareError('PREPARE_NO_EXAMPLES', `${describeTask(task.name, sources.train.name)}: no training example has a token to learn from.\n${formatTokenizeReport(train.task.report)}`, {
+      task: task.name,
+      file: sources.train.name,
+    });
+  }
+  const validation = await tokenizePart(
+    split.validation,
+    tokenizer,
+    tokenizeOptions,
+    { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
+    await cacheFor(validationSource, 'validation'),
+  );
+  const prompts = hasValidationPrompts(task.format)
+    ? validationPrompts(validation.task.examples, split.validation, tokenizer, { template: plan.template.rendering, maxLength: recipe.max_length, label: validationLabel })
+    : [];
+
+  const labels = mapped.train.summary.labels;
+  const sourceReports = [mapped.train.report, ...(mapped.validation ? [mapped.validation.report] : [])];
+  return {
+    task: {
+      name: task.name,
+      role: task.role,
+      metric: plan.metric,
+      train: train.task.examples,
+      validation: validation.task.examples,
+      validationPrompts: prompts,
+      ...(task.format === 'classification' && labels ? { labelWords: labels.words } : {}),
+      meanTokens: train.statistics.meanTokensPerExample,
+    },
+    report: {
+      task: task.name,
+      format: task.format,
+      role: task.role,
+      metric: plan.metric,
+      template: plan.template.rendering,
+      mapping: mapped.train.mapping,
+      sources: sourceReports,
+      rows: mapped.train.report.rows,
+      droppedRows: sourceReports.reduce((sum, source) => sum + source.droppedRows, 0),
+      ...(labels ? { labels } : {}),
+      split: split.report,
+      tokenize: { train: train.task.report, validation: validation.task.report },
+      statistics: train.statistics,
+      ...(train.cache && validation.cache ? { cache: { train: train.cache, validation: validation.cache } } : {}),
+    },
+  };
+}
+
+/** Maps the main source, then the validation source; progress counts the rows of both. */
+async function mapSources(
+  plan: TaskPlan,
+  train: ImportedSource,
+  validation: ImportedSource | undefined,
+  signal: AbortSignal | undefined,
+  onProgress: (done: number, total: number) => void,
+): Promise<{ train: MappedSource; validation?: MappedSource }> {
+  const total = train.rows.length + (validation?.rows.length ?? 0);
+  const mappedTrain = await mapSource(plan.task, plan.mapping, train, { signal, onProgress: (done) => onProgress(done, total) });
+  if (!validation) return { train: mappedTrain };
+  const mappedValidation = await mapSource(plan.task, plan.mapping, validation, { signal, onProgress: (done) => onProgress(train.rows.length + done, total) });
+  return { train: mappedTrain, validation: mappedValidation };
+}

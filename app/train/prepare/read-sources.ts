@@ -1,0 +1,130 @@
+/**
+ * A task's rows: its file (and validation file), opened through the caller's `openFile`, or its Hub
+ * split (and validation split), read from the Parquet files the Hub keeps for every data set. Each
+ * source keeps its own ProblemLog, named after the recipe path or the Hub split, so a problem points
+ * at the file it is in.
+ */
+import { collectRows, importFile, ProblemLog, readHubDatasetRows, type FetchLike, type ImportInfo, type RawRow } from '../../data/index.ts';
+import { contentHash, sha256Hex } from '../../data/tokenize/index.ts';
+import type { RecipeTask } from '../recipe.ts';
+import { describeTask, PrepareError } from './errors.ts';
+
+export interface ImportedSource {
+  /** The recipe path, or "owner/name (config/split)" for a Hub split: how every message names it. */
+  readonly name: string;
+  readonly rows: readonly RawRow[];
+  readonly info: ImportInfo;
+  readonly problems: ProblemLog;
+  /** A hash of the source's content, for the tokenization cache; computed only when asked for. */
+  fingerprint(): Promise<string>;
+}
+
+export interface TaskSources {
+  readonly train: ImportedSource;
+  /** The task's own validation file or split, when the recipe names one. */
+  readonly validation?: ImportedSource;
+}
+
+export interface SourceAccess {
+  openFile(path: string): Promise<Blob>;
+  fetch?: FetchLike;
+  hubEndpoint?: string;
+  hubAccessToken?: string;
+  signal?: AbortSignal;
+  /** Bytes read so far over all of the task's sources, and the total known so far. */
+  onProgress?(done: number, total: number): void;
+}
+
+export async function importTaskSources(task: RecipeTask, access: SourceAccess): Promise<TaskSources> {
+  return 'file' in task.source ? importFiles(task, task.source, access) : importHubSplits(task, task.source, access);
+}
+
+async function importFiles(task: RecipeTask, source: Extract<RecipeTask['source'], { file: string }>, access: SourceAccess): Promise<TaskSources> {
+  const paths = source.validation_file === undefined ? [source.file] : [source.file, source.validation_file];
+  // Open every file before reading any, so a wrong validation path fails at once, not after a long import.
+  const blobs = await Promise.all(paths.map((path, index) => openTaskFile(task, path, index === 0 ? 'file' : 'validation_file', access)));
+  const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  let before = 0;
+  const imported: ImportedSource[] = [];
+  for (const [index, blob] of blobs.entries()) {
+    const name = paths[index]!;
+    const { rows, info, problems } = await importFile(blob, {
+      fileName: name,
+      ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }),
+      ...(source.header === undefined ? {} : { header: source.header }),
+      signal: access.signal,
+      onProgress: ({ bytesRead }) => access.onProgress?.(before + bytesRead, total),
+    });
+    before += blob.size;
+    imported.push({ name, rows, info, problems, fingerprint: () => contentHash(blob) });
+  }
+  return imported[1] === undefined ? { train: imported[0]! } : { train: imported[0]!, validation: imported[1] };
+}
+
+async function openTaskFile(task: RecipeTask, path: string, field: string, access: SourceAccess): Promise<Blob> {
+  try {
+    return await access.openFile(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new PrepareError('PREPARE_FILE_NOT_FOUND', `${describeTask(task.name)}: cannot open its ${field} ${JSON.stringify(path)} (${reason}); paths in a recipe are relative to the recipe file.`, {
+      task: task.name,
+      file: path,
+      field: `source.${field}`,
+    });
+  }
+}
+
+async function importHubSplits(task: RecipeTask, source: Extract<RecipeTask['source'], { hub: string }>, access: SourceAccess): Promise<TaskSources> {
+  // Ajv fills no defaults inside the schema's oneOf, so a parsed recipe may lack these: the schema's defaults, again.
+  const config = source.config ?? 'default';
+  const mainSplit = source.split ?? 'train';
+  const splits = source.validation_split === undefined ? [mainSplit] : [mainSplit, source.validation_split];
+  let before = 0;
+  let knownTotal = 0;
+  const imported: ImportedSource[] = [];
+  for (const split of splits) {
+    const ref = { repo: source.hub, config, split, ...(access.hubEndpoint === undefined ? {} : { endpoint: access.hubEndpoint }) };
+    const name = `${source.hub} (${config}/${split})`;
+    const problems = new ProblemLog(name);
+    let splitBytes = 0;
+    const { rows, info } = await collectRows(
+      readHubDatasetRows(ref, {
+        problems,
+        signal: access.signal,
+        ...(access.fetch === undefined ? {} : { fetch: access.fetch }),
+        ...(access.hubAccessToken === undefined ? {} : { accessToken: access.hubAccessToken }),
+        onProgress: ({ bytesRead, totalBytes }) => {
+          splitBytes = totalBytes ?? bytesRead;
+          access.onProgress?.(before + bytesRead, knownTotal + splitBytes);
+        },
+      }),
+    );
+    before += info.bytes;
+    knownTotal += info.bytes;
+    imported.push({ name, rows, info, problems, fingerprint: () => rowsFingerprint(rows) });
+  }
+  return imported[1] === undefined ? { train: imported[0]! } : { train: imported[0]!, validation: imported[1] };
+}
+
+const ROWS_PER_DIGEST = 4096;
+
+/**
+ * The Hub's Parquet files are not addressed by content (refs/convert/parquet moves when the data set
+ * changes), so a Hub split is fingerprinted by the rows it gave: the SHA-256 of the SHA-256s of
+ * chunks of rows, so that no single string holds the whole data set.
+ */
+async function rowsFingerprint(rows: readonly RawRow[]): Promise<string> {
+  const digests: string[] = [];
+  for (let start = 0; start < rows.length; start += ROWS_PER_DIGEST) {
+    const chunk = rows.slice(start, start + ROWS_PER_DIGEST).map((row) => row.values);
+    digests.push(await sha256Hex(JSON.stringify(chunk, jsonSafe)));
+  }
+  return `rows-sha256:${await sha256Hex(digests.join(','))}`;
+}
+
+/** Parquet values JSON cannot hold as they are: 64-bit integers and typed arrays. */
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return Array.from(value as unknown as ArrayLike<number | bigint>, (item) => (typeof item === 'bigint' ? `${item}n` : item));
+  return value;
+}
