@@ -6,23 +6,47 @@
 import { CocktailError, toErrorReport } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import { runSelfTest } from '../app/gpu/selftest.ts';
+import { openIndexedDbStorage } from '../app/store/idb.ts';
+import type { Storage } from '../app/store/storage.ts';
+import { trainInStudio } from './train.ts';
 import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type Request, type WorkerEvent } from './protocol.ts';
 
 interface HandlerContext<K extends CommandType> {
   gpu(): Promise<GpuContext>;
+  storage(): Promise<Storage>;
   signal: AbortSignal;
   progress(progress: Commands[K]['progress']): void;
 }
 
 type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context: HandlerContext<K>) => Promise<Commands[K]['result']> };
 
+/** Runs in progress by run id, so train.pause can reach them. */
+const runs = new Map<string, AbortController>();
+
 const handlers: Handlers = {
   'gpu.info': async (_payload, { gpu }) => (await gpu()).info,
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
+  'train.run': async ({ recipe, runId, resume, hubEndpoint }, { gpu, signal, progress, storage }) => {
+    if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
+    const controller = new AbortController();
+    signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
+    runs.set(runId, controller);
+    try {
+      return await trainInStudio({ recipe, runId, resume, ...(hubEndpoint ? { hubEndpoint } : {}) }, await gpu(), await storage(), controller.signal, progress);
+    } finally {
+      runs.delete(runId);
+    }
+  },
+  'train.pause': async ({ runId }) => {
+    const run = runs.get(runId);
+    run?.abort('pause');
+    return { paused: run !== undefined };
+  },
 };
 
-export function createEngine(post: (event: WorkerEvent) => void, acquire: () => Promise<GpuContext>): (message: unknown) => void {
+export function createEngine(post: (event: WorkerEvent) => void, acquire: () => Promise<GpuContext>, openStorage: () => Promise<Storage> = openIndexedDbStorage): (message: unknown) => void {
   let gpu: Promise<GpuContext> | undefined;
+  let storage: Promise<Storage> | undefined;
   const running = new Map<number, AbortController>();
 
   const acquireOnce = (): Promise<GpuContext> => {
@@ -48,6 +72,7 @@ export function createEngine(post: (event: WorkerEvent) => void, acquire: () => 
     running.set(request.id, controller);
     const context: HandlerContext<CommandType> = {
       gpu: acquireOnce,
+      storage: () => (storage ??= openStorage()),
       signal: controller.signal,
       progress: (progress) => post({ v: PROTOCOL_VERSION, type: 'progress', id: request.id, progress }),
     };

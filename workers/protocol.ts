@@ -10,6 +10,8 @@
 import type { ErrorReport } from '../app/errors.ts';
 import type { GpuInfo } from '../app/gpu/device.ts';
 import type { SelfTestProgress, SelfTestReport } from '../app/gpu/selftest.ts';
+import type { PrepareProgress } from '../app/train/prepare.ts';
+import type { EvalEvent, StepEvent } from '../app/train/run.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -19,7 +21,29 @@ export interface Commands {
   'gpu.info': { payload: Record<string, never>; result: GpuInfo; progress: never };
   /** Runs the lora_linear self-test on this GPU. */
   'gpu.selftest': { payload: Record<string, never>; result: SelfTestReport; progress: SelfTestProgress };
+  /**
+   * Runs a recipe (raw JSON, validated in the worker) under `runId`: models and task files come from
+   * the studio's storage (Hub downloads are cached there). Resumes from the run's checkpoint when asked.
+   */
+  'train.run': { payload: { recipe: unknown; runId: string; resume: boolean; hubEndpoint?: string }; result: TrainRunResult; progress: TrainProgress };
+  /** Pauses a running run: it checkpoints and its train.run request resolves with status "paused". */
+  'train.pause': { payload: { runId: string }; result: { paused: boolean }; progress: never };
 }
+
+export interface TrainRunResult {
+  status: 'completed' | 'paused';
+  step: number;
+  totalSteps: number;
+  /** Keys in the "adapters" store of the exported PEFT adapters (zip). */
+  adapterKeys: string[];
+}
+
+export type TrainProgress =
+  | { kind: 'stage'; stage: 'model' | 'data' | 'train' | 'evaluate' | 'export' }
+  | { kind: 'prepare'; progress: PrepareProgress }
+  | { kind: 'step'; step: StepEvent }
+  | { kind: 'eval'; eval: EvalEvent }
+  | { kind: 'checkpoint'; step: number };
 
 export type CommandType = keyof Commands;
 
@@ -44,7 +68,7 @@ export type WorkerEvent =
   /** The GPU device is gone; every later GPU command must re-acquire it. */
   | { v: number; type: 'device-lost'; error: ErrorReport };
 
-export const COMMAND_TYPES: readonly CommandType[] = ['gpu.info', 'gpu.selftest'];
+export const COMMAND_TYPES: readonly CommandType[] = ['gpu.info', 'gpu.selftest', 'train.run', 'train.pause'];
 
 export function isCommandType(type: unknown): type is CommandType {
   return typeof type === 'string' && (COMMAND_TYPES as readonly string[]).includes(type);

@@ -7,11 +7,13 @@ import { GENERATE_USAGE, generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
 import { selfTestCommand } from './selftest.ts';
+import { TRAIN_USAGE, trainCommand } from './train.ts';
 
 const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<number> }> = {
   info: { summary: 'print the WebGPU adapter, its features and limits   [--json]', run: infoCommand },
   selftest: { summary: 'check lora_linear on this GPU against the Float64 reference and time it   [--json]', run: selfTestCommand },
   generate: { summary: `generate text with a model (and a PEFT adapter)\n             ${GENERATE_USAGE}`, run: generateCommand },
+  train: { summary: `run a recipe: prepare its tasks, train LoRA, evaluate, export PEFT adapters (Ctrl-C pauses)\n             ${TRAIN_USAGE}`, run: trainCommand },
   'make-model': { summary: `write a random-weight model of a config in HF layout\n             ${MAKE_MODEL_USAGE}`, run: makeModelCommand },
 };
 

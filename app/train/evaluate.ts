@@ -55,12 +55,13 @@ export class Evaluator {
   }
 
   async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number } = {}): Promise<TaskEvaluation> {
-    const loss = await this.loss(task.validation, lora);
-    const prompts = task.validationPrompts.slice(0, options.maxExamples ?? 32);
+    const limit = options.maxExamples ?? 50;
+    const loss = await this.loss(task.validation.slice(0, limit), lora);
+    const prompts = task.validationPrompts.slice(0, limit);
     let scored: { score: number; samples: TaskEvaluation['samples'] } = { score: loss, samples: [] };
     if (task.metric === 'accuracy' && task.labelWords && prompts.length > 0) scored = await this.labelAccuracy(prompts, task.labelWords, lora);
     else if (task.metric !== 'loss' && task.metric !== 'accuracy' && prompts.length > 0) scored = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64);
-    return { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? task.validation.length : prompts.length, samples: scored.samples.slice(0, 5) };
+    return { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? Math.min(limit, task.validation.length) : prompts.length, samples: scored.samples.slice(0, 5) };
   }
 
   /** Mean cross-entropy over every labelled position of `examples`. */

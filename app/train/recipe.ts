@@ -45,6 +45,8 @@ export interface Recipe {
   nonfinite: 'skip' | 'stop';
   recompute: boolean;
   eval_every: number;
+  eval_examples: number;
+  eval_max_new_tokens: number;
   checkpoint_every: number;
   seed: number;
 }
@@ -89,6 +91,7 @@ export function parseRecipe(input: string | unknown, fileName = 'recipe.json'): 
   }
   const problems: RecipeProblem[] = validateSchema(recipe) ? [] : simplify(validateSchema.errors ?? []);
   if (problems.length === 0) problems.push(...semanticProblems(recipe as unknown as Recipe));
+  else problems.push(...lengthProblems(recipe));
   if (problems.length > 0) throw new RecipeError(fileName, problems);
   return recipe as unknown as Recipe;
 }
@@ -100,8 +103,7 @@ function semanticProblems(recipe: Recipe): RecipeProblem[] {
   names.forEach((name, i) => {
     if (names.indexOf(name) !== i) problems.push({ path: `tasks[${i}].name`, message: `"${name}" is used by another task; task names must be unique` });
   });
-  if (recipe.steps === undefined && recipe.epochs === undefined) problems.push({ path: 'steps', message: 'give "steps" or "epochs"' });
-  if (recipe.steps !== undefined && recipe.epochs !== undefined) problems.push({ path: 'epochs', message: 'give "steps" or "epochs", not both' });
+  problems.push(...lengthProblems(recipe as unknown as Record<string, unknown>));
   const { mixture } = recipe;
   if (mixture.strategy === 'temperature' && mixture.temperature === undefined) problems.push({ path: 'mixture.temperature', message: 'the temperature strategy needs a temperature (e.g. 2)' });
   if (mixture.strategy === 'manual') {
@@ -120,6 +122,14 @@ function semanticProblems(recipe: Recipe): RecipeProblem[] {
     problems.push({ path: 'schedule.warmup_steps', message: `${recipe.schedule.warmup_steps} warmup steps leave nothing of ${recipe.steps} steps` });
   }
   return problems;
+}
+
+/** The run's length, checkable on any object, so it is reported alongside schema problems too. */
+function lengthProblems(recipe: Record<string, unknown>): RecipeProblem[] {
+  if (typeof recipe !== 'object' || recipe === null) return [];
+  if (recipe.steps === undefined && recipe.epochs === undefined) return [{ path: 'steps', message: 'give "steps" or "epochs"' }];
+  if (recipe.steps !== undefined && recipe.epochs !== undefined) return [{ path: 'epochs', message: 'give "steps" or "epochs", not both' }];
+  return [];
 }
 
 /** Ajv reports a oneOf failure as every branch's errors; keep the ones a person can act on. */

@@ -245,6 +245,11 @@ export class Trainer {
     await saveCheckpoint(this.options.storage, checkpoint);
   }
 
+  /** The adapters on the GPU, in task order for per-task adapters (for evaluation and generation). */
+  gpuAdapters(): GpuLora[] {
+    return this.adapters.map((adapter) => adapter.gpu);
+  }
+
   /** The adapters as trained so far, by name ("shared", or the task names with per-task adapters). */
   async adaptersNow(): Promise<Map<string, LoraAdapter>> {
     const out = new Map<string, LoraAdapter>();

@@ -1,0 +1,60 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { importPeftAdapter } from '../train/peft.ts';
+
+const run = promisify(execFile);
+const BIN = resolve(import.meta.dirname, '../../bin/cocktail.mjs');
+
+describe('cocktail train', { timeout: 300_000 }, () => {
+  it('runs a finance cocktail recipe on the real model and data: per-task losses, evaluation, a PEFT adapter', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocktail-recipe-'));
+    const recipe = {
+      model: { source: fixturePath('models/aidreams260K') },
+      tasks: [
+        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 48 },
+        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', role: 'regularizer', max_examples: 24 },
+      ],
+      mixture: { strategy: 'temperature', temperature: 2 },
+      lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'] },
+      batch_size: 2,
+      max_length: 96,
+      steps: 3,
+      eval_every: 1000,
+      eval_examples: 6,
+      eval_max_new_tokens: 8,
+      checkpoint_every: 2,
+      seed: 3,
+    };
+    const recipePath = join(dir, 'finance.json');
+    await writeFile(recipePath, JSON.stringify(recipe));
+    const { stdout } = await run(process.execPath, [BIN, 'train', '--recipe', recipePath, '--out', join(dir, 'run'), '--json'], { maxBuffer: 16 * 2 ** 20 });
+    const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const steps = events.filter((e) => e.event === 'step');
+    expect(steps.map((e) => e.step)).toEqual([1, 2, 3]);
+    expect(steps.every((e) => Number.isFinite(e.loss))).toBe(true);
+    const evals = events.filter((e) => e.event === 'eval');
+    expect(evals.map((e) => [e.task, e.metric])).toEqual([['fpb', 'accuracy'], ['alpaca', 'rouge_l']]);
+    expect(events.find((e) => e.event === 'task' && e.task === 'fpb')).toMatchObject({ rows: 4846 });
+    const adapterDir = join(dir, 'run', 'adapter');
+    const config = parseModelConfig(JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')));
+    const adapter = await importPeftAdapter({ config: await readFile(join(adapterDir, 'adapter_config.json'), 'utf8'), weights: new Blob([await readFile(join(adapterDir, 'adapter_model.safetensors'))]) }, config);
+    expect(adapter.config.targets.sort()).toEqual(['q_proj', 'v_proj']);
+    expect([...adapter.pairs.values()].some((pair) => pair.b.some((v) => v !== 0))).toBe(true);
+    await rm(dir, { recursive: true });
+  });
+
+  it('names the recipe file and every problem in it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocktail-recipe-'));
+    const recipePath = join(dir, 'bad.json');
+    await writeFile(recipePath, JSON.stringify({ model: { source: 'x' }, tasks: [{ name: 'a', source: { file: 'a.csv' }, format: 'csv' }] }));
+    const failure = await run(process.execPath, [BIN, 'train', '--recipe', recipePath]).catch((error: { stderr: string }) => error);
+    expect((failure as { stderr: string }).stderr).toMatch(/bad\.json has 2 problems:\n {2}tasks\[0\]\.format: must be one of[\s\S]*steps: give "steps" or "epochs"/);
+    await rm(dir, { recursive: true });
+  });
+});

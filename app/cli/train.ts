@@ -1,0 +1,80 @@
+import { existsSync, openAsBlob } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CocktailError } from '../errors.ts';
+import { acquireNodeGpu } from '../gpu/node-gpu.ts';
+import { openFileStorage } from '../store/fs.ts';
+import { parseRecipe } from '../train/recipe.ts';
+import { runRecipe } from '../train/run.ts';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../train/peft.ts';
+import { parseOptions } from './args.ts';
+import { modelFilesFor } from './model-source.ts';
+
+export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--run-id ID] [--out <dir>] [--resume] [--json]';
+
+export async function trainCommand(args: string[]): Promise<number> {
+  const options = parseOptions('train', args, { recipe: 'string', 'run-id': 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe']);
+  const recipePath = resolve(options.recipe!);
+  let text: string;
+  try {
+    text = await readFile(recipePath, 'utf8');
+  } catch {
+    throw new CocktailError('RECIPE_NOT_FOUND', `${recipePath}: no such recipe file`, { file: recipePath });
+  }
+  const recipe = parseRecipe(text, recipePath);
+  const recipeDir = dirname(recipePath);
+  const runId = options['run-id'] ?? basename(recipePath).replace(/\.json$/, '');
+  const out = resolve(options.out ?? join('runs', runId));
+  const json = options.json === true;
+  const emit = (event: Record<string, unknown>, line: string) => console.log(json ? JSON.stringify(event) : line);
+
+  const ctx = await acquireNodeGpu({ label: 'cocktail train' });
+  const storage = await openFileStorage(join(out, 'state'));
+  // Ctrl-C pauses: the run checkpoints and `--resume` continues from that exact step.
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort('pause'));
+  const result = await runRecipe(
+    recipe,
+    runId,
+    {
+      ctx,
+      storage,
+      // A model source is a folder relative to the recipe when one exists there, else a Hub id.
+      openModel: (source, revision) => modelFilesFor(existsSync(resolve(recipeDir, source)) ? resolve(recipeDir, source) : source, { revision, quiet: json }),
+      openTaskFile: async (path) => {
+        try {
+          return await openAsBlob(resolve(recipeDir, path));
+        } catch {
+          throw new CocktailError('TASK_FILE_NOT_FOUND', `${resolve(recipeDir, path)}: no such task file (paths are relative to the recipe)`, { file: path });
+        }
+      },
+      ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}),
+    },
+    {
+      onStage: (stage) => emit({ event: 'stage', stage }, `· ${stage}`),
+      onPrepared: (reports) => {
+        for (const report of reports) {
+          emit({ event: 'task', task: report.task, rows: report.rows, dropped: report.droppedRows, train: report.split.train, validation: report.split.validation }, `  ${report.task}: ${report.rows} rows, ${report.droppedRows} dropped, ${report.split.train} train / ${report.split.validation} validation`);
+        }
+      },
+      onStep: (step) => {
+        const tasks = step.taskLosses.map((loss, i) => (loss === null ? '' : ` ${recipe.tasks[i]!.name} ${loss.toFixed(3)}`)).join('');
+        emit({ event: 'step', ...step }, `step ${step.step}/${step.totalSteps} loss ${step.loss.toFixed(4)}${tasks} lr ${step.lr.toExponential(2)} |g| ${step.gradNorm.toFixed(3)}${step.skipped ? ' SKIPPED (non-finite)' : ''} ${Math.round(step.tokensPerSecond)} tok/s eta ${Math.round(step.etaSeconds)} s`);
+      },
+      onEval: (evaluation) => {
+        for (const task of evaluation.tasks) emit({ event: 'eval', step: evaluation.step, ...task }, `  eval ${task.task}: loss ${task.loss.toFixed(4)} ${task.metric} ${task.score.toFixed(4)}`);
+      },
+    },
+    { signal: controller.signal, resume: options.resume === true },
+  );
+  for (const [name, files] of result.adapters) {
+    const dir = join(out, result.adapters.size === 1 ? 'adapter' : `adapter-${name}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, ADAPTER_CONFIG), files.config);
+    await writeFile(join(dir, ADAPTER_WEIGHTS), new Uint8Array(await files.weights.arrayBuffer()));
+    emit({ event: 'adapter', name, dir }, `wrote ${dir}`);
+  }
+  if (result.status === 'paused') emit({ event: 'paused', step: result.step }, `paused at step ${result.step}; continue with --resume`);
+  ctx.destroy();
+  return 0;
+}

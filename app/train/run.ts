@@ -1,0 +1,134 @@
+/**
+ * A whole run from a recipe: load the model, prepare every task, train with periodic evaluation and
+ * checkpoints, then evaluate and export the adapters. The engine worker and `cocktail train` both run
+ * recipes through here; they differ only in where files and storage come from.
+ *
+ * Aborting the signal with reason "pause" saves a checkpoint and returns, so the run continues later
+ * from exactly that step; any other reason cancels (the last periodic checkpoint stays).
+ */
+import { tokenizerIdentity } from '../data/tokenize/tokenizer-identity.ts';
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { loadModel } from '../model/load.ts';
+import type { ModelFiles } from '../model/source.ts';
+import type { Storage } from '../store/storage.ts';
+import { Evaluator, type TaskEvaluation } from './evaluate.ts';
+import { exportPeftAdapter, zipPeftAdapter, type PeftFiles } from './peft.ts';
+import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
+import type { Recipe } from './recipe.ts';
+import { Trainer, type StepRecord } from './trainer.ts';
+
+export interface RunEnvironment {
+  ctx: GpuContext;
+  storage: Storage;
+  openModel(source: string, revision: string): Promise<ModelFiles>;
+  /** Opens a task file path of the recipe (resolved against the recipe's folder). */
+  openTaskFile(path: string): Promise<Blob>;
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  hubEndpoint?: string;
+}
+
+export interface StepEvent extends StepRecord {
+  totalSteps: number;
+  tokensPerSecond: number;
+  etaSeconds: number;
+}
+
+export interface EvalEvent {
+  step: number;
+  tasks: TaskEvaluation[];
+}
+
+export interface RunEvents {
+  onStage?(stage: 'model' | 'data' | 'train' | 'evaluate' | 'export'): void;
+  onPrepare?(progress: PrepareProgress): void;
+  onPrepared?(reports: TaskPreparationReport[]): void;
+  onStep?(event: StepEvent): void;
+  onEval?(event: EvalEvent): void;
+  onCheckpoint?(step: number): void;
+}
+
+export interface RunResult {
+  status: 'completed' | 'paused';
+  step: number;
+  totalSteps: number;
+  history: StepRecord[];
+  evaluations: EvalEvent[];
+  /** PEFT files per adapter ("shared", or one per task); also stored in the "adapters" store. */
+  adapters: Map<string, PeftFiles>;
+}
+
+export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironment, events: RunEvents = {}, options: { signal?: AbortSignal; resume?: boolean } = {}): Promise<RunResult> {
+  const { ctx, storage, signal } = { ...env, signal: options.signal };
+  events.onStage?.('model');
+  const files = await env.openModel(recipe.model.source, recipe.model.revision);
+  const model = await loadModel(ctx, files, recipe.model.dtype ? { dtype: recipe.model.dtype } : {});
+  let trainer: Trainer | undefined;
+  let evaluator: Evaluator | undefined;
+  try {
+    events.onStage?.('data');
+    const prepared = await prepareTasks(recipe, {
+      tokenizer: model.tokenizer,
+      openFile: env.openTaskFile,
+      storage,
+      tokenizerIdentity: await tokenizerIdentity(files),
+      ...(env.fetch ? { fetch: env.fetch } : {}),
+      ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
+      ...(signal ? { signal } : {}),
+      ...(events.onPrepare ? { onProgress: events.onPrepare } : {}),
+    });
+    events.onPrepared?.(prepared.reports);
+    const tasks = prepared.tasks;
+
+    events.onStage?.('train');
+    trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false });
+    const shape = { B: recipe.batch_size, T: Math.min(recipe.max_length, Math.max(...tasks.flatMap((t) => [...t.train, ...t.validation].map((e) => e.inputIds.length)))) };
+    evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, shape, recipe.lora.r);
+    const evaluations: EvalEvent[] = [];
+    const evaluate = async (): Promise<EvalEvent> => {
+      const adapters = trainer!.gpuAdapters();
+      const results: TaskEvaluation[] = [];
+      const limits = { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens };
+      for (const [index, task] of tasks.entries()) results.push(await evaluator!.evaluateTask(task, adapters.length > 1 ? adapters[index] : adapters[0], limits));
+      const event = { step: trainer!.step, tasks: results };
+      evaluations.push(event);
+      events.onEval?.(event);
+      return event;
+    };
+
+    const secondsPerStep: number[] = [];
+    while (!trainer.done) {
+      if (signal?.aborted) {
+        if (signal.reason === 'pause') {
+          await trainer.saveCheckpoint();
+          events.onCheckpoint?.(trainer.step);
+          return { status: 'paused', step: trainer.step, totalSteps: trainer.totalSteps, history: trainer.history, evaluations, adapters: new Map() };
+        }
+        throw new CocktailError('CANCELLED', `run "${runId}" was cancelled at step ${trainer.step}`, { step: trainer.step });
+      }
+      const record = await trainer.trainStep();
+      secondsPerStep.push(record.seconds);
+      const recent = secondsPerStep.slice(-20);
+      const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+      events.onStep?.({ ...record, totalSteps: trainer.totalSteps, tokensPerSecond: record.tokens / record.seconds, etaSeconds: mean * (trainer.totalSteps - trainer.step) });
+      if (trainer.step % recipe.checkpoint_every === 0) events.onCheckpoint?.(trainer.step);
+      if (trainer.step % recipe.eval_every === 0 && !trainer.done) await evaluate();
+    }
+    events.onStage?.('evaluate');
+    await evaluate();
+    await trainer.saveCheckpoint();
+
+    events.onStage?.('export');
+    const adapters = new Map<string, PeftFiles>();
+    for (const [name, adapter] of await trainer.adaptersNow()) {
+      const peft = exportPeftAdapter(adapter, model.config, recipe.model.source);
+      adapters.set(name, peft);
+      await storage.put('adapters', `${runId}/${name}`, { runId, name, baseModel: recipe.model.source, r: adapter.config.r, steps: trainer.step }, await zipPeftAdapter(peft));
+    }
+    return { status: 'completed', step: trainer.step, totalSteps: trainer.totalSteps, history: trainer.history, evaluations, adapters };
+  } finally {
+    evaluator?.destroy();
+    trainer?.destroy();
+    model.gpu.destroy();
+  }
+}
