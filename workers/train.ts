@@ -7,6 +7,7 @@ import { CocktailError } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import { filesFromHub } from '../app/model/hub.ts';
 import type { Storage } from '../app/store/storage.ts';
+import { unzipPeftAdapter } from '../app/train/peft.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
 import { runRecipe } from '../app/train/run.ts';
 import type { TrainProgress, TrainRunResult } from './protocol.ts';
@@ -32,6 +33,11 @@ export async function trainInStudio(
         const bytes = await storage.getBytes('datasets', `${TASK_FILE_PREFIX}${path}`);
         if (!bytes) throw new CocktailError('TASK_FILE_NOT_FOUND', `${path} is not among the imported task files; import it on the Tasks page`, { file: path });
         return new Blob([bytes as Uint8Array<ArrayBuffer>]);
+      },
+      openAdapter: async (key) => {
+        const zip = await storage.getBytes('adapters', key);
+        if (!zip) throw new CocktailError('ADAPTER_NOT_FOUND', `adapter "${key}" is not in the library`, { adapter: key });
+        return unzipPeftAdapter(zip, key);
       },
       ...(request.hubEndpoint ? { hubEndpoint: request.hubEndpoint } : {}),
     },

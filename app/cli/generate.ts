@@ -1,12 +1,11 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CocktailError } from '../errors.ts';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { Generator } from '../model/generate.ts';
 import { loadModel } from '../model/load.ts';
 import { uploadLora } from '../model/lora-gpu.ts';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, importPeftAdapter } from '../train/peft.ts';
+import { importPeftAdapter } from '../train/peft.ts';
 import { parseOptions } from './args.ts';
+import { readPeftAdapter } from './peft-files.ts';
 import { modelFilesFor } from './model-source.ts';
 
 export const GENERATE_USAGE =
@@ -24,7 +23,7 @@ export async function generateCommand(args: string[]): Promise<number> {
   const gpu = await acquireNodeGpu({ label: 'cocktail generate' });
   const model = await loadModel(gpu, await modelFilesFor(options.model!, { ...(options.revision ? { revision: options.revision } : {}), quiet: json }));
   const promptIds = options.ids !== undefined ? parseIds(options.ids) : model.tokenizer.encode(options.prompt!);
-  const lora = options.adapter ? uploadLora(gpu, await importPeftAdapter(await readPeftFolder(options.adapter), model.config), { training: false }) : undefined;
+  const lora = options.adapter ? uploadLora(gpu, await importPeftAdapter(await readPeftAdapter(options.adapter), model.config), { training: false }) : undefined;
   const generator = new Generator(gpu, model.gpu, lora ? { lora } : {});
   const result = await generator.generate(promptIds, {
     maxNewTokens: options['max-new-tokens'] ?? 64,
@@ -49,15 +48,4 @@ function parseIds(text: string): number[] {
     throw new CocktailError('BAD_ARGUMENT', `--ids must be comma-separated token ids such as 1,2,3; got "${text}"`);
   }
   return ids;
-}
-
-async function readPeftFolder(dir: string) {
-  const read = async (name: string) => {
-    try {
-      return await readFile(join(dir, name));
-    } catch {
-      throw new CocktailError('ADAPTER_INVALID', `${dir}: ${name} is missing; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`, { file: join(dir, name) });
-    }
-  };
-  return { config: (await read(ADAPTER_CONFIG)).toString('utf8'), weights: new Blob([await read(ADAPTER_WEIGHTS)]) };
 }

@@ -8,6 +8,7 @@ import { parseRecipe } from '../train/recipe.ts';
 import { runRecipe } from '../train/run.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../train/peft.ts';
 import { parseOptions } from './args.ts';
+import { readPeftAdapter } from './peft-files.ts';
 import { modelFilesFor } from './model-source.ts';
 
 export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--run-id ID] [--out <dir>] [--resume] [--json]';
@@ -48,6 +49,7 @@ export async function trainCommand(args: string[]): Promise<number> {
           throw new CocktailError('TASK_FILE_NOT_FOUND', `${resolve(recipeDir, path)}: no such task file (paths are relative to the recipe)`, { file: path });
         }
       },
+      openAdapter: (path) => readPeftAdapter(resolve(recipeDir, path)),
       ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}),
     },
     {

@@ -111,6 +111,10 @@ export class ActivationSet {
     if (loraRank > 0) for (const target of TARGETS) this.u.set(target, make(`U ${target}`, [N, loraRank]));
   }
 
+  get bytes(): number {
+    return this.tensors.reduce((sum, tensor) => sum + tensor.buffer.size, 0);
+  }
+
   destroy(): void {
     for (const tensor of this.tensors) tensor.buffer.destroy();
   }
@@ -172,6 +176,11 @@ export class DecoderGraph {
       this.dFinal = make('d final norm', [N, config.hiddenSize]);
       this.gradients = new GradientWorkspace(make, config, shape, options.loraRank);
     }
+  }
+
+  /** GPU memory this graph holds (activations, residual stream, gradient workspace). */
+  get bytes(): number {
+    return this.owned.reduce((sum, tensor) => sum + tensor.buffer.size, 0) + this.layerActivations.reduce((sum, set) => sum + set.bytes, 0);
   }
 
   /** The activation set layer `layer` writes into. */

@@ -25,6 +25,8 @@ export interface GpuLora {
   pairs: Map<string, GpuLoraPair>;
   training?: GpuLoraTraining;
   pair(layer: number, target: LoraTarget): GpuLoraPair | undefined;
+  /** GPU memory of the weights and, when training, gradients and moments. */
+  bytes: number;
   destroy(): void;
 }
 
@@ -56,6 +58,7 @@ export function uploadLora(ctx: GpuContext, adapter: LoraAdapter, options: { tra
     pairs,
     ...(options.training ? { training: { grads, m, v } } : {}),
     pair: (layer, target) => pairs.get(loraPairKey(layer, target)),
+    bytes: all.reduce((sum, tensor) => sum + tensor.buffer.size, 0),
     destroy: () => all.forEach((tensor) => tensor.buffer.destroy()),
   };
 }

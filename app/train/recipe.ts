@@ -31,7 +31,7 @@ export interface Recipe {
   model: { source: string; revision: string; dtype?: 'f32' | 'bf16' | 'f16' };
   tasks: RecipeTask[];
   mixture: { strategy: MixtureStrategyName; temperature?: number; cap?: number; weights?: Record<string, number>; per: 'example' | 'batch'; regularizer_share?: number };
-  lora: { r: number; alpha: number; dropout: number; targets: LoraTarget[]; rslora: boolean; layout: 'shared' | 'per_task' };
+  lora: { r: number; alpha: number; dropout: number; targets: LoraTarget[]; rslora: boolean; layout: 'shared' | 'per_task'; init_from?: string };
   optimizer: { lr: number; betas: [number, number]; eps: number; weight_decay: number };
   schedule: { kind: 'constant' | 'linear' | 'cosine'; warmup_steps: number };
   batch_size: number;

@@ -13,7 +13,7 @@ import { loadModel } from '../model/load.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import { Evaluator, type TaskEvaluation } from './evaluate.ts';
-import { exportPeftAdapter, zipPeftAdapter, type PeftFiles } from './peft.ts';
+import { exportPeftAdapter, importPeftAdapter, zipPeftAdapter, type PeftFiles } from './peft.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import type { Recipe } from './recipe.ts';
 import { Trainer, type StepRecord } from './trainer.ts';
@@ -24,6 +24,8 @@ export interface RunEnvironment {
   openModel(source: string, revision: string): Promise<ModelFiles>;
   /** Opens a task file path of the recipe (resolved against the recipe's folder). */
   openTaskFile(path: string): Promise<Blob>;
+  /** Opens the PEFT adapter named by lora.init_from. */
+  openAdapter?(path: string): Promise<PeftFiles>;
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
   hubEndpoint?: string;
 }
@@ -81,7 +83,10 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     const tasks = prepared.tasks;
 
     events.onStage?.('train');
-    trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false });
+    const initFrom = recipe.lora.init_from;
+    if (initFrom && !env.openAdapter) throw new CocktailError('TRAIN_ADAPTER_MISSING', `lora.init_from names "${initFrom}" but adapters cannot be opened here`, { field: 'lora.init_from' });
+    const initialAdapters = initFrom ? [await importPeftAdapter(await env.openAdapter!(initFrom), model.config)] : undefined;
+    trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false, ...(initialAdapters ? { initialAdapters } : {}) });
     const shape = { B: recipe.batch_size, T: Math.min(recipe.max_length, Math.max(...tasks.flatMap((t) => [...t.train, ...t.validation].map((e) => e.inputIds.length)))) };
     evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, shape, recipe.lora.r);
     const evaluations: EvalEvent[] = [];

@@ -11,6 +11,7 @@ import { filesFromDirectory } from '../model/node-source.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { openFileStorage } from '../store/fs.ts';
 import type { Storage } from '../store/storage.ts';
+import { exportPeftAdapter, importPeftAdapter } from './peft.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
 import { Trainer } from './trainer.ts';
@@ -130,5 +131,22 @@ describe('trainer on the real aidreams260K model', { timeout: 300_000 }, () => {
     expect(bOf('fpb').some((v) => v !== 0)).toBe(true);
     expect(bOf('alpaca').every((v) => v === 0)).toBe(true);
     trainer.destroy();
+  });
+
+  it('continues from an imported PEFT adapter, and refuses one of another rank', async () => {
+    const first = await Trainer.create(ctx, model, tasks, recipe({ steps: 2 }), { runId: 'export-me' });
+    await first.trainStep();
+    await first.trainStep();
+    const trained = (await first.adaptersNow()).get('shared')!;
+    first.destroy();
+    const imported = await importPeftAdapter(exportPeftAdapter(trained, model.config, 'aidreams260K'), model.config);
+    const second = await Trainer.create(ctx, model, tasks, recipe({ steps: 2 }), { runId: 'continue', initialAdapters: [imported] });
+    const start = (await second.adaptersNow()).get('shared')!;
+    for (const [key, pair] of trained.pairs) expect(Array.from(start.pairs.get(key)!.b)).toEqual(Array.from(pair.b));
+    expect((await second.trainStep()).gpuBytes).toBeGreaterThan(model.bytes);
+    second.destroy();
+    await expect(Trainer.create(ctx, model, tasks, recipe({ steps: 2, lora: { r: 8, alpha: 8, targets: ['q_proj', 'v_proj', 'down_proj'] } }), { runId: 'mismatch', initialAdapters: [imported] })).rejects.toThrow(
+      /the starting adapter has r=4 .* the recipe asks for r=8/,
+    );
   });
 });

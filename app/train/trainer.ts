@@ -37,6 +37,8 @@ export interface StepRecord {
   skipped: boolean;
   tokens: number;
   seconds: number;
+  /** GPU memory the run holds: weights, adapters with their optimizer state, activations, workspace. */
+  gpuBytes: number;
 }
 
 export interface TrainerOptions {
@@ -44,6 +46,8 @@ export interface TrainerOptions {
   storage?: Storage;
   /** Resume from the run's checkpoint in `storage` when there is one (refused if the recipe differs). */
   resume?: boolean;
+  /** Start from these adapters (imported PEFT adapters, by position) instead of PEFT's fresh initialisation. */
+  initialAdapters?: readonly LoraAdapter[];
 }
 
 interface Adapter {
@@ -86,7 +90,7 @@ export class Trainer {
     const N = B * this.seqLength;
     const loraConfig: LoraConfig = { r: recipe.lora.r, alpha: recipe.lora.alpha, dropout: recipe.lora.dropout, targets: recipe.lora.targets, rslora: recipe.lora.rslora };
     const names = recipe.lora.layout === 'per_task' ? tasks.map((task) => task.name) : ['shared'];
-    this.adapters = names.map((name, i) => this.createAdapter(name, initLoraAdapter(model.config, loraConfig, recipe.seed + i)));
+    this.adapters = names.map((name, i) => this.createAdapter(name, options.initialAdapters ? startingAdapter(options.initialAdapters, i, loraConfig) : initLoraAdapter(model.config, loraConfig, recipe.seed + i)));
     this.graph = new DecoderGraph(ctx, model, { B, T: this.seqLength }, { training: true, recompute: recipe.recompute, loraRank: loraConfig.r });
     this.inputs = {
       ids: createIndexTensor(ctx.device, 'batch ids', [N], 'u32'),
@@ -115,6 +119,11 @@ export class Trainer {
 
   get step(): number {
     return this.completed;
+  }
+
+  get gpuBytes(): number {
+    const own = [...Object.values(this.inputs), this.stats, this.rowLoss, this.lossScratch].reduce((sum, tensor) => sum + tensor.buffer.size, 0);
+    return this.model.bytes + this.graph.bytes + own + this.adapters.reduce((sum, adapter) => sum + adapter.gpu.bytes + adapter.partials.buffer.size + adapter.status.buffer.size, 0);
   }
 
   get done(): boolean {
@@ -213,6 +222,7 @@ export class Trainer {
       skipped,
       tokens,
       seconds: (performance.now() - started) / 1000,
+      gpuBytes: this.gpuBytes,
     };
     this.history.push(record);
     if (this.options.storage && this.recipe.checkpoint_every > 0 && this.completed % this.recipe.checkpoint_every === 0) await this.saveCheckpoint();
@@ -305,4 +315,19 @@ export class Trainer {
     this.completed = meta.step;
     this.history.push(...(meta.history as StepRecord[]));
   }
+}
+
+/** An imported adapter to continue from; it must have the recipe's rank and targets. */
+function startingAdapter(adapters: readonly LoraAdapter[], index: number, config: LoraConfig): LoraAdapter {
+  const adapter = adapters.length === 1 ? adapters[0]! : adapters[index];
+  if (!adapter) throw new CocktailError('TRAIN_ADAPTER_MISSING', `the run needs ${index + 1} starting adapters (one per task) but was given ${adapters.length}`, {});
+  const sameTargets = [...adapter.config.targets].sort().join(',') === [...config.targets].sort().join(',');
+  if (adapter.config.r !== config.r || !sameTargets) {
+    throw new CocktailError(
+      'TRAIN_ADAPTER_MISMATCH',
+      `the starting adapter has r=${adapter.config.r} on ${adapter.config.targets.join(', ')}; the recipe asks for r=${config.r} on ${config.targets.join(', ')}. Make lora.r and lora.targets match the adapter.`,
+      {},
+    );
+  }
+  return { config: { ...config }, pairs: adapter.pairs };
 }
