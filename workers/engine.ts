@@ -8,6 +8,7 @@ import type { GpuContext } from '../app/gpu/device.ts';
 import { runSelfTest } from '../app/gpu/selftest.ts';
 import { openIndexedDbStorage } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
+import { importTaskFile } from './data.ts';
 import { trainInStudio } from './train.ts';
 import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type Request, type WorkerEvent } from './protocol.ts';
 
@@ -26,6 +27,7 @@ const runs = new Map<string, AbortController>();
 const handlers: Handlers = {
   'gpu.info': async (_payload, { gpu }) => (await gpu()).info,
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
+  'data.import': async (request, { signal, progress, storage }) => importTaskFile(request, await storage(), signal, progress),
   'train.run': async ({ recipe, runId, resume, hubEndpoint }, { gpu, signal, progress, storage }) => {
     if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
     const controller = new AbortController();

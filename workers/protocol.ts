@@ -10,6 +10,9 @@
 import type { ErrorReport } from '../app/errors.ts';
 import type { GpuInfo } from '../app/gpu/device.ts';
 import type { SelfTestProgress, SelfTestReport } from '../app/gpu/selftest.ts';
+import type { ImportFileOptions } from '../app/data/import/import-file.ts';
+import type { ImportProgress } from '../app/data/import/types.ts';
+import type { ValidationReport } from '../app/data/validate.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
 import type { EvalEvent, StepEvent } from '../app/train/run.ts';
 
@@ -21,6 +24,12 @@ export interface Commands {
   'gpu.info': { payload: Record<string, never>; result: GpuInfo; progress: never };
   /** Runs the lora_linear self-test on this GPU. */
   'gpu.selftest': { payload: Record<string, never>; result: SelfTestReport; progress: SelfTestProgress };
+  /** Imports a task file into the studio's storage (as `file/<name>`), reporting rows, columns and problems. */
+  'data.import': {
+    payload: { name: string; file: Blob; options?: Pick<ImportFileOptions, 'format' | 'delimiter' | 'header' | 'splitting'> };
+    result: DataImportResult;
+    progress: ImportProgress;
+  };
   /**
    * Runs a recipe (raw JSON, validated in the worker) under `runId`: models and task files come from
    * the studio's storage (Hub downloads are cached there). Resumes from the run's checkpoint when asked.
@@ -28,6 +37,16 @@ export interface Commands {
   'train.run': { payload: { recipe: unknown; runId: string; resume: boolean; hubEndpoint?: string }; result: TrainRunResult; progress: TrainProgress };
   /** Pauses a running run: it checkpoints and its train.run request resolves with status "paused". */
   'train.pause': { payload: { runId: string }; result: { paused: boolean }; progress: never };
+}
+
+export interface DataImportResult {
+  name: string;
+  rows: number;
+  columns: string[];
+  format: string;
+  /** The first rows, for the preview and the column mapping. */
+  preview: { row: number; values: Record<string, unknown> }[];
+  report: ValidationReport;
 }
 
 export interface TrainRunResult {
@@ -68,7 +87,7 @@ export type WorkerEvent =
   /** The GPU device is gone; every later GPU command must re-acquire it. */
   | { v: number; type: 'device-lost'; error: ErrorReport };
 
-export const COMMAND_TYPES: readonly CommandType[] = ['gpu.info', 'gpu.selftest', 'train.run', 'train.pause'];
+export const COMMAND_TYPES: readonly CommandType[] = ['gpu.info', 'gpu.selftest', 'data.import', 'train.run', 'train.pause'];
 
 export function isCommandType(type: unknown): type is CommandType {
   return typeof type === 'string' && (COMMAND_TYPES as readonly string[]).includes(type);
