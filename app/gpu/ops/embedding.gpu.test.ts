@@ -1,39 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../../test/gpu.ts';
+import { describe, expect, it } from 'vitest';
+import { setUpTestGpu } from '../../../test/gpu-harness.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import type { GpuContext } from '../device.ts';
 import { decodeTensorData, encodeTensorData, storageBytes, type DType } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import { embeddingReference } from '../reference/embedding.ts';
 import { createIndexTensor, createTensor, readIndexTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { encodeEmbedding, planEmbeddingParts } from './embedding.ts';
 
-let ctx: GpuContext;
-beforeAll(async () => {
-  ctx = await acquireTestGpu();
-});
-afterAll(() => ctx?.destroy());
-
-const created: GpuTensor[] = [];
-afterEach(() => {
-  for (const tensor of created.splice(0)) tensor.buffer.destroy();
-});
-
-function track<T extends GpuTensor>(tensor: T): T {
-  created.push(tensor);
-  return tensor;
-}
-
-/** Encodes with `encode`, submits, and fails on any validation error instead of reading garbage. */
-async function submit(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
-  ctx.device.pushErrorScope('validation');
-  const encoder = ctx.device.createCommandEncoder();
-  encode(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const error = await ctx.device.popErrorScope();
-  if (error) throw new Error(error.message);
-}
+const gpu = setUpTestGpu();
+const { submit, track } = gpu;
 
 const random = Random.fromSeed(37);
 
@@ -53,7 +29,7 @@ function randomTable(V: number, C: number, dtype: DType): Table {
 /** Uploads rows [rowStart, rowStart + rows) of the table as its own packed buffer. */
 function uploadRows(table: Table, rowStart: number, rows: number): GpuTensor {
   const slice = table.values.subarray(rowStart * table.C, (rowStart + rows) * table.C);
-  return track(createTensor(ctx.device, `embed_tokens[${rowStart}:${rowStart + rows}]`, [rows, table.C], table.dtype, encodeTensorData(table.dtype, slice)));
+  return track(createTensor(gpu.ctx.device, `embed_tokens[${rowStart}:${rowStart + rows}]`, [rows, table.C], table.dtype, encodeTensorData(table.dtype, slice)));
 }
 
 const reference = ({ V, C, values }: Table, ids: number[]) => embeddingReference({ V, C, table: values, ids });
@@ -67,10 +43,10 @@ async function gather(table: Table, ids: number[], partRows: number[], flag?: Gp
     parts.push(uploadRows(table, rowStart, rows));
     rowStart += rows;
   }
-  const out = track(createTensor(ctx.device, 'hidden', [ids.length, table.C], 'f32'));
-  const idsTensor = track(createIndexTensor(ctx.device, 'input_ids', [ids.length], 'u32', ids));
-  await submit((encoder) => encodeEmbedding(ctx, encoder, { ids: idsTensor, parts }, out, flag));
-  return readTensor(ctx.device, out);
+  const out = track(createTensor(gpu.ctx.device, 'hidden', [ids.length, table.C], 'f32'));
+  const idsTensor = track(createIndexTensor(gpu.ctx.device, 'input_ids', [ids.length], 'u32', ids));
+  await submit((encoder) => encodeEmbedding(gpu.ctx, encoder, { ids: idsTensor, parts }, out, flag));
+  return readTensor(gpu.ctx.device, out);
 }
 
 describe('embedding forward: out[bt] = E[ids[bt]]', () => {
@@ -114,7 +90,7 @@ describe('embedding split by vocab rows across several buffers', () => {
   });
 
   it('plans one part when the table fits a binding', () => {
-    expect(planEmbeddingParts(ctx.device, 49152, 576, 'bf16')).toEqual([{ rowStart: 0, rows: 49152 }]);
+    expect(planEmbeddingParts(gpu.ctx.device, 49152, 576, 'bf16')).toEqual([{ rowStart: 0, rows: 49152 }]);
   });
 });
 
@@ -122,42 +98,42 @@ describe('embedding with ids ≥ V: zeros, never an out-of-bounds read, and a ra
   it('writes zero rows and sets the flag to 1, with the table split in two', async () => {
     const table = randomTable(100, 16, 'bf16');
     const ids = [5, 100, 99, 0xffffffff, 57, 1000];
-    const flag = track(createIndexTensor(ctx.device, 'out_of_vocab', [1], 'u32', [0]));
+    const flag = track(createIndexTensor(gpu.ctx.device, 'out_of_vocab', [1], 'u32', [0]));
     const got = await gather(table, ids, [40, 60], flag);
     const want = reference(table, ids);
     expect(relativeError(got, want.out)).toBe(0);
     expect(Array.from(got.subarray(16, 32))).toEqual(new Array(16).fill(0));
-    expect(Array.from(await readIndexTensor(ctx.device, flag))).toEqual([1]);
+    expect(Array.from(await readIndexTensor(gpu.ctx.device, flag))).toEqual([1]);
   });
 
   it('leaves the flag at 0 when every id is in the vocabulary', async () => {
     const table = randomTable(100, 16, 'f32');
-    const flag = track(createIndexTensor(ctx.device, 'out_of_vocab', [1], 'u32', [0]));
+    const flag = track(createIndexTensor(gpu.ctx.device, 'out_of_vocab', [1], 'u32', [0]));
     await gather(table, [0, 99, 42], [100], flag);
-    expect(Array.from(await readIndexTensor(ctx.device, flag))).toEqual([0]);
+    expect(Array.from(await readIndexTensor(gpu.ctx.device, flag))).toEqual([0]);
   });
 });
 
 describe('embedding refuses bad calls before dispatch', () => {
-  const ids = (count: number) => track(createIndexTensor(ctx.device, 'input_ids', [count], 'u32', new Array(count).fill(0)));
-  const tensor = (name: string, shape: number[], dtype: DType = 'f32') => track(createTensor(ctx.device, name, shape, dtype));
+  const ids = (count: number) => track(createIndexTensor(gpu.ctx.device, 'input_ids', [count], 'u32', new Array(count).fill(0)));
+  const tensor = (name: string, shape: number[], dtype: DType = 'f32') => track(createTensor(gpu.ctx.device, name, shape, dtype));
 
   it('names the part whose width differs from the first part', () => {
-    const call = () => encodeEmbedding(ctx, ctx.device.createCommandEncoder(), { ids: ids(3), parts: [tensor('E0', [10, 8], 'bf16'), tensor('E1', [10, 9], 'bf16')] }, tensor('out', [3, 8]));
+    const call = () => encodeEmbedding(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { ids: ids(3), parts: [tensor('E0', [10, 8], 'bf16'), tensor('E1', [10, 9], 'bf16')] }, tensor('out', [3, 8]));
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(/tensor "E1" has shape \[10, 9\], expected \[rows, C\] = \[10, 8\]/);
   });
 
   it('names the output when it is not [BT, C]', () => {
-    const call = () => encodeEmbedding(ctx, ctx.device.createCommandEncoder(), { ids: ids(3), parts: [tensor('E', [10, 8])] }, tensor('out', [4, 8]));
+    const call = () => encodeEmbedding(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { ids: ids(3), parts: [tensor('E', [10, 8])] }, tensor('out', [4, 8]));
     expect(call).toThrow(/tensor "out" has shape \[4, 8\], expected \[BT, C\] = \[3, 8\]/);
   });
 
   it('refuses a table with no parts', () => {
-    expect(() => encodeEmbedding(ctx, ctx.device.createCommandEncoder(), { ids: ids(3), parts: [] }, tensor('out', [3, 8]))).toThrow(/at least one part/);
+    expect(() => encodeEmbedding(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { ids: ids(3), parts: [] }, tensor('out', [3, 8]))).toThrow(/at least one part/);
   });
 
   it('refuses ids that are not integers in [0, 2³²) when uploading them', () => {
-    expect(() => createIndexTensor(ctx.device, 'input_ids', [2], 'u32', [1, -1])).toThrow(/element 1 is -1, not a u32/);
+    expect(() => createIndexTensor(gpu.ctx.device, 'input_ids', [2], 'u32', [1, -1])).toThrow(/element 1 is -1, not a u32/);
   });
 });

@@ -1,39 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../../test/gpu.ts';
+import { describe, expect, it } from 'vitest';
+import { setUpTestGpu } from '../../../test/gpu-harness.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { residualAccumulateReference, residualAddReference } from '../reference/residual.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { readTensor } from '../tensor.ts';
 import { encodeResidualAccumulate, encodeResidualAdd } from './residual.ts';
 
-let ctx: GpuContext;
-beforeAll(async () => {
-  ctx = await acquireTestGpu();
-});
-afterAll(() => ctx?.destroy());
-
-const created: GpuTensor[] = [];
-afterEach(() => {
-  for (const tensor of created.splice(0)) tensor.buffer.destroy();
-});
-
-function upload(name: string, shape: number[], values?: Float32Array): GpuTensor {
-  const tensor = createTensor(ctx.device, name, shape, 'f32', values);
-  created.push(tensor);
-  return tensor;
-}
-
-/** Encodes with `encode`, submits, and fails on any validation error instead of reading garbage. */
-async function submit(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
-  ctx.device.pushErrorScope('validation');
-  const encoder = ctx.device.createCommandEncoder();
-  encode(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const error = await ctx.device.popErrorScope();
-  if (error) throw new Error(error.message);
-}
+const gpu = setUpTestGpu();
+const { submit, upload } = gpu;
 
 const random = Random.fromSeed(17);
 const randomValues = (count: number): Float32Array => random.fillUniform(new Float32Array(count), -1, 1);
@@ -49,8 +24,8 @@ describe('residual add: y = a + b', () => {
       const n = product(shape);
       const [a, b] = [randomValues(n), randomValues(n)];
       const y = upload('y', shape);
-      await submit((encoder) => encodeResidualAdd(ctx, encoder, upload('a', shape, a), upload('b', shape, b), y));
-      expect(relativeError(await readTensor(ctx.device, y), Float32Array.from(residualAddReference(a, b)))).toBe(0);
+      await submit((encoder) => encodeResidualAdd(gpu.ctx, encoder, upload('a', shape, a), upload('b', shape, b), y));
+      expect(relativeError(await readTensor(gpu.ctx.device, y), Float32Array.from(residualAddReference(a, b)))).toBe(0);
     });
   }
 });
@@ -61,10 +36,10 @@ describe('residual accumulate: x += addend', () => {
       const n = product(shape);
       const [x, addend] = [randomValues(n), randomValues(n)];
       const xTensor = upload('x', shape, x);
-      await submit((encoder) => encodeResidualAccumulate(ctx, encoder, xTensor, upload('addend', shape, addend)));
+      await submit((encoder) => encodeResidualAccumulate(gpu.ctx, encoder, xTensor, upload('addend', shape, addend)));
       const want = Float64Array.from(x);
       residualAccumulateReference(want, addend);
-      expect(relativeError(await readTensor(ctx.device, xTensor), Float32Array.from(want))).toBe(0);
+      expect(relativeError(await readTensor(gpu.ctx.device, xTensor), Float32Array.from(want))).toBe(0);
     });
   }
 
@@ -72,30 +47,29 @@ describe('residual accumulate: x += addend', () => {
     const parts = [randomValues(100), randomValues(100), randomValues(100)];
     const sum = upload('dX', [100], new Float32Array(100));
     await submit((encoder) => {
-      for (const part of parts) encodeResidualAccumulate(ctx, encoder, sum, upload('part', [100], part));
+      for (const part of parts) encodeResidualAccumulate(gpu.ctx, encoder, sum, upload('part', [100], part));
     });
     const want = new Float32Array(100);
     for (const part of parts) for (let i = 0; i < 100; i++) want[i]! += part[i]!;
-    expect(await readTensor(ctx.device, sum)).toEqual(want);
+    expect(await readTensor(gpu.ctx.device, sum)).toEqual(want);
   });
 });
 
 describe('residual refuses bad calls before dispatch', () => {
   it('names the tensor and both shapes when b does not match a', () => {
-    const call = () => encodeResidualAdd(ctx, ctx.device.createCommandEncoder(), upload('a', [4, 8]), upload('b', [4, 9]), upload('y', [4, 8]));
+    const call = () => encodeResidualAdd(gpu.ctx, gpu.ctx.device.createCommandEncoder(), upload('a', [4, 8]), upload('b', [4, 9]), upload('y', [4, 8]));
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(/tensor "b" has shape \[4, 9\], expected \[the shape of "a"\] = \[4, 8\]/);
   });
 
   it('refuses y sharing a buffer with a: use the in-place accumulate instead', () => {
     const a = upload('hidden', [4, 8]);
-    const call = () => encodeResidualAdd(ctx, ctx.device.createCommandEncoder(), a, upload('b', [4, 8]), { ...a, name: 'out' });
+    const call = () => encodeResidualAdd(gpu.ctx, gpu.ctx.device.createCommandEncoder(), a, upload('b', [4, 8]), { ...a, name: 'out' });
     expect(call).toThrow(/"out" is written and shares its buffer with "hidden"/);
   });
 
   it('refuses a half-precision addend', () => {
-    const half = createTensor(ctx.device, 'addend', [4], 'bf16');
-    created.push(half);
-    expect(() => encodeResidualAccumulate(ctx, ctx.device.createCommandEncoder(), upload('x', [4]), half)).toThrow(/"addend" is bf16; this op takes f32/);
+    const half = upload('addend', [4], undefined, 'bf16');
+    expect(() => encodeResidualAccumulate(gpu.ctx, gpu.ctx.device.createCommandEncoder(), upload('x', [4]), half)).toThrow(/"addend" is bf16; this op takes f32/);
   });
 });

@@ -1,39 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../../test/gpu.ts';
+import { describe, expect, it } from 'vitest';
+import { setUpTestGpu } from '../../../test/gpu-harness.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { rmsnormBackwardReference, rmsnormForwardReference } from '../reference/rmsnorm.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { readTensor } from '../tensor.ts';
 import { encodeRmsnorm, encodeRmsnormBackward } from './rmsnorm.ts';
 
-let ctx: GpuContext;
-beforeAll(async () => {
-  ctx = await acquireTestGpu();
-});
-afterAll(() => ctx?.destroy());
-
-const created: GpuTensor[] = [];
-afterEach(() => {
-  for (const tensor of created.splice(0)) tensor.buffer.destroy();
-});
-
-function upload(name: string, shape: number[], values?: Float32Array): GpuTensor {
-  const tensor = createTensor(ctx.device, name, shape, 'f32', values);
-  created.push(tensor);
-  return tensor;
-}
-
-/** Encodes with `encode`, submits, and fails on any validation error instead of reading garbage. */
-async function submit(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
-  ctx.device.pushErrorScope('validation');
-  const encoder = ctx.device.createCommandEncoder();
-  encode(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const error = await ctx.device.popErrorScope();
-  if (error) throw new Error(error.message);
-}
+const gpu = setUpTestGpu();
+const { submit, upload } = gpu;
 
 const random = Random.fromSeed(29);
 const randomValues = (count: number, low: number, high: number): Float32Array => random.fillUniform(new Float32Array(count), low, high);
@@ -69,11 +44,11 @@ describe('rmsnorm forward: y = w ⊙ x / sqrt(mean(x²) + eps), rstd saved per r
       const y = upload('y', [c.rows, c.C]);
       const rstd = upload('rstd', [c.rows]);
       const inputs = { x: upload('x', [c.rows, c.C], x), w: upload('w', [c.C], w), eps: c.eps };
-      await submit((encoder) => encodeRmsnorm(ctx, encoder, inputs, y, rstd));
+      await submit((encoder) => encodeRmsnorm(gpu.ctx, encoder, inputs, y, rstd));
       const want = rmsnormForwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps });
       // A sum of C squares in f32 and one inverseSqrt: relative error ~C·2⁻²⁴, inside 1e-5 for these widths.
-      expect(relativeError(await readTensor(ctx.device, y), want.y)).toBeLessThan(1e-5);
-      expect(relativeError(await readTensor(ctx.device, rstd), want.rstd)).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(gpu.ctx.device, y), want.y)).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(gpu.ctx.device, rstd), want.rstd)).toBeLessThan(1e-5);
     });
   }
 
@@ -81,16 +56,16 @@ describe('rmsnorm forward: y = w ⊙ x / sqrt(mean(x²) + eps), rstd saved per r
     const c = CASES[0]!;
     const { x, w } = caseInputs(c);
     const y = upload('y', [c.rows, c.C]);
-    await submit((encoder) => encodeRmsnorm(ctx, encoder, { x: upload('x', [c.rows, c.C], x), w: upload('w', [c.C], w), eps: c.eps }, y));
-    expect(relativeError(await readTensor(ctx.device, y), rmsnormForwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps }).y)).toBeLessThan(1e-5);
+    await submit((encoder) => encodeRmsnorm(gpu.ctx, encoder, { x: upload('x', [c.rows, c.C], x), w: upload('w', [c.C], w), eps: c.eps }, y));
+    expect(relativeError(await readTensor(gpu.ctx.device, y), rmsnormForwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps }).y)).toBeLessThan(1e-5);
   });
 
   it('normalises every row when there are more rows than the 4096 workgroups dispatched', async () => {
     const c = { rows: 4099, C: 5, eps: 1e-5, scale: 1, label: '' };
     const { x, w } = caseInputs(c);
     const y = upload('y', [c.rows, c.C]);
-    await submit((encoder) => encodeRmsnorm(ctx, encoder, { x: upload('x', [c.rows, c.C], x), w: upload('w', [c.C], w), eps: c.eps }, y));
-    expect(relativeError(await readTensor(ctx.device, y), rmsnormForwardReference({ ...c, x, w }).y)).toBeLessThan(1e-5);
+    await submit((encoder) => encodeRmsnorm(gpu.ctx, encoder, { x: upload('x', [c.rows, c.C], x), w: upload('w', [c.C], w), eps: c.eps }, y));
+    expect(relativeError(await readTensor(gpu.ctx.device, y), rmsnormForwardReference({ ...c, x, w }).y)).toBeLessThan(1e-5);
   });
 });
 
@@ -109,12 +84,12 @@ describe('rmsnorm backward: dx += (∂y/∂x)ᵀ·dy from the saved rstd; dw += 
       };
       const dx = upload('dx', [c.rows, c.C], dx0);
       const dw = upload('dw', [c.C], dw0);
-      await submit((encoder) => encodeRmsnormBackward(ctx, encoder, inputs, dx, dw));
+      await submit((encoder) => encodeRmsnormBackward(gpu.ctx, encoder, inputs, dx, dw));
       const want = rmsnormBackwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps, dy });
       // The gradients are at the scale of rstd·dy, which the ±1 initial values may not dominate:
       // compare each increment against the gradient's own scale.
-      expect(relativeError(minus(await readTensor(ctx.device, dx), dx0), want.dx)).toBeLessThan(1e-4);
-      expect(relativeError(minus(await readTensor(ctx.device, dw), dw0), want.dw)).toBeLessThan(1e-4);
+      expect(relativeError(minus(await readTensor(gpu.ctx.device, dx), dx0), want.dx)).toBeLessThan(1e-4);
+      expect(relativeError(minus(await readTensor(gpu.ctx.device, dw), dw0), want.dw)).toBeLessThan(1e-4);
     });
   }
 
@@ -125,25 +100,25 @@ describe('rmsnorm backward: dx += (∂y/∂x)ᵀ·dy from the saved rstd; dw += 
     const { rstd } = rmsnormForwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps });
     const dx = upload('dx', [c.rows, c.C], new Float32Array(c.rows * c.C));
     const inputs = { dy: upload('dy', [c.rows, c.C], dy), x: upload('x', [c.rows, c.C], x), w: upload('w', [c.C], w), rstd: upload('rstd', [c.rows], Float32Array.from(rstd)) };
-    await submit((encoder) => encodeRmsnormBackward(ctx, encoder, inputs, dx));
-    expect(relativeError(await readTensor(ctx.device, dx), rmsnormBackwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps, dy }).dx)).toBeLessThan(1e-4);
+    await submit((encoder) => encodeRmsnormBackward(gpu.ctx, encoder, inputs, dx));
+    expect(relativeError(await readTensor(gpu.ctx.device, dx), rmsnormBackwardReference({ rows: c.rows, C: c.C, x, w, eps: c.eps, dy }).dx)).toBeLessThan(1e-4);
   });
 });
 
 describe('rmsnorm refuses bad calls before dispatch', () => {
   it('names the tensor and both shapes when w does not match C', () => {
-    const call = () => encodeRmsnorm(ctx, ctx.device.createCommandEncoder(), { x: upload('x', [4, 64]), w: upload('w', [63]), eps: 1e-5 }, upload('y', [4, 64]));
+    const call = () => encodeRmsnorm(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { x: upload('x', [4, 64]), w: upload('w', [63]), eps: 1e-5 }, upload('y', [4, 64]));
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(/tensor "w" has shape \[63\], expected \[C\] = \[64\]/);
   });
 
   it('names rstd when it is not one value per row', () => {
     const inputs = { dy: upload('dy', [4, 8]), x: upload('x', [4, 8]), w: upload('w', [8]), rstd: upload('rstd', [8]) };
-    expect(() => encodeRmsnormBackward(ctx, ctx.device.createCommandEncoder(), inputs, upload('dx', [4, 8]))).toThrow(/"rstd" has shape \[8\], expected \[rows\] = \[4\]/);
+    expect(() => encodeRmsnormBackward(gpu.ctx, gpu.ctx.device.createCommandEncoder(), inputs, upload('dx', [4, 8]))).toThrow(/"rstd" has shape \[8\], expected \[rows\] = \[4\]/);
   });
 
   it('refuses a non-finite eps', () => {
-    const call = () => encodeRmsnorm(ctx, ctx.device.createCommandEncoder(), { x: upload('x', [4, 8]), w: upload('w', [8]), eps: NaN }, upload('y', [4, 8]));
+    const call = () => encodeRmsnorm(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { x: upload('x', [4, 8]), w: upload('w', [8]), eps: NaN }, upload('y', [4, 8]));
     expect(call).toThrow(/eps must be a finite number/);
   });
 });

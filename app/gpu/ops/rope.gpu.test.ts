@@ -1,44 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../../test/gpu.ts';
+import { describe, expect, it } from 'vitest';
+import { setUpTestGpu } from '../../../test/gpu-harness.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { ropeBackwardReference, ropeForwardReference, type RopeFrequencyParameters } from '../reference/rope.ts';
-import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { createIndexTensor, readTensor } from '../tensor.ts';
 import { createRopeFrequencies, encodeRope, encodeRopeBackward, ropeFrequencyTurns, ropeInverseFrequencies } from './rope.ts';
 
-let ctx: GpuContext;
-beforeAll(async () => {
-  ctx = await acquireTestGpu();
-});
-afterAll(() => ctx?.destroy());
-
-const created: GpuTensor[] = [];
-afterEach(() => {
-  for (const tensor of created.splice(0)) tensor.buffer.destroy();
-});
-
-function upload(name: string, shape: number[], values?: Float32Array): GpuTensor {
-  const tensor = createTensor(ctx.device, name, shape, 'f32', values);
-  created.push(tensor);
-  return tensor;
-}
-
-function track<T extends GpuTensor>(tensor: T): T {
-  created.push(tensor);
-  return tensor;
-}
-
-/** Encodes with `encode`, submits, and fails on any validation error instead of reading garbage. */
-async function submit(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
-  ctx.device.pushErrorScope('validation');
-  const encoder = ctx.device.createCommandEncoder();
-  encode(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const error = await ctx.device.popErrorScope();
-  if (error) throw new Error(error.message);
-}
+const gpu = setUpTestGpu();
+const { submit, track, upload } = gpu;
 
 const random = Random.fromSeed(31);
 const randomValues = (count: number): Float32Array => random.fillUniform(new Float32Array(count), -1, 1);
@@ -85,8 +55,8 @@ function prepare(c: Case) {
   const shape = [BT, c.heads, D];
   const inverseFrequencies = ropeInverseFrequencies(c.rope);
   const common = {
-    positions: track(createIndexTensor(ctx.device, 'positions', [BT], 'u32', c.positions)),
-    frequencies: track(createRopeFrequencies(ctx.device, 'inv_freq', inverseFrequencies)),
+    positions: track(createIndexTensor(gpu.ctx.device, 'positions', [BT], 'u32', c.positions)),
+    frequencies: track(createRopeFrequencies(gpu.ctx.device, 'inv_freq', inverseFrequencies)),
   };
   const reference = { BT, heads: c.heads, D, positions: c.positions, inverseFrequencies };
   return { shape, common, reference, n: BT * c.heads * D };
@@ -101,8 +71,8 @@ describe('rope forward: x·cos + rotate_half(x)·sin on the rotary dims, the res
       const { shape, common, reference, n } = prepare(c);
       const x = randomValues(n);
       const y = upload('q_rot', shape);
-      await submit((encoder) => encodeRope(ctx, encoder, { ...common, x: upload('q', shape, x) }, y));
-      expect(relativeError(await readTensor(ctx.device, y), ropeForwardReference({ ...reference, x }))).toBeLessThan(1e-4);
+      await submit((encoder) => encodeRope(gpu.ctx, encoder, { ...common, x: upload('q', shape, x) }, y));
+      expect(relativeError(await readTensor(gpu.ctx.device, y), ropeForwardReference({ ...reference, x }))).toBeLessThan(1e-4);
     });
   }
 
@@ -111,8 +81,8 @@ describe('rope forward: x·cos + rotate_half(x)·sin on the rotary dims, the res
       const { shape, common, reference, n } = prepare(c);
       const x = randomValues(n);
       const q = upload('q', shape, x);
-      await submit((encoder) => encodeRope(ctx, encoder, { ...common, x: q }));
-      expect(relativeError(await readTensor(ctx.device, q), ropeForwardReference({ ...reference, x }))).toBeLessThan(1e-4);
+      await submit((encoder) => encodeRope(gpu.ctx, encoder, { ...common, x: q }));
+      expect(relativeError(await readTensor(gpu.ctx.device, q), ropeForwardReference({ ...reference, x }))).toBeLessThan(1e-4);
     });
   }
 });
@@ -123,9 +93,9 @@ describe('rope backward: dx += Rᵀ·dy, the transposed rotation', () => {
       const { shape, common, reference, n } = prepare(c);
       const [dy, dx0] = [randomValues(n), randomValues(n)];
       const dx = upload('dq', shape, dx0);
-      await submit((encoder) => encodeRopeBackward(ctx, encoder, { ...common, dy: upload('dq_rot', shape, dy) }, dx));
+      await submit((encoder) => encodeRopeBackward(gpu.ctx, encoder, { ...common, dy: upload('dq_rot', shape, dy) }, dx));
       const want = ropeBackwardReference({ ...reference, dy }).map((value, i) => value + dx0[i]!);
-      expect(relativeError(await readTensor(ctx.device, dx), want)).toBeLessThan(1e-4);
+      expect(relativeError(await readTensor(gpu.ctx.device, dx), want)).toBeLessThan(1e-4);
     });
   }
 });
@@ -145,25 +115,25 @@ describe('ropeFrequencyTurns: inv_freq / 2π split so that position·hi is exact
 });
 
 describe('rope refuses bad calls before dispatch', () => {
-  const frequencies = () => track(createRopeFrequencies(ctx.device, 'inv_freq', ropeInverseFrequencies(config(16, 10000))));
+  const frequencies = () => track(createRopeFrequencies(gpu.ctx.device, 'inv_freq', ropeInverseFrequencies(config(16, 10000))));
 
   it('names positions when it does not hold one position per row', () => {
-    const positions = track(createIndexTensor(ctx.device, 'positions', [4], 'u32', [0, 1, 2, 3]));
-    const call = () => encodeRope(ctx, ctx.device.createCommandEncoder(), { x: upload('q', [5, 4, 16]), positions, frequencies: frequencies() });
+    const positions = track(createIndexTensor(gpu.ctx.device, 'positions', [4], 'u32', [0, 1, 2, 3]));
+    const call = () => encodeRope(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { x: upload('q', [5, 4, 16]), positions, frequencies: frequencies() });
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(/tensor "positions" has shape \[4\], expected \[BT\] = \[5\]/);
   });
 
   it('refuses frequencies that rotate more dims than head_dim', () => {
-    const positions = track(createIndexTensor(ctx.device, 'positions', [2], 'u32', [0, 1]));
-    const call = () => encodeRope(ctx, ctx.device.createCommandEncoder(), { x: upload('k', [2, 4, 8]), positions, frequencies: frequencies() });
+    const positions = track(createIndexTensor(gpu.ctx.device, 'positions', [2], 'u32', [0, 1]));
+    const call = () => encodeRope(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { x: upload('k', [2, 4, 8]), positions, frequencies: frequencies() });
     expect(call).toThrow(/"inv_freq" rotates 16 dims, more than head_dim D = 8 of "k"/);
   });
 
   it('refuses a gradient that shares its buffer with dy', () => {
-    const positions = track(createIndexTensor(ctx.device, 'positions', [2], 'u32', [0, 1]));
+    const positions = track(createIndexTensor(gpu.ctx.device, 'positions', [2], 'u32', [0, 1]));
     const dy = upload('dq_rot', [2, 4, 16]);
-    const call = () => encodeRopeBackward(ctx, ctx.device.createCommandEncoder(), { dy, positions, frequencies: frequencies() }, { ...dy, name: 'dq' });
+    const call = () => encodeRopeBackward(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { dy, positions, frequencies: frequencies() }, { ...dy, name: 'dq' });
     expect(call).toThrow(/"dq" is written and shares its buffer with "dq_rot"/);
   });
 });

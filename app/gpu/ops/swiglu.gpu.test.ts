@@ -1,39 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../../test/gpu.ts';
+import { describe, expect, it } from 'vitest';
+import { setUpTestGpu } from '../../../test/gpu-harness.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { swigluBackwardReference, swigluForwardReference } from '../reference/swiglu.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { readTensor } from '../tensor.ts';
 import { encodeSwiglu, encodeSwigluBackward } from './swiglu.ts';
 
-let ctx: GpuContext;
-beforeAll(async () => {
-  ctx = await acquireTestGpu();
-});
-afterAll(() => ctx?.destroy());
-
-const created: GpuTensor[] = [];
-afterEach(() => {
-  for (const tensor of created.splice(0)) tensor.buffer.destroy();
-});
-
-function upload(name: string, shape: number[], values?: Float32Array): GpuTensor {
-  const tensor = createTensor(ctx.device, name, shape, 'f32', values);
-  created.push(tensor);
-  return tensor;
-}
-
-/** Encodes with `encode`, submits, and fails on any validation error instead of reading garbage. */
-async function submit(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
-  ctx.device.pushErrorScope('validation');
-  const encoder = ctx.device.createCommandEncoder();
-  encode(encoder);
-  ctx.device.queue.submit([encoder.finish()]);
-  const error = await ctx.device.popErrorScope();
-  if (error) throw new Error(error.message);
-}
+const gpu = setUpTestGpu();
+const { submit, upload } = gpu;
 
 const random = Random.fromSeed(23);
 const randomValues = (count: number, scale: number): Float32Array => random.fillUniform(new Float32Array(count), -scale, scale);
@@ -60,9 +35,9 @@ describe('swiglu forward: h = silu(gate) ⊙ up', () => {
     it(`matches the Float64 reference to 1e-5 of the output scale for BT=${c.BT} I=${c.I}: ${c.label}`, async () => {
       const [gate, up] = [randomValues(c.BT * c.I, c.gateScale), randomValues(c.BT * c.I, 2)];
       const h = upload('h', [c.BT, c.I]);
-      await submit((encoder) => encodeSwiglu(ctx, encoder, { gate: upload('gate', [c.BT, c.I], gate), up: upload('up', [c.BT, c.I], up) }, h));
+      await submit((encoder) => encodeSwiglu(gpu.ctx, encoder, { gate: upload('gate', [c.BT, c.I], gate), up: upload('up', [c.BT, c.I], up) }, h));
       // Elementwise f32 with one exp: a few ulp, well inside 1e-5.
-      expect(relativeError(await readTensor(ctx.device, h), swigluForwardReference(gate, up))).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(gpu.ctx.device, h), swigluForwardReference(gate, up))).toBeLessThan(1e-5);
     });
   }
 });
@@ -77,18 +52,18 @@ describe('swiglu backward: dgate += dh·up·silu′(gate), dup += dh·silu(gate)
       const dgate = upload('dgate', shape, dgate0);
       const dup = upload('dup', shape, dup0);
       const inputs = { gate: upload('gate', shape, gate), up: upload('up', shape, up), dh: upload('dh', shape, dh) };
-      await submit((encoder) => encodeSwigluBackward(ctx, encoder, inputs, dgate, dup));
+      await submit((encoder) => encodeSwigluBackward(gpu.ctx, encoder, inputs, dgate, dup));
       const want = swigluBackwardReference(gate, up, dh);
       const plus = (initial: Float32Array, delta: Float64Array) => delta.map((value, i) => value + initial[i]!);
-      expect(relativeError(await readTensor(ctx.device, dgate), plus(dgate0, want.dgate))).toBeLessThan(1e-5);
-      expect(relativeError(await readTensor(ctx.device, dup), plus(dup0, want.dup))).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(gpu.ctx.device, dgate), plus(dgate0, want.dgate))).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(gpu.ctx.device, dup), plus(dup0, want.dup))).toBeLessThan(1e-5);
     });
   }
 });
 
 describe('swiglu refuses bad calls before dispatch', () => {
   it('names the tensor and both shapes when up does not match gate', () => {
-    const call = () => encodeSwiglu(ctx, ctx.device.createCommandEncoder(), { gate: upload('gate', [5, 172]), up: upload('up', [5, 171]) }, upload('h', [5, 172]));
+    const call = () => encodeSwiglu(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { gate: upload('gate', [5, 172]), up: upload('up', [5, 171]) }, upload('h', [5, 172]));
     expect(call).toThrow(ShapeError);
     expect(call).toThrow(/tensor "up" has shape \[5, 171\], expected \[BT, I\] = \[5, 172\]/);
   });
@@ -97,7 +72,7 @@ describe('swiglu refuses bad calls before dispatch', () => {
     const shape = [2, 3];
     const dgate = upload('dgate', shape);
     const inputs = { gate: upload('gate', shape), up: upload('up', shape), dh: upload('dh', shape) };
-    const call = () => encodeSwigluBackward(ctx, ctx.device.createCommandEncoder(), inputs, dgate, { ...dgate, name: 'dup' });
+    const call = () => encodeSwigluBackward(gpu.ctx, gpu.ctx.device.createCommandEncoder(), inputs, dgate, { ...dgate, name: 'dup' });
     expect(call).toThrow(/"dgate" is written and shares its buffer with "dup"/);
   });
 });
