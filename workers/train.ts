@@ -14,6 +14,24 @@ import type { TrainProgress, TrainRunResult } from './protocol.ts';
 
 export const TASK_FILE_PREFIX = 'file/';
 
+/** Preparation reports every chunk and row; the UI needs no more than ten updates a second. */
+const PROGRESS_INTERVAL_MS = 100;
+
+/**
+ * Calls `send` at most once per `interval` ms, always for the first event and for one that completes
+ * a stage (done === total), so the UI never misses a start or an end.
+ */
+export function everyInterval<T extends { done: number; total: number }>(interval: number, send: (event: T) => void, now: () => number = () => performance.now()): (event: T) => void {
+  let last = -Infinity;
+  return (event) => {
+    const time = now();
+    if (time - last >= interval || event.done >= event.total) {
+      last = time;
+      send(event);
+    }
+  };
+}
+
 export async function trainInStudio(
   request: { recipe: unknown; runId: string; resume: boolean; hubEndpoint?: string },
   ctx: GpuContext,
@@ -43,7 +61,7 @@ export async function trainInStudio(
     },
     {
       onStage: (stage) => progress({ kind: 'stage', stage }),
-      onPrepare: (prepare) => progress({ kind: 'prepare', progress: prepare }),
+      onPrepare: everyInterval(PROGRESS_INTERVAL_MS, (prepare) => progress({ kind: 'prepare', progress: prepare })),
       onStep: (step) => progress({ kind: 'step', step }),
       onEval: (evaluation) => progress({ kind: 'eval', eval: evaluation }),
       onCheckpoint: (step) => progress({ kind: 'checkpoint', step }),
