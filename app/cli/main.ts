@@ -3,6 +3,7 @@
  * arguments to an exit code; output goes to stdout, diagnostics to stderr.
  */
 import { toErrorReport } from '../errors.ts';
+import { EVAL_USAGE, evalCommand } from './eval.ts';
 import { GENERATE_USAGE, generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
@@ -14,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<n
   selftest: { summary: 'check lora_linear on this GPU against the Float64 reference and time it   [--json]', run: selfTestCommand },
   generate: { summary: `generate text with a model (and a PEFT adapter)\n             ${GENERATE_USAGE}`, run: generateCommand },
   train: { summary: `run a recipe: prepare its tasks, train LoRA, evaluate, export PEFT adapters (Ctrl-C pauses)\n             ${TRAIN_USAGE}`, run: trainCommand },
+  eval: { summary: `evaluate a recipe's tasks with a PEFT adapter (or the base model)\n             ${EVAL_USAGE}`, run: evalCommand },
   'make-model': { summary: `write a random-weight model of a config in HF layout\n             ${MAKE_MODEL_USAGE}`, run: makeModelCommand },
 };
 

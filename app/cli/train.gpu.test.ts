@@ -46,6 +46,14 @@ describe('cocktail train', { timeout: 300_000 }, () => {
     const adapter = await importPeftAdapter({ config: await readFile(join(adapterDir, 'adapter_config.json'), 'utf8'), weights: new Blob([await readFile(join(adapterDir, 'adapter_model.safetensors'))]) }, config);
     expect(adapter.config.targets.sort()).toEqual(['q_proj', 'v_proj']);
     expect([...adapter.pairs.values()].some((pair) => pair.b.some((v) => v !== 0))).toBe(true);
+
+    // Evaluating the exported adapter on its own gives the run's final numbers.
+    const evaluated = (await run(process.execPath, [BIN, 'eval', '--recipe', recipePath, '--adapter', adapterDir, '--json'])).stdout;
+    const again = evaluated.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    for (const task of ['fpb', 'alpaca']) {
+      const final = evals.find((e) => e.task === task)!;
+      expect(again.find((e) => e.task === task)).toMatchObject({ metric: final.metric, score: final.score, loss: final.loss });
+    }
     await rm(dir, { recursive: true });
   });
 

@@ -1,29 +1,17 @@
-import { existsSync, openAsBlob } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { CocktailError } from '../errors.ts';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { openFileStorage } from '../store/fs.ts';
-import { parseRecipe } from '../train/recipe.ts';
 import { runRecipe } from '../train/run.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../train/peft.ts';
 import { parseOptions } from './args.ts';
-import { readPeftAdapter } from './peft-files.ts';
-import { modelFilesFor } from './model-source.ts';
+import { readRecipe, recipeEnvironment } from './recipe-env.ts';
 
 export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--run-id ID] [--out <dir>] [--resume] [--json]';
 
 export async function trainCommand(args: string[]): Promise<number> {
   const options = parseOptions('train', args, { recipe: 'string', 'run-id': 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe']);
-  const recipePath = resolve(options.recipe!);
-  let text: string;
-  try {
-    text = await readFile(recipePath, 'utf8');
-  } catch {
-    throw new CocktailError('RECIPE_NOT_FOUND', `${recipePath}: no such recipe file`, { file: recipePath });
-  }
-  const recipe = parseRecipe(text, recipePath);
-  const recipeDir = dirname(recipePath);
+  const { recipe, recipePath, recipeDir } = await readRecipe(options.recipe!);
   const runId = options['run-id'] ?? basename(recipePath).replace(/\.json$/, '');
   const out = resolve(options.out ?? join('runs', runId));
   const json = options.json === true;
@@ -37,21 +25,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const result = await runRecipe(
     recipe,
     runId,
-    {
-      ctx,
-      storage,
-      // A model source is a folder relative to the recipe when one exists there, else a Hub id.
-      openModel: (source, revision) => modelFilesFor(existsSync(resolve(recipeDir, source)) ? resolve(recipeDir, source) : source, { revision, quiet: json }),
-      openTaskFile: async (path) => {
-        try {
-          return await openAsBlob(resolve(recipeDir, path));
-        } catch {
-          throw new CocktailError('TASK_FILE_NOT_FOUND', `${resolve(recipeDir, path)}: no such task file (paths are relative to the recipe)`, { file: path });
-        }
-      },
-      openAdapter: (path) => readPeftAdapter(resolve(recipeDir, path)),
-      ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}),
-    },
+    recipeEnvironment(recipeDir, ctx, storage, json),
     {
       onStage: (stage) => emit({ event: 'stage', stage }, `· ${stage}`),
       onPrepared: (reports) => {

@@ -10,12 +10,14 @@ import { tokenizerIdentity } from '../data/tokenize/tokenizer-identity.ts';
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { loadModel } from '../model/load.ts';
+import { uploadLora } from '../model/lora-gpu.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import { Evaluator, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, zipPeftAdapter, type PeftFiles } from './peft.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import type { Recipe } from './recipe.ts';
+import type { PreparedTask } from './task-data.ts';
 import { Trainer, type StepRecord } from './trainer.ts';
 
 export interface RunEnvironment {
@@ -60,19 +62,17 @@ export interface RunResult {
   adapters: Map<string, PeftFiles>;
 }
 
-export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironment, events: RunEvents = {}, options: { signal?: AbortSignal; resume?: boolean } = {}): Promise<RunResult> {
-  const { ctx, storage, signal } = { ...env, signal: options.signal };
+/** Loads the recipe's model and prepares its tasks: the first two stages of every run. */
+async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEvents, signal: AbortSignal | undefined) {
   events.onStage?.('model');
   const files = await env.openModel(recipe.model.source, recipe.model.revision);
-  const model = await loadModel(ctx, files, recipe.model.dtype ? { dtype: recipe.model.dtype } : {});
-  let trainer: Trainer | undefined;
-  let evaluator: Evaluator | undefined;
+  const model = await loadModel(env.ctx, files, recipe.model.dtype ? { dtype: recipe.model.dtype } : {});
   try {
     events.onStage?.('data');
     const prepared = await prepareTasks(recipe, {
       tokenizer: model.tokenizer,
       openFile: env.openTaskFile,
-      storage,
+      storage: env.storage,
       tokenizerIdentity: await tokenizerIdentity(files),
       ...(env.fetch ? { fetch: env.fetch } : {}),
       ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
@@ -80,15 +80,53 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
       ...(events.onPrepare ? { onProgress: events.onPrepare } : {}),
     });
     events.onPrepared?.(prepared.reports);
-    const tasks = prepared.tasks;
+    return { model, tasks: prepared.tasks };
+  } catch (error) {
+    model.gpu.destroy();
+    throw error;
+  }
+}
+
+/** The batch shape evaluation uses: the recipe's batch size, and room for the longest example. */
+function evaluationShape(recipe: Recipe, tasks: readonly PreparedTask[]) {
+  return { B: recipe.batch_size, T: Math.min(recipe.max_length, Math.max(...tasks.flatMap((t) => [...t.train, ...t.validation].map((e) => e.inputIds.length)))) };
+}
+
+/**
+ * Evaluates the recipe's tasks with a given PEFT adapter (or the base model), without training: the
+ * numbers a run reports at its end, for an adapter trained anywhere.
+ */
+export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapter: PeftFiles | undefined, events: RunEvents = {}, signal?: AbortSignal): Promise<EvalEvent> {
+  const { model, tasks } = await loadAndPrepare(recipe, env, events, signal);
+  const lora = adapter ? uploadLora(env.ctx, await importPeftAdapter(adapter, model.config), { training: false }) : undefined;
+  const evaluator = new Evaluator(env.ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), lora?.config.r ?? 0);
+  try {
+    events.onStage?.('evaluate');
+    const results: TaskEvaluation[] = [];
+    for (const task of tasks) results.push(await evaluator.evaluateTask(task, lora, { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens }));
+    const event = { step: 0, tasks: results };
+    events.onEval?.(event);
+    return event;
+  } finally {
+    evaluator.destroy();
+    lora?.destroy();
+    model.gpu.destroy();
+  }
+}
+
+export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironment, events: RunEvents = {}, options: { signal?: AbortSignal; resume?: boolean } = {}): Promise<RunResult> {
+  const { ctx, storage, signal } = { ...env, signal: options.signal };
+  const { model, tasks } = await loadAndPrepare(recipe, env, events, signal);
+  let trainer: Trainer | undefined;
+  let evaluator: Evaluator | undefined;
+  try {
 
     events.onStage?.('train');
     const initFrom = recipe.lora.init_from;
     if (initFrom && !env.openAdapter) throw new CocktailError('TRAIN_ADAPTER_MISSING', `lora.init_from names "${initFrom}" but adapters cannot be opened here`, { field: 'lora.init_from' });
     const initialAdapters = initFrom ? [await importPeftAdapter(await env.openAdapter!(initFrom), model.config)] : undefined;
     trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false, ...(initialAdapters ? { initialAdapters } : {}) });
-    const shape = { B: recipe.batch_size, T: Math.min(recipe.max_length, Math.max(...tasks.flatMap((t) => [...t.train, ...t.validation].map((e) => e.inputIds.length)))) };
-    evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, shape, recipe.lora.r);
+    evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), recipe.lora.r);
     const evaluations: EvalEvent[] = [];
     const evaluate = async (): Promise<EvalEvent> => {
       const adapters = trainer!.gpuAdapters();

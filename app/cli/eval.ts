@@ -1,0 +1,27 @@
+import { join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { acquireNodeGpu } from '../gpu/node-gpu.ts';
+import { openFileStorage } from '../store/fs.ts';
+import { evaluateRecipe } from '../train/run.ts';
+import { parseOptions } from './args.ts';
+import { readPeftAdapter } from './peft-files.ts';
+import { readRecipe, recipeEnvironment } from './recipe-env.ts';
+
+export const EVAL_USAGE = 'cocktail eval --recipe <recipe.json> [--adapter <peft dir|zip>] [--json]';
+
+/** Evaluates a recipe's tasks with a PEFT adapter (or the base model without one), no training. */
+export async function evalCommand(args: string[]): Promise<number> {
+  const options = parseOptions('eval', args, { recipe: 'string', adapter: 'string', json: 'flag' }, ['recipe']);
+  const { recipe, recipeDir } = await readRecipe(options.recipe!);
+  const json = options.json === true;
+  const adapter = options.adapter ? await readPeftAdapter(resolve(options.adapter)) : undefined;
+  const ctx = await acquireNodeGpu({ label: 'cocktail eval' });
+  // Tokenized tasks are cached beside other CLI state so repeated evaluations skip tokenization.
+  const storage = await openFileStorage(join(process.env.COCKTAIL_CACHE ?? join(tmpdir(), 'cocktail-studio'), 'eval'));
+  const result = await evaluateRecipe(recipe, recipeEnvironment(recipeDir, ctx, storage, json), adapter);
+  for (const task of result.tasks) {
+    console.log(json ? JSON.stringify({ event: 'eval', ...task }) : `${task.task}: loss ${task.loss.toFixed(4)} ${task.metric} ${task.score.toFixed(4)} (${task.examples} examples)`);
+  }
+  ctx.destroy();
+  return 0;
+}

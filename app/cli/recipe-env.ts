@@ -1,0 +1,40 @@
+import { existsSync, openAsBlob } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { Storage } from '../store/storage.ts';
+import { parseRecipe, type Recipe } from '../train/recipe.ts';
+import type { RunEnvironment } from '../train/run.ts';
+import { modelFilesFor } from './model-source.ts';
+import { readPeftAdapter } from './peft-files.ts';
+
+export async function readRecipe(path: string): Promise<{ recipe: Recipe; recipePath: string; recipeDir: string }> {
+  const recipePath = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(recipePath, 'utf8');
+  } catch {
+    throw new CocktailError('RECIPE_NOT_FOUND', `${recipePath}: no such recipe file`, { file: recipePath });
+  }
+  return { recipe: parseRecipe(text, recipePath), recipePath, recipeDir: dirname(recipePath) };
+}
+
+/** Where a recipe's model, task files and adapters come from on the command line: paths relative to the recipe. */
+export function recipeEnvironment(recipeDir: string, ctx: GpuContext, storage: Storage, quiet: boolean): RunEnvironment {
+  return {
+    ctx,
+    storage,
+    // A model source is a folder relative to the recipe when one exists there, else a Hub id.
+    openModel: (source, revision) => modelFilesFor(existsSync(resolve(recipeDir, source)) ? resolve(recipeDir, source) : source, { revision, quiet }),
+    openTaskFile: async (path) => {
+      try {
+        return await openAsBlob(resolve(recipeDir, path));
+      } catch {
+        throw new CocktailError('TASK_FILE_NOT_FOUND', `${resolve(recipeDir, path)}: no such task file (paths are relative to the recipe)`, { file: path });
+      }
+    },
+    openAdapter: (path) => readPeftAdapter(resolve(recipeDir, path)),
+    ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}),
+  };
+}
