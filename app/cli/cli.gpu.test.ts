@@ -9,7 +9,7 @@ import { startHubServer } from '../../test/hub-server.ts';
 import type { GpuInfo } from '../gpu/device.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { initLoraAdapter } from '../model/lora.ts';
-import { exportPeftAdapter } from '../train/peft.ts';
+import { exportPeftAdapter, zipPeftAdapter } from '../train/peft.ts';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/cocktail.mjs');
@@ -79,6 +79,17 @@ describe('cocktail generate', { timeout: 120_000 }, () => {
     expect(first.ids).toEqual(greedy);
     expect(second.ids).toEqual(greedy);
     await rm(cache, { recursive: true });
+  });
+
+  it('merges an adapter into the base model; a fresh adapter leaves the greedy continuation as it was', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocktail-merge-'));
+    const config = parseModelConfig(JSON.parse(await readFile(join(model, 'config.json'), 'utf8')));
+    const files = exportPeftAdapter(initLoraAdapter(config, { r: 4, alpha: 8, dropout: 0, targets: ['q_proj'], rslora: false }, 1), config, model);
+    await writeFile(join(dir, 'adapter.zip'), await zipPeftAdapter(files));
+    await run(process.execPath, [BIN, 'merge', '--model', model, '--adapter', join(dir, 'adapter.zip'), '--out', join(dir, 'merged')]);
+    const { stdout } = await run(process.execPath, [BIN, 'generate', '--model', join(dir, 'merged'), '--ids', '1', '--max-new-tokens', '8', '--json']);
+    expect((JSON.parse(stdout) as { ids: number[] }).ids).toEqual(greedy);
+    await rm(dir, { recursive: true });
   });
 
   it('needs exactly one of --prompt and --ids', async () => {

@@ -7,6 +7,7 @@ import { EVAL_USAGE, evalCommand } from './eval.ts';
 import { GENERATE_USAGE, generateCommand } from './generate.ts';
 import { infoCommand } from './info.ts';
 import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
+import { MERGE_USAGE, mergeCommand } from './merge.ts';
 import { selfTestCommand } from './selftest.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
 
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<n
   generate: { summary: `generate text with a model (and a PEFT adapter)\n             ${GENERATE_USAGE}`, run: generateCommand },
   train: { summary: `run a recipe: prepare its tasks, train LoRA, evaluate, export PEFT adapters (Ctrl-C pauses)\n             ${TRAIN_USAGE}`, run: trainCommand },
   eval: { summary: `evaluate a recipe's tasks with a PEFT adapter (or the base model)\n             ${EVAL_USAGE}`, run: evalCommand },
+  merge: { summary: `write base model + PEFT adapter as one merged model in HF layout\n             ${MERGE_USAGE}`, run: mergeCommand },
   'make-model': { summary: `write a random-weight model of a config in HF layout\n             ${MAKE_MODEL_USAGE}`, run: makeModelCommand },
 };
 
