@@ -82,6 +82,16 @@ export interface ProblemLogOptions {
   maxMessages?: number;
 }
 
+/** A ProblemLog as plain JSON (ProblemLog.toJSON / fromJSON). */
+export interface ProblemLogState {
+  fileName: string;
+  maxLocations: number;
+  maxMessages: number;
+  kinds: ProblemKindSummary[];
+  badRows: number[];
+  fileLevelErrors: number;
+}
+
 export class ProblemLog {
   readonly fileName: string;
   private readonly maxLocations: number;
@@ -106,6 +116,26 @@ export class ProblemLog {
     for (const row of this.badRows) copy.badRows.add(row);
     copy.fileLevelErrors = this.fileLevelErrors;
     return copy;
+  }
+
+  /** Everything the log holds, as plain JSON (to cache an import together with its problems). */
+  toJSON(): ProblemLogState {
+    return {
+      fileName: this.fileName,
+      maxLocations: this.maxLocations,
+      maxMessages: this.maxMessages,
+      kinds: [...this.kinds.values()].map((kind) => ({ ...kind, rows: [...kind.rows], lines: [...kind.lines], messages: [...kind.messages] })),
+      badRows: [...this.badRows],
+      fileLevelErrors: this.fileLevelErrors,
+    };
+  }
+
+  static fromJSON(state: ProblemLogState): ProblemLog {
+    const log = new ProblemLog(state.fileName, { maxLocations: state.maxLocations, maxMessages: state.maxMessages });
+    for (const kind of state.kinds) log.kinds.set(kind.code, { ...kind, rows: [...kind.rows], lines: [...kind.lines], messages: [...kind.messages] });
+    for (const row of state.badRows) log.badRows.add(row);
+    log.fileLevelErrors = state.fileLevelErrors;
+    return log;
   }
 
   /** Records one problem; `detail` says what is wrong, the location prefix is added here. */

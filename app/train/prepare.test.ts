@@ -176,6 +176,9 @@ describe('preparing the same recipe again', () => {
       expect(cold.reports[0]!.cache).toMatchObject({ train: { outcome: 'miss' }, validation: { outcome: 'miss' } });
       expect(warm.reports[0]!.cache).toMatchObject({ train: { outcome: 'hit' }, validation: { outcome: 'hit' } });
       expect(warm.tasks).toEqual(cold.tasks);
+      // The file is not parsed again either: its rows and their problem report come from the cache.
+      expect(cold.reports[0]!.sources[0]!.fromCache).toBe(false);
+      expect(warm.reports[0]!.sources[0]).toEqual({ ...cold.reports[0]!.sources[0], fromCache: true });
       const changed = await prepareTasks(testRecipe([{ ...FPB_TASK, validation_fraction: 0.02, max_examples: 61 }], { seed: 5 }), options);
       expect(changed.reports[0]!.cache).toMatchObject({ train: { outcome: 'miss' }, validation: { outcome: 'hit' } });
       await storage.close();

@@ -34,6 +34,8 @@ export interface SourceReport {
   /** Distinct rows dropped for having an error; `validation` says which and why. */
   readonly droppedRows: number;
   readonly validation: ValidationReport;
+  /** True when the parsed rows came from the cache instead of parsing the file again. */
+  readonly fromCache: boolean;
 }
 
 export interface MappedSource {
@@ -116,6 +118,7 @@ export async function mapSource(task: RecipeTask, plan: MappingPlan, source: Imp
       examples: kept.examples.length,
       droppedRows: kept.droppedRows,
       validation: kept.report,
+      fromCache: source.fromCache,
     },
   };
 }

@@ -6,7 +6,9 @@
  */
 import { collectRows, importFile, ProblemLog, readHubDatasetRows, type FetchLike, type ImportInfo, type RawRow } from '../../data/index.ts';
 import { contentHash, sha256Hex } from '../../data/tokenize/index.ts';
+import type { Storage } from '../../store/storage.ts';
 import type { RecipeTask } from '../recipe.ts';
+import { readCachedRows, rowCacheKey, writeCachedRows } from './row-cache.ts';
 import { describeTask, PrepareError } from './errors.ts';
 
 export interface ImportedSource {
@@ -17,6 +19,8 @@ export interface ImportedSource {
   readonly problems: ProblemLog;
   /** A hash of the source's content, for the tokenization cache; computed only when asked for. */
   fingerprint(): Promise<string>;
+  /** True when the rows came from the parsed-rows cache rather than from parsing the file. */
+  readonly fromCache: boolean;
 }
 
 export interface TaskSources {
@@ -33,6 +37,8 @@ export interface SourceAccess {
   signal?: AbortSignal;
   /** Bytes read so far over all of the task's sources, and the total known so far. */
   onProgress?(done: number, total: number): void;
+  /** Where parsed files are cached (row-cache.ts); without it every preparation parses its files. */
+  storage?: Storage;
 }
 
 export async function importTaskSources(task: RecipeTask, access: SourceAccess): Promise<TaskSources> {
@@ -48,15 +54,22 @@ async function importFiles(task: RecipeTask, source: Extract<RecipeTask['source'
   const imported: ImportedSource[] = [];
   for (const [index, blob] of blobs.entries()) {
     const name = paths[index]!;
-    const { rows, info, problems } = await importFile(blob, {
-      fileName: name,
-      ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }),
-      ...(source.header === undefined ? {} : { header: source.header }),
-      signal: access.signal,
-      onProgress: ({ bytesRead }) => access.onProgress?.(before + bytesRead, total),
-    });
+    const hash = access.storage ? await contentHash(blob) : undefined;
+    const key = hash ? await rowCacheKey(hash, { fileName: name, ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }), ...(source.header === undefined ? {} : { header: source.header }) }) : undefined;
+    const cached = access.storage && key ? await readCachedRows(access.storage, key) : undefined;
+    const parsed =
+      cached ??
+      (await importFile(blob, {
+        fileName: name,
+        ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }),
+        ...(source.header === undefined ? {} : { header: source.header }),
+        signal: access.signal,
+        onProgress: ({ bytesRead }) => access.onProgress?.(before + bytesRead, total),
+      }));
+    if (!cached && access.storage && key) await writeCachedRows(access.storage, key, parsed);
     before += blob.size;
-    imported.push({ name, rows, info, problems, fingerprint: () => contentHash(blob) });
+    access.onProgress?.(before, total);
+    imported.push({ name, rows: parsed.rows, info: parsed.info, problems: parsed.problems, fingerprint: async () => hash ?? contentHash(blob), fromCache: cached !== undefined });
   }
   return imported[1] === undefined ? { train: imported[0]! } : { train: imported[0]!, validation: imported[1] };
 }
@@ -101,7 +114,7 @@ async function importHubSplits(task: RecipeTask, source: Extract<RecipeTask['sou
     );
     before += info.bytes;
     knownTotal += info.bytes;
-    imported.push({ name, rows, info, problems, fingerprint: () => rowsFingerprint(rows) });
+    imported.push({ name, rows, info, problems, fingerprint: () => rowsFingerprint(rows), fromCache: false });
   }
   return imported[1] === undefined ? { train: imported[0]! } : { train: imported[0]!, validation: imported[1] };
 }

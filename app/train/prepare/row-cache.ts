@@ -1,0 +1,49 @@
+/**
+ * Parsed rows of a task file, cached in the "datasets" store by the file's content hash and the
+ * import options, with the import's problem log: a reload (or a second run of the same recipe) reads
+ * them back instead of parsing the file again. Text formats only — their values are JSON already;
+ * Parquet values (64-bit integers, typed arrays) are not, and Parquet reads fast anyway.
+ */
+import type { ImportInfo, RawRow } from '../../data/import/types.ts';
+import { ProblemLog, type ProblemLogState } from '../../data/validate.ts';
+import { sha256Hex } from '../../data/tokenize/index.ts';
+import type { Json, Storage } from '../../store/storage.ts';
+
+export const ROW_CACHE_VERSION = 1;
+
+interface CachedRowsMeta {
+  [key: string]: Json;
+  version: number;
+  info: Json;
+  problems: Json;
+}
+
+export interface ParsedFile {
+  rows: RawRow[];
+  info: ImportInfo;
+  problems: ProblemLog;
+}
+
+export async function rowCacheKey(contentHash: string, options: { delimiter?: string; header?: boolean; fileName: string }): Promise<string> {
+  return `rows/${await sha256Hex(JSON.stringify([ROW_CACHE_VERSION, contentHash, options.fileName, options.delimiter ?? null, options.header ?? null]))}`;
+}
+
+/** The cached parse, or undefined (a missing, older or unreadable item is treated as a miss). */
+export async function readCachedRows(storage: Storage, key: string): Promise<ParsedFile | undefined> {
+  const meta = (await storage.getInfo<CachedRowsMeta>('datasets', key))?.meta;
+  if (!meta || meta.version !== ROW_CACHE_VERSION) return undefined;
+  const bytes = await storage.getBytes('datasets', key);
+  if (!bytes) return undefined;
+  try {
+    const rows = JSON.parse(new TextDecoder().decode(bytes)) as RawRow[];
+    return { rows, info: meta.info as unknown as ImportInfo, problems: ProblemLog.fromJSON(meta.problems as unknown as ProblemLogState) };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeCachedRows(storage: Storage, key: string, parsed: ParsedFile): Promise<void> {
+  if (parsed.info.format === 'parquet') return;
+  const meta: CachedRowsMeta = { version: ROW_CACHE_VERSION, info: parsed.info as unknown as Json, problems: parsed.problems.toJSON() as unknown as Json };
+  await storage.put('datasets', key, meta, new TextEncoder().encode(JSON.stringify(parsed.rows)));
+}
