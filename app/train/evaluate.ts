@@ -81,8 +81,8 @@ export class Evaluator {
   private async labelAccuracy(prompts: PreparedTask['validationPrompts'], words: readonly string[], lora: GpuLora | undefined) {
     let correct = 0;
     const samples: TaskEvaluation['samples'] = [];
-    for (const { promptIds, expected } of prompts) {
-      const candidates = words.map((word) => this.continuation(promptIds, word));
+    for (const { promptIds, expected, candidates: prepared } of prompts) {
+      const candidates = prepared ? prepared.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word));
       const scores: number[] = [];
       for (let start = 0; start < candidates.length; start += this.shape.B) {
         const slice = candidates.slice(start, start + this.shape.B);
@@ -115,7 +115,7 @@ export class Evaluator {
     return { score: total / prompts.length, samples };
   }
 
-  /** prompt + word as an example whose loss covers only the word's tokens. */
+  /** prompt + word as an example whose loss covers only the word's tokens (when preparation gave no candidates). */
   private continuation(promptIds: Int32Array, word: string): TokenizedExample {
     const prompt = Array.from(promptIds);
     // Tokenize the word in context (a leading space merges differently on its own), falling back to alone.
@@ -157,6 +157,11 @@ export class Evaluator {
     this.graph.destroy();
     for (const tensor of Object.values(this.tensors)) tensor.buffer.destroy();
   }
+}
+
+/** A sequence whose loss covers positions scoreFrom and after: a candidate answer after its prompt. */
+function scoredSequence(ids: Int32Array, scoreFrom: number): TokenizedExample {
+  return { source: { row: 0 }, inputIds: ids, labels: Int32Array.from(ids, (id, t) => (t >= scoreFrom ? id : IGNORE_INDEX)), turnIndex: new Int32Array(ids.length), roles: [], truncatedTokens: 0 };
 }
 
 function padBatch(batch: HostBatch, B: number): HostBatch {

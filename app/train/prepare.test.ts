@@ -128,6 +128,20 @@ describe('the finance cocktail, prepared from the real files', () => {
     for (const { text } of whole) expect(text.startsWith('Question: ')).toBe(true);
   });
 
+  it('gives each classification prompt every label word as a candidate, tokenized as training tokenizes the answer', () => {
+    for (const task of prepared.tasks.filter((t) => t.labelWords)) {
+      task.validation.forEach((example, i) => {
+        const { candidates, expected } = task.validationPrompts[i]!;
+        expect(candidates).toHaveLength(task.labelWords!.length);
+        if (example.truncatedTokens > 0) return;
+        // The expected word's candidate is the training example itself (less the appended EOS), scored where training's loss starts.
+        const own = candidates![task.labelWords!.indexOf(expected)]!;
+        expect(Array.from(own.ids)).toEqual(Array.from(example.inputIds.subarray(0, own.ids.length)));
+        expect(own.scoreFrom).toBe(firstTrained(example.labels));
+      });
+    }
+  });
+
   it('reports progress for each stage of each task, ending with done = total', () => {
     for (const name of ['fpb', 'tweets', 'gsm8k', 'alpaca']) {
       const events = progress.filter((event) => event.task === name);

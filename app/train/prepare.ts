@@ -191,11 +191,17 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
     await cacheFor(validationSource, 'validation'),
   );
+  const labels = mapped.train.summary.labels;
+  const labelWords = task.format === 'classification' && labels ? labels.words : undefined;
   const prompts = hasValidationPrompts(task.format)
-    ? validationPrompts(validation.task.examples, split.validation, tokenizer, { template: plan.template.rendering, maxLength: recipe.max_length, label: validationLabel })
+    ? validationPrompts(validation.task.examples, split.validation, tokenizer, {
+        template: plan.template.rendering,
+        maxLength: recipe.max_length,
+        label: validationLabel,
+        ...(labelWords ? { labelWords } : {}),
+      })
     : [];
 
-  const labels = mapped.train.summary.labels;
   const sourceReports = [mapped.train.report, ...(mapped.validation ? [mapped.validation.report] : [])];
   return {
     task: {
@@ -205,7 +211,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
       train: train.task.examples,
       validation: validation.task.examples,
       validationPrompts: prompts,
-      ...(task.format === 'classification' && labels ? { labelWords: labels.words } : {}),
+      ...(labelWords ? { labelWords } : {}),
       meanTokens: train.statistics.meanTokensPerExample,
     },
     report: {

@@ -5,6 +5,17 @@
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { RecipeTask } from './recipe.ts';
 
+export interface ValidationPrompt {
+  promptIds: Int32Array;
+  expected: string;
+  /**
+   * Classification: for each label word (in labelWords' order), the whole exchange with that word as
+   * the answer, tokenized exactly as training tokenizes it, and the position from which its tokens
+   * are scored (where it stops sharing tokens with the prompt).
+   */
+  candidates?: readonly { ids: Int32Array; scoreFrom: number }[];
+}
+
 export interface PreparedTask {
   name: string;
   role: 'task' | 'regularizer';
@@ -15,7 +26,7 @@ export interface PreparedTask {
    * For evaluation by generation or label scoring: per validation example, the prompt's token ids
    * (what the model sees before it answers, generation prompt included) and the expected answer text.
    */
-  validationPrompts: readonly { promptIds: Int32Array; expected: string }[];
+  validationPrompts: readonly ValidationPrompt[];
   /** Classification: every label word, as the model is taught to say it (for scoring the label words). */
   labelWords?: readonly string[];
   /** Mean tokens per training example, for the mixture preview. */

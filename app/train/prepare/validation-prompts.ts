@@ -26,6 +26,8 @@ export interface PromptOptions {
   readonly maxLength: number | null;
   /** Names the task and file in messages. */
   readonly label: string;
+  /** Classification: the label words, so each prompt carries every word as a scored candidate. */
+  readonly labelWords?: readonly string[];
 }
 
 /**
@@ -65,7 +67,21 @@ function createPromptBuilder(tokenizer: TextTokenizer, options: PromptOptions): 
     const fullIds = tokenizer.encode(fullText, { addSpecialTokens: false });
     const shared = fullIds.slice(0, commonPrefixLength(promptIds, fullIds));
     const ids = [...leadingIdsFor(facts, fullIds), ...shared];
-    return { promptIds: Int32Array.from(cutFromLeft(ids, longest, facts.bosId)), expected: expectedAnswer(example, answer) };
+    const candidates = options.labelWords?.map((word) => {
+      // The exchange with this word as the answer, encoded as training encodes it.
+      const withWord = [...promptTurns, { ...answer, content: word }];
+      const wordIds = tokenizer.encode(plain ? renderPlainConversation(plain, withWord, false).text : renderChat(tokenizer, withWord, false, where), { addSpecialTokens: false });
+      const leading = leadingIdsFor(facts, wordIds);
+      const all = [...leading, ...wordIds];
+      const kept = cutFromLeft(all, options.maxLength ?? Number.POSITIVE_INFINITY, facts.bosId);
+      const scoreFrom = leading.length + commonPrefixLength(promptIds, wordIds) - (all.length - kept.length);
+      return { ids: Int32Array.from(kept), scoreFrom: Math.max(1, scoreFrom) };
+    });
+    return {
+      promptIds: Int32Array.from(cutFromLeft(ids, longest, facts.bosId)),
+      expected: expectedAnswer(example, answer),
+      ...(candidates ? { candidates } : {}),
+    };
   };
 }
 
