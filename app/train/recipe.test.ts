@@ -32,6 +32,11 @@ describe('recipes', () => {
     expect(recipe).toMatchObject({ batch_size: 8, grad_accum: 1, max_length: 512, clip: 1, seed: 0, nonfinite: 'skip' });
   });
 
+  it('gives a Hub task source the default config and split', () => {
+    const recipe = parseRecipe({ ...minimal, tasks: [{ name: 'tweets', source: { hub: 'zeroshot/twitter-financial-news-sentiment' }, format: 'classification' }] });
+    expect(recipe.tasks[0]!.source).toEqual({ hub: 'zeroshot/twitter-financial-news-sentiment', config: 'default', split: 'train' });
+  });
+
   it('does not change the object it was given', () => {
     const copy = structuredClone(minimal);
     parseRecipe(copy);

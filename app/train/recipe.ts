@@ -93,7 +93,18 @@ export function parseRecipe(input: string | unknown, fileName = 'recipe.json'): 
   if (problems.length === 0) problems.push(...semanticProblems(recipe as unknown as Recipe));
   else problems.push(...lengthProblems(recipe));
   if (problems.length > 0) throw new RecipeError(fileName, problems);
+  fillHubDefaults(recipe as unknown as Recipe);
   return recipe as unknown as Recipe;
+}
+
+/** Ajv fills no defaults inside a oneOf, so a Hub source gets the schema's config and split here. */
+function fillHubDefaults(recipe: Recipe): void {
+  for (const task of recipe.tasks) {
+    if ('hub' in task.source) {
+      task.source.config ??= 'default';
+      task.source.split ??= 'train';
+    }
+  }
 }
 
 /** Rules JSON Schema cannot say: unique names, weights that name tasks, steps or epochs. */

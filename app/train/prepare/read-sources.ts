@@ -88,9 +88,7 @@ async function openTaskFile(task: RecipeTask, path: string, field: string, acces
 }
 
 async function importHubSplits(task: RecipeTask, source: Extract<RecipeTask['source'], { hub: string }>, access: SourceAccess): Promise<TaskSources> {
-  // Ajv fills no defaults inside the schema's oneOf, so a parsed recipe may lack these: the schema's defaults, again.
-  const config = source.config ?? 'default';
-  const mainSplit = source.split ?? 'train';
+  const { config, split: mainSplit } = source;
   const splits = source.validation_split === undefined ? [mainSplit] : [mainSplit, source.validation_split];
   let before = 0;
   let knownTotal = 0;
