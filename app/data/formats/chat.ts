@@ -8,7 +8,7 @@ import type { ConversationExample, Role, Turn } from '../example.ts';
 import type { RawRow } from '../import/types.ts';
 import { describeJsonType } from '../import/jsonl.ts';
 import type { ProblemLog } from '../validate.ts';
-import { at, checkColumns, columnOrDefault, sourceOf, type MapContext } from './fields.ts';
+import { at, checkColumns, columnOrDefault, readStructuredField, sourceOf, type MapContext } from './fields.ts';
 import type { FormatMapper } from './types.ts';
 
 export type MessageStyle = 'auto' | 'openai' | 'sharegpt';
@@ -51,19 +51,9 @@ export function roleTable(extra: Readonly<Record<string, Role>> | undefined): Re
  * A JSON string (a CSV cell holding the list) is parsed first.
  */
 export function readMessages(row: RawRow, column: string, reading: MessageReading, log: ProblemLog): Turn[] | undefined {
-  if (!Object.hasOwn(row.values, column)) {
-    log.add('MISSING_FIELD', at(row, column), `the row has no field "${column}"`);
-    return undefined;
-  }
-  let value = row.values[column];
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      log.add('WRONG_TYPE', at(row, column), 'expected a list of messages, found text that is not JSON');
-      return undefined;
-    }
-  }
+  const field = readStructuredField(row, column, log, 'a list of messages');
+  if (!field) return undefined;
+  const { value } = field;
   if (!Array.isArray(value)) {
     log.add('WRONG_TYPE', at(row, column), `expected a list of messages, found ${describeJsonType(value)}`);
     return undefined;

@@ -91,3 +91,22 @@ export function columnOrDefault(given: string | undefined, conventional: string,
   if (!context.columns || context.columns.includes(conventional)) return conventional;
   return alternatives.find((name) => context.columns?.includes(name)) ?? conventional;
 }
+
+/**
+ * A field that holds structured data (a list of messages, of token ids), parsed from JSON when it is
+ * text, as a CSV cell holding a list is; `{ value }`, or undefined after reporting what is wrong.
+ */
+export function readStructuredField(row: RawRow, column: string, log: ProblemLog, expected: string): { value: unknown } | undefined {
+  if (!Object.hasOwn(row.values, column)) {
+    log.add('MISSING_FIELD', at(row, column), `the row has no field "${column}"`);
+    return undefined;
+  }
+  const value = row.values[column];
+  if (typeof value !== 'string') return { value };
+  try {
+    return { value: JSON.parse(value) };
+  } catch {
+    log.add('WRONG_TYPE', at(row, column), `expected ${expected}, found text that is not JSON`);
+    return undefined;
+  }
+}

@@ -8,7 +8,7 @@ import { IGNORE_INDEX, type TokenExample } from '../example.ts';
 import type { RawRow } from '../import/types.ts';
 import { describeJsonType } from '../import/jsonl.ts';
 import type { ProblemLog } from '../validate.ts';
-import { at, checkColumns, columnOrDefault, sourceOf, type MapContext } from './fields.ts';
+import { at, checkColumns, columnOrDefault, readStructuredField, sourceOf, type MapContext } from './fields.ts';
 import type { FormatMapper } from './types.ts';
 
 export interface TokensMapping {
@@ -62,20 +62,10 @@ export function createTokensMapper(mapping: TokensMapping, context: MapContext):
 }
 
 function readIntegers(row: RawRow, column: string, log: ProblemLog, allowIgnore: boolean): number[] | undefined {
-  if (!Object.hasOwn(row.values, column)) {
-    log.add('MISSING_FIELD', at(row, column), `the row has no field "${column}"`);
-    return undefined;
-  }
-  let value = row.values[column];
-  if (typeof value === 'string') {
-    try {
-      value = JSON.parse(value);
-    } catch {
-      log.add('WRONG_TYPE', at(row, column), 'expected a list of integers, found text that is not JSON');
-      return undefined;
-    }
-  }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) value = Array.from(value as unknown as ArrayLike<number | bigint>);
+  const field = readStructuredField(row, column, log, 'a list of integers');
+  if (!field) return undefined;
+  // Parquet gives a list column as a typed array.
+  const value = ArrayBuffer.isView(field.value) && !(field.value instanceof DataView) ? Array.from(field.value as unknown as ArrayLike<number | bigint>) : field.value;
   if (!Array.isArray(value)) {
     log.add('WRONG_TYPE', at(row, column), `expected a list of integers, found ${describeJsonType(value)}`);
     return undefined;
