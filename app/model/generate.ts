@@ -46,6 +46,9 @@ export class Generator {
   private readonly token: GpuTensor;
   private readonly uniform: GpuTensor;
   private readonly lastRow: GpuTensor;
+  /** The one token and position of a decode step, rewritten each step rather than reallocated. */
+  private readonly stepIds: GpuTensor;
+  private readonly stepPositions: GpuTensor;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -60,6 +63,8 @@ export class Generator {
     this.token = createIndexTensor(ctx.device, 'next token', [1], 'i32');
     this.uniform = createTensor(ctx.device, 'sampling uniform', [1], 'f32');
     this.lastRow = createIndexTensor(ctx.device, 'last row', [1], 'i32', [0]);
+    this.stepIds = createIndexTensor(ctx.device, 'step id', [1], 'u32');
+    this.stepPositions = createIndexTensor(ctx.device, 'step position', [1], 'u32');
   }
 
   async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
@@ -121,18 +126,12 @@ export class Generator {
   }
 
   private async runStep(token: number, position: number, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
-    const batch = {
-      ids: createIndexTensor(this.ctx.device, 'step id', [1], 'u32', [token]),
-      positions: createIndexTensor(this.ctx.device, 'step position', [1], 'u32', [position]),
-    };
-    try {
-      const encoder = this.ctx.device.createCommandEncoder({ label: `decode ${position}` });
-      this.step.encodeForward(encoder, batch, this.options.lora, { cache: this.cache, offset: position });
-      return await this.pick(encoder, this.step.final, this.lastRow, temperature, options, random);
-    } finally {
-      batch.ids.buffer.destroy();
-      batch.positions.buffer.destroy();
-    }
+    const { queue } = this.ctx.device;
+    queue.writeBuffer(this.stepIds.buffer, 0, Uint32Array.of(token));
+    queue.writeBuffer(this.stepPositions.buffer, 0, Uint32Array.of(position));
+    const encoder = this.ctx.device.createCommandEncoder({ label: `decode ${position}` });
+    this.step.encodeForward(encoder, { ids: this.stepIds, positions: this.stepPositions }, this.options.lora, { cache: this.cache, offset: position });
+    return this.pick(encoder, this.step.final, this.lastRow, temperature, options, random);
   }
 
   /** Projects the chosen row to logits, picks a token on the GPU, submits, and reads the one id back. */
@@ -151,6 +150,6 @@ export class Generator {
   destroy(): void {
     this.cache.destroy();
     this.step.destroy();
-    for (const tensor of [this.logits, this.token, this.uniform, this.lastRow]) tensor.buffer.destroy();
+    for (const tensor of [this.logits, this.token, this.uniform, this.lastRow, this.stepIds, this.stepPositions]) tensor.buffer.destroy();
   }
 }

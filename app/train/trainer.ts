@@ -140,12 +140,7 @@ export class Trainer {
       batches.push(buildBatch(draws.map(({ task, row }) => ({ task, example: this.tasks[task]!.train[row]! })), this.seqLength));
     }
     const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
-    const used = new Set(batches.map((batch) => this.adapterOf(batch)));
-    const clear = ctx.device.createCommandEncoder({ label: 'clear gradients' });
-    clear.clearBuffer(this.stats.buffer);
-    for (const adapter of used) for (const tensor of adapter.tensors) clear.clearBuffer(tensor.grad.buffer);
-    ctx.device.queue.submit([clear.finish()]);
-
+    const usedAdapters = new Set(batches.map((batch) => this.adapterOf(batch)));
     const taskLoss = new Float64Array(this.tasks.length);
     const taskLabels = new Float64Array(this.tasks.length);
     let tokens = 0;
@@ -158,6 +153,11 @@ export class Trainer {
       device.queue.writeBuffer(this.inputs.targets.buffer, 0, batch.targets);
       this.graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
       const encoder = device.createCommandEncoder({ label: `step ${this.completed} micro ${micro}` });
+      if (micro === 0) {
+        // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
+        encoder.clearBuffer(this.stats.buffer);
+        for (const used of usedAdapters) for (const tensor of used.tensors) encoder.clearBuffer(tensor.grad.buffer);
+      }
       const batchTensors = { ids: this.inputs.ids, positions: this.inputs.positions, segments: this.inputs.segments };
       this.graph.encodeForward(encoder, batchTensors, adapter.gpu);
       encoder.clearBuffer(this.graph.dFinal!.buffer);
@@ -181,7 +181,7 @@ export class Trainer {
 
     const lr = learningRate({ kind: recipe.schedule.kind, lr: recipe.optimizer.lr, warmupSteps: recipe.schedule.warmup_steps, totalSteps: this.totalSteps }, this.completed);
     const update = ctx.device.createCommandEncoder({ label: `adamw ${this.completed}` });
-    for (const adapter of used) {
+    for (const adapter of usedAdapters) {
       encodeAdamw(
         ctx,
         update,
@@ -202,7 +202,7 @@ export class Trainer {
     const { lossSum, labelCount } = await readCrossEntropyStats(ctx.device, this.stats);
     let skipped = false;
     let gradNormSquared = 0;
-    for (const adapter of used) {
+    for (const adapter of usedAdapters) {
       const status = await readAdamwStatus(ctx.device, adapter.status);
       if (status.skipped) skipped = true;
       else adapter.adamSteps++;
