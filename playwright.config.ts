@@ -7,7 +7,7 @@ const port = Number(process.env.COCKTAIL_E2E_PORT ?? 4173);
 // production build served by `vite preview`. Playwright cannot download browsers on these machines.
 export default defineConfig({
   testDir: 'e2e',
-  outputDir: 'test-results/e2e',
+  outputDir: process.env.COCKTAIL_E2E_OUT ?? 'test-results/e2e',
   timeout: 180_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,

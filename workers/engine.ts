@@ -44,7 +44,19 @@ const handlers: Handlers = {
     run?.abort('pause');
     return { paused: run !== undefined };
   },
+  // Being written: the studio's model, token-view and evaluation commands.
+  'model.load': notYet('model.load'),
+  'model.importLocal': notYet('model.importLocal'),
+  'model.plan': notYet('model.plan'),
+  'model.verify': notYet('model.verify'),
+  'model.generate': notYet('model.generate'),
+  'data.tokenView': notYet('data.tokenView'),
+  'eval.run': notYet('eval.run'),
 };
+
+function notYet(type: CommandType): () => Promise<never> {
+  return () => Promise.reject(new CocktailError('NOT_YET', `${type} is not available in this build yet`));
+}
 
 export function createEngine(post: (event: WorkerEvent) => void, acquire: () => Promise<GpuContext>, openStorage: () => Promise<Storage> = openIndexedDbStorage): (message: unknown) => void {
   let gpu: Promise<GpuContext> | undefined;

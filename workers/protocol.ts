@@ -15,6 +15,12 @@ import type { ImportProgress } from '../app/data/import/types.ts';
 import type { ValidationReport } from '../app/data/validate.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
 import type { EvalEvent, StepEvent } from '../app/train/run.ts';
+import type { HubProgress } from '../app/model/hub.ts';
+import type { MemoryEstimate } from '../app/model/memory.ts';
+import type { EngineCheck } from '../app/model/verify.ts';
+import type { LoraTarget } from '../app/model/config.ts';
+import type { RecipeTask } from '../app/train/recipe.ts';
+import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -37,6 +43,115 @@ export interface Commands {
   'train.run': { payload: { recipe: unknown; runId: string; resume: boolean; hubEndpoint?: string }; result: TrainRunResult; progress: TrainProgress };
   /** Pauses a running run: it checkpoints and its train.run request resolves with status "paused". */
   'train.pause': { payload: { runId: string }; result: { paused: boolean }; progress: never };
+
+  /**
+   * Downloads a Hub model into the studio's storage (or finds it there: a second load is offline)
+   * and describes it. Nothing is uploaded to the GPU yet. `source` is a Hub id, or `local/<name>` for
+   * a model imported with model.importLocal (revision "local").
+   */
+  'model.load': { payload: ModelRef & { hubEndpoint?: string }; result: ModelSummary; progress: HubProgress };
+  /** Copies model files the user picked or dropped into storage as `local/<name>`; checks config, weights and tokenizer. */
+  'model.importLocal': { payload: { name: string; files: File[] }; result: ModelSummary; progress: { file: string; loaded: number; total: number } };
+  /** What a training configuration needs on this GPU, whether it fits, and what to change when not. */
+  'model.plan': { payload: ModelRef & { plan: TrainingPlanRequest }; result: MemoryEstimate; progress: never };
+  /** "Verify engine": the same prompt through ONNX Runtime (onnx/model.onnx) and our engine. */
+  'model.verify': { payload: ModelRef & { hubEndpoint?: string; prompt?: string }; result: EngineCheck & { prompt: string }; progress: { stage: 'download' | 'onnx' | 'engine' } };
+  /** Generates from the model, with an adapter from the library or without; streams text. */
+  'model.generate': { payload: GenerateRequest; result: GenerateResponse; progress: { id: number; text: string } };
+  /** Tokenizes the first rows of an imported task file as training would, for the token view. */
+  'data.tokenView': { payload: TokenViewRequest; result: TokenViewResult; progress: never };
+  /** Evaluates a recipe's tasks with an adapter from the library (or the base model). */
+  'eval.run': { payload: { recipe: unknown; adapterKey?: string; hubEndpoint?: string }; result: EvalEvent; progress: TrainProgress };
+}
+
+export interface ModelRef {
+  source: string;
+  revision: string;
+}
+
+export interface ModelSummary extends ModelRef {
+  /** Shown to the user: "HuggingFaceTB/SmolLM2-135M@main", "local/my-model". */
+  label: string;
+  architecture: string;
+  layers: number;
+  hiddenSize: number;
+  heads: number;
+  kvHeads: number;
+  vocabSize: number;
+  maxPositions: number;
+  parameters: number;
+  /** Dtype of the stored weights ("bf16", "f32", ...). */
+  weightDtype: string;
+  files: { path: string; bytes: number }[];
+  totalBytes: number;
+  hasChatTemplate: boolean;
+  /** An ONNX export exists (onnx/model.onnx), so "verify engine" is possible. */
+  hasOnnx: boolean;
+}
+
+export interface TrainingPlanRequest {
+  batchSize: number;
+  seqLength: number;
+  r: number;
+  targets: LoraTarget[];
+  adapters: number;
+  recompute: boolean;
+  dtype: 'f32' | 'bf16' | 'f16';
+  /** The GPU memory the user says this device can give (WebGPU does not tell). */
+  budgetBytes: number;
+}
+
+export interface GenerateRequest extends ModelRef {
+  hubEndpoint?: string;
+  /** Key in the "adapters" store; none generates with the base model. */
+  adapterKey?: string;
+  /** A plain prompt, or chat messages rendered with the model's chat template. */
+  prompt: string | { role: 'system' | 'user' | 'assistant'; content: string }[];
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  seed?: number;
+  stop?: string[];
+}
+
+export interface GenerateResponse {
+  ids: number[];
+  text: string;
+  stopReason: 'eos' | 'stop-string' | 'max-new-tokens' | 'context-full';
+  tokensPerSecond: number;
+}
+
+export interface TokenViewRequest extends ModelRef {
+  hubEndpoint?: string;
+  /** The task as the recipe will hold it (its source names an imported file). */
+  task: RecipeTask;
+  maxLength: number;
+  trainOnPrompts: boolean;
+  /** How many examples to show (from the start of the file). */
+  examples: number;
+}
+
+export interface TokenViewResult {
+  examples: { row: number; tokens: TokenViewEntry[]; trained: number; truncated: boolean }[];
+  /** Rows the format could not use, with the reason (the first few). */
+  skipped: { row: number; reason: string }[];
+}
+
+/** What the "runs" store keeps per run (key: runId): enough to list, chart and resume it after a reload. */
+export interface RunRecord {
+  [key: string]: unknown;
+  runId: string;
+  name: string;
+  recipe: unknown;
+  status: 'running' | 'paused' | 'completed' | 'failed' | 'cancelled';
+  step: number;
+  totalSteps: number;
+  startedAt: number;
+  updatedAt: number;
+  /** Evaluations so far (the step history lives in the checkpoint). */
+  evaluations: EvalEvent[];
+  adapterKeys: string[];
+  error?: ErrorReport;
 }
 
 export interface DataImportResult {
@@ -87,7 +202,20 @@ export type WorkerEvent =
   /** The GPU device is gone; every later GPU command must re-acquire it. */
   | { v: number; type: 'device-lost'; error: ErrorReport };
 
-export const COMMAND_TYPES: readonly CommandType[] = ['gpu.info', 'gpu.selftest', 'data.import', 'train.run', 'train.pause'];
+export const COMMAND_TYPES: readonly CommandType[] = [
+  'gpu.info',
+  'gpu.selftest',
+  'data.import',
+  'train.run',
+  'train.pause',
+  'model.load',
+  'model.importLocal',
+  'model.plan',
+  'model.verify',
+  'model.generate',
+  'data.tokenView',
+  'eval.run',
+];
 
 export function isCommandType(type: unknown): type is CommandType {
   return typeof type === 'string' && (COMMAND_TYPES as readonly string[]).includes(type);

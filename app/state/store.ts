@@ -7,8 +7,15 @@ import { create } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../errors.ts';
 import type { EngineBridge } from './bridge.ts';
 import { startEngine } from './engine.ts';
+import { createEvaluateSlice, type EvaluateSlice } from './slices/evaluate.ts';
 import { createGpuSlice, type GpuSlice } from './slices/gpu.ts';
+import { createLibrarySlice, type LibrarySlice } from './slices/library.ts';
+import { createModelSlice, type ModelSlice } from './slices/model.ts';
+import { createPlaygroundSlice, type PlaygroundSlice } from './slices/playground.ts';
+import { createRecipeSlice, type RecipeSlice } from './slices/recipe.ts';
 import { createStorageSlice, type StorageSlice } from './slices/storage.ts';
+import { createTasksSlice, type TasksSlice } from './slices/tasks.ts';
+import { createTrainSlice, type TrainSlice } from './slices/train.ts';
 
 export interface EngineSlice {
   engineStatus: { status: 'ready' | 'dead'; error?: ErrorReport; strayErrors: ErrorReport[] };
@@ -16,7 +23,7 @@ export interface EngineSlice {
   engine(): EngineBridge;
 }
 
-export type AppState = EngineSlice & GpuSlice & StorageSlice;
+export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice;
 
 export const useStudio = create<AppState>()((...args) => {
   const [set, get] = args;
@@ -34,5 +41,12 @@ export const useStudio = create<AppState>()((...args) => {
     },
     ...createGpuSlice(...args),
     ...createStorageSlice(...args),
+    ...createRecipeSlice(...args),
+    ...createModelSlice(...args),
+    ...createTasksSlice(...args),
+    ...createTrainSlice(...args),
+    ...createEvaluateSlice(...args),
+    ...createPlaygroundSlice(...args),
+    ...createLibrarySlice(...args),
   };
 });

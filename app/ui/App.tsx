@@ -1,18 +1,43 @@
-import { useEffect } from 'react';
+import { useEffect, type ReactElement } from 'react';
 import { useStudio } from '../state/store.ts';
-import { GpuPanel } from './GpuPanel.tsx';
-import { SelfTestPanel } from './SelfTestPanel.tsx';
-import { StoragePanel } from './StoragePanel.tsx';
-import { WebGpuUnavailable } from './WebGpuUnavailable.tsx';
+import { ErrorNotice } from './components/ErrorNotice.tsx';
+import { EvaluatePage } from './pages/EvaluatePage.tsx';
+import { LibraryPage } from './pages/LibraryPage.tsx';
+import { MixturePage } from './pages/MixturePage.tsx';
+import { ModelPage } from './pages/ModelPage.tsx';
+import { PlaygroundPage } from './pages/PlaygroundPage.tsx';
+import { RecipesPage } from './pages/RecipesPage.tsx';
+import { StartPage } from './pages/StartPage.tsx';
+import { TasksPage } from './pages/TasksPage.tsx';
+import { TrainPage } from './pages/TrainPage.tsx';
+import { hrefFor, PAGES, useRoute, type PageId } from './routes.ts';
+
+const PAGE_COMPONENTS: Record<PageId, () => ReactElement> = {
+  start: StartPage,
+  model: ModelPage,
+  tasks: TasksPage,
+  mixture: MixturePage,
+  train: TrainPage,
+  evaluate: EvaluatePage,
+  playground: PlaygroundPage,
+  library: LibraryPage,
+  recipes: RecipesPage,
+};
 
 export function App() {
-  const gpuStatus = useStudio((state) => state.gpu.status);
   const engine = useStudio((state) => state.engineStatus);
+  const route = useRoute();
+  const Page = PAGE_COMPONENTS[route.page];
 
   useEffect(() => {
     void useStudio.getState().loadGpuInfo();
     void useStudio.getState().refreshStorage();
   }, []);
+
+  useEffect(() => {
+    const title = PAGES.find((p) => p.id === route.page)!.label;
+    document.title = route.page === 'start' ? 'Cocktail Studio' : `${title} · Cocktail Studio`;
+  }, [route.page]);
 
   return (
     <div className="app">
@@ -21,22 +46,21 @@ export function App() {
           <img src="/favicon.svg" alt="" width={28} height={28} /> Cocktail Studio
         </h1>
         <p className="tagline">Multi-task LoRA fine-tuning in your browser, on your own GPU.</p>
+        <nav aria-label="Studio" className="app-nav">
+          <ul>
+            {PAGES.map((page) => (
+              <li key={page.id}>
+                <a href={hrefFor(page.id)} aria-current={page.id === route.page ? 'page' : undefined}>
+                  {page.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
       </header>
       <main>
-        {engine.status === 'dead' && (
-          <div role="alert" className="banner error">
-            {engine.error?.message}
-          </div>
-        )}
-        {gpuStatus === 'unavailable' ? (
-          <WebGpuUnavailable />
-        ) : (
-          <>
-            <GpuPanel />
-            <SelfTestPanel />
-          </>
-        )}
-        <StoragePanel />
+        {engine.status === 'dead' && engine.error && <ErrorNotice error={engine.error} title="The engine stopped" />}
+        <Page />
       </main>
     </div>
   );
