@@ -135,6 +135,19 @@ export interface TokenViewResult {
   examples: { row: number; tokens: TokenViewEntry[]; trained: number; truncated: boolean }[];
   /** Rows the format could not use, with the reason (the first few). */
   skipped: { row: number; reason: string }[];
+  /** The whole task prepared exactly as training prepares it (for the mixture's expected tokens). */
+  stats: TaskStats;
+}
+
+export interface TaskStats {
+  /** Rows in the file. */
+  rows: number;
+  /** Examples in the training split, after skipped rows, the validation split and max_examples. */
+  examples: number;
+  validation: number;
+  /** Mean tokens per training example after truncation, and mean of those that carry loss. */
+  meanTokens: number;
+  meanTrainedTokens: number;
 }
 
 /** What the "runs" store keeps per run (key: runId): enough to list, chart and resume it after a reload. */
