@@ -1,6 +1,6 @@
 /** The recipe's mixture section as app/mix's sampler configuration. */
 import { CocktailError } from '../errors.ts';
-import type { MixConfig, MixStrategy } from '../mix/types.ts';
+import type { MixConfig, MixPlan, MixStrategy, MixTask } from '../mix/types.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
 
@@ -30,23 +30,31 @@ export function mixStrategy(mixture: Recipe['mixture']): MixStrategy {
  * optimizer step. Per-task adapters need every micro-batch from one task, so they sample per batch.
  */
 export function mixConfig(recipe: Recipe, tasks: readonly PreparedTask[], optimizerSteps: number): MixConfig {
+  return { ...mixPlan(recipe, tasks.map((task) => ({ name: task.name, examples: task.train.length, role: task.role })), optimizerSteps), seed: recipe.seed };
+}
+
+/** mixConfig without the seed, from task sizes alone: what the studio previews before any data is prepared. */
+export function mixPlan(recipe: Recipe, tasks: readonly MixTask[], optimizerSteps: number): MixPlan {
   if (recipe.lora.layout === 'per_task' && recipe.mixture.per !== 'batch') {
     throw new CocktailError('RECIPE_INVALID', 'lora.layout "per_task" routes each batch to its task\'s adapter: set mixture.per to "batch"', { field: 'mixture.per' });
   }
   return {
-    tasks: tasks.map((task) => ({ name: task.name, examples: task.train.length, role: task.role })),
+    tasks: tasks.map((task) => ({ ...task })),
     strategy: mixStrategy(recipe.mixture),
     ...(recipe.mixture.regularizer_share !== undefined ? { regularizerShare: recipe.mixture.regularizer_share } : {}),
     sampleBy: recipe.mixture.per,
     batchSize: recipe.batch_size,
     totalSteps: optimizerSteps * recipe.grad_accum,
-    seed: recipe.seed,
   };
 }
 
 /** Optimizer steps of a run: `steps`, or enough for `epochs` passes over every task's training rows. */
 export function optimizerSteps(recipe: Recipe, tasks: readonly PreparedTask[]): number {
+  return optimizerStepsFor(recipe, tasks.reduce((sum, task) => sum + task.train.length, 0));
+}
+
+/** optimizerSteps from the number of training examples of all tasks together. */
+export function optimizerStepsFor(recipe: Recipe, trainingExamples: number): number {
   if (recipe.steps !== undefined) return recipe.steps;
-  const examples = tasks.reduce((sum, task) => sum + task.train.length, 0);
-  return Math.max(1, Math.ceil((recipe.epochs! * examples) / (recipe.batch_size * recipe.grad_accum)));
+  return Math.max(1, Math.ceil((recipe.epochs! * trainingExamples) / (recipe.batch_size * recipe.grad_accum)));
 }
