@@ -1,58 +1,124 @@
 import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 export interface HubServer {
   endpoint: string;
-  /** Every request as "METHOD path [range]". */
+  /** Every data request as "METHOD path [range]" (CORS preflights are not listed). */
   requests: string[];
   /** Cut the connection after this many bytes of the next response for `path` (once). */
   breakAfter(path: string, bytes: number): void;
+  /** Send every later response body at about this many bytes per second (null: full speed). */
+  throttle(bytesPerSecond: number | null): void;
+  /** Stops listening and drops open connections, as a network that goes away would. */
   close(): Promise<void>;
 }
 
+// The studio runs on another origin than this server, so the browser needs CORS to read the
+// responses, their sizes (progress) and their ranges (resume); the Hub sends the same headers.
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'Content-Length, Content-Range, Accept-Ranges',
+};
+
+/** Paths look like /{owner}/{name}/resolve/{revision}/{path}, or /datasets/{owner}/{name}/resolve/...; the revision may be URL-encoded ("refs%2Fconvert%2Fparquet"). */
+function parseResolvePath(rawPath: string): { repo: string; path: string } | undefined {
+  const match = rawPath.match(/^\/((?:datasets\/)?[^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/);
+  if (!match) return undefined;
+  return { repo: decodeURIComponent(match[1]!), path: match[2]!.split('/').map(decodeURIComponent).join('/') };
+}
+
 /**
- * A local HTTP server that serves model folders in the Hub's URL layout
- * (/{owner}/{name}/resolve/{revision}/{path}) with Range support, on 127.0.0.1 only.
+ * A local HTTP server that serves folders in the Hub's URL layout with Range support and CORS, on
+ * 127.0.0.1 only. `repos` maps a repository id ("owner/name", or "datasets/owner/name") to a folder,
+ * served the same under every revision.
  */
 export async function startHubServer(repos: Record<string, string>): Promise<HubServer> {
   const requests: string[] = [];
   const breaks = new Map<string, number>();
-  const server: Server = createServer((request, response) => {
-    const url = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
-    requests.push(`${request.method} ${url}${request.headers.range ? ` ${request.headers.range}` : ''}`);
-    const match = url.match(/^\/([^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/);
-    const dir = match ? repos[match[1]!] : undefined;
-    const file = dir && match ? join(dir, match[2]!) : undefined;
+  let bytesPerSecond: number | null = null;
+
+  const serve = (request: IncomingMessage, response: ServerResponse) => {
+    const rawPath = new URL(request.url ?? '/', 'http://localhost').pathname;
+    if (request.method === 'OPTIONS') {
+      response
+        .writeHead(204, {
+          ...CORS_HEADERS,
+          'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+          'access-control-allow-headers': request.headers['access-control-request-headers'] ?? 'Range',
+          'access-control-max-age': '600',
+        })
+        .end();
+      return;
+    }
+    requests.push(`${request.method} ${decodeURIComponent(rawPath)}${request.headers.range ? ` ${request.headers.range}` : ''}`);
+    const resolved = parseResolvePath(rawPath);
+    const dir = resolved ? repos[resolved.repo] : undefined;
+    const file = dir && resolved ? join(dir, resolved.path) : undefined;
     if (!file || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404).end('Entry not found');
+      response.writeHead(404, CORS_HEADERS).end('Entry not found');
       return;
     }
     const size = statSync(file).size;
     const range = request.headers.range?.match(/^bytes=(\d+)-$/);
     const start = range ? Number(range[1]) : 0;
     response.writeHead(range ? 206 : 200, {
+      ...CORS_HEADERS,
       'content-length': String(size - start),
       'accept-ranges': 'bytes',
       ...(range ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
     });
-    const cut = breaks.get(match![2]!);
+    if (request.method === 'HEAD') {
+      response.end();
+      return;
+    }
+    const cut = breaks.get(resolved!.path);
     if (cut !== undefined) {
-      breaks.delete(match![2]!);
+      breaks.delete(resolved!.path);
       const stream = createReadStream(file, { start, end: start + cut - 1 });
       stream.on('data', (data) => response.write(data));
       stream.on('end', () => response.socket?.destroy());
       return;
     }
+    if (bytesPerSecond !== null) {
+      void sendSlowly(createReadStream(file, { start }), response, bytesPerSecond);
+      return;
+    }
     createReadStream(file, { start }).pipe(response);
-  });
+  };
+
+  const server: Server = createServer(serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     breakAfter: (path, bytes) => breaks.set(path, bytes),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    throttle: (rate) => {
+      bytesPerSecond = rate;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
+}
+
+/** Writes a file in slices of a tenth of a second's worth, so a browser sees a download progress. */
+async function sendSlowly(stream: AsyncIterable<Buffer>, response: ServerResponse, bytesPerSecond: number): Promise<void> {
+  const slice = Math.max(1, Math.floor(bytesPerSecond / 10));
+  try {
+    for await (const data of stream) {
+      for (let offset = 0; offset < data.byteLength; offset += slice) {
+        if (response.destroyed) return;
+        response.write(data.subarray(offset, offset + slice));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    response.end();
+  } catch {
+    response.destroy();
+  }
 }

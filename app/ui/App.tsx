@@ -32,6 +32,7 @@ export function App() {
   useEffect(() => {
     void useStudio.getState().loadGpuInfo();
     void useStudio.getState().refreshStorage();
+    void useStudio.getState().restoreModel();
   }, []);
 
   useEffect(() => {

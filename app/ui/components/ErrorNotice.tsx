@@ -4,8 +4,9 @@ import type { ErrorReport } from '../../errors.ts';
  * An error shown where it happened: what went wrong (the engine's message names the file, field or
  * limit), and what to do next. `action` offers the obvious next step (retry, open files, ...).
  */
-export function ErrorNotice({ error, title, action }: { error: ErrorReport; title?: string; action?: { label: string; run(): void } }) {
-  const advice = adviceFor(error);
+export function ErrorNotice({ error, title, action, advice: pageAdvice }: { error: ErrorReport; title?: string; action?: { label: string; run(): void }; advice?: string }) {
+  // A page that knows better what to do next (a 404 on its own download, say) gives its own advice.
+  const advice = pageAdvice ?? adviceFor(error);
   return (
     <div role="alert" className="banner error error-notice">
       {title && <strong>{title}: </strong>}

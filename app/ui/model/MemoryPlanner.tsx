@@ -1,0 +1,203 @@
+import { useEffect, useMemo, useState } from 'react';
+import type { LoraTarget } from '../../model/config.ts';
+import { LORA_TARGETS } from '../../model/config.ts';
+import { formatMiB } from '../../model/memory.ts';
+import { useStudio } from '../../state/store.ts';
+import type { ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
+import { ErrorNotice } from '../components/ErrorNotice.tsx';
+import { Field } from '../components/Field.tsx';
+import { defaultBudget } from './memory-budget.ts';
+
+const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
+const GiB = 2 ** 30;
+const STORED_DTYPES = new Set(['f32', 'bf16', 'f16']);
+
+/** A whole number in [min, max], or undefined for anything else typed into the field. */
+function wholeNumber(text: string, min: number, max: number): number | undefined {
+  const value = Number(text);
+  return Number.isInteger(value) && value >= min && value <= max ? value : undefined;
+}
+
+function NumberField({ label, hint, value, onChange, min, max, step = 1 }: { label: string; hint: string; value: string; onChange(value: string): void; min: number; max: number; step?: number }) {
+  return (
+    <Field label={label} hint={hint}>
+      {(props) => <input {...props} type="number" inputMode="numeric" min={min} max={max} step={step} value={value} onChange={(event) => onChange(event.target.value)} />}
+    </Field>
+  );
+}
+
+/** What a training configuration needs on this GPU, whether it fits, and writing it into the recipe. */
+export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
+  const recipe = useStudio((state) => state.recipe);
+  const adapter = useStudio((state) => state.gpu.info?.adapter);
+  const budgetOverride = useStudio((state) => state.memoryBudgetBytes);
+  const plan = useStudio((state) => state.plan);
+  const [rank, setRank] = useState(String(recipe.lora.r));
+  const [seqLength, setSeqLength] = useState(String(recipe.max_length));
+  const [batchSize, setBatchSize] = useState(String(recipe.batch_size));
+  const [targets, setTargets] = useState<LoraTarget[]>(recipe.lora.targets);
+  const [recompute, setRecompute] = useState(recipe.recompute);
+  const guess = defaultBudget(adapter);
+  const budgetBytes = budgetOverride ?? guess.bytes;
+  // What the user is typing; until then the field shows the budget in use (the default follows gpu.info when it arrives).
+  const [budgetText, setBudgetText] = useState<string | undefined>(undefined);
+
+  const adapters = recipe.lora.layout === 'per_task' ? Math.max(1, recipe.tasks.length) : 1;
+  const dtype = recipe.model.dtype ?? (STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as TrainingPlanRequest['dtype']) : 'f32');
+  const r = wholeNumber(rank, 1, 1024);
+  const seq = wholeNumber(seqLength, 1, 131_072);
+  const batch = wholeNumber(batchSize, 1, 1024);
+  const request = useMemo<TrainingPlanRequest | undefined>(
+    () => (r && seq && batch && targets.length > 0 ? { batchSize: batch, seqLength: seq, r, targets, adapters, recompute, dtype, budgetBytes } : undefined),
+    [r, seq, batch, targets, adapters, recompute, dtype, budgetBytes],
+  );
+
+  useEffect(() => {
+    if (!request) return;
+    // Typing "256" passes through "2" and "25": plan once the typing stops.
+    const timer = setTimeout(() => void useStudio.getState().planTraining(request), 250);
+    return () => clearTimeout(timer);
+  }, [request, summary.source, summary.revision]);
+
+  const inRecipe =
+    recipe.batch_size === batch &&
+    recipe.max_length === seq &&
+    recipe.lora.r === r &&
+    recipe.recompute === recompute &&
+    recipe.lora.targets.length === targets.length &&
+    targets.every((target) => recipe.lora.targets.includes(target));
+  // The last estimate stays on screen while a newer one is made, marked busy.
+  const estimate = plan.estimate;
+  const current = plan.status === 'done' && plan.request === request;
+
+  const useSettings = () => {
+    if (!request) return;
+    useStudio.getState().updateRecipe((old) => ({
+      ...old,
+      batch_size: request.batchSize,
+      max_length: request.seqLength,
+      recompute: request.recompute,
+      lora: { ...old.lora, r: request.r, targets: TARGETS.filter((target) => request.targets.includes(target)) },
+    }));
+  };
+
+  return (
+    <section className="panel" aria-labelledby="model-plan-title">
+      <h2 id="model-plan-title">Memory planner</h2>
+      <p className="muted">What training {summary.label} needs on this GPU with these settings, and whether it fits.</p>
+      <div className="model-plan-grid">
+        <NumberField label="LoRA rank" hint="Size of each adapter; 8–16 is typical." value={rank} onChange={setRank} min={1} max={1024} />
+        <NumberField
+          label="Sequence length"
+          hint={`Tokens per example (max_length); longer examples are cut. This model knows ${summary.maxPositions.toLocaleString('en-US')} positions.`}
+          value={seqLength}
+          onChange={setSeqLength}
+          min={1}
+          max={131072}
+        />
+        <NumberField label="Batch size" hint="Examples per micro-batch; memory grows with it." value={batchSize} onChange={setBatchSize} min={1} max={1024} />
+        <Field
+          label="GPU memory budget (GiB)"
+          hint={
+            <>
+              WebGPU does not tell a page how much memory the GPU has. {guess.reason}
+              {budgetOverride !== undefined && (
+                <>
+                  {' '}
+                  <button
+                    type="button"
+                    className="secondary model-inline-button"
+                    onClick={() => {
+                      useStudio.getState().setMemoryBudget(undefined);
+                      setBudgetText(undefined);
+                    }}
+                  >
+                    Use the default
+                  </button>
+                </>
+              )}
+            </>
+          }
+        >
+          {(props) => (
+            <input
+              {...props}
+              type="number"
+              min={0.25}
+              step={0.25}
+              value={budgetText ?? String(budgetBytes / GiB)}
+              onChange={(event) => {
+                setBudgetText(event.target.value);
+                const gib = Number(event.target.value);
+                if (gib > 0) useStudio.getState().setMemoryBudget(Math.round(gib * GiB));
+              }}
+            />
+          )}
+        </Field>
+      </div>
+      <fieldset className="model-targets">
+        <legend>LoRA targets</legend>
+        {TARGETS.map((target) => (
+          <label key={target}>
+            <input
+              type="checkbox"
+              checked={targets.includes(target)}
+              onChange={(event) => setTargets((old) => (event.target.checked ? [...old, target] : old.filter((t) => t !== target)))}
+            />{' '}
+            {target}
+          </label>
+        ))}
+      </fieldset>
+      <label className="model-check">
+        <input type="checkbox" checked={recompute} onChange={(event) => setRecompute(event.target.checked)} /> Recompute activations
+      </label>
+      <small className="muted field-hint"> Keeps only each layer’s input and recomputes the layer in the backward pass: far less memory, about a third more compute.</small>
+      {adapters > 1 && <p className="muted">The per-task layout trains {adapters} adapters at once, one per task.</p>}
+      {!request && <p className="banner warn">Enter whole numbers above 0 and choose at least one target to see the estimate.</p>}
+      {seq !== undefined && seq > summary.maxPositions && (
+        <p className="banner warn">The sequence length is longer than the {summary.maxPositions} positions this model was trained for.</p>
+      )}
+
+      {plan.status === 'failed' && plan.error && <ErrorNotice error={plan.error} title="The plan could not be made" />}
+      {estimate && (
+        <div className="model-estimate" aria-busy={!current}>
+          <table className="limits" aria-label="Memory estimate">
+            <tbody>
+              {estimate.lines.map((line) => (
+                <tr key={line.what}>
+                  <th scope="row">{line.what}</th>
+                  <td>{formatMiB(line.bytes)}</td>
+                </tr>
+              ))}
+              <tr className="model-total">
+                <th scope="row">Total</th>
+                <td>{formatMiB(estimate.totalBytes)}</td>
+              </tr>
+            </tbody>
+          </table>
+          <p className="muted">
+            Largest single buffer: {estimate.largestBinding.what}, {formatMiB(estimate.largestBinding.bytes)}.
+          </p>
+          <div role="status" data-testid="plan-verdict" className={estimate.fits ? 'banner ok' : 'banner error'}>
+            {estimate.fits ? `Fits: about ${formatMiB(estimate.totalBytes)} of the ${formatMiB(budgetBytes)} budget.` : 'Does not fit on this GPU with these settings.'}
+            {estimate.advice.length > 0 && (
+              <ul className="model-advice">
+                {estimate.advice.map((line) => (
+                  <li key={line}>{line}</li>
+                ))}
+              </ul>
+            )}
+          </div>
+        </div>
+      )}
+      <div className="row">
+        <button type="button" disabled={!request || inRecipe} onClick={useSettings}>
+          Use these settings
+        </button>
+        <span className="muted" role="status">
+          {inRecipe ? 'The recipe uses these settings.' : 'Writes batch size, sequence length, rank, targets and recomputation into the recipe.'}
+        </span>
+      </div>
+    </section>
+  );
+}
