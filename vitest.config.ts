@@ -1,6 +1,8 @@
+import { searchForWorkspaceRoot } from 'vite';
 import { defineConfig } from 'vitest/config';
 import { playwright } from '@vitest/browser-playwright';
 import { chromiumExecutable, chromiumWebGpuArgs } from './test/chromium.ts';
+import { FIXTURES } from './test/fixtures.ts';
 
 // Three tiers (ENGINEERING.md §3): plain unit tests in Node; GPU tests on Dawn in Node (the `webgpu`
 // package); and the same GPU tests plus browser-only ones (IndexedDB) in real Chromium with WebGPU.
@@ -29,7 +31,7 @@ export default defineConfig({
       {
         test: {
           name: 'browser',
-          include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts'],
+          include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts', 'workers/**/*.browser.test.ts'],
           // Node-only: the CLI spawns processes; model tests read fixture folders from disk (the studio's
           // end-to-end journey loads the same model in Chromium through the Hub layout).
           exclude: ['app/cli/**', 'app/model/**', 'app/train/**'],
@@ -46,6 +48,8 @@ export default defineConfig({
             instances: [{ browser: 'chromium' }],
           },
         },
+        // Browser tests read the shared fixtures (../shared/fixtures) through the browser commands API.
+        server: { fs: { allow: [searchForWorkspaceRoot(process.cwd()), FIXTURES] } },
       },
     ],
   },

@@ -8,7 +8,7 @@ import { importFile, type ImportFileOptions } from '../app/data/import/import-fi
 import type { ImportProgress } from '../app/data/import/types.ts';
 import type { Storage } from '../app/store/storage.ts';
 import type { DataImportResult } from './protocol.ts';
-import { TASK_FILE_PREFIX } from './train.ts';
+import { TASK_FILE_PREFIX } from './protocol.ts';
 
 export const PREVIEW_ROWS = 20;
 

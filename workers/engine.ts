@@ -6,10 +6,18 @@
 import { CocktailError, toErrorReport } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import { runSelfTest } from '../app/gpu/selftest.ts';
+import { loadModel } from '../app/model/load.ts';
 import { openIndexedDbStorage } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { importTaskFile } from './data.ts';
-import { trainInStudio } from './train.ts';
+import { generateInStudio } from './generate.ts';
+import { importLocalModel } from './local-import.ts';
+import { loadStudioModel, planTraining } from './model.ts';
+import { modelLabel, ONNX_EXPORT, openModelFiles, type OpenModelOptions } from './model-files.ts';
+import { SessionModel } from './session-model.ts';
+import { tokenViewInStudio } from './token-view.ts';
+import { evaluateInStudio, trainInStudio } from './train.ts';
+import { requireOnnxExport, verifyInStudio } from './verify.ts';
 import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type Request, type WorkerEvent } from './protocol.ts';
 
 interface HandlerContext<K extends CommandType> {
@@ -17,6 +25,8 @@ interface HandlerContext<K extends CommandType> {
   storage(): Promise<Storage>;
   signal: AbortSignal;
   progress(progress: Commands[K]['progress']): void;
+  /** The model kept on the GPU between generation and engine-check requests. */
+  session: SessionModel;
 }
 
 type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context: HandlerContext<K>) => Promise<Commands[K]['result']> };
@@ -28,12 +38,13 @@ const handlers: Handlers = {
   'gpu.info': async (_payload, { gpu }) => (await gpu()).info,
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
   'data.import': async (request, { signal, progress, storage }) => importTaskFile(request, await storage(), signal, progress),
-  'train.run': async ({ recipe, runId, resume, hubEndpoint }, { gpu, signal, progress, storage }) => {
+  'train.run': async ({ recipe, runId, resume, hubEndpoint }, { gpu, signal, progress, storage, session }) => {
     if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
     const controller = new AbortController();
     signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
     runs.set(runId, controller);
     try {
+      await session.release(); // the run gets the GPU memory the session model held
       return await trainInStudio({ recipe, runId, resume, ...(hubEndpoint ? { hubEndpoint } : {}) }, await gpu(), await storage(), controller.signal, progress);
     } finally {
       runs.delete(runId);
@@ -44,24 +55,47 @@ const handlers: Handlers = {
     run?.abort('pause');
     return { paused: run !== undefined };
   },
-  // Being written: the studio's model, token-view and evaluation commands.
-  'model.load': notYet('model.load'),
-  'model.importLocal': notYet('model.importLocal'),
-  'model.plan': notYet('model.plan'),
-  'model.verify': notYet('model.verify'),
-  'model.generate': notYet('model.generate'),
-  'data.tokenView': notYet('data.tokenView'),
-  'eval.run': notYet('eval.run'),
+  'model.load': async (request, { signal, progress, storage }) => loadStudioModel(request, await storage(), signal, progress),
+  'model.importLocal': async (request, { signal, progress, storage }) => importLocalModel(request, await storage(), signal, progress),
+  'model.plan': async (request, { gpu, storage }) => planTraining(request, await storage(), await gpu()),
+  'model.verify': async (request, { gpu, signal, progress, storage, session }) => {
+    progress({ stage: 'download' });
+    const files = await openModelFiles(await storage(), request, { ...hubOptions(request.hubEndpoint), signal, extraFiles: [ONNX_EXPORT] });
+    requireOnnxExport(files);
+    progress({ stage: 'engine' });
+    const ctx = await gpu();
+    return session.use(modelLabel(request), ctx, () => loadModel(ctx, files), (model) => {
+      progress({ stage: 'onnx' });
+      return verifyInStudio(ctx, model, files, request.prompt);
+    });
+  },
+  'model.generate': async (request, { gpu, signal, progress, storage, session }) => {
+    const ctx = await gpu();
+    const store = await storage();
+    return session.use(modelLabel(request), ctx, async () => loadModel(ctx, await openModelFiles(store, request, { ...hubOptions(request.hubEndpoint), signal })), (model) =>
+      generateInStudio(request, model, ctx, store, signal, progress),
+    );
+  },
+  'data.tokenView': async (request, { signal, progress, storage }) => {
+    const store = await storage();
+    const files = await openModelFiles(store, request, { ...hubOptions(request.hubEndpoint), signal });
+    return tokenViewInStudio(request, files, store, signal, progress);
+  },
+  'eval.run': async (request, { gpu, signal, progress, storage, session }) => {
+    await session.release();
+    return evaluateInStudio(request, await gpu(), await storage(), signal, progress);
+  },
 };
 
-function notYet(type: CommandType): () => Promise<never> {
-  return () => Promise.reject(new CocktailError('NOT_YET', `${type} is not available in this build yet`));
+function hubOptions(hubEndpoint: string | undefined): Pick<OpenModelOptions, 'hubEndpoint'> {
+  return hubEndpoint ? { hubEndpoint } : {};
 }
 
 export function createEngine(post: (event: WorkerEvent) => void, acquire: () => Promise<GpuContext>, openStorage: () => Promise<Storage> = openIndexedDbStorage): (message: unknown) => void {
   let gpu: Promise<GpuContext> | undefined;
   let storage: Promise<Storage> | undefined;
   const running = new Map<number, AbortController>();
+  const session = new SessionModel();
 
   const acquireOnce = (): Promise<GpuContext> => {
     if (!gpu) {
@@ -89,6 +123,7 @@ export function createEngine(post: (event: WorkerEvent) => void, acquire: () => 
       storage: () => (storage ??= openStorage()),
       signal: controller.signal,
       progress: (progress) => post({ v: PROTOCOL_VERSION, type: 'progress', id: request.id, progress }),
+      session,
     };
     try {
       const handler = handlers[request.type] as (payload: unknown, context: HandlerContext<CommandType>) => Promise<unknown>;

@@ -24,6 +24,9 @@ import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
 
 export const PROTOCOL_VERSION = 1;
 
+/** Task files the user imported live in the "datasets" store under this prefix; recipes name them without it. */
+export const TASK_FILE_PREFIX = 'file/';
+
 /** Request type -> [payload, result, progress]. Add a command here and the bridge and worker follow. */
 export interface Commands {
   /** Acquires the GPU (once) and describes it. */
@@ -50,8 +53,15 @@ export interface Commands {
    * a model imported with model.importLocal (revision "local").
    */
   'model.load': { payload: ModelRef & { hubEndpoint?: string }; result: ModelSummary; progress: HubProgress };
-  /** Copies model files the user picked or dropped into storage as `local/<name>`; checks config, weights and tokenizer. */
-  'model.importLocal': { payload: { name: string; files: File[] }; result: ModelSummary; progress: { file: string; loaded: number; total: number } };
+  /**
+   * Copies model files the user picked or dropped into storage as `local/<name>` (revision "local"; the
+   * name is reduced to letters, digits, "_", "." and "-": use the result's `source`); checks config,
+   * weights and tokenizer first, and leaves nothing behind when it fails. `paths` (optional, one per
+   * file) are the files' paths inside the model folder, e.g. "onnx/model.onnx"; without them each
+   * file's webkitRelativePath minus its top folder is used, else its name. Give them for dropped
+   * folders, whose files carry no webkitRelativePath.
+   */
+  'model.importLocal': { payload: { name: string; files: File[]; paths?: string[] }; result: ModelSummary; progress: { file: string; loaded: number; total: number } };
   /** What a training configuration needs on this GPU, whether it fits, and what to change when not. */
   'model.plan': { payload: ModelRef & { plan: TrainingPlanRequest }; result: MemoryEstimate; progress: never };
   /** "Verify engine": the same prompt through ONNX Runtime (onnx/model.onnx) and our engine. */
@@ -59,7 +69,7 @@ export interface Commands {
   /** Generates from the model, with an adapter from the library or without; streams text. */
   'model.generate': { payload: GenerateRequest; result: GenerateResponse; progress: { id: number; text: string } };
   /** Tokenizes the first rows of an imported task file as training would, for the token view. */
-  'data.tokenView': { payload: TokenViewRequest; result: TokenViewResult; progress: never };
+  'data.tokenView': { payload: TokenViewRequest; result: TokenViewResult; progress: PrepareProgress };
   /** Evaluates a recipe's tasks with an adapter from the library (or the base model). */
   'eval.run': { payload: { recipe: unknown; adapterKey?: string; hubEndpoint?: string }; result: EvalEvent; progress: TrainProgress };
 }
@@ -129,6 +139,8 @@ export interface TokenViewRequest extends ModelRef {
   trainOnPrompts: boolean;
   /** How many examples to show (from the start of the file). */
   examples: number;
+  /** The recipe's seed (default 0): the split depends on it, and with the same seed training reuses this tokenization. */
+  seed?: number;
 }
 
 export interface TokenViewResult {

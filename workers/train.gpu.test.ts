@@ -11,7 +11,8 @@ import { openFileStorage } from '../app/store/fs.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { unzipPeftAdapter } from '../app/train/peft.ts';
 import { createEngine } from './engine.ts';
-import type { TrainProgress } from './protocol.ts';
+import type { RunRecord, TrainProgress } from './protocol.ts';
+import { readRunRecord } from './run-records.ts';
 
 let server: HubServer;
 let storage: Storage;
@@ -34,7 +35,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const recipe = (steps: number) => ({
+const recipe = (steps: number, settings: Record<string, unknown> = {}) => ({
   model: { source: 'aidreams/aidreams260K' },
   tasks: [
     { name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 24 },
@@ -49,6 +50,13 @@ const recipe = (steps: number) => ({
   eval_max_new_tokens: 4,
   checkpoint_every: 1000,
   seed: 5,
+  ...settings,
+});
+
+/** One small task scored by its loss: for properties of the run rather than of the training. */
+const lightRecipe = (steps: number, settings: Record<string, unknown> = {}) => ({
+  ...recipe(steps, settings),
+  tasks: [{ name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'loss', max_examples: 16, validation_fraction: 0.01 }],
 });
 
 describe('engine worker: importing task files and training through the protocol', { timeout: 300_000 }, () => {
@@ -82,6 +90,73 @@ describe('engine worker: importing task files and training through the protocol'
     expect(first.step).toBeLessThan(4);
     const second = await bridge.request('train.run', { recipe: recipe(4), runId: 'paused-run', resume: true, hubEndpoint: server.endpoint });
     expect(second).toMatchObject({ status: 'completed', step: 4 });
+  });
+
+  it('keeps a record of the run: running while it trains, then completed with its evaluations and adapters', async () => {
+    let whileRunning: RunRecord | undefined;
+    await bridge.request('train.run', { recipe: lightRecipe(2), runId: 'recorded-run', resume: false, hubEndpoint: server.endpoint }, {
+      onProgress: (event) => {
+        if (event.kind === 'step' && event.step.step === 1) void readRunRecord(storage, 'recorded-run').then((record) => (whileRunning = record));
+      },
+    });
+    expect(whileRunning).toMatchObject({ runId: 'recorded-run', status: 'running', totalSteps: 2 });
+    const record = await readRunRecord(storage, 'recorded-run');
+    expect(record).toMatchObject({ status: 'completed', step: 2, totalSteps: 2, adapterKeys: ['recorded-run/shared'], recipe: lightRecipe(2) });
+    expect(record!.evaluations.map((evaluation) => evaluation.step)).toEqual([2]);
+    expect(record!.evaluations[0]!.tasks.map((task) => task.task)).toEqual(['fpb']);
+    expect(record!.updatedAt).toBeGreaterThanOrEqual(record!.startedAt);
+  });
+
+  it('records a paused run as paused at its step, and the resumed run keeps the evaluations of its earlier part', async () => {
+    const evaluated = lightRecipe(4, { eval_every: 1 });
+    const first = await bridge.request('train.run', { recipe: evaluated, runId: 'resumed-run', resume: false, hubEndpoint: server.endpoint }, {
+      onProgress: (event) => {
+        if (event.kind === 'step' && event.step.step === 1) void bridge.request('train.pause', { runId: 'resumed-run' });
+      },
+    });
+    const paused = await readRunRecord(storage, 'resumed-run');
+    expect(paused).toMatchObject({ status: 'paused', step: first.step });
+    expect(paused!.evaluations.map((evaluation) => evaluation.step)).toEqual(Array.from({ length: first.step }, (_, i) => i + 1));
+    await bridge.request('train.run', { recipe: evaluated, runId: 'resumed-run', resume: true, hubEndpoint: server.endpoint });
+    const done = await readRunRecord(storage, 'resumed-run');
+    expect(done).toMatchObject({ status: 'completed', step: 4, startedAt: paused!.startedAt });
+    expect(done!.evaluations.map((evaluation) => evaluation.step)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('records a cancelled run as cancelled', async () => {
+    const controller = new AbortController();
+    const running = bridge.request('train.run', { recipe: lightRecipe(4), runId: 'cancelled-run', resume: false, hubEndpoint: server.endpoint }, {
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.kind === 'step') controller.abort();
+      },
+    });
+    await expect(running).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(await readRunRecord(storage, 'cancelled-run')).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+  });
+
+  it('records a failed run with the error that stopped it', async () => {
+    const missing = { ...lightRecipe(2), tasks: [{ name: 'gone', source: { file: 'never-imported.txt' }, format: 'text' }] };
+    await expect(bridge.request('train.run', { recipe: missing, runId: 'failed-run', resume: false, hubEndpoint: server.endpoint })).rejects.toMatchObject({ code: 'PREPARE_FILE_NOT_FOUND' });
+    expect(await readRunRecord(storage, 'failed-run')).toMatchObject({ status: 'failed', error: { code: 'PREPARE_FILE_NOT_FOUND', message: expect.stringContaining('never-imported.txt') } });
+  });
+
+  it("evaluates a recipe's tasks with an adapter from the library, with stages and each task's metric", async () => {
+    const events: TrainProgress[] = [];
+    const result = await bridge.request('eval.run', { recipe: recipe(2), adapterKey: 'protocol-run/shared', hubEndpoint: server.endpoint }, { onProgress: (event) => events.push(event) });
+    expect(result.tasks.map((task) => [task.task, task.metric])).toEqual([
+      ['fpb', 'accuracy'],
+      ['alpaca', 'rouge_l'],
+    ]);
+    expect(result.tasks.every((task) => Number.isFinite(task.loss))).toBe(true);
+    expect(events.filter((event) => event.kind === 'stage').map((event) => (event.kind === 'stage' ? event.stage : ''))).toEqual(['model', 'data', 'evaluate']);
+    expect(events.at(-1)).toMatchObject({ kind: 'eval' });
+  });
+
+  it('evaluates the base model when no adapter is given, and refuses an adapter that is not in the library', async () => {
+    const base = await bridge.request('eval.run', { recipe: lightRecipe(2), hubEndpoint: server.endpoint });
+    expect(base.tasks.map((task) => task.task)).toEqual(['fpb']);
+    await expect(bridge.request('eval.run', { recipe: lightRecipe(2), adapterKey: 'no-such-run/shared', hubEndpoint: server.endpoint })).rejects.toMatchObject({ code: 'ADAPTER_NOT_FOUND' });
   });
 
   it('refuses a recipe with problems, naming them, before loading anything', async () => {

@@ -1,34 +1,27 @@
 /**
- * train.run inside the engine worker: a recipe run whose model and task files come from the studio's
- * storage. Models are Hub ids (downloaded once into the "models" store, then offline); task files are
- * what the user imported, kept in the "datasets" store under `file/<name>`.
+ * train.run and eval.run inside the engine worker: a recipe whose model and task files come from the
+ * studio's storage (studio-env.ts). Models are Hub ids (downloaded once into the "models" store, then
+ * offline) or imported folders (`local/<name>`); task files are what the user imported, kept in the
+ * "datasets" store under `file/<name>`. Every run keeps a record in the "runs" store (run-records.ts).
  */
-import { CocktailError } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
-import { filesFromHub } from '../app/model/hub.ts';
 import type { Storage } from '../app/store/storage.ts';
-import { unzipPeftAdapter } from '../app/train/peft.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
-import { runRecipe } from '../app/train/run.ts';
+import { evaluateRecipe, runRecipe, type EvalEvent, type RunEvents } from '../app/train/run.ts';
+import { everyInterval, PROGRESS_INTERVAL_MS } from './progress.ts';
 import type { TrainProgress, TrainRunResult } from './protocol.ts';
+import { RunRecorder } from './run-records.ts';
+import { openStoredAdapter, studioRunEnvironment } from './studio-env.ts';
 
-export const TASK_FILE_PREFIX = 'file/';
+/** Kept for the pages that import it from here; defined in protocol.ts. */
+export { TASK_FILE_PREFIX } from './protocol.ts';
 
-/** Preparation reports every chunk and row; the UI needs no more than ten updates a second. */
-const PROGRESS_INTERVAL_MS = 100;
-
-/**
- * Calls `send` at most once per `interval` ms, always for the first event and for one that completes
- * a stage (done === total), so the UI never misses a start or an end.
- */
-export function everyInterval<T extends { done: number; total: number }>(interval: number, send: (event: T) => void, now: () => number = () => performance.now()): (event: T) => void {
-  let last = -Infinity;
-  return (event) => {
-    const time = now();
-    if (time - last >= interval || event.done >= event.total) {
-      last = time;
-      send(event);
-    }
+/** The progress events every recipe command sends, stages and preparation throttled as the UI needs. */
+function progressEvents(progress: (event: TrainProgress) => void): RunEvents {
+  return {
+    onStage: (stage) => progress({ kind: 'stage', stage }),
+    onPrepare: everyInterval(PROGRESS_INTERVAL_MS, (prepare) => progress({ kind: 'prepare', progress: prepare })),
+    onEval: (evaluation) => progress({ kind: 'eval', eval: evaluation }),
   };
 }
 
@@ -40,33 +33,56 @@ export async function trainInStudio(
   progress: (event: TrainProgress) => void,
 ): Promise<TrainRunResult> {
   const recipe = parseRecipe(request.recipe, `recipe of run "${request.runId}"`);
-  const result = await runRecipe(
-    recipe,
-    request.runId,
-    {
-      ctx,
-      storage,
-      openModel: (source, revision) => filesFromHub(source, { storage, revision, ...(request.hubEndpoint ? { endpoint: request.hubEndpoint } : {}), signal }),
-      openTaskFile: async (path) => {
-        const bytes = await storage.getBytes('datasets', `${TASK_FILE_PREFIX}${path}`);
-        if (!bytes) throw new CocktailError('TASK_FILE_NOT_FOUND', `${path} is not among the imported task files; import it on the Tasks page`, { file: path });
-        return new Blob([bytes as Uint8Array<ArrayBuffer>]);
+  const recorder = await RunRecorder.start(storage, request, { name: recipe.name ?? request.runId, totalSteps: recipe.steps ?? 0 });
+  // Record writes follow the run's events in order; the run waits for them before it answers.
+  let writes = Promise.resolve();
+  const record = (write: () => Promise<void>) => {
+    writes = writes.then(write);
+  };
+  const events = progressEvents(progress);
+  try {
+    const result = await runRecipe(
+      recipe,
+      request.runId,
+      studioRunEnvironment(ctx, storage, signal, request.hubEndpoint),
+      {
+        ...events,
+        onStep: (step) => {
+          recorder.step(step.step, step.totalSteps);
+          progress({ kind: 'step', step });
+        },
+        onEval: (evaluation) => {
+          record(() => recorder.evaluation(evaluation));
+          events.onEval!(evaluation);
+        },
+        onCheckpoint: (step) => {
+          record(() => recorder.checkpoint(step));
+          progress({ kind: 'checkpoint', step });
+        },
       },
-      openAdapter: async (key) => {
-        const zip = await storage.getBytes('adapters', key);
-        if (!zip) throw new CocktailError('ADAPTER_NOT_FOUND', `adapter "${key}" is not in the library`, { adapter: key });
-        return unzipPeftAdapter(zip, key);
-      },
-      ...(request.hubEndpoint ? { hubEndpoint: request.hubEndpoint } : {}),
-    },
-    {
-      onStage: (stage) => progress({ kind: 'stage', stage }),
-      onPrepare: everyInterval(PROGRESS_INTERVAL_MS, (prepare) => progress({ kind: 'prepare', progress: prepare })),
-      onStep: (step) => progress({ kind: 'step', step }),
-      onEval: (evaluation) => progress({ kind: 'eval', eval: evaluation }),
-      onCheckpoint: (step) => progress({ kind: 'checkpoint', step }),
-    },
-    { signal, resume: request.resume },
-  );
-  return { status: result.status, step: result.step, totalSteps: result.totalSteps, adapterKeys: [...result.adapters.keys()].map((name) => `${request.runId}/${name}`) };
+      { signal, resume: request.resume },
+    );
+    const adapterKeys = [...result.adapters.keys()].map((name) => `${request.runId}/${name}`);
+    const answer = { status: result.status, step: result.step, totalSteps: result.totalSteps, adapterKeys };
+    record(() => recorder.end(answer));
+    await writes;
+    return answer;
+  } catch (error) {
+    // The run's own error is what the user needs; a record that cannot be written must not hide it.
+    await writes.catch(() => undefined);
+    await recorder.fail(error).catch(() => undefined);
+    throw error;
+  }
+}
+
+export async function evaluateInStudio(
+  request: { recipe: unknown; adapterKey?: string; hubEndpoint?: string },
+  ctx: GpuContext,
+  storage: Storage,
+  signal: AbortSignal,
+  progress: (event: TrainProgress) => void,
+): Promise<EvalEvent> {
+  const recipe = parseRecipe(request.recipe, request.adapterKey ? `recipe evaluated with adapter "${request.adapterKey}"` : 'recipe evaluated');
+  const adapter = request.adapterKey ? await openStoredAdapter(storage, request.adapterKey) : undefined;
+  return evaluateRecipe(recipe, studioRunEnvironment(ctx, storage, signal, request.hubEndpoint), adapter, progressEvents(progress), signal);
 }

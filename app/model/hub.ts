@@ -16,9 +16,9 @@ export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** Files a model needs, and ones used when present. Weights are found through the index if there is one. */
-const REQUIRED_FILES = ['config.json', 'tokenizer.json'];
-const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
-const WEIGHTS_INDEX = 'model.safetensors.index.json';
+export const REQUIRED_FILES = ['config.json', 'tokenizer.json'];
+export const OPTIONAL_FILES = ['tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'chat_template.jinja'];
+export const WEIGHTS_INDEX = 'model.safetensors.index.json';
 
 export interface HubProgress {
   file: string;
@@ -63,6 +63,53 @@ export function cacheKey(repo: string, revision: string, path: string): string {
 }
 
 const chunkKey = (fileKey: string, index: number) => `${fileKey}#${String(index).padStart(6, '0')}`;
+
+/** Every key of a model's cache starts with this (manifests and chunks alike). */
+export function cachePrefix(repo: string, revision: string): string {
+  return cacheKey(repo, revision, '');
+}
+
+/**
+ * Stores a file the user already has (a model folder picked in the studio) in the cache layout,
+ * complete, so filesFromHub finds it without the network. The manifest goes last, as after a download.
+ */
+export async function cacheLocalFile(
+  storage: Storage,
+  repo: string,
+  revision: string,
+  path: string,
+  file: Blob,
+  options: { chunkBytes?: number; signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void } = {},
+): Promise<void> {
+  const key = cacheKey(repo, revision, path);
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const chunks = Math.ceil(file.size / chunkBytes);
+  for (let index = 0; index < chunks; index++) {
+    if (options.signal?.aborted) throw new HubError('CANCELLED', `Storing ${path} was cancelled`, { file: path });
+    const bytes = new Uint8Array(await file.slice(index * chunkBytes, (index + 1) * chunkBytes).arrayBuffer());
+    await storage.put('models', chunkKey(key, index), { bytes: bytes.byteLength }, bytes);
+    options.onProgress?.(Math.min(file.size, (index + 1) * chunkBytes), file.size);
+  }
+  await storage.put('models', key, { url: 'local', size: file.size, chunkBytes, chunks, complete: true } satisfies Manifest);
+}
+
+/** Records that an optional file does not exist, as a 404 does, so loads never ask the network for it. */
+export async function cacheAbsentFile(storage: Storage, repo: string, revision: string, path: string): Promise<void> {
+  await storage.put('models', cacheKey(repo, revision, path), { url: 'absent', size: null, chunkBytes: DEFAULT_CHUNK_BYTES, chunks: 0, complete: false } satisfies Manifest);
+}
+
+/** Size of a completely cached file; undefined when it is not (fully) in the cache. */
+export async function cachedFileSize(storage: Storage, repo: string, revision: string, path: string): Promise<number | undefined> {
+  const manifest = (await storage.getInfo<Manifest>('models', cacheKey(repo, revision, path)))?.meta;
+  return manifest?.complete ? (manifest.size ?? 0) : undefined;
+}
+
+/** Deletes every file of a model from the cache; returns how many items went. */
+export async function deleteCachedModel(storage: Storage, repo: string, revision: string): Promise<number> {
+  const items = await storage.list('models', cachePrefix(repo, revision));
+  for (const item of items) await storage.delete('models', item.key);
+  return items.length;
+}
 
 /** Downloads (or finds in the cache) every file of a Hub model and returns them as ModelFiles. */
 export async function filesFromHub(repo: string, options: HubOptions): Promise<ModelFiles> {

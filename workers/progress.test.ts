@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { everyInterval } from './train.ts';
+import { everyInterval } from './progress.ts';
 
 describe('progress throttling', () => {
   it('passes the first event, then at most one per interval, and always the one that completes', () => {

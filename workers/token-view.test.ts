@@ -1,0 +1,123 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath } from '../test/fixtures.ts';
+import { startHubServer, type HubServer } from '../test/hub-server.ts';
+import { messagePortWorker } from '../test/ports.ts';
+import { EngineBridge } from '../app/state/bridge.ts';
+import { openFileStorage } from '../app/store/fs.ts';
+import type { Storage } from '../app/store/storage.ts';
+import type { PrepareProgress } from '../app/train/prepare.ts';
+import type { RecipeTask } from '../app/train/recipe.ts';
+import { createEngine } from './engine.ts';
+import type { TokenViewRequest } from './protocol.ts';
+
+const noGpu = () => Promise.reject(new Error('the token view needs no GPU'));
+let server: HubServer;
+let storage: Storage;
+let root: string;
+let bridge: EngineBridge;
+const channel = new MessageChannel();
+
+beforeAll(async () => {
+  server = await startHubServer({ 'aidreams/aidreams260K': fixturePath('models/aidreams260K') });
+  root = await mkdtemp(join(tmpdir(), 'cocktail-token-view-'));
+  storage = await openFileStorage(root);
+  const handle = createEngine((event) => channel.port2.postMessage(event), noGpu, async () => storage);
+  channel.port2.onmessage = (event) => handle(event.data);
+  bridge = new EngineBridge(messagePortWorker(channel.port1));
+  const file = async (path: string) => new Blob([await readFile(fixturePath(path))]);
+  await bridge.request('data.import', { name: 'fpb.txt', file: await file('datasets/fpb/Sentences_50Agree.txt'), options: { delimiter: '@', header: false } });
+  await bridge.request('data.import', { name: 'sent_train.csv', file: await file('datasets/twitter_fin_sentiment/sent_train.csv') });
+});
+afterAll(async () => {
+  bridge.dispose();
+  channel.port2.close();
+  await server.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+const FPB: RecipeTask = { name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, role: 'task', validation_fraction: 0.1 };
+const TWEETS: RecipeTask = {
+  name: 'tweets',
+  source: { file: 'sent_train.csv' },
+  format: 'classification',
+  columns: { text: 'text', label: 'label' },
+  labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' },
+  role: 'task',
+  validation_fraction: 0.1,
+};
+
+/** A few rows of FPB, for properties that do not need the whole file. */
+const FPB_SAMPLE: RecipeTask = { ...FPB, max_examples: 20, validation_fraction: 0 };
+
+const view = (task: RecipeTask, options: Partial<TokenViewRequest> = {}, onProgress?: (progress: PrepareProgress) => void) =>
+  bridge.request(
+    'data.tokenView',
+    { source: 'aidreams/aidreams260K', revision: 'main', hubEndpoint: server.endpoint, task, maxLength: 96, trainOnPrompts: false, examples: 3, ...options },
+    onProgress ? { onProgress } : {},
+  );
+
+describe('data.tokenView: a task tokenized as training tokenizes it', { timeout: 120_000 }, () => {
+  it('shows the first rows of the file, each token with whether it carries loss: the label word and EOS do, the prompt does not', async () => {
+    const result = await view(FPB);
+    expect(result.examples.map((example) => example.row)).toEqual([1, 2, 3]);
+    const first = result.examples[0]!;
+    expect(first.tokens[0]).toMatchObject({ id: 1, special: true, trained: false });
+    const trainedText = first.tokens.filter((token) => token.trained).map((token) => token.token).join('');
+    expect(trainedText).toMatch(/neutral/);
+    expect(first.tokens.at(-1)).toMatchObject({ id: 2, trained: true });
+    expect(first.trained).toBe(first.tokens.filter((token) => token.trained).length);
+    expect(first.trained).toBeLessThan(first.tokens.length / 2);
+  });
+
+  it("gives the whole task's statistics: rows, training and validation examples, mean tokens and mean trained tokens", async () => {
+    const { stats } = await view(FPB);
+    expect(stats.rows).toBe(4846);
+    expect(stats.examples + stats.validation).toBe(4846);
+    expect(stats.validation).toBeGreaterThan(400);
+    expect(stats.meanTokens).toBeGreaterThan(stats.meanTrainedTokens);
+    expect(stats.meanTrainedTokens).toBeGreaterThan(1);
+  });
+
+  it('trains every token but the first when asked to train on prompts', async () => {
+    const { examples } = await view(FPB_SAMPLE, { trainOnPrompts: true, examples: 1 });
+    expect(examples[0]!.trained).toBe(examples[0]!.tokens.length - 1);
+  });
+
+  it('marks examples cut to max_length, keeping the answer', async () => {
+    const { examples } = await view(FPB_SAMPLE, { maxLength: 12 });
+    expect(examples[0]!.tokens).toHaveLength(12);
+    expect(examples[0]!.truncated).toBe(true);
+    expect(examples[0]!.tokens.at(-1)!.trained).toBe(true);
+  });
+
+  it('reports the preparation’s progress: import, map, tokenize', async () => {
+    const stages = new Set<string>();
+    await view(TWEETS, {}, (progress) => stages.add(progress.stage));
+    expect([...stages]).toEqual(['import', 'map', 'tokenize']);
+  });
+
+  it('lists the rows it skipped with the reason, and shows the next rows instead', async () => {
+    const result = await view({ ...TWEETS, labels: { '0': 'bearish', '1': 'bullish' } }, { examples: 5 });
+    expect(result.skipped.length).toBeGreaterThan(0);
+    expect(result.skipped[0]!.reason).toMatch(/label/i);
+    const skippedRows = new Set(result.skipped.map((skip) => skip.row));
+    expect(result.examples.some((example) => skippedRows.has(example.row))).toBe(false);
+  });
+
+  it('names the task, the file and the column when the mapping names a column the file lacks', async () => {
+    await expect(view({ ...TWEETS, columns: { text: 'tweet', label: 'label' } })).rejects.toMatchObject({
+      code: 'PREPARE_MISSING_COLUMN',
+      message: expect.stringMatching(/Task "tweets".*sent_train\.csv[\s\S]*"tweet"/),
+    });
+  });
+
+  it('names the task and the file when the file was never imported', async () => {
+    await expect(view({ ...FPB, source: { file: 'missing.txt' } })).rejects.toMatchObject({
+      code: 'PREPARE_FILE_NOT_FOUND',
+      message: expect.stringMatching(/Task "fpb"[\s\S]*missing\.txt[\s\S]*import it on the Tasks page/),
+    });
+  });
+});
