@@ -15,7 +15,7 @@ import { GSM8K_EXTRACTOR, type AnswerExtractor, type FormatMapping, type Role } 
 import type { RecipeTask, TaskFormat } from '../recipe.ts';
 import { describeTask, PrepareError } from './errors.ts';
 
-interface FormatParts {
+export interface FormatParts {
   /** Keys of `columns` that name a column. */
   readonly columns: readonly string[];
   /** Keys of `columns` that hold a setting (always text). */
@@ -24,7 +24,8 @@ interface FormatParts {
 
 const ROLE_SETTINGS: Readonly<Record<string, Role>> = { system_role: 'system', user_role: 'user', assistant_role: 'assistant' };
 
-const FORMAT_PARTS: Readonly<Record<TaskFormat, FormatParts>> = {
+/** Which keys of `columns` each format reads: columns it maps, and settings (the studio's column mapping lists them). */
+export const FORMAT_PARTS: Readonly<Record<TaskFormat, FormatParts>> = {
   instruction: { columns: ['instruction', 'input', 'output', 'system'], settings: [] },
   messages: { columns: ['messages'], settings: Object.keys(ROLE_SETTINGS) },
   prompt_completion: { columns: ['prompt', 'completion'], settings: [] },
