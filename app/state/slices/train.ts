@@ -1,7 +1,287 @@
 import type { StateCreator } from 'zustand';
+import { toErrorReport, type ErrorReport } from '../../errors.ts';
+import { openIndexedDbStorage } from '../../store/idb.ts';
+import type { Json } from '../../store/storage.ts';
+import type { CheckpointMeta } from '../../train/checkpoint.ts';
+import type { PrepareProgress } from '../../train/prepare.ts';
+import type { EvalEvent } from '../../train/run.ts';
+import type { StepRecord } from '../../train/trainer.ts';
+import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
+import { createFrameBatcher, type FrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
 
-/** Placeholder: the Train page's state is written next. */
-export type TrainSlice = Record<never, never>;
+/**
+ * The Train page's run: one run at a time, driven through the worker's train.run / train.pause and
+ * cancelled by aborting the request. Progress events are batched per animation frame (frame-batcher)
+ * so a fast GPU's hundreds of steps a second cost one store update a frame. The store keeps per-step
+ * scalars (loss, rate, norm), never tensors; charts downsample them.
+ *
+ * After a reload the last run is read back from the "runs" store the worker writes, with its step
+ * history from the checkpoint, so its charts reappear and a run that was paused or cut off by the
+ * reload can be resumed from its last checkpoint.
+ */
 
-export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = () => ({});
+export type TrainStatus =
+  | 'idle'
+  /** train.run is in flight (loading the model, preparing data, training, evaluating, exporting). */
+  | 'running'
+  | 'pausing'
+  | 'paused'
+  /** Read back after a reload: the run was training when the page went away. */
+  | 'interrupted'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export type TrainStage = 'model' | 'data' | 'train' | 'evaluate' | 'export';
+
+/** One optimizer step as the charts need it. Non-finite numbers (a skipped step) are null. */
+export interface StepPoint {
+  step: number;
+  loss: number | null;
+  /** Per task, in the recipe's task order; null for a task not drawn in this step. */
+  taskLosses: (number | null)[];
+  lr: number;
+  gradNorm: number | null;
+  tokensPerSecond: number | null;
+  skipped: boolean;
+}
+
+export interface TrainRun {
+  status: TrainStatus;
+  runId?: string;
+  name: string;
+  /** The recipe the run was started with (raw JSON, as sent): resuming must send the same one. */
+  recipe?: unknown;
+  taskNames: string[];
+  stage?: TrainStage;
+  prepare?: PrepareProgress;
+  step: number;
+  totalSteps: number;
+  etaSeconds?: number;
+  tokensPerSecond?: number;
+  gpuBytes?: number;
+  /** The latest checkpoint's step: where a resumed run continues. */
+  checkpointStep?: number;
+  history: StepPoint[];
+  evaluations: EvalEvent[];
+  adapterKeys: string[];
+  error?: ErrorReport;
+}
+
+export interface TrainSlice {
+  train: TrainRun;
+  /** Starts a new run of the studio's recipe. */
+  startTraining(): Promise<void>;
+  /** Asks the running run to checkpoint and stop; it resolves as "paused". */
+  pauseTraining(): Promise<void>;
+  /** Continues a paused or interrupted run from its checkpoint, with the recipe it started with. */
+  resumeTraining(): Promise<void>;
+  cancelTraining(): void;
+  /** Reads the last run back from storage (once per visit, and only while nothing is running). */
+  restoreLastRun(): Promise<void>;
+}
+
+export const IDLE_RUN: TrainRun = { status: 'idle', name: '', taskNames: [], step: 0, totalSteps: 0, history: [], evaluations: [], adapterKeys: [] };
+
+/** Statuses in which the worker is working on the run and no new one may start. */
+export const ACTIVE_STATUSES: readonly TrainStatus[] = ['running', 'pausing'];
+
+const finiteOrNull = (value: number): number | null => (Number.isFinite(value) ? value : null);
+
+export function toStepPoint(record: StepRecord & { tokensPerSecond?: number }): StepPoint {
+  return {
+    step: record.step,
+    loss: finiteOrNull(record.loss),
+    taskLosses: record.taskLosses.map((loss) => (loss === null ? null : finiteOrNull(loss))),
+    lr: record.lr,
+    gradNorm: finiteOrNull(record.gradNorm),
+    tokensPerSecond: finiteOrNull(record.tokensPerSecond ?? record.tokens / record.seconds),
+    skipped: record.skipped,
+  };
+}
+
+/** Adds a point, dropping any at or after its step first (a resumed run replays from its checkpoint). */
+function appendPoint(history: StepPoint[], point: StepPoint): void {
+  while (history.length > 0 && history[history.length - 1]!.step >= point.step) history.pop();
+  history.push(point);
+}
+
+/** Evaluations in step order, one per step (a later one of the same step replaces the earlier). */
+export function mergeEvaluation(evaluations: readonly EvalEvent[], evaluation: EvalEvent): EvalEvent[] {
+  return [...evaluations.filter((e) => e.step !== evaluation.step), evaluation].sort((a, b) => a.step - b.step);
+}
+
+/** The run after a batch of progress events: the one place worker progress becomes state. */
+export function applyProgress(run: TrainRun, events: readonly TrainProgress[]): TrainRun {
+  const next: TrainRun = { ...run };
+  let history: StepPoint[] | undefined;
+  for (const event of events) {
+    switch (event.kind) {
+      case 'stage':
+        next.stage = event.stage;
+        if (event.stage !== 'data') delete next.prepare;
+        break;
+      case 'prepare':
+        next.prepare = event.progress;
+        break;
+      case 'step': {
+        const { step } = event;
+        history ??= [...run.history];
+        appendPoint(history, toStepPoint(step));
+        next.step = step.step;
+        next.totalSteps = step.totalSteps;
+        next.etaSeconds = step.etaSeconds;
+        next.tokensPerSecond = step.tokensPerSecond;
+        next.gpuBytes = step.gpuBytes;
+        break;
+      }
+      case 'eval':
+        next.evaluations = mergeEvaluation(next.evaluations, event.eval);
+        break;
+      case 'checkpoint':
+        next.checkpointStep = event.step;
+        break;
+    }
+  }
+  if (history) next.history = history;
+  return next;
+}
+
+/** Task names of a recipe held as raw JSON (a run record's), without trusting its shape. */
+export function taskNamesOf(recipe: unknown): string[] {
+  const tasks = (recipe as { tasks?: unknown } | null)?.tasks;
+  return Array.isArray(tasks) ? tasks.map((task, i) => String((task as { name?: unknown } | null)?.name ?? `task ${i + 1}`)) : [];
+}
+
+/** The run as the page shows it after a reload, from its record and its checkpoint. */
+export function restoredRun(record: RunRecord, checkpoint: Pick<CheckpointMeta, 'step' | 'history'> | undefined): TrainRun {
+  const status: TrainStatus = record.status === 'running' ? 'interrupted' : record.status;
+  return {
+    status,
+    runId: record.runId,
+    name: record.name,
+    recipe: record.recipe,
+    taskNames: taskNamesOf(record.recipe),
+    step: status === 'interrupted' || status === 'paused' ? (checkpoint?.step ?? 0) : record.step,
+    totalSteps: record.totalSteps,
+    ...(checkpoint ? { checkpointStep: checkpoint.step } : {}),
+    history: (checkpoint?.history ?? []).map((record) => toStepPoint(record as StepRecord)),
+    evaluations: [...record.evaluations].sort((a, b) => a.step - b.step),
+    adapterKeys: record.adapterKeys,
+    ...(record.error ? { error: record.error } : {}),
+  };
+}
+
+/** A run id people can read in the library: the recipe's name and the start time, plus a few random letters. */
+export function newRunId(name: string, now = new Date()): string {
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'run';
+  const time = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${slug}-${time}-${Math.random().toString(36).slice(2, 6)}`;
+}
+
+export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set, get) => {
+  let request: { abort: AbortController; batcher: FrameBatcher<TrainProgress> } | undefined;
+  let restoreChecked = false;
+
+  const update = (change: Partial<TrainRun> | ((run: TrainRun) => TrainRun)) =>
+    set((state) => ({ train: typeof change === 'function' ? change(state.train) : { ...state.train, ...change } }));
+
+  /** Sends train.run for the run now in the store and follows it to its end. */
+  const follow = async (resume: boolean) => {
+    const { runId, recipe } = get().train;
+    if (!runId) return;
+    const abort = new AbortController();
+    const batcher = createFrameBatcher<TrainProgress>((events) => update((run) => applyProgress(run, events)));
+    const own = { abort, batcher };
+    request = own;
+    const { hubEndpoint } = get();
+    try {
+      const result = await get()
+        .engine()
+        .request('train.run', { recipe, runId, resume, ...(hubEndpoint ? { hubEndpoint } : {}) }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
+      batcher.flush();
+      update(({ error: _pauseError, ...run }) => ({
+        ...run,
+        status: result.status,
+        step: result.step,
+        totalSteps: result.totalSteps,
+        adapterKeys: result.adapterKeys,
+        ...(result.status === 'paused' ? { checkpointStep: result.step } : {}),
+      }));
+    } catch (error) {
+      batcher.flush();
+      const report = toErrorReport(error);
+      update(report.code === 'CANCELLED' ? { status: 'cancelled' } : { status: 'failed', error: report });
+    } finally {
+      batcher.dispose();
+      if (request === own) request = undefined;
+    }
+  };
+
+  return {
+    train: IDLE_RUN,
+
+    async startTraining() {
+      const { recipe, recipeProblems, train } = get();
+      if (recipeProblems.length > 0 || ACTIVE_STATUSES.includes(train.status)) return;
+      const name = recipe.name?.trim() || 'Untitled recipe';
+      restoreChecked = true;
+      set({ train: { ...IDLE_RUN, status: 'running', runId: newRunId(name), name, recipe, taskNames: recipe.tasks.map((task) => task.name), totalSteps: recipe.steps ?? 0 } });
+      await follow(false);
+    },
+
+    async pauseTraining() {
+      const { runId, status, stage } = get().train;
+      // Before the training loop starts there is no step to checkpoint: stopping then is a cancel.
+      if (!runId || status !== 'running' || stage !== 'train') return;
+      update({ status: 'pausing' });
+      try {
+        const { paused } = await get().engine().request('train.pause', { runId });
+        // Not running in the worker any more: the run's own request has already settled, or is about to.
+        if (!paused) update((run) => (run.status === 'pausing' ? { ...run, status: 'running' } : run));
+      } catch (error) {
+        update((run) => (run.status === 'pausing' ? { ...run, status: 'running', error: toErrorReport(error) } : run));
+      }
+    },
+
+    async resumeTraining() {
+      const { status } = get().train;
+      if (status !== 'paused' && status !== 'interrupted') return;
+      restoreChecked = true;
+      update((run) => {
+        const { error: _error, ...rest } = run;
+        return { ...rest, status: 'running', adapterKeys: [] };
+      });
+      await follow(true);
+    },
+
+    cancelTraining() {
+      if (ACTIVE_STATUSES.includes(get().train.status)) request?.abort.abort();
+    },
+
+    async restoreLastRun() {
+      if (restoreChecked) return;
+      restoreChecked = true;
+      try {
+        const storage = await openIndexedDbStorage();
+        try {
+          const runs = await storage.list<Json>('runs');
+          const last = runs.map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.updatedAt - a.updatedAt)[0];
+          if (!last) return;
+          const checkpoint = (await storage.getInfo<Json>('checkpoints', last.runId))?.meta as unknown as CheckpointMeta | undefined;
+          if (get().train.status === 'idle') set({ train: restoredRun(last, checkpoint) });
+        } finally {
+          await storage.close();
+        }
+      } catch (error) {
+        if (get().train.status === 'idle') update({ error: toErrorReport(error) });
+      }
+    },
+  };
+};
