@@ -79,7 +79,7 @@ async function openTaskFile(task: RecipeTask, path: string, field: string, acces
     return await access.openFile(path);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new PrepareError('PREPARE_FILE_NOT_FOUND', `${describeTask(task.name)}: cannot open its ${field} ${JSON.stringify(path)} (${reason}); paths in a recipe are relative to the recipe file.`, {
+    throw new PrepareError('PREPARE_FILE_NOT_FOUND', `${describeTask(task.name)}: cannot open its ${field} ${JSON.stringify(path)} (${reason})`, {
       task: task.name,
       file: path,
       field: `source.${field}`,
