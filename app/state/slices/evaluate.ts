@@ -1,7 +1,115 @@
 import type { StateCreator } from 'zustand';
+import { CocktailError, toErrorReport, type ErrorReport } from '../../errors.ts';
+import { mergeEvaluations, runEvaluationJobs, type EvaluationJob } from '../../studio/evaluation-plan.ts';
+import type { PrepareProgress } from '../../train/prepare.ts';
+import { parseRecipe } from '../../train/recipe.ts';
+import type { EvalEvent } from '../../train/run.ts';
+import type { TrainProgress } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
 
-/** Placeholder: the Evaluate page's state is written next. */
-export type EvaluateSlice = Record<never, never>;
+/**
+ * The Evaluate page's own evaluations: the base model, a library adapter, or a run's adapters
+ * evaluated again, each through the worker's eval.run (one at a time: there is one GPU). Results of
+ * this visit are kept as columns the page compares with the runs' own evaluations; runs themselves
+ * come from the Library's listing of the "runs" store.
+ */
+export interface EvaluationResult {
+  id: string;
+  /** "Base model", "Adapter run-…/shared", "run-… evaluated again". */
+  label: string;
+  /** What was evaluated: the model, and the adapter when there was one. */
+  model: string;
+  adapterKey?: string;
+  evaluation: EvalEvent;
+  finishedAt: number;
+}
 
-export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> = () => ({});
+export interface EvaluationState {
+  status: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+  /** The evaluation in progress or last asked for. */
+  label?: string;
+  stage?: 'model' | 'data' | 'train' | 'evaluate' | 'export';
+  prepare?: PrepareProgress;
+  /** Per-task runs are evaluated one task at a time: which of how many. */
+  job: number;
+  jobs: number;
+  results: EvaluationResult[];
+  error?: ErrorReport;
+}
+
+export interface EvaluateSlice {
+  evaluation: EvaluationState;
+  /** Evaluates the studio's current recipe with the base model (no adapter) or a library adapter. */
+  evaluateModel(adapterKey?: string): Promise<void>;
+  /** Evaluates a run's adapters again, on the run's own recipe. */
+  evaluateRun(runId: string): Promise<void>;
+  cancelEvaluation(): void;
+}
+
+export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> = (set, get) => {
+  let abort: AbortController | undefined;
+  let sequence = 0;
+  const update = (change: Partial<EvaluationState>) => set((state) => ({ evaluation: { ...state.evaluation, ...change } }));
+
+  const onProgress = (progress: TrainProgress) => {
+    if (progress.kind === 'stage') update({ stage: progress.stage, ...(progress.stage === 'data' ? {} : { prepare: undefined }) });
+    else if (progress.kind === 'prepare') update({ prepare: progress.progress });
+  };
+
+  const run = async (label: string, model: string, jobsOf: () => EvaluationJob[], adapterKey?: string) => {
+    if (get().evaluation.status === 'running') return;
+    const controller = new AbortController();
+    abort = controller;
+    update({ status: 'running', label, job: 0, jobs: 0, stage: undefined, prepare: undefined, error: undefined });
+    try {
+      const jobs = jobsOf();
+      const { hubEndpoint } = get();
+      const events: EvalEvent[] = [];
+      for (const [index, job] of jobs.entries()) {
+        update({ job: index + 1, jobs: jobs.length });
+        events.push(
+          await get()
+            .engine()
+            .request('eval.run', { recipe: job.recipe, ...(job.adapterKey ? { adapterKey: job.adapterKey } : {}), hubEndpoint }, { signal: controller.signal, onProgress }),
+        );
+        // The engine checks for cancellation only between its stages: a result that comes after Cancel is not kept.
+        if (controller.signal.aborted) {
+          update({ status: 'cancelled', stage: undefined, prepare: undefined });
+          return;
+        }
+      }
+      const result: EvaluationResult = { id: `evaluation-${++sequence}`, label, model, ...(adapterKey ? { adapterKey } : {}), evaluation: mergeEvaluations(events), finishedAt: Date.now() };
+      set((state) => ({ evaluation: { ...state.evaluation, status: 'done', stage: undefined, prepare: undefined, results: [...state.evaluation.results, result] } }));
+    } catch (error) {
+      const report = toErrorReport(error);
+      update({ status: report.code === 'CANCELLED' || controller.signal.aborted ? 'cancelled' : 'failed', error: report, stage: undefined, prepare: undefined });
+    } finally {
+      if (abort === controller) abort = undefined;
+    }
+  };
+
+  return {
+    evaluation: { status: 'idle', job: 0, jobs: 0, results: [] },
+
+    evaluateModel(adapterKey) {
+      const { recipe } = get();
+      const model = recipe.model.source;
+      const label = adapterKey ? `Adapter ${adapterKey}` : 'Base model';
+      return run(label, model, () => [{ recipe: parseRecipe(recipe, 'the studio’s recipe'), ...(adapterKey ? { adapterKey } : {}) }], adapterKey);
+    },
+
+    evaluateRun(runId) {
+      const record = get().library.runs.find((r) => r.runId === runId);
+      const name = record?.name || runId;
+      return run(`${name} (evaluated again)`, String((record?.recipe as { model?: { source?: string } } | undefined)?.model?.source ?? ''), () => {
+        if (!record) throw new CocktailError('RUN_NOT_FOUND', `run "${runId}" is no longer in the library`, { runId });
+        const recipe = parseRecipe(record.recipe, `the recipe of run "${name}"`);
+        return runEvaluationJobs({ runId, recipe, adapterKeys: record.adapterKeys });
+      });
+    },
+
+    cancelEvaluation() {
+      abort?.abort();
+    },
+  };
+};

@@ -1,0 +1,167 @@
+/**
+ * The Library's view of storage: the user thinks in models, data sets, adapters and runs, while the
+ * stores hold files, chunks and caches. A Hub model is many items — per file a manifest
+ * `hub/{repo}@{revision}/{path}` and its chunks `…/{path}#000012` (app/model/hub.ts), models imported
+ * from local files too (as `local/<name>` at revision "local"); these group them back into one item
+ * each, with the keys to delete together and the bytes they take.
+ */
+import type { ItemInfo, Json } from '../store/storage.ts';
+
+export interface ModelItem {
+  /** The key prefix every item of the model starts with: "hub/owner/name@main/", "hub/local/name@local/". */
+  prefix: string;
+  kind: 'hub' | 'local';
+  /** "owner/name@main", or "local/name". */
+  label: string;
+  /** As a recipe names it (model.source / model.revision). */
+  source: string;
+  revision: string;
+  /** Files present (optional files the repository lacks are not counted). */
+  files: number;
+  bytes: number;
+  /** Every file finished downloading; false while a download is partial (it resumes on the next load). */
+  complete: boolean;
+  keys: string[];
+}
+
+export interface DatasetFileItem {
+  key: string;
+  name: string;
+  rows?: number;
+  format?: string;
+  bytes: number;
+  updatedAt: number;
+}
+
+export interface CacheItem {
+  /** What the cache holds, for people. */
+  label: string;
+  items: number;
+  bytes: number;
+  keys: string[];
+}
+
+export interface AdapterItem {
+  key: string;
+  /** The run that trained it; undefined for an imported adapter. */
+  runId?: string;
+  name: string;
+  baseModel?: string;
+  r?: number;
+  steps?: number;
+  bytes: number;
+  updatedAt: number;
+}
+
+const CHUNK_SUFFIX = /#\d{6}$/;
+
+/** Groups the "models" store's items into one item per model, sorted by label. */
+export function groupModelItems(infos: readonly ItemInfo[]): ModelItem[] {
+  const models = new Map<string, ModelItem>();
+  for (const info of infos) {
+    const identity = modelIdentity(info.key);
+    if (!identity) continue;
+    let model = models.get(identity.prefix);
+    if (!model) {
+      model = { ...identity, files: 0, bytes: 0, complete: true, keys: [] };
+      models.set(identity.prefix, model);
+    }
+    model.keys.push(info.key);
+    model.bytes += info.size;
+    if (CHUNK_SUFFIX.test(info.key)) continue;
+    const meta = info.meta as { url?: unknown; complete?: unknown } | null;
+    // A manifest of an optional file the model does not have takes no room and is no file.
+    if (meta?.url === 'absent') continue;
+    if (meta?.complete !== true) model.complete = false;
+    model.files++;
+  }
+  return [...models.values()].sort((a, b) => a.label.localeCompare(b.label));
+}
+
+function modelIdentity(key: string): Omit<ModelItem, 'files' | 'bytes' | 'complete' | 'keys'> | undefined {
+  const hub = key.match(/^hub\/([^@]+)@([^/]+)\//);
+  if (!hub) return undefined;
+  const [prefix, source, revision] = hub as unknown as [string, string, string];
+  // Models imported from local files live in the same layout as `local/<name>` at revision "local".
+  if (source.startsWith('local/') && revision === 'local') return { prefix, kind: 'local', label: source, source, revision };
+  return { prefix, kind: 'hub', label: `${source}@${revision}`, source, revision };
+}
+
+const CACHE_LABELS: Record<string, string> = {
+  'tokenized/': 'Tokenized tasks (made again when needed)',
+  'rows/': 'Parsed task files (made again when needed)',
+};
+
+/**
+ * The "datasets" store: files the user imported (`file/<name>`) are items of their own; everything
+ * else is a cache the studio rebuilds on demand, shown as one line per kind.
+ */
+export function groupDatasetItems(infos: readonly ItemInfo[]): { files: DatasetFileItem[]; caches: CacheItem[] } {
+  const files: DatasetFileItem[] = [];
+  const caches = new Map<string, CacheItem>();
+  for (const info of infos) {
+    if (info.key.startsWith('file/')) {
+      const meta = (info.meta ?? {}) as { rows?: Json; format?: Json };
+      files.push({
+        key: info.key,
+        name: info.key.slice('file/'.length),
+        ...(typeof meta.rows === 'number' ? { rows: meta.rows } : {}),
+        ...(typeof meta.format === 'string' ? { format: meta.format } : {}),
+        bytes: info.size,
+        updatedAt: info.updatedAt,
+      });
+      continue;
+    }
+    const prefix = Object.keys(CACHE_LABELS).find((p) => info.key.startsWith(p));
+    const label = prefix ? CACHE_LABELS[prefix]! : 'Other cached data';
+    const cache = caches.get(label) ?? { label, items: 0, bytes: 0, keys: [] };
+    cache.items++;
+    cache.bytes += info.size;
+    cache.keys.push(info.key);
+    caches.set(label, cache);
+  }
+  files.sort((a, b) => a.name.localeCompare(b.name));
+  return { files, caches: [...caches.values()] };
+}
+
+/** The "adapters" store as a list, newest first; meta as runs write it ({runId, name, baseModel, r, steps}). */
+export function adapterItems(infos: readonly ItemInfo[]): AdapterItem[] {
+  return infos
+    .map((info): AdapterItem => {
+      const meta = (info.meta ?? {}) as Record<string, Json | undefined>;
+      const slash = info.key.lastIndexOf('/');
+      return {
+        key: info.key,
+        ...(typeof meta.runId === 'string' ? { runId: meta.runId } : {}),
+        name: typeof meta.name === 'string' ? meta.name : info.key.slice(slash + 1),
+        ...(typeof meta.baseModel === 'string' ? { baseModel: meta.baseModel } : {}),
+        ...(typeof meta.r === 'number' ? { r: meta.r } : {}),
+        ...(typeof meta.steps === 'number' ? { steps: meta.steps } : {}),
+        bytes: info.size,
+        updatedAt: info.updatedAt,
+      };
+    })
+    .sort((a, b) => b.updatedAt - a.updatedAt || a.key.localeCompare(b.key));
+}
+
+/** What else belongs to a run: its checkpoint (same key) and the adapters it exported. */
+export function runBelongings<Checkpoint extends { key: string }>(runId: string, adapters: readonly AdapterItem[], checkpoints: readonly Checkpoint[]): { checkpoint?: Checkpoint; adapters: AdapterItem[] } {
+  const checkpoint = checkpoints.find((info) => info.key === runId);
+  return { ...(checkpoint ? { checkpoint } : {}), adapters: adapters.filter((adapter) => adapter.runId === runId || adapter.key.startsWith(`${runId}/`)) };
+}
+
+/** A file name from a run or adapter name: letters, digits, dot, dash and underscore only. */
+export function safeFileName(name: string): string {
+  return name.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '') || 'adapter';
+}
+
+/** The PEFT zip's file name for an adapter: `<run>-<name>-peft.zip`. */
+export function peftZipName(adapter: Pick<AdapterItem, 'key' | 'runId' | 'name'>): string {
+  const run = adapter.runId ?? adapter.key.split('/')[0] ?? 'adapter';
+  return `${safeFileName(run)}-${safeFileName(adapter.name)}-peft.zip`;
+}
+
+/** The adapter the Playground starts with: the newest one a run trained for this model. */
+export function latestRunAdapter(adapters: readonly AdapterItem[], model: string): AdapterItem | undefined {
+  return [...adapters].sort((a, b) => b.updatedAt - a.updatedAt).find((adapter) => adapter.runId !== undefined && (adapter.baseModel === undefined || adapter.baseModel === model));
+}

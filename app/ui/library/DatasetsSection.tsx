@@ -1,0 +1,81 @@
+import { useStudio } from '../../state/store.ts';
+import { ErrorNotice } from '../components/ErrorNotice.tsx';
+import { formatBytes } from '../format.ts';
+import { hrefFor } from '../routes.ts';
+import { ConfirmDelete } from './ConfirmDelete.tsx';
+
+/** Task files the user imported, and the caches the studio makes from them (rebuilt when needed). */
+export function DatasetsSection() {
+  const files = useStudio((state) => state.library.datasets);
+  const caches = useStudio((state) => state.library.caches);
+  const error = useStudio((state) => state.library.sectionErrors.datasets);
+  const tasks = useStudio((state) => state.recipe.tasks);
+  const recipeFiles = tasks.flatMap((task) => ('file' in task.source ? [task.source.file, task.source.validation_file] : []));
+  const total = [...files, ...caches].reduce((sum, item) => sum + item.bytes, 0);
+  return (
+    <section className="panel library-section" aria-labelledby="library-datasets-title">
+      <h2 id="library-datasets-title">Data sets</h2>
+      {error && <ErrorNotice error={error} title="The data could not be deleted" />}
+      {files.length === 0 && caches.length === 0 ? (
+        <p className="muted">
+          No data sets stored. Import task files on the <a href={hrefFor('tasks')}>Tasks page</a>.
+        </p>
+      ) : (
+        <table className="library-table">
+          <caption className="muted">
+            {files.length} imported file{files.length === 1 ? '' : 's'}, {formatBytes(total)} with caches
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">File</th>
+              <th scope="col" className="number">
+                Rows
+              </th>
+              <th scope="col">Format</th>
+              <th scope="col" className="number">
+                Size
+              </th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {files.map((file) => {
+              const inUse = recipeFiles.includes(file.name);
+              return (
+                <tr key={file.key}>
+                  <th scope="row">
+                    <code>{file.name}</code>
+                    {inUse && <span className="tag">in the recipe</span>}
+                  </th>
+                  <td className="number">{file.rows?.toLocaleString('en') ?? '—'}</td>
+                  <td>{file.format ?? '—'}</td>
+                  <td className="number">{formatBytes(file.bytes)}</td>
+                  <td className="actions">
+                    <ConfirmDelete what={file.name} onConfirm={() => useStudio.getState().deleteDatasetItems([file.key])}>
+                      {inUse && <small className="muted">A task of the recipe reads it: import it again before training.</small>}
+                    </ConfirmDelete>
+                  </td>
+                </tr>
+              );
+            })}
+            {caches.map((cache) => (
+              <tr key={cache.label} className="cache-row">
+                <th scope="row">{cache.label}</th>
+                <td className="number">
+                  {cache.items} item{cache.items === 1 ? '' : 's'}
+                </td>
+                <td>cache</td>
+                <td className="number">{formatBytes(cache.bytes)}</td>
+                <td className="actions">
+                  <ConfirmDelete what={cache.label.replace(/ \(.*\)$/, '').toLowerCase()} onConfirm={() => useStudio.getState().deleteDatasetItems(cache.keys)} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,90 @@
+import { useState } from 'react';
+import { ACTIVE_STATUSES } from '../../state/slices/train.ts';
+import { useStudio } from '../../state/store.ts';
+import { runBelongings } from '../../studio/library-items.ts';
+import type { RunRecord } from '../../../workers/protocol.ts';
+import { ErrorNotice } from '../components/ErrorNotice.tsx';
+import { formatBytes } from '../format.ts';
+import { hrefFor } from '../routes.ts';
+import { ConfirmDelete } from './ConfirmDelete.tsx';
+
+/** Training runs: status, progress, when they started; their recipe as a file; delete with what they left. */
+export function RunsSection() {
+  const runs = useStudio((state) => state.library.runs);
+  const error = useStudio((state) => state.library.sectionErrors.runs);
+  return (
+    <section className="panel library-section" aria-labelledby="library-runs-title">
+      <h2 id="library-runs-title">Runs</h2>
+      {error && <ErrorNotice error={error} title="The run could not be deleted" />}
+      {runs.length === 0 ? (
+        <p className="muted">
+          No runs yet. Start one on the <a href={hrefFor('train')}>Train page</a>.
+        </p>
+      ) : (
+        <table className="library-table">
+          <thead>
+            <tr>
+              <th scope="col">Run</th>
+              <th scope="col">Status</th>
+              <th scope="col" className="number">
+                Step
+              </th>
+              <th scope="col">Started</th>
+              <th scope="col">
+                <span className="visually-hidden">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {runs.map((run) => (
+              <RunRow key={run.runId} run={run} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function RunRow({ run }: { run: RunRecord }) {
+  const adapters = useStudio((state) => state.library.adapters);
+  const checkpoints = useStudio((state) => state.library.checkpoints);
+  const training = useStudio((state) => state.train.runId === run.runId && ACTIVE_STATUSES.includes(state.train.status));
+  const [withBelongings, setWithBelongings] = useState(true);
+  const belongings = runBelongings(run.runId, adapters, checkpoints);
+  const leftBehind = [
+    ...(belongings.checkpoint ? [`its checkpoint (${formatBytes(belongings.checkpoint.bytes)})`] : []),
+    ...(belongings.adapters.length > 0 ? [`its ${belongings.adapters.length} adapter${belongings.adapters.length === 1 ? '' : 's'}`] : []),
+  ];
+  return (
+    <tr>
+      <th scope="row">
+        {run.name || run.runId}
+        <br />
+        <small className="muted">
+          <code>{run.runId}</code>
+        </small>
+      </th>
+      <td>
+        <span className={`run-status-tag status-${run.status}`}>{run.status}</span>
+        {run.error && <small className="muted run-error"> {run.error.message}</small>}
+      </td>
+      <td className="number">
+        {run.step} / {run.totalSteps}
+      </td>
+      <td>{new Date(run.startedAt).toLocaleString()}</td>
+      <td className="actions">
+        <button type="button" className="secondary" onClick={() => useStudio.getState().exportRunRecipe(run.runId)}>
+          Download recipe.json
+        </button>
+        <ConfirmDelete what={`run ${run.name || run.runId}`} disabled={training} onConfirm={() => useStudio.getState().deleteRun(run.runId, { withBelongings: withBelongings && leftBehind.length > 0 })}>
+          {leftBehind.length > 0 && (
+            <label className="confirm-option">
+              <input type="checkbox" checked={withBelongings} onChange={(event) => setWithBelongings(event.target.checked)} /> Also delete {leftBehind.join(' and ')}
+            </label>
+          )}
+        </ConfirmDelete>
+      </td>
+    </tr>
+  );
+}
