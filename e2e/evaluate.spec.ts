@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { fixturePath } from '../test/fixtures.ts';
 import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub, useHubEndpoint } from './hub.ts';
+import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 const RECIPE_KEY = 'cocktail.recipe.v1';
 
@@ -90,7 +90,7 @@ test.describe('Evaluate page', () => {
   test('shows a run’s per-task metrics, evaluates again and the base model, and compares runs side by side', async ({ page }, testInfo) => {
     test.setTimeout(600_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await page.addInitScript(
       ([key, json]) => {
         if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);

@@ -3,7 +3,7 @@
  * ../shared/fixtures/models/aidreams260K in the Hub's URL layout, and the studio pointed at it.
  *
  *   const hub = await startFixtureHub();           // in beforeAll; hub.close() in afterAll
- *   await useHubEndpoint(page, hub.endpoint);      // before page.goto
+ *   await pointStudioAtHub(page, hub.endpoint);      // before page.goto
  *   // then load FIXTURE_MODEL ("fixtures/aidreams260K", revision "main") on the Model page
  */
 import type { Page } from '@playwright/test';
@@ -28,6 +28,6 @@ export function startFixtureHub(extra: Record<string, string> = {}): Promise<Hub
 }
 
 /** Makes the studio download from `endpoint` (set before any page script runs; call before goto). */
-export async function useHubEndpoint(page: Page, endpoint: string): Promise<void> {
+export async function pointStudioAtHub(page: Page, endpoint: string): Promise<void> {
   await page.addInitScript(([key, value]) => window.localStorage.setItem(key, value), [HUB_ENDPOINT_KEY, endpoint] as const);
 }

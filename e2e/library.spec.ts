@@ -10,7 +10,7 @@ import { formatBytes } from '../app/ui/format.ts';
 import { fixturePath } from '../test/fixtures.ts';
 import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, useHubEndpoint } from './hub.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 const RECIPE_KEY = 'cocktail.recipe.v1';
 const LORA = { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'] as ('q_proj' | 'v_proj')[], rslora: false };
@@ -57,7 +57,7 @@ test.describe('Library page', () => {
   test('lists models, data sets and adapters with their sizes, exports a PEFT adapter, and deletes with the usage dropping', async ({ page }, testInfo) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await useRecipeOnce(page, { name: 'Library spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 });
 
     // What a user would have stored: a model from the Hub, a task file, and an adapter.
@@ -147,6 +147,11 @@ test.describe('Library page', () => {
     await expect(modelRow).toHaveCount(0);
     await expect(storeRow(page, 'models')).toHaveText(/0 items, 0 B/);
     await expect(page.getByRole('region', { name: 'Models' })).toContainText('No models stored.');
+    // ... and the Model page no longer shows it as loaded.
+    await page.getByRole('navigation', { name: 'Studio' }).getByRole('link', { name: 'Model', exact: true }).click();
+    await expect(page.getByLabel('Hub model id')).toBeVisible();
+    await expect(page.getByTestId('model-card')).toHaveCount(0);
+    await page.getByRole('navigation', { name: 'Studio' }).getByRole('link', { name: 'Library', exact: true }).click();
 
     await fileRow.getByRole('button', { name: 'Delete' }).click();
     await fileRow.getByRole('button', { name: 'Yes, delete' }).click();

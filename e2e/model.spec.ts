@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, useHubEndpoint } from './hub.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 let hub: HubServer;
 test.beforeEach(async () => {
@@ -25,7 +25,7 @@ const savedRecipe = (page: Page) => page.evaluate(() => JSON.parse(localStorage.
 test.describe('Model page', () => {
   test('downloads a Hub model with progress, shows its card, plans memory and verifies the engine', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     // Slow enough to watch the progress: the weights and the ONNX export are about 2 MB.
     hub.throttle(400_000);
     await page.goto('/#/model');
@@ -80,7 +80,7 @@ test.describe('Model page', () => {
 
   test('Cancel stops a download and Load resumes it; after a reload the model loads from storage with the Hub gone', async ({ page }) => {
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     hub.throttle(100_000);
     await page.goto('/#/model');
     await loadFromHub(page, FIXTURE_MODEL);
@@ -104,7 +104,7 @@ test.describe('Model page', () => {
 
   test('a bad id, a missing repository and a cut network each say what to do, and the page keeps working', async ({ page }) => {
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await page.goto('/#/model');
 
     await loadFromHub(page, 'not a hub id!');

@@ -6,7 +6,7 @@ import { initLoraAdapter } from '../app/model/lora.ts';
 import { exportPeftAdapter, zipPeftAdapter } from '../app/train/peft.ts';
 import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, useHubEndpoint } from './hub.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 const RECIPE_KEY = 'cocktail.recipe.v1';
 /** The fixture model's greedy continuation from BOS: ids 319, 459, 355, 260, 275, 429, 339, 315 (../shared/fixtures/README.md). */
@@ -42,7 +42,7 @@ test.describe('Playground page', () => {
   test('the base model streams its answer, and an adapter with B = 0 answers exactly the same at temperature 0', async ({ page }, testInfo) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await page.addInitScript(
       ([key, json]) => {
         if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
@@ -89,7 +89,7 @@ test.describe('Playground page', () => {
   test('Stop cancels the generation in flight and the pane keeps what it had', async ({ page }) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await page.addInitScript(
       ([key, json]) => {
         if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
@@ -113,7 +113,7 @@ test.describe('Playground page', () => {
   test('chat mode sends the conversation with roles, and the settings survive a reload', async ({ page }) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await page.addInitScript(
       ([key, json]) => {
         if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
@@ -144,7 +144,7 @@ test.describe('Playground page', () => {
 
   test('an error shows in the pane where it happened, in words, and the page keeps working', async ({ page }) => {
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await page.addInitScript(
       ([key, json]) => window.localStorage.setItem(key, json),
       [RECIPE_KEY, JSON.stringify({ name: 'Playground spec', model: { source: 'fixtures/no-such-model', revision: 'main' }, tasks: [], steps: 10 })] as const,

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL_DIR, startFixtureHub, useHubEndpoint } from './hub.ts';
+import { FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 // The Finance cocktail downloads this model; the hub serves the tiny fixture under its id.
 const FINANCE_MODEL = 'HuggingFaceTB/SmolLM2-135M-Instruct';
@@ -10,7 +10,7 @@ test.describe('Guided start', () => {
     const errors = watchConsole(page);
     const hub = await startFixtureHub({ [FINANCE_MODEL]: FIXTURE_MODEL_DIR });
     try {
-      await useHubEndpoint(page, hub.endpoint);
+      await pointStudioAtHub(page, hub.endpoint);
       await page.goto('/');
       const guide = page.getByRole('region', { name: 'Get started' });
       await expect(guide).toBeVisible();

@@ -5,8 +5,7 @@ import type { Recipe } from '../app/train/recipe.ts';
 import { fixturePath } from '../test/fixtures.ts';
 import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-// Aliased: a call named use* reads to the React hooks lint rule as a hook.
-import { FIXTURE_MODEL, startFixtureHub, useHubEndpoint as pointStudioAtHub } from './hub.ts';
+import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 const FPB = fixturePath('datasets/fpb/Sentences_50Agree.txt');
 const TWEETS = fixturePath('datasets/twitter_fin_sentiment/sent_train.csv');

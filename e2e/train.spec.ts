@@ -2,7 +2,7 @@ import { expect, test, type Page } from '@playwright/test';
 import { fixturePath } from '../test/fixtures.ts';
 import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub, useHubEndpoint } from './hub.ts';
+import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
 
 const RECIPE_KEY = 'cocktail.recipe.v1';
 
@@ -88,7 +88,7 @@ test.describe('Train page', () => {
   test('trains with live per-task charts, pauses, survives a reload, resumes and shows the final evaluation', async ({ page }, testInfo) => {
     test.setTimeout(420_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await useRecipe(page, recipe());
     await importTaskFiles(page);
 
@@ -133,7 +133,7 @@ test.describe('Train page', () => {
   test('a run cut off by a reload is offered for resuming from its checkpoint, and cancel asks first', async ({ page }, testInfo) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await useRecipe(page, recipe({ steps: 200, eval_every: 100 }));
     await importTaskFiles(page);
 
@@ -193,7 +193,7 @@ test.describe('Train page', () => {
 
   test('a task file that was never imported stops the run with the reason, and the studio keeps working', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
-    await useHubEndpoint(page, hub.endpoint);
+    await pointStudioAtHub(page, hub.endpoint);
     await useRecipe(page, recipe());
     await page.goto('/#/train');
     await page.getByRole('button', { name: 'Start', exact: true }).click();

@@ -160,6 +160,6 @@ describe('engine worker: importing task files and training through the protocol'
   });
 
   it('refuses a recipe with problems, naming them, before loading anything', async () => {
-    await expect(bridge.request('train.run', { recipe: { model: { source: 'x' }, tasks: [] }, runId: 'bad', resume: false })).rejects.toThrow(/recipe of run "bad" has 2 problems[\s\S]*tasks: must NOT have fewer than 1 items/);
+    await expect(bridge.request('train.run', { recipe: { model: { source: 'x' }, tasks: [] }, runId: 'bad', resume: false })).rejects.toThrow(/recipe of run "bad" has 2 problems[\s\S]*tasks: add at least one task/);
   });
 });

@@ -14,7 +14,6 @@ import { RunRecorder } from './run-records.ts';
 import { openStoredAdapter, studioRunEnvironment } from './studio-env.ts';
 
 /** Kept for the pages that import it from here; defined in protocol.ts. */
-export { TASK_FILE_PREFIX } from './protocol.ts';
 
 /** The progress events every recipe command sends, stages and preparation throttled as the UI needs. */
 function progressEvents(progress: (event: TrainProgress) => void): RunEvents {

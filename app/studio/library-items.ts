@@ -6,6 +6,7 @@
  * each, with the keys to delete together and the bytes they take.
  */
 import type { ItemInfo, Json } from '../store/storage.ts';
+import { TASK_FILE_PREFIX } from '../../workers/protocol.ts';
 
 export interface ModelItem {
   /** The key prefix every item of the model starts with: "hub/owner/name@main/", "hub/local/name@local/". */
@@ -100,11 +101,11 @@ export function groupDatasetItems(infos: readonly ItemInfo[]): { files: DatasetF
   const files: DatasetFileItem[] = [];
   const caches = new Map<string, CacheItem>();
   for (const info of infos) {
-    if (info.key.startsWith('file/')) {
+    if (info.key.startsWith(TASK_FILE_PREFIX)) {
       const meta = (info.meta ?? {}) as { rows?: Json; format?: Json };
       files.push({
         key: info.key,
-        name: info.key.slice('file/'.length),
+        name: info.key.slice(TASK_FILE_PREFIX.length),
         ...(typeof meta.rows === 'number' ? { rows: meta.rows } : {}),
         ...(typeof meta.format === 'string' ? { format: meta.format } : {}),
         bytes: info.size,

@@ -76,4 +76,14 @@ describe('evaluation on the real aidreams260K model', { timeout: 120_000 }, () =
     expect(exact.score).toBe(1);
     expect(rouge.samples[0]!.got).toBe(expected);
   });
+
+  it('answers CANCELLED instead of a score once its signal is aborted (a cancelled evaluation stops using the GPU)', async () => {
+    const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 16 }, 0);
+    const abort = new AbortController();
+    abort.abort();
+    const prepared = { validation: [textExample([1, ...GREEDY])], validationPrompts: [{ promptIds: Int32Array.from([1]), expected: tokenizer.decode(GREEDY) }] };
+    const outcome = await evaluator.evaluateTask(task({ metric: 'exact_match', ...prepared }), undefined, { signal: abort.signal }).catch((error: unknown) => error);
+    evaluator.destroy();
+    expect(outcome).toMatchObject({ code: 'CANCELLED' });
+  });
 });

@@ -4,6 +4,7 @@
  * the likeliest (no generation needed), or exact match, numeric match or ROUGE-L on greedy generations.
  */
 import type { TokenizedExample } from '../data/tokenize/types.ts';
+import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { crossEntropyChunkRows, encodeCrossEntropy, readCrossEntropyStats } from '../gpu/ops/cross_entropy.ts';
 import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../gpu/tensor.ts';
@@ -26,6 +27,10 @@ export interface TaskEvaluation {
   examples: number;
   /** A few generations or choices, for the studio to show next to the number. */
   samples: { expected: string; got: string }[];
+}
+
+function stopIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new CocktailError('CANCELLED', 'the evaluation was cancelled');
 }
 
 export class Evaluator {
@@ -54,21 +59,27 @@ export class Evaluator {
     };
   }
 
-  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number } = {}): Promise<TaskEvaluation> {
+  /**
+   * `signal` stops the evaluation between batches and prompts with a CANCELLED error (a standalone
+   * evaluation is cancellable; a training run's evaluations finish, so a pause checkpoints after them).
+   */
+  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number; signal?: AbortSignal } = {}): Promise<TaskEvaluation> {
     const limit = options.maxExamples ?? 50;
-    const loss = await this.loss(task.validation.slice(0, limit), lora);
+    const { signal } = options;
+    const loss = await this.loss(task.validation.slice(0, limit), lora, signal);
     const prompts = task.validationPrompts.slice(0, limit);
     let scored: { score: number; samples: TaskEvaluation['samples'] } = { score: loss, samples: [] };
-    if (task.metric === 'accuracy' && task.labelWords && prompts.length > 0) scored = await this.labelAccuracy(prompts, task.labelWords, lora);
-    else if (task.metric !== 'loss' && task.metric !== 'accuracy' && prompts.length > 0) scored = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64);
+    if (task.metric === 'accuracy' && task.labelWords && prompts.length > 0) scored = await this.labelAccuracy(prompts, task.labelWords, lora, signal);
+    else if (task.metric !== 'loss' && task.metric !== 'accuracy' && prompts.length > 0) scored = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64, signal);
     return { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? Math.min(limit, task.validation.length) : prompts.length, samples: scored.samples.slice(0, 5) };
   }
 
   /** Mean cross-entropy over every labelled position of `examples`. */
-  async loss(examples: readonly TokenizedExample[], lora: GpuLora | undefined): Promise<number> {
+  async loss(examples: readonly TokenizedExample[], lora: GpuLora | undefined, signal?: AbortSignal): Promise<number> {
     let sum = 0;
     let count = 0;
     for (let start = 0; start < examples.length; start += this.shape.B) {
+      stopIfCancelled(signal);
       const batch = buildBatch(examples.slice(start, start + this.shape.B).map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
       const { lossSum, labelCount } = (await this.run(batch, lora)).stats;
       sum += lossSum;
@@ -78,10 +89,11 @@ export class Evaluator {
   }
 
   /** Scores each label word after the prompt by its log-probability; the likeliest is the model's answer. */
-  private async labelAccuracy(prompts: PreparedTask['validationPrompts'], words: readonly string[], lora: GpuLora | undefined) {
+  private async labelAccuracy(prompts: PreparedTask['validationPrompts'], words: readonly string[], lora: GpuLora | undefined, signal: AbortSignal | undefined) {
     let correct = 0;
     const samples: TaskEvaluation['samples'] = [];
     for (const { promptIds, expected, candidates: prepared } of prompts) {
+      stopIfCancelled(signal);
       const candidates = prepared ? prepared.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word));
       const scores: number[] = [];
       for (let start = 0; start < candidates.length; start += this.shape.B) {
@@ -97,13 +109,14 @@ export class Evaluator {
     return { score: correct / prompts.length, samples };
   }
 
-  private async generationScore(prompts: PreparedTask['validationPrompts'], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number) {
+  private async generationScore(prompts: PreparedTask['validationPrompts'], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number, signal: AbortSignal | undefined) {
     const measure = { exact_match: exactMatch, numeric_match: numericMatch, rouge_l: rougeL }[metric];
     const generator = new Generator(this.ctx, this.model, { capacity: this.shape.T + maxNewTokens, ...(lora ? { lora } : {}) });
     let total = 0;
     const samples: TaskEvaluation['samples'] = [];
     try {
       for (const { promptIds, expected } of prompts) {
+        stopIfCancelled(signal);
         const prompt = Array.from(promptIds.slice(-this.shape.T));
         const { text = '' } = await generator.generate(prompt, { maxNewTokens, eosIds: this.tokenizer.eosIds, decode: (ids) => this.tokenizer.decode(ids, { skipSpecialTokens: true }) });
         total += measure(text, expected);

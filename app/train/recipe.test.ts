@@ -56,7 +56,7 @@ describe('recipes', () => {
         'tasks[0].format: must be one of "tokens", "instruction", "messages", "prompt_completion", "text", "classification", "qa"',
         'tasks[1].source: needs "file"',
         'tasks[1].source: needs "hub"',
-        'lora.r: must be >= 1',
+        'lora.r: must be at least 1',
         'lora.targets[0]: must be one of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"',
       ]),
     );

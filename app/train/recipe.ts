@@ -154,6 +154,14 @@ function simplify(errors: ErrorObject[]): RecipeProblem[] {
     if (error.keyword === 'additionalProperties') message = `unknown field "${(error.params as { additionalProperty: string }).additionalProperty}"`;
     if (error.keyword === 'enum') message = `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
     if (error.keyword === 'required') message = `needs "${(error.params as { missingProperty: string }).missingProperty}"`;
+    if (error.keyword === 'minItems') {
+      const limit = (error.params as { limit: number }).limit;
+      message = path === 'tasks' ? 'add at least one task' : `needs at least ${limit} item${limit === 1 ? '' : 's'}`;
+    }
+    if (error.keyword === 'minimum' || error.keyword === 'maximum' || error.keyword === 'exclusiveMinimum' || error.keyword === 'exclusiveMaximum') {
+      const { comparison, limit } = error.params as { comparison: string; limit: number };
+      message = `must be ${{ '>=': 'at least', '<=': 'at most', '>': 'more than', '<': 'less than' }[comparison] ?? comparison} ${limit}`;
+    }
     const key = `${path}|${message}`;
     if (!seen.has(key)) {
       seen.add(key);

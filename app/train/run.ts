@@ -103,7 +103,7 @@ export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapte
   try {
     events.onStage?.('evaluate');
     const results: TaskEvaluation[] = [];
-    for (const task of tasks) results.push(await evaluator.evaluateTask(task, lora, { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens }));
+    for (const task of tasks) results.push(await evaluator.evaluateTask(task, lora, { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens, ...(signal ? { signal } : {}) }));
     const event = { step: 0, tasks: results };
     events.onEval?.(event);
     return event;

@@ -151,6 +151,7 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
     deleteModel: ({ source, revision }) =>
       change('models', async (storage) => {
         await deleteCachedModel(storage, source, revision);
+        get().forgetModel({ source, revision });
       }),
 
     deleteDatasetItems: (keys) =>

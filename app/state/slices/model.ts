@@ -32,6 +32,8 @@ export interface ModelSlice {
   cancelModelLoad(): void;
   /** At start-up: shows the recipe's model as loaded when it is already in storage (no network needed). */
   restoreModel(): Promise<void>;
+  /** The model was deleted from storage (Library): it no longer shows as loaded. */
+  forgetModel(ref: ModelRef): void;
   planTraining(request: TrainingPlanRequest): Promise<void>;
   verifyEngine(prompt?: string): Promise<void>;
   cancelVerify(): void;
@@ -205,6 +207,13 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
 
     cancelModelLoad() {
       loadAbort?.abort();
+    },
+
+    forgetModel({ source, revision }) {
+      const { summary } = get().model;
+      if (summary?.source !== source || summary.revision !== revision) return;
+      restoring = undefined;
+      set({ model: { status: 'idle' }, plan: { status: 'idle' }, verify: { status: 'idle' } });
     },
 
     restoreModel() {

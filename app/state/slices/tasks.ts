@@ -5,7 +5,7 @@ import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import { canonicalJson, type RecipeTask } from '../../train/recipe.ts';
 import type { DataImportResult, TaskStats, TokenViewRequest, TokenViewResult } from '../../../workers/protocol.ts';
-import { TASK_FILE_PREFIX } from '../../../workers/train.ts';
+import { TASK_FILE_PREFIX } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
 
 /**
