@@ -3,7 +3,10 @@ import { DEFAULT_RECIPE } from './presets.ts';
 import { parseRecipe } from '../train/recipe.ts';
 import {
   buildRecipeTask,
+  DEFAULT_IMPORT_SETTINGS,
   draftFromTask,
+  fileSource,
+  importOptions,
   formatLabelWords,
   formatParts,
   isPositional,
@@ -12,11 +15,13 @@ import {
   parseLabelWords,
   replaceTask,
   rowsWithErrors,
+  settingsOfSource,
   suggestLabels,
   suggestTaskMapping,
   taskNameFromFile,
   taskProblems,
   withFormat,
+  type ImportSettings,
   type PreviewRow,
 } from './task-mapping.ts';
 
@@ -143,6 +148,38 @@ describe('buildRecipeTask', () => {
     expect(buildRecipeTask(text, { file: 'f.csv' }, ['text', 'label']).task).toMatchObject({ format: 'text', columns: { text: 'text' } });
     expect(buildRecipeTask(text, { file: 'f.csv' }, ['text', 'label']).task).not.toHaveProperty('labels');
     expect(withFormat(text, 'classification', ['text', 'label'], TWEET_ROWS).parts).toEqual({ text: 'text', label: 'label' });
+  });
+});
+
+describe('how the file is read, in the task', () => {
+  const draft = newDraft('notes', { format: 'text', parts: { text: 'text' }, labelWords: '' });
+  const build = (settings: Partial<ImportSettings>) => buildRecipeTask(draft, fileSource('notes.txt', { ...DEFAULT_IMPORT_SETTINGS, ...settings }), ['text']).task!;
+
+  it('writes the file format and splitting only when one was chosen, and the recipe accepts them', () => {
+    expect(build({}).source).toEqual({ file: 'notes.txt' });
+    expect(build({ splitting: 'paragraphs' }).source).toEqual({ file: 'notes.txt' });
+    expect(build({ format: 'text' }).source).toEqual({ file: 'notes.txt', file_format: 'text' });
+    expect(build({ format: 'text', splitting: 'paragraphs' }).source).toEqual({ file: 'notes.txt', file_format: 'text', splitting: 'paragraphs' });
+    expect(build({ format: 'jsonl', splitting: 'paragraphs' }).source).toEqual({ file: 'notes.txt', file_format: 'jsonl' });
+    expect(build({ format: 'csv', delimiter: '@', header: 'no' }).source).toEqual({ file: 'notes.txt', delimiter: '@', header: false, file_format: 'csv' });
+    const tasks = [build({ format: 'text', splitting: 'paragraphs' }), { ...build({ format: 'jsonl' }), name: 'other' }];
+    expect(parseRecipe({ ...DEFAULT_RECIPE, tasks }).tasks.map((task) => task.source)).toEqual(tasks.map((task) => task.source));
+  });
+
+  it('gives back the settings a task was read with, so editing reads the file the same way and writes the same source', () => {
+    for (const settings of [{}, { format: 'text', splitting: 'paragraphs' }, { format: 'json' }, { delimiter: ';', header: 'yes' }] as Partial<ImportSettings>[]) {
+      const { source } = build(settings);
+      expect(settingsOfSource(source)).toEqual({ ...DEFAULT_IMPORT_SETTINGS, ...settings });
+      expect(fileSource('notes.txt', settingsOfSource(source))).toEqual(source);
+    }
+    expect(importOptions(settingsOfSource({ file: 'notes.txt', file_format: 'text', splitting: 'paragraphs' }))).toEqual({ format: 'text', splitting: 'paragraphs' });
+    expect(settingsOfSource({ hub: 'owner/data', config: 'default', split: 'train' })).toEqual(DEFAULT_IMPORT_SETTINGS);
+  });
+
+  it('keeps the validation file of the task being edited, which the form does not show', () => {
+    const editing = { ...build({ format: 'jsonl' }), source: { file: 'notes.txt', validation_file: 'notes-val.txt', file_format: 'jsonl' as const } };
+    expect(buildRecipeTask(draft, fileSource('notes.txt', settingsOfSource(editing.source)), ['text'], editing).task!.source).toEqual(editing.source);
+    expect(buildRecipeTask(draft, { file: 'other.txt' }, ['text'], editing).task!.source).toEqual({ file: 'other.txt' });
   });
 });
 

@@ -6,6 +6,8 @@
  */
 import { DEFAULT_METRIC, type Metric } from '../train/prepare/metric.ts';
 import { FORMAT_PARTS } from '../train/prepare/format-mapping.ts';
+import type { TextSplitting } from '../data/import/text.ts';
+import type { FileFormat } from '../data/import/types.ts';
 import type { ValidationReport } from '../data/validate.ts';
 import type { Recipe, RecipeTask, TaskFormat } from '../train/recipe.ts';
 
@@ -235,6 +237,51 @@ export function parseLabelWords(text: string): ParsedLabelWords {
   return Object.keys(labels).length === 0 && problems.length === 0 ? { problems } : { labels, problems };
 }
 
+/** How the Tasks page reads a file, as its form holds it; the recipe's file source repeats it so training reads the file the same way. */
+export interface ImportSettings {
+  /** One character, or '' to detect it (comma, tab, semicolon or bar). */
+  delimiter: string;
+  header: 'auto' | 'yes' | 'no';
+  format: 'auto' | FileFormat;
+  /** Used only with format 'text'. */
+  splitting: TextSplitting;
+}
+
+export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { delimiter: '', header: 'auto', format: 'auto', splitting: 'lines' };
+
+/** The importer's options for these settings; what is left to detection (or is the importer's default) is left out. */
+export function importOptions(settings: ImportSettings): { format?: FileFormat; splitting?: TextSplitting; delimiter?: string; header?: boolean } {
+  return {
+    ...(settings.format === 'auto' ? {} : { format: settings.format }),
+    ...(settings.format === 'text' && settings.splitting !== DEFAULT_IMPORT_SETTINGS.splitting ? { splitting: settings.splitting } : {}),
+    ...(settings.delimiter === '' ? {} : { delimiter: settings.delimiter }),
+    ...(settings.header === 'auto' ? {} : { header: settings.header === 'yes' }),
+  };
+}
+
+/** The recipe task source for a file imported with these settings: a format is written only when one was chosen. */
+export function fileSource(name: string, settings: ImportSettings): RecipeTask['source'] {
+  const { format, splitting, delimiter, header } = importOptions(settings);
+  return {
+    file: name,
+    ...(delimiter === undefined ? {} : { delimiter }),
+    ...(header === undefined ? {} : { header }),
+    ...(format === undefined ? {} : { file_format: format }),
+    ...(splitting === undefined ? {} : { splitting }),
+  };
+}
+
+/** The settings a file task's source says it is read with, for reading it again when the task is edited. */
+export function settingsOfSource(source: RecipeTask['source']): ImportSettings {
+  if (!('file' in source)) return DEFAULT_IMPORT_SETTINGS;
+  return {
+    delimiter: source.delimiter ?? '',
+    header: source.header === undefined ? 'auto' : source.header ? 'yes' : 'no',
+    format: source.file_format ?? 'auto',
+    splitting: source.splitting ?? DEFAULT_IMPORT_SETTINGS.splitting,
+  };
+}
+
 /** A task name from a file name: "Sentences_50Agree.txt" → "sentences_50agree". */
 export function taskNameFromFile(fileName: string): string {
   const base = fileName.replace(/^.*[\\/]/, '').replace(/\.[^.]+$/, '');
@@ -341,7 +388,7 @@ export function buildRecipeTask(draft: TaskDraft, source: RecipeTask['source'], 
   if (problems.length > 0) return { problems };
   const task: RecipeTask = {
     name,
-    source,
+    source: withKeptValidationFile(source, keep),
     format: draft.format,
     ...(Object.keys(columns).length > 0 ? { columns } : {}),
     ...(keep?.template !== undefined ? { template: keep.template } : {}),
@@ -352,6 +399,12 @@ export function buildRecipeTask(draft: TaskDraft, source: RecipeTask['source'], 
     ...(maxExamples !== undefined ? { max_examples: maxExamples } : {}),
   };
   return { task, problems };
+}
+
+/** The form has no field for a validation file: an edited task reading the same file keeps the one its recipe names. */
+function withKeptValidationFile(source: RecipeTask['source'], keep: RecipeTask | undefined): RecipeTask['source'] {
+  if (!('file' in source) || source.validation_file !== undefined || !keep || !('file' in keep.source) || keep.source.file !== source.file) return source;
+  return keep.source.validation_file === undefined ? source : { ...source, validation_file: keep.source.validation_file };
 }
 
 /** The recipe's problems about task `index` ("tasks[1].format" ...), with the path inside the task. */

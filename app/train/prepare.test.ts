@@ -222,6 +222,44 @@ describe('a task without validation', () => {
   });
 });
 
+describe('how the recipe says a file is read', () => {
+  const NOTES = 'Revenue rose 5% in the quarter.\nMargins held steady.\n\nThe board approved a dividend.\n\nGuidance was cut.\nShares fell 3%.\n';
+  const openNotes = async (file: string) => (file === 'notes.txt' ? new Blob([NOTES]) : openRecipeFile(file));
+  const notesRecipe = (source: Record<string, unknown>) => testRecipe([{ name: 'notes', source: { file: 'notes.txt', ...source }, format: 'text', validation_fraction: 0 }]);
+  const texts = (result: PreparedTasks) => result.tasks[0]!.train.map((example) => tokenizer.decode(trainedIds(example), { skipSpecialTokens: true }).trim());
+
+  it('reads plain text by paragraph when it says so, and never reuses rows or tokens of the file read by line', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'prepare-read-as-'));
+    try {
+      const storage = await openFileStorage(root);
+      const options = { tokenizer, openFile: openNotes, storage, tokenizerIdentity: 'sha256:test' };
+      const byLine = await prepareTasks(notesRecipe({}), options);
+      expect(byLine.reports[0]!.rows).toBe(5);
+      const byParagraph = await prepareTasks(notesRecipe({ file_format: 'text', splitting: 'paragraphs' }), options);
+      expect(byParagraph.reports[0]!.sources[0]!.fromCache).toBe(false);
+      expect(byParagraph.reports[0]!.cache).toMatchObject({ train: { outcome: 'miss' } });
+      expect(texts(byParagraph)).toEqual(['Revenue rose 5% in the quarter.\nMargins held steady.', 'The board approved a dividend.', 'Guidance was cut.\nShares fell 3%.']);
+      const again = await prepareTasks(notesRecipe({ file_format: 'text', splitting: 'paragraphs' }), options);
+      expect(again.reports[0]!.sources[0]!.fromCache).toBe(true);
+      expect(again.reports[0]!.cache).toMatchObject({ train: { outcome: 'hit' } });
+      expect(again.tasks).toEqual(byParagraph.tasks);
+      await storage.close();
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a CSV as lines of text when the format says text, header line included', async () => {
+    const file = 'twitter_fin_sentiment/sent_valid.csv';
+    const recipe = testRecipe([{ name: 'tweets', source: { file, file_format: 'text' }, format: 'text', validation_fraction: 0, max_examples: 5 }]);
+    const { tasks, reports } = await prepareTasks(recipe, { tokenizer, openFile: openRecipeFile });
+    const lines = (await readFile(path.resolve(RECIPE_DIR, file), 'utf8')).split(/\r?\n/).filter((line) => line.trim() !== '');
+    expect(reports[0]!.sources[0]!.columns).toEqual(['text']);
+    expect(reports[0]!.rows).toBe(lines.length);
+    for (const example of tasks[0]!.train) expect(tokenizer.decode(trainedIds(example), { skipSpecialTokens: true }).trim()).toBe(lines[example.source.row - 1]);
+  });
+});
+
 describe('cancelling', () => {
   it('stops between rows when the signal fires, naming the task', async () => {
     const controller = new AbortController();

@@ -62,6 +62,28 @@ describe('recipes', () => {
     );
   });
 
+  it('takes how a task file is read: its format and, for plain text, how it splits into rows', () => {
+    const text = { name: 'notes', source: { file: 'notes.txt', file_format: 'text', splitting: 'paragraphs' }, format: 'text' };
+    const jsonl = { name: 'qa', source: { file: 'qa.json', validation_file: 'qa-val.json', file_format: 'jsonl' }, format: 'qa' };
+    const recipe = parseRecipe({ ...minimal, tasks: [text, jsonl] });
+    expect(recipe.tasks[0]!.source).toEqual({ file: 'notes.txt', file_format: 'text', splitting: 'paragraphs' });
+    expect(recipe.tasks[1]!.source).toEqual({ file: 'qa.json', validation_file: 'qa-val.json', file_format: 'jsonl' });
+    expect(parseRecipe(minimal).tasks[0]!.source).toEqual(minimal.tasks[0]!.source);
+  });
+
+  it('refuses a file format or splitting it does not know, and splitting without plain text, each at its path', () => {
+    expect(problemsOf({ ...minimal, tasks: [{ ...minimal.tasks[0], source: { file: 'a.tsv', file_format: 'tsv' } }] })).toContain(
+      'tasks[0].source.file_format: must be one of "jsonl", "json", "csv", "parquet", "text"',
+    );
+    expect(problemsOf({ ...minimal, tasks: [{ ...minimal.tasks[0], source: { file: 'a.txt', file_format: 'text', splitting: 'sentences' } }] })).toContain(
+      'tasks[0].source.splitting: must be one of "lines", "paragraphs"',
+    );
+    expect(problemsOf({ ...minimal, tasks: [minimal.tasks[0], { ...minimal.tasks[1], source: { file: 'a.json', splitting: 'paragraphs' } }] })).toEqual([
+      'tasks[1].source.splitting: applies to plain text only: give "file_format": "text" with it, or remove it',
+    ]);
+    expect(problemsOf({ ...minimal, tasks: [{ ...minimal.tasks[0], source: { hub: 'owner/data', file_format: 'csv' } }] })).toContain('tasks[0].source: unknown field "file_format"');
+  });
+
   it('says a recipe needs steps or epochs, and not both', () => {
     expect(problemsOf({ ...minimal, steps: undefined })).toEqual(['steps: give "steps" or "epochs"']);
     expect(problemsOf({ ...minimal, epochs: 2 })).toEqual(['epochs: give "steps" or "epochs", not both']);

@@ -4,6 +4,7 @@
  * once, each with the JSON path of the field at fault.
  */
 import Ajv, { type ErrorObject } from 'ajv';
+import type { FileFormat, TextSplitting } from '../data/index.ts';
 import { CocktailError } from '../errors.ts';
 import type { LoraTarget } from '../model/config.ts';
 import schema from './recipe.schema.json';
@@ -14,7 +15,16 @@ export type MixtureStrategyName = 'proportional' | 'uniform' | 'temperature' | '
 export interface RecipeTask {
   name: string;
   source:
-    | { file: string; validation_file?: string; delimiter?: string; header?: boolean }
+    | {
+        file: string;
+        validation_file?: string;
+        delimiter?: string;
+        header?: boolean;
+        /** How the file(s) are read; unset: detected from name and content, as the importer does. */
+        file_format?: FileFormat;
+        /** Only with file_format "text". */
+        splitting?: TextSplitting;
+      }
     | { hub: string; config: string; split: string; validation_split?: string };
   format: TaskFormat;
   columns?: Record<string, string | number>;
@@ -125,6 +135,9 @@ function semanticProblems(recipe: Recipe): RecipeProblem[] {
     if (!names.includes(name)) problems.push({ path: `mixture.weights.${name}`, message: `names no task; tasks are ${names.map((n) => `"${n}"`).join(', ')}` });
   }
   recipe.tasks.forEach((task, i) => {
+    if ('file' in task.source && task.source.splitting !== undefined && task.source.file_format !== 'text') {
+      problems.push({ path: `tasks[${i}].source.splitting`, message: 'applies to plain text only: give "file_format": "text" with it, or remove it' });
+    }
     if (task.format === 'classification' && task.metric && !['accuracy', 'loss'].includes(task.metric)) {
       problems.push({ path: `tasks[${i}].metric`, message: `${task.metric} does not suit classification; use accuracy or loss` });
     }

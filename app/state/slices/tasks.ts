@@ -1,12 +1,14 @@
 import type { StateCreator } from 'zustand';
-import type { FileFormat, ImportProgress } from '../../data/import/types.ts';
+import type { ImportProgress } from '../../data/import/types.ts';
 import { CocktailError, toErrorReport, type ErrorReport } from '../../errors.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
+import { DEFAULT_IMPORT_SETTINGS, importOptions, type ImportSettings } from '../../studio/task-mapping.ts';
 import { canonicalJson, type RecipeTask } from '../../train/recipe.ts';
 import type { DataImportResult, TaskStats, TokenViewRequest, TokenViewResult } from '../../../workers/protocol.ts';
 import { TASK_FILE_PREFIX } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
+
 
 /**
  * The Tasks page's state: importing task files into storage (with progress, cancel and the
@@ -36,13 +38,6 @@ export interface TasksSlice {
   loadTaskStats(taskName: string): Promise<TaskStats | undefined>;
 }
 
-export interface ImportSettings {
-  /** One character, or '' to detect it (comma, tab, semicolon or bar). */
-  delimiter: string;
-  header: 'auto' | 'yes' | 'no';
-  format: 'auto' | FileFormat;
-}
-
 export interface TaskImportState {
   status: 'idle' | 'importing' | 'done' | 'failed' | 'cancelled';
   fileName?: string;
@@ -70,31 +65,8 @@ export interface TokenViewState {
   error?: ErrorReport;
 }
 
-export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { delimiter: '', header: 'auto', format: 'auto' };
-
 /** How many examples the token view shows. */
 export const TOKEN_VIEW_EXAMPLES = 3;
-
-/** The import options data.import takes for these settings; "detect" settings are left out. */
-export function importOptions(settings: ImportSettings): { format?: FileFormat; delimiter?: string; header?: boolean } {
-  return {
-    ...(settings.format === 'auto' ? {} : { format: settings.format }),
-    ...(settings.delimiter === '' ? {} : { delimiter: settings.delimiter }),
-    ...(settings.header === 'auto' ? {} : { header: settings.header === 'yes' }),
-  };
-}
-
-/** The recipe task source for a file imported with these settings. */
-export function fileSource(name: string, settings: ImportSettings): RecipeTask['source'] {
-  const { delimiter, header } = importOptions(settings);
-  return { file: name, ...(delimiter === undefined ? {} : { delimiter }), ...(header === undefined ? {} : { header }) };
-}
-
-/** The settings a file task's source says it is read with. */
-export function settingsOfSource(source: RecipeTask['source']): ImportSettings {
-  if (!('file' in source)) return DEFAULT_IMPORT_SETTINGS;
-  return { delimiter: source.delimiter ?? '', header: source.header === undefined ? 'auto' : source.header ? 'yes' : 'no', format: 'auto' };
-}
 
 function tokenViewRequest(state: AppState, task: RecipeTask, examples: number): TokenViewRequest {
   const { recipe, hubEndpoint } = state;

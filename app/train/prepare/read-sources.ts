@@ -8,7 +8,7 @@ import { collectRows, importFile, ProblemLog, readHubDatasetRows, type FetchLike
 import { contentHash, sha256Hex } from '../../data/tokenize/index.ts';
 import type { Storage } from '../../store/storage.ts';
 import type { RecipeTask } from '../recipe.ts';
-import { readCachedRows, rowCacheKey, writeCachedRows } from './row-cache.ts';
+import { readCachedRows, rowCacheKey, writeCachedRows, type RowCacheOptions } from './row-cache.ts';
 import { describeTask, PrepareError } from './errors.ts';
 
 export interface ImportedSource {
@@ -17,7 +17,7 @@ export interface ImportedSource {
   readonly rows: readonly RawRow[];
   readonly info: ImportInfo;
   readonly problems: ProblemLog;
-  /** A hash of the source's content, for the tokenization cache; computed only when asked for. */
+  /** A hash of the source's content (and of how it was read), for the tokenization cache; computed only when asked for. */
   fingerprint(): Promise<string>;
   /** True when the rows came from the parsed-rows cache rather than from parsing the file. */
   readonly fromCache: boolean;
@@ -45,31 +45,53 @@ export async function importTaskSources(task: RecipeTask, access: SourceAccess):
   return 'file' in task.source ? importFiles(task, task.source, access) : importHubSplits(task, task.source, access);
 }
 
-async function importFiles(task: RecipeTask, source: Extract<RecipeTask['source'], { file: string }>, access: SourceAccess): Promise<TaskSources> {
+type FileSource = Extract<RecipeTask['source'], { file: string }>;
+type ReadOptions = Omit<RowCacheOptions, 'fileName'>;
+
+/** How the recipe says its files are read (the importer detects whatever it leaves out). */
+function readOptions(source: FileSource): ReadOptions {
+  return {
+    ...(source.file_format === undefined ? {} : { format: source.file_format }),
+    ...(source.splitting === undefined ? {} : { splitting: source.splitting }),
+    ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }),
+    ...(source.header === undefined ? {} : { header: source.header }),
+  };
+}
+
+/**
+ * What the tokenization cache knows the rows by: the same bytes read another way (another format,
+ * splitting, delimiter or header) are other rows, maybe under the same column mapping. A file read
+ * as detected keeps its bare content hash.
+ */
+function rowsSourceFingerprint(hash: string, read: ReadOptions): string {
+  return Object.keys(read).length === 0 ? hash : `${hash};read=${JSON.stringify(read)}`;
+}
+
+async function importFiles(task: RecipeTask, source: FileSource, access: SourceAccess): Promise<TaskSources> {
   const paths = source.validation_file === undefined ? [source.file] : [source.file, source.validation_file];
   // Open every file before reading any, so a wrong validation path fails at once, not after a long import.
   const blobs = await Promise.all(paths.map((path, index) => openTaskFile(task, path, index === 0 ? 'file' : 'validation_file', access)));
   const total = blobs.reduce((sum, blob) => sum + blob.size, 0);
+  const read = readOptions(source);
   let before = 0;
   const imported: ImportedSource[] = [];
   for (const [index, blob] of blobs.entries()) {
     const name = paths[index]!;
     const hash = access.storage ? await contentHash(blob) : undefined;
-    const key = hash ? await rowCacheKey(hash, { fileName: name, ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }), ...(source.header === undefined ? {} : { header: source.header }) }) : undefined;
+    const key = hash ? await rowCacheKey(hash, { fileName: name, ...read }) : undefined;
     const cached = access.storage && key ? await readCachedRows(access.storage, key) : undefined;
     const parsed =
       cached ??
       (await importFile(blob, {
         fileName: name,
-        ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }),
-        ...(source.header === undefined ? {} : { header: source.header }),
+        ...read,
         signal: access.signal,
         onProgress: ({ bytesRead }) => access.onProgress?.(before + bytesRead, total),
       }));
     if (!cached && access.storage && key) await writeCachedRows(access.storage, key, parsed);
     before += blob.size;
     access.onProgress?.(before, total);
-    imported.push({ name, rows: parsed.rows, info: parsed.info, problems: parsed.problems, fingerprint: async () => hash ?? contentHash(blob), fromCache: cached !== undefined });
+    imported.push({ name, rows: parsed.rows, info: parsed.info, problems: parsed.problems, fingerprint: async () => rowsSourceFingerprint(hash ?? (await contentHash(blob)), read), fromCache: cached !== undefined });
   }
   return imported[1] === undefined ? { train: imported[0]! } : { train: imported[0]!, validation: imported[1] };
 }

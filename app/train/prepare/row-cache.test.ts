@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { importFile } from '../../data/import/import-file.ts';
 import { openFileStorage } from '../../store/fs.ts';
-import { readCachedRows, rowCacheKey, writeCachedRows } from './row-cache.ts';
+import { sha256Hex } from '../../data/tokenize/index.ts';
+import { readCachedRows, ROW_CACHE_VERSION, rowCacheKey, writeCachedRows } from './row-cache.ts';
 
 const CSV = 'text,label\n"good, very",1\nbad\n"fine",0\n';
 
@@ -29,6 +30,19 @@ describe('parsed-rows cache', () => {
     expect(await rowCacheKey('sha256:abd', { fileName: 'a.csv' })).not.toBe(base);
     expect(await rowCacheKey('sha256:abc', { fileName: 'a.csv', delimiter: ';' })).not.toBe(base);
     expect(await rowCacheKey('sha256:abc', { fileName: 'a.csv', header: false })).not.toBe(base);
+  });
+
+  it('keys a file read as a given format, or split another way, apart from the file as detected', async () => {
+    const detected = await rowCacheKey('sha256:abc', { fileName: 'notes.txt' });
+    const keys = await Promise.all([
+      rowCacheKey('sha256:abc', { fileName: 'notes.txt', format: 'text' }),
+      rowCacheKey('sha256:abc', { fileName: 'notes.txt', format: 'text', splitting: 'paragraphs' }),
+      rowCacheKey('sha256:abc', { fileName: 'notes.txt', format: 'csv' }),
+      rowCacheKey('sha256:abc', { fileName: 'notes.txt', format: 'jsonl' }),
+    ]);
+    expect(new Set([detected, ...keys]).size).toBe(5);
+    // Without them the key is the one rows were cached under before these options existed.
+    expect(detected).toBe(`rows/${await sha256Hex(JSON.stringify([ROW_CACHE_VERSION, 'sha256:abc', 'notes.txt', null, null]))}`);
   });
 
   it('treats an unreadable item as a miss, so the file is parsed again rather than trusted', async () => {

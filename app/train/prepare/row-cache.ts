@@ -4,7 +4,8 @@
  * them back instead of parsing the file again. Text formats only — their values are JSON already;
  * Parquet values (64-bit integers, typed arrays) are not, and Parquet reads fast anyway.
  */
-import type { ImportInfo, RawRow } from '../../data/import/types.ts';
+import type { TextSplitting } from '../../data/import/text.ts';
+import type { FileFormat, ImportInfo, RawRow } from '../../data/import/types.ts';
 import { ProblemLog, type ProblemLogState } from '../../data/validate.ts';
 import { sha256Hex } from '../../data/tokenize/index.ts';
 import type { Json, Storage } from '../../store/storage.ts';
@@ -24,8 +25,19 @@ export interface ParsedFile {
   problems: ProblemLog;
 }
 
-export async function rowCacheKey(contentHash: string, options: { delimiter?: string; header?: boolean; fileName: string }): Promise<string> {
-  return `rows/${await sha256Hex(JSON.stringify([ROW_CACHE_VERSION, contentHash, options.fileName, options.delimiter ?? null, options.header ?? null]))}`;
+export interface RowCacheOptions {
+  fileName: string;
+  delimiter?: string;
+  header?: boolean;
+  format?: FileFormat;
+  splitting?: TextSplitting;
+}
+
+export async function rowCacheKey(contentHash: string, options: RowCacheOptions): Promise<string> {
+  // The format and splitting join the key only when given, so rows cached before they existed (read
+  // with the format detected) are still found by a task that does not give them.
+  const readAs = options.format === undefined && options.splitting === undefined ? [] : [options.format ?? null, options.splitting ?? null];
+  return `rows/${await sha256Hex(JSON.stringify([ROW_CACHE_VERSION, contentHash, options.fileName, options.delimiter ?? null, options.header ?? null, ...readAs]))}`;
 }
 
 /** The cached parse, or undefined (a missing, older or unreadable item is treated as a miss). */

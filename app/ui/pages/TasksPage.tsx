@@ -1,7 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { useStudio } from '../../state/store.ts';
-import { fileSource, settingsOfSource } from '../../state/slices/tasks.ts';
-import { draftFromTask, newDraft, rowsWithErrors, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
+import { draftFromTask, fileSource, newDraft, rowsWithErrors, settingsOfSource, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
 import type { RecipeTask } from '../../train/recipe.ts';
 import { ColumnMapping } from '../tasks/ColumnMapping.tsx';
 import { HubTaskForm } from '../tasks/HubTaskForm.tsx';

@@ -1,5 +1,5 @@
 import { useStudio } from '../../state/store.ts';
-import { settingsOfSource } from '../../state/slices/tasks.ts';
+import { settingsOfSource } from '../../studio/task-mapping.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { formatBytes } from '../format.ts';
 

@@ -1,5 +1,6 @@
+import type { TextSplitting } from '../../data/import/text.ts';
 import { useStudio } from '../../state/store.ts';
-import type { ImportSettings } from '../../state/slices/tasks.ts';
+import type { ImportSettings } from '../../studio/task-mapping.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
@@ -20,13 +21,18 @@ const FORMATS: readonly { value: ImportSettings['format']; label: string }[] = [
   { value: 'json', label: 'JSON' },
   { value: 'csv', label: 'CSV, TSV or other delimited text' },
   { value: 'parquet', label: 'Parquet' },
-  { value: 'text', label: 'Plain text (one row per line)' },
+  { value: 'text', label: 'Plain text' },
+];
+
+const SPLITTINGS: readonly { value: TextSplitting; label: string }[] = [
+  { value: 'lines', label: 'One row per line' },
+  { value: 'paragraphs', label: 'One row per paragraph' },
 ];
 
 const ACCEPT = '.jsonl,.ndjson,.json,.csv,.tsv,.tab,.txt,.text,.parquet,text/*,application/json';
 
 function sameSettings(a: ImportSettings, b: ImportSettings | undefined): boolean {
-  return b !== undefined && a.delimiter === b.delimiter && a.header === b.header && a.format === b.format;
+  return b !== undefined && a.delimiter === b.delimiter && a.header === b.header && a.format === b.format && (a.format !== 'text' || a.splitting === b.splitting);
 }
 
 /** Reading a task file into the studio: how to read it, the file itself, progress, and what came of it. */
@@ -68,7 +74,7 @@ export function TaskImport() {
             </select>
           )}
         </Field>
-        <Field label="File format" hint="A delimiter other than Detect reads the file as delimited text.">
+        <Field label="File format" hint="Detect: a delimiter other than Detect reads the file as delimited text. Training reads the file as chosen here.">
           {(props) => (
             <select {...props} value={settings.format} onChange={(event) => set({ format: event.target.value as ImportSettings['format'] })}>
               {FORMATS.map((f) => (
@@ -79,6 +85,19 @@ export function TaskImport() {
             </select>
           )}
         </Field>
+        {settings.format === 'text' && (
+          <Field label="Rows of plain text" hint="A paragraph is the lines between blank lines.">
+            {(props) => (
+              <select {...props} value={settings.splitting} onChange={(event) => set({ splitting: event.target.value as TextSplitting })}>
+                {SPLITTINGS.map((splitting) => (
+                  <option key={splitting.value} value={splitting.value}>
+                    {splitting.label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        )}
       </div>
 
       <DropZone label="Choose a task file…" accept={ACCEPT} disabled={importing} onFile={(file) => void useStudio.getState().importTaskFile(file)} />

@@ -4,7 +4,11 @@ import type { RecipeTask } from '../../train/recipe.ts';
 
 function describeSource(source: RecipeTask['source']): string {
   if ('file' in source) {
-    const how = [source.delimiter !== undefined && `delimiter ${JSON.stringify(source.delimiter)}`, source.header !== undefined && (source.header ? 'with header' : 'no header')].filter(Boolean);
+    const how = [
+      source.file_format !== undefined && `read as ${source.file_format}${source.splitting === 'paragraphs' ? ' by paragraph' : ''}`,
+      source.delimiter !== undefined && `delimiter ${JSON.stringify(source.delimiter)}`,
+      source.header !== undefined && (source.header ? 'with header' : 'no header'),
+    ].filter(Boolean);
     return `file ${source.file}${how.length > 0 ? ` (${how.join(', ')})` : ''}`;
   }
   return `Hub ${source.hub} (${source.config}/${source.split}${source.validation_split ? `, validation ${source.validation_split}` : ''})`;
