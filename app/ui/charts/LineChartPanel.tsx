@@ -28,6 +28,7 @@ export function LineChartPanel({
   format = formatNumber,
   height = 220,
   empty = 'Nothing to draw yet.',
+  yDomain = ['auto', 'auto'],
 }: {
   title: string;
   rows: readonly ChartRow[];
@@ -37,6 +38,8 @@ export function LineChartPanel({
   format?: (value: number) => string;
   height?: number;
   empty?: string;
+  /** The y axis range; fixed for bounded values (a score from 0 to 1), automatic otherwise. */
+  yDomain?: [number | 'auto', number | 'auto'];
 }) {
   const theme = useChartTheme();
   const captionId = useId();
@@ -61,7 +64,7 @@ export function LineChartPanel({
         <LineChart responsive style={{ width: '100%', height }} data={points} margin={{ top: 8, right: 12, bottom: 0, left: 0 }}>
           <CartesianGrid stroke={theme.border} strokeDasharray="3 3" />
           <XAxis dataKey={x} type="number" domain={['dataMin', 'dataMax']} allowDecimals={false} stroke={theme.muted} tick={{ fill: theme.muted, fontSize: 12 }} />
-          <YAxis width={56} stroke={theme.muted} tick={{ fill: theme.muted, fontSize: 12 }} tickFormatter={format} domain={['auto', 'auto']} />
+          <YAxis width={56} stroke={theme.muted} tick={{ fill: theme.muted, fontSize: 12 }} tickFormatter={format} domain={yDomain} />
           <Tooltip
             formatter={(value) => (typeof value === 'number' ? format(value) : String(value))}
             labelFormatter={(label) => `${x} ${String(label)}`}

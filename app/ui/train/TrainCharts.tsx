@@ -63,7 +63,7 @@ export function TrainCharts() {
       <div className="chart-grid">
         <LineChartPanel title="Training loss" rows={rows} x="step" series={lossSeries} empty="The loss appears with the first step." />
         <LineChartPanel title="Validation loss" rows={validationLoss} x="step" series={taskSeries} empty="Appears with the first evaluation." />
-        <LineChartPanel title="Validation metric" rows={validationScore} x="step" series={scoreSeries} empty={evaluations.length > 0 ? 'Every task is scored by its loss alone.' : 'Appears with the first evaluation.'} />
+        <LineChartPanel title="Validation metric" rows={validationScore} x="step" series={scoreSeries} yDomain={[0, 1]} empty={evaluations.length > 0 ? 'Every task is scored by its loss alone.' : 'Appears with the first evaluation.'} />
         <LineChartPanel title="Learning rate" rows={rows} x="step" series={LR_SERIES} />
         <LineChartPanel title="Gradient norm" rows={rows} x="step" series={GRAD_NORM_SERIES} />
         <LineChartPanel title="Tokens per second" rows={rows} x="step" series={TOKENS_SERIES} />
