@@ -126,7 +126,7 @@ export async function filesFromHub(repo: string, options: HubOptions): Promise<M
   for (const path of [...OPTIONAL_FILES, ...(options.extraFiles ?? [])]) if (await downloader.ensure(path, false)) present.add(path);
   if (await downloader.ensure(WEIGHTS_INDEX, false)) {
     present.add(WEIGHTS_INDEX);
-    const index = JSON.parse(new TextDecoder().decode(await downloader.read(WEIGHTS_INDEX))) as { weight_map?: Record<string, string> };
+    const index = JSON.parse(await (await downloader.open(WEIGHTS_INDEX)).text()) as { weight_map?: Record<string, string> };
     for (const shard of new Set(Object.values(index.weight_map ?? {}))) {
       await downloader.ensure(shard, true);
       present.add(shard);
@@ -141,7 +141,7 @@ export async function filesFromHub(repo: string, options: HubOptions): Promise<M
     has: (path) => present.has(path),
     open: async (path) => {
       if (!present.has(path)) throw new HubError('MODEL_FILE_MISSING', `${label}: ${path} is not in the repository`, { file: path });
-      return new Blob([await downloader.read(path)]);
+      return downloader.open(path);
     },
     list: () => [...present].sort(),
   };
@@ -177,18 +177,22 @@ class Downloader {
     return this.download(path, key, resumeFrom, required);
   }
 
-  async read(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  /**
+   * The cached file as one Blob made of its chunks, never one contiguous buffer: a weights file may be
+   * larger than an ArrayBuffer can be, and the browser may keep a large Blob's parts on disk. Readers
+   * slice it lazily (safetensors reads the header, then one tensor at a time).
+   */
+  async open(path: string): Promise<Blob> {
     const key = cacheKey(this.repo, this.revision, path);
     const manifest = (await this.options.storage.getInfo<Manifest>('models', key))?.meta;
     if (!manifest?.complete) throw new HubError('HUB_NOT_CACHED', `${path} of ${this.repo}@${this.revision} is not fully downloaded`, { file: path });
-    const out = new Uint8Array(manifest.size ?? 0);
-    for (let index = 0, offset = 0; index < manifest.chunks; index++) {
+    const parts: Uint8Array<ArrayBuffer>[] = [];
+    for (let index = 0; index < manifest.chunks; index++) {
       const chunk = await this.options.storage.getBytes('models', chunkKey(key, index));
       if (!chunk) throw new HubError('HUB_CACHE_CORRUPT', `chunk ${index} of ${path} is missing from the cache; delete the model and load it again`, { file: path });
-      out.set(chunk, offset);
-      offset += chunk.byteLength;
+      parts.push(chunk as Uint8Array<ArrayBuffer>);
     }
-    return out;
+    return new Blob(parts);
   }
 
   private async download(path: string, key: string, resumeChunks: number, required: boolean): Promise<boolean> {
