@@ -4,43 +4,31 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../test/fixtures.ts';
 import { acquireTestGpu } from '../test/gpu.ts';
-import { startHubServer, type HubServer } from '../test/hub-server.ts';
-import { messagePortWorker } from '../test/ports.ts';
-import { EngineBridge } from '../app/state/bridge.ts';
+import type { HubServer } from '../test/hub-server.ts';
+import { startTestEngine, type TestEngine } from '../test/engine.ts';
+import type { EngineBridge } from '../app/state/bridge.ts';
 import { parseModelConfig } from '../app/model/config.ts';
 import { initLoraAdapter } from '../app/model/lora.ts';
-import { openFileStorage } from '../app/store/fs.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { exportPeftAdapter, zipPeftAdapter } from '../app/train/peft.ts';
 import { Random } from '../app/util/random.ts';
-import { createEngine } from './engine.ts';
 import type { GenerateRequest, TrainingPlanRequest } from './protocol.ts';
 import { DEFAULT_VERIFY_PROMPT } from './verify.ts';
 
 const MODEL = fixturePath('models/aidreams260K');
 const REF = { source: 'aidreams/aidreams260K', revision: 'main' };
+let engine: TestEngine;
 let server: HubServer;
 let storage: Storage;
-let root: string;
 let bridge: EngineBridge;
-const channel = new MessageChannel();
 
 beforeAll(async () => {
-  server = await startHubServer({ 'aidreams/aidreams260K': MODEL });
-  root = await mkdtemp(join(tmpdir(), 'cocktail-model-gpu-'));
-  storage = await openFileStorage(root);
-  const handle = createEngine((event) => channel.port2.postMessage(event), acquireTestGpu, async () => storage);
-  channel.port2.onmessage = (event) => handle(event.data);
-  bridge = new EngineBridge(messagePortWorker(channel.port1));
+  engine = await startTestEngine(acquireTestGpu);
+  ({ server, storage, bridge } = engine);
   await bridge.request('model.load', { ...REF, hubEndpoint: server.endpoint });
   await storeShiftedAdapter('shifted');
 });
-afterAll(async () => {
-  bridge.dispose();
-  channel.port2.close();
-  await server.close();
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => engine.close());
 
 /** A PEFT adapter with non-zero B (a fresh one equals the base model), zipped into the library as training stores one. */
 async function storeShiftedAdapter(key: string): Promise<void> {

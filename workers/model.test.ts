@@ -4,37 +4,24 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../test/fixtures.ts';
 import { startHubServer, type HubServer } from '../test/hub-server.ts';
-import { messagePortWorker } from '../test/ports.ts';
-import { EngineBridge } from '../app/state/bridge.ts';
+import { noGpu, startTestEngine, type TestEngine } from '../test/engine.ts';
+import type { EngineBridge } from '../app/state/bridge.ts';
 import { cachePrefix, filesFromHub } from '../app/model/hub.ts';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors } from '../app/model/safetensors.ts';
-import { openFileStorage } from '../app/store/fs.ts';
 import type { Storage } from '../app/store/storage.ts';
-import { createEngine } from './engine.ts';
 import { localModelName } from './local-import.ts';
 
 const MODEL = fixturePath('models/aidreams260K');
-const noGpu = () => Promise.reject(new Error('loading and importing models needs no GPU'));
+let engine: TestEngine;
 let server: HubServer;
 let storage: Storage;
-let root: string;
 let bridge: EngineBridge;
-const channel = new MessageChannel();
 
 beforeAll(async () => {
-  server = await startHubServer({ 'aidreams/aidreams260K': MODEL });
-  root = await mkdtemp(join(tmpdir(), 'cocktail-models-'));
-  storage = await openFileStorage(root);
-  const handle = createEngine((event) => channel.port2.postMessage(event), noGpu, async () => storage);
-  channel.port2.onmessage = (event) => handle(event.data);
-  bridge = new EngineBridge(messagePortWorker(channel.port1));
+  engine = await startTestEngine(noGpu('loading and importing models needs no GPU'));
+  ({ server, storage, bridge } = engine);
 });
-afterAll(async () => {
-  bridge.dispose();
-  channel.port2.close();
-  await server.close();
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => engine.close());
 
 /** The fixture folder as a page hands it over: the files and their paths inside the folder. */
 async function pickedFolder(dir = MODEL, extra: Record<string, Blob> = {}): Promise<{ files: File[]; paths: string[] }> {

@@ -1,42 +1,25 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../test/fixtures.ts';
-import { startHubServer, type HubServer } from '../test/hub-server.ts';
-import { messagePortWorker } from '../test/ports.ts';
-import { EngineBridge } from '../app/state/bridge.ts';
-import { openFileStorage } from '../app/store/fs.ts';
-import type { Storage } from '../app/store/storage.ts';
+import type { HubServer } from '../test/hub-server.ts';
+import { noGpu, startTestEngine, type TestEngine } from '../test/engine.ts';
+import type { EngineBridge } from '../app/state/bridge.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
 import type { RecipeTask } from '../app/train/recipe.ts';
-import { createEngine } from './engine.ts';
 import type { TokenViewRequest } from './protocol.ts';
 
-const noGpu = () => Promise.reject(new Error('the token view needs no GPU'));
+let engine: TestEngine;
 let server: HubServer;
-let storage: Storage;
-let root: string;
 let bridge: EngineBridge;
-const channel = new MessageChannel();
 
 beforeAll(async () => {
-  server = await startHubServer({ 'aidreams/aidreams260K': fixturePath('models/aidreams260K') });
-  root = await mkdtemp(join(tmpdir(), 'cocktail-token-view-'));
-  storage = await openFileStorage(root);
-  const handle = createEngine((event) => channel.port2.postMessage(event), noGpu, async () => storage);
-  channel.port2.onmessage = (event) => handle(event.data);
-  bridge = new EngineBridge(messagePortWorker(channel.port1));
+  engine = await startTestEngine(noGpu('the token view needs no GPU'));
+  ({ server, bridge } = engine);
   const file = async (path: string) => new Blob([await readFile(fixturePath(path))]);
   await bridge.request('data.import', { name: 'fpb.txt', file: await file('datasets/fpb/Sentences_50Agree.txt'), options: { delimiter: '@', header: false } });
   await bridge.request('data.import', { name: 'sent_train.csv', file: await file('datasets/twitter_fin_sentiment/sent_train.csv') });
 });
-afterAll(async () => {
-  bridge.dispose();
-  channel.port2.close();
-  await server.close();
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => engine.close());
 
 const FPB: RecipeTask = { name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, role: 'task', validation_fraction: 0.1 };
 const TWEETS: RecipeTask = {

@@ -1,39 +1,25 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../test/fixtures.ts';
 import { acquireTestGpu } from '../test/gpu.ts';
-import { startHubServer, type HubServer } from '../test/hub-server.ts';
-import { messagePortWorker } from '../test/ports.ts';
-import { EngineBridge } from '../app/state/bridge.ts';
-import { openFileStorage } from '../app/store/fs.ts';
+import type { HubServer } from '../test/hub-server.ts';
+import { startTestEngine, type TestEngine } from '../test/engine.ts';
+import type { EngineBridge } from '../app/state/bridge.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { unzipPeftAdapter } from '../app/train/peft.ts';
-import { createEngine } from './engine.ts';
 import type { RunRecord, TrainProgress } from './protocol.ts';
 import { readRunRecord } from './run-records.ts';
 
+let engine: TestEngine;
 let server: HubServer;
 let storage: Storage;
-let root: string;
 let bridge: EngineBridge;
-const channel = new MessageChannel();
 
 beforeAll(async () => {
-  server = await startHubServer({ 'aidreams/aidreams260K': fixturePath('models/aidreams260K') });
-  root = await mkdtemp(join(tmpdir(), 'cocktail-engine-'));
-  storage = await openFileStorage(root);
-  const handle = createEngine((event) => channel.port2.postMessage(event), acquireTestGpu, async () => storage);
-  channel.port2.onmessage = (event) => handle(event.data);
-  bridge = new EngineBridge(messagePortWorker(channel.port1));
+  engine = await startTestEngine(acquireTestGpu);
+  ({ server, storage, bridge } = engine);
 });
-afterAll(async () => {
-  bridge.dispose();
-  channel.port2.close();
-  await server.close();
-  await rm(root, { recursive: true, force: true });
-});
+afterAll(() => engine.close());
 
 const recipe = (steps: number, settings: Record<string, unknown> = {}) => ({
   model: { source: 'aidreams/aidreams260K' },
