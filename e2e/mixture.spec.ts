@@ -1,8 +1,13 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { DEFAULT_RECIPE } from '../app/studio/presets.ts';
 import type { Recipe } from '../app/train/recipe.ts';
 import { fixturePath } from '../test/fixtures.ts';
+import { TWEETS_DATASET, writeTweetsDataset } from '../test/hub-datasets.ts';
 import { watchConsole } from './console.ts';
+import { FIXTURE_MODEL, pointStudioAtHub, startFixtureHub } from './hub.ts';
 
 const PHRASES_FILE = 'Sentences_50Agree.txt';
 const TWEETS_FILE = 'sent_train.csv';
@@ -38,12 +43,12 @@ const RECIPE: Recipe = {
 const EXAMPLES_PER_RUN = 200 * 4;
 
 /** The recipe is set once per browser context, before the studio's scripts run, as a saved draft would be. */
-async function seedRecipe(page: Page): Promise<void> {
+async function seedRecipe(page: Page, recipe: Recipe = RECIPE): Promise<void> {
   await page.addInitScript((recipe) => {
     if (sessionStorage.getItem('mixture-spec-seeded')) return;
     localStorage.setItem('cocktail.recipe.v1', JSON.stringify(recipe));
     sessionStorage.setItem('mixture-spec-seeded', '1');
-  }, RECIPE);
+  }, recipe);
 }
 
 /** Imports a fixture file on the Tasks page with the real worker, and returns the rows storage recorded for it. */
@@ -155,9 +160,61 @@ test.describe('Mixture page', () => {
     });
     await page.goto('/#/mixture');
     await expect(page.getByTestId('sizes-missing')).toContainText('“phrases”, “tweets”: import the task’s file on the Tasks page.');
-    await expect(page.getByTestId('sizes-missing')).toContainText('“alpaca”: from the Hub; counted when training downloads it.');
+    await expect(page.getByTestId('sizes-missing')).toContainText('“alpaca”: from the Hub. Downloading it once into this browser counts the examples');
+    await expect(page.getByRole('button', { name: 'Download and count' })).toBeVisible();
     await expect(page.getByTestId('probability-chart')).toHaveCount(0);
     await expect(page.getByText('Regularizers (alpaca) together get this share')).toBeVisible();
     expect(errors).toEqual([]);
+  });
+
+  test('Hub data sets are downloaded and counted on request, kept in the Library, and counted again offline', async ({ page }) => {
+    const errors = watchConsole(page);
+    const dir = await mkdtemp(join(tmpdir(), 'mixture-hub-'));
+    await writeTweetsDataset(dir, { train: { shards: [600, 400] }, validation: { shards: [100] } });
+    const hub = await startFixtureHub({ [`datasets/${TWEETS_DATASET}`]: dir });
+    try {
+      const hubTask = { format: 'classification', columns: { text: 'text', label: 'label' }, labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' }, role: 'task', validation_fraction: 0.1 } as const;
+      await seedRecipe(page, {
+        ...RECIPE,
+        model: { source: FIXTURE_MODEL, revision: 'main' },
+        max_length: 64,
+        tasks: [
+          { ...hubTask, name: 'tweets', source: { hub: TWEETS_DATASET, config: 'default', split: 'train', validation_split: 'validation' } },
+          { ...hubTask, name: 'tweets-dev', source: { hub: TWEETS_DATASET, config: 'default', split: 'validation' } },
+        ],
+      });
+      await pointStudioAtHub(page, hub.endpoint);
+      await page.goto('/#/mixture');
+      await expect(page.getByTestId('sizes-missing')).toContainText('“tweets”, “tweets-dev”: from the Hub.');
+      await page.getByRole('button', { name: 'Download and count' }).click();
+
+      // Exact sizes from the prepared tasks: the train split whole (its validation is its own split), 100 rows less 10%.
+      const table = page.getByRole('table', { name: 'Expected examples and tokens per task' });
+      await expect(table).toBeVisible({ timeout: 120_000 });
+      await expect(table.getByRole('row', { name: /^tweets(?!-)/ }).getByRole('cell').nth(0)).toHaveText('1,000');
+      await expect(table.getByRole('row', { name: /^tweets-dev/ }).getByRole('cell').nth(0)).toHaveText('90');
+      await expect(page.getByTestId('probability-chart').locator('path.recharts-line-curve')).toHaveCount(2);
+      await expect(page.getByTestId('tokens-pending')).toHaveCount(0);
+      // Each split was listed and downloaded once, the train split's validation split too.
+      const parquetRequests = hub.requests.filter((request) => request.includes('parquet'));
+      expect(parquetRequests.filter((request) => request.startsWith('GET /api/'))).toHaveLength(2);
+      expect(parquetRequests.filter((request) => request.endsWith('.parquet'))).toHaveLength(3);
+
+      await page.goto('/#/library');
+      const datasets = page.getByRole('region', { name: 'Data sets' });
+      await expect(datasets.getByRole('row', { name: /default\/train\)/ })).toContainText('Parquet from the Hub, 2 files');
+      await expect(datasets.getByRole('row', { name: /default\/validation\)/ })).toContainText('in the recipe');
+
+      // Offline: the model and both splits come from this browser's storage.
+      await hub.close();
+      await page.goto('/#/mixture');
+      await page.reload();
+      await page.getByRole('button', { name: 'Download and count' }).click();
+      await expect(table.getByRole('row', { name: /^tweets(?!-)/ }).getByRole('cell').nth(0)).toHaveText('1,000', { timeout: 120_000 });
+      expect(errors).toEqual([]);
+    } finally {
+      await hub.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

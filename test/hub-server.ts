@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -29,10 +29,18 @@ function parseResolvePath(rawPath: string): { repo: string; path: string } | und
   return { repo: decodeURIComponent(match[1]!), path: match[2]!.split('/').map(decodeURIComponent).join('/') };
 }
 
+/** `/api/datasets/{owner}/{name}/parquet/{config}/{split}`: the Hub API's list of a split's Parquet files. */
+function parseParquetListPath(rawPath: string): { repo: string; config: string; split: string } | undefined {
+  const match = rawPath.match(/^\/api\/datasets\/([^/]+\/[^/]+)\/parquet\/([^/]+)\/([^/]+)$/);
+  if (!match) return undefined;
+  return { repo: `datasets/${decodeURIComponent(match[1]!)}`, config: decodeURIComponent(match[2]!), split: decodeURIComponent(match[3]!) };
+}
+
 /**
  * A local HTTP server that serves folders in the Hub's URL layout with Range support and CORS, on
  * 127.0.0.1 only. `repos` maps a repository id ("owner/name", or "datasets/owner/name") to a folder,
- * served the same under every revision.
+ * served the same under every revision. A data set's folder holds its Parquet files as the Hub's
+ * refs/convert/parquet revision does, `{config}/{split}/{shard:04}.parquet`, and the API lists them.
  */
 export async function startHubServer(repos: Record<string, string>): Promise<HubServer> {
   const requests: string[] = [];
@@ -53,6 +61,11 @@ export async function startHubServer(repos: Record<string, string>): Promise<Hub
       return;
     }
     requests.push(`${request.method} ${decodeURIComponent(rawPath)}${request.headers.range ? ` ${request.headers.range}` : ''}`);
+    const listed = parseParquetListPath(rawPath);
+    if (listed) {
+      listParquetFiles(response, listed, repos[listed.repo]);
+      return;
+    }
     const resolved = parseResolvePath(rawPath);
     const dir = resolved ? repos[resolved.repo] : undefined;
     const file = dir && resolved ? join(dir, resolved.path) : undefined;
@@ -61,13 +74,14 @@ export async function startHubServer(repos: Record<string, string>): Promise<Hub
       return;
     }
     const size = statSync(file).size;
-    const range = request.headers.range?.match(/^bytes=(\d+)-$/);
+    const range = request.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
     const start = range ? Number(range[1]) : 0;
+    const end = range?.[2] ? Math.min(size - 1, Number(range[2])) : size - 1;
     response.writeHead(range ? 206 : 200, {
       ...CORS_HEADERS,
-      'content-length': String(size - start),
+      'content-length': String(end + 1 - start),
       'accept-ranges': 'bytes',
-      ...(range ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
+      ...(range ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}),
     });
     if (request.method === 'HEAD') {
       response.end();
@@ -76,16 +90,16 @@ export async function startHubServer(repos: Record<string, string>): Promise<Hub
     const cut = breaks.get(resolved!.path);
     if (cut !== undefined) {
       breaks.delete(resolved!.path);
-      const stream = createReadStream(file, { start, end: start + cut - 1 });
+      const stream = createReadStream(file, { start, end: Math.min(end, start + cut - 1) });
       stream.on('data', (data) => response.write(data));
       stream.on('end', () => response.socket?.destroy());
       return;
     }
     if (bytesPerSecond !== null) {
-      void sendSlowly(createReadStream(file, { start }), response, bytesPerSecond);
+      void sendSlowly(createReadStream(file, { start, end }), response, bytesPerSecond);
       return;
     }
-    createReadStream(file, { start }).pipe(response);
+    createReadStream(file, { start, end }).pipe(response);
   };
 
   const server: Server = createServer(serve);
@@ -104,6 +118,19 @@ export async function startHubServer(repos: Record<string, string>): Promise<Hub
         server.closeAllConnections();
       }),
   };
+}
+
+/** Answers the listing as the Hub does: API URLs `.../parquet/{config}/{split}/{n}.parquet`, which redirect to the files. */
+function listParquetFiles(response: ServerResponse, listed: { repo: string; config: string; split: string }, dir: string | undefined): void {
+  const splitDir = dir && join(dir, listed.config, listed.split);
+  if (!splitDir || !existsSync(splitDir)) {
+    response.writeHead(404, CORS_HEADERS).end('{"error":"Not found"}');
+    return;
+  }
+  const { port } = (response.socket?.localAddress ? response.socket.address() : { port: 0 }) as AddressInfo;
+  const shards = readdirSync(splitDir).filter((name) => /^\d{4}\.parquet$/.test(name)).sort();
+  const api = `http://127.0.0.1:${port}/api/${listed.repo}/parquet/${encodeURIComponent(listed.config)}/${encodeURIComponent(listed.split)}`;
+  response.writeHead(200, { ...CORS_HEADERS, 'content-type': 'application/json' }).end(JSON.stringify(shards.map((name) => `${api}/${Number(name.slice(0, 4))}.parquet`)));
 }
 
 /** Writes a file in slices of a tenth of a second's worth, so a browser sees a download progress. */

@@ -23,10 +23,13 @@ export {
   hubParquetListUrl,
   listHubParquetFiles,
   readHubDatasetRows,
+  readParquetShards,
+  hubSplitName,
   type FetchLike,
   type HubDatasetRef,
   type HubImportOptions,
 } from './import/hub.ts';
+export { HUB_DATASET_PREFIX, hubSplitKey, storedHubSplit, type StoreSplitOptions } from './import/hub-store.ts';
 
 export { createRowMapper, mapRows, suggestMapping, FORMAT_NAMES, type FormatMapping, type FormatName, type MappedRows } from './formats/mapping.ts';
 export type { LabelSet, MappingSummary, RowMapper } from './formats/types.ts';

@@ -4,16 +4,15 @@
  * the studio's storage in chunks, so that an interrupted download resumes where it stopped (HTTP
  * Range) and a second load works offline.
  *
- * Cache layout in the "models" store: `hub/{repo}@{revision}/{path}` holds the file's manifest
- * ({size, chunkBytes, chunks, complete}); `…/{path}#000012` hold its chunks. A file counts as cached
- * only once its manifest says complete, which is written after its last chunk.
+ * Cache layout in the "models" store: each file is a stored file (app/store/stored-file.ts) under
+ * `hub/{repo}@{revision}/{path}`: its manifest there, its chunks at `…/{path}#000012`.
  */
 import { CocktailError } from '../errors.ts';
 import type { Storage } from '../store/storage.ts';
+import { deleteStoredPrefix, ensureStoredFile, openStoredFile, storeAbsence, storeBlob, storedFileSize } from '../store/stored-file.ts';
 import type { ModelFiles } from './source.ts';
 
 export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
-export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /** Files a model needs, and ones used when present. Weights are found through the index if there is one. */
 export const REQUIRED_FILES = ['config.json', 'tokenizer.json'];
@@ -42,15 +41,6 @@ export interface HubOptions {
   extraFiles?: string[];
 }
 
-interface Manifest {
-  [key: string]: string | number | boolean | null;
-  url: string;
-  size: number | null;
-  chunkBytes: number;
-  chunks: number;
-  complete: boolean;
-}
-
 export class HubError extends CocktailError {}
 
 export function hubFileUrl(endpoint: string, repo: string, revision: string, path: string): string {
@@ -61,8 +51,6 @@ export function hubFileUrl(endpoint: string, repo: string, revision: string, pat
 export function cacheKey(repo: string, revision: string, path: string): string {
   return `hub/${repo}@${revision}/${path}`;
 }
-
-const chunkKey = (fileKey: string, index: number) => `${fileKey}#${String(index).padStart(6, '0')}`;
 
 /** Every key of a model's cache starts with this (manifests and chunks alike). */
 export function cachePrefix(repo: string, revision: string): string {
@@ -81,34 +69,22 @@ export async function cacheLocalFile(
   file: Blob,
   options: { chunkBytes?: number; signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void } = {},
 ): Promise<void> {
-  const key = cacheKey(repo, revision, path);
-  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-  const chunks = Math.ceil(file.size / chunkBytes);
-  for (let index = 0; index < chunks; index++) {
-    if (options.signal?.aborted) throw new HubError('CANCELLED', `Storing ${path} was cancelled`, { file: path });
-    const bytes = new Uint8Array(await file.slice(index * chunkBytes, (index + 1) * chunkBytes).arrayBuffer());
-    await storage.put('models', chunkKey(key, index), { bytes: bytes.byteLength }, bytes);
-    options.onProgress?.(Math.min(file.size, (index + 1) * chunkBytes), file.size);
-  }
-  await storage.put('models', key, { url: 'local', size: file.size, chunkBytes, chunks, complete: true } satisfies Manifest);
+  await storeBlob(storage, 'models', cacheKey(repo, revision, path), file, { ...options, name: path });
 }
 
 /** Records that an optional file does not exist, as a 404 does, so loads never ask the network for it. */
 export async function cacheAbsentFile(storage: Storage, repo: string, revision: string, path: string): Promise<void> {
-  await storage.put('models', cacheKey(repo, revision, path), { url: 'absent', size: null, chunkBytes: DEFAULT_CHUNK_BYTES, chunks: 0, complete: false } satisfies Manifest);
+  await storeAbsence(storage, 'models', cacheKey(repo, revision, path));
 }
 
 /** Size of a completely cached file; undefined when it is not (fully) in the cache. */
 export async function cachedFileSize(storage: Storage, repo: string, revision: string, path: string): Promise<number | undefined> {
-  const manifest = (await storage.getInfo<Manifest>('models', cacheKey(repo, revision, path)))?.meta;
-  return manifest?.complete ? (manifest.size ?? 0) : undefined;
+  return storedFileSize(storage, 'models', cacheKey(repo, revision, path));
 }
 
 /** Deletes every file of a model from the cache; returns how many items went. */
 export async function deleteCachedModel(storage: Storage, repo: string, revision: string): Promise<number> {
-  const items = await storage.list('models', cachePrefix(repo, revision));
-  for (const item of items) await storage.delete('models', item.key);
-  return items.length;
+  return deleteStoredPrefix(storage, 'models', cachePrefix(repo, revision));
 }
 
 /** Downloads (or finds in the cache) every file of a Hub model and returns them as ModelFiles. */
@@ -148,130 +124,35 @@ export async function filesFromHub(repo: string, options: HubOptions): Promise<M
 }
 
 class Downloader {
+  /** Bytes over the network in this load, all files together. */
   private downloaded = 0;
-  private readonly fetch: typeof fetch;
-  private readonly chunkBytes: number;
-  private readonly endpoint: string;
 
   constructor(
     private readonly repo: string,
     private readonly revision: string,
     private readonly options: HubOptions,
-  ) {
-    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
-    this.endpoint = options.endpoint ?? DEFAULT_HUB_ENDPOINT;
-  }
+  ) {}
 
   /** Makes sure `path` is fully cached; false when it does not exist upstream and is optional. */
   async ensure(path: string, required: boolean): Promise<boolean> {
-    const { storage } = this.options;
-    const key = cacheKey(this.repo, this.revision, path);
-    const cached = (await storage.getInfo<Manifest>('models', key))?.meta;
-    if (cached?.complete) {
-      this.options.onProgress?.({ file: path, loaded: cached.size ?? 0, total: cached.size, downloaded: this.downloaded });
-      return true;
-    }
-    if (cached?.size === null && cached.url === 'absent') return false;
-    const resumeFrom = cached && cached.chunkBytes === this.chunkBytes ? cached.chunks : 0;
-    return this.download(path, key, resumeFrom, required);
-  }
-
-  /**
-   * The cached file as one Blob made of its chunks, never one contiguous buffer: a weights file may be
-   * larger than an ArrayBuffer can be, and the browser may keep a large Blob's parts on disk. Readers
-   * slice it lazily (safetensors reads the header, then one tensor at a time).
-   */
-  async open(path: string): Promise<Blob> {
-    const key = cacheKey(this.repo, this.revision, path);
-    const manifest = (await this.options.storage.getInfo<Manifest>('models', key))?.meta;
-    if (!manifest?.complete) throw new HubError('HUB_NOT_CACHED', `${path} of ${this.repo}@${this.revision} is not fully downloaded`, { file: path });
-    const parts: Uint8Array<ArrayBuffer>[] = [];
-    for (let index = 0; index < manifest.chunks; index++) {
-      const chunk = await this.options.storage.getBytes('models', chunkKey(key, index));
-      if (!chunk) throw new HubError('HUB_CACHE_CORRUPT', `chunk ${index} of ${path} is missing from the cache; delete the model and load it again`, { file: path });
-      parts.push(chunk as Uint8Array<ArrayBuffer>);
-    }
-    return new Blob(parts);
-  }
-
-  private async download(path: string, key: string, resumeChunks: number, required: boolean): Promise<boolean> {
-    const { storage, signal, onProgress } = this.options;
-    const url = hubFileUrl(this.endpoint, this.repo, this.revision, path);
-    const start = resumeChunks * this.chunkBytes;
-    let response: Response;
-    try {
-      response = await this.fetch(url, { signal: signal ?? null, headers: start > 0 ? { Range: `bytes=${start}-` } : {} });
-    } catch (error) {
-      if (signal?.aborted) throw new HubError('CANCELLED', `Download of ${path} was cancelled; it resumes where it stopped next time`, { file: path });
-      throw new HubError('HUB_NETWORK', `Could not reach ${url} (${(error as Error).message}). Cached files still load offline.`, { file: path, url });
-    }
-    if (response.status === 404 && !required) {
-      // Remember that an optional file is absent, so offline loads don't try the network for it.
-      await storage.put('models', key, { url: 'absent', size: null, chunkBytes: this.chunkBytes, chunks: 0, complete: false } satisfies Manifest);
-      return false;
-    }
-    if (response.status === 401 || response.status === 403) {
-      throw new HubError('HUB_FORBIDDEN', `${url} answered ${response.status}: the repository is gated or private; accept its licence on the Hub and use local files`, { file: path, url });
-    }
-    if (!response.ok) throw new HubError('HUB_HTTP', `${url} answered ${response.status} ${response.statusText}`, { file: path, url, status: response.status });
-    // A server that ignores Range sends the whole file (200): start over.
-    const resumed = response.status === 206;
-    let chunkIndex = resumed ? resumeChunks : 0;
-    let loaded = resumed ? start : 0;
-    const total = totalSize(response, resumed ? start : 0);
-    await storage.put('models', key, { url, size: total, chunkBytes: this.chunkBytes, chunks: chunkIndex, complete: false } satisfies Manifest);
-
-    const reader = response.body!.getReader();
-    let pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    const flush = async () => {
-      const chunk = new Uint8Array(pendingBytes);
-      let offset = 0;
-      for (const part of pending) {
-        chunk.set(part, offset);
-        offset += part.byteLength;
-      }
-      await storage.put('models', chunkKey(key, chunkIndex), { bytes: pendingBytes }, chunk);
-      chunkIndex++;
-      // The manifest follows each chunk, so an interruption resumes after the last whole chunk.
-      await storage.put('models', key, { url, size: total, chunkBytes: this.chunkBytes, chunks: chunkIndex, complete: false } satisfies Manifest);
-      pending = [];
-      pendingBytes = 0;
-    };
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        let part = value;
-        while (part.byteLength > 0) {
-          const take = Math.min(part.byteLength, this.chunkBytes - pendingBytes);
-          pending.push(part.subarray(0, take));
-          pendingBytes += take;
-          part = part.subarray(take);
-          if (pendingBytes === this.chunkBytes) await flush();
-        }
-        loaded += value.byteLength;
-        this.downloaded += value.byteLength;
+    const { storage, onProgress } = this.options;
+    const url = hubFileUrl(this.options.endpoint ?? DEFAULT_HUB_ENDPOINT, this.repo, this.revision, path);
+    const before = this.downloaded;
+    return ensureStoredFile(storage, 'models', cacheKey(this.repo, this.revision, path), url, {
+      name: path,
+      optional: !required,
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
+      ...(this.options.chunkBytes ? { chunkBytes: this.options.chunkBytes } : {}),
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+      onProgress: ({ loaded, total, received }) => {
+        this.downloaded = before + received;
         onProgress?.({ file: path, loaded, total, downloaded: this.downloaded });
-      }
-    } catch (error) {
-      if (signal?.aborted) throw new HubError('CANCELLED', `Download of ${path} was cancelled at ${loaded} bytes; it resumes there next time`, { file: path });
-      throw new HubError('HUB_INTERRUPTED', `Download of ${path} broke off at ${loaded}${total ? ` of ${total}` : ''} bytes (${(error as Error).message}); load again to resume`, { file: path, url, loaded });
-    }
-    if (pendingBytes > 0) await flush();
-    if (total !== null && loaded !== total) {
-      throw new HubError('HUB_INTERRUPTED', `Download of ${path} ended at ${loaded} of ${total} bytes; load again to resume`, { file: path, url, loaded });
-    }
-    await storage.put('models', key, { url, size: loaded, chunkBytes: this.chunkBytes, chunks: chunkIndex, complete: true } satisfies Manifest);
-    return true;
+      },
+    });
   }
-}
 
-function totalSize(response: Response, offset: number): number | null {
-  const range = response.headers.get('content-range');
-  const fromRange = range?.match(/\/(\d+)$/)?.[1];
-  if (fromRange) return Number(fromRange);
-  const length = response.headers.get('content-length');
-  return length === null ? null : offset + Number(length);
+  /** The cached file as one Blob of its chunks (stored-file.ts); readers slice it lazily. */
+  open(path: string): Promise<Blob> {
+    return openStoredFile(this.options.storage, 'models', cacheKey(this.repo, this.revision, path), `${path} of ${this.repo}@${this.revision}`);
+  }
 }

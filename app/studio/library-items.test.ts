@@ -44,7 +44,7 @@ describe('groupModelItems', () => {
 
 describe('groupDatasetItems', () => {
   it('lists imported files with their rows and folds caches into one line per kind', () => {
-    const { files, caches } = groupDatasetItems([
+    const { files, hubSplits, caches } = groupDatasetItems([
       item('file/tweets.csv', { name: 'tweets.csv', rows: 9543, format: 'csv', importedAt: 5 }, 900, 7),
       item('file/fpb.txt', { name: 'fpb.txt', rows: 4846, format: 'text' }, 700),
       item('tokenized/abc', { kind: 'tokenized-task' }, 300),
@@ -55,10 +55,33 @@ describe('groupDatasetItems', () => {
       { key: 'file/fpb.txt', name: 'fpb.txt', rows: 4846, format: 'text', bytes: 700, updatedAt: 1 },
       { key: 'file/tweets.csv', name: 'tweets.csv', rows: 9543, format: 'csv', bytes: 900, updatedAt: 7 },
     ]);
+    expect(hubSplits).toEqual([]);
     expect(caches).toEqual([
       { label: 'Tokenized tasks (made again when needed)', items: 2, bytes: 500, keys: ['tokenized/abc', 'tokenized/def'] },
       { label: 'Parsed task files (made again when needed)', items: 1, bytes: 50, keys: ['rows/123'] },
     ]);
+  });
+
+  it('makes one item per stored Hub split, with its files, chunks and size, and says when it is partial', () => {
+    const train = 'hub-datasets/zeroshot/tweets/default/train';
+    const single = 'hub-datasets/imdb/plain_text/test';
+    const { hubSplits, caches } = groupDatasetItems([
+      item(train, { files: ['u0', 'u1'], complete: true }, 0, 9),
+      item(`${train}/train/0000.parquet`, manifest(true, 600)),
+      item(`${train}/train/0000.parquet#000000`, { bytes: 600 }, 600),
+      item(`${train}/train/0001.parquet`, manifest(true, 400)),
+      item(`${train}/train/0001.parquet#000000`, { bytes: 400 }, 400),
+      item(single, { files: ['u0'], complete: false }, 0, 3),
+      item(`${single}/partial-test/0000.parquet`, manifest(false, 900)),
+      item(`${single}/partial-test/0000.parquet#000000`, { bytes: 8 }, 8),
+      item('hub-datasets/orphan/default/train/train/0000.parquet#000000', { bytes: 5 }, 5),
+    ]);
+    expect(hubSplits).toEqual([
+      { key: single, repo: 'imdb', config: 'plain_text', split: 'test', files: 1, bytes: 8, complete: false, keys: [single, `${single}/partial-test/0000.parquet`, `${single}/partial-test/0000.parquet#000000`], updatedAt: 3 },
+      { key: train, repo: 'zeroshot/tweets', config: 'default', split: 'train', files: 2, bytes: 1000, complete: true, keys: expect.arrayContaining([train, `${train}/train/0001.parquet#000000`]) as string[], updatedAt: 9 },
+    ]);
+    expect(hubSplits[1]!.keys).toHaveLength(5);
+    expect(caches).toEqual([]);
   });
 });
 

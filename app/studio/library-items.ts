@@ -5,7 +5,9 @@
  * from local files too (as `local/<name>` at revision "local"); these group them back into one item
  * each, with the keys to delete together and the bytes they take.
  */
+import { HUB_DATASET_PREFIX } from '../data/import/hub-store.ts';
 import type { ItemInfo, Json } from '../store/storage.ts';
+import { isChunkKey } from '../store/stored-file.ts';
 import { TASK_FILE_PREFIX } from '../../workers/protocol.ts';
 
 export interface ModelItem {
@@ -34,6 +36,22 @@ export interface DatasetFileItem {
   updatedAt: number;
 }
 
+/** One split of a Hub data set kept in storage (app/data/import/hub-store.ts): its item, files and chunks. */
+export interface HubSplitItem {
+  /** The split's own key; every key of the split starts with it. */
+  key: string;
+  repo: string;
+  config: string;
+  split: string;
+  /** Parquet files of the split. */
+  files: number;
+  bytes: number;
+  /** Every file finished downloading; false while a download is partial (it resumes on the next read). */
+  complete: boolean;
+  keys: string[];
+  updatedAt: number;
+}
+
 export interface CacheItem {
   /** What the cache holds, for people. */
   label: string;
@@ -54,8 +72,6 @@ export interface AdapterItem {
   updatedAt: number;
 }
 
-const CHUNK_SUFFIX = /#\d{6}$/;
-
 /** Groups the "models" store's items into one item per model, sorted by label. */
 export function groupModelItems(infos: readonly ItemInfo[]): ModelItem[] {
   const models = new Map<string, ModelItem>();
@@ -69,7 +85,7 @@ export function groupModelItems(infos: readonly ItemInfo[]): ModelItem[] {
     }
     model.keys.push(info.key);
     model.bytes += info.size;
-    if (CHUNK_SUFFIX.test(info.key)) continue;
+    if (isChunkKey(info.key)) continue;
     const meta = info.meta as { url?: unknown; complete?: unknown } | null;
     // A manifest of an optional file the model does not have takes no room and is no file.
     if (meta?.url === 'absent') continue;
@@ -94,11 +110,12 @@ const CACHE_LABELS: Record<string, string> = {
 };
 
 /**
- * The "datasets" store: files the user imported (`file/<name>`) are items of their own; everything
- * else is a cache the studio rebuilds on demand, shown as one line per kind.
+ * The "datasets" store: files the user imported (`file/<name>`) and Hub data set splits are items of
+ * their own; everything else is a cache the studio rebuilds on demand, shown as one line per kind.
  */
-export function groupDatasetItems(infos: readonly ItemInfo[]): { files: DatasetFileItem[]; caches: CacheItem[] } {
+export function groupDatasetItems(infos: readonly ItemInfo[]): { files: DatasetFileItem[]; hubSplits: HubSplitItem[]; caches: CacheItem[] } {
   const files: DatasetFileItem[] = [];
+  const hubInfos: ItemInfo[] = [];
   const caches = new Map<string, CacheItem>();
   for (const info of infos) {
     if (info.key.startsWith(TASK_FILE_PREFIX)) {
@@ -113,6 +130,10 @@ export function groupDatasetItems(infos: readonly ItemInfo[]): { files: DatasetF
       });
       continue;
     }
+    if (info.key.startsWith(HUB_DATASET_PREFIX)) {
+      hubInfos.push(info);
+      continue;
+    }
     const prefix = Object.keys(CACHE_LABELS).find((p) => info.key.startsWith(p));
     const label = prefix ? CACHE_LABELS[prefix]! : 'Other cached data';
     const cache = caches.get(label) ?? { label, items: 0, bytes: 0, keys: [] };
@@ -122,7 +143,33 @@ export function groupDatasetItems(infos: readonly ItemInfo[]): { files: DatasetF
     caches.set(label, cache);
   }
   files.sort((a, b) => a.name.localeCompare(b.name));
-  return { files, caches: [...caches.values()] };
+  return { files, hubSplits: groupHubSplits(hubInfos), caches: [...caches.values()] };
+}
+
+/**
+ * A split's own item is `hub-datasets/{repo}/{config}/{split}` with meta {files, complete}; its files
+ * and chunks lie under that key plus "/". Items of no known split (a split item deleted half way) are
+ * left out, and a split whose item is missing never shows.
+ */
+function groupHubSplits(infos: readonly ItemInfo[]): HubSplitItem[] {
+  const splits = new Map<string, HubSplitItem>();
+  for (const info of infos) {
+    const meta = info.meta as { files?: unknown; complete?: unknown } | null;
+    if (!Array.isArray(meta?.files)) continue;
+    const path = info.key.slice(HUB_DATASET_PREFIX.length).split('/');
+    if (path.length < 3) continue;
+    const [split, config] = [path.pop()!, path.pop()!];
+    splits.set(info.key, { key: info.key, repo: path.join('/'), config, split, files: meta.files.length, bytes: 0, complete: meta.complete === true, keys: [info.key], updatedAt: info.updatedAt });
+  }
+  for (const info of infos) {
+    if (splits.has(info.key)) continue;
+    // A file is `{split key}/{split directory}/{shard}.parquet`, its chunks the same plus `#000012`.
+    const owner = splits.get(info.key.split('/').slice(0, -2).join('/'));
+    if (!owner) continue;
+    owner.keys.push(info.key);
+    owner.bytes += info.size;
+  }
+  return [...splits.values()].sort((a, b) => a.key.localeCompare(b.key));
 }
 
 /** The "adapters" store as a list, newest first; meta as runs write it ({runId, name, baseModel, r, steps}). */

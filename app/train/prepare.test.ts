@@ -370,7 +370,7 @@ describe('validation from the recipe\'s own file or split', () => {
     });
   });
 
-  it('reads a Hub data set’s train and validation splits from its Parquet files, and caches by their rows', async () => {
+  it('reads a Hub data set’s train and validation splits from its Parquet files once, stores them, and caches by their rows', async () => {
     const imported = await importFile(await openRecipeFile('twitter_fin_sentiment/sent_valid.csv'));
     const parquet = (rows: typeof imported.rows) =>
       writeTinyParquet([
@@ -386,7 +386,11 @@ describe('validation from the recipe\'s own file or split', () => {
       files.set(hubParquetFileUrl(ref, 0), parquet(rows));
       listings.set(hubParquetListUrl(ref), [`${endpoint}/api/datasets/${repo}/parquet/default/${split}/0.parquet`]);
     }
+    let online = true;
+    const requests: string[] = [];
     const fetch = async (url: string, init: RequestInit = {}): Promise<Response> => {
+      if (!online) throw new TypeError('Failed to fetch');
+      requests.push(url);
       const listing = listings.get(url);
       if (listing) return Response.json(listing);
       const body = files.get(url);
@@ -410,6 +414,10 @@ describe('validation from the recipe\'s own file or split', () => {
       expect(report.split).toMatchObject({ method: 'file', train: 120, validation: 30 });
       expect(cold.tasks[0]!.labelWords).toEqual(['Bearish', 'Bullish', 'Neutral']);
       expect(cold.tasks[0]!.validationPrompts).toHaveLength(30);
+      // Each split was listed once and its one file downloaded once, into the datasets store.
+      const splitRequests = (split: string) => [hubParquetListUrl({ endpoint, repo, config: 'default', split }), hubParquetFileUrl({ endpoint, repo, config: 'default', split }, 0)];
+      expect(requests).toEqual([...splitRequests('train'), ...splitRequests('validation')]);
+      online = false;
       const warm = await prepareTasks(recipe, options);
       expect(warm.reports[0]!.cache).toMatchObject({ train: { outcome: 'hit' }, validation: { outcome: 'hit' } });
       expect(warm.tasks).toEqual(cold.tasks);

@@ -90,21 +90,34 @@ export interface HubImportOptions extends HubAccess {
   files?: readonly string[];
 }
 
-/** Rows of one split of a Hub data set, shard after shard, numbered as one sequence. */
+/** Rows of one split of a Hub data set, read over HTTP by range requests, shard after shard, numbered as one sequence. */
 export async function* readHubDatasetRows(ref: HubDatasetRef, options: HubImportOptions): RowGenerator {
-  const fileName = `${ref.repo} (${ref.config}/${ref.split})`;
   const files = options.files ? [...options.files] : await listHubParquetFiles(ref, options);
   const buffers: AsyncBuffer[] = [];
   for (const url of files) {
-    throwIfCancelled(options.signal, fileName);
+    throwIfCancelled(options.signal, hubSplitName(ref));
     buffers.push(await httpRangeBuffer(url, options));
   }
-  const totalBytes = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+  return yield* readParquetShards(buffers, hubSplitName(ref), options);
+}
+
+/** How messages name a split: "owner/name (config/split)". */
+export function hubSplitName(ref: Pick<HubDatasetRef, 'repo' | 'config' | 'split'>): string {
+  return `${ref.repo} (${ref.config}/${ref.split})`;
+}
+
+/** The rows of a split's Parquet files (over HTTP, or stored ones), shard after shard, numbered as one sequence. */
+export async function* readParquetShards(
+  shards: readonly (Blob | AsyncBuffer)[],
+  fileName: string,
+  options: Pick<HubImportOptions, 'problems' | 'signal' | 'columns' | 'onProgress'>,
+): RowGenerator {
+  const totalBytes = shards.reduce((sum, shard) => sum + (shard instanceof Blob ? shard.size : shard.byteLength), 0);
   let bytesBefore = 0;
   let rows = 0;
   let columns: string[] = [];
-  for (const buffer of buffers) {
-    const shard = readParquetRows(buffer, {
+  for (const source of shards) {
+    const shard = readParquetRows(source, {
       fileName,
       problems: options.problems,
       signal: options.signal,
@@ -123,7 +136,7 @@ export async function* readHubDatasetRows(ref: HubDatasetRef, options: HubImport
     }
     rows += info.rows;
     columns = info.columns;
-    bytesBefore += buffer.byteLength;
+    bytesBefore += source instanceof Blob ? source.size : source.byteLength;
   }
   return { fileName, format: 'parquet', rows, columns, bytes: totalBytes };
 }

@@ -6,7 +6,7 @@ import { readJsonFile } from '../../model/source.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { ItemInfo, Json, Storage } from '../../store/storage.ts';
 import { saveFile } from '../../studio/download.ts';
-import { adapterItems, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type ModelItem } from '../../studio/library-items.ts';
+import { adapterItems, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type HubSplitItem, type ModelItem } from '../../studio/library-items.ts';
 import { checkPeftAdapter, importedAdapterKey, readPeftUpload, type NamedBlob, type PeftSummary } from '../../studio/peft-upload.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, zipPeftAdapter } from '../../train/peft.ts';
 import { parseRecipe, RecipeError, type RecipeProblem } from '../../train/recipe.ts';
@@ -31,6 +31,8 @@ export interface LibraryState {
   status: 'idle' | 'loading' | 'ready' | 'failed';
   models: ModelItem[];
   datasets: DatasetFileItem[];
+  /** Hub data set splits downloaded for training, kept for offline use. */
+  hubDatasets: HubSplitItem[];
   caches: CacheItem[];
   adapters: AdapterItem[];
   /** Newest first. */
@@ -49,7 +51,7 @@ export interface LibrarySlice {
   refreshLibrary(): Promise<void>;
   /** Deletes every file and chunk of a model. */
   deleteModel(model: Pick<ModelItem, 'source' | 'revision'>): Promise<void>;
-  /** Deletes stored data set items: an imported file, or every item of a cache. */
+  /** Deletes stored data set items: an imported file, a Hub split, or every item of a cache. */
   deleteDatasetItems(keys: readonly string[]): Promise<void>;
   deleteAdapter(key: string): Promise<void>;
   /** Deletes a run's record and, when asked, its checkpoint and the adapters it exported. */
@@ -68,6 +70,7 @@ const EMPTY: LibraryState = {
   status: 'idle',
   models: [],
   datasets: [],
+  hubDatasets: [],
   caches: [],
   adapters: [],
   runs: [],
@@ -129,7 +132,7 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
         const [models, datasets, adapters, runs, checkpoints] = await withStorage((storage) =>
           Promise.all([storage.list('models'), storage.list('datasets'), storage.list('adapters'), storage.list<Json>('runs'), storage.list('checkpoints')]),
         );
-        const { files, caches } = groupDatasetItems(datasets);
+        const { files, hubSplits, caches } = groupDatasetItems(datasets);
         const { error: _error, ...rest } = get().library;
         set({
           library: {
@@ -137,6 +140,7 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
             status: 'ready',
             models: groupModelItems(models),
             datasets: files,
+            hubDatasets: hubSplits,
             caches,
             adapters: adapterItems(adapters),
             runs: runs.map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.startedAt - a.startedAt),

@@ -34,8 +34,11 @@ export interface TasksSlice {
   refreshImportedFiles(): Promise<void>;
   /** Tokenizes a task's first examples as training would (its source must be an imported file). */
   showTokenView(taskName: string): Promise<void>;
-  /** The task's statistics, fetched through data.tokenView when missing or made for another recipe. */
-  loadTaskStats(taskName: string): Promise<TaskStats | undefined>;
+  /**
+   * The task's statistics, fetched through data.tokenView when missing or made for another recipe. A
+   * Hub task's data set is downloaded into storage first (once; training reads the same copy).
+   */
+  loadTaskStats(taskName: string, options?: { onProgress?: (progress: PrepareProgress) => void; signal?: AbortSignal }): Promise<TaskStats | undefined>;
 }
 
 export interface TaskImportState {
@@ -204,10 +207,10 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
       }
     },
 
-    loadTaskStats(taskName) {
+    loadTaskStats(taskName, options = {}) {
       const task = get().recipe.tasks.find((t) => t.name === taskName);
       const known = get().taskStats[taskName];
-      if (!task || !('file' in task.source)) {
+      if (!task) {
         if (known) forgetStats(taskName);
         return Promise.resolve(undefined);
       }
@@ -219,7 +222,7 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
       if (pending) return pending;
       const fetching = get()
         .engine()
-        .request('data.tokenView', request)
+        .request('data.tokenView', request, options)
         .then((result) => {
           keepStats(taskName, signature, result.stats);
           return result.stats;

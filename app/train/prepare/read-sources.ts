@@ -4,7 +4,7 @@
  * source keeps its own ProblemLog, named after the recipe path or the Hub split, so a problem points
  * at the file it is in.
  */
-import { collectRows, importFile, ProblemLog, readHubDatasetRows, type FetchLike, type ImportInfo, type RawRow } from '../../data/index.ts';
+import { collectRows, hubSplitName, importFile, ProblemLog, readHubDatasetRows, readParquetShards, storedHubSplit, type FetchLike, type ImportInfo, type RawRow } from '../../data/index.ts';
 import { contentHash, sha256Hex } from '../../data/tokenize/index.ts';
 import type { Storage } from '../../store/storage.ts';
 import type { RecipeTask } from '../recipe.ts';
@@ -117,21 +117,24 @@ async function importHubSplits(task: RecipeTask, source: Extract<RecipeTask['sou
   const imported: ImportedSource[] = [];
   for (const split of splits) {
     const ref = { repo: source.hub, config, split, ...(access.hubEndpoint === undefined ? {} : { endpoint: access.hubEndpoint }) };
-    const name = `${source.hub} (${config}/${split})`;
+    const name = hubSplitName(ref);
     const problems = new ProblemLog(name);
     let splitBytes = 0;
-    const { rows, info } = await collectRows(
-      readHubDatasetRows(ref, {
-        problems,
-        signal: access.signal,
-        ...(access.fetch === undefined ? {} : { fetch: access.fetch }),
-        ...(access.hubAccessToken === undefined ? {} : { accessToken: access.hubAccessToken }),
-        onProgress: ({ bytesRead, totalBytes }) => {
-          splitBytes = totalBytes ?? bytesRead;
-          access.onProgress?.(before + bytesRead, knownTotal + splitBytes);
-        },
-      }),
-    );
+    const onProgress = (bytesRead: number, totalBytes: number) => {
+      splitBytes = totalBytes;
+      access.onProgress?.(before + bytesRead, knownTotal + splitBytes);
+    };
+    const hubAccess = {
+      signal: access.signal,
+      ...(access.fetch === undefined ? {} : { fetch: access.fetch }),
+      ...(access.hubAccessToken === undefined ? {} : { accessToken: access.hubAccessToken }),
+    };
+    // With storage, the split is downloaded once and read from there (offline too); without, it is
+    // read over HTTP by range requests.
+    const rowsOfSplit = access.storage
+      ? readParquetShards(await storedHubSplit(ref, { ...hubAccess, storage: access.storage, onProgress }), name, { problems, signal: access.signal })
+      : readHubDatasetRows(ref, { ...hubAccess, problems, onProgress: ({ bytesRead, totalBytes }) => onProgress(bytesRead, totalBytes ?? bytesRead) });
+    const { rows, info } = await collectRows(rowsOfSplit);
     before += info.bytes;
     knownTotal += info.bytes;
     imported.push({ name, rows, info, problems, fingerprint: () => rowsFingerprint(rows), fromCache: false });

@@ -4,26 +4,32 @@ import { formatBytes } from '../format.ts';
 import { hrefFor } from '../routes.ts';
 import { ConfirmDelete } from './ConfirmDelete.tsx';
 
-/** Task files the user imported, and the caches the studio makes from them (rebuilt when needed). */
+/**
+ * Task files the user imported, Hub data sets downloaded for training (kept for offline use), and
+ * the caches the studio makes from them (rebuilt when needed).
+ */
 export function DatasetsSection() {
   const files = useStudio((state) => state.library.datasets);
+  const hubSplits = useStudio((state) => state.library.hubDatasets);
   const caches = useStudio((state) => state.library.caches);
   const error = useStudio((state) => state.library.sectionErrors.datasets);
   const tasks = useStudio((state) => state.recipe.tasks);
   const recipeFiles = tasks.flatMap((task) => ('file' in task.source ? [task.source.file, task.source.validation_file] : []));
-  const total = [...files, ...caches].reduce((sum, item) => sum + item.bytes, 0);
+  const recipeSplits = tasks.flatMap(({ source }) => ('hub' in source ? [source.split, source.validation_split].map((split) => `${source.hub}|${source.config}|${split}`) : []));
+  const total = [...files, ...hubSplits, ...caches].reduce((sum, item) => sum + item.bytes, 0);
   return (
     <section className="panel library-section" aria-labelledby="library-datasets-title">
       <h2 id="library-datasets-title">Data sets</h2>
       {error && <ErrorNotice error={error} title="The data could not be deleted" />}
-      {files.length === 0 && caches.length === 0 ? (
+      {files.length === 0 && hubSplits.length === 0 && caches.length === 0 ? (
         <p className="muted">
           No data sets stored. Import task files on the <a href={hrefFor('tasks')}>Tasks page</a>.
         </p>
       ) : (
         <table className="library-table">
           <caption className="muted">
-            {files.length} imported file{files.length === 1 ? '' : 's'}, {formatBytes(total)} with caches
+            {files.length} imported file{files.length === 1 ? '' : 's'}
+            {hubSplits.length > 0 && `, ${hubSplits.length} Hub split${hubSplits.length === 1 ? '' : 's'}`}, {formatBytes(total)} with caches
           </caption>
           <thead>
             <tr>
@@ -55,6 +61,29 @@ export function DatasetsSection() {
                   <td className="actions">
                     <ConfirmDelete what={file.name} onConfirm={() => useStudio.getState().deleteDatasetItems([file.key])}>
                       {inUse && <small className="muted">A task of the recipe reads it: import it again before training.</small>}
+                    </ConfirmDelete>
+                  </td>
+                </tr>
+              );
+            })}
+            {hubSplits.map((split) => {
+              const label = `${split.repo} (${split.config}/${split.split})`;
+              const inUse = recipeSplits.includes(`${split.repo}|${split.config}|${split.split}`);
+              return (
+                <tr key={split.key}>
+                  <th scope="row">
+                    <code>{label}</code>
+                    {inUse && <span className="tag">in the recipe</span>}
+                    {!split.complete && <span className="tag warn">partly downloaded</span>}
+                  </th>
+                  <td className="number">—</td>
+                  <td>
+                    Parquet from the Hub, {split.files} file{split.files === 1 ? '' : 's'}
+                  </td>
+                  <td className="number">{formatBytes(split.bytes)}</td>
+                  <td className="actions">
+                    <ConfirmDelete what={label} onConfirm={() => useStudio.getState().deleteDatasetItems(split.keys)}>
+                      {inUse && <small className="muted">A task of the recipe reads it: training downloads it again.</small>}
                     </ConfirmDelete>
                   </td>
                 </tr>

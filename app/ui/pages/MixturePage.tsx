@@ -3,6 +3,7 @@ import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import { useStudio } from '../../state/store.ts';
 import { mixturePreview, taskSizes, type MixturePreviewResult } from '../../studio/mixture-preview.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
+import { CountTasks } from '../mixture/CountTasks.tsx';
 import { ExpectationTable } from '../mixture/ExpectationTable.tsx';
 import { ProbabilityChart } from '../mixture/ProbabilityChart.tsx';
 import { RegularizerShare } from '../mixture/RegularizerShare.tsx';
@@ -109,11 +110,10 @@ function PreviewBody({ result, strategyLabel, loadingSizes }: { result: MixtureP
   );
 }
 
-/** Which sizes are missing and how each becomes known: an imported file gives its rows; a Hub data set is counted when it is downloaded. */
+/** Which sizes are missing and how each becomes known: an imported file gives its rows; a Hub data set is downloaded and counted. */
 function SizesMissing({ names }: { names: readonly string[] }) {
   const tasks = useStudio((state) => state.recipe.tasks);
   const fromHub = new Set(tasks.filter((task) => 'hub' in task.source).map((task) => task.name));
-  const quote = (list: readonly string[]) => list.map((name) => `“${name}”`).join(', ');
   const files = names.filter((name) => !fromHub.has(name));
   const hub = names.filter((name) => fromHub.has(name));
   return (
@@ -125,34 +125,30 @@ function SizesMissing({ names }: { names: readonly string[] }) {
             {quote(files)}: import the task’s file on the <a href={hrefFor('tasks')}>Tasks page</a>.
           </li>
         )}
-        {hub.length > 0 && <li>{quote(hub)}: from the Hub; counted when training downloads {hub.length === 1 ? 'it' : 'them'}.</li>}
+        {hub.length > 0 && (
+          <li>
+            <CountTasks taskNames={hub} action="Download and count" failure="The Hub data sets could not be counted">
+              {quote(hub)}: from the Hub. Downloading {hub.length === 1 ? 'it' : 'them'} once into this browser counts the examples; training reads the same copy, offline too.
+            </CountTasks>
+          </li>
+        )}
       </ul>
     </div>
   );
 }
 
+const quote = (list: readonly string[]) => list.map((name) => `“${name}”`).join(', ');
+
 /** Token figures need each task tokenized as training will: offered, not started on its own, since it may download the model. */
 function TokenCounting({ taskNames }: { taskNames: readonly string[] }) {
-  const [state, setState] = useState<{ status: 'idle' | 'counting' | 'failed'; error?: ErrorReport }>({ status: 'idle' });
-  const count = async () => {
-    setState({ status: 'counting' });
-    try {
-      for (const name of taskNames) await useStudio.getState().loadTaskStats(name);
-      setState({ status: 'idle' });
-    } catch (error) {
-      setState({ status: 'failed', error: toErrorReport(error) });
-    }
-  };
   return (
     <div className="mix-tokens" data-testid="tokens-pending">
-      <p className="muted">
-        Token figures are pending for {taskNames.join(', ')}: they need each task tokenized as training will, with the model’s tokenizer (the model is downloaded first if it is
-        not in this browser yet).
-      </p>
-      <button type="button" className="secondary" onClick={() => void count()} disabled={state.status === 'counting'}>
-        {state.status === 'counting' ? 'Counting tokens…' : 'Count tokens'}
-      </button>
-      {state.error && <ErrorNotice error={state.error} title="Tokens could not be counted" />}
+      <CountTasks taskNames={taskNames} action="Count tokens" failure="Tokens could not be counted">
+        <p className="muted">
+          Token figures are pending for {taskNames.join(', ')}: they need each task tokenized as training will, with the model’s tokenizer (the model is downloaded first if it is
+          not in this browser yet).
+        </p>
+      </CountTasks>
     </div>
   );
 }

@@ -1,11 +1,9 @@
 import type { TokenViewEntry } from '../../data/tokenize/token-view.ts';
 import { useStudio } from '../../state/store.ts';
-import type { PrepareStage } from '../../train/prepare.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
-
-const STAGE_LABELS: Readonly<Record<PrepareStage, string>> = { import: 'Reading the file', map: 'Mapping rows', tokenize: 'Tokenizing' };
+import { prepareProgressLabel } from './prepare-stages.ts';
 
 /** Whitespace a reader would not see: a line break and a tab get a visible sign. */
 function visible(token: string): string {
@@ -88,7 +86,7 @@ export function TokenView({ task, onTaskChange }: { task: string | undefined; on
       </p>
       {shown?.status === 'loading' && (
         <ProgressBar
-          label={shown.progress ? `${STAGE_LABELS[shown.progress.stage]} of ${shown.task}` : `Preparing ${shown.task}`}
+          label={prepareProgressLabel(shown.progress, shown.task)}
           value={shown.progress?.done ?? 0}
           max={shown.progress?.total ?? null}
         />

@@ -1,0 +1,208 @@
+/**
+ * A large file kept in a store in chunks, so that no single item (or ArrayBuffer) has to hold it
+ * whole and an interrupted download resumes after its last whole chunk (HTTP Range). Hub models
+ * (app/model/hub.ts) and Hub data sets (app/data/import/hub-store.ts) are both stored this way.
+ *
+ * Layout: `{key}` holds the manifest ({url, size, chunkBytes, chunks, complete}); `{key}#000012` hold
+ * the chunks. A file counts as stored only once its manifest says complete, which is written after its
+ * last chunk.
+ */
+import { CocktailError } from '../errors.ts';
+import type { Storage, StoreName } from './storage.ts';
+
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+
+export interface StoredFileManifest {
+  [key: string]: string | number | boolean | null;
+  /** Where it came from: a URL, "local" for a file the user gave, "absent" for an optional file upstream lacks. */
+  url: string;
+  size: number | null;
+  chunkBytes: number;
+  chunks: number;
+  complete: boolean;
+}
+
+export class DownloadError extends CocktailError {}
+
+export const chunkKey = (fileKey: string, index: number) => `${fileKey}#${String(index).padStart(6, '0')}`;
+
+/** True for the key of a chunk (as opposed to a manifest). */
+export const isChunkKey = (key: string) => /#\d{6}$/.test(key);
+
+export async function storedManifest(storage: Storage, store: StoreName, key: string): Promise<StoredFileManifest | undefined> {
+  return (await storage.getInfo<StoredFileManifest>(store, key))?.meta ?? undefined;
+}
+
+/** Size of a completely stored file; undefined when it is not (fully) stored. */
+export async function storedFileSize(storage: Storage, store: StoreName, key: string): Promise<number | undefined> {
+  const manifest = await storedManifest(storage, store, key);
+  return manifest?.complete ? (manifest.size ?? 0) : undefined;
+}
+
+/**
+ * The stored file as one Blob made of its chunks, never one contiguous buffer: a weights file may be
+ * larger than an ArrayBuffer can be, and the browser may keep a large Blob's parts on disk. Readers
+ * slice it lazily. `name` is how messages call the file.
+ */
+export async function openStoredFile(storage: Storage, store: StoreName, key: string, name: string): Promise<Blob> {
+  const manifest = await storedManifest(storage, store, key);
+  if (!manifest?.complete) throw new DownloadError('HUB_NOT_CACHED', `${name} is not fully downloaded`, { file: name });
+  const parts: Uint8Array<ArrayBuffer>[] = [];
+  for (let index = 0; index < manifest.chunks; index++) {
+    const chunk = await storage.getBytes(store, chunkKey(key, index));
+    if (!chunk) throw new DownloadError('HUB_CACHE_CORRUPT', `chunk ${index} of ${name} is missing from storage; delete it in the Library and download it again`, { file: name });
+    parts.push(chunk as Uint8Array<ArrayBuffer>);
+  }
+  return new Blob(parts);
+}
+
+/** Stores a file the user already has, complete; the manifest goes last, as after a download. */
+export async function storeBlob(
+  storage: Storage,
+  store: StoreName,
+  key: string,
+  file: Blob,
+  options: { name: string; chunkBytes?: number; signal?: AbortSignal; onProgress?: (loaded: number, total: number) => void },
+): Promise<void> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const chunks = Math.ceil(file.size / chunkBytes);
+  for (let index = 0; index < chunks; index++) {
+    if (options.signal?.aborted) throw new DownloadError('CANCELLED', `Storing ${options.name} was cancelled`, { file: options.name });
+    const bytes = new Uint8Array(await file.slice(index * chunkBytes, (index + 1) * chunkBytes).arrayBuffer());
+    await storage.put(store, chunkKey(key, index), { bytes: bytes.byteLength }, bytes);
+    options.onProgress?.(Math.min(file.size, (index + 1) * chunkBytes), file.size);
+  }
+  await storage.put(store, key, { url: 'local', size: file.size, chunkBytes, chunks, complete: true } satisfies StoredFileManifest);
+}
+
+/** Records that an optional file does not exist upstream, so later loads never ask the network for it. */
+export async function storeAbsence(storage: Storage, store: StoreName, key: string): Promise<void> {
+  await storage.put(store, key, { url: 'absent', size: null, chunkBytes: DEFAULT_CHUNK_BYTES, chunks: 0, complete: false } satisfies StoredFileManifest);
+}
+
+/** Deletes every item whose key starts with `prefix`; returns how many went. */
+export async function deleteStoredPrefix(storage: Storage, store: StoreName, prefix: string): Promise<number> {
+  const items = await storage.list(store, prefix);
+  for (const item of items) await storage.delete(store, item.key);
+  return items.length;
+}
+
+export interface DownloadProgress {
+  /** Bytes of the file on hand (stored chunks included). */
+  loaded: number;
+  /** Its size, when the server said. */
+  total: number | null;
+  /** Bytes that came over the network in this download. */
+  received: number;
+}
+
+export interface DownloadOptions {
+  /** How messages call the file ("model.safetensors", "owner/name default/train 0000.parquet"). */
+  name: string;
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  /** Extra request headers (an access token). */
+  headers?: Record<string, string>;
+  chunkBytes?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: DownloadProgress) => void;
+  /** A 404 then records the file as absent and answers false, instead of failing. */
+  optional?: boolean;
+}
+
+/**
+ * Makes sure the file at `url` is completely stored under `key`, downloading what is missing: a
+ * stored file answers at once; a partial one resumes after its last whole chunk. False only when an
+ * optional file does not exist upstream (now, or as recorded earlier).
+ */
+export async function ensureStoredFile(storage: Storage, store: StoreName, key: string, url: string, options: DownloadOptions): Promise<boolean> {
+  const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const stored = await storedManifest(storage, store, key);
+  if (stored?.complete) {
+    options.onProgress?.({ loaded: stored.size ?? 0, total: stored.size, received: 0 });
+    return true;
+  }
+  if (stored?.url === 'absent') return false;
+  const resumeChunks = stored && stored.chunkBytes === chunkBytes ? stored.chunks : 0;
+  return download(storage, store, key, url, resumeChunks, { ...options, chunkBytes });
+}
+
+async function download(storage: Storage, store: StoreName, key: string, url: string, resumeChunks: number, options: DownloadOptions & { chunkBytes: number }): Promise<boolean> {
+  const { name, signal, onProgress, chunkBytes } = options;
+  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const start = resumeChunks * chunkBytes;
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { signal: signal ?? null, headers: { ...options.headers, ...(start > 0 ? { Range: `bytes=${start}-` } : {}) } });
+  } catch (error) {
+    if (signal?.aborted) throw new DownloadError('CANCELLED', `Download of ${name} was cancelled; it resumes where it stopped next time`, { file: name });
+    throw new DownloadError('HUB_NETWORK', `Could not reach ${url} (${(error as Error).message}). Stored files still load offline.`, { file: name, url });
+  }
+  if (response.status === 404 && options.optional) {
+    await storeAbsence(storage, store, key);
+    return false;
+  }
+  if (response.status === 401 || response.status === 403) {
+    throw new DownloadError('HUB_FORBIDDEN', `${url} answered ${response.status}: the repository is gated or private; accept its terms on the Hub, or use local files`, { file: name, url });
+  }
+  if (!response.ok) throw new DownloadError('HUB_HTTP', `${url} answered ${response.status} ${response.statusText}`, { file: name, url, status: response.status });
+  // A server that ignores Range sends the whole file (200): start over.
+  const resumed = response.status === 206;
+  let chunkIndex = resumed ? resumeChunks : 0;
+  let loaded = resumed ? start : 0;
+  let received = 0;
+  const total = totalSize(response, resumed ? start : 0);
+  const writeManifest = (complete: boolean) => storage.put(store, key, { url, size: complete ? loaded : total, chunkBytes, chunks: chunkIndex, complete } satisfies StoredFileManifest);
+  await writeManifest(false);
+
+  const reader = response.body!.getReader();
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    const chunk = new Uint8Array(pendingBytes);
+    let offset = 0;
+    for (const part of pending) {
+      chunk.set(part, offset);
+      offset += part.byteLength;
+    }
+    await storage.put(store, chunkKey(key, chunkIndex), { bytes: pendingBytes }, chunk);
+    chunkIndex++;
+    // The manifest follows each chunk, so an interruption resumes after the last whole chunk.
+    await writeManifest(false);
+    pending = [];
+    pendingBytes = 0;
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      let part = value;
+      while (part.byteLength > 0) {
+        const take = Math.min(part.byteLength, chunkBytes - pendingBytes);
+        pending.push(part.subarray(0, take));
+        pendingBytes += take;
+        part = part.subarray(take);
+        if (pendingBytes === chunkBytes) await flush();
+      }
+      loaded += value.byteLength;
+      received += value.byteLength;
+      onProgress?.({ loaded, total, received });
+    }
+  } catch (error) {
+    if (signal?.aborted) throw new DownloadError('CANCELLED', `Download of ${name} was cancelled at ${loaded} bytes; it resumes there next time`, { file: name });
+    throw new DownloadError('HUB_INTERRUPTED', `Download of ${name} broke off at ${loaded}${total ? ` of ${total}` : ''} bytes (${(error as Error).message}); load again to resume`, { file: name, url, loaded });
+  }
+  if (pendingBytes > 0) await flush();
+  if (total !== null && loaded !== total) {
+    throw new DownloadError('HUB_INTERRUPTED', `Download of ${name} ended at ${loaded} of ${total} bytes; load again to resume`, { file: name, url, loaded });
+  }
+  await writeManifest(true);
+  return true;
+}
+
+function totalSize(response: Response, offset: number): number | null {
+  const range = response.headers.get('content-range');
+  const fromRange = range?.match(/\/(\d+)$/)?.[1];
+  if (fromRange) return Number(fromRange);
+  const length = response.headers.get('content-length');
+  return length === null ? null : offset + Number(length);
+}
