@@ -24,9 +24,26 @@ export function storageContract(label: string, open: () => Promise<Storage>, cle
       expect(Array.from((await storage.getBytes('models', 'org/model@main/model.safetensors'))!)).toEqual(Array.from(bytes));
     });
 
+    it('keeps bytes given as a Blob, and gives any item’s bytes back as a Blob', async () => {
+      const bytes = Uint8Array.from({ length: 3000 }, (_, i) => (i * 7) % 256);
+      await storage.put('models', 'as-blob', { part: 1 }, new Blob([bytes.subarray(0, 1000), bytes.subarray(1000)]));
+      await storage.put('models', 'as-bytes', { part: 2 }, bytes);
+      expect(await storage.getInfo('models', 'as-blob')).toMatchObject({ meta: { part: 1 }, size: 3000 });
+      expect(await storage.getBytes('models', 'as-blob')).toEqual(bytes);
+      for (const key of ['as-blob', 'as-bytes']) {
+        const blob = (await storage.getBlob('models', key))!;
+        expect(blob.size).toBe(3000);
+        expect(new Uint8Array(await blob.slice(1500, 1510).arrayBuffer())).toEqual(bytes.subarray(1500, 1510));
+        expect(new Uint8Array(await blob.arrayBuffer())).toEqual(bytes);
+      }
+      await storage.put('models', 'no-bytes', {});
+      expect(await storage.getBlob('models', 'no-bytes')).toBeUndefined();
+    });
+
     it('returns undefined for an item that was never put', async () => {
       expect(await storage.getInfo('runs', 'nope')).toBeUndefined();
       expect(await storage.getBytes('runs', 'nope')).toBeUndefined();
+      expect(await storage.getBlob('runs', 'nope')).toBeUndefined();
     });
 
     it('replaces an item whole on a second put, dropping bytes the new one lacks', async () => {

@@ -1,3 +1,4 @@
+import { openAsBlob } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CocktailError } from '../errors.ts';
@@ -43,8 +44,9 @@ class FileStorage implements Storage {
     return join(this.root, store, fileName(key));
   }
 
-  async put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array): Promise<void> {
+  async put(store: StoreName, key: string, meta: Json, given?: Uint8Array | Blob): Promise<void> {
     checkKey(store, key);
+    const bytes = given instanceof Blob ? new Uint8Array(await given.arrayBuffer()) : given;
     const info: ItemInfo = { key, meta, size: bytes?.byteLength ?? 0, updatedAt: Date.now() };
     const header = new TextEncoder().encode(JSON.stringify({ info, hasBytes: bytes !== undefined } satisfies ItemHeader));
     const prefix = new DataView(new ArrayBuffer(PREFIX_BYTES));
@@ -71,6 +73,15 @@ class FileStorage implements Storage {
   async getBytes(store: StoreName, key: string): Promise<Uint8Array | undefined> {
     checkKey(store, key);
     return (await this.read(this.path(store, key), true))?.bytes;
+  }
+
+  async getBlob(store: StoreName, key: string): Promise<Blob | undefined> {
+    checkKey(store, key);
+    const path = this.path(store, key);
+    const item = await this.read(path, false);
+    if (!item?.bytesAt) return undefined;
+    // A Blob over the file, sliced to the item's bytes: nothing is read until the Blob is.
+    return (await openAsBlob(path)).slice(item.bytesAt, item.bytesAt + item.info.size);
   }
 
   async list<Meta extends Json>(store: StoreName, prefix = ''): Promise<ItemInfo<Meta>[]> {
@@ -106,7 +117,8 @@ class FileStorage implements Storage {
 
   async close(): Promise<void> {}
 
-  private async read(path: string, withBytes: boolean): Promise<{ info: ItemInfo; bytes?: Uint8Array | undefined } | undefined> {
+  /** The item's info, where its bytes start in the file (when it has bytes), and the bytes when asked for. */
+  private async read(path: string, withBytes: boolean): Promise<{ info: ItemInfo; bytesAt?: number; bytes?: Uint8Array | undefined } | undefined> {
     let file;
     try {
       file = await open(path, 'r');
@@ -125,10 +137,12 @@ class FileStorage implements Storage {
       const header = Buffer.alloc(headerLength);
       if ((await file.read(header, 0, headerLength, PREFIX_BYTES)).bytesRead !== headerLength) throw corrupt('header cut short');
       const { info, hasBytes } = JSON.parse(header.toString('utf8')) as ItemHeader;
-      if (!withBytes || !hasBytes) return { info };
+      if (!hasBytes) return { info };
+      const bytesAt = PREFIX_BYTES + headerLength;
+      if (!withBytes) return { info, bytesAt };
       const bytes = new Uint8Array(info.size);
-      if ((await file.read(bytes, 0, info.size, PREFIX_BYTES + headerLength)).bytesRead !== info.size) throw corrupt(`expected ${info.size} bytes of data`);
-      return { info, bytes };
+      if ((await file.read(bytes, 0, info.size, bytesAt)).bytesRead !== info.size) throw corrupt(`expected ${info.size} bytes of data`);
+      return { info, bytesAt, bytes };
     } finally {
       await file.close();
     }

@@ -38,13 +38,15 @@ export async function openIndexedDbStorage(name = DATABASE_NAME): Promise<Storag
 class IndexedDbStorage implements Storage {
   constructor(private readonly db: IDBPDatabase) {}
 
-  async put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array): Promise<void> {
+  async put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array | Blob): Promise<void> {
     checkKey(store, key);
-    const info: ItemInfo = { key, meta, size: bytes?.byteLength ?? 0, updatedAt: Date.now() };
+    const size = bytes === undefined ? 0 : bytes instanceof Blob ? bytes.size : bytes.byteLength;
+    const info: ItemInfo = { key, meta, size, updatedAt: Date.now() };
     const tx = this.db.transaction([store, bytesStore(store)], 'readwrite');
     await Promise.all([
       tx.objectStore(store).put(info),
-      bytes ? tx.objectStore(bytesStore(store)).put(bytes.slice(), key) : tx.objectStore(bytesStore(store)).delete(key),
+      // A Blob is stored as a Blob: the browser keeps its bytes in a file of their own and hands back a Blob that reads them when asked.
+      bytes ? tx.objectStore(bytesStore(store)).put(bytes instanceof Blob ? bytes : bytes.slice(), key) : tx.objectStore(bytesStore(store)).delete(key),
       tx.done,
     ]);
   }
@@ -56,8 +58,17 @@ class IndexedDbStorage implements Storage {
 
   async getBytes(store: StoreName, key: string): Promise<Uint8Array | undefined> {
     checkKey(store, key);
-    const value = (await this.db.get(bytesStore(store), key)) as Uint8Array | undefined;
-    return value === undefined ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    const value = (await this.db.get(bytesStore(store), key)) as Uint8Array | Blob | undefined;
+    if (value === undefined) return undefined;
+    return value instanceof Blob ? new Uint8Array(await value.arrayBuffer()) : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+
+  async getBlob(store: StoreName, key: string): Promise<Blob | undefined> {
+    checkKey(store, key);
+    const value = (await this.db.get(bytesStore(store), key)) as Uint8Array<ArrayBuffer> | Blob | undefined;
+    if (value === undefined) return undefined;
+    // Items put as bytes come back as bytes, already in memory.
+    return value instanceof Blob ? value : new Blob([value]);
   }
 
   async list<Meta extends Json>(store: StoreName, prefix = ''): Promise<ItemInfo<Meta>[]> {

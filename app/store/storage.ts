@@ -26,9 +26,16 @@ export interface StoreUsage {
 }
 
 export interface Storage {
-  put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array): Promise<void>;
+  /** Bytes given as a Blob are kept as one where the platform can (IndexedDB), so reading them back can be lazy. */
+  put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array | Blob): Promise<void>;
   getInfo<Meta extends Json = Json>(store: StoreName, key: string): Promise<ItemInfo<Meta> | undefined>;
   getBytes(store: StoreName, key: string): Promise<Uint8Array | undefined>;
+  /**
+   * The bytes as a Blob that reads them only when sliced or read, where the platform allows: the
+   * Blob IndexedDB kept (the browser holds it on disk), a range of the item's file in Node. Large
+   * files are opened this way, so opening one never holds it in memory.
+   */
+  getBlob(store: StoreName, key: string): Promise<Blob | undefined>;
   /** Items whose key starts with `prefix`, sorted by key. */
   list<Meta extends Json = Json>(store: StoreName, prefix?: string): Promise<ItemInfo<Meta>[]>;
   /** True when an item was deleted. */

@@ -40,18 +40,18 @@ export async function storedFileSize(storage: Storage, store: StoreName, key: st
 }
 
 /**
- * The stored file as one Blob made of its chunks, never one contiguous buffer: a weights file may be
- * larger than an ArrayBuffer can be, and the browser may keep a large Blob's parts on disk. Readers
- * slice it lazily. `name` is how messages call the file.
+ * The stored file as one Blob made of its chunks' Blobs (Storage.getBlob), so opening reads nothing:
+ * a weights file may be larger than an ArrayBuffer can be, and loading a model reads its safetensors
+ * header first, then one tensor at a time. `name` is how messages call the file.
  */
 export async function openStoredFile(storage: Storage, store: StoreName, key: string, name: string): Promise<Blob> {
   const manifest = await storedManifest(storage, store, key);
   if (!manifest?.complete) throw new DownloadError('HUB_NOT_CACHED', `${name} is not fully downloaded`, { file: name });
-  const parts: Uint8Array<ArrayBuffer>[] = [];
+  const parts: Blob[] = [];
   for (let index = 0; index < manifest.chunks; index++) {
-    const chunk = await storage.getBytes(store, chunkKey(key, index));
+    const chunk = await storage.getBlob(store, chunkKey(key, index));
     if (!chunk) throw new DownloadError('HUB_CACHE_CORRUPT', `chunk ${index} of ${name} is missing from storage; delete it in the Library and download it again`, { file: name });
-    parts.push(chunk as Uint8Array<ArrayBuffer>);
+    parts.push(chunk);
   }
   return new Blob(parts);
 }
@@ -68,8 +68,8 @@ export async function storeBlob(
   const chunks = Math.ceil(file.size / chunkBytes);
   for (let index = 0; index < chunks; index++) {
     if (options.signal?.aborted) throw new DownloadError('CANCELLED', `Storing ${options.name} was cancelled`, { file: options.name });
-    const bytes = new Uint8Array(await file.slice(index * chunkBytes, (index + 1) * chunkBytes).arrayBuffer());
-    await storage.put(store, chunkKey(key, index), { bytes: bytes.byteLength }, bytes);
+    const chunk = file.slice(index * chunkBytes, (index + 1) * chunkBytes);
+    await storage.put(store, chunkKey(key, index), { bytes: chunk.size }, chunk);
     options.onProgress?.(Math.min(file.size, (index + 1) * chunkBytes), file.size);
   }
   await storage.put(store, key, { url: 'local', size: file.size, chunkBytes, chunks, complete: true } satisfies StoredFileManifest);
@@ -164,7 +164,8 @@ async function download(storage: Storage, store: StoreName, key: string, url: st
       chunk.set(part, offset);
       offset += part.byteLength;
     }
-    await storage.put(store, chunkKey(key, chunkIndex), { bytes: pendingBytes }, chunk);
+    // As a Blob, so the browser keeps the chunk on disk and opening the file later reads nothing.
+    await storage.put(store, chunkKey(key, chunkIndex), { bytes: pendingBytes }, new Blob([chunk]));
     chunkIndex++;
     // The manifest follows each chunk, so an interruption resumes after the last whole chunk.
     await writeManifest(false);
