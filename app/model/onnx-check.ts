@@ -1,9 +1,9 @@
 /**
  * ONNX Runtime as an independent implementation: the logits of an ONNX export (Hub repositories keep
  * it at onnx/model.onnx, input `input_ids` int64 [batch, sequence], output `logits`) for one sequence.
- * onnxruntime-web runs on its wasm backend both in browsers and in Node.
+ * onnxruntime-web runs on its wasm backend both in browsers and in Node (`#onnxruntime`: app/onnxruntime.d.ts).
  */
-import * as ort from 'onnxruntime-web';
+import * as ort from '#onnxruntime';
 import { CocktailError } from '../errors.ts';
 
 export interface OnnxLogits {
