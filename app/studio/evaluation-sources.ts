@@ -1,7 +1,7 @@
 /**
  * Everything the Evaluate page can show or compare, as one list in the order things happened: each
  * run's final (or latest) evaluation from the "runs" store, oldest run first, then the evaluations
- * made on the page during this visit.
+ * made on the page (kept across visits, oldest first).
  */
 import type { EvalEvent } from '../train/run.ts';
 import type { RunRecord } from '../../workers/protocol.ts';

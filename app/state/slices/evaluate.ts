@@ -1,6 +1,7 @@
 import type { StateCreator } from 'zustand';
 import { CocktailError, toErrorReport, type ErrorReport } from '../../errors.ts';
 import { mergeEvaluations, runEvaluationJobs, type EvaluationJob } from '../../studio/evaluation-plan.ts';
+import { loadSavedEvaluations, saveEvaluations, type SavedEvaluation } from '../../studio/saved-evaluations.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import { parseRecipe } from '../../train/recipe.ts';
 import type { EvalEvent } from '../../train/run.ts';
@@ -9,20 +10,11 @@ import type { AppState } from '../store.ts';
 
 /**
  * The Evaluate page's own evaluations: the base model, a library adapter, or a run's adapters
- * evaluated again, each through the worker's eval.run (one at a time: there is one GPU). Results of
- * this visit are kept as columns the page compares with the runs' own evaluations; runs themselves
- * come from the Library's listing of the "runs" store.
+ * evaluated again, each through the worker's eval.run (one at a time: there is one GPU). Their results
+ * are kept in localStorage (app/studio/saved-evaluations.ts) as columns the page compares with the
+ * runs' own evaluations; runs themselves come from the Library's listing of the "runs" store.
  */
-export interface EvaluationResult {
-  id: string;
-  /** "Base model", "Adapter run-…/shared", "run-… evaluated again". */
-  label: string;
-  /** What was evaluated: the model, and the adapter when there was one. */
-  model: string;
-  adapterKey?: string;
-  evaluation: EvalEvent;
-  finishedAt: number;
-}
+export type EvaluationResult = SavedEvaluation;
 
 export interface EvaluationState {
   status: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -34,6 +26,8 @@ export interface EvaluationState {
   job: number;
   jobs: number;
   results: EvaluationResult[];
+  /** The browser would not keep the results (storage full or disabled): they last for this visit. */
+  notSaved?: boolean;
   error?: ErrorReport;
 }
 
@@ -44,6 +38,8 @@ export interface EvaluateSlice {
   /** Evaluates a run's adapters again, on the run's own recipe. */
   evaluateRun(runId: string): Promise<void>;
   cancelEvaluation(): void;
+  /** Removes one of the page's evaluations from the list and from storage. */
+  forgetEvaluation(id: string): void;
 }
 
 export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> = (set, get) => {
@@ -78,8 +74,12 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
           return;
         }
       }
-      const result: EvaluationResult = { id: `evaluation-${++sequence}`, label, model, ...(adapterKey ? { adapterKey } : {}), evaluation: mergeEvaluations(events), finishedAt: Date.now() };
-      set((state) => ({ evaluation: { ...state.evaluation, status: 'done', stage: undefined, prepare: undefined, results: [...state.evaluation.results, result] } }));
+      const finishedAt = Date.now();
+      // Unique across visits: saved results from earlier visits keep their ids.
+      const id = `evaluation-${finishedAt.toString(36)}-${++sequence}`;
+      const result: EvaluationResult = { id, label, model, ...(adapterKey ? { adapterKey } : {}), evaluation: mergeEvaluations(events), finishedAt };
+      const results = [...get().evaluation.results, result];
+      update({ status: 'done', stage: undefined, prepare: undefined, results, notSaved: !saveEvaluations(results) });
     } catch (error) {
       const report = toErrorReport(error);
       update({ status: report.code === 'CANCELLED' || controller.signal.aborted ? 'cancelled' : 'failed', error: report, stage: undefined, prepare: undefined });
@@ -89,7 +89,7 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
   };
 
   return {
-    evaluation: { status: 'idle', job: 0, jobs: 0, results: [] },
+    evaluation: { status: 'idle', job: 0, jobs: 0, results: loadSavedEvaluations() },
 
     evaluateModel(adapterKey) {
       const { recipe } = get();
@@ -110,6 +110,11 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
 
     cancelEvaluation() {
       abort?.abort();
+    },
+
+    forgetEvaluation(id) {
+      const results = get().evaluation.results.filter((result) => result.id !== id);
+      update({ results, notSaved: !saveEvaluations(results) });
     },
   };
 };

@@ -10,8 +10,8 @@ import { MetricsTable } from '../evaluate/MetricsTable.tsx';
 import { hrefFor } from '../routes.ts';
 
 /**
- * Evaluate: the per-task metrics of a run (or of an evaluation made here), evaluating again, the base
- * model or a library adapter, and runs side by side. Runs come from the "runs" store, read again
+ * Evaluate: the per-task metrics of a run (or of an evaluation made here, kept across visits),
+ * evaluating again, the base model or a library adapter, and runs side by side. Runs come from the "runs" store, read again
  * whenever a training run changes state so a finished run shows up without a reload.
  */
 export function EvaluatePage() {
@@ -20,6 +20,7 @@ export function EvaluatePage() {
   const libraryError = useStudio((state) => state.library.error);
   const results = useStudio((state) => state.evaluation.results);
   const evaluating = useStudio((state) => state.evaluation.status === 'running');
+  const notSaved = useStudio((state) => state.evaluation.notSaved);
   const trainStatus = useStudio((state) => state.train.status);
   const sources = useMemo(() => evaluationSources(runs, results), [runs, results]);
   // A choice holds until the page makes a new evaluation, which is then shown.
@@ -59,6 +60,11 @@ export function EvaluatePage() {
                   </select>
                 )}
               </Field>
+              {shown && !shown.runId && (
+                <button type="button" className="secondary" disabled={evaluating} onClick={() => useStudio.getState().forgetEvaluation(shown.id)}>
+                  Forget this evaluation
+                </button>
+              )}
               {shownRun && (
                 <button
                   type="button"
@@ -72,6 +78,7 @@ export function EvaluatePage() {
               )}
             </div>
             {shown && <MetricsTable source={shown} />}
+            {notSaved && <p className="muted">This browser would not store the page’s evaluations (storage full or disabled): they last until the page is closed.</p>}
           </>
         )}
         <EvaluationProgress />
