@@ -6,8 +6,9 @@
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { crossEntropyChunkRows, encodeCrossEntropy, readCrossEntropyStats } from '../gpu/ops/cross_entropy.ts';
-import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
+import { readTensors } from '../gpu/readback.ts';
+import { createIndexTensor, createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { Generator } from '../model/generate.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
@@ -163,7 +164,8 @@ export class Evaluator {
     this.graph.encodeForward(encoder, batchTensors, lora);
     encodeCrossEntropy(ctx, encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
     device.queue.submit([encoder.finish()]);
-    return { stats: await readCrossEntropyStats(device, tensors.stats), rowLoss: await readTensor(device, tensors.rowLoss) };
+    const [stats, rowLoss] = await readTensors(device, [tensors.stats, tensors.rowLoss]);
+    return { stats: crossEntropyStatsOf(stats!), rowLoss: rowLoss! };
   }
 
   destroy(): void {

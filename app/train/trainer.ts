@@ -10,9 +10,10 @@
  */
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { adamwPartialCount, encodeAdamw, readAdamwStatus, type AdamwTensor } from '../gpu/ops/adamw.ts';
-import { crossEntropyChunkRows, encodeCrossEntropy, readCrossEntropyStats } from '../gpu/ops/cross_entropy.ts';
-import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from '../gpu/ops/adamw.ts';
+import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
+import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackSlot } from '../gpu/readback.ts';
+import { createIndexTensor, createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { MixSampler } from '../mix/sampler.ts';
 import type { Json, Storage } from '../store/storage.ts';
 import { DecoderGraph } from '../model/graph.ts';
@@ -70,6 +71,8 @@ export class Trainer {
   private readonly stats: GpuTensor;
   private readonly rowLoss: GpuTensor;
   private readonly lossScratch: GpuTensor;
+  /** Everything a step reads back (each micro-batch's row losses, the loss sums, each adapter's status), in one map. */
+  private readonly stepReadback: ReadbackBuffer;
   private sampler: MixSampler;
   private completed = 0;
   private readonly seqLength: number;
@@ -101,6 +104,8 @@ export class Trainer {
     this.stats = createTensor(ctx.device, 'loss stats', [3], 'f32');
     this.rowLoss = createTensor(ctx.device, 'row loss', [N], 'f32');
     this.lossScratch = createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32');
+    const statusBytes = this.adapters.reduce((sum, adapter) => sum + tensorBytes(adapter.status), 0);
+    this.stepReadback = new ReadbackBuffer(ctx.device, 'training step', recipe.grad_accum * tensorBytes(this.rowLoss) + tensorBytes(this.stats) + statusBytes);
   }
 
   /** A trainer for a recipe, resumed from its checkpoint when `options.resume` and one exists. */
@@ -141,8 +146,7 @@ export class Trainer {
     }
     const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
     const usedAdapters = new Set(batches.map((batch) => this.adapterOf(batch)));
-    const taskLoss = new Float64Array(this.tasks.length);
-    const taskLabels = new Float64Array(this.tasks.length);
+    const rowLossSlots: ReadbackSlot[] = [];
     let tokens = 0;
     for (const [micro, batch] of batches.entries()) {
       const adapter = this.adapterOf(batch);
@@ -169,18 +173,15 @@ export class Trainer {
         this.lossScratch,
       );
       this.graph.encodeBackward(encoder, batchTensors, adapter.gpu);
+      // The next micro-batch overwrites the row losses: copy them now; they are read with the rest of the step.
+      rowLossSlots.push(this.stepReadback.copy(encoder, this.rowLoss));
       device.queue.submit([encoder.finish()]);
-      const rowLoss = await readTensor(device, this.rowLoss);
-      for (let row = 0; row < batch.B; row++) {
-        const task = batch.rowTask[row]!;
-        for (let t = 0; t < batch.T; t++) taskLoss[task]! += rowLoss[row * batch.T + t]!;
-        taskLabels[task]! += batch.rowLabels[row]!;
-      }
       tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
     }
 
     const lr = learningRate({ kind: recipe.schedule.kind, lr: recipe.optimizer.lr, warmupSteps: recipe.schedule.warmup_steps, totalSteps: this.totalSteps }, this.completed);
     const update = ctx.device.createCommandEncoder({ label: `adamw ${this.completed}` });
+    const statusSlots: [Adapter, ReadbackSlot][] = [];
     for (const adapter of usedAdapters) {
       encodeAdamw(
         ctx,
@@ -197,13 +198,27 @@ export class Trainer {
         },
         { partials: adapter.partials, status: adapter.status },
       );
+      statusSlots.push([adapter, this.stepReadback.copy(update, adapter.status)]);
     }
+    const statsSlot = this.stepReadback.copy(update, this.stats);
     ctx.device.queue.submit([update.finish()]);
-    const { lossSum, labelCount } = await readCrossEntropyStats(ctx.device, this.stats);
+    const read = await this.stepReadback.read();
+
+    const taskLoss = new Float64Array(this.tasks.length);
+    const taskLabels = new Float64Array(this.tasks.length);
+    for (const [micro, batch] of batches.entries()) {
+      const rowLoss = read.f32(rowLossSlots[micro]!);
+      for (let row = 0; row < batch.B; row++) {
+        const task = batch.rowTask[row]!;
+        for (let t = 0; t < batch.T; t++) taskLoss[task]! += rowLoss[row * batch.T + t]!;
+        taskLabels[task]! += batch.rowLabels[row]!;
+      }
+    }
+    const { lossSum, labelCount } = crossEntropyStatsOf(read.f32(statsSlot));
     let skipped = false;
     let gradNormSquared = 0;
-    for (const adapter of usedAdapters) {
-      const status = await readAdamwStatus(ctx.device, adapter.status);
+    for (const [adapter, slot] of statusSlots) {
+      const status = adamwStatusOf(read.f32(slot));
       if (status.skipped) skipped = true;
       else adapter.adamSteps++;
       gradNormSquared += status.gradNorm ** 2;
@@ -232,12 +247,9 @@ export class Trainer {
   /** Writes the run's checkpoint (adapters, AdamW moments, sampler, step) to storage. */
   async saveCheckpoint(): Promise<void> {
     if (!this.options.storage) throw new CocktailError('CHECKPOINT_NO_STORAGE', 'this trainer was created without storage for checkpoints');
-    const tensors = new Map<string, Float32Array>();
-    for (const adapter of this.adapters) {
-      for (const [index, tensor] of adapter.tensors.entries()) {
-        for (const part of ['param', 'm', 'v'] as const) tensors.set(`${adapter.name}/${index}/${part}`, await readTensor(this.ctx.device, tensor[part]));
-      }
-    }
+    const parts = this.adapters.flatMap((adapter) => adapter.tensors.flatMap((tensor, index) => (['param', 'm', 'v'] as const).map((part) => ({ name: `${adapter.name}/${index}/${part}`, tensor: tensor[part] }))));
+    const values = await readTensors(this.ctx.device, parts.map((part) => part.tensor));
+    const tensors = new Map(parts.map((part, index) => [part.name, values[index]!]));
     const checkpoint: Checkpoint = {
       meta: {
         formatVersion: CHECKPOINT_FORMAT_VERSION,
@@ -275,6 +287,7 @@ export class Trainer {
       adapter.status.buffer.destroy();
     }
     for (const tensor of [...Object.values(this.inputs), this.stats, this.rowLoss, this.lossScratch]) tensor.buffer.destroy();
+    this.stepReadback.destroy();
   }
 
   private adapterOf(batch: HostBatch): Adapter {

@@ -161,7 +161,11 @@ export function encodeAdamw(ctx: GpuContext, encoder: GPUCommandEncoder, tensors
 }
 
 export async function readAdamwStatus(device: GPUDevice, status: GpuTensor): Promise<AdamwStatus> {
-  const words = await readTensor(device, status);
+  return adamwStatusOf(await readTensor(device, status));
+}
+
+/** The status from its four words as read back (word 0 holds u32 flags, so it is read by its bits). */
+export function adamwStatusOf(words: Float32Array): AdamwStatus {
   const flags = new Uint32Array(words.buffer, words.byteOffset, 1)[0]!;
   return { flags, skipped: flags !== 0, gradNorm: words[2]!, clipCoefficient: words[3]! };
 }

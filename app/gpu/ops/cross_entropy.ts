@@ -271,7 +271,12 @@ export interface CrossEntropyStats {
 }
 
 export async function readCrossEntropyStats(device: GPUDevice, stats: GpuTensor): Promise<CrossEntropyStats> {
-  const [lossSum, labelCount, invalidLabels] = await readTensor(device, stats);
+  return crossEntropyStatsOf(await readTensor(device, stats));
+}
+
+/** The stats from their three words as read back. */
+export function crossEntropyStatsOf(words: Float32Array): CrossEntropyStats {
+  const [lossSum, labelCount, invalidLabels] = words;
   return { lossSum: lossSum!, labelCount: labelCount!, invalidLabels: invalidLabels! };
 }
 
