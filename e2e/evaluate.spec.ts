@@ -1,11 +1,8 @@
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { readFile, writeFile } from 'node:fs/promises';
-import { fixturePath } from '../test/fixtures.ts';
-import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
-
-const RECIPE_KEY = 'cocktail.recipe.v1';
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, FPB_FILE, importTaskFiles, seedRecipe, test, TWEETS_FILE } from './studio.ts';
 
 const PHRASES = { name: 'phrases', source: { file: 'Sentences_50Agree.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'accuracy', role: 'task', validation_fraction: 0.1, max_examples: 40 };
 const TWEETS = {
@@ -50,19 +47,6 @@ function recipe(name: string, tasks: unknown[]) {
 const SINGLE = recipe('Phrases only', [PHRASES]);
 const MIXTURE = recipe('Phrases and tweets', [PHRASES, TWEETS]);
 
-async function importTaskFiles(page: Page): Promise<void> {
-  await page.goto('/#/tasks');
-  for (const file of [
-    { path: fixturePath('datasets/fpb/Sentences_50Agree.txt'), name: 'Sentences_50Agree.txt', delimiter: 'At sign (@)', header: 'No' },
-    { path: fixturePath('datasets/twitter_fin_sentiment/sent_train.csv'), name: 'sent_train.csv', delimiter: 'Comma (,)', header: 'Yes' },
-  ]) {
-    await page.getByLabel('Delimiter').selectOption({ label: file.delimiter });
-    await page.getByLabel('First row is a header').selectOption({ label: file.header });
-    await page.getByLabel('Choose a task file…').setInputFiles(file.path);
-    await expect(page.getByTestId('import-summary')).toContainText(file.name, { timeout: 60_000 });
-  }
-}
-
 /** Trains the studio's current recipe to the end on the Train page. */
 async function train(page: Page, name: string): Promise<void> {
   await page.goto('/#/train');
@@ -79,25 +63,11 @@ async function scores(page: Page, caption: RegExp): Promise<Record<string, strin
 }
 
 test.describe('Evaluate page', () => {
-  let hub: HubServer;
-  test.beforeAll(async () => {
-    hub = await startFixtureHub();
-  });
-  test.afterAll(async () => {
-    await hub.close();
-  });
-
-  test('shows a run’s per-task metrics, evaluates again and the base model, and compares runs side by side', async ({ page }, testInfo) => {
+  test('shows a run’s per-task metrics, evaluates again and the base model, and compares runs side by side', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(600_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await page.addInitScript(
-      ([key, json]) => {
-        if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
-      },
-      [RECIPE_KEY, JSON.stringify(SINGLE)] as const,
-    );
-    await importTaskFiles(page);
+    await seedRecipe(page, SINGLE, 'if-absent');
+    await importTaskFiles(page, [FPB_FILE, TWEETS_FILE]);
 
     // A single-task run, then the mixture run, its recipe loaded on the Library page as a user would.
     await train(page, SINGLE.name);
@@ -158,6 +128,18 @@ test.describe('Evaluate page', () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: testInfo.outputPath('evaluate-dark.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'light' });
+
+    // The page's own evaluations are kept: after a reload they are still there to show and compare; one can be forgotten.
+    await page.reload();
+    const resultsOf = page.getByLabel('Results of');
+    await expect(resultsOf.getByRole('option')).toHaveCount(4);
+    await resultsOf.selectOption({ label: 'Base model' });
+    await expect(page.getByRole('table', { name: /evaluated on this page/ })).toBeVisible();
+    await page.getByRole('button', { name: 'Forget this evaluation' }).click();
+    await expect(resultsOf.getByRole('option')).toHaveCount(3);
+    await page.reload();
+    await expect(resultsOf.getByRole('option')).toHaveCount(3);
+    await expect(resultsOf.getByRole('option', { name: 'Base model' })).toHaveCount(0);
 
     // The Library lists both runs; a run's recipe downloads as recipe.json; deleting a run can take its checkpoint and adapters.
     await page.goto('/#/library');

@@ -2,8 +2,9 @@
  * The Hub for end-to-end specs: test/hub-server.ts serving the real tiny model
  * ../shared/fixtures/models/aidreams260K in the Hub's URL layout, and the studio pointed at it.
  *
- *   const hub = await startFixtureHub();           // in beforeAll; hub.close() in afterAll
- *   await pointStudioAtHub(page, hub.endpoint);      // before page.goto
+ *   test('...', async ({ page, hub }) => ...);       // most specs: the `hub` fixture of studio.ts does both below
+ *   const hub = await startFixtureHub({ ...extra });  // a test that needs more repositories; hub.close() after
+ *   await pointStudioAtHub(page, hub.endpoint);       // before page.goto
  *   // then load FIXTURE_MODEL ("fixtures/aidreams260K", revision "main") on the Model page
  */
 import type { Page } from '@playwright/test';

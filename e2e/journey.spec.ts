@@ -5,13 +5,13 @@
  * per-task curves → a reload in the middle → resume → evaluate → export the PEFT adapter (its files
  * checked) → the playground. A screenshot of every page lands in the test's output folder.
  */
-import { expect, test, type Page, type TestInfo } from '@playwright/test';
+import type { Page, TestInfo } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import { unzipSync } from 'fflate';
 import { fixturePath } from '../test/fixtures.ts';
-import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, test } from './studio.ts';
 
 const FPB = fixturePath('datasets/fpb/Sentences_50Agree.txt');
 const TWEETS = fixturePath('datasets/twitter_fin_sentiment/sent_train.csv');
@@ -20,14 +20,6 @@ const MODEL_CONFIG = fixturePath('models/aidreams260K/config.json');
 const STEPS = 30;
 const RANK = 4;
 const TARGETS = ['q_proj', 'v_proj'];
-
-let hub: HubServer;
-test.beforeAll(async () => {
-  hub = await startFixtureHub();
-});
-test.afterAll(async () => {
-  await hub.close();
-});
 
 async function screenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
   await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
@@ -39,6 +31,7 @@ async function openPage(page: Page, name: string): Promise<void> {
   await expect(link).toHaveAttribute('aria-current', 'page');
 }
 
+/** Imports a file and adds it to the recipe as a task, naming it (studio.ts's importTaskFiles only imports). */
 async function importTaskFile(page: Page, path: string, settings: { delimiter: string; header: string; name: string; labels?: string }): Promise<void> {
   await page.getByLabel('Delimiter', { exact: true }).selectOption({ label: settings.delimiter });
   await page.getByLabel('First row is a header').selectOption({ label: settings.header });
@@ -72,10 +65,9 @@ function safetensorsShapes(bytes: Uint8Array): Record<string, number[]> {
   return Object.fromEntries(Object.entries(header).filter(([name]) => name !== '__metadata__').map(([name, tensor]) => [name, tensor.shape]));
 }
 
-test('load a Hub model, import two finance tasks, mix, train with a reload in the middle, evaluate, export and chat', async ({ page }, testInfo) => {
+test('load a Hub model, import two finance tasks, mix, train with a reload in the middle, evaluate, export and chat', async ({ page, hub: _hub }, testInfo) => {
   test.setTimeout(900_000);
   const errors = watchConsole(page);
-  await pointStudioAtHub(page, hub.endpoint);
 
   // Start: the guided start and this GPU.
   await page.goto('/');

@@ -1,4 +1,4 @@
-import { expect, test, type Download, type Page } from '@playwright/test';
+import type { Download, Page } from '@playwright/test';
 import { unzipSync } from 'fflate';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,16 +7,13 @@ import { initLoraAdapter } from '../app/model/lora.ts';
 import { readSafetensorsHeader } from '../app/model/safetensors.ts';
 import { exportPeftAdapter, zipPeftAdapter } from '../app/train/peft.ts';
 import { formatBytes } from '../app/ui/format.ts';
-import { fixturePath } from '../test/fixtures.ts';
-import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR } from './hub.ts';
+import { expect, FPB_FILE, importTaskFiles, RECIPE_KEY, seedRecipe, test } from './studio.ts';
 
-const RECIPE_KEY = 'cocktail.recipe.v1';
 const LORA = { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'] as ('q_proj' | 'v_proj')[], rslora: false };
 /** What loading the fixture on the Model page stores: the files the studio loads, and the ONNX export for "verify engine". */
 const MODEL_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json', 'special_tokens_map.json', 'model.safetensors', 'onnx/model.onnx'];
-const FPB = fixturePath('datasets/fpb/Sentences_50Agree.txt');
 
 // Chromium logs the Hub's 404s for optional files the fixture lacks; they are expected.
 const unexpected = (errors: string[]) => errors.filter((error) => !/Failed to load resource/.test(error));
@@ -29,15 +26,6 @@ async function adapterZip(path: string, model: ModelConfig): Promise<string> {
   return path;
 }
 
-async function useRecipeOnce(page: Page, recipe: unknown): Promise<void> {
-  await page.addInitScript(
-    ([key, json]) => {
-      if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
-    },
-    [RECIPE_KEY, JSON.stringify(recipe)] as const,
-  );
-}
-
 const storeRow = (page: Page, store: string) => page.locator('table.limits').getByRole('row', { name: new RegExp(`^${store}\\b`) });
 
 async function saved(download: Download, path: string): Promise<Uint8Array> {
@@ -46,19 +34,10 @@ async function saved(download: Download, path: string): Promise<Uint8Array> {
 }
 
 test.describe('Library page', () => {
-  let hub: HubServer;
-  test.beforeAll(async () => {
-    hub = await startFixtureHub();
-  });
-  test.afterAll(async () => {
-    await hub.close();
-  });
-
-  test('lists models, data sets and adapters with their sizes, exports a PEFT adapter, and deletes with the usage dropping', async ({ page }, testInfo) => {
+  test('lists models, data sets and adapters with their sizes, exports a PEFT adapter, and deletes with the usage dropping', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await useRecipeOnce(page, { name: 'Library spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 });
+    await seedRecipe(page, { name: 'Library spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 }, 'if-absent');
 
     // What a user would have stored: a model from the Hub, a task file, and an adapter.
     await page.goto('/#/model');
@@ -66,11 +45,7 @@ test.describe('Library page', () => {
     await page.getByLabel('Revision').fill('main');
     await page.getByRole('button', { name: 'Load', exact: true }).click();
     await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 60_000 });
-    await page.goto('/#/tasks');
-    await page.getByLabel('Delimiter').selectOption({ label: 'At sign (@)' });
-    await page.getByLabel('First row is a header').selectOption({ label: 'No' });
-    await page.getByLabel('Choose a task file…').setInputFiles(FPB);
-    await expect(page.getByTestId('import-summary')).toContainText('Sentences_50Agree.txt', { timeout: 60_000 });
+    await importTaskFiles(page, [FPB_FILE]);
 
     await page.goto('/#/library');
     const importAdapter = page.getByLabel('Import PEFT adapter');
@@ -88,7 +63,7 @@ test.describe('Library page', () => {
     await expect(modelRow.getByRole('cell').nth(1)).toHaveText(formatBytes(modelBytes));
     const fileRow = page.getByRole('region', { name: 'Data sets' }).getByRole('row', { name: /Sentences_50Agree\.txt/ });
     await expect(fileRow).toContainText('4,846');
-    await expect(fileRow).toContainText(formatBytes((await stat(FPB)).size));
+    await expect(fileRow).toContainText(formatBytes((await stat(FPB_FILE.path)).size));
     const adapterRow = page.getByRole('region', { name: 'Adapters' }).getByRole('row', { name: /imported\/my-adapter/ });
     await expect(adapterRow).toContainText(FIXTURE_MODEL);
     await expect(adapterRow.getByRole('cell').nth(1)).toHaveText('4');
@@ -162,7 +137,7 @@ test.describe('Library page', () => {
   test('refuses what is not a PEFT adapter or a valid recipe, naming the file, and keeps the current recipe', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
     const recipe = { name: 'Kept recipe', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 };
-    await useRecipeOnce(page, recipe);
+    await seedRecipe(page, recipe, 'if-absent');
     await page.goto('/#/library');
 
     const importAdapter = page.getByLabel('Import PEFT adapter');

@@ -1,13 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { DEFAULT_RECIPE } from '../app/studio/presets.ts';
 import type { Recipe } from '../app/train/recipe.ts';
 import { fixturePath } from '../test/fixtures.ts';
 import { TWEETS_DATASET, writeTweetsDataset } from '../test/hub-datasets.ts';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL, pointStudioAtHub, startFixtureHub } from './hub.ts';
+import { expect, seedRecipe, test } from './studio.ts';
 
 const PHRASES_FILE = 'Sentences_50Agree.txt';
 const TWEETS_FILE = 'sent_train.csv';
@@ -42,15 +43,6 @@ const RECIPE: Recipe = {
 };
 const EXAMPLES_PER_RUN = 200 * 4;
 
-/** The recipe is set once per browser context, before the studio's scripts run, as a saved draft would be. */
-async function seedRecipe(page: Page, recipe: Recipe = RECIPE): Promise<void> {
-  await page.addInitScript((recipe) => {
-    if (sessionStorage.getItem('mixture-spec-seeded')) return;
-    localStorage.setItem('cocktail.recipe.v1', JSON.stringify(recipe));
-    sessionStorage.setItem('mixture-spec-seeded', '1');
-  }, recipe);
-}
-
 /** Imports a fixture file on the Tasks page with the real worker, and returns the rows storage recorded for it. */
 async function importFixture(page: Page, relative: string, fileName: string): Promise<number> {
   await page.goto('/#/tasks');
@@ -65,7 +57,7 @@ const count = (value: number) => Math.round(value).toLocaleString('en-US');
 test.describe('Mixture page', () => {
   test('temperature 2 draws one line per task and the table follows pᵢ ∝ nᵢ^(1/T); round robin changes the chart; the strategy works from the keyboard', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
-    await seedRecipe(page);
+    await seedRecipe(page, RECIPE, 'once');
     const phraseRows = await importFixture(page, `datasets/fpb/${PHRASES_FILE}`, PHRASES_FILE);
     const tweetRows = await importFixture(page, `datasets/twitter_fin_sentiment/${TWEETS_FILE}`, TWEETS_FILE);
     expect(phraseRows).toBe(4846);
@@ -137,7 +129,7 @@ test.describe('Mixture page', () => {
 
   test('an invalid setting is listed with its recipe path, and the preview says why it is not drawn', async ({ page }) => {
     const errors = watchConsole(page);
-    await seedRecipe(page);
+    await seedRecipe(page, RECIPE, 'once');
     await importFixture(page, `datasets/fpb/${PHRASES_FILE}`, PHRASES_FILE);
     await importFixture(page, `datasets/twitter_fin_sentiment/${TWEETS_FILE}`, TWEETS_FILE);
     await page.goto('/#/mixture');
@@ -154,10 +146,8 @@ test.describe('Mixture page', () => {
 
   test('tasks whose size is not known yet are named instead of guessed', async ({ page }) => {
     const errors = watchConsole(page);
-    await page.addInitScript((recipe) => localStorage.setItem('cocktail.recipe.v1', JSON.stringify(recipe)), {
-      ...RECIPE,
-      tasks: [...RECIPE.tasks, { name: 'alpaca', source: { hub: 'tatsu-lab/alpaca', config: 'default', split: 'train' }, format: 'instruction', role: 'regularizer', validation_fraction: 0.05 }],
-    });
+    const alpaca = { name: 'alpaca', source: { hub: 'tatsu-lab/alpaca', config: 'default', split: 'train' }, format: 'instruction', role: 'regularizer', validation_fraction: 0.05 } satisfies Recipe['tasks'][number];
+    await seedRecipe(page, { ...RECIPE, tasks: [...RECIPE.tasks, alpaca] }, 'always');
     await page.goto('/#/mixture');
     await expect(page.getByTestId('sizes-missing')).toContainText('“phrases”, “tweets”: import the task’s file on the Tasks page.');
     await expect(page.getByTestId('sizes-missing')).toContainText('“alpaca”: from the Hub. Downloading it once into this browser counts the examples');
@@ -174,7 +164,7 @@ test.describe('Mixture page', () => {
     const hub = await startFixtureHub({ [`datasets/${TWEETS_DATASET}`]: dir });
     try {
       const hubTask = { format: 'classification', columns: { text: 'text', label: 'label' }, labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' }, role: 'task', validation_fraction: 0.1 } as const;
-      await seedRecipe(page, {
+      const recipe = {
         ...RECIPE,
         model: { source: FIXTURE_MODEL, revision: 'main' },
         max_length: 64,
@@ -182,7 +172,8 @@ test.describe('Mixture page', () => {
           { ...hubTask, name: 'tweets', source: { hub: TWEETS_DATASET, config: 'default', split: 'train', validation_split: 'validation' } },
           { ...hubTask, name: 'tweets-dev', source: { hub: TWEETS_DATASET, config: 'default', split: 'validation' } },
         ],
-      });
+      } satisfies Recipe;
+      await seedRecipe(page, recipe, 'once');
       await pointStudioAtHub(page, hub.endpoint);
       await page.goto('/#/mixture');
       await expect(page.getByTestId('sizes-missing')).toContainText('“tweets”, “tweets-dev”: from the Hub.');

@@ -1,18 +1,10 @@
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
-
-let hub: HubServer;
-test.beforeEach(async () => {
-  hub = await startFixtureHub();
-});
-test.afterEach(async () => {
-  await hub.close();
-});
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR } from './hub.ts';
+import { expect, RECIPE_KEY, test } from './studio.ts';
 
 async function loadFromHub(page: Page, id: string, revision = 'main') {
   await page.getByLabel('Hub model id').fill(id);
@@ -20,12 +12,11 @@ async function loadFromHub(page: Page, id: string, revision = 'main') {
   await page.getByRole('button', { name: 'Load', exact: true }).click();
 }
 
-const savedRecipe = (page: Page) => page.evaluate(() => JSON.parse(localStorage.getItem('cocktail.recipe.v1') ?? '{}') as { model: { source: string; revision: string }; batch_size: number; max_length: number; recompute: boolean; lora: { r: number } });
+const savedRecipe = (page: Page) => page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? '{}') as { model: { source: string; revision: string }; batch_size: number; max_length: number; recompute: boolean; lora: { r: number } }, RECIPE_KEY);
 
 test.describe('Model page', () => {
-  test('downloads a Hub model with progress, shows its card, plans memory and verifies the engine', async ({ page }, testInfo) => {
+  test('downloads a Hub model with progress, shows its card, plans memory and verifies the engine', async ({ page, hub }, testInfo) => {
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
     // Slow enough to watch the progress: the weights and the ONNX export are about 2 MB.
     hub.throttle(400_000);
     await page.goto('/#/model');
@@ -78,9 +69,8 @@ test.describe('Model page', () => {
     expect(errors).toEqual([]);
   });
 
-  test('Cancel stops a download and Load resumes it; after a reload the model loads from storage with the Hub gone', async ({ page }) => {
+  test('Cancel stops a download and Load resumes it; after a reload the model loads from storage with the Hub gone', async ({ page, hub }) => {
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
     hub.throttle(100_000);
     await page.goto('/#/model');
     await loadFromHub(page, FIXTURE_MODEL);
@@ -102,9 +92,8 @@ test.describe('Model page', () => {
     expect(errors).toEqual([]);
   });
 
-  test('a bad id, a missing repository and a cut network each say what to do, and the page keeps working', async ({ page }) => {
+  test('a bad id, a missing repository and a cut network each say what to do, and the page keeps working', async ({ page, hub }) => {
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
     await page.goto('/#/model');
 
     await loadFromHub(page, 'not a hub id!');

@@ -1,14 +1,15 @@
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseModelConfig } from '../app/model/config.ts';
 import { initLoraAdapter } from '../app/model/lora.ts';
 import { exportPeftAdapter, zipPeftAdapter } from '../app/train/peft.ts';
-import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, startFixtureHub, pointStudioAtHub } from './hub.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR } from './hub.ts';
+import { expect, seedRecipe, test } from './studio.ts';
 
-const RECIPE_KEY = 'cocktail.recipe.v1';
+/** The recipe every test starts with: the fixture model, which the Playground generates with. */
+const RECIPE = { name: 'Playground spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 };
 /** The fixture model's greedy continuation from BOS: ids 319, 459, 355, 260, 275, 429, 339, 315 (../shared/fixtures/README.md). */
 const GREEDY_FROM_BOS = '"Echoes of vect';
 
@@ -31,24 +32,10 @@ async function watchPaneText(page: Page, testId: string): Promise<void> {
 }
 
 test.describe('Playground page', () => {
-  let hub: HubServer;
-  test.beforeAll(async () => {
-    hub = await startFixtureHub();
-  });
-  test.afterAll(async () => {
-    await hub.close();
-  });
-
-  test('the base model streams its answer, and an adapter with B = 0 answers exactly the same at temperature 0', async ({ page }, testInfo) => {
+  test('the base model streams its answer, and an adapter with B = 0 answers exactly the same at temperature 0', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await page.addInitScript(
-      ([key, json]) => {
-        if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
-      },
-      [RECIPE_KEY, JSON.stringify({ name: 'Playground spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 })] as const,
-    );
+    await seedRecipe(page, RECIPE, 'if-absent');
 
     // The adapter comes into the library the way a user brings one: imported on the Library page.
     await page.goto('/#/library');
@@ -86,16 +73,10 @@ test.describe('Playground page', () => {
     expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
   });
 
-  test('Stop cancels the generation in flight and the pane keeps what it had', async ({ page }) => {
+  test('Stop cancels the generation in flight and the pane keeps what it had', async ({ page, hub: _hub }) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await page.addInitScript(
-      ([key, json]) => {
-        if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
-      },
-      [RECIPE_KEY, JSON.stringify({ name: 'Playground spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 })] as const,
-    );
+    await seedRecipe(page, RECIPE, 'if-absent');
     await page.goto('/#/playground');
     await page.getByLabel('Max new tokens').fill('120');
     await page.getByLabel('Temperature').fill('0.8');
@@ -110,16 +91,10 @@ test.describe('Playground page', () => {
     expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
   });
 
-  test('chat mode sends the conversation with roles, and the settings survive a reload', async ({ page }) => {
+  test('chat mode sends the conversation with roles, and the settings survive a reload', async ({ page, hub: _hub }) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await page.addInitScript(
-      ([key, json]) => {
-        if (!window.localStorage.getItem(key)) window.localStorage.setItem(key, json);
-      },
-      [RECIPE_KEY, JSON.stringify({ name: 'Playground spec', model: { source: FIXTURE_MODEL, revision: 'main' }, tasks: [], steps: 10 })] as const,
-    );
+    await seedRecipe(page, RECIPE, 'if-absent');
     await page.goto('/#/playground');
     await page.getByRole('radio', { name: 'Chat' }).check();
     await page.getByLabel('Role of message 1').selectOption('system');
@@ -142,13 +117,10 @@ test.describe('Playground page', () => {
     expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
   });
 
-  test('an error shows in the pane where it happened, in words, and the page keeps working', async ({ page }) => {
+  test('an error shows in the pane where it happened, in words, and the page keeps working', async ({ page, hub: _hub }) => {
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await page.addInitScript(
-      ([key, json]) => window.localStorage.setItem(key, json),
-      [RECIPE_KEY, JSON.stringify({ name: 'Playground spec', model: { source: 'fixtures/no-such-model', revision: 'main' }, tasks: [], steps: 10 })] as const,
-    );
+    // A model the Hub does not have: loading it for the base pane fails with a 404.
+    await seedRecipe(page, { ...RECIPE, model: { source: 'fixtures/no-such-model', revision: 'main' } }, 'always');
     await page.goto('/#/playground');
     await page.getByRole('button', { name: 'Generate' }).click();
     const pane = page.getByTestId('pane-base');

@@ -1,33 +1,18 @@
 import { writeFileSync } from 'node:fs';
-import { expect, test, type Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { DEFAULT_RECIPE } from '../app/studio/presets.ts';
 import type { Recipe } from '../app/train/recipe.ts';
 import { fixturePath } from '../test/fixtures.ts';
-import type { HubServer } from '../test/hub-server.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, seedRecipe, test } from './studio.ts';
 
 const FPB = fixturePath('datasets/fpb/Sentences_50Agree.txt');
 const TWEETS = fixturePath('datasets/twitter_fin_sentiment/sent_train.csv');
 
-/** The recipe slice's localStorage key (app/state/slices/recipe.ts; importing it here would load the JSON schema, which Node refuses without an import attribute). */
-const RECIPE_STORAGE_KEY = 'cocktail.recipe.v1';
-
-let hub: HubServer;
-test.beforeAll(async () => {
-  hub = await startFixtureHub();
-});
-test.afterAll(async () => {
-  await hub.close();
-});
-
 /** The studio with the fixture model in its recipe (set once: a reload keeps what the page saved). */
 async function openTasksPage(page: Page, tasks: Recipe['tasks'] = []): Promise<void> {
-  await pointStudioAtHub(page, hub.endpoint);
-  const recipe = JSON.stringify({ ...DEFAULT_RECIPE, model: { source: FIXTURE_MODEL, revision: 'main' }, tasks });
-  await page.addInitScript(([key, value]) => {
-    if (window.localStorage.getItem(key) === null) window.localStorage.setItem(key, value);
-  }, [RECIPE_STORAGE_KEY, recipe] as const);
+  await seedRecipe(page, { ...DEFAULT_RECIPE, model: { source: FIXTURE_MODEL, revision: 'main' }, tasks }, 'if-absent');
   await page.goto('/#/tasks');
   await expect(page.getByRole('heading', { name: 'Tasks', exact: true })).toBeVisible();
 }
@@ -40,7 +25,7 @@ async function importFile(page: Page, path: string, settings: { delimiter: strin
 
 const taskItem = (page: Page, name: string) => page.getByRole('list', { name: 'Tasks in the recipe' }).getByRole('listitem').filter({ has: page.getByText(name, { exact: true }) });
 
-test('imports Financial PhraseBank and the tweets, maps both as classification, shows their tokens, and keeps them over a reload', async ({ page }, testInfo) => {
+test('imports Financial PhraseBank and the tweets, maps both as classification, shows their tokens, and keeps them over a reload', async ({ page, hub: _hub }, testInfo) => {
   const errors = watchConsole(page);
   await openTasksPage(page);
 
@@ -141,7 +126,7 @@ test('imports Financial PhraseBank and the tweets, maps both as classification, 
   expect(errors).toEqual([]);
 });
 
-test('a Hub data set is added with its columns typed in, and nothing is downloaded', async ({ page }) => {
+test('a Hub data set is added with its columns typed in, and nothing is downloaded', async ({ page, hub }) => {
   const errors = watchConsole(page);
   await openTasksPage(page);
   const hubPanel = page.getByRole('region', { name: 'Add a task from a Hub data set' });
@@ -169,7 +154,7 @@ test('a Hub data set is added with its columns typed in, and nothing is download
   expect(errors).toEqual([]);
 });
 
-test('a task the recipe finds fault with shows the problem beside it, and a task whose file is gone says so', async ({ page }) => {
+test('a task the recipe finds fault with shows the problem beside it, and a task whose file is gone says so', async ({ page, hub: _hub }) => {
   const errors = watchConsole(page);
   await openTasksPage(page, [
     { name: 'headlines', source: { file: 'headlines.csv' }, format: 'classification', columns: { text: 'text', label: 'label' }, metric: 'rouge_l', role: 'task', validation_fraction: 0.1 },

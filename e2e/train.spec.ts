@@ -1,16 +1,7 @@
-import { expect, test, type Page } from '@playwright/test';
-import { fixturePath } from '../test/fixtures.ts';
-import type { HubServer } from '../test/hub-server.ts';
+import type { Page } from '@playwright/test';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub, pointStudioAtHub } from './hub.ts';
-
-const RECIPE_KEY = 'cocktail.recipe.v1';
-
-/** The two real task files, imported on the Tasks page as a user does. */
-const TASK_FILES = [
-  { path: fixturePath('datasets/fpb/Sentences_50Agree.txt'), name: 'Sentences_50Agree.txt', delimiter: 'At sign (@)', header: 'No' },
-  { path: fixturePath('datasets/twitter_fin_sentiment/sent_train.csv'), name: 'sent_train.csv', delimiter: 'Comma (,)', header: 'Yes' },
-];
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, FPB_FILE, importTaskFiles, RECIPE_KEY, seedRecipe, test, TWEETS_FILE } from './studio.ts';
 
 /** A finance cocktail small enough for SwiftShader: the tiny model, rank 4 on q and v, short sequences. */
 function recipe(change: Record<string, unknown> = {}) {
@@ -53,20 +44,6 @@ function recipe(change: Record<string, unknown> = {}) {
   };
 }
 
-async function useRecipe(page: Page, value: unknown): Promise<void> {
-  await page.addInitScript(([key, json]) => window.localStorage.setItem(key, json), [RECIPE_KEY, JSON.stringify(value)] as const);
-}
-
-async function importTaskFiles(page: Page): Promise<void> {
-  await page.goto('/#/tasks');
-  for (const file of TASK_FILES) {
-    await page.getByLabel('Delimiter').selectOption({ label: file.delimiter });
-    await page.getByLabel('First row is a header').selectOption({ label: file.header });
-    await page.getByLabel('Choose a task file…').setInputFiles(file.path);
-    await expect(page.getByTestId('import-summary')).toContainText(file.name, { timeout: 60_000 });
-  }
-}
-
 const runStatus = (page: Page) => page.getByRole('status').filter({ hasText: 'Train spec:' });
 const lossChart = (page: Page) => page.getByRole('figure', { name: 'Training loss' });
 
@@ -77,20 +54,11 @@ async function shownStep(page: Page): Promise<number> {
 }
 
 test.describe('Train page', () => {
-  let hub: HubServer;
-  test.beforeAll(async () => {
-    hub = await startFixtureHub();
-  });
-  test.afterAll(async () => {
-    await hub.close();
-  });
-
-  test('trains with live per-task charts, pauses, survives a reload, resumes and shows the final evaluation', async ({ page }, testInfo) => {
+  test('trains with live per-task charts, pauses, survives a reload, resumes and shows the final evaluation', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(420_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await useRecipe(page, recipe());
-    await importTaskFiles(page);
+    await seedRecipe(page, recipe(), 'always');
+    await importTaskFiles(page, [FPB_FILE, TWEETS_FILE]);
 
     await page.goto('/#/train');
     const start = page.getByRole('button', { name: 'Start', exact: true });
@@ -130,12 +98,11 @@ test.describe('Train page', () => {
     expect(errors).toEqual([]);
   });
 
-  test('a run cut off by a reload is offered for resuming from its checkpoint, and cancel asks first', async ({ page }, testInfo) => {
+  test('a run cut off by a reload is offered for resuming from its checkpoint, and cancel asks first', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await useRecipe(page, recipe({ steps: 200, eval_every: 100 }));
-    await importTaskFiles(page);
+    await seedRecipe(page, recipe({ steps: 200, eval_every: 100 }), 'always');
+    await importTaskFiles(page, [FPB_FILE, TWEETS_FILE]);
 
     await page.goto('/#/train');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
@@ -164,7 +131,7 @@ test.describe('Train page', () => {
 
   test('a recipe problem blocks Start, names its path and leads to where it is fixed', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
-    await useRecipe(page, recipe({ tasks: [] }));
+    await seedRecipe(page, recipe({ tasks: [] }), 'always');
     await page.goto('/#/train');
     const problems = page.getByRole('region', { name: /The recipe has 1 problem/ });
     await expect(problems).toContainText('tasks:');
@@ -191,10 +158,9 @@ test.describe('Train page', () => {
     expect(errors).toEqual([]);
   });
 
-  test('a task file that was never imported stops the run with the reason, and the studio keeps working', async ({ page }, testInfo) => {
+  test('a task file that was never imported stops the run with the reason, and the studio keeps working', async ({ page, hub: _hub }, testInfo) => {
     const errors = watchConsole(page);
-    await pointStudioAtHub(page, hub.endpoint);
-    await useRecipe(page, recipe());
+    await seedRecipe(page, recipe(), 'always');
     await page.goto('/#/train');
     await page.getByRole('button', { name: 'Start', exact: true }).click();
     const alert = page.getByRole('alert');

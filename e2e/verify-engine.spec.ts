@@ -1,10 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, test } from '@playwright/test';
-import type { HubServer } from '../test/hub-server.ts';
 import { PROTOCOL_VERSION } from '../workers/protocol.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, startFixtureHub } from './hub.ts';
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, test } from './studio.ts';
 
 /**
  * "Verify engine" in the production build: the bundled module worker downloads the fixture model from
@@ -20,15 +19,7 @@ function engineWorkerUrl(): string {
   return `/assets/${file}`;
 }
 
-let hub: HubServer;
-test.beforeAll(async () => {
-  hub = await startFixtureHub();
-});
-test.afterAll(async () => {
-  await hub.close();
-});
-
-test('the bundled engine worker verifies itself against ONNX Runtime on a model it downloaded', async ({ page }) => {
+test('the bundled engine worker verifies itself against ONNX Runtime on a model it downloaded', async ({ page, hub }) => {
   const errors = watchConsole(page);
   await page.goto('/');
   const outcome = await page.evaluate(

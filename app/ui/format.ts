@@ -15,3 +15,8 @@ export function formatBytes(bytes: number): string {
 export function formatError(relativeError: number): string {
   return Number.isFinite(relativeError) ? relativeError.toExponential(2) : String(relativeError);
 }
+
+/** "1 model", "3 models": a count with its noun, plural by adding "s". */
+export function plural(count: number, noun: string): string {
+  return `${count.toLocaleString('en')} ${noun}${count === 1 ? '' : 's'}`;
+}

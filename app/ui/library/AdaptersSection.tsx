@@ -1,9 +1,11 @@
 import { useStudio } from '../../state/store.ts';
-import { ErrorNotice } from '../components/ErrorNotice.tsx';
-import { formatBytes } from '../format.ts';
+import { formatBytes, plural } from '../format.ts';
 import { hrefFor } from '../routes.ts';
 import { ConfirmDelete } from './ConfirmDelete.tsx';
 import { ImportAdapter } from './ImportAdapter.tsx';
+import { LibrarySection } from './LibraryTable.tsx';
+
+const COLUMNS = [{ label: 'Adapter' }, { label: 'Base model' }, { label: 'Rank', number: true }, { label: 'Steps', number: true }, { label: 'Size', number: true }];
 
 /**
  * Trained and imported LoRA adapters, each downloadable as a PEFT zip (adapter_config.json +
@@ -13,72 +15,52 @@ export function AdaptersSection() {
   const adapters = useStudio((state) => state.library.adapters);
   const error = useStudio((state) => state.library.sectionErrors.adapters);
   const total = adapters.reduce((sum, adapter) => sum + adapter.bytes, 0);
+  const rows = adapters.map((adapter) => (
+    <tr key={adapter.key}>
+      <th scope="row">
+        <code>{adapter.key}</code>
+        {!adapter.runId && <span className="tag">imported</span>}
+      </th>
+      <td>{adapter.baseModel ? <code>{adapter.baseModel}</code> : '—'}</td>
+      <td className="number">{adapter.r ?? '—'}</td>
+      <td className="number">{adapter.steps ?? '—'}</td>
+      <td className="number">{formatBytes(adapter.bytes)}</td>
+      <td className="actions">
+        <button type="button" onClick={() => void useStudio.getState().exportAdapter(adapter.key, 'zip')}>
+          Download PEFT zip
+        </button>
+        <details className="adapter-files">
+          <summary>Separate files</summary>
+          <button type="button" className="secondary" onClick={() => void useStudio.getState().exportAdapter(adapter.key, 'config')}>
+            Download adapter_config.json
+          </button>
+          <button type="button" className="secondary" onClick={() => void useStudio.getState().exportAdapter(adapter.key, 'weights')}>
+            Download adapter_model.safetensors
+          </button>
+        </details>
+        <a className="playground-link" href={hrefFor('playground', { adapter: adapter.key })}>
+          Try in Playground
+        </a>
+        <ConfirmDelete what={adapter.key} onConfirm={() => useStudio.getState().deleteAdapter(adapter.key)} />
+      </td>
+    </tr>
+  ));
   return (
-    <section className="panel library-section" aria-labelledby="library-adapters-title">
-      <h2 id="library-adapters-title">Adapters</h2>
-      {error && <ErrorNotice error={error} title="The adapter could not be exported or deleted" />}
-      {adapters.length === 0 ? (
-        <p className="muted">
+    <LibrarySection
+      id="adapters"
+      title="Adapters"
+      error={error}
+      errorTitle="The adapter could not be exported or deleted"
+      empty={
+        <>
           No adapters yet. A run exports its adapters when it completes (<a href={hrefFor('train')}>Train page</a>), or import a PEFT adapter below.
-        </p>
-      ) : (
-        <table className="library-table">
-          <caption className="muted">
-            {adapters.length} adapter{adapters.length === 1 ? '' : 's'}, {formatBytes(total)}
-          </caption>
-          <thead>
-            <tr>
-              <th scope="col">Adapter</th>
-              <th scope="col">Base model</th>
-              <th scope="col" className="number">
-                Rank
-              </th>
-              <th scope="col" className="number">
-                Steps
-              </th>
-              <th scope="col" className="number">
-                Size
-              </th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {adapters.map((adapter) => (
-              <tr key={adapter.key}>
-                <th scope="row">
-                  <code>{adapter.key}</code>
-                  {!adapter.runId && <span className="tag">imported</span>}
-                </th>
-                <td>{adapter.baseModel ? <code>{adapter.baseModel}</code> : '—'}</td>
-                <td className="number">{adapter.r ?? '—'}</td>
-                <td className="number">{adapter.steps ?? '—'}</td>
-                <td className="number">{formatBytes(adapter.bytes)}</td>
-                <td className="actions">
-                  <button type="button" onClick={() => void useStudio.getState().exportAdapter(adapter.key, 'zip')}>
-                    Download PEFT zip
-                  </button>
-                  <details className="adapter-files">
-                    <summary>Separate files</summary>
-                    <button type="button" className="secondary" onClick={() => void useStudio.getState().exportAdapter(adapter.key, 'config')}>
-                      Download adapter_config.json
-                    </button>
-                    <button type="button" className="secondary" onClick={() => void useStudio.getState().exportAdapter(adapter.key, 'weights')}>
-                      Download adapter_model.safetensors
-                    </button>
-                  </details>
-                  <a className="playground-link" href={hrefFor('playground', { adapter: adapter.key })}>
-                    Try in Playground
-                  </a>
-                  <ConfirmDelete what={adapter.key} onConfirm={() => useStudio.getState().deleteAdapter(adapter.key)} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+        </>
+      }
+      caption={`${plural(adapters.length, 'adapter')}, ${formatBytes(total)}`}
+      columns={COLUMNS}
+      rows={rows}
+    >
       <ImportAdapter />
-    </section>
+    </LibrarySection>
   );
 }

@@ -3,46 +3,33 @@ import { ACTIVE_STATUSES } from '../../state/slices/train.ts';
 import { useStudio } from '../../state/store.ts';
 import { runBelongings } from '../../studio/library-items.ts';
 import type { RunRecord } from '../../../workers/protocol.ts';
-import { ErrorNotice } from '../components/ErrorNotice.tsx';
-import { formatBytes } from '../format.ts';
+import { formatBytes, plural } from '../format.ts';
 import { hrefFor } from '../routes.ts';
 import { ConfirmDelete } from './ConfirmDelete.tsx';
+import { LibrarySection } from './LibraryTable.tsx';
+
+const COLUMNS = [{ label: 'Run' }, { label: 'Status' }, { label: 'Step', number: true }, { label: 'Started' }];
 
 /** Training runs: status, progress, when they started; their recipe as a file; delete with what they left. */
 export function RunsSection() {
   const runs = useStudio((state) => state.library.runs);
   const error = useStudio((state) => state.library.sectionErrors.runs);
   return (
-    <section className="panel library-section" aria-labelledby="library-runs-title">
-      <h2 id="library-runs-title">Runs</h2>
-      {error && <ErrorNotice error={error} title="The run could not be deleted" />}
-      {runs.length === 0 ? (
-        <p className="muted">
+    <LibrarySection
+      id="runs"
+      title="Runs"
+      error={error}
+      errorTitle="The run could not be deleted"
+      empty={
+        <>
           No runs yet. Start one on the <a href={hrefFor('train')}>Train page</a>.
-        </p>
-      ) : (
-        <table className="library-table">
-          <thead>
-            <tr>
-              <th scope="col">Run</th>
-              <th scope="col">Status</th>
-              <th scope="col" className="number">
-                Step
-              </th>
-              <th scope="col">Started</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {runs.map((run) => (
-              <RunRow key={run.runId} run={run} />
-            ))}
-          </tbody>
-        </table>
-      )}
-    </section>
+        </>
+      }
+      columns={COLUMNS}
+      rows={runs.map((run) => (
+        <RunRow key={run.runId} run={run} />
+      ))}
+    />
   );
 }
 
@@ -54,7 +41,7 @@ function RunRow({ run }: { run: RunRecord }) {
   const belongings = runBelongings(run.runId, adapters, checkpoints);
   const leftBehind = [
     ...(belongings.checkpoint ? [`its checkpoint (${formatBytes(belongings.checkpoint.bytes)})`] : []),
-    ...(belongings.adapters.length > 0 ? [`its ${belongings.adapters.length} adapter${belongings.adapters.length === 1 ? '' : 's'}`] : []),
+    ...(belongings.adapters.length > 0 ? [`its ${plural(belongings.adapters.length, 'adapter')}`] : []),
   ];
   return (
     <tr>
