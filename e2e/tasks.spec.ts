@@ -1,10 +1,14 @@
 import { writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { DEFAULT_RECIPE } from '../app/studio/presets.ts';
 import type { Recipe } from '../app/train/recipe.ts';
 import { fixturePath } from '../test/fixtures.ts';
+import { TWEETS_DATASET, writeTweetsDataset } from '../test/hub-datasets.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL } from './hub.ts';
+import { FIXTURE_MODEL, pointStudioAtHub, startFixtureHub } from './hub.ts';
 import { expect, seedRecipe, test } from './studio.ts';
 
 const FPB = fixturePath('datasets/fpb/Sentences_50Agree.txt');
@@ -145,13 +149,55 @@ test('a Hub data set is added with its columns typed in, and nothing is download
   await expect(hubPanel.getByRole('status')).toHaveText('Saved task "math_word_problems" in the recipe.');
   await expect(taskItem(page, 'math_word_problems')).toContainText('Hub openai/gsm8k (main/train, validation test)');
   await expect(taskItem(page, 'math_word_problems')).toContainText('regularizer');
-  await expect(taskItem(page, 'math_word_problems').getByRole('button', { name: 'Show tokens' })).toHaveCount(0);
   expect(hub.requests.filter((request) => request.includes('datasets/'))).toEqual([]);
 
   await taskItem(page, 'math_word_problems').getByRole('button', { name: 'Edit' }).click();
   await expect(page.getByRole('heading', { name: 'Edit task math_word_problems' })).toBeVisible();
   await expect(page.getByRole('region', { name: 'Edit task math_word_problems' }).getByLabel('Hub data set')).toHaveValue('openai/gsm8k');
   expect(errors).toEqual([]);
+});
+
+test('a Hub data set is downloaded and previewed, its mapping suggested from its rows, and its tokens shown', async ({ page }) => {
+  const errors = watchConsole(page);
+  const dir = await mkdtemp(join(tmpdir(), 'tasks-hub-'));
+  await writeTweetsDataset(dir, { train: { shards: [150, 150] } });
+  const hub = await startFixtureHub({ [`datasets/${TWEETS_DATASET}`]: dir });
+  try {
+    await pointStudioAtHub(page, hub.endpoint);
+    await openTasksPage(page);
+    const hubPanel = page.getByRole('region', { name: 'Add a task from a Hub data set' });
+    await hubPanel.getByLabel('Hub data set').fill('nobody/nothing');
+    await hubPanel.getByRole('button', { name: 'Download and preview' }).click();
+    await expect(hubPanel.getByRole('alert')).toContainText('Could not read nobody/nothing (default/train)');
+    await expect(hubPanel.getByRole('alert')).toContainText('Check the data set id, config and split');
+
+    await hubPanel.getByLabel('Hub data set').fill(TWEETS_DATASET);
+    await hubPanel.getByRole('button', { name: 'Download and preview' }).click();
+    const preview = hubPanel.getByRole('region', { name: `First rows of ${TWEETS_DATASET} (default/train)` });
+    await expect(preview).toContainText('First 20 of 300 rows', { timeout: 60_000 });
+    await expect(preview).toContainText('$BYND - JPMorgan reels in expectations on Beyond Meat');
+    // The mapping is suggested from the rows, as for a file: classification of text by label.
+    await expect(hubPanel.getByLabel('Recipe format')).toHaveValue('classification');
+    await expect(hubPanel.getByLabel('Text column')).toHaveValue('text');
+    await expect(hubPanel.getByLabel('Label column')).toHaveValue('label');
+    await expect(hubPanel.getByLabel('Task name')).toHaveValue('twitter_financial_news_sentiment');
+    // The first rows hold label 0 only: the label words are the user's to give.
+    await expect(hubPanel.getByLabel('Label words')).toHaveValue('0 = ');
+    await hubPanel.getByLabel('Label words').fill('0 = bearish\n1 = bullish\n2 = neutral');
+    await hubPanel.getByRole('button', { name: 'Add to recipe' }).click();
+    await expect(taskItem(page, 'twitter_financial_news_sentiment')).toContainText(`Hub ${TWEETS_DATASET} (default/train)`);
+
+    // The token view reads the stored copy: the split is not downloaded again.
+    const downloads = () => hub.requests.filter((request) => request.endsWith('.parquet')).length;
+    expect(downloads()).toBe(2);
+    await taskItem(page, 'twitter_financial_news_sentiment').getByRole('button', { name: 'Show tokens' }).click();
+    await expect(page.getByTestId('token-example').first()).toBeVisible({ timeout: 120_000 });
+    expect(downloads()).toBe(2);
+    expect(errors).toEqual([]);
+  } finally {
+    await hub.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a task the recipe finds fault with shows the problem beside it, and a task whose file is gone says so', async ({ page, hub: _hub }) => {

@@ -3,11 +3,17 @@
  * cancellable), reports what it found and every problem, and keeps the file's bytes in the "datasets"
  * store under `file/<name>`, where recipes name it. Nothing the user already imported is touched
  * unless the same name is imported again.
+ *
+ * data.hubPreview does the same for a Hub data set's split: it is downloaded into storage (once:
+ * training reads the same copy, offline too) and read whole, so the Tasks page can show its rows,
+ * columns and problems before the task is mapped.
  */
+import { hubSplitName, readParquetShards, storedHubSplit } from '../app/data/index.ts';
 import { importFile, type ImportFileOptions } from '../app/data/import/import-file.ts';
-import type { ImportProgress } from '../app/data/import/types.ts';
+import { collectRows, type ImportProgress, type ImportInfo, type RawRow } from '../app/data/import/types.ts';
+import { ProblemLog } from '../app/data/validate.ts';
 import type { Storage } from '../app/store/storage.ts';
-import type { DataImportResult } from './protocol.ts';
+import type { DataImportResult, HubSplitRef } from './protocol.ts';
 import { TASK_FILE_PREFIX } from './protocol.ts';
 
 export const PREVIEW_ROWS = 20;
@@ -20,14 +26,31 @@ export async function importTaskFile(
 ): Promise<DataImportResult> {
   const imported = await importFile(request.file, { ...request.options, fileName: request.name, signal, onProgress: progress });
   const bytes = new Uint8Array(await request.file.arrayBuffer());
-  const report = imported.problems.report();
   await storage.put('datasets', `${TASK_FILE_PREFIX}${request.name}`, { name: request.name, rows: imported.rows.length, format: imported.info.format, importedAt: Date.now() }, bytes);
+  return importResult(request.name, imported.rows, imported.info, imported.problems);
+}
+
+export async function previewHubSplit(
+  request: HubSplitRef & { hubEndpoint?: string },
+  storage: Storage,
+  signal: AbortSignal,
+  progress: (progress: { loaded: number; total: number }) => void,
+): Promise<DataImportResult> {
+  const ref = { repo: request.hub, config: request.config, split: request.split, ...(request.hubEndpoint ? { endpoint: request.hubEndpoint } : {}) };
+  const name = hubSplitName(ref);
+  const shards = await storedHubSplit(ref, { storage, signal, onProgress: (loaded, total) => progress({ loaded, total }) });
+  const problems = new ProblemLog(name);
+  const { rows, info } = await collectRows(readParquetShards(shards, name, { problems, signal }));
+  return importResult(name, rows, info, problems);
+}
+
+function importResult(name: string, rows: readonly RawRow[], info: ImportInfo, problems: ProblemLog): DataImportResult {
   return {
-    name: request.name,
-    rows: imported.rows.length,
-    columns: [...imported.info.columns],
-    format: imported.info.format,
-    preview: imported.rows.slice(0, PREVIEW_ROWS).map((row) => ({ row: row.row, values: row.values as Record<string, unknown> })),
-    report,
+    name,
+    rows: rows.length,
+    columns: [...info.columns],
+    format: info.format,
+    preview: rows.slice(0, PREVIEW_ROWS).map((row) => ({ row: row.row, values: row.values as Record<string, unknown> })),
+    report: problems.report(),
   };
 }

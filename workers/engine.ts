@@ -9,7 +9,7 @@ import { runSelfTest } from '../app/gpu/selftest.ts';
 import { loadModel } from '../app/model/load.ts';
 import { openIndexedDbStorage } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
-import { importTaskFile } from './data.ts';
+import { importTaskFile, previewHubSplit } from './data.ts';
 import { generateInStudio } from './generate.ts';
 import { importLocalModel } from './local-import.ts';
 import { loadStudioModel, planTraining } from './model.ts';
@@ -38,6 +38,7 @@ const handlers: Handlers = {
   'gpu.info': async (_payload, { gpu }) => (await gpu()).info,
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
   'data.import': async (request, { signal, progress, storage }) => importTaskFile(request, await storage(), signal, progress),
+  'data.hubPreview': async (request, { signal, progress, storage }) => previewHubSplit(request, await storage(), signal, progress),
   'train.run': async ({ recipe, runId, resume, hubEndpoint }, { gpu, signal, progress, storage, session }) => {
     if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
     const controller = new AbortController();

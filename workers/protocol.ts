@@ -40,6 +40,12 @@ export interface Commands {
     progress: ImportProgress;
   };
   /**
+   * Downloads a Hub data set's split into the studio's storage (or finds it there) and reads it as
+   * data.import reads a file: rows, columns, the first rows and every problem. Training then reads the
+   * stored copy.
+   */
+  'data.hubPreview': { payload: HubSplitRef & { hubEndpoint?: string }; result: DataImportResult; progress: { loaded: number; total: number } };
+  /**
    * Runs a recipe (raw JSON, validated in the worker) under `runId`: models and task files come from
    * the studio's storage (Hub downloads are cached there). Resumes from the run's checkpoint when asked.
    */
@@ -179,6 +185,13 @@ export interface RunRecord {
   error?: ErrorReport;
 }
 
+/** A split of a Hub data set, named as a recipe's task source names it. */
+export interface HubSplitRef {
+  hub: string;
+  config: string;
+  split: string;
+}
+
 export interface DataImportResult {
   name: string;
   rows: number;
@@ -231,6 +244,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'gpu.info',
   'gpu.selftest',
   'data.import',
+  'data.hubPreview',
   'train.run',
   'train.pause',
   'model.load',

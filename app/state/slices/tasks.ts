@@ -5,7 +5,7 @@ import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import { DEFAULT_IMPORT_SETTINGS, importOptions, type ImportSettings } from '../../studio/task-mapping.ts';
 import { canonicalJson, type RecipeTask } from '../../train/recipe.ts';
-import type { DataImportResult, TaskStats, TokenViewRequest, TokenViewResult } from '../../../workers/protocol.ts';
+import type { DataImportResult, HubSplitRef, TaskStats, TokenViewRequest, TokenViewResult } from '../../../workers/protocol.ts';
 import { TASK_FILE_PREFIX } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
 
@@ -21,7 +21,7 @@ export interface TasksSlice {
   importSettings: ImportSettings;
   taskImport: TaskImportState;
   importedFiles: { status: 'idle' | 'loading' | 'ready' | 'failed'; files: ImportedFileSummary[]; error?: ErrorReport };
-  /** Per task name: the whole task prepared as training prepares it. Only tasks whose source is an imported file. */
+  /** Per task name: the whole task prepared as training prepares it. */
   taskStats: Record<string, TaskStats>;
   tokenView?: TokenViewState;
   setImportSettings(settings: Partial<ImportSettings>): void;
@@ -30,6 +30,10 @@ export interface TasksSlice {
   /** Reads an imported file again from storage (after a reload, or with other settings). */
   reopenImportedFile(name: string, settings?: ImportSettings): Promise<void>;
   cancelTaskImport(): void;
+  /** A Hub data set's split, downloaded into storage and read for the Hub task form. */
+  hubPreview: HubPreviewState;
+  previewHubSplit(ref: HubSplitRef): Promise<void>;
+  cancelHubPreview(): void;
   clearTaskImport(): void;
   refreshImportedFiles(): Promise<void>;
   /** Tokenizes a task's first examples as training would (its source must be an imported file). */
@@ -48,6 +52,15 @@ export interface TaskImportState {
   result?: DataImportResult;
   /** The settings the result was read with: the recipe's source repeats them so training reads the file the same way. */
   settings?: ImportSettings;
+  error?: ErrorReport;
+}
+
+export interface HubPreviewState {
+  status: 'idle' | 'loading' | 'done' | 'failed' | 'cancelled';
+  /** The split asked for last; a result is for this split only. */
+  ref?: HubSplitRef;
+  progress?: { loaded: number; total: number };
+  result?: DataImportResult;
   error?: ErrorReport;
 }
 
@@ -92,6 +105,7 @@ function statsSignature(request: TokenViewRequest): string {
 
 export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set, get) => {
   let importAbort: AbortController | undefined;
+  let hubPreviewAbort: AbortController | undefined;
   /** The signature each entry of taskStats was made for; a changed task or recipe makes it stale. */
   const statsMadeFor = new Map<string, string>();
   const statsInFlight = new Map<string, Promise<TaskStats | undefined>>();
@@ -133,6 +147,7 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
   return {
     importSettings: DEFAULT_IMPORT_SETTINGS,
     taskImport: { status: 'idle' },
+    hubPreview: { status: 'idle' },
     importedFiles: { status: 'idle', files: [] },
     taskStats: {},
 
@@ -164,6 +179,27 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
 
     cancelTaskImport() {
       importAbort?.abort();
+    },
+
+    async previewHubSplit(ref) {
+      hubPreviewAbort?.abort();
+      const abort = (hubPreviewAbort = new AbortController());
+      // A newer preview replaced this one: what it brings back is not what the form shows.
+      const current = () => hubPreviewAbort === abort;
+      set({ hubPreview: { status: 'loading', ref } });
+      try {
+        const result = await get()
+          .engine()
+          .request('data.hubPreview', { ...ref, hubEndpoint: get().hubEndpoint }, { signal: abort.signal, onProgress: (progress) => current() && set((state) => ({ hubPreview: { ...state.hubPreview, progress } })) });
+        if (current()) set({ hubPreview: { status: 'done', ref, result } });
+      } catch (error) {
+        const report = toErrorReport(error);
+        if (current()) set({ hubPreview: { status: report.code === 'CANCELLED' || abort.signal.aborted ? 'cancelled' : 'failed', ref, error: report } });
+      }
+    },
+
+    cancelHubPreview() {
+      hubPreviewAbort?.abort();
     },
 
     clearTaskImport() {

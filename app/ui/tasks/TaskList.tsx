@@ -62,7 +62,7 @@ export function TaskList({ onEdit, onShowTokens }: { onEdit(task: RecipeTask): v
               <button type="button" className="secondary" onClick={() => onEdit(task)}>
                 Edit
               </button>
-              {fileName !== undefined && (
+              {!missingFile && (
                 <button type="button" className="secondary" onClick={() => onShowTokens(task.name)}>
                   Show tokens
                 </button>

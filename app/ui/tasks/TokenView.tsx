@@ -55,12 +55,11 @@ export function TokenView({ task, onTaskChange }: { task: string | undefined; on
   const trainOnPrompts = useStudio((state) => state.recipe.train_on_prompts);
   const view = useStudio((state) => state.tokenView);
   const stats = useStudio((state) => (task === undefined ? undefined : state.taskStats[task]));
-  const fileTasks = tasks.filter((t) => 'file' in t.source);
-  const chosen = task !== undefined && fileTasks.some((t) => t.name === task) ? task : fileTasks[0]?.name;
+  const chosen = task !== undefined && tasks.some((t) => t.name === task) ? task : tasks[0]?.name;
   const shown = view && view.task === chosen ? view : undefined;
 
-  if (fileTasks.length === 0) {
-    return <p className="muted">Add a task from an imported file to see its tokens. (Hub data sets are read only when training prepares them.)</p>;
+  if (tasks.length === 0) {
+    return <p className="muted">Add a task to see its tokens. (A Hub data set is downloaded into this browser the first time.)</p>;
   }
   return (
     <div className="token-view">
@@ -68,7 +67,7 @@ export function TokenView({ task, onTaskChange }: { task: string | undefined; on
         <Field label="Task to tokenize">
           {(props) => (
             <select {...props} value={chosen} onChange={(event) => onTaskChange(event.target.value)}>
-              {fileTasks.map((t) => (
+              {tasks.map((t) => (
                 <option key={t.name} value={t.name}>
                   {t.name}
                 </option>

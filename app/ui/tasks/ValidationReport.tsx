@@ -1,9 +1,6 @@
 import { useId } from 'react';
 import type { ProblemKindSummary, ValidationReport as Report } from '../../data/validate.ts';
-
-function plural(count: number, word: string): string {
-  return `${count.toLocaleString('en')} ${word}${count === 1 ? '' : 's'}`;
-}
+import { plural } from '../format.ts';
 
 /** "3, 7, 12 and 40 more": the listed places, and how many the report counted beyond them. */
 function places(numbers: readonly number[], total: number): string {

@@ -1,0 +1,49 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hubSplitKey } from '../app/data/index.ts';
+import { noGpu, startTestEngine, type TestEngine } from '../test/engine.ts';
+import { TWEETS_DATASET, writeTweetsDataset } from '../test/hub-datasets.ts';
+import { startHubServer, type HubServer } from '../test/hub-server.ts';
+
+let engine: TestEngine;
+let hub: HubServer;
+let dir: string;
+beforeAll(async () => {
+  engine = await startTestEngine(noGpu('previewing a data set needs no GPU'));
+  dir = await mkdtemp(join(tmpdir(), 'cocktail-hub-preview-'));
+  await writeTweetsDataset(dir, { train: { shards: [40, 25] } });
+  hub = await startHubServer({ [`datasets/${TWEETS_DATASET}`]: dir });
+});
+afterAll(async () => {
+  await engine.close();
+  await hub.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('data.hubPreview', { timeout: 60_000 }, () => {
+  it('downloads a split into storage and reads it as an imported file is read: rows, columns, first rows, problems', async () => {
+    const progress: { loaded: number; total: number }[] = [];
+    const result = await engine.bridge.request('data.hubPreview', { hub: TWEETS_DATASET, config: 'default', split: 'train', hubEndpoint: hub.endpoint }, { onProgress: (p) => progress.push(p) });
+    expect(result).toMatchObject({ name: `${TWEETS_DATASET} (default/train)`, rows: 65, columns: ['text', 'label'], format: 'parquet' });
+    expect(result.preview).toHaveLength(20);
+    expect(result.preview[0]).toEqual({ row: 1, values: { text: '$BYND - JPMorgan reels in expectations on Beyond Meat https://t.co/bd0xbFGjkT', label: 0 } });
+    expect(result.report.errors).toBe(0);
+    expect(progress.at(-1)!.loaded).toBe(progress.at(-1)!.total);
+    expect(await engine.storage.getInfo('datasets', hubSplitKey({ repo: TWEETS_DATASET, config: 'default', split: 'train' }))).toMatchObject({ meta: { complete: true } });
+  });
+
+  it('names the data set, config and split that is not there', async () => {
+    await expect(engine.bridge.request('data.hubPreview', { hub: TWEETS_DATASET, config: 'default', split: 'test', hubEndpoint: hub.endpoint })).rejects.toMatchObject({
+      code: 'HUB_REQUEST_FAILED',
+      message: expect.stringMatching(/parquet\/default\/test answered 404 .*Check the data set id, config and split/),
+    });
+  });
+
+  it('reads a split it already has without the network', async () => {
+    await hub.close();
+    const result = await engine.bridge.request('data.hubPreview', { hub: TWEETS_DATASET, config: 'default', split: 'train', hubEndpoint: hub.endpoint });
+    expect(result.rows).toBe(65);
+  });
+});
