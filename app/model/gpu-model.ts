@@ -10,8 +10,7 @@ import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { createRopeFrequencies, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
 import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
-import { readTensorBytes } from './safetensors.ts';
-import { readWeightFloat64, type ModelWeights, type WeightRef } from './weights.ts';
+import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type ModelWeights, type WeightRef } from './weights.ts';
 
 export interface GpuLayer {
   inputNorm: GpuTensor;
@@ -103,18 +102,12 @@ export async function uploadModel(ctx: GpuContext, config: ModelConfig, weights:
  * GPU dtype the bytes go up untouched; otherwise they are converted (round to nearest even).
  */
 async function weightData(ref: WeightRef, dtype: DType, offset: number, count: number): Promise<Uint32Array<ArrayBuffer>> {
-  const storedBytes = ref.dtype === 'F32' ? 4 : 2;
   if (STORED_DTYPE[ref.dtype] === dtype) {
-    const bytes = await sliceBytes(ref, offset * storedBytes, count * storedBytes);
+    const bytes = await readWeightRangeBytes(ref, offset, count);
     const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
     padded.set(bytes);
     return new Uint32Array(padded.buffer);
   }
-  return encodeTensorData(dtype, (await readWeightFloat64(ref)).subarray(offset, offset + count));
+  return encodeTensorData(dtype, await readWeightRangeFloat32(ref, offset, count));
 }
 
-async function sliceBytes(ref: WeightRef, byteOffset: number, byteLength: number): Promise<Uint8Array> {
-  if (byteOffset === 0 && byteLength === ref.entry.end - ref.entry.begin) return readTensorBytes(ref.file, ref.name);
-  const start = ref.file.dataStart + ref.entry.begin + byteOffset;
-  return new Uint8Array(await ref.file.blob.slice(start, start + byteLength).arrayBuffer());
-}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { parseModelConfig } from './config.ts';
 import { filesFromDirectory } from './node-source.ts';
-import { locateWeights } from './weights.ts';
+import { locateWeights, readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32 } from './weights.ts';
 
 const dir = () => fixturePath('models/aidreams260K');
 const rawConfig = async () => JSON.parse(await readFile(`${dir()}/config.json`, 'utf8')) as Record<string, unknown>;
@@ -32,5 +32,16 @@ describe('locating a model’s weights', () => {
 
   it('says when a folder has no safetensors', async () => {
     await expect(locateWeights(await filesFromDirectory(fixturePath('configs')), parseModelConfig(await rawConfig()))).rejects.toThrow(/model\.safetensors is missing/);
+  });
+
+  it('reads a range of a weight on its own, equal to that range of the whole weight', async () => {
+    const weights = await locateWeights(await filesFromDirectory(dir()), parseModelConfig(await rawConfig()));
+    const embedding = weights.refs.get('model.embed_tokens.weight')!;
+    const whole = await readWeightFloat64(embedding);
+    // Rows 100..299 of the [512, 64] table, as a vocabulary part is read.
+    const range = await readWeightRangeFloat32(embedding, 100 * 64, 200 * 64);
+    expect(Array.from(range)).toEqual(Array.from(whole.subarray(100 * 64, 300 * 64)));
+    expect((await readWeightRangeBytes(embedding, 0, whole.length)).byteLength).toBe(whole.length * 4);
+    expect(await readWeightRangeBytes(embedding, 64, 2)).toEqual(new Uint8Array(new Float32Array([whole[64]!, whole[65]!]).buffer));
   });
 });

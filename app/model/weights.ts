@@ -79,13 +79,33 @@ function dominantDtype(refs: WeightRef[]): WeightDType {
 
 /** A weight's values as Float64 (for CPU references and checks), decoded from its stored dtype. */
 export async function readWeightFloat64(ref: WeightRef): Promise<Float64Array> {
-  const bytes = await readTensorBytes(ref.file, ref.name);
-  const count = ref.shape.reduce((n, d) => n * d, 1);
-  const out = new Float64Array(count);
+  return decodeWeightBytes(await readTensorBytes(ref.file, ref.name), ref.dtype, Float64Array);
+}
+
+/**
+ * Elements [offset, offset + count) of a weight (row-major), read and decoded on their own: a part of
+ * a vocabulary-sized table is converted without reading the whole table. Float32 holds every F32,
+ * F16 and BF16 value exactly.
+ */
+export async function readWeightRangeFloat32(ref: WeightRef, offset: number, count: number): Promise<Float32Array> {
+  return decodeWeightBytes(await readWeightRangeBytes(ref, offset, count), ref.dtype, Float32Array);
+}
+
+/** The stored bytes of elements [offset, offset + count) of a weight, as they are in the file. */
+export async function readWeightRangeBytes(ref: WeightRef, offset: number, count: number): Promise<Uint8Array> {
+  const elementBytes = ref.dtype === 'F32' ? 4 : 2;
+  if (offset === 0 && count * elementBytes === ref.entry.end - ref.entry.begin) return readTensorBytes(ref.file, ref.name);
+  const start = ref.file.dataStart + ref.entry.begin + offset * elementBytes;
+  return new Uint8Array(await ref.file.blob.slice(start, start + count * elementBytes).arrayBuffer());
+}
+
+function decodeWeightBytes<Out extends Float64Array | Float32Array>(bytes: Uint8Array, dtype: WeightDType, Out: new (length: number) => Out): Out {
+  const count = bytes.byteLength / (dtype === 'F32' ? 4 : 2);
+  const out = new Out(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (ref.dtype === 'F32') for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+  if (dtype === 'F32') for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   else {
-    const decode = ref.dtype === 'BF16' ? bf16BitsToF32 : f16BitsToF32;
+    const decode = dtype === 'BF16' ? bf16BitsToF32 : f16BitsToF32;
     for (let i = 0; i < count; i++) out[i] = decode(view.getUint16(i * 2, true));
   }
   return out;
