@@ -50,6 +50,10 @@ export default defineConfig({
         },
         // Browser tests read the shared fixtures (../shared/fixtures) through the browser commands API.
         server: { fs: { allow: [searchForWorkspaceRoot(process.cwd()), FIXTURES] } },
+        // Every dependency the browser tests load, pre-bundled before the first test: one found later
+        // (the engine worker's imports are not scanned) makes Vite re-bundle and reload the page, which
+        // kills a worker in the middle of its test. '#onnxruntime' resolves to onnxruntime-web/wasm here.
+        optimizeDeps: { include: ['@huggingface/jinja', '@huggingface/tokenizers', 'ajv', 'fflate', 'hyparquet', 'idb', 'onnxruntime-web/wasm'] },
       },
     ],
   },
