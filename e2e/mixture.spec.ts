@@ -157,7 +157,7 @@ test.describe('Mixture page', () => {
     expect(errors).toEqual([]);
   });
 
-  test('Hub data sets are downloaded and counted on request, kept in the Library, and counted again offline', async ({ page }) => {
+  test('Hub data sets are downloaded and counted on request, kept in the Library, and counted again offline', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
     const dir = await mkdtemp(join(tmpdir(), 'mixture-hub-'));
     await writeTweetsDataset(dir, { train: { shards: [600, 400] }, validation: { shards: [100] } });
@@ -177,6 +177,7 @@ test.describe('Mixture page', () => {
       await pointStudioAtHub(page, hub.endpoint);
       await page.goto('/#/mixture');
       await expect(page.getByTestId('sizes-missing')).toContainText('“tweets”, “tweets-dev”: from the Hub.');
+      await page.screenshot({ path: testInfo.outputPath('mixture-hub-sizes-missing.png'), fullPage: true });
       await page.getByRole('button', { name: 'Download and count' }).click();
 
       // Exact sizes from the prepared tasks: the train split whole (its validation is its own split), 100 rows less 10%.
@@ -195,6 +196,7 @@ test.describe('Mixture page', () => {
       const datasets = page.getByRole('region', { name: 'Data sets' });
       await expect(datasets.getByRole('row', { name: /default\/train\)/ })).toContainText('Parquet from the Hub, 2 files');
       await expect(datasets.getByRole('row', { name: /default\/validation\)/ })).toContainText('in the recipe');
+      await datasets.screenshot({ path: testInfo.outputPath('library-hub-datasets.png') });
 
       // Offline: the model and both splits come from this browser's storage.
       await hub.close();

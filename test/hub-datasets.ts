@@ -17,14 +17,16 @@ export const TWEETS_DATASET = 'zeroshot/twitter-financial-news-sentiment';
 export interface TweetSplit {
   /** Shards of the split, each a number of rows taken in file order. */
   shards: number[];
+  /** Take every n-th row of the file (default 1). The file is sorted by label, so a stride spreads the labels. */
+  every?: number;
 }
 
 /** Writes `{dir}/default/{split}/{shard:04}.parquet` for each split given. */
 export async function writeTweetsDataset(dir: string, splits: { train: TweetSplit; validation?: TweetSplit }): Promise<void> {
   const sources = { train: 'sent_train.csv', validation: 'sent_valid.csv' } as const;
-  for (const [split, { shards }] of Object.entries(splits) as [keyof typeof sources, TweetSplit][]) {
+  for (const [split, { shards, every = 1 }] of Object.entries(splits) as [keyof typeof sources, TweetSplit][]) {
     const csv = await readFile(fixturePath(`datasets/twitter_fin_sentiment/${sources[split]}`));
-    const { rows } = await importFile(new Blob([csv]), { fileName: sources[split] });
+    const rows = (await importFile(new Blob([csv]), { fileName: sources[split] })).rows.filter((_, index) => index % every === 0);
     await mkdir(join(dir, 'default', split), { recursive: true });
     let start = 0;
     for (const [index, count] of shards.entries()) {

@@ -30,6 +30,7 @@ describe('data.hubPreview', { timeout: 60_000 }, () => {
     expect(result.preview).toHaveLength(20);
     expect(result.preview[0]).toEqual({ row: 1, values: { text: '$BYND - JPMorgan reels in expectations on Beyond Meat https://t.co/bd0xbFGjkT', label: 0 } });
     expect(result.report.errors).toBe(0);
+    expect(result.labelValues).toEqual({ label: ['0'] });
     expect(progress.at(-1)!.loaded).toBe(progress.at(-1)!.total);
     expect(await engine.storage.getInfo('datasets', hubSplitKey({ repo: TWEETS_DATASET, config: 'default', split: 'train' }))).toMatchObject({ meta: { complete: true } });
   });

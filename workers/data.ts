@@ -13,6 +13,7 @@ import { importFile, type ImportFileOptions } from '../app/data/import/import-fi
 import { collectRows, type ImportProgress, type ImportInfo, type RawRow } from '../app/data/import/types.ts';
 import { ProblemLog } from '../app/data/validate.ts';
 import type { Storage } from '../app/store/storage.ts';
+import { labelColumnValues, rowsWithErrors } from '../app/studio/task-mapping.ts';
 import type { DataImportResult, HubSplitRef } from './protocol.ts';
 import { TASK_FILE_PREFIX } from './protocol.ts';
 
@@ -45,12 +46,15 @@ export async function previewHubSplit(
 }
 
 function importResult(name: string, rows: readonly RawRow[], info: ImportInfo, problems: ProblemLog): DataImportResult {
+  const report = problems.report();
+  const previewRow = (row: RawRow) => ({ row: row.row, values: row.values as Record<string, unknown> });
   return {
     name,
     rows: rows.length,
     columns: [...info.columns],
     format: info.format,
-    preview: rows.slice(0, PREVIEW_ROWS).map((row) => ({ row: row.row, values: row.values as Record<string, unknown> })),
-    report: problems.report(),
+    preview: rows.slice(0, PREVIEW_ROWS).map(previewRow),
+    labelValues: labelColumnValues(rows, info.columns, rowsWithErrors(report)),
+    report,
   };
 }

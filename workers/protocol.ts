@@ -199,6 +199,8 @@ export interface DataImportResult {
   format: string;
   /** The first rows, for the preview and the column mapping. */
   preview: { row: number; values: Record<string, unknown> }[];
+  /** Columns that look like labels over every row, with their distinct values (labelColumnValues). */
+  labelValues: Record<string, string[]>;
   report: ValidationReport;
 }
 

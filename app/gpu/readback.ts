@@ -33,6 +33,11 @@ export class ReadbackBuffer {
     return slot;
   }
 
+  /** Forgets copies encoded but never read (a step that failed half way), so the next batch has the whole buffer. */
+  reset(): void {
+    this.used = 0;
+  }
+
   /**
    * Waits for every copy encoded so far (they must have been submitted) and returns their words; the
    * buffer is then empty and can collect the next batch.

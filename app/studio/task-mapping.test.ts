@@ -10,6 +10,7 @@ import {
   formatLabelWords,
   formatParts,
   isPositional,
+  labelColumnValues,
   metricsFor,
   newDraft,
   parseLabelWords,
@@ -43,6 +44,11 @@ describe('suggestTaskMapping', () => {
   it('maps the tweet CSV (text,label) as classification, with the code labels left for words', () => {
     const suggestion = suggestTaskMapping(['text', 'label'], TWEET_ROWS);
     expect(suggestion).toEqual({ format: 'classification', parts: { text: 'text', label: 'label' }, labelWords: '0 = ' });
+  });
+
+  it('lists every label of the file in the label words when the importer counted them, not only those of the first rows', () => {
+    const suggestion = suggestTaskMapping(['text', 'label'], TWEET_ROWS, { label: ['2', '0', '1'] });
+    expect(suggestion.labelWords).toBe('0 = \n1 = \n2 = ');
   });
 
   it('maps Financial PhraseBank without a header by its values: the long column is the text, the few words the label', () => {
@@ -247,5 +253,26 @@ describe('rowsWithErrors', () => {
       kinds: [kind('RAGGED_ROW', 'error', [2, 5]), kind('EMPTY_FIELD', 'error', [5]), kind('STRAY_QUOTE', 'warning', [7])],
     } as unknown as Parameters<typeof rowsWithErrors>[0];
     expect([...rowsWithErrors(report)].sort()).toEqual([2, 5]);
+  });
+});
+
+describe('labelColumnValues', () => {
+  it('gives the distinct values of each column short and few enough to be labels, over every row', () => {
+    const all = rows([
+      { text: 'Shares rose after the report was published', label: 0, flag: true },
+      { text: 'Guidance was cut', label: 2, flag: false },
+      { text: 'Shares rose after the report was published', label: 1, flag: true },
+    ]);
+    expect(labelColumnValues(all, ['text', 'label', 'flag'])).toEqual({ label: ['0', '2', '1'], flag: ['true', 'false'] });
+  });
+
+  it('leaves out a column with more than 20 distinct values, or a value too long for a label, or lists', () => {
+    const many = rows(Array.from({ length: 21 }, (_, i) => ({ id: i, note: i === 3 ? 'a value far longer than any label' : 'x', tags: ['a'] })));
+    expect(labelColumnValues(many, ['id', 'note', 'tags'])).toEqual({});
+  });
+
+  it('skips rows with errors, whose cells may be shifted', () => {
+    const ragged = rows([{ label: '0' }, { label: 'sharply' }, { label: '2' }]);
+    expect(labelColumnValues(ragged, ['label'], new Set([2]))).toEqual({ label: ['0', '2'] });
   });
 });

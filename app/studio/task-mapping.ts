@@ -139,10 +139,13 @@ export interface MappingSuggestion {
  * column_1, column_2, ...) from the values: a short column with few distinct values beside a long
  * one is a label for a text.
  */
-export function suggestTaskMapping(columns: readonly string[], rows: readonly PreviewRow[]): MappingSuggestion {
+export function suggestTaskMapping(columns: readonly string[], rows: readonly PreviewRow[], labelValues: Readonly<Record<string, readonly string[]>> = {}): MappingSuggestion {
   const format = suggestFormat(columns, rows);
   const parts = suggestParts(format, columns, rows);
-  const labelWords = format === 'classification' && parts.label !== undefined ? formatLabelWords(suggestLabels(rows, parts.label)) : '';
+  const label = parts.label;
+  // Every label of the file when the importer counted them (labelColumnValues), else those of the preview.
+  const labels = label === undefined ? {} : labelValues[label] ? wordsFor(labelValues[label]) : suggestLabels(rows, label);
+  const labelWords = format === 'classification' && label !== undefined ? formatLabelWords(labels) : '';
   return { format, parts, labelWords };
 }
 
@@ -197,10 +200,33 @@ function valueShapes(columns: readonly string[], rows: readonly PreviewRow[]): {
  * to give a word.
  */
 export function suggestLabels(rows: readonly PreviewRow[], labelColumn: string): Record<string, string> {
-  const labels = [...new Set(rows.map((row) => row.values[labelColumn]).filter((value) => value !== undefined && value !== null).map((value) => String(value).trim()))]
-    .filter((label) => label !== '')
-    .sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  return wordsFor(rows.map((row) => row.values[labelColumn]).filter((value) => value !== undefined && value !== null).map((value) => String(value).trim()));
+}
+
+function wordsFor(values: readonly string[]): Record<string, string> {
+  const labels = [...new Set(values)].filter((label) => label !== '').sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   return Object.fromEntries(labels.map((label) => [label, /\p{L}/u.test(label) ? label : '']));
+}
+
+/**
+ * For each column that looks like labels over all of a file's rows — at most MAX_LABELS distinct
+ * values, none longer than MAX_LABEL_LENGTH — its distinct values. The importer computes this over
+ * every row (skipping rows with errors, whose cells may be shifted), so the label words a form
+ * suggests list every label, not only those of the first rows.
+ */
+export function labelColumnValues(rows: readonly PreviewRow[], columns: readonly string[], skipRows: ReadonlySet<number> = new Set()): Record<string, string[]> {
+  const seen = new Map(columns.map((column) => [column, new Set<string>()]));
+  for (const row of rows) {
+    if (skipRows.has(row.row)) continue;
+    for (const [column, values] of seen) {
+      const value = row.values[column];
+      if (value === undefined || value === null) continue;
+      const text = typeof value === 'object' ? undefined : String(value).trim();
+      if (text === undefined || text.length > MAX_LABEL_LENGTH) seen.delete(column);
+      else if (values.add(text).size > MAX_LABELS) seen.delete(column);
+    }
+  }
+  return Object.fromEntries([...seen].filter(([, values]) => values.size > 0).map(([column, values]) => [column, [...values]]));
 }
 
 /** "0 = Bearish" per line: how the form shows a verbalizer. */

@@ -146,6 +146,7 @@ export class Trainer {
     }
     const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
     const usedAdapters = new Set(batches.map((batch) => this.adapterOf(batch)));
+    this.stepReadback.reset();
     const rowLossSlots: ReadbackSlot[] = [];
     let tokens = 0;
     for (const [micro, batch] of batches.entries()) {

@@ -33,6 +33,9 @@ function fileKey(splitKey: string, url: string): string {
   return `${splitKey}/${path}`;
 }
 
+/** How messages name one of a split's files: "owner/name (config/split) file 2 of 3". */
+const fileLabel = (name: string, index: number, count: number) => `${name} file ${index + 1} of ${count}`;
+
 export interface StoreSplitOptions extends HubAccess {
   storage: Storage;
   /** Bytes on hand over the split's files, and their total as far as known. */
@@ -59,7 +62,7 @@ export async function storedHubSplit(ref: HubDatasetRef, options: StoreSplitOpti
   }
   const blobs: Blob[] = [];
   for (const [index, url] of stored.files.entries()) {
-    blobs.push(await openStoredFile(storage, 'datasets', fileKey(key, url), `${name} file ${index + 1} of ${stored.files.length}`));
+    blobs.push(await openStoredFile(storage, 'datasets', fileKey(key, url), fileLabel(name, index, stored.files.length)));
   }
   return blobs;
 }
@@ -68,9 +71,8 @@ async function downloadFiles(key: string, name: string, files: readonly string[]
   const loaded = new Array<number>(files.length).fill(0);
   const totals = new Array<number>(files.length).fill(0);
   for (const [index, url] of files.entries()) {
-    const fileName = `${name} file ${index + 1} of ${files.length}`;
     await ensureStoredFile(options.storage, 'datasets', fileKey(key, url), url, {
-      name: fileName,
+      name: fileLabel(name, index, files.length),
       ...(options.fetch ? { fetch: options.fetch } : {}),
       ...(options.accessToken ? { headers: { Authorization: `Bearer ${options.accessToken}` } } : {}),
       ...(options.signal ? { signal: options.signal } : {}),

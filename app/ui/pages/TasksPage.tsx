@@ -91,7 +91,7 @@ export function TasksPage() {
             source={fileSource(result.name, settings)}
             columns={result.columns}
             rows={usableRows}
-            initial={editingFile ? draftFromTask(editingFile) : newDraft(taskNameFromFile(result.name), suggestTaskMapping(result.columns, usableRows))}
+            initial={editingFile ? draftFromTask(editingFile) : newDraft(taskNameFromFile(result.name), suggestTaskMapping(result.columns, usableRows, result.labelValues))}
             {...(editingFile ? { editing: editingFile } : {})}
             onSaved={setEditing}
           />

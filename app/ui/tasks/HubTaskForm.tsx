@@ -48,7 +48,7 @@ export function HubTaskForm({ editing, onSaved }: { editing?: RecipeTask; onSave
   const initial = editing
     ? draftFromTask(editing)
     : result
-      ? newDraft(taskNameFromFile(source.hub), suggestTaskMapping(result.columns, usableRows))
+      ? newDraft(taskNameFromFile(source.hub), suggestTaskMapping(result.columns, usableRows, result.labelValues))
       : newDraft('', { format: 'classification', parts: {}, labelWords: '' });
 
   return (
