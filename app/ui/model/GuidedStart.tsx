@@ -66,7 +66,8 @@ export function GuidedStart() {
           <p className="muted">
             Fills the recipe with the Finance cocktail (financial phrase and tweet sentiment as tasks, with math word problems and general instructions as
             regularizers) and downloads {FINANCE_COCKTAIL.model.source}
-            {FINANCE_MODEL ? ` (${FINANCE_MODEL.download})` : ''} on the Model page.
+            {FINANCE_MODEL ? ` (${FINANCE_MODEL.download})` : ''} on the Model page. Its four data sets come from the Hub too: the{' '}
+            <a href={hrefFor('mixture')}>Mixture page</a> downloads and counts them before training (or training does). Both are kept in this browser, for offline use.
           </p>
         </div>
       ) : (
