@@ -3,7 +3,8 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL, FIXTURE_MODEL_DIR } from './hub.ts';
+import { startHubServer } from '../test/hub-server.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR, pointStudioAtHub } from './hub.ts';
 import { expect, RECIPE_KEY, test } from './studio.ts';
 
 async function loadFromHub(page: Page, id: string, revision = 'main') {
@@ -117,6 +118,35 @@ test.describe('Model page', () => {
     await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 60_000 });
     await expect(alert).toHaveCount(0);
     expect(errors).toEqual([]);
+  });
+
+  test('a gated model asks for an access token, and downloads with one', async ({ page }) => {
+    const errors = watchConsole(page);
+    const gated = await startHubServer({ 'meta-llama/tiny-gated': FIXTURE_MODEL_DIR }, { gated: { 'meta-llama/tiny-gated': 'hf_reader' } });
+    try {
+      await pointStudioAtHub(page, gated.endpoint);
+      await page.goto('/#/model');
+      await loadFromHub(page, 'meta-llama/tiny-gated');
+      const alert = page.getByRole('alert');
+      await expect(alert).toContainText('401: the repository is gated or private and no access token was given');
+      await expect(alert).toContainText('paste a read token');
+      await page.getByLabel('Access token').fill('hf_reader');
+      await alert.getByRole('button', { name: 'Try again' }).click();
+      await expect(page.getByTestId('model-card')).toBeVisible({ timeout: 60_000 });
+      // Not remembered unless asked: after a reload the field is empty.
+      await page.reload();
+      await expect(page.getByLabel('Access token')).toHaveValue('');
+      await page.getByLabel('Access token').fill('hf_reader');
+      await page.getByLabel('Remember it in this browser').check();
+      await page.reload();
+      await expect(page.getByLabel('Access token')).toHaveValue('hf_reader');
+      await page.getByRole('button', { name: 'Forget the token' }).click();
+      await page.reload();
+      await expect(page.getByLabel('Access token')).toHaveValue('');
+      expect(errors).toEqual([]);
+    } finally {
+      await gated.close();
+    }
   });
 
   test('opens a model from a local folder, or from dropped files, and refuses a folder without config.json', async ({ page }) => {

@@ -42,7 +42,12 @@ function parseParquetListPath(rawPath: string): { repo: string; config: string; 
  * served the same under every revision. A data set's folder holds its Parquet files as the Hub's
  * refs/convert/parquet revision does, `{config}/{split}/{shard:04}.parquet`, and the API lists them.
  */
-export async function startHubServer(repos: Record<string, string>): Promise<HubServer> {
+export interface HubServerOptions {
+  /** Repositories (ids as in `repos`) served only to requests with `Authorization: Bearer <token>`; others get 401, as the Hub answers for gated ones. */
+  gated?: Record<string, string>;
+}
+
+export async function startHubServer(repos: Record<string, string>, options: HubServerOptions = {}): Promise<HubServer> {
   const requests: string[] = [];
   const breaks = new Map<string, number>();
   let bytesPerSecond: number | null = null;
@@ -61,6 +66,12 @@ export async function startHubServer(repos: Record<string, string>): Promise<Hub
       return;
     }
     requests.push(`${request.method} ${decodeURIComponent(rawPath)}${request.headers.range ? ` ${request.headers.range}` : ''}`);
+    const repo = parseParquetListPath(rawPath)?.repo ?? parseResolvePath(rawPath)?.repo;
+    const token = repo === undefined ? undefined : options.gated?.[repo];
+    if (token !== undefined && request.headers.authorization !== `Bearer ${token}`) {
+      response.writeHead(401, CORS_HEADERS).end('Access to this repository is restricted: you must be authenticated.');
+      return;
+    }
     const listed = parseParquetListPath(rawPath);
     if (listed) {
       listParquetFiles(response, listed, repos[listed.repo]);

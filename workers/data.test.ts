@@ -35,6 +35,18 @@ describe('data.hubPreview', { timeout: 60_000 }, () => {
     expect(await engine.storage.getInfo('datasets', hubSplitKey({ repo: TWEETS_DATASET, config: 'default', split: 'train' }))).toMatchObject({ meta: { complete: true } });
   });
 
+  it('passes the access token on for a gated data set', async () => {
+    const gated = await startHubServer({ [`datasets/${TWEETS_DATASET}`]: dir }, { gated: { [`datasets/${TWEETS_DATASET}`]: 'hf_reader' } });
+    try {
+      const request = { hub: TWEETS_DATASET, config: 'default', split: 'validation-gated', hubEndpoint: gated.endpoint };
+      await expect(engine.bridge.request('data.hubPreview', request)).rejects.toMatchObject({ message: expect.stringMatching(/answered 401/) });
+      // With the token the Hub lets the request through, and answers that this split does not exist.
+      await expect(engine.bridge.request('data.hubPreview', { ...request, hubToken: 'hf_reader' })).rejects.toMatchObject({ message: expect.stringMatching(/answered 404/) });
+    } finally {
+      await gated.close();
+    }
+  });
+
   it('names the data set, config and split that is not there', async () => {
     await expect(engine.bridge.request('data.hubPreview', { hub: TWEETS_DATASET, config: 'default', split: 'test', hubEndpoint: hub.endpoint })).rejects.toMatchObject({
       code: 'HUB_REQUEST_FAILED',

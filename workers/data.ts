@@ -14,7 +14,7 @@ import { collectRows, type ImportProgress, type ImportInfo, type RawRow } from '
 import { ProblemLog } from '../app/data/validate.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { labelColumnValues, rowsWithErrors } from '../app/studio/task-mapping.ts';
-import type { DataImportResult, HubSplitRef } from './protocol.ts';
+import type { DataImportResult, HubSettings, HubSplitRef } from './protocol.ts';
 import { TASK_FILE_PREFIX } from './protocol.ts';
 
 export const PREVIEW_ROWS = 20;
@@ -32,14 +32,14 @@ export async function importTaskFile(
 }
 
 export async function previewHubSplit(
-  request: HubSplitRef & { hubEndpoint?: string },
+  request: HubSplitRef & HubSettings,
   storage: Storage,
   signal: AbortSignal,
   progress: (progress: { loaded: number; total: number }) => void,
 ): Promise<DataImportResult> {
   const ref = { repo: request.hub, config: request.config, split: request.split, ...(request.hubEndpoint ? { endpoint: request.hubEndpoint } : {}) };
   const name = hubSplitName(ref);
-  const shards = await storedHubSplit(ref, { storage, signal, onProgress: (loaded, total) => progress({ loaded, total }) });
+  const shards = await storedHubSplit(ref, { storage, signal, ...(request.hubToken ? { accessToken: request.hubToken } : {}), onProgress: (loaded, total) => progress({ loaded, total }) });
   const problems = new ProblemLog(name);
   const { rows, info } = await collectRows(readParquetShards(shards, name, { problems, signal }));
   return importResult(name, rows, info, problems);

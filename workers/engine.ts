@@ -18,7 +18,7 @@ import { SessionModel } from './session-model.ts';
 import { tokenViewInStudio } from './token-view.ts';
 import { evaluateInStudio, trainInStudio } from './train.ts';
 import { requireOnnxExport, verifyInStudio } from './verify.ts';
-import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type Request, type WorkerEvent } from './protocol.ts';
+import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type HubSettings, type Request, type WorkerEvent } from './protocol.ts';
 
 interface HandlerContext<K extends CommandType> {
   gpu(): Promise<GpuContext>;
@@ -39,14 +39,14 @@ const handlers: Handlers = {
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
   'data.import': async (request, { signal, progress, storage }) => importTaskFile(request, await storage(), signal, progress),
   'data.hubPreview': async (request, { signal, progress, storage }) => previewHubSplit(request, await storage(), signal, progress),
-  'train.run': async ({ recipe, runId, resume, hubEndpoint }, { gpu, signal, progress, storage, session }) => {
+  'train.run': async ({ recipe, runId, resume, ...hub }, { gpu, signal, progress, storage, session }) => {
     if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
     const controller = new AbortController();
     signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
     runs.set(runId, controller);
     try {
       await session.release(); // the run gets the GPU memory the session model held
-      return await trainInStudio({ recipe, runId, resume, ...(hubEndpoint ? { hubEndpoint } : {}) }, await gpu(), await storage(), controller.signal, progress);
+      return await trainInStudio({ recipe, runId, resume, ...hubOptions(hub) }, await gpu(), await storage(), controller.signal, progress);
     } finally {
       runs.delete(runId);
     }
@@ -61,7 +61,7 @@ const handlers: Handlers = {
   'model.plan': async (request, { gpu, storage }) => planTraining(request, await storage(), await gpu()),
   'model.verify': async (request, { gpu, signal, progress, storage, session }) => {
     progress({ stage: 'download' });
-    const files = await openModelFiles(await storage(), request, { ...hubOptions(request.hubEndpoint), signal, extraFiles: [ONNX_EXPORT] });
+    const files = await openModelFiles(await storage(), request, { ...hubOptions(request), signal, extraFiles: [ONNX_EXPORT] });
     requireOnnxExport(files);
     progress({ stage: 'engine' });
     const ctx = await gpu();
@@ -73,13 +73,13 @@ const handlers: Handlers = {
   'model.generate': async (request, { gpu, signal, progress, storage, session }) => {
     const ctx = await gpu();
     const store = await storage();
-    return session.use(modelLabel(request), ctx, async () => loadModel(ctx, await openModelFiles(store, request, { ...hubOptions(request.hubEndpoint), signal })), (model) =>
+    return session.use(modelLabel(request), ctx, async () => loadModel(ctx, await openModelFiles(store, request, { ...hubOptions(request), signal })), (model) =>
       generateInStudio(request, model, ctx, store, signal, progress),
     );
   },
   'data.tokenView': async (request, { signal, progress, storage }) => {
     const store = await storage();
-    const files = await openModelFiles(store, request, { ...hubOptions(request.hubEndpoint), signal });
+    const files = await openModelFiles(store, request, { ...hubOptions(request), signal });
     return tokenViewInStudio(request, files, store, signal, progress);
   },
   'eval.run': async (request, { gpu, signal, progress, storage, session }) => {
@@ -88,8 +88,8 @@ const handlers: Handlers = {
   },
 };
 
-function hubOptions(hubEndpoint: string | undefined): Pick<OpenModelOptions, 'hubEndpoint'> {
-  return hubEndpoint ? { hubEndpoint } : {};
+function hubOptions({ hubEndpoint, hubToken }: HubSettings): Pick<OpenModelOptions, 'hubEndpoint' | 'hubToken'> {
+  return { ...(hubEndpoint ? { hubEndpoint } : {}), ...(hubToken ? { hubToken } : {}) };
 }
 
 export function createEngine(post: (event: WorkerEvent) => void, acquire: () => Promise<GpuContext>, openStorage: () => Promise<Storage> = openIndexedDbStorage): (message: unknown) => void {

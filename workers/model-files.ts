@@ -7,15 +7,14 @@ import { CocktailError } from '../app/errors.ts';
 import { cachedFileSize, filesFromHub, type HubProgress } from '../app/model/hub.ts';
 import type { ModelFiles } from '../app/model/source.ts';
 import type { Storage } from '../app/store/storage.ts';
-import type { ModelRef } from './protocol.ts';
+import type { HubSettings, ModelRef } from './protocol.ts';
 
 export const LOCAL_PREFIX = 'local/';
 export const LOCAL_REVISION = 'local';
 /** Fetched with a Hub model when it exists, so "verify engine" works offline later. */
 export const ONNX_EXPORT = 'onnx/model.onnx';
 
-export interface OpenModelOptions {
-  hubEndpoint?: string;
+export interface OpenModelOptions extends HubSettings {
   signal?: AbortSignal;
   onProgress?: (progress: HubProgress) => void;
   extraFiles?: string[];
@@ -47,6 +46,7 @@ export async function openModelFiles(storage: Storage, ref: ModelRef, options: O
         ? { fetch: refuse(`${modelLabel(ref)} is not fully downloaded; load it on the Model page first`) }
         : {}),
     ...(options.hubEndpoint ? { endpoint: options.hubEndpoint } : {}),
+    ...(options.hubToken ? { accessToken: options.hubToken } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.extraFiles ? { extraFiles: options.extraFiles } : {}),

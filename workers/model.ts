@@ -18,6 +18,7 @@ export async function loadStudioModel(request: Commands['model.load']['payload']
   const send = everyInterval<{ done: number; total: number; event: HubProgress }>(PROGRESS_INTERVAL_MS, ({ event }) => progress(event));
   const files = await openModelFiles(storage, request, {
     ...(request.hubEndpoint ? { hubEndpoint: request.hubEndpoint } : {}),
+    ...(request.hubToken ? { hubToken: request.hubToken } : {}),
     signal,
     onProgress: (event) => send({ done: event.loaded, total: event.total ?? Infinity, event }),
     extraFiles: [ONNX_EXPORT],

@@ -44,12 +44,12 @@ export interface Commands {
    * data.import reads a file: rows, columns, the first rows and every problem. Training then reads the
    * stored copy.
    */
-  'data.hubPreview': { payload: HubSplitRef & { hubEndpoint?: string }; result: DataImportResult; progress: { loaded: number; total: number } };
+  'data.hubPreview': { payload: HubSplitRef & HubSettings; result: DataImportResult; progress: { loaded: number; total: number } };
   /**
    * Runs a recipe (raw JSON, validated in the worker) under `runId`: models and task files come from
    * the studio's storage (Hub downloads are cached there). Resumes from the run's checkpoint when asked.
    */
-  'train.run': { payload: { recipe: unknown; runId: string; resume: boolean; hubEndpoint?: string }; result: TrainRunResult; progress: TrainProgress };
+  'train.run': { payload: { recipe: unknown; runId: string; resume: boolean } & HubSettings; result: TrainRunResult; progress: TrainProgress };
   /** Pauses a running run: it checkpoints and its train.run request resolves with status "paused". */
   'train.pause': { payload: { runId: string }; result: { paused: boolean }; progress: never };
 
@@ -58,7 +58,7 @@ export interface Commands {
    * and describes it. Nothing is uploaded to the GPU yet. `source` is a Hub id, or `local/<name>` for
    * a model imported with model.importLocal (revision "local").
    */
-  'model.load': { payload: ModelRef & { hubEndpoint?: string }; result: ModelSummary; progress: HubProgress };
+  'model.load': { payload: ModelRef & HubSettings; result: ModelSummary; progress: HubProgress };
   /**
    * Copies model files the user picked or dropped into storage as `local/<name>` (revision "local"; the
    * name is reduced to letters, digits, "_", "." and "-": use the result's `source`); checks config,
@@ -71,13 +71,13 @@ export interface Commands {
   /** What a training configuration needs on this GPU, whether it fits, and what to change when not. */
   'model.plan': { payload: ModelRef & { plan: TrainingPlanRequest }; result: MemoryEstimate; progress: never };
   /** "Verify engine": the same prompt through ONNX Runtime (onnx/model.onnx) and our engine. */
-  'model.verify': { payload: ModelRef & { hubEndpoint?: string; prompt?: string }; result: EngineCheck & { prompt: string }; progress: { stage: 'download' | 'onnx' | 'engine' } };
+  'model.verify': { payload: ModelRef & HubSettings & { prompt?: string }; result: EngineCheck & { prompt: string }; progress: { stage: 'download' | 'onnx' | 'engine' } };
   /** Generates from the model, with an adapter from the library or without; streams text. */
   'model.generate': { payload: GenerateRequest; result: GenerateResponse; progress: { id: number; text: string } };
   /** Tokenizes the first rows of an imported task file as training would, for the token view. */
   'data.tokenView': { payload: TokenViewRequest; result: TokenViewResult; progress: PrepareProgress };
   /** Evaluates a recipe's tasks with an adapter from the library (or the base model). */
-  'eval.run': { payload: { recipe: unknown; adapterKey?: string; hubEndpoint?: string }; result: EvalEvent; progress: TrainProgress };
+  'eval.run': { payload: { recipe: unknown; adapterKey?: string } & HubSettings; result: EvalEvent; progress: TrainProgress };
 }
 
 export interface ModelRef {
@@ -117,8 +117,7 @@ export interface TrainingPlanRequest {
   budgetBytes: number;
 }
 
-export interface GenerateRequest extends ModelRef {
-  hubEndpoint?: string;
+export interface GenerateRequest extends ModelRef, HubSettings {
   /** Key in the "adapters" store; none generates with the base model. */
   adapterKey?: string;
   /** A plain prompt, or chat messages rendered with the model's chat template. */
@@ -137,8 +136,7 @@ export interface GenerateResponse {
   tokensPerSecond: number;
 }
 
-export interface TokenViewRequest extends ModelRef {
-  hubEndpoint?: string;
+export interface TokenViewRequest extends ModelRef, HubSettings {
   /** The task as the recipe will hold it (its source names an imported file). */
   task: RecipeTask;
   maxLength: number;
@@ -183,6 +181,15 @@ export interface RunRecord {
   evaluations: EvalEvent[];
   adapterKeys: string[];
   error?: ErrorReport;
+}
+
+/**
+ * Where Hub downloads come from, and the user's access token for gated or private repositories (sent
+ * as a Bearer token to that endpoint only). Every command that may download takes it.
+ */
+export interface HubSettings {
+  hubEndpoint?: string;
+  hubToken?: string;
 }
 
 /** A split of a Hub data set, named as a recipe's task source names it. */

@@ -11,7 +11,7 @@ import type { Storage } from '../app/store/storage.ts';
 import { importPeftAdapter, unzipPeftAdapter, type PeftFiles } from '../app/train/peft.ts';
 import type { RunEnvironment } from '../app/train/run.ts';
 import { openModelFiles } from './model-files.ts';
-import { TASK_FILE_PREFIX } from './protocol.ts';
+import { TASK_FILE_PREFIX, type HubSettings } from './protocol.ts';
 
 export async function openTaskFile(storage: Storage, path: string): Promise<Blob> {
   const bytes = await storage.getBytes('datasets', `${TASK_FILE_PREFIX}${path}`);
@@ -31,13 +31,14 @@ export async function uploadStoredAdapter(ctx: GpuContext, storage: Storage, key
 }
 
 /** The RunEnvironment of a recipe run in the studio (app/train/run.ts). */
-export function studioRunEnvironment(ctx: GpuContext, storage: Storage, signal: AbortSignal, hubEndpoint: string | undefined): RunEnvironment {
+export function studioRunEnvironment(ctx: GpuContext, storage: Storage, signal: AbortSignal, { hubEndpoint, hubToken }: HubSettings): RunEnvironment {
   return {
     ctx,
     storage,
-    openModel: (source, revision) => openModelFiles(storage, { source, revision }, { ...(hubEndpoint ? { hubEndpoint } : {}), signal }),
+    openModel: (source, revision) => openModelFiles(storage, { source, revision }, { ...(hubEndpoint ? { hubEndpoint } : {}), ...(hubToken ? { hubToken } : {}), signal }),
     openTaskFile: (path) => openTaskFile(storage, path),
     openAdapter: (key) => openStoredAdapter(storage, key),
     ...(hubEndpoint ? { hubEndpoint } : {}),
+    ...(hubToken ? { hubAccessToken: hubToken } : {}),
   };
 }

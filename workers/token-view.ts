@@ -49,6 +49,7 @@ export async function tokenViewInStudio(
     storage,
     tokenizerIdentity: await tokenizerIdentity(files),
     ...(request.hubEndpoint ? { hubEndpoint: request.hubEndpoint } : {}),
+    ...(request.hubToken ? { hubAccessToken: request.hubToken } : {}),
     signal,
     onProgress: everyInterval(PROGRESS_INTERVAL_MS, progress),
   });

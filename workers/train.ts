@@ -9,7 +9,7 @@ import type { Storage } from '../app/store/storage.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
 import { evaluateRecipe, runRecipe, type EvalEvent, type RunEvents } from '../app/train/run.ts';
 import { everyInterval, PROGRESS_INTERVAL_MS } from './progress.ts';
-import type { TrainProgress, TrainRunResult } from './protocol.ts';
+import type { HubSettings, TrainProgress, TrainRunResult } from './protocol.ts';
 import { RunRecorder } from './run-records.ts';
 import { openStoredAdapter, studioRunEnvironment } from './studio-env.ts';
 
@@ -25,7 +25,7 @@ function progressEvents(progress: (event: TrainProgress) => void): RunEvents {
 }
 
 export async function trainInStudio(
-  request: { recipe: unknown; runId: string; resume: boolean; hubEndpoint?: string },
+  request: { recipe: unknown; runId: string; resume: boolean } & HubSettings,
   ctx: GpuContext,
   storage: Storage,
   signal: AbortSignal,
@@ -43,7 +43,7 @@ export async function trainInStudio(
     const result = await runRecipe(
       recipe,
       request.runId,
-      studioRunEnvironment(ctx, storage, signal, request.hubEndpoint),
+      studioRunEnvironment(ctx, storage, signal, request),
       {
         ...events,
         onStep: (step) => {
@@ -75,7 +75,7 @@ export async function trainInStudio(
 }
 
 export async function evaluateInStudio(
-  request: { recipe: unknown; adapterKey?: string; hubEndpoint?: string },
+  request: { recipe: unknown; adapterKey?: string } & HubSettings,
   ctx: GpuContext,
   storage: Storage,
   signal: AbortSignal,
@@ -83,5 +83,5 @@ export async function evaluateInStudio(
 ): Promise<EvalEvent> {
   const recipe = parseRecipe(request.recipe, request.adapterKey ? `recipe evaluated with adapter "${request.adapterKey}"` : 'recipe evaluated');
   const adapter = request.adapterKey ? await openStoredAdapter(storage, request.adapterKey) : undefined;
-  return evaluateRecipe(recipe, studioRunEnvironment(ctx, storage, signal, request.hubEndpoint), adapter, progressEvents(progress), signal);
+  return evaluateRecipe(recipe, studioRunEnvironment(ctx, storage, signal, request), adapter, progressEvents(progress), signal);
 }

@@ -11,7 +11,10 @@ export function cacheDirectory(): string {
   return process.env.COCKTAIL_CACHE ?? join(homedir(), '.cache', 'cocktail-studio');
 }
 
-/** A local folder when `source` is one, otherwise a Hub id fetched from $HF_ENDPOINT (or the Hub) into the cache. */
+/**
+ * A local folder when `source` is one, otherwise a Hub id fetched from $HF_ENDPOINT (or the Hub) into
+ * the cache, with $HF_TOKEN (as the huggingface_hub library reads it) for gated or private models.
+ */
 export async function modelFilesFor(source: string, options: { revision?: string; quiet?: boolean } = {}): Promise<ModelFiles> {
   if (existsSync(source)) return filesFromDirectory(source);
   const storage = await openFileStorage(cacheDirectory());
@@ -19,6 +22,7 @@ export async function modelFilesFor(source: string, options: { revision?: string
   return filesFromHub(source, {
     storage,
     endpoint: process.env.HF_ENDPOINT ?? DEFAULT_HUB_ENDPOINT,
+    ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}),
     revision: options.revision ?? 'main',
     onProgress: ({ file, loaded, total }) => {
       if (options.quiet || !process.stderr.isTTY) return;

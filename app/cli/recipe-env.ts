@@ -36,5 +36,6 @@ export function recipeEnvironment(recipeDir: string, ctx: GpuContext, storage: S
     },
     openAdapter: (path) => readPeftAdapter(resolve(recipeDir, path)),
     ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}),
+    ...(process.env.HF_TOKEN ? { hubAccessToken: process.env.HF_TOKEN } : {}),
   };
 }

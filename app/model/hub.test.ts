@@ -73,6 +73,19 @@ describe('models from the Hub layout', { timeout: 60_000 }, () => {
     await expect(filesFromHub('nobody/nothing', { storage, endpoint: server.endpoint })).rejects.toThrow(/nobody\/nothing\/resolve\/main\/config\.json answered 404/);
   });
 
+  it('downloads a gated repository with an access token, and says what is missing without one or with a wrong one', async () => {
+    const gated = await startHubServer({ 'meta-llama/tiny': fixturePath('models/aidreams260K') }, { gated: { 'meta-llama/tiny': 'hf_reader' } });
+    try {
+      const options = { storage, endpoint: gated.endpoint };
+      await expect(filesFromHub('meta-llama/tiny', options)).rejects.toMatchObject({ code: 'HUB_FORBIDDEN', message: expect.stringMatching(/config\.json answered 401: the repository is gated or private and no access token was given/) });
+      await expect(filesFromHub('meta-llama/tiny', { ...options, accessToken: 'hf_wrong' })).rejects.toThrow(/the access token given does not grant it/);
+      const files = await filesFromHub('meta-llama/tiny', { ...options, accessToken: 'hf_reader' });
+      expect(new Uint8Array(await (await files.open('model.safetensors')).arrayBuffer())).toEqual(await fixtureBytes('model.safetensors'));
+    } finally {
+      await gated.close();
+    }
+  });
+
   it('refuses something that is not a repository id', async () => {
     await expect(filesFromHub('not a repo!', { storage, endpoint: server.endpoint })).rejects.toThrow(/is not a Hub repository id/);
   });

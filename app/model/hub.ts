@@ -39,6 +39,8 @@ export interface HubOptions {
   chunkBytes?: number;
   /** Extra files to fetch when they exist (e.g. "onnx/model.onnx" for the engine check). */
   extraFiles?: string[];
+  /** A Hub access token, for gated or private repositories (sent as a Bearer token). */
+  accessToken?: string;
 }
 
 export class HubError extends CocktailError {}
@@ -144,6 +146,7 @@ class Downloader {
       ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
       ...(this.options.chunkBytes ? { chunkBytes: this.options.chunkBytes } : {}),
       ...(this.options.signal ? { signal: this.options.signal } : {}),
+      ...(this.options.accessToken ? { headers: { Authorization: `Bearer ${this.options.accessToken}` } } : {}),
       onProgress: ({ loaded, total, received }) => {
         this.downloaded = before + received;
         onProgress?.({ file: path, loaded, total, downloaded: this.downloaded });

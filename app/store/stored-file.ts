@@ -142,7 +142,8 @@ async function download(storage: Storage, store: StoreName, key: string, url: st
     return false;
   }
   if (response.status === 401 || response.status === 403) {
-    throw new DownloadError('HUB_FORBIDDEN', `${url} answered ${response.status}: the repository is gated or private; accept its terms on the Hub, or use local files`, { file: name, url });
+    const why = options.headers?.Authorization ? 'the access token given does not grant it' : 'the repository is gated or private and no access token was given';
+    throw new DownloadError('HUB_FORBIDDEN', `${url} answered ${response.status}: ${why}; accept its licence on the Hub and give a token that can read it, or use local files`, { file: name, url });
   }
   if (!response.ok) throw new DownloadError('HUB_HTTP', `${url} answered ${response.status} ${response.statusText}`, { file: name, url, status: response.status });
   // A server that ignores Range sends the whole file (200): start over.

@@ -30,6 +30,8 @@ export interface RunEnvironment {
   openAdapter?(path: string): Promise<PeftFiles>;
   fetch?: (input: string, init?: RequestInit) => Promise<Response>;
   hubEndpoint?: string;
+  /** A Hub access token, for gated or private data sets. */
+  hubAccessToken?: string;
 }
 
 export interface StepEvent extends StepRecord {
@@ -76,6 +78,7 @@ async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEv
       tokenizerIdentity: await tokenizerIdentity(files),
       ...(env.fetch ? { fetch: env.fetch } : {}),
       ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
+      ...(env.hubAccessToken ? { hubAccessToken: env.hubAccessToken } : {}),
       ...(signal ? { signal } : {}),
       ...(events.onPrepare ? { onProgress: events.onPrepare } : {}),
     });

@@ -76,6 +76,17 @@ describe('Hub data sets kept in storage', { timeout: 60_000 }, () => {
     expect(await bytesOf(blobs[1]!)).toEqual(new Uint8Array(await servedBytes('0001.parquet')));
   });
 
+  it('sends the access token for a gated data set', async () => {
+    const gated = await startHubServer({ [`datasets/${TWEETS_DATASET}`]: join(root, 'hub') }, { gated: { [`datasets/${TWEETS_DATASET}`]: 'hf_reader' } });
+    try {
+      const gatedRef = { ...ref, endpoint: gated.endpoint };
+      await expect(storedHubSplit(gatedRef, { storage })).rejects.toThrow(/answered 401 .*gated or private: accept its terms on the Hub and give an access token/);
+      expect((await storedHubSplit(gatedRef, { storage, accessToken: 'hf_reader' })).length).toBe(2);
+    } finally {
+      await gated.close();
+    }
+  });
+
   it('names the data set, config and split the Hub does not have', async () => {
     await expect(storedHubSplit({ ...ref, split: 'test' }, { storage })).rejects.toThrow(/parquet\/default\/test answered 404 .*Check the data set id, config and split/);
     expect(await storage.list('datasets')).toEqual([]);

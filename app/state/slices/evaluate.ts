@@ -7,6 +7,7 @@ import { parseRecipe } from '../../train/recipe.ts';
 import type { EvalEvent } from '../../train/run.ts';
 import type { TrainProgress } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
+import { hubSettingsOf } from './model.ts';
 
 /**
  * The Evaluate page's own evaluations: the base model, a library adapter, or a run's adapters
@@ -59,14 +60,14 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
     update({ status: 'running', label, job: 0, jobs: 0, stage: undefined, prepare: undefined, error: undefined });
     try {
       const jobs = jobsOf();
-      const { hubEndpoint } = get();
+      const hub = hubSettingsOf(get());
       const events: EvalEvent[] = [];
       for (const [index, job] of jobs.entries()) {
         update({ job: index + 1, jobs: jobs.length });
         events.push(
           await get()
             .engine()
-            .request('eval.run', { recipe: job.recipe, ...(job.adapterKey ? { adapterKey: job.adapterKey } : {}), hubEndpoint }, { signal: controller.signal, onProgress }),
+            .request('eval.run', { recipe: job.recipe, ...(job.adapterKey ? { adapterKey: job.adapterKey } : {}), ...hub }, { signal: controller.signal, onProgress }),
         );
         // The engine checks for cancellation only between its stages: a result that comes after Cancel is not kept.
         if (controller.signal.aborted) {

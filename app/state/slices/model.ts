@@ -4,7 +4,7 @@ import type { EngineCheck } from '../../model/verify.ts';
 import { cachePrefix, DEFAULT_HUB_ENDPOINT, type HubProgress } from '../../model/hub.ts';
 import type { MemoryEstimate } from '../../model/memory.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
-import type { ModelRef, ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
+import type { HubSettings, ModelRef, ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
 import { secondsLeft, TransferRate } from '../transfer-rate.ts';
 import type { AppState } from '../store.ts';
 
@@ -18,6 +18,9 @@ export interface ModelSlice {
   /** Base URL of the Hub (or a mirror in its layout); kept in localStorage. */
   hubEndpoint: string;
   setHubEndpoint(endpoint: string): void;
+  /** The user's Hub access token for gated or private repositories; '' when none. Kept in localStorage when asked. */
+  hubToken: string;
+  setHubToken(token: string, remember: boolean): void;
   model: ModelState;
   /** The GPU memory the user says training may use; undefined: the planner's default for this adapter. */
   memoryBudgetBytes: number | undefined;
@@ -61,6 +64,12 @@ export interface DownloadProgress extends HubProgress {
 }
 
 export const HUB_ENDPOINT_KEY = 'cocktail.hubEndpoint';
+export const HUB_TOKEN_KEY = 'cocktail.hubToken';
+
+/** What every command that may download needs to know about the Hub (workers/protocol.ts HubSettings). */
+export function hubSettingsOf(state: Pick<ModelSlice, 'hubEndpoint' | 'hubToken'>): HubSettings {
+  return { hubEndpoint: state.hubEndpoint, ...(state.hubToken ? { hubToken: state.hubToken } : {}) };
+}
 export const MEMORY_BUDGET_KEY = 'cocktail.memoryBudgetBytes';
 
 function readSetting(key: string): string | undefined {
@@ -142,6 +151,12 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       writeSetting(HUB_ENDPOINT_KEY, trimmed === DEFAULT_HUB_ENDPOINT ? undefined : trimmed);
       set({ hubEndpoint: trimmed });
     },
+    hubToken: readSetting(HUB_TOKEN_KEY) ?? '',
+    setHubToken(token, remember) {
+      const trimmed = token.trim();
+      writeSetting(HUB_TOKEN_KEY, remember && trimmed ? trimmed : undefined);
+      set({ hubToken: trimmed });
+    },
 
     model: { status: 'idle' },
     memoryBudgetBytes: Number.isFinite(savedBudget) && savedBudget > 0 ? savedBudget : undefined,
@@ -161,7 +176,7 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       try {
         const summary = await get()
           .engine()
-          .request('model.load', { ...request, hubEndpoint: get().hubEndpoint }, {
+          .request('model.load', { ...request, ...hubSettingsOf(get()) }, {
             signal: abort.signal,
             onProgress: (progress) => {
               rate.add(performance.now(), progress.downloaded);
@@ -257,7 +272,7 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       try {
         const result = await get()
           .engine()
-          .request('model.verify', { source: summary.source, revision: summary.revision, hubEndpoint: get().hubEndpoint, ...(prompt ? { prompt } : {}) }, {
+          .request('model.verify', { source: summary.source, revision: summary.revision, ...hubSettingsOf(get()), ...(prompt ? { prompt } : {}) }, {
             signal: abort.signal,
             onProgress: ({ stage }) => set((state) => ({ verify: { ...state.verify, stage } })),
           });

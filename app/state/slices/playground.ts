@@ -3,6 +3,7 @@ import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import type { GenerateRequest, GenerateResponse } from '../../../workers/protocol.ts';
 import { createFrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
+import { hubSettingsOf } from './model.ts';
 
 /**
  * The Playground: one prompt (or chat) sent to the recipe's model twice, without and with an adapter,
@@ -141,7 +142,7 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
       const request: GenerateRequest = {
         source: model.source,
         revision: model.revision,
-        hubEndpoint: get().hubEndpoint,
+        ...hubSettingsOf(get()),
         prompt: settings.mode === 'chat' ? settings.messages.filter((m) => m.content.trim() !== '') : settings.prompt,
         maxNewTokens: settings.maxNewTokens,
         temperature: settings.temperature,

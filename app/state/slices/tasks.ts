@@ -8,6 +8,7 @@ import { canonicalJson, type RecipeTask } from '../../train/recipe.ts';
 import type { DataImportResult, HubSplitRef, TaskStats, TokenViewRequest, TokenViewResult } from '../../../workers/protocol.ts';
 import { TASK_FILE_PREFIX } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
+import { hubSettingsOf } from './model.ts';
 
 
 /**
@@ -85,11 +86,11 @@ export interface TokenViewState {
 export const TOKEN_VIEW_EXAMPLES = 3;
 
 function tokenViewRequest(state: AppState, task: RecipeTask, examples: number): TokenViewRequest {
-  const { recipe, hubEndpoint } = state;
+  const { recipe } = state;
   return {
     source: recipe.model.source,
     revision: recipe.model.revision ?? 'main',
-    hubEndpoint,
+    ...hubSettingsOf(state),
     task,
     maxLength: recipe.max_length,
     trainOnPrompts: recipe.train_on_prompts,
@@ -98,8 +99,8 @@ function tokenViewRequest(state: AppState, task: RecipeTask, examples: number): 
   };
 }
 
-/** What a task's statistics depend on: the task, the model and how examples are cut and labelled. */
-function statsSignature(request: TokenViewRequest): string {
+/** What a task's statistics depend on: the task, the model and how examples are cut and labelled (not the access token). */
+function statsSignature({ hubToken: _token, ...request }: TokenViewRequest): string {
   return canonicalJson({ ...request, examples: 0 });
 }
 
@@ -190,7 +191,7 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
       try {
         const result = await get()
           .engine()
-          .request('data.hubPreview', { ...ref, hubEndpoint: get().hubEndpoint }, { signal: abort.signal, onProgress: (progress) => current() && set((state) => ({ hubPreview: { ...state.hubPreview, progress } })) });
+          .request('data.hubPreview', { ...ref, ...hubSettingsOf(get()) }, { signal: abort.signal, onProgress: (progress) => current() && set((state) => ({ hubPreview: { ...state.hubPreview, progress } })) });
         if (current()) set({ hubPreview: { status: 'done', ref, result } });
       } catch (error) {
         const report = toErrorReport(error);

@@ -9,6 +9,7 @@ import type { StepRecord } from '../../train/trainer.ts';
 import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
 import { createFrameBatcher, type FrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
+import { hubSettingsOf } from './model.ts';
 
 /**
  * The Train page's run: one run at a time, driven through the worker's train.run / train.pause and
@@ -200,11 +201,11 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     const batcher = createFrameBatcher<TrainProgress>((events) => update((run) => applyProgress(run, events)));
     const own = { abort, batcher };
     request = own;
-    const { hubEndpoint } = get();
+    const hub = hubSettingsOf(get());
     try {
       const result = await get()
         .engine()
-        .request('train.run', { recipe, runId, resume, ...(hubEndpoint ? { hubEndpoint } : {}) }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
+        .request('train.run', { recipe, runId, resume, ...hub }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
       batcher.flush();
       update(({ error: _pauseError, ...run }) => ({
         ...run,

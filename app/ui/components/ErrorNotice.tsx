@@ -34,7 +34,7 @@ export function adviceFor(error: ErrorReport): string | undefined {
     case 'HUB_NOT_CACHED':
       return 'This model is not in the offline cache yet. Connect to the network once to download it, or open it from local files on the Model page.';
     case 'HUB_FORBIDDEN':
-      return 'This model is gated or private on the Hub. Pick another model, or download it elsewhere and open it from local files.';
+      return 'This repository is gated or private on the Hub. Accept its licence on its Hub page, then give an access token on the Model page (Access token) and try again; or open the files from your disk.';
     case 'DEVICE_LOST':
       return 'The GPU was reset (a driver update, sleep, or too much memory asked of it). Try again; if it repeats, lower the batch size or the sequence length.';
     case 'OUT_OF_MEMORY':

@@ -5,6 +5,7 @@ import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { DownloadProgress } from './DownloadProgress.tsx';
 import { HubEndpointField } from './HubEndpointField.tsx';
+import { HubTokenField } from './HubTokenField.tsx';
 import { modelAdvice } from './model-advice.ts';
 
 const isLocal = (source: string | undefined) => source?.startsWith('local/') ?? false;
@@ -92,6 +93,7 @@ export function ModelChooser() {
         />
       )}
       <HubEndpointField />
+      <HubTokenField />
     </section>
   );
 }

@@ -13,6 +13,8 @@ export function modelAdvice(error: ErrorReport, origin: 'hub' | 'local'): string
       return error.details?.status === 404
         ? 'The Hub has no such model or revision. Check the spelling of the id and the revision ("main" is the usual one), or the Hub endpoint below. For a model you have on disk, open it from local files.'
         : undefined;
+    case 'HUB_FORBIDDEN':
+      return 'This model is gated or private. Accept its licence on its Hub page while signed in, paste a read token from huggingface.co/settings/tokens into Access token below, and press Try again. Or open the model from local files.';
     case 'HUB_NETWORK':
     case 'HUB_INTERRUPTED':
       return 'Check the network connection (or the Hub endpoint below) and press Load again: what was downloaded is kept and the download resumes from there. Without a network, open the model from local files.';
