@@ -20,6 +20,8 @@ export interface ModelSlice {
   setHubEndpoint(endpoint: string): void;
   /** The user's Hub access token for gated or private repositories; '' when none. Kept in localStorage when asked. */
   hubToken: string;
+  /** The token is kept in localStorage (the user asked to remember it); otherwise it lasts for the visit. */
+  hubTokenRemembered: boolean;
   setHubToken(token: string, remember: boolean): void;
   model: ModelState;
   /** The GPU memory the user says training may use; undefined: the planner's default for this adapter. */
@@ -152,10 +154,11 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       set({ hubEndpoint: trimmed });
     },
     hubToken: readSetting(HUB_TOKEN_KEY) ?? '',
+    hubTokenRemembered: readSetting(HUB_TOKEN_KEY) !== undefined,
     setHubToken(token, remember) {
       const trimmed = token.trim();
       writeSetting(HUB_TOKEN_KEY, remember && trimmed ? trimmed : undefined);
-      set({ hubToken: trimmed });
+      set({ hubToken: trimmed, hubTokenRemembered: remember });
     },
 
     model: { status: 'idle' },

@@ -1,15 +1,5 @@
-import { useState } from 'react';
-import { HUB_TOKEN_KEY } from '../../state/slices/model.ts';
 import { useStudio } from '../../state/store.ts';
 import { Field } from '../components/Field.tsx';
-
-const storedToken = (): boolean => {
-  try {
-    return Boolean(globalThis.localStorage?.getItem(HUB_TOKEN_KEY));
-  } catch {
-    return false;
-  }
-};
 
 /**
  * The user's Hub access token, for gated repositories (Llama 3.2 after its licence is accepted) and
@@ -17,7 +7,7 @@ const storedToken = (): boolean => {
  */
 export function HubTokenField() {
   const token = useStudio((state) => state.hubToken);
-  const [remember, setRemember] = useState(storedToken);
+  const remember = useStudio((state) => state.hubTokenRemembered);
   const save = (value: string, keep: boolean) => useStudio.getState().setHubToken(value, keep);
   return (
     <div className="model-endpoint">
@@ -39,10 +29,7 @@ export function HubTokenField() {
         <input
           type="checkbox"
           checked={remember}
-          onChange={(event) => {
-            setRemember(event.target.checked);
-            save(token, event.target.checked);
-          }}
+          onChange={(event) => save(token, event.target.checked)}
         />{' '}
         Remember it in this browser
       </label>
