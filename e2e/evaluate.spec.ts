@@ -2,20 +2,8 @@ import type { Page } from '@playwright/test';
 import { readFile, writeFile } from 'node:fs/promises';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL } from './hub.ts';
-import { expect, FPB_FILE, importTaskFiles, seedRecipe, test, TWEETS_FILE } from './studio.ts';
+import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test, TWEETS_FILE, TWEETS_TASK } from './studio.ts';
 
-const PHRASES = { name: 'phrases', source: { file: 'Sentences_50Agree.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'accuracy', role: 'task', validation_fraction: 0.1, max_examples: 40 };
-const TWEETS = {
-  name: 'tweets',
-  source: { file: 'sent_train.csv' },
-  format: 'classification',
-  columns: { text: 'text', label: 'label' },
-  labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' },
-  metric: 'accuracy',
-  role: 'task',
-  validation_fraction: 0.1,
-  max_examples: 40,
-};
 
 /** Runs small enough for SwiftShader: the tiny model, rank 4 on q and v, a few steps. */
 function recipe(name: string, tasks: unknown[]) {
@@ -44,8 +32,8 @@ function recipe(name: string, tasks: unknown[]) {
   };
 }
 
-const SINGLE = recipe('Phrases only', [PHRASES]);
-const MIXTURE = recipe('Phrases and tweets', [PHRASES, TWEETS]);
+const SINGLE = recipe('Phrases only', [PHRASES_TASK]);
+const MIXTURE = recipe('Phrases and tweets', [PHRASES_TASK, TWEETS_TASK]);
 
 /** Trains the studio's current recipe to the end on the Train page. */
 async function train(page: Page, name: string): Promise<void> {

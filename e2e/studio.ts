@@ -73,6 +73,29 @@ export const FPB_FILE: TaskFile = { path: fixturePath('datasets/fpb/Sentences_50
 /** The finance tweets: a CSV with a header, labels 0/1/2. */
 export const TWEETS_FILE: TaskFile = { path: fixturePath('datasets/twitter_fin_sentiment/sent_train.csv'), name: 'sent_train.csv', delimiter: 'Comma (,)', header: 'Yes' };
 
+/** FPB_FILE and TWEETS_FILE as recipe tasks, 40 training examples each: small enough to train on SwiftShader. */
+export const PHRASES_TASK = {
+  name: 'phrases',
+  source: { file: 'Sentences_50Agree.txt', delimiter: '@', header: false },
+  format: 'classification',
+  columns: { text: 0, label: 1 },
+  metric: 'accuracy',
+  role: 'task',
+  validation_fraction: 0.1,
+  max_examples: 40,
+};
+export const TWEETS_TASK = {
+  name: 'tweets',
+  source: { file: 'sent_train.csv' },
+  format: 'classification',
+  columns: { text: 'text', label: 'label' },
+  labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' },
+  metric: 'accuracy',
+  role: 'task',
+  validation_fraction: 0.1,
+  max_examples: 40,
+};
+
 /** Imports task files on the Tasks page as a user does, waiting for each import's summary. */
 export async function importTaskFiles(page: Page, files: TaskFile[]): Promise<void> {
   await page.goto('/#/tasks');

@@ -1,27 +1,14 @@
 import type { Page } from '@playwright/test';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL } from './hub.ts';
-import { expect, FPB_FILE, importTaskFiles, RECIPE_KEY, seedRecipe, test, TWEETS_FILE } from './studio.ts';
+import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, RECIPE_KEY, seedRecipe, test, TWEETS_FILE, TWEETS_TASK } from './studio.ts';
 
 /** A finance cocktail small enough for SwiftShader: the tiny model, rank 4 on q and v, short sequences. */
 function recipe(change: Record<string, unknown> = {}) {
   return {
     name: 'Train spec',
     model: { source: FIXTURE_MODEL, revision: 'main' },
-    tasks: [
-      { name: 'phrases', source: { file: 'Sentences_50Agree.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'accuracy', role: 'task', validation_fraction: 0.1, max_examples: 40 },
-      {
-        name: 'tweets',
-        source: { file: 'sent_train.csv' },
-        format: 'classification',
-        columns: { text: 'text', label: 'label' },
-        labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' },
-        metric: 'accuracy',
-        role: 'task',
-        validation_fraction: 0.1,
-        max_examples: 40,
-      },
-    ],
+    tasks: [PHRASES_TASK, TWEETS_TASK],
     mixture: { strategy: 'temperature', temperature: 2, per: 'example' },
     lora: { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false, layout: 'shared' },
     optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 },
