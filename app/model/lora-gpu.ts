@@ -3,7 +3,8 @@
  * AdamW moments. Upload from and download to the CPU-side LoraAdapter (checkpoints, export).
  */
 import type { GpuContext } from '../gpu/device.ts';
-import { createTensor, readTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { readTensors } from '../gpu/readback.ts';
+import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import type { LoraTarget } from './config.ts';
 import { loraPairKey, loraScale, type LoraAdapter, type LoraConfig } from './lora.ts';
 
@@ -63,12 +64,14 @@ export function uploadLora(ctx: GpuContext, adapter: LoraAdapter, options: { tra
   };
 }
 
-/** Reads A and B back into a LoraAdapter (for checkpoints and export). */
+/** Reads A and B back into a LoraAdapter (for export and evaluation), every pair in one round trip. */
 export async function downloadLora(ctx: GpuContext, lora: GpuLora, like: LoraAdapter): Promise<LoraAdapter> {
+  const entries = [...lora.pairs];
+  const values = await readTensors(ctx.device, entries.flatMap(([, pair]) => [pair.a, pair.b]));
   const pairs = new Map<string, LoraAdapter['pairs'] extends Map<string, infer P> ? P : never>();
-  for (const [key, pair] of lora.pairs) {
+  for (const [index, [key]] of entries.entries()) {
     const shape = like.pairs.get(key)!;
-    pairs.set(key, { a: await readTensor(ctx.device, pair.a), b: await readTensor(ctx.device, pair.b), inFeatures: shape.inFeatures, outFeatures: shape.outFeatures });
+    pairs.set(key, { a: values[2 * index]!, b: values[2 * index + 1]!, inFeatures: shape.inFeatures, outFeatures: shape.outFeatures });
   }
   return { config: lora.config, pairs };
 }
