@@ -81,6 +81,21 @@ describe('cocktail generate', { timeout: 120_000 }, () => {
     await rm(cache, { recursive: true });
   });
 
+  it('sends $HF_TOKEN for a gated Hub model, and names what is missing without it', async () => {
+    const server = await startHubServer({ 'meta-llama/tiny': model }, { gated: { 'meta-llama/tiny': 'hf_reader' } });
+    const cache = await mkdtemp(join(tmpdir(), 'cocktail-cache-'));
+    try {
+      const env = { ...process.env, HF_ENDPOINT: server.endpoint, COCKTAIL_CACHE: cache };
+      const args = [BIN, 'generate', '--model', 'meta-llama/tiny', '--ids', '1', '--max-new-tokens', '8', '--json'];
+      await expect(run(process.execPath, args, { env })).rejects.toMatchObject({ stderr: expect.stringMatching(/answered 401: the repository is gated or private and no access token was given/) });
+      const { stdout } = await run(process.execPath, args, { env: { ...env, HF_TOKEN: 'hf_reader' } });
+      expect((JSON.parse(stdout) as { ids: number[] }).ids).toEqual(greedy);
+    } finally {
+      await server.close();
+      await rm(cache, { recursive: true });
+    }
+  });
+
   it('merges an adapter into the base model; a fresh adapter leaves the greedy continuation as it was', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cocktail-merge-'));
     const config = parseModelConfig(JSON.parse(await readFile(join(model, 'config.json'), 'utf8')));

@@ -34,6 +34,7 @@ ${Object.entries(COMMANDS)
 environment:
   VK_ICD_FILENAMES   the Vulkan driver Dawn should use (by default the system's, else Debian chromium's SwiftShader)
   HF_ENDPOINT        where Hub ids are fetched from (default https://huggingface.co)
+  HF_TOKEN           a Hub access token, for gated or private models and data sets
   COCKTAIL_CACHE     where Hub downloads are cached (default ~/.cache/cocktail-studio)`;
 
 export async function main(argv: string[]): Promise<number> {
