@@ -2,7 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { hubSplitKey } from '../app/data/index.ts';
+import { settingsOfOptions, type TaskFileMeta } from '../app/data/import/import-settings.ts';
+import { TASK_FILE_PREFIX } from '../app/store/keys.ts';
+import { fixturePath } from '../test/fixtures.ts';
 import { noGpu, startTestEngine, type TestEngine } from '../test/engine.ts';
 import { TWEETS_DATASET, writeTweetsDataset } from '../test/hub-datasets.ts';
 import { startHubServer, type HubServer } from '../test/hub-server.ts';
@@ -58,5 +62,27 @@ describe('data.hubPreview', { timeout: 60_000 }, () => {
     await hub.close();
     const result = await engine.bridge.request('data.hubPreview', { hub: TWEETS_DATASET, config: 'default', split: 'train', hubEndpoint: hub.endpoint });
     expect(result.rows).toBe(65);
+  });
+});
+
+describe('data.import', { timeout: 60_000 }, () => {
+  it('keeps the options a file was imported with beside it, so a reload reads Financial PhraseBank (@, no header) the same way', async () => {
+    const file = new Blob([await readFile(fixturePath('datasets/fpb/Sentences_50Agree.txt'))]);
+    const name = 'Sentences_50Agree.txt';
+    const result = await engine.bridge.request('data.import', { name, file, options: { delimiter: '@', header: false } });
+    expect(result.columns).toEqual(['column_1', 'column_2']);
+    const stored = await engine.storage.getInfo<TaskFileMeta>('datasets', `${TASK_FILE_PREFIX}${name}`);
+    expect(stored?.meta.options).toEqual({ delimiter: '@', header: false });
+    expect(settingsOfOptions(stored!.meta.options!)).toMatchObject({ delimiter: '@', header: 'no' });
+
+    // Read again from storage with its stored options (what "Map columns" does after a reload): the same two columns.
+    const bytes = await engine.storage.getBytes('datasets', `${TASK_FILE_PREFIX}${name}`);
+    const again = await engine.bridge.request('data.import', { name, file: new Blob([bytes as Uint8Array<ArrayBuffer>]), options: stored!.meta.options! });
+    expect({ rows: again.rows, columns: again.columns, labels: again.labelValues.column_2?.sort() }).toEqual({ rows: result.rows, columns: result.columns, labels: ['negative', 'neutral', 'positive'] });
+
+    // Read with other options, the file keeps those instead: a changed delimiter takes effect on every later read.
+    const detected = await engine.bridge.request('data.import', { name, file: new Blob([bytes as Uint8Array<ArrayBuffer>]) });
+    expect(detected.columns).toHaveLength(1);
+    expect((await engine.storage.getInfo<TaskFileMeta>('datasets', `${TASK_FILE_PREFIX}${name}`))?.meta.options).toEqual({});
   });
 });

@@ -9,25 +9,28 @@
  * columns and problems before the task is mapped.
  */
 import { hubSplitName, readParquetShards, storedHubSplit } from '../app/data/index.ts';
-import { importFile, type ImportFileOptions } from '../app/data/import/import-file.ts';
+import { importFile } from '../app/data/import/import-file.ts';
+import type { FileImportOptions, TaskFileMeta } from '../app/data/import/import-settings.ts';
 import { collectRows, type ImportProgress, type ImportInfo, type RawRow } from '../app/data/import/types.ts';
 import { ProblemLog } from '../app/data/validate.ts';
 import type { Storage } from '../app/store/storage.ts';
-import { labelColumnValues, rowsWithErrors } from '../app/studio/task-mapping.ts';
+import { labelColumnValues, rowsWithErrors } from '../app/data/import/label-columns.ts';
+import { TASK_FILE_PREFIX } from '../app/store/keys.ts';
 import type { DataImportResult, HubSettings, HubSplitRef } from './protocol.ts';
-import { TASK_FILE_PREFIX } from './protocol.ts';
 
 export const PREVIEW_ROWS = 20;
 
 export async function importTaskFile(
-  request: { name: string; file: Blob; options?: Pick<ImportFileOptions, 'format' | 'delimiter' | 'header' | 'splitting'> },
+  request: { name: string; file: Blob; options?: FileImportOptions },
   storage: Storage,
   signal: AbortSignal,
   progress: (progress: ImportProgress) => void,
 ): Promise<DataImportResult> {
   const imported = await importFile(request.file, { ...request.options, fileName: request.name, signal, onProgress: progress });
   const bytes = new Uint8Array(await request.file.arrayBuffer());
-  await storage.put('datasets', `${TASK_FILE_PREFIX}${request.name}`, { name: request.name, rows: imported.rows.length, format: imported.info.format, importedAt: Date.now() }, bytes);
+  // The options travel with the file: every later read (Map columns after a reload, training) reads it the same way.
+  const meta: TaskFileMeta = { name: request.name, rows: imported.rows.length, format: imported.info.format, importedAt: Date.now(), options: request.options ?? {} };
+  await storage.put('datasets', `${TASK_FILE_PREFIX}${request.name}`, meta, bytes);
   return importResult(request.name, imported.rows, imported.info, imported.problems);
 }
 

@@ -10,7 +10,7 @@
 import type { ErrorReport } from '../app/errors.ts';
 import type { GpuInfo } from '../app/gpu/device.ts';
 import type { SelfTestProgress, SelfTestReport } from '../app/gpu/selftest.ts';
-import type { ImportFileOptions } from '../app/data/import/import-file.ts';
+import type { FileImportOptions } from '../app/data/import/import-settings.ts';
 import type { ImportProgress } from '../app/data/import/types.ts';
 import type { ValidationReport } from '../app/data/validate.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
@@ -24,9 +24,6 @@ import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
 
 export const PROTOCOL_VERSION = 1;
 
-/** Task files the user imported live in the "datasets" store under this prefix; recipes name them without it. */
-export const TASK_FILE_PREFIX = 'file/';
-
 /** Request type -> [payload, result, progress]. Add a command here and the bridge and worker follow. */
 export interface Commands {
   /** Acquires the GPU (once) and describes it. */
@@ -35,7 +32,7 @@ export interface Commands {
   'gpu.selftest': { payload: Record<string, never>; result: SelfTestReport; progress: SelfTestProgress };
   /** Imports a task file into the studio's storage (as `file/<name>`), reporting rows, columns and problems. */
   'data.import': {
-    payload: { name: string; file: Blob; options?: Pick<ImportFileOptions, 'format' | 'delimiter' | 'header' | 'splitting'> };
+    payload: { name: string; file: Blob; options?: FileImportOptions };
     result: DataImportResult;
     progress: ImportProgress;
   };

@@ -11,7 +11,8 @@ import type { Storage } from '../app/store/storage.ts';
 import { importPeftAdapter, unzipPeftAdapter, type PeftFiles } from '../app/train/peft.ts';
 import type { RunEnvironment } from '../app/train/run.ts';
 import { openModelFiles } from './model-files.ts';
-import { TASK_FILE_PREFIX, type HubSettings } from './protocol.ts';
+import { TASK_FILE_PREFIX } from '../app/store/keys.ts';
+import type { HubSettings } from './protocol.ts';
 
 export async function openTaskFile(storage: Storage, path: string): Promise<Blob> {
   const bytes = await storage.getBytes('datasets', `${TASK_FILE_PREFIX}${path}`);

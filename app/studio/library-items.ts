@@ -8,7 +8,7 @@
 import { HUB_DATASET_PREFIX } from '../data/import/hub-store.ts';
 import type { ItemInfo, Json } from '../store/storage.ts';
 import { isChunkKey } from '../store/stored-file.ts';
-import { TASK_FILE_PREFIX } from '../../workers/protocol.ts';
+import { TASK_FILE_PREFIX } from '../store/keys.ts';
 
 export interface ModelItem {
   /** The key prefix every item of the model starts with: "hub/owner/name@main/", "hub/local/name@local/". */

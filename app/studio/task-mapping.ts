@@ -6,9 +6,8 @@
  */
 import { DEFAULT_METRIC, type Metric } from '../train/prepare/metric.ts';
 import { FORMAT_PARTS } from '../train/prepare/format-mapping.ts';
-import type { TextSplitting } from '../data/import/text.ts';
-import type { FileFormat } from '../data/import/types.ts';
-import type { ValidationReport } from '../data/validate.ts';
+import { importOptions, settingsOfOptions, DEFAULT_IMPORT_SETTINGS, type ImportSettings } from '../data/import/import-settings.ts';
+import { MAX_LABEL_LENGTH, MAX_LABELS, type PreviewRow } from '../data/import/label-columns.ts';
 import type { Recipe, RecipeTask, TaskFormat } from '../train/recipe.ts';
 
 export type { Metric };
@@ -116,16 +115,6 @@ export function findColumn(part: string, columns: readonly string[]): string | u
   return undefined;
 }
 
-export interface PreviewRow {
-  row: number;
-  values: Record<string, unknown>;
-}
-
-/** The rows the report lists under an error (each kind lists its first rows): training leaves them out. */
-export function rowsWithErrors(report: ValidationReport): Set<number> {
-  return new Set(report.kinds.filter((kind) => kind.severity === 'error').flatMap((kind) => kind.rows));
-}
-
 export interface MappingSuggestion {
   format: TaskFormat;
   /** Part → column name; parts without a likely column are left out. */
@@ -177,10 +166,6 @@ export function suggestParts(format: TaskFormat, columns: readonly string[], row
   return parts;
 }
 
-/** Most labels are a short word or number, and a preview shows only a handful of distinct ones. */
-const MAX_LABEL_LENGTH = 24;
-const MAX_LABELS = 20;
-
 function valueShapes(columns: readonly string[], rows: readonly PreviewRow[]): { text?: string; label?: string } {
   const stats = columns.map((column) => {
     const values = rows.map((row) => row.values[column]).filter((value) => value !== undefined && value !== null).map(String);
@@ -206,27 +191,6 @@ export function suggestLabels(rows: readonly PreviewRow[], labelColumn: string):
 function wordsFor(values: readonly string[]): Record<string, string> {
   const labels = [...new Set(values)].filter((label) => label !== '').sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
   return Object.fromEntries(labels.map((label) => [label, /\p{L}/u.test(label) ? label : '']));
-}
-
-/**
- * For each column that looks like labels over all of a file's rows — at most MAX_LABELS distinct
- * values, none longer than MAX_LABEL_LENGTH — its distinct values. The importer computes this over
- * every row (skipping rows with errors, whose cells may be shifted), so the label words a form
- * suggests list every label, not only those of the first rows.
- */
-export function labelColumnValues(rows: readonly PreviewRow[], columns: readonly string[], skipRows: ReadonlySet<number> = new Set()): Record<string, string[]> {
-  const seen = new Map(columns.map((column) => [column, new Set<string>()]));
-  for (const row of rows) {
-    if (skipRows.has(row.row)) continue;
-    for (const [column, values] of seen) {
-      const value = row.values[column];
-      if (value === undefined || value === null) continue;
-      const text = typeof value === 'object' ? undefined : String(value).trim();
-      if (text === undefined || text.length > MAX_LABEL_LENGTH) seen.delete(column);
-      else if (values.add(text).size > MAX_LABELS) seen.delete(column);
-    }
-  }
-  return Object.fromEntries([...seen].filter(([, values]) => values.size > 0).map(([column, values]) => [column, [...values]]));
 }
 
 /** "0 = Bearish" per line: how the form shows a verbalizer. */
@@ -263,28 +227,6 @@ export function parseLabelWords(text: string): ParsedLabelWords {
   return Object.keys(labels).length === 0 && problems.length === 0 ? { problems } : { labels, problems };
 }
 
-/** How the Tasks page reads a file, as its form holds it; the recipe's file source repeats it so training reads the file the same way. */
-export interface ImportSettings {
-  /** One character, or '' to detect it (comma, tab, semicolon or bar). */
-  delimiter: string;
-  header: 'auto' | 'yes' | 'no';
-  format: 'auto' | FileFormat;
-  /** Used only with format 'text'. */
-  splitting: TextSplitting;
-}
-
-export const DEFAULT_IMPORT_SETTINGS: ImportSettings = { delimiter: '', header: 'auto', format: 'auto', splitting: 'lines' };
-
-/** The importer's options for these settings; what is left to detection (or is the importer's default) is left out. */
-export function importOptions(settings: ImportSettings): { format?: FileFormat; splitting?: TextSplitting; delimiter?: string; header?: boolean } {
-  return {
-    ...(settings.format === 'auto' ? {} : { format: settings.format }),
-    ...(settings.format === 'text' && settings.splitting !== DEFAULT_IMPORT_SETTINGS.splitting ? { splitting: settings.splitting } : {}),
-    ...(settings.delimiter === '' ? {} : { delimiter: settings.delimiter }),
-    ...(settings.header === 'auto' ? {} : { header: settings.header === 'yes' }),
-  };
-}
-
 /** The recipe task source for a file imported with these settings: a format is written only when one was chosen. */
 export function fileSource(name: string, settings: ImportSettings): RecipeTask['source'] {
   const { format, splitting, delimiter, header } = importOptions(settings);
@@ -300,12 +242,12 @@ export function fileSource(name: string, settings: ImportSettings): RecipeTask['
 /** The settings a file task's source says it is read with, for reading it again when the task is edited. */
 export function settingsOfSource(source: RecipeTask['source']): ImportSettings {
   if (!('file' in source)) return DEFAULT_IMPORT_SETTINGS;
-  return {
-    delimiter: source.delimiter ?? '',
-    header: source.header === undefined ? 'auto' : source.header ? 'yes' : 'no',
-    format: source.file_format ?? 'auto',
-    splitting: source.splitting ?? DEFAULT_IMPORT_SETTINGS.splitting,
-  };
+  return settingsOfOptions({
+    ...(source.delimiter === undefined ? {} : { delimiter: source.delimiter }),
+    ...(source.header === undefined ? {} : { header: source.header }),
+    ...(source.file_format === undefined ? {} : { format: source.file_format }),
+    ...(source.splitting === undefined ? {} : { splitting: source.splitting }),
+  });
 }
 
 /** A task name from a file name: "Sentences_50Agree.txt" → "sentences_50agree". */

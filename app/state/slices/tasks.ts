@@ -3,10 +3,10 @@ import type { ImportProgress } from '../../data/import/types.ts';
 import { CocktailError, toErrorReport, type ErrorReport } from '../../errors.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
-import { DEFAULT_IMPORT_SETTINGS, importOptions, type ImportSettings } from '../../studio/task-mapping.ts';
+import { DEFAULT_IMPORT_SETTINGS, importOptions, settingsOfOptions, type ImportSettings, type TaskFileMeta } from '../../data/import/import-settings.ts';
 import { canonicalJson, type RecipeTask } from '../../train/recipe.ts';
 import type { DataImportResult, HubSplitRef, TaskStats, TokenViewRequest, TokenViewResult } from '../../../workers/protocol.ts';
-import { TASK_FILE_PREFIX } from '../../../workers/protocol.ts';
+import { TASK_FILE_PREFIX } from '../../store/keys.ts';
 import type { AppState } from '../store.ts';
 import { hubSettingsOf } from './model.ts';
 
@@ -28,7 +28,10 @@ export interface TasksSlice {
   setImportSettings(settings: Partial<ImportSettings>): void;
   /** Imports a file the user picked or dropped into storage as `file/<name>`. */
   importTaskFile(file: File): Promise<void>;
-  /** Reads an imported file again from storage (after a reload, or with other settings). */
+  /**
+   * Reads an imported file again from storage (after a reload, or with other settings). Without
+   * settings it is read as it was imported (the options stored with it), so a reload changes nothing.
+   */
   reopenImportedFile(name: string, settings?: ImportSettings): Promise<void>;
   cancelTaskImport(): void;
   /** A Hub data set's split, downloaded into storage and read for the Hub task form. */
@@ -71,6 +74,8 @@ export interface ImportedFileSummary {
   format: string;
   importedAt: number;
   bytes: number;
+  /** How it was imported; absent for files imported before the options were kept with them. */
+  settings?: ImportSettings;
 }
 
 export interface TokenViewState {
@@ -102,6 +107,17 @@ function tokenViewRequest(state: AppState, task: RecipeTask, examples: number): 
 /** What a task's statistics depend on: the task, the model and how examples are cut and labelled (not the access token). */
 function statsSignature({ hubToken: _token, ...request }: TokenViewRequest): string {
   return canonicalJson({ ...request, examples: 0 });
+}
+
+/** The settings a stored task file was imported with, when it kept them. */
+async function storedImportSettings(name: string): Promise<ImportSettings | undefined> {
+  const storage = await openIndexedDbStorage();
+  try {
+    const options = (await storage.getInfo<TaskFileMeta>('datasets', `${TASK_FILE_PREFIX}${name}`))?.meta.options;
+    return options ? settingsOfOptions(options) : undefined;
+  } finally {
+    await storage.close();
+  }
 }
 
 export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set, get) => {
@@ -160,8 +176,9 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
       return runImport(file.name, async () => file, get().importSettings);
     },
 
-    reopenImportedFile(name, settings = get().importSettings) {
-      set({ importSettings: settings });
+    async reopenImportedFile(name, settings) {
+      const readSettings = settings ?? (await storedImportSettings(name)) ?? get().importSettings;
+      set({ importSettings: readSettings });
       return runImport(
         name,
         async () => {
@@ -174,7 +191,7 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
             await storage.close();
           }
         },
-        settings,
+        readSettings,
       );
     },
 
@@ -214,8 +231,15 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
       try {
         const storage = await openIndexedDbStorage();
         try {
-          const items = await storage.list<{ name: string; rows: number; format: string; importedAt: number }>('datasets', TASK_FILE_PREFIX);
-          const files = items.map((item) => ({ name: item.meta.name, rows: item.meta.rows, format: item.meta.format, importedAt: item.meta.importedAt, bytes: item.size }));
+          const items = await storage.list<TaskFileMeta>('datasets', TASK_FILE_PREFIX);
+          const files = items.map(({ meta, size }) => ({
+            name: meta.name,
+            rows: meta.rows,
+            format: meta.format,
+            importedAt: meta.importedAt,
+            bytes: size,
+            ...(meta.options ? { settings: settingsOfOptions(meta.options) } : {}),
+          }));
           set({ importedFiles: { status: 'ready', files } });
         } finally {
           await storage.close();

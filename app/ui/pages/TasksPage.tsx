@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useStudio } from '../../state/store.ts';
-import { draftFromTask, fileSource, newDraft, rowsWithErrors, settingsOfSource, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
+import { rowsWithErrors } from '../../data/import/label-columns.ts';
+import { draftFromTask, fileSource, newDraft, settingsOfSource, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
 import type { RecipeTask } from '../../train/recipe.ts';
 import { ColumnMapping } from '../tasks/ColumnMapping.tsx';
 import { HubTaskForm } from '../tasks/HubTaskForm.tsx';

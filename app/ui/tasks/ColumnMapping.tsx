@@ -10,9 +10,9 @@ import {
   withFormat,
   type Metric,
   type PartInfo,
-  type PreviewRow,
   type TaskDraft,
 } from '../../studio/task-mapping.ts';
+import type { PreviewRow } from '../../data/import/label-columns.ts';
 import { useStudio } from '../../state/store.ts';
 import type { RecipeTask, TaskFormat } from '../../train/recipe.ts';
 import { Field } from '../components/Field.tsx';

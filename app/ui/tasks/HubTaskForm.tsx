@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useStudio } from '../../state/store.ts';
-import { draftFromTask, newDraft, rowsWithErrors, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
+import { rowsWithErrors } from '../../data/import/label-columns.ts';
+import { draftFromTask, newDraft, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
 import type { RecipeTask } from '../../train/recipe.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';

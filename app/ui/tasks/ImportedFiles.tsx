@@ -1,3 +1,4 @@
+import type { ImportedFileSummary } from '../../state/slices/tasks.ts';
 import { useStudio } from '../../state/store.ts';
 import { settingsOfSource } from '../../studio/task-mapping.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
@@ -9,10 +10,10 @@ export function ImportedFiles() {
   const tasks = useStudio((state) => state.recipe.tasks);
   const importing = useStudio((state) => state.taskImport.status === 'importing');
 
-  const open = (name: string) => {
-    // Read it the way a task of the recipe reads it, else with the settings chosen above.
-    const task = tasks.find((t) => 'file' in t.source && t.source.file === name);
-    void useStudio.getState().reopenImportedFile(name, task ? settingsOfSource(task.source) : useStudio.getState().importSettings);
+  const open = (file: ImportedFileSummary) => {
+    // Read it as it was imported; a file kept before its options were stored is read as a task of the recipe reads it.
+    const task = tasks.find((t) => 'file' in t.source && t.source.file === file.name);
+    void useStudio.getState().reopenImportedFile(file.name, file.settings ?? (task ? settingsOfSource(task.source) : undefined));
   };
 
   if (files.status === 'failed' && files.error) return <ErrorNotice error={files.error} title="Could not list the imported files" />;
@@ -40,7 +41,7 @@ export function ImportedFiles() {
             <td>{formatBytes(file.bytes)}</td>
             <td>{new Date(file.importedAt).toLocaleString()}</td>
             <td>
-              <button type="button" className="secondary" disabled={importing} onClick={() => open(file.name)}>
+              <button type="button" className="secondary" disabled={importing} onClick={() => open(file)}>
                 Map columns
               </button>
             </td>

@@ -1,4 +1,4 @@
-import { rowsWithErrors } from '../../studio/task-mapping.ts';
+import { rowsWithErrors } from '../../data/import/label-columns.ts';
 import type { DataImportResult } from '../../../workers/protocol.ts';
 
 /** A cell as text: strings as they are, other JSON values (lists of messages, token ids) as JSON. */

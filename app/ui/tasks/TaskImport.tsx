@@ -1,6 +1,6 @@
 import type { TextSplitting } from '../../data/import/text.ts';
 import { useStudio } from '../../state/store.ts';
-import type { ImportSettings } from '../../studio/task-mapping.ts';
+import type { ImportSettings } from '../../data/import/import-settings.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
