@@ -121,6 +121,18 @@ describe('engine worker: importing task files and training through the protocol'
     expect(await readRunRecord(storage, 'cancelled-run')).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
   });
 
+  it('records a run cancelled while its data is prepared as cancelled, not failed', async () => {
+    const controller = new AbortController();
+    const running = bridge.request('train.run', { recipe: lightRecipe(4), runId: 'cancelled-early', resume: false, hubEndpoint: server.endpoint }, {
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.kind === 'prepare') controller.abort();
+      },
+    });
+    await expect(running).rejects.toMatchObject({ code: 'CANCELLED', message: 'run "cancelled-early" was cancelled before training started' });
+    expect(await readRunRecord(storage, 'cancelled-early')).toMatchObject({ status: 'cancelled', step: 0, error: { code: 'CANCELLED' } });
+  });
+
   it('records a failed run with the error that stopped it', async () => {
     const missing = { ...lightRecipe(2), tasks: [{ name: 'gone', source: { file: 'never-imported.txt' }, format: 'text' }] };
     await expect(bridge.request('train.run', { recipe: missing, runId: 'failed-run', resume: false, hubEndpoint: server.endpoint })).rejects.toMatchObject({ code: 'PREPARE_FILE_NOT_FOUND' });

@@ -4,6 +4,7 @@
  * offline) or imported folders (`local/<name>`); task files are what the user imported, kept in the
  * "datasets" store under `file/<name>`. Every run keeps a record in the "runs" store (run-records.ts).
  */
+import { CocktailError, toErrorReport } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
@@ -66,12 +67,22 @@ export async function trainInStudio(
     record(() => recorder.end(answer));
     await writes;
     return answer;
-  } catch (error) {
+  } catch (thrown) {
+    const error = asCancellation(thrown, signal, request.runId);
     // The run's own error is what the user needs; a record that cannot be written must not hide it.
     await writes.catch(() => undefined);
     await recorder.fail(error).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * A run stopped by Cancel is cancelled, whichever stage noticed: preparation and downloads report
+ * their own cancellation (DATA_CANCELLED, ...), which would otherwise record the run as failed.
+ */
+function asCancellation(error: unknown, signal: AbortSignal, runId: string): unknown {
+  if (!signal.aborted || toErrorReport(error).code === 'CANCELLED') return error;
+  return new CocktailError('CANCELLED', `run "${runId}" was cancelled before training started`, { runId });
 }
 
 export async function evaluateInStudio(

@@ -11,6 +11,7 @@ import { checkPeftAdapter, importedAdapterKey, readPeftUpload, type NamedBlob, t
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, zipPeftAdapter } from '../../train/peft.ts';
 import { parseRecipe, RecipeError, type RecipeProblem } from '../../train/recipe.ts';
 import type { RunRecord } from '../../../workers/protocol.ts';
+import { cancelRequests, settledRunRecord } from '../../studio/cancel-requests.ts';
 import type { AppState } from '../store.ts';
 
 /**
@@ -143,7 +144,7 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
             hubDatasets: hubSplits,
             caches,
             adapters: adapterItems(adapters),
-            runs: runs.map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.startedAt - a.startedAt),
+            runs: runs.map((info) => settledRunRecord(info.meta as unknown as RunRecord, cancelRequests())).sort((a, b) => b.startedAt - a.startedAt),
             checkpoints: checkpoints.map((info: ItemInfo) => ({ key: info.key, bytes: info.size })),
           },
         });

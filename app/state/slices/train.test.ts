@@ -101,6 +101,13 @@ describe('restoredRun', () => {
     const error = { code: 'OUT_OF_MEMORY', message: 'out of memory' };
     expect(restoredRun({ ...runRecord('failed'), error }, undefined)).toMatchObject({ status: 'failed', step: 7, error });
   });
+
+  it('reads a cancelled run back without an error to show: nobody pressed Pause, nothing failed', () => {
+    const cancelled = { ...runRecord('cancelled'), step: 3, error: { code: 'CANCELLED', message: 'run finance-1 was cancelled at step 3' } };
+    const run = restoredRun(cancelled, { step: 2, history: [] });
+    expect(run).toMatchObject({ status: 'cancelled', step: 3 });
+    expect(run).not.toHaveProperty('error');
+  });
 });
 
 describe('run ids and task names', () => {

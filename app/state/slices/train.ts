@@ -7,6 +7,7 @@ import type { PrepareProgress } from '../../train/prepare.ts';
 import type { EvalEvent } from '../../train/run.ts';
 import type { StepRecord } from '../../train/trainer.ts';
 import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
+import { cancelRequests, forgetCancelRequest, rememberCancelRequest, settledRunRecord } from '../../studio/cancel-requests.ts';
 import { createFrameBatcher, type FrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
 import { hubSettingsOf } from './model.ts';
@@ -155,7 +156,10 @@ export function taskNamesOf(recipe: unknown): string[] {
   return Array.isArray(tasks) ? tasks.map((task, i) => String((task as { name?: unknown } | null)?.name ?? `task ${i + 1}`)) : [];
 }
 
-/** The run as the page shows it after a reload, from its record and its checkpoint. */
+/**
+ * The run as the page shows it after a reload, from its record and its checkpoint. A cancelled run's
+ * record keeps the CANCELLED report the worker ended it with; that is how it ended, not an error to show.
+ */
 export function restoredRun(record: RunRecord, checkpoint: Pick<CheckpointMeta, 'step' | 'history'> | undefined): TrainRun {
   const status: TrainStatus = record.status === 'running' ? 'interrupted' : record.status;
   return {
@@ -170,7 +174,7 @@ export function restoredRun(record: RunRecord, checkpoint: Pick<CheckpointMeta, 
     history: (checkpoint?.history ?? []).map((record) => toStepPoint(record as StepRecord)),
     evaluations: [...record.evaluations].sort((a, b) => a.step - b.step),
     adapterKeys: record.adapterKeys,
-    ...(record.error ? { error: record.error } : {}),
+    ...(record.error && status !== 'cancelled' ? { error: record.error } : {}),
   };
 }
 
@@ -221,6 +225,8 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
       update(report.code === 'CANCELLED' ? { status: 'cancelled' } : { status: 'failed', error: report });
     } finally {
       batcher.dispose();
+      // The request settles after the worker wrote how the run ended: a cancel asked for is on record.
+      forgetCancelRequest(runId);
       if (request === own) request = undefined;
     }
   };
@@ -263,7 +269,11 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     },
 
     cancelTraining() {
-      if (ACTIVE_STATUSES.includes(get().train.status)) request?.abort.abort();
+      const { status, runId } = get().train;
+      if (!ACTIVE_STATUSES.includes(status)) return;
+      // Written before the worker hears of it, so a page closed right after Cancel still reads the run back as cancelled.
+      if (runId) rememberCancelRequest(runId);
+      request?.abort.abort();
     },
 
     async restoreLastRun() {
@@ -273,8 +283,13 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
         const storage = await openIndexedDbStorage();
         try {
           const runs = await storage.list<Json>('runs');
-          const last = runs.map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.updatedAt - a.updatedAt)[0];
-          if (!last) return;
+          const recorded = runs.map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.updatedAt - a.updatedAt)[0];
+          if (!recorded) return;
+          const last = settledRunRecord(recorded, cancelRequests());
+          if (last !== recorded) {
+            await storage.put('runs', last.runId, last as unknown as Json);
+            forgetCancelRequest(last.runId);
+          }
           const checkpoint = (await storage.getInfo<Json>('checkpoints', last.runId))?.meta as unknown as CheckpointMeta | undefined;
           if (get().train.status === 'idle') set({ train: restoredRun(last, checkpoint) });
         } finally {

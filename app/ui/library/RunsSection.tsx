@@ -38,6 +38,8 @@ function RunRow({ run }: { run: RunRecord }) {
   const checkpoints = useStudio((state) => state.library.checkpoints);
   const training = useStudio((state) => state.train.runId === run.runId && ACTIVE_STATUSES.includes(state.train.status));
   const [withBelongings, setWithBelongings] = useState(true);
+  // A record still "running" that this page is not running lost its page (a reload, a crash): Train offers to resume it.
+  const status = run.status === 'running' && !training ? 'interrupted' : run.status;
   const belongings = runBelongings(run.runId, adapters, checkpoints);
   const leftBehind = [
     ...(belongings.checkpoint ? [`its checkpoint (${formatBytes(belongings.checkpoint.bytes)})`] : []),
@@ -53,7 +55,7 @@ function RunRow({ run }: { run: RunRecord }) {
         </small>
       </th>
       <td>
-        <span className={`run-status-tag status-${run.status}`}>{run.status}</span>
+        <span className={`run-status-tag status-${status}`}>{status}</span>
         {run.error && <small className="muted run-error"> {run.error.message}</small>}
       </td>
       <td className="number">

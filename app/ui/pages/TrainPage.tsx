@@ -39,6 +39,14 @@ function fixFor(status: TrainStatus, stage: TrainStage | undefined): { action?: 
   return {};
 }
 
+/** Only a run still going can have failed to pause; an error of a run that ended is how it ended. */
+function errorTitle(status: TrainStatus): string {
+  if (status === 'idle') return 'The last run could not be read';
+  if (status === 'failed') return 'Training stopped';
+  if (ACTIVE_STATUSES.includes(status)) return 'Pausing failed';
+  return 'The run reported a problem';
+}
+
 /**
  * Train: the recipe's LoRA and optimizer settings, start / pause / resume / cancel, live progress and
  * charts, and the results. A run that was paused or cut off by a reload is offered for resuming.
@@ -63,7 +71,7 @@ export function TrainPage() {
         {!active && <RecipeProblems problems={problems} />}
         <RunControls />
         <RunProgress />
-        {error && <ErrorNotice error={error} title={status === 'idle' ? 'The last run could not be read' : status === 'failed' ? 'Training stopped' : 'Pausing failed'} {...fixFor(status, stage)} />}
+        {error && <ErrorNotice error={error} title={errorTitle(status)} {...fixFor(status, stage)} />}
       </section>
       {(active || hasSteps) && <TrainCharts />}
       <RunResults />

@@ -1,0 +1,90 @@
+import type { Page } from '@playwright/test';
+import { watchConsole } from './console.ts';
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test } from './studio.ts';
+
+/** What a first-time user found after a reload (issue 11): settings, errors and records that did not survive it. */
+
+const runStatus = (page: Page) => page.getByRole('status').filter({ hasText: 'Reload spec:' });
+
+test.describe('after a reload', () => {
+  test('"Map columns" reads an imported file with the options it was imported with: FPB keeps @ and no header', async ({ page }, testInfo) => {
+    const errors = watchConsole(page);
+    await importTaskFiles(page, [FPB_FILE]);
+    await expect(page.getByTestId('import-summary')).toContainText('2 columns (column_1, column_2)');
+
+    await page.reload();
+    // The form's settings are back to Detect, which would read FPB as one column of plain text.
+    await expect(page.getByLabel('Delimiter', { exact: true })).toHaveValue('');
+    const files = page.getByRole('table', { name: 'Imported files' });
+    await files.getByRole('row', { name: new RegExp(FPB_FILE.name) }).getByRole('button', { name: 'Map columns' }).click();
+    await expect(page.getByTestId('import-summary')).toContainText('2 columns (column_1, column_2)', { timeout: 60_000 });
+    await expect(page.getByLabel('Delimiter', { exact: true })).toHaveValue('@');
+    await expect(page.getByLabel('First row is a header')).toHaveValue('no');
+    const mapping = page.getByTestId('file-mapping');
+    await expect(mapping.getByLabel('Recipe format')).toHaveValue('classification');
+    await page.screenshot({ path: testInfo.outputPath('reload-map-columns-fpb.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+
+  test('Cancel and a reload show the run as cancelled, with no error; a page closed right after Cancel does not leave it "running"', async ({ page, hub: _hub }, testInfo) => {
+    test.setTimeout(300_000);
+    const errors = watchConsole(page);
+    await seedRecipe(
+      page,
+      {
+        name: 'Reload spec',
+        model: { source: FIXTURE_MODEL, revision: 'main' },
+        tasks: [PHRASES_TASK],
+        mixture: { strategy: 'proportional', per: 'example' },
+        lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false, layout: 'shared' },
+        optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 },
+        schedule: { kind: 'constant', warmup_steps: 0 },
+        batch_size: 1,
+        grad_accum: 1,
+        max_length: 32,
+        packing: false,
+        train_on_prompts: false,
+        steps: 200,
+        clip: 1,
+        nonfinite: 'skip',
+        recompute: false,
+        eval_every: 100,
+        eval_examples: 2,
+        eval_max_new_tokens: 4,
+        checkpoint_every: 50,
+        seed: 3,
+      },
+      'always',
+    );
+    await importTaskFiles(page, [FPB_FILE]);
+
+    await page.goto('/#/train');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect(runStatus(page)).toContainText(/training, step [1-9]\d* of 200/, { timeout: 180_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    await expect(runStatus(page)).toContainText(/Cancelled at step \d+ of 200/, { timeout: 60_000 });
+
+    await page.reload();
+    await expect(runStatus(page)).toContainText(/Cancelled at step \d+ of 200/);
+    await expect(page.getByRole('alert')).toHaveCount(0);
+    await expect(page.getByText('Pausing failed')).toHaveCount(0);
+    await page.screenshot({ path: testInfo.outputPath('reload-after-cancel.png'), fullPage: true });
+
+    // A second run, cancelled while it loads and closed (reloaded) at once, before the worker can write its record.
+    await page.getByRole('button', { name: 'Start a new run' }).click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel the run' }).click();
+    await page.reload();
+    await expect(runStatus(page)).toContainText(/Cancelled at step 0 of 200/);
+    await expect(runStatus(page)).not.toContainText('stopped when the page was closed');
+    await expect(page.getByRole('button', { name: 'Resume' })).toHaveCount(0);
+    await page.goto('/#/library');
+    const runs = page.getByRole('region', { name: 'Runs' });
+    await expect(runs.getByText('running', { exact: true })).toHaveCount(0);
+    await expect(runs.getByText('cancelled', { exact: true })).toHaveCount(2);
+    await page.screenshot({ path: testInfo.outputPath('library-after-cancel-and-close.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
