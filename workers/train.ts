@@ -7,6 +7,7 @@
 import { CocktailError, toErrorReport } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import type { Storage } from '../app/store/storage.ts';
+import { checkAdapterBaseModel } from '../app/train/peft-layout.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
 import { evaluateRecipe, runRecipe, type EvalEvent, type RunEvents } from '../app/train/run.ts';
 import { everyInterval, PROGRESS_INTERVAL_MS } from './progress.ts';
@@ -94,5 +95,6 @@ export async function evaluateInStudio(
 ): Promise<EvalEvent> {
   const recipe = parseRecipe(request.recipe, request.adapterKey ? `recipe evaluated with adapter "${request.adapterKey}"` : 'recipe evaluated');
   const adapter = request.adapterKey ? await openStoredAdapter(storage, request.adapterKey) : undefined;
+  if (adapter) checkAdapterBaseModel(adapter.config, recipe.model.source, `adapter "${request.adapterKey}"`);
   return evaluateRecipe(recipe, studioRunEnvironment(ctx, storage, signal, request), adapter, progressEvents(progress), signal);
 }

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { openFileStorage } from '../store/fs.ts';
+import { checkAdapterBaseModel } from '../train/peft-layout.ts';
 import { evaluateRecipe } from '../train/run.ts';
 import { parseOptions } from './args.ts';
 import { readPeftAdapter } from './peft-files.ts';
@@ -15,6 +17,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { recipe, recipeDir } = await readRecipe(options.recipe!);
   const json = options.json === true;
   const adapter = options.adapter ? await readPeftAdapter(resolve(options.adapter)) : undefined;
+  // A model given as a local folder names no Hub model to compare with; its shapes are still checked.
+  if (adapter && !existsSync(resolve(recipeDir, recipe.model.source))) checkAdapterBaseModel(adapter.config, recipe.model.source, options.adapter!);
   const ctx = await acquireNodeGpu({ label: 'cocktail eval' });
   // Tokenized tasks are cached beside other CLI state so repeated evaluations skip tokenization.
   const storage = await openFileStorage(join(process.env.COCKTAIL_CACHE ?? join(tmpdir(), 'cocktail-studio'), 'eval'));

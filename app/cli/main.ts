@@ -5,9 +5,12 @@
 import { toErrorReport } from '../errors.ts';
 import { EVAL_USAGE, evalCommand } from './eval.ts';
 import { GENERATE_USAGE, generateCommand } from './generate.ts';
+import { EXPORT_USAGE, exportCommand } from './export.ts';
+import { IMPORT_USAGE, importCommand } from './import.ts';
 import { infoCommand } from './info.ts';
 import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
 import { MERGE_USAGE, mergeCommand } from './merge.ts';
+import { MIX_USAGE, mixCommand } from './mix.ts';
 import { selfTestCommand } from './selftest.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
 
@@ -18,6 +21,9 @@ const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<n
   train: { summary: `run a recipe: prepare its tasks, train LoRA, evaluate, export PEFT adapters (Ctrl-C pauses)\n             ${TRAIN_USAGE}`, run: trainCommand },
   eval: { summary: `evaluate a recipe's tasks with a PEFT adapter (or the base model)\n             ${EVAL_USAGE}`, run: evalCommand },
   merge: { summary: `write base model + PEFT adapter as one merged model in HF layout\n             ${MERGE_USAGE}`, run: mergeCommand },
+  import: { summary: `read a task file as the Tasks page does: rows, columns, format, delimiter, every problem\n             ${IMPORT_USAGE}`, run: importCommand },
+  mix: { summary: `the order a recipe's run draws its tasks in, with counts and each task's probability per step\n             ${MIX_USAGE}`, run: mixCommand },
+  export: { summary: `write a recipe for Axolotl, LLaMA-Factory or TRL: data, configuration, launch files, MAPPING.md\n             ${EXPORT_USAGE}`, run: exportCommand },
   'make-model': { summary: `write a random-weight model of a config in HF layout\n             ${MAKE_MODEL_USAGE}`, run: makeModelCommand },
 };
 

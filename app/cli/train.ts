@@ -2,16 +2,20 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { openFileStorage } from '../store/fs.ts';
+import type { Recipe } from '../train/recipe.ts';
 import { runRecipe } from '../train/run.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../train/peft.ts';
 import { parseOptions } from './args.ts';
 import { readRecipe, recipeEnvironment } from './recipe-env.ts';
+import { withSteps } from './recipe-tasks.ts';
 
-export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--run-id ID] [--out <dir>] [--resume] [--json]';
+export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--steps N] [--init-adapter <peft dir|zip>] [--run-id ID] [--out <dir>] [--resume] [--json]';
 
 export async function trainCommand(args: string[]): Promise<number> {
-  const options = parseOptions('train', args, { recipe: 'string', 'run-id': 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe']);
-  const { recipe, recipePath, recipeDir } = await readRecipe(options.recipe!);
+  const options = parseOptions('train', args, { recipe: 'string', steps: 'integer', 'init-adapter': 'string', 'run-id': 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe']);
+  const read = await readRecipe(options.recipe!);
+  const { recipePath, recipeDir } = read;
+  const recipe = withInitAdapter(withSteps(read.recipe, options.steps), options['init-adapter']);
   const runId = options['run-id'] ?? basename(recipePath).replace(/\.json$/, '');
   const out = resolve(options.out ?? join('runs', runId));
   const json = options.json === true;
@@ -53,4 +57,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (result.status === 'paused') emit({ event: 'paused', step: result.step }, `paused at step ${result.step}; continue with --resume`);
   ctx.destroy();
   return 0;
+}
+
+/** `--init-adapter DIR` is the recipe's lora.init_from, given from the current folder rather than the recipe's. */
+function withInitAdapter(recipe: Recipe, path: string | undefined): Recipe {
+  return path === undefined ? recipe : { ...recipe, lora: { ...recipe.lora, init_from: resolve(path) } };
 }

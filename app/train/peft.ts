@@ -11,6 +11,7 @@ import { CocktailError } from '../errors.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../gpu/dtype.ts';
 import { LORA_TARGETS, type LoraTarget, type ModelConfig } from '../model/config.ts';
 import { loraPairKey, projectionShape, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraPair } from '../model/lora.ts';
+import { locateAdapter } from './peft-layout.ts';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -82,11 +83,12 @@ export function unzipPeftAdapter(zip: Uint8Array, fileName = 'adapter.zip'): Pef
   } catch (error) {
     throw new CocktailError('ADAPTER_INVALID', `${fileName} is not a readable zip (${(error as Error).message})`, { file: fileName });
   }
-  // Accept the two files at the top or inside one folder, as people zip them either way.
-  const find = (name: string) => Object.entries(entries).find(([path]) => path === name || path.endsWith(`/${name}`))?.[1];
-  const config = find(ADAPTER_CONFIG);
-  const weights = find(ADAPTER_WEIGHTS);
-  if (!config || !weights) throw new CocktailError('ADAPTER_INVALID', `${fileName} must hold ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`, { file: fileName });
+  // The two files at the top, inside one folder (as people zip them either way), or a training
+  // output_dir with checkpoint-N folders: peft-layout.ts picks which.
+  const { folder } = locateAdapter(Object.keys(entries), fileName);
+  const prefix = folder === '' ? '' : `${folder}/`;
+  const config = entries[`${prefix}${ADAPTER_CONFIG}`]!;
+  const weights = entries[`${prefix}${ADAPTER_WEIGHTS}`]!;
   return { config: new TextDecoder().decode(config), weights: new Blob([weights as Uint8Array<ArrayBuffer>]) };
 }
 

@@ -17,7 +17,7 @@
  * the last task fails in a moment rather than after the first task's import. Tasks are then prepared
  * one after another (one file's rows in memory at a time). Every message names the task and the file.
  */
-import { createRowMapper, DataError, ProblemLog, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
+import { createRowMapper, DataError, ProblemLog, type Example, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
 import { formatTokenizeReport, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Json, Storage } from '../store/storage.ts';
@@ -67,6 +67,8 @@ interface PrepareOptionsBase {
   readonly hubAccessToken?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: PrepareProgress) => void;
+  /** Keep each task's examples before tokenization (PreparedTasks.examples); they cost memory, so only an export asks. */
+  readonly keepExamples?: boolean;
 }
 
 /**
@@ -105,6 +107,15 @@ export interface PreparedTasks {
   readonly tasks: PreparedTask[];
   /** One per task, in the recipe's order. */
   readonly reports: TaskPreparationReport[];
+  /** With options.keepExamples: each task's examples before tokenization, for writing them in another engine's format. */
+  readonly examples?: TaskExamples[];
+}
+
+/** A task's normalized examples (before tokenization) and how its conversations are rendered to text. */
+export interface TaskExamples {
+  readonly train: readonly Example[];
+  readonly validation: readonly Example[];
+  readonly rendering: TemplateChoice;
 }
 
 interface TaskPlan {
@@ -118,13 +129,15 @@ export async function prepareTasks(recipe: Recipe, options: PrepareOptions): Pro
   const plans = recipe.tasks.map((task) => planTask(task, options.tokenizer));
   const tasks: PreparedTask[] = [];
   const reports: TaskPreparationReport[] = [];
+  const examples: TaskExamples[] = [];
   for (const plan of plans) {
     throwIfCancelled(options.signal, plan.task.name);
-    const { task, report } = await prepareTask(recipe, plan, options);
+    const { task, report, split } = await prepareTask(recipe, plan, options);
     tasks.push(task);
     reports.push(report);
+    if (options.keepExamples) examples.push({ train: split.train, validation: split.validation, rendering: plan.template.rendering });
   }
-  return { tasks, reports };
+  return { tasks, reports, ...(options.keepExamples ? { examples } : {}) };
 }
 
 /** Everything about a task that can be checked without its file. */
@@ -144,7 +157,7 @@ function planTask(task: RecipeTask, tokenizer: TextTokenizer): TaskPlan {
   return { task, mapping, template, metric };
 }
 
-async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptions): Promise<{ task: PreparedTask; report: TaskPreparationReport }> {
+async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptions): Promise<{ task: PreparedTask; report: TaskPreparationReport; split: ReturnType<typeof splitTask> }> {
   const { task } = plan;
   const { tokenizer, signal } = options;
   const progress = (stage: PrepareStage) => (done: number, total: number) => options.onProgress?.({ task: task.name, stage, done, total });
@@ -204,6 +217,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
 
   const sourceReports = [mapped.train.report, ...(mapped.validation ? [mapped.validation.report] : [])];
   return {
+    split,
     task: {
       name: task.name,
       role: task.role,
