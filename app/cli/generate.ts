@@ -24,9 +24,12 @@ export async function generateCommand(args: string[]): Promise<number> {
   const model = await loadModel(gpu, await modelFilesFor(options.model!, { ...(options.revision ? { revision: options.revision } : {}), quiet: json }));
   const promptIds = options.ids !== undefined ? parseIds(options.ids) : model.tokenizer.encode(options.prompt!);
   const lora = options.adapter ? uploadLora(gpu, await importPeftAdapter(await readPeftAdapter(options.adapter), model.config), { training: false }) : undefined;
-  const generator = new Generator(gpu, model.gpu, lora ? { lora } : {});
+  const maxNewTokens = options['max-new-tokens'] ?? 64;
+  // The cache holds the prompt and what is generated, not the model's whole context (8.6 GB for Llama 3.2 1B).
+  const capacity = Math.min(promptIds.length + Math.max(1, maxNewTokens), model.config.maxPositionEmbeddings);
+  const generator = new Generator(gpu, model.gpu, { capacity, ...(lora ? { lora } : {}) });
   const result = await generator.generate(promptIds, {
-    maxNewTokens: options['max-new-tokens'] ?? 64,
+    maxNewTokens,
     temperature: options.temperature ?? 0,
     topP: options['top-p'] ?? 1,
     seed: options.seed ?? 0,

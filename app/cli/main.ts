@@ -11,6 +11,7 @@ import { infoCommand } from './info.ts';
 import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
 import { MERGE_USAGE, mergeCommand } from './merge.ts';
 import { MIX_USAGE, mixCommand } from './mix.ts';
+import { PLAN_USAGE, planCommand } from './plan.ts';
 import { selfTestCommand } from './selftest.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
 
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<n
   selftest: { summary: 'check lora_linear on this GPU against the Float64 reference and time it   [--json]', run: selfTestCommand },
   generate: { summary: `generate text with a model (and a PEFT adapter)\n             ${GENERATE_USAGE}`, run: generateCommand },
   train: { summary: `run a recipe: prepare its tasks, train LoRA, evaluate, export PEFT adapters (Ctrl-C pauses)\n             ${TRAIN_USAGE}`, run: trainCommand },
+  plan: { summary: `what a recipe's run needs on this GPU, part by part, and whether it fits (nothing downloaded but config.json)\n             ${PLAN_USAGE}`, run: planCommand },
   eval: { summary: `evaluate a recipe's tasks with a PEFT adapter (or the base model)\n             ${EVAL_USAGE}`, run: evalCommand },
   merge: { summary: `write base model + PEFT adapter as one merged model in HF layout\n             ${MERGE_USAGE}`, run: mergeCommand },
   import: { summary: `read a task file as the Tasks page does: rows, columns, format, delimiter, every problem\n             ${IMPORT_USAGE}`, run: importCommand },

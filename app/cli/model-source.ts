@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_HUB_ENDPOINT, filesFromHub } from '../model/hub.ts';
+import { readFile } from 'node:fs/promises';
+import { CocktailError } from '../errors.ts';
+import { DEFAULT_HUB_ENDPOINT, filesFromHub, hubModelConfig } from '../model/hub.ts';
 import { filesFromDirectory } from '../model/node-source.ts';
 import type { ModelFiles } from '../model/source.ts';
 import { openFileStorage } from '../store/fs.ts';
@@ -30,5 +32,29 @@ export async function modelFilesFor(source: string, options: { revision?: string
       lastFile = file;
       process.stderr.write(`\r${file}: ${(loaded / 2 ** 20).toFixed(1)}${total ? ` of ${(total / 2 ** 20).toFixed(1)}` : ''} MiB`);
     },
+  });
+}
+
+/** Only the config.json of a local folder or a Hub id (cached like modelFilesFor's downloads): what planning needs. */
+export async function modelConfigFor(source: string, options: { revision?: string } = {}): Promise<unknown> {
+  if (existsSync(source)) {
+    const path = join(source, 'config.json');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch {
+      throw new CocktailError('MODEL_FILE_MISSING', `${path} is missing; a model folder in Hugging Face layout starts with it`, { file: path });
+    }
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new CocktailError('MODEL_FILE_INVALID', `${path} is not valid JSON (${(error as Error).message})`, { file: path });
+    }
+  }
+  return hubModelConfig(source, {
+    storage: await openFileStorage(cacheDirectory()),
+    endpoint: process.env.HF_ENDPOINT ?? DEFAULT_HUB_ENDPOINT,
+    ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}),
+    revision: options.revision ?? 'main',
   });
 }

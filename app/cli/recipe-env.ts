@@ -6,7 +6,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { Storage } from '../store/storage.ts';
 import { parseRecipe, type Recipe } from '../train/recipe.ts';
 import type { RunEnvironment } from '../train/run.ts';
-import { modelFilesFor } from './model-source.ts';
+import { modelConfigFor, modelFilesFor } from './model-source.ts';
 import { readPeftAdapter } from './peft-files.ts';
 
 export async function readRecipe(path: string): Promise<{ recipe: Recipe; recipePath: string; recipeDir: string }> {
@@ -21,12 +21,14 @@ export async function readRecipe(path: string): Promise<{ recipe: Recipe; recipe
 }
 
 /** Where a recipe's model, task files and adapters come from on the command line: paths relative to the recipe. */
-export function recipeEnvironment(recipeDir: string, ctx: GpuContext, storage: Storage, quiet: boolean): RunEnvironment {
+export function recipeEnvironment(recipeDir: string, ctx: GpuContext, storage: Storage, quiet: boolean, memoryBudgetBytes?: number): RunEnvironment {
   return {
     ctx,
     storage,
     // A model source is a folder relative to the recipe when one exists there, else a Hub id.
     openModel: (source, revision) => modelFilesFor(existsSync(resolve(recipeDir, source)) ? resolve(recipeDir, source) : source, { revision, quiet }),
+    openModelConfig: (source, revision) => modelConfigFor(existsSync(resolve(recipeDir, source)) ? resolve(recipeDir, source) : source, { revision }),
+    ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
     openTaskFile: async (path) => {
       try {
         return await openAsBlob(resolve(recipeDir, path));

@@ -6,13 +6,14 @@ import type { Recipe } from '../train/recipe.ts';
 import { runRecipe } from '../train/run.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS } from '../train/peft.ts';
 import { parseOptions } from './args.ts';
+import { gpuMemory } from './plan.ts';
 import { readRecipe, recipeEnvironment } from './recipe-env.ts';
 import { withSteps } from './recipe-tasks.ts';
 
-export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--steps N] [--init-adapter <peft dir|zip>] [--run-id ID] [--out <dir>] [--resume] [--json]';
+export const TRAIN_USAGE = 'cocktail train --recipe <recipe.json> [--steps N] [--init-adapter <peft dir|zip>] [--run-id ID] [--out <dir>] [--resume] [--gpu-memory BYTES] [--json]';
 
 export async function trainCommand(args: string[]): Promise<number> {
-  const options = parseOptions('train', args, { recipe: 'string', steps: 'integer', 'init-adapter': 'string', 'run-id': 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe']);
+  const options = parseOptions('train', args, { recipe: 'string', steps: 'integer', 'init-adapter': 'string', 'run-id': 'string', out: 'string', resume: 'flag', 'gpu-memory': 'integer', json: 'flag' }, ['recipe']);
   const read = await readRecipe(options.recipe!);
   const { recipePath, recipeDir } = read;
   const recipe = withInitAdapter(withSteps(read.recipe, options.steps), options['init-adapter']);
@@ -29,7 +30,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const result = await runRecipe(
     recipe,
     runId,
-    recipeEnvironment(recipeDir, ctx, storage, json),
+    recipeEnvironment(recipeDir, ctx, storage, json, gpuMemory(options['gpu-memory'])),
     {
       onStage: (stage) => emit({ event: 'stage', stage }, `· ${stage}`),
       onPrepared: (reports) => {

@@ -21,6 +21,11 @@ export class ReadbackBuffer {
     this.staging = device.createBuffer({ label: `${label}:readback`, size: Math.max(4, capacity), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   }
 
+  /** GPU memory of the staging buffer. */
+  get bytes(): number {
+    return this.staging.size;
+  }
+
   /** Encodes a copy of the tensor's words; returns where they will be in the result. */
   copy(encoder: GPUCommandEncoder, tensor: GpuTensor): ReadbackSlot {
     const bytes = tensorBytes(tensor);

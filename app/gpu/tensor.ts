@@ -54,6 +54,14 @@ export function view(tensor: GpuTensor, shape: readonly number[]): GpuTensor {
   return { ...tensor, shape: [...shape] };
 }
 
+/** The first elements of a tensor's buffer seen with a shape of at most as many elements (a batch shorter than the buffer's). */
+export function leadingView(tensor: GpuTensor, shape: readonly number[]): GpuTensor {
+  if (elementCount(shape) > elementCount(tensor.shape)) {
+    throw new RangeError(`cannot view "${tensor.name}" [${tensor.shape.join(', ')}] as the larger [${shape.join(', ')}]`);
+  }
+  return { ...tensor, shape: [...shape] };
+}
+
 const INDEX_RANGE: Record<IndexDType, [number, number]> = { u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff] };
 
 /** Allocates a u32 or i32 tensor (ids, positions, segments, labels), checking every value fits. */

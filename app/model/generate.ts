@@ -56,7 +56,8 @@ export class Generator {
     private readonly options: { capacity?: number; lora?: GpuLora } = {},
   ) {
     const { config } = model;
-    const capacity = options.capacity ?? config.maxPositionEmbeddings;
+    // Without a capacity, the whole context the model attends over (a sliding-window model's window).
+    const capacity = options.capacity ?? Math.min(config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);
     this.cache = createKvCache(ctx, config, capacity);
     this.step = new DecoderGraph(ctx, model, { B: 1, T: 1 }, { training: false, loraRank: options.lora?.config.r ?? 0 });
     this.logits = createTensor(ctx.device, 'next-token logits', [1, config.vocabSize], 'f32');
@@ -65,6 +66,12 @@ export class Generator {
     this.lastRow = createIndexTensor(ctx.device, 'last row', [1], 'i32', [0]);
     this.stepIds = createIndexTensor(ctx.device, 'step id', [1], 'u32');
     this.stepPositions = createIndexTensor(ctx.device, 'step position', [1], 'u32');
+  }
+
+  /** GPU memory the generator holds between calls: the KV cache, the decode graph and its small buffers. */
+  get gpuBytes(): number {
+    const small = [this.logits, this.token, this.uniform, this.lastRow, this.stepIds, this.stepPositions].reduce((sum, tensor) => sum + tensor.buffer.size, 0);
+    return this.cache.k.concat(this.cache.v).reduce((sum, tensor) => sum + tensor.buffer.size, 0) + this.step.bytes + small;
   }
 
   async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {

@@ -11,6 +11,7 @@
  * with it, only each layer's input x is kept and one shared set is refilled by re-running the layer
  * forward just before its backward.
  */
+import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { attentionScratchShapes, encodeAttentionBackward, encodeAttentionForward } from '../gpu/ops/attention.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
@@ -55,6 +56,7 @@ export interface CacheWrite {
 }
 
 export function createKvCache(ctx: GpuContext, config: ModelConfig, capacity: number): KvCache {
+  if (config.slidingWindow !== null && capacity > config.slidingWindow) refuseSlidingWindow(config.slidingWindow, capacity);
   const shape = [1, capacity, config.numKvHeads, config.headDim];
   const make = (name: string) => createTensor(ctx.device, name, shape, 'f32');
   const k = Array.from({ length: config.numLayers }, (_, layer) => make(`k cache ${layer}`));
@@ -63,6 +65,25 @@ export function createKvCache(ctx: GpuContext, config: ModelConfig, capacity: nu
 }
 
 const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
+
+/**
+ * Mistral attends over the last sliding_window positions only; this engine's attention sees the whole
+ * prefix, which is the same thing while no sequence is longer than the window, and differs after.
+ */
+function refuseSlidingWindow(window: number, length: number): never {
+  throw new CocktailError(
+    'MODEL_SLIDING_WINDOW',
+    `this model attends over a sliding window of ${window} positions, and this engine applies no window: a sequence of ${length} positions would be computed differently from the model. Keep max_length (prompt plus new tokens, when generating) at ${window} or less.`,
+    { slidingWindow: window, length },
+  );
+}
+
+/** The LoRA side of an activation set: rank, and the targets whose X·Aᵀ the backward reads. */
+interface ActivationLora {
+  rank: number;
+  targets: readonly LoraTarget[];
+  keepPerTarget: boolean;
+}
 
 /** Everything one layer's forward writes and its backward reads. */
 export class ActivationSet {
@@ -81,18 +102,12 @@ export class ActivationSet {
   readonly up: GpuTensor;
   readonly h: GpuTensor;
   readonly mlpOut: GpuTensor;
-  /** X·Aᵀ [N, r] per adapted projection. */
+  /** X·Aᵀ [N, r] per adapted projection (one shared scratch when nothing reads it back). */
   readonly u = new Map<LoraTarget, GpuTensor>();
-  private readonly tensors: GpuTensor[] = [];
 
-  constructor(ctx: GpuContext, config: ModelConfig, { B, T }: BatchShape, loraRank: number, label: string) {
+  constructor(make: Allocate, config: ModelConfig, { B, T }: BatchShape, lora: ActivationLora) {
     const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
     const N = B * T;
-    const make = (name: string, shape: number[]) => {
-      const tensor = createTensor(ctx.device, `${label} ${name}`, shape, 'f32');
-      this.tensors.push(tensor);
-      return tensor;
-    };
     this.n1 = make('n1', [N, C]);
     this.rstd1 = make('rstd1', [N]);
     this.q = make('q', [B, T, H, D]);
@@ -108,17 +123,18 @@ export class ActivationSet {
     this.up = make('up', [N, I]);
     this.h = make('h', [N, I]);
     this.mlpOut = make('mlp out', [N, C]);
-    if (loraRank > 0) for (const target of TARGETS) this.u.set(target, make(`U ${target}`, [N, loraRank]));
-  }
-
-  get bytes(): number {
-    return this.tensors.reduce((sum, tensor) => sum + tensor.buffer.size, 0);
-  }
-
-  destroy(): void {
-    for (const tensor of this.tensors) tensor.buffer.destroy();
+    if (lora.rank === 0) return;
+    if (lora.keepPerTarget) for (const target of lora.targets) this.u.set(target, make(`U ${target}`, [N, lora.rank]));
+    else {
+      // Inference reads U only inside the projection that wrote it: every target can share one scratch.
+      const shared = make('U', [N, lora.rank]);
+      for (const target of TARGETS) this.u.set(target, shared);
+    }
   }
 }
+
+/** Makes (or, for a graph of a smaller batch, finds) the tensor of this name with these dimensions. */
+type Allocate = (name: string, dims: number[]) => GpuTensor;
 
 export interface GraphOptions {
   /** Keep what the backward needs (otherwise one activation set is reused by every layer). */
@@ -126,6 +142,8 @@ export interface GraphOptions {
   recompute?: boolean;
   /** Rank of the LoRA adapters this graph will run with (0: base model only). */
   loraRank: number;
+  /** The projections a training graph's adapters target (default all seven): only they keep X·Aᵀ for the backward. */
+  loraTargets?: readonly LoraTarget[];
 }
 
 /** LoRA dropout of a training step: the mask is drawn from (seed, step, module) in forward and backward alike. */
@@ -148,28 +166,41 @@ export class DecoderGraph {
   /** Set by the trainer before encoding a step; forward and backward then drop out the same elements. */
   dropout?: DropoutStep;
   private readonly gradients?: GradientWorkspace;
-  private readonly owned: GpuTensor[] = [];
+  /** The buffers this graph allocated, by name; empty for a graph that runs in another's buffers. */
+  private readonly owned = new Map<string, GpuTensor>();
 
+  /**
+   * With `host`, the graph allocates nothing: it runs a smaller batch (fewer rows, or shorter rows)
+   * in the first elements of the host's buffers, so each batch is computed at its own length.
+   */
   constructor(
     private readonly ctx: GpuContext,
     readonly model: GpuModel,
     shape: BatchShape,
     readonly options: GraphOptions,
+    private readonly host?: DecoderGraph,
   ) {
     this.shape = shape;
     const { config } = model;
     const N = shape.B * shape.T;
-    const make = (name: string, dims: number[]) => {
-      const tensor = createTensor(ctx.device, name, dims, 'f32');
-      this.owned.push(tensor);
-      return tensor;
-    };
+    if (config.slidingWindow !== null && shape.T > config.slidingWindow) refuseSlidingWindow(config.slidingWindow, shape.T);
+    const make: Allocate = host
+      ? (name, dims) => host.leading(name, dims)
+      : (name, dims) => {
+          const tensor = createTensor(ctx.device, name, dims, 'f32');
+          this.owned.set(name, tensor);
+          return tensor;
+        };
     const keepResidual = options.training;
     for (let layer = 0; layer <= config.numLayers; layer++) {
       this.residual.push(keepResidual || layer < 2 ? make(`x${layer}`, [N, config.hiddenSize]) : this.residual[layer % 2]!);
     }
     const sets = options.training && !options.recompute ? config.numLayers : 1;
-    for (let i = 0; i < sets; i++) this.layerActivations.push(new ActivationSet(ctx, config, shape, options.loraRank, sets > 1 ? `layer ${i}` : 'layer'));
+    const lora: ActivationLora = { rank: options.loraRank, targets: options.loraTargets ?? TARGETS, keepPerTarget: options.training };
+    for (let i = 0; i < sets; i++) {
+      const label = sets > 1 ? `layer ${i}` : 'layer';
+      this.layerActivations.push(new ActivationSet((name, dims) => make(`${label} ${name}`, dims), config, shape, lora));
+    }
     this.final = make('final norm', [N, config.hiddenSize]);
     this.finalRstd = make('final rstd', [N]);
     if (options.training) {
@@ -178,9 +209,25 @@ export class DecoderGraph {
     }
   }
 
-  /** GPU memory this graph holds (activations, residual stream, gradient workspace). */
+  /** GPU memory this graph holds (activations, residual stream, gradient workspace); 0 for one in another graph's buffers. */
   get bytes(): number {
-    return this.owned.reduce((sum, tensor) => sum + tensor.buffer.size, 0) + this.layerActivations.reduce((sum, set) => sum + set.bytes, 0);
+    return [...this.owned.values()].reduce((sum, tensor) => sum + tensor.buffer.size, 0);
+  }
+
+  /** The same graph for a batch of at most as many tokens, computed in this graph's buffers (nothing is allocated). */
+  resized(shape: BatchShape): DecoderGraph {
+    if (shape.B === this.shape.B && shape.T === this.shape.T) return this;
+    if (shape.B * shape.T > this.shape.B * this.shape.T) {
+      throw new CocktailError('GRAPH_BATCH_TOO_LARGE', `a batch of ${shape.B} × ${shape.T} tokens does not fit a graph built for ${this.shape.B} × ${this.shape.T}`, { B: shape.B, T: shape.T });
+    }
+    return new DecoderGraph(this.ctx, this.model, shape, this.options, this.host ?? this);
+  }
+
+  /** The first elements of the tensor `name`, seen with a shape of at most as many elements. */
+  private leading(name: string, dims: number[]): GpuTensor {
+    const tensor = this.owned.get(name);
+    if (!tensor || elementCount(dims) > elementCount(tensor.shape)) throw new Error(`graph tensor "${name}" [${dims.join(', ')}] is not within the host graph's`);
+    return { ...tensor, shape: dims };
   }
 
   /** The activation set layer `layer` writes into. */
@@ -248,6 +295,9 @@ export class DecoderGraph {
   ): void {
     const { weight, bias } = weights.projections[target];
     const pair = lora?.pair(layer, target);
+    if (pair && !acts.u.has(target)) {
+      throw new CocktailError('GRAPH_LORA_TARGET', `this graph keeps LoRA activations for ${[...acts.u.keys()].join(', ') || 'no projection'}, but the adapter also targets ${target}; build the graph with the adapter's targets`, { target });
+    }
     // Attention's q/k/v/o are [B, T, heads, D]; a projection sees the same bytes as [N, heads·D].
     const rows = this.shape.B * this.shape.T;
     const asMatrix = (tensor: GpuTensor): GpuTensor => view(tensor, [rows, elementCount(tensor.shape) / rows]);
@@ -358,9 +408,9 @@ export class DecoderGraph {
     );
   }
 
+  /** Frees the buffers; a resized graph owns none (its host frees them). */
   destroy(): void {
-    for (const tensor of this.owned) tensor.buffer.destroy();
-    for (const set of this.layerActivations) set.destroy();
+    for (const tensor of this.owned.values()) tensor.buffer.destroy();
   }
 }
 

@@ -89,11 +89,28 @@ export async function deleteCachedModel(storage: Storage, repo: string, revision
   return deleteStoredPrefix(storage, 'models', cachePrefix(repo, revision));
 }
 
-/** Downloads (or finds in the cache) every file of a Hub model and returns them as ModelFiles. */
-export async function filesFromHub(repo: string, options: HubOptions): Promise<ModelFiles> {
+/** Only a Hub model's config.json (cached like any of its files): enough to plan its memory before its weights are fetched. */
+export async function hubModelConfig(repo: string, options: HubOptions): Promise<unknown> {
+  checkRepoId(repo);
+  const downloader = new Downloader(repo, options.revision ?? 'main', options);
+  await downloader.ensure('config.json', true);
+  const text = await (await downloader.open('config.json')).text();
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HubError('MODEL_FILE_INVALID', `${repo}: config.json is not valid JSON (${(error as Error).message})`, { file: 'config.json' });
+  }
+}
+
+function checkRepoId(repo: string): void {
   if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) {
     throw new HubError('HUB_BAD_ID', `"${repo}" is not a Hub repository id; expected "owner/name", e.g. HuggingFaceTB/SmolLM2-135M`, { repo });
   }
+}
+
+/** Downloads (or finds in the cache) every file of a Hub model and returns them as ModelFiles. */
+export async function filesFromHub(repo: string, options: HubOptions): Promise<ModelFiles> {
+  checkRepoId(repo);
   const revision = options.revision ?? 'main';
   const downloader = new Downloader(repo, revision, options);
   const present = new Set<string>();

@@ -1,19 +1,28 @@
 /**
- * The memory estimator: before anything is allocated, what a training (or generation) configuration
- * needs on the GPU, whether it fits this adapter's limits, and what to change when it does not.
+ * The memory planner: before anything is allocated, what a training run (its trainer, its evaluator
+ * and the generator its evaluation may use) will hold on the GPU, whether that fits this adapter's
+ * limits, and what would fit when it does not.
  *
+ * Every count below mirrors one allocation, buffer by buffer, of uploadModel (gpu-model.ts),
+ * uploadLora (lora-gpu.ts), DecoderGraph (graph.ts), Trainer, Evaluator and Generator, with the
+ * same rounding createTensor applies; memory.gpu.test.ts compares it with their live `gpuBytes`.
  * WebGPU does not tell how much memory a GPU has, so the total is checked against a budget the
  * caller gives (the studio asks the user, defaulting by adapter type); the per-buffer limits
  * (maxBufferSize, maxStorageBufferBindingSize) are real and checked exactly.
  */
-import { BYTES_PER_ELEMENT, type DType } from '../gpu/dtype.ts';
+import { BYTES_PER_ELEMENT, storageBytes, type DType, type TensorDType } from '../gpu/dtype.ts';
+import { adamwPartialCount } from '../gpu/ops/adamw.ts';
+import { attentionScratchShapes } from '../gpu/ops/attention.ts';
+import { crossEntropyChunkRows } from '../gpu/ops/cross_entropy.ts';
+import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
+import { ropeInverseFrequencies } from '../gpu/ops/rope.ts';
+import { expectedWeights, LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
 import { projectionShape, type LoraConfig } from './lora.ts';
-import type { ModelConfig } from './config.ts';
 
 export interface TrainingShape {
   /** Sequences per micro-batch. */
   batchSize: number;
-  /** Tokens per sequence (max_length). */
+  /** Tokens per sequence (max_length, or the longest example when shorter). */
   seqLength: number;
   weightDtype: DType;
   lora: Pick<LoraConfig, 'r' | 'targets'>;
@@ -21,13 +30,19 @@ export interface TrainingShape {
   adapters?: number;
   /** Keep only each layer's input and recompute the layer in the backward pass. */
   recompute: boolean;
-  /** Rows of logits the fused cross-entropy materialises at a time. */
-  lossChunkRows?: number;
+  /** Micro-batches per optimizer step: each one's row losses wait in the step's readback buffer. */
+  gradAccum?: number;
+  /** The evaluator a run keeps beside its trainer (batch of the recipe, room for the longest example). */
+  evaluation?: { batchSize: number; seqLength: number };
+  /** Evaluation by generation: a KV cache for the prompt (at most the evaluation's seqLength) plus the new tokens. */
+  generation?: { maxNewTokens: number };
 }
 
 export interface DeviceLimits {
   maxBufferSize: number;
   maxStorageBufferBindingSize: number;
+  /** Bounds the loss chunk's rows; WebGPU's default when not given. */
+  maxComputeWorkgroupsPerDimension?: number;
 }
 
 export interface MemoryLine {
@@ -46,39 +61,166 @@ export interface MemoryEstimate {
 }
 
 const F32 = 4;
+const INDEX = 4;
+const ALL_TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
+
+/** What createTensor allocates for a tensor of this dtype and shape. */
+function tensor(dtype: TensorDType, ...shape: number[]): number {
+  return Math.max(4, storageBytes(dtype, shape.reduce((product, dim) => product * dim, 1)));
+}
+
+function deviceOf(limits: DeviceLimits) {
+  return { limits: { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension ?? 65535 } };
+}
+
+/** uploadModel: projections, embedding and an untied LM head in `dtype` (vocabulary tables split by rows), norms and biases f32, the RoPE table. */
+export function modelWeightBytes(config: ModelConfig, dtype: DType, limits: DeviceLimits): number {
+  let bytes = 0;
+  for (const { name, shape } of expectedWeights(config)) {
+    if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') {
+      for (const part of planEmbeddingParts(deviceOf(limits), config.vocabSize, config.hiddenSize, dtype)) bytes += tensor(dtype, part.rows, config.hiddenSize);
+    } else if (name.endsWith('norm.weight') || name.endsWith('.bias')) bytes += tensor('f32', ...shape);
+    else bytes += tensor(dtype, ...shape);
+  }
+  return bytes;
+}
+
+/** The RoPE frequency table every model uploads beside its weights. */
+export function ropeTableBytes(config: ModelConfig): number {
+  return tensor('f32', ropeInverseFrequencies(config).length, 2);
+}
+
+/** uploadLora: A and B per adapted projection, and for training their gradients and both AdamW moments, all f32. */
+export function loraBytes(config: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targets'>, training: boolean): number {
+  let perLayer = 0;
+  for (const target of lora.targets) {
+    const { inFeatures, outFeatures } = projectionShape(config, target);
+    perLayer += tensor('f32', lora.r, inFeatures) + tensor('f32', outFeatures, lora.r);
+  }
+  return perLayer * config.numLayers * (training ? 4 : 1);
+}
+
+export interface GraphPlan {
+  training: boolean;
+  recompute?: boolean;
+  rank: number;
+  /** The adapters' targets, for a training graph (inference shares one X·Aᵀ scratch). */
+  targets?: readonly LoraTarget[];
+}
+
+/** One layer's ActivationSet. */
+function activationSetBytes(config: ModelConfig, B: number, T: number, plan: GraphPlan): number {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
+  const N = B * T;
+  const u = plan.rank === 0 ? 0 : (plan.training ? (plan.targets ?? ALL_TARGETS).length : 1) * tensor('f32', N, plan.rank);
+  return (
+    5 * tensor('f32', N, C) + // n1, attention out, x_mid, n2, mlp out
+    2 * tensor('f32', N) + // rstd1, rstd2
+    2 * tensor('f32', N, H, D) + // q, o
+    2 * tensor('f32', N, Hkv, D) + // k, v
+    tensor('f32', B, H, T) + // logsumexp
+    3 * tensor('f32', N, I) + // gate, up, h
+    u
+  );
+}
+
+/** DecoderGraph: residual stream, activation sets, final norm and, for training, the gradient workspace. */
+export function graphBytes(config: ModelConfig, B: number, T: number, plan: GraphPlan): { activations: number; workspace: number } {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D, numLayers: L } = config;
+  const N = B * T;
+  const residuals = (plan.training ? L + 1 : 2) * tensor('f32', N, C);
+  const sets = plan.training && !plan.recompute ? L : 1;
+  const activations = residuals + sets * activationSetBytes(config, B, T, plan) + tensor('f32', N, C) + tensor('f32', N);
+  if (!plan.training) return { activations, workspace: 0 };
+  const workspace =
+    tensor('f32', N, C) + // d final norm
+    2 * tensor('f32', N, C) + // d residual, d norm out
+    3 * tensor('f32', N, I) + // d h, d gate, d up
+    3 * tensor('f32', N, H, D) + // d attention out, d q, d q before rope
+    3 * tensor('f32', N, Hkv, D) + // d k, d v, d k before rope
+    tensor('f32', ...attentionScratchShapes({ B, H, T }).stats) +
+    tensor('f32', N, Math.max(plan.rank, 1)); // the LoRA backward's dY·B
+  return { activations, workspace };
+}
+
+/** Trainer's own buffers besides model, adapters and graph: batch, loss, optimizer scratch, the step's readback. */
+function trainerSmallBytes(config: ModelConfig, shape: TrainingShape, adapters: number): number {
+  const N = shape.batchSize * shape.seqLength;
+  const perAdapter = adamwTensorsOf(config, shape.lora);
+  const partials = tensor('f32', adamwPartialCount(perAdapter.map((dims) => ({ param: { shape: dims } }))));
+  const status = tensor('f32', 4);
+  const rowLoss = tensor('f32', N);
+  const stats = tensor('f32', 3);
+  const readback = Math.max(4, (shape.gradAccum ?? 1) * rowLoss + stats + adapters * status);
+  return 4 * N * INDEX + stats + rowLoss + adapters * (partials + status) + readback;
+}
+
+/** The shapes of one adapter's trained tensors, in the order Trainer hands them to AdamW. */
+function adamwTensorsOf(config: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targets'>): number[][] {
+  const shapes: number[][] = [];
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const target of lora.targets) {
+      const { inFeatures, outFeatures } = projectionShape(config, target);
+      shapes.push([lora.r, inFeatures], [outFeatures, lora.r]);
+    }
+  }
+  return shapes;
+}
+
+function lossChunkBytes(config: ModelConfig, N: number, limits: DeviceLimits): number {
+  return tensor('f32', crossEntropyChunkRows(deviceOf(limits), N, config.vocabSize), config.vocabSize);
+}
+
+/** Evaluator: an inference graph of the evaluation batch, its batch and loss buffers and logits chunk. */
+export function evaluatorBytes(config: ModelConfig, B: number, T: number, rank: number, limits: DeviceLimits): number {
+  const N = B * T;
+  const graph = graphBytes(config, B, T, { training: false, rank });
+  return graph.activations + 4 * N * INDEX + tensor('f32', 3) + tensor('f32', N) + lossChunkBytes(config, N, limits);
+}
+
+/** Generator: the KV cache for `capacity` positions, the one-token decode graph and its small buffers. */
+export function generatorBytes(config: ModelConfig, capacity: number, rank: number): number {
+  const cache = 2 * config.numLayers * tensor('f32', capacity, config.numKvHeads, config.headDim);
+  return cache + graphBytes(config, 1, 1, { training: false, rank }).activations + tensor('f32', config.vocabSize) + 5 * 4;
+}
+
+/** What a prompt's prefill adds while it runs: an inference graph of the prompt and its ids, positions and last row. */
+export function prefillBytes(config: ModelConfig, promptLength: number, rank: number): number {
+  return graphBytes(config, 1, promptLength, { training: false, rank }).activations + 2 * tensor('u32', promptLength) + 4;
+}
+
+/** The lines of a plan: the trainer's (which add up to Trainer.gpuBytes), then evaluation's and generation's. */
+function planLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits): MemoryLine[] {
+  const adapters = shape.adapters ?? 1;
+  const N = shape.batchSize * shape.seqLength;
+  const graph = graphBytes(model, shape.batchSize, shape.seqLength, { training: true, recompute: shape.recompute, rank: shape.lora.r, targets: shape.lora.targets });
+  const parameters = adamwTensorsOf(model, shape.lora).reduce((sum, dims) => sum + dims[0]! * dims[1]!, 0) * adapters;
+  const lines: MemoryLine[] = [
+    { what: `frozen weights (${shape.weightDtype})`, bytes: modelWeightBytes(model, shape.weightDtype, limits) },
+    { what: `LoRA weights, gradients and AdamW moments (${parameters.toLocaleString('en-US')} parameters)`, bytes: adapters * loraBytes(model, shape.lora, true) },
+    { what: shape.recompute ? 'activations (layer inputs, one layer recomputed)' : 'activations saved for backward', bytes: graph.activations },
+    { what: 'gradient workspace and loss chunk', bytes: graph.workspace + lossChunkBytes(model, N, limits) },
+    { what: 'batch, losses, optimizer scratch and RoPE table', bytes: trainerSmallBytes(model, shape, adapters) + ropeTableBytes(model) },
+  ];
+  if (shape.evaluation) {
+    const { batchSize, seqLength } = shape.evaluation;
+    lines.push({ what: `evaluation graph and logits chunk (batch ${batchSize} × ${seqLength} tokens)`, bytes: evaluatorBytes(model, batchSize, seqLength, shape.lora.r, limits) });
+    if (shape.generation) {
+      const capacity = seqLength + shape.generation.maxNewTokens;
+      lines.push({ what: `generation: KV cache for ${capacity} positions and prompt prefill`, bytes: generatorBytes(model, capacity, shape.lora.r) + prefillBytes(model, seqLength, shape.lora.r) });
+    }
+  }
+  return lines;
+}
 
 export function estimateTrainingMemory(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits, budgetBytes: number): MemoryEstimate {
-  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V, numLayers: L } = model;
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, headDim: D, vocabSize: V } = model;
   const N = shape.batchSize * shape.seqLength;
-  const R = shape.lora.r;
-  const adapters = shape.adapters ?? 1;
   const weightBytes = BYTES_PER_ELEMENT[shape.weightDtype];
-
-  const perLayerWeights = (H * D * C + 2 * Hkv * D * C + C * H * D + 3 * I * C) * weightBytes + 2 * C * F32;
-  const embedding = V * C * weightBytes;
-  const lmHead = model.tieWordEmbeddings ? 0 : V * C * weightBytes;
-  let loraParameters = 0;
-  for (const target of shape.lora.targets) {
-    const { inFeatures, outFeatures } = projectionShape(model, target);
-    loraParameters += R * (inFeatures + outFeatures);
-  }
-  loraParameters *= L * adapters;
-
-  // What one layer's backward needs from its forward: inputs of each norm and projection, attention
-  // q/k/v/o and logsumexp, the MLP's gate/up/h, and each LoRA path's X·Aᵀ.
-  const layerActivations = N * (3 * C + 2 * H * D + 2 * Hkv * D + H + 3 * I + R * shape.lora.targets.length) * F32;
-  const savedActivations = shape.recompute ? L * N * C * F32 + layerActivations : L * layerActivations;
-  const chunkRows = Math.min(N, shape.lossChunkRows ?? 256);
-  // Gradients in flight: the residual stream, one projection's input gradient, the MLP's.
-  const workspace = N * (3 * C + 2 * I + 2 * H * D) * F32 + chunkRows * V * F32;
-
-  const lines: MemoryLine[] = [
-    { what: `frozen weights (${shape.weightDtype})`, bytes: L * perLayerWeights + embedding + lmHead + C * F32 },
-    { what: `LoRA weights, gradients and AdamW moments (${loraParameters.toLocaleString('en-US')} parameters)`, bytes: 4 * loraParameters * F32 },
-    { what: shape.recompute ? 'activations (layer inputs, one layer recomputed)' : 'activations saved for backward', bytes: savedActivations },
-    { what: 'gradient workspace and loss chunk', bytes: workspace },
-  ];
+  const lines = planLines(model, shape, limits);
   const totalBytes = lines.reduce((sum, line) => sum + line.bytes, 0);
+  const chunkRows = crossEntropyChunkRows(deviceOf(limits), N, V);
+  const embedding = V * C * weightBytes;
   const bindings: MemoryLine[] = [
     { what: 'largest projection weight', bytes: Math.max(H * D, I) * C * weightBytes },
     { what: 'MLP activation [tokens, intermediate]', bytes: N * I * F32 },
@@ -96,15 +238,51 @@ export function estimateTrainingMemory(model: ModelConfig, shape: TrainingShape,
   }
   if (totalBytes > budgetBytes) {
     const over = totalBytes - budgetBytes;
-    const options: string[] = [];
-    if (!shape.recompute) options.push('turn on recomputation (saves most activation memory for about a third more compute)');
-    if (shape.batchSize > 1) options.push(`lower the batch size (${shape.batchSize} → ${Math.max(1, Math.floor(shape.batchSize / 2))}) and raise gradient accumulation to keep the same effective batch`);
-    if (shape.seqLength > 128) options.push(`shorten max_length (${shape.seqLength} → ${Math.floor(shape.seqLength / 2)})`);
-    if (shape.weightDtype === 'f32') options.push('load the weights as bf16 (halves their memory)');
-    if (R > 8) options.push(`use a smaller LoRA rank (${R} → ${R / 2})`);
-    advice.push(`needs about ${formatMiB(totalBytes)}, ${formatMiB(over)} over the budget of ${formatMiB(budgetBytes)}. To fit: ${options.join('; ') || 'choose a smaller model'}.`);
+    const total = (changed: TrainingShape) => planLines(model, changed, limits).reduce((sum, line) => sum + line.bytes, 0);
+    const options = shrinkOptions(shape).map(({ what, shape: changed }) => `${what} (about ${formatMiB(total(changed))})`);
+    const fitting = smallestFitting(shape, (changed) => total(changed) <= budgetBytes);
+    advice.push(
+      `needs about ${formatMiB(totalBytes)}, ${formatMiB(over)} over the budget of ${formatMiB(budgetBytes)}. To fit: ${options.join('; ') || 'choose a smaller model'}.` +
+        (fitting ? ` Would fit: ${describeShape(fitting)} (about ${formatMiB(total(fitting))}).` : ' Nothing smaller with this model fits: choose a smaller model.'),
+    );
   }
   return { lines, totalBytes, largestBinding, fits: advice.length === 0, advice };
+}
+
+/** One change at a time that lowers memory, in the order a user would try them. */
+function shrinkOptions(shape: TrainingShape): { what: string; shape: TrainingShape }[] {
+  const options: { what: string; shape: TrainingShape }[] = [];
+  if (!shape.recompute) options.push({ what: 'turn on recomputation (saves most activation memory for about a third more compute)', shape: { ...shape, recompute: true } });
+  if (shape.batchSize > 1) {
+    const batchSize = Math.max(1, Math.floor(shape.batchSize / 2));
+    options.push({
+      what: `lower the batch size (${shape.batchSize} → ${batchSize}) and raise gradient accumulation to keep the same effective batch`,
+      shape: { ...shape, batchSize, ...(shape.evaluation ? { evaluation: { ...shape.evaluation, batchSize: Math.min(shape.evaluation.batchSize, batchSize) } } : {}) },
+    });
+  }
+  if (shape.seqLength > 128) {
+    const seqLength = Math.floor(shape.seqLength / 2);
+    options.push({ what: `shorten max_length (${shape.seqLength} → ${seqLength})`, shape: { ...shape, seqLength, ...(shape.evaluation ? { evaluation: { ...shape.evaluation, seqLength: Math.min(shape.evaluation.seqLength, seqLength) } } : {}) } });
+  }
+  if (shape.weightDtype === 'f32') options.push({ what: 'load the weights as bf16 (halves their memory)', shape: { ...shape, weightDtype: 'bf16' } });
+  if (shape.lora.r > 8) options.push({ what: `use a smaller LoRA rank (${shape.lora.r} → ${shape.lora.r / 2})`, shape: { ...shape, lora: { ...shape.lora, r: Math.floor(shape.lora.r / 2) } } });
+  return options;
+}
+
+/** Applies the first change of shrinkOptions again and again until the shape fits, or nothing is left to change. */
+function smallestFitting(shape: TrainingShape, fits: (shape: TrainingShape) => boolean): TrainingShape | undefined {
+  let current = shape;
+  for (let guard = 0; guard < 64; guard++) {
+    const next = shrinkOptions(current)[0];
+    if (!next) return undefined;
+    current = next.shape;
+    if (fits(current)) return current;
+  }
+  return undefined;
+}
+
+function describeShape(shape: TrainingShape): string {
+  return `batch_size ${shape.batchSize}, max_length ${shape.seqLength}, recompute ${shape.recompute ? 'on' : 'off'}, ${shape.weightDtype} weights, LoRA r=${shape.lora.r}`;
 }
 
 function bindingAdvice(what: string): string {

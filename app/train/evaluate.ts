@@ -60,6 +60,11 @@ export class Evaluator {
     };
   }
 
+  /** GPU memory the evaluator holds besides the model: its graph, batch and loss buffers, logits chunk. */
+  get gpuBytes(): number {
+    return this.graph.bytes + Object.values(this.tensors).reduce((sum, tensor) => sum + tensor.buffer.size, 0);
+  }
+
   /**
    * `signal` stops the evaluation between batches and prompts with a CANCELLED error (a standalone
    * evaluation is cancellable; a training run's evaluations finish, so a pause checkpoints after them).

@@ -301,6 +301,18 @@ describe('bad rows and bad files', () => {
     expect(tasks[0]!.train.map((example) => example.source.row)).not.toContain(9);
   });
 
+  it('refuses a token or label outside the model’s vocabulary, naming the task, file, row and position', async () => {
+    // The fixture's tokenizer knows 512 tokens; a model with fewer rows cannot take labels past its vocab_size.
+    const recipe = testRecipe([{ ...FPB_TASK, max_examples: 8 }]);
+    const prepared = await prepareTasks(recipe, { tokenizer, openFile: openRecipeFile });
+    const largest = Math.max(...prepared.tasks[0]!.train.flatMap((example) => [...example.labels]));
+    const offending = prepared.tasks[0]!.train.find((example) => [...example.inputIds, ...example.labels].some((value) => value >= largest))!;
+    const error = await prepareTasks(recipe, { tokenizer, openFile: openRecipeFile, modelVocabSize: largest }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'PREPARE_OUT_OF_VOCABULARY', details: { task: 'fpb', file: FPB_TASK.source.file, row: offending.source.row } });
+    expect((error as Error).message).toMatch(new RegExp(`^Task "fpb" \\(${FPB_TASK.source.file.replace(/[./]/g, '\\$&')}\\), row \\d+: (input_ids|labels)\\[\\d+\\] is \\d+, outside the model's vocabulary \\[0, ${largest}\\)`));
+    await expect(prepareTasks(recipe, { tokenizer, openFile: openRecipeFile, modelVocabSize: 512 })).resolves.toMatchObject({ tasks: [{ name: 'fpb' }] });
+  }, 60_000);
+
   it('names the task and the path of a file that does not open', async () => {
     const recipe = testRecipe([{ ...FPB_TASK, source: { ...FPB_TASK.source, file: 'fpb/Sentences_AllAgree.txt' } }]);
     const error = await prepareTasks(recipe, { tokenizer, openFile: openRecipeFile }).catch((e: unknown) => e);

@@ -19,6 +19,7 @@
  */
 import { createRowMapper, DataError, ProblemLog, type Example, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
 import { formatTokenizeReport, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
+import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Json, Storage } from '../store/storage.ts';
 import { throwIfCancelled } from './prepare/cancel.ts';
@@ -32,6 +33,7 @@ import { planTemplate, type TemplatePlan } from './prepare/templates.ts';
 import { tokenizePart, type CacheReport, type PartCache } from './prepare/tokenize-part.ts';
 import { validationPrompts } from './prepare/validation-prompts.ts';
 import type { Recipe, RecipeTask, TaskFormat } from './recipe.ts';
+import { IGNORE_INDEX } from './batch.ts';
 import type { PreparedTask } from './task-data.ts';
 
 export { PrepareError, type PrepareErrorCode } from './prepare/errors.ts';
@@ -57,6 +59,12 @@ export interface PrepareProgress {
 
 interface PrepareOptionsBase {
   readonly tokenizer: TextTokenizer;
+  /**
+   * The model's vocab_size: every token id and label must be below it (a tokenizer may know more
+   * tokens than the model has rows). The GPU's loss counts only labels in [0, vocab_size), so a label
+   * outside would make the CPU's and the GPU's label counts differ.
+   */
+  readonly modelVocabSize?: number;
   /** Opens a path of the recipe (the caller resolves it against the recipe file's folder). */
   openFile(path: string): Promise<Blob>;
   /** For Hub sources; globalThis.fetch when omitted. */
@@ -204,6 +212,10 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
     await cacheFor(validationSource, 'validation'),
   );
+  if (options.modelVocabSize !== undefined) {
+    checkVocabulary(train.task.examples, options.modelVocabSize, task.name, sources.train.name);
+    checkVocabulary(validation.task.examples, options.modelVocabSize, task.name, validationSource.name);
+  }
   const labels = mapped.train.summary.labels;
   const labelWords = task.format === 'classification' && labels ? labels.words : undefined;
   const prompts = hasValidationPrompts(task.format)
@@ -245,6 +257,21 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
       ...(train.cache && validation.cache ? { cache: { train: train.cache, validation: validation.cache } } : {}),
     },
   };
+}
+
+/** Refuses the first example with a token id or label (other than IGNORE_INDEX) outside [0, vocabSize), naming its row. */
+function checkVocabulary(examples: readonly TokenizedExample[], vocabSize: number, task: string, file: string): void {
+  for (const example of examples) {
+    for (const [field, values] of [['input_ids', example.inputIds], ['labels', example.labels]] as const) {
+      const at = values.findIndex((value) => !(field === 'labels' && value === IGNORE_INDEX) && (value < 0 || value >= vocabSize));
+      if (at < 0) continue;
+      throw new PrepareError(
+        'PREPARE_OUT_OF_VOCABULARY',
+        `${describeTask(task, file)}, row ${example.source.row}: ${field}[${at}] is ${values[at]}, outside the model's vocabulary [0, ${vocabSize})${field === 'labels' ? ` (a label is ${IGNORE_INDEX} or a token id)` : ''}; the rows were made for another model`,
+        { task, file, row: example.source.row, field, index: at, value: values[at] },
+      );
+    }
+  }
 }
 
 /** Maps the main source, then the validation source; progress counts the rows of both. */

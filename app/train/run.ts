@@ -9,12 +9,14 @@
 import { tokenizerIdentity } from '../data/tokenize/tokenizer-identity.ts';
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { parseModelConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { uploadLora } from '../model/lora-gpu.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import { Evaluator, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, zipPeftAdapter, type PeftFiles } from './peft.ts';
+import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
@@ -32,6 +34,13 @@ export interface RunEnvironment {
   hubEndpoint?: string;
   /** A Hub access token, for gated or private data sets. */
   hubAccessToken?: string;
+  /**
+   * The model's config.json alone (no weights): with it a recipe that cannot fit this GPU is refused
+   * before anything is downloaded or allocated.
+   */
+  openModelConfig?(source: string, revision: string): Promise<unknown>;
+  /** GPU memory the user says this device can give (WebGPU does not tell); without it only per-buffer limits are checked. */
+  memoryBudgetBytes?: number;
 }
 
 export interface StepEvent extends StepRecord {
@@ -67,12 +76,14 @@ export interface RunResult {
 /** Loads the recipe's model and prepares its tasks: the first two stages of every run. */
 async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEvents, signal: AbortSignal | undefined) {
   events.onStage?.('model');
+  await refuseIfTooLarge(recipe, env);
   const files = await env.openModel(recipe.model.source, recipe.model.revision);
   const model = await loadModel(env.ctx, files, recipe.model.dtype ? { dtype: recipe.model.dtype } : {});
   try {
     events.onStage?.('data');
     const prepared = await prepareTasks(recipe, {
       tokenizer: model.tokenizer,
+      modelVocabSize: model.config.vocabSize,
       openFile: env.openTaskFile,
       storage: env.storage,
       tokenizerIdentity: await tokenizerIdentity(files),
@@ -88,6 +99,15 @@ async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEv
     model.gpu.destroy();
     throw error;
   }
+}
+
+/** Plans the recipe on this GPU from the model's config alone; refuses it with the numbers when it cannot fit. */
+async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<void> {
+  if (!env.openModelConfig) return;
+  const raw = await env.openModelConfig(recipe.model.source, recipe.model.revision);
+  const config = parseModelConfig(raw, `${recipe.model.source}/config.json`);
+  const budget = env.memoryBudgetBytes ?? Infinity;
+  refuseUnlessFits(planRecipe(recipe, config, storedDtypeOf(raw), env.ctx.device.limits, budget), `${recipe.model.source} with this recipe`, budget);
 }
 
 /** The batch shape evaluation uses: the recipe's batch size, and room for the longest example. */

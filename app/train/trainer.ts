@@ -13,14 +13,14 @@ import type { GpuContext } from '../gpu/device.ts';
 import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from '../gpu/ops/adamw.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
 import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackSlot } from '../gpu/readback.ts';
-import { createIndexTensor, createTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { createIndexTensor, createTensor, leadingView, type GpuTensor } from '../gpu/tensor.ts';
 import { MixSampler } from '../mix/sampler.ts';
 import type { Json, Storage } from '../store/storage.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
 import { initLoraAdapter, type LoraAdapter, type LoraConfig } from '../model/lora.ts';
 import { downloadLora, uploadLora, type GpuLora } from '../model/lora-gpu.ts';
-import { buildBatch, type HostBatch } from './batch.ts';
+import { buildTrainingBatch, type HostBatch } from './batch.ts';
 import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { learningRate } from './lr-schedule.ts';
 import { mixConfig, optimizerSteps } from './mixture.ts';
@@ -94,7 +94,7 @@ export class Trainer {
     const loraConfig: LoraConfig = { r: recipe.lora.r, alpha: recipe.lora.alpha, dropout: recipe.lora.dropout, targets: recipe.lora.targets, rslora: recipe.lora.rslora };
     const names = recipe.lora.layout === 'per_task' ? tasks.map((task) => task.name) : ['shared'];
     this.adapters = names.map((name, i) => this.createAdapter(name, options.initialAdapters ? startingAdapter(options.initialAdapters, i, loraConfig) : initLoraAdapter(model.config, loraConfig, recipe.seed + i)));
-    this.graph = new DecoderGraph(ctx, model, { B, T: this.seqLength }, { training: true, recompute: recipe.recompute, loraRank: loraConfig.r });
+    this.graph = new DecoderGraph(ctx, model, { B, T: this.seqLength }, { training: true, recompute: recipe.recompute, loraRank: loraConfig.r, loraTargets: loraConfig.targets });
     this.inputs = {
       ids: createIndexTensor(ctx.device, 'batch ids', [N], 'u32'),
       positions: createIndexTensor(ctx.device, 'batch positions', [N], 'u32'),
@@ -127,7 +127,7 @@ export class Trainer {
   }
 
   get gpuBytes(): number {
-    const own = [...Object.values(this.inputs), this.stats, this.rowLoss, this.lossScratch].reduce((sum, tensor) => sum + tensor.buffer.size, 0);
+    const own = [...Object.values(this.inputs), this.stats, this.rowLoss, this.lossScratch].reduce((sum, tensor) => sum + tensor.buffer.size, 0) + this.stepReadback.bytes;
     return this.model.bytes + this.graph.bytes + own + this.adapters.reduce((sum, adapter) => sum + adapter.gpu.bytes + adapter.partials.buffer.size + adapter.status.buffer.size, 0);
   }
 
@@ -142,7 +142,7 @@ export class Trainer {
     const batches: HostBatch[] = [];
     for (let micro = 0; micro < recipe.grad_accum; micro++) {
       const draws = this.sampler.nextBatch();
-      batches.push(buildBatch(draws.map(({ task, row }) => ({ task, example: this.tasks[task]!.train[row]! })), this.seqLength));
+      batches.push(buildTrainingBatch(draws.map(({ task, row }) => ({ task, example: this.tasks[task]!.train[row]! })), this.seqLength, recipe.packing));
     }
     const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
     const usedAdapters = new Set(batches.map((batch) => this.adapterOf(batch)));
@@ -152,30 +152,41 @@ export class Trainer {
     for (const [micro, batch] of batches.entries()) {
       const adapter = this.adapterOf(batch);
       const device = ctx.device;
-      device.queue.writeBuffer(this.inputs.ids.buffer, 0, batch.ids);
-      device.queue.writeBuffer(this.inputs.positions.buffer, 0, batch.positions);
-      device.queue.writeBuffer(this.inputs.segments.buffer, 0, batch.segments);
-      device.queue.writeBuffer(this.inputs.targets.buffer, 0, batch.targets);
-      this.graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
+      // Each batch runs at its own rows × length in the first elements of buffers sized for the longest.
+      const graph = this.graph.resized({ B: batch.B, T: batch.T });
+      const N = batch.B * batch.T;
+      const inputs = {
+        ids: leadingView(this.inputs.ids, [N]),
+        positions: leadingView(this.inputs.positions, [N]),
+        segments: leadingView(this.inputs.segments, [batch.B, batch.T]),
+        targets: leadingView(this.inputs.targets, [N]),
+      };
+      const rowLoss = leadingView(this.rowLoss, [N]);
+      const lossScratch = leadingView(this.lossScratch, [Math.min(N, this.lossScratch.shape[0]!), this.model.config.vocabSize]);
+      device.queue.writeBuffer(inputs.ids.buffer, 0, batch.ids);
+      device.queue.writeBuffer(inputs.positions.buffer, 0, batch.positions);
+      device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
+      device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
+      graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
       const encoder = device.createCommandEncoder({ label: `step ${this.completed} micro ${micro}` });
       if (micro === 0) {
         // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
         encoder.clearBuffer(this.stats.buffer);
         for (const used of usedAdapters) for (const tensor of used.tensors) encoder.clearBuffer(tensor.grad.buffer);
       }
-      const batchTensors = { ids: this.inputs.ids, positions: this.inputs.positions, segments: this.inputs.segments };
-      this.graph.encodeForward(encoder, batchTensors, adapter.gpu);
-      encoder.clearBuffer(this.graph.dFinal!.buffer);
+      const batchTensors = { ids: inputs.ids, positions: inputs.positions, segments: inputs.segments };
+      graph.encodeForward(encoder, batchTensors, adapter.gpu);
+      encoder.clearBuffer(graph.dFinal!.buffer);
       encodeCrossEntropy(
         ctx,
         encoder,
-        { x: this.graph.final, w: this.model.lmHead, labels: this.inputs.targets },
-        { stats: this.stats, rowLoss: this.rowLoss, backward: { dx: this.graph.dFinal!, gradScale: 1 / labels } },
-        this.lossScratch,
+        { x: graph.final, w: this.model.lmHead, labels: inputs.targets },
+        { stats: this.stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / labels } },
+        lossScratch,
       );
-      this.graph.encodeBackward(encoder, batchTensors, adapter.gpu);
+      graph.encodeBackward(encoder, batchTensors, adapter.gpu);
       // The next micro-batch overwrites the row losses: copy them now; they are read with the rest of the step.
-      rowLossSlots.push(this.stepReadback.copy(encoder, this.rowLoss));
+      rowLossSlots.push(this.stepReadback.copy(encoder, rowLoss));
       device.queue.submit([encoder.finish()]);
       tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
     }
@@ -209,13 +220,19 @@ export class Trainer {
     const taskLabels = new Float64Array(this.tasks.length);
     for (const [micro, batch] of batches.entries()) {
       const rowLoss = read.f32(rowLossSlots[micro]!);
-      for (let row = 0; row < batch.B; row++) {
-        const task = batch.rowTask[row]!;
-        for (let t = 0; t < batch.T; t++) taskLoss[task]! += rowLoss[row * batch.T + t]!;
-        taskLabels[task]! += batch.rowLabels[row]!;
+      for (const span of batch.spans) {
+        const from = span.row * batch.T + span.start;
+        for (let t = from; t < from + span.length; t++) taskLoss[span.task]! += rowLoss[t]!;
+        taskLabels[span.task]! += span.labels;
       }
     }
     const { lossSum, labelCount } = crossEntropyStatsOf(read.f32(statsSlot));
+    if (labelCount !== labels) {
+      // The gradient was scaled by the CPU's count; a GPU that counted other labels computed another loss.
+      throw new CocktailError('TRAIN_LABEL_COUNT', `step ${this.completed + 1}: the GPU counted ${labelCount} labels where the batch has ${labels}; a label outside the vocabulary [0, ${this.model.config.vocabSize}) reached training`, {
+        step: this.completed + 1,
+      });
+    }
     let skipped = false;
     let gradNormSquared = 0;
     for (const [adapter, slot] of statusSlots) {
@@ -292,7 +309,7 @@ export class Trainer {
   }
 
   private adapterOf(batch: HostBatch): Adapter {
-    return this.adapters.length === 1 ? this.adapters[0]! : this.adapters[batch.rowTask[0]!]!;
+    return this.adapters.length === 1 ? this.adapters[0]! : this.adapters[batch.spans[0]!.task]!;
   }
 
   private createAdapter(name: string, cpu: LoraAdapter): Adapter {

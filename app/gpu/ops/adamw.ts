@@ -65,7 +65,7 @@ function partialCount(elements: number): number {
 }
 
 /** Length of the partials scratch for these tensors. */
-export function adamwPartialCount(tensors: readonly Pick<AdamwTensor, 'param'>[]): number {
+export function adamwPartialCount(tensors: readonly { param: { readonly shape: readonly number[] } }[]): number {
   return tensors.reduce((sum, { param }) => sum + partialCount(elementCount(param.shape)), 0);
 }
 

@@ -56,7 +56,12 @@ export interface CrossEntropyDims {
  * Rows per chunk for a scratch of [rows, V] f32 within `budgetBytes` and the device's binding and
  * buffer limits; allocate the scratch with this many rows.
  */
-export function crossEntropyChunkRows(device: GPUDevice, BT: number, V: number, budgetBytes = DEFAULT_SCRATCH_BYTES): number {
+export function crossEntropyChunkRows(
+  device: { readonly limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize' | 'maxComputeWorkgroupsPerDimension'> },
+  BT: number,
+  V: number,
+  budgetBytes = DEFAULT_SCRATCH_BYTES,
+): number {
   const { maxStorageBufferBindingSize, maxBufferSize, maxComputeWorkgroupsPerDimension } = device.limits;
   const bytes = Math.min(budgetBytes, maxStorageBufferBindingSize, maxBufferSize);
   const rows = Math.floor(bytes / (V * 4));

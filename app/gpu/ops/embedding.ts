@@ -19,7 +19,7 @@ export interface EmbeddingPartPlan {
  * (a 151936×896 bf16 table is 272 MB; the WebGPU default binding is 128 MiB). Part sizes are even
  * row counts, so half-precision parts start on whole u32 words of the packed file.
  */
-export function planEmbeddingParts(device: GPUDevice, V: number, C: number, dtype: DType): EmbeddingPartPlan[] {
+export function planEmbeddingParts(device: { readonly limits: Pick<GPUSupportedLimits, 'maxStorageBufferBindingSize' | 'maxBufferSize'> }, V: number, C: number, dtype: DType): EmbeddingPartPlan[] {
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const fitting = Math.floor(limit / (C * BYTES_PER_ELEMENT[dtype]));
   const rowsPerPart = fitting >= V ? V : fitting - (fitting % 2);

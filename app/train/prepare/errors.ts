@@ -8,6 +8,7 @@ export type PrepareErrorCode =
   | 'PREPARE_FILE_NOT_FOUND' // openFile could not open a path of the recipe
   | 'PREPARE_MISSING_COLUMN' // the mapping uses a column the file does not have
   | 'PREPARE_FILE_INVALID' // a problem about the whole file that dropping rows cannot fix
+  | 'PREPARE_OUT_OF_VOCABULARY' // a token id or label outside the model's vocabulary (the embedding and LM head have no row for it)
   | 'PREPARE_NO_EXAMPLES'; // nothing is left to train on after dropping bad rows, or after tokenization
 
 /**

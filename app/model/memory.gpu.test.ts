@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireTestGpu } from '../../test/gpu.ts';
+import { LLAMA_TINY, QWEN2_TINY, randomModel, randomTask } from '../../test/random-model.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { DType } from '../gpu/dtype.ts';
+import { Evaluator } from '../train/evaluate.ts';
+import { parseRecipe } from '../train/recipe.ts';
+import { Trainer } from '../train/trainer.ts';
+import type { LoraTarget } from './config.ts';
+import { Generator } from './generate.ts';
+import { DecoderGraph } from './graph.ts';
+import { estimateTrainingMemory, type TrainingShape } from './memory.ts';
+import type { TextTokenizer } from './tokenizer.ts';
+
+let ctx: GpuContext;
+beforeAll(async () => {
+  ctx = await acquireTestGpu();
+});
+afterAll(() => ctx?.destroy());
+
+interface Case {
+  name: string;
+  config: object;
+  dtype: DType;
+  targets: LoraTarget[];
+  recompute: boolean;
+  layout: 'shared' | 'per_task';
+  gradAccum: number;
+}
+
+const CASES: Case[] = [
+  { name: 'Qwen2 (GQA, q/k/v biases, untied head) in bf16, LoRA on q, v and down', config: QWEN2_TINY, dtype: 'bf16', targets: ['q_proj', 'v_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 2 },
+  { name: 'Qwen2 in f32 with recomputation, LoRA on k and gate, one adapter per task', config: QWEN2_TINY, dtype: 'f32', targets: ['k_proj', 'gate_proj'], recompute: true, layout: 'per_task', gradAccum: 1 },
+  { name: 'Llama (tied head, no biases) in f32, LoRA on all seven projections', config: LLAMA_TINY, dtype: 'f32', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 3 },
+];
+
+const TOKENIZER_UNUSED = {} as TextTokenizer;
+
+describe('the memory planner against what is really allocated', { timeout: 120_000 }, () => {
+  for (const c of CASES) {
+    it(`counts the trainer, evaluator and generator of ${c.name} within 2% (exactly, in fact)`, async () => {
+      const model = await randomModel(ctx, c.config, c.dtype);
+      const tasks = [randomTask('a', model.config.vocabSize, [9, 14, 6, 11], 1), randomTask('b', model.config.vocabSize, [5, 12, 8], 2)];
+      const recipe = parseRecipe({
+        model: { source: 'random' },
+        tasks: tasks.map((task) => ({ name: task.name, source: { file: `${task.name}.jsonl` }, format: 'text' })),
+        lora: { r: 4, alpha: 8, targets: c.targets, layout: c.layout },
+        ...(c.layout === 'per_task' ? { mixture: { strategy: 'round_robin', per: 'batch' } } : {}),
+        batch_size: 3,
+        grad_accum: c.gradAccum,
+        max_length: 32,
+        recompute: c.recompute,
+        steps: 1,
+      });
+      const seqLength = 14; // the longest example, shorter than max_length
+      const shape: TrainingShape = {
+        batchSize: 3,
+        seqLength,
+        weightDtype: c.dtype,
+        lora: { r: 4, targets: c.targets },
+        adapters: c.layout === 'per_task' ? 2 : 1,
+        recompute: c.recompute,
+        gradAccum: c.gradAccum,
+        evaluation: { batchSize: 3, seqLength },
+        generation: { maxNewTokens: 5 },
+      };
+      const estimate = estimateTrainingMemory(model.config, shape, ctx.device.limits, 2 ** 40);
+      const [weights, lora, activations, workspace, small, evaluation, generation] = estimate.lines.map((line) => line.bytes);
+
+      const trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId: 'memory' });
+      const evaluator = new Evaluator(ctx, model.gpu, TOKENIZER_UNUSED, { B: 3, T: seqLength }, 4);
+      const generator = new Generator(ctx, model.gpu, { capacity: seqLength + 5, lora: trainer.gpuAdapters()[0]! });
+      try {
+        expect(weights, 'frozen weights').toBe(model.gpu.bytes - 2 * (model.config.headDim / 2) * 4);
+        const trainerPlanned = weights! + lora! + activations! + workspace! + small!;
+        expect(Math.abs(trainerPlanned - trainer.gpuBytes) / trainer.gpuBytes).toBeLessThan(0.02);
+        expect(trainerPlanned).toBe(trainer.gpuBytes);
+        expect(evaluation).toBe(evaluator.gpuBytes);
+        const prefill = generation! - generator.gpuBytes;
+        expect(prefill, 'the prompt prefill graph and its ids').toBeGreaterThan(0);
+        expect(estimate.totalBytes).toBe(trainer.gpuBytes + evaluator.gpuBytes + generator.gpuBytes + prefill);
+        await trainer.trainStep();
+      } finally {
+        generator.destroy();
+        evaluator.destroy();
+        trainer.destroy();
+        model.gpu.destroy();
+      }
+    });
+  }
+
+  it('a training graph keeps LoRA activations only for the targets it trains', async () => {
+    const model = await randomModel(ctx, LLAMA_TINY, 'f32');
+    const shape = (targets: LoraTarget[]): TrainingShape => ({ batchSize: 2, seqLength: 8, weightDtype: 'f32', lora: { r: 4, targets }, recompute: false });
+    const one = estimateTrainingMemory(model.config, shape(['q_proj']), ctx.device.limits, 2 ** 40).lines[2]!.bytes;
+    const seven = estimateTrainingMemory(model.config, shape(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']), ctx.device.limits, 2 ** 40).lines[2]!.bytes;
+    // Six more X·Aᵀ tensors of [B·T, r] f32 in each of the L layers, in the plan and in the live graphs.
+    expect(seven - one).toBe(6 * 2 * 8 * 4 * 4 * model.config.numLayers);
+    const graph = (targets: LoraTarget[]) => new DecoderGraph(ctx, model.gpu, { B: 2, T: 8 }, { training: true, loraRank: 4, loraTargets: targets });
+    const [small, large] = [graph(['q_proj']), graph(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'])];
+    expect(large.bytes - small.bytes).toBe(seven - one);
+    small.destroy();
+    large.destroy();
+    model.gpu.destroy();
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * A recipe's memory plan: the planner's shape for what a run of the recipe will allocate (trainer,
+ * evaluator, and the generator of generation metrics), known from the recipe and the model's
+ * config.json alone, so a run that cannot fit is refused before its weights are downloaded.
+ */
+import { CocktailError } from '../errors.ts';
+import type { DType } from '../gpu/dtype.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { estimateTrainingMemory, formatMiB, type DeviceLimits, type MemoryEstimate, type TrainingShape } from '../model/memory.ts';
+import { DEFAULT_METRIC } from './prepare/metric.ts';
+import type { Recipe } from './recipe.ts';
+
+const GENERATION_METRICS = new Set(['exact_match', 'numeric_match', 'rouge_l']);
+const TORCH_DTYPES: Record<string, DType> = { float32: 'f32', bfloat16: 'bf16', float16: 'f16' };
+
+/** The dtype a config.json says its weights are stored in (torch_dtype); f32, the largest, when it does not say. */
+export function storedDtypeOf(rawConfig: unknown): DType {
+  const torchDtype = (rawConfig as { torch_dtype?: unknown } | null)?.torch_dtype;
+  return (typeof torchDtype === 'string' ? TORCH_DTYPES[torchDtype] : undefined) ?? 'f32';
+}
+
+/**
+ * The planner's shape for a run of `recipe`: every batch at max_length (the longest a batch can be),
+ * the weights in recipe.model.dtype or as stored.
+ */
+export function recipeTrainingShape(recipe: Recipe, storedDtype: DType): TrainingShape {
+  const generates = recipe.tasks.some((task) => GENERATION_METRICS.has(task.metric ?? DEFAULT_METRIC[task.format]));
+  return {
+    batchSize: recipe.batch_size,
+    seqLength: recipe.max_length,
+    weightDtype: recipe.model.dtype ?? storedDtype,
+    lora: { r: recipe.lora.r, targets: recipe.lora.targets },
+    adapters: recipe.lora.layout === 'per_task' ? recipe.tasks.length : 1,
+    recompute: recipe.recompute,
+    gradAccum: recipe.grad_accum,
+    evaluation: { batchSize: recipe.batch_size, seqLength: recipe.max_length },
+    ...(generates ? { generation: { maxNewTokens: recipe.eval_max_new_tokens } } : {}),
+  };
+}
+
+export function planRecipe(recipe: Recipe, config: ModelConfig, storedDtype: DType, limits: DeviceLimits, budgetBytes = Infinity): MemoryEstimate {
+  return estimateTrainingMemory(config, recipeTrainingShape(recipe, storedDtype), limits, budgetBytes);
+}
+
+/** Refuses a recipe whose plan does not fit, with what it needs, what there is, and what would fit. */
+export function refuseUnlessFits(estimate: MemoryEstimate, what: string, budgetBytes: number): void {
+  if (estimate.fits) return;
+  throw new CocktailError('PLAN_DOES_NOT_FIT', `${what} does not fit this GPU: ${estimate.advice.join(' ')}`, {
+    needsBytes: estimate.totalBytes,
+    ...(Number.isFinite(budgetBytes) ? { hasBytes: budgetBytes } : {}),
+    needs: formatMiB(estimate.totalBytes),
+  });
+}

@@ -1,0 +1,69 @@
+import type { TokenizedExample } from '../app/data/tokenize/types.ts';
+import type { GpuContext } from '../app/gpu/device.ts';
+import type { DType } from '../app/gpu/dtype.ts';
+import { parseModelConfig, type ModelConfig } from '../app/model/config.ts';
+import { uploadModel, type GpuModel } from '../app/model/gpu-model.ts';
+import { randomModelTensors } from '../app/model/random-model.ts';
+import type { ReferenceWeights } from '../app/model/reference.ts';
+import { writeSafetensors } from '../app/model/safetensors.ts';
+import type { ModelFiles } from '../app/model/source.ts';
+import { locateWeights, readWeightFloat64 } from '../app/model/weights.ts';
+import type { PreparedTask } from '../app/train/task-data.ts';
+import { Random } from '../app/util/random.ts';
+
+/**
+ * Tiny random-weight models for tests that need architecture features the real 260K fixture lacks:
+ * grouped-query attention, Qwen2's q/k/v biases (drawn non-zero so they matter), an untied LM head,
+ * bf16 weights. Configs are Hugging Face config.json objects, parsed as a real one would be.
+ */
+export const QWEN2_TINY = {
+  architectures: ['Qwen2ForCausalLM'],
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 96,
+  max_position_embeddings: 64,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000,
+  tie_word_embeddings: false,
+};
+
+export const LLAMA_TINY = { ...QWEN2_TINY, architectures: ['LlamaForCausalLM'], num_key_value_heads: 4, tie_word_embeddings: true, vocab_size: 80 };
+
+export interface RandomModel {
+  config: ModelConfig;
+  gpu: GpuModel;
+  /** The exact values the GPU holds (bf16-rounded where the weights are bf16), for the Float64 reference. */
+  reference: ReferenceWeights;
+}
+
+export async function randomModel(ctx: GpuContext, raw: object, dtype: DType, seed = 1): Promise<RandomModel> {
+  const config = parseModelConfig(raw);
+  const tensors = randomModelTensors(config, { dtype, seed, initializerRange: 0.2 });
+  // transformers initialises biases to zero; a test of bias handling needs them non-zero.
+  const random = Random.fromSeed(seed + 1000);
+  const withBiases = tensors.map((tensor) => {
+    if (!tensor.name.endsWith('.bias')) return tensor;
+    const values = new Float32Array(tensor.shape.reduce((a, b) => a * b, 1));
+    random.fillUniform(values, -0.2, 0.2);
+    return { ...tensor, dtype: 'F32' as const, data: new Uint8Array(values.buffer) };
+  });
+  const blob = writeSafetensors(withBiases, { format: 'pt' });
+  const files: ModelFiles = { label: 'random model', has: (path) => path === 'model.safetensors', open: async () => blob, list: () => ['model.safetensors'] };
+  const weights = await locateWeights(files, config);
+  const reference = new Map<string, Float64Array>();
+  for (const ref of weights.refs.values()) reference.set(ref.name, await readWeightFloat64(ref));
+  return { config, gpu: await uploadModel(ctx, config, weights), reference: { config, tensors: reference } };
+}
+
+/** A task of random token sequences of the given lengths, every token after the first labelled. */
+export function randomTask(name: string, vocabSize: number, lengths: readonly number[], seed: number): PreparedTask {
+  const random = Random.fromSeed(seed);
+  const examples: TokenizedExample[] = lengths.map((length, i) => {
+    const ids = Int32Array.from({ length }, () => Math.floor(random.next() * vocabSize));
+    return { source: { row: i + 1 }, inputIds: ids, labels: Int32Array.from(ids, (id, t) => (t === 0 ? -100 : id)), turnIndex: new Int32Array(length).fill(-1), roles: [], truncatedTokens: 0 };
+  });
+  return { name, role: 'task', metric: 'loss', train: examples, validation: examples.slice(0, 2), validationPrompts: [], meanTokens: lengths.reduce((a, b) => a + b, 0) / lengths.length };
+}
