@@ -15,3 +15,5 @@ export type { TrainingPoint } from './probabilities.ts';
 export { MixSampler } from './sampler.ts';
 export { DEFAULT_PREVIEW_POINTS, previewMix } from './preview.ts';
 export type { MixPreview, MixPreviewOptions, MixPreviewPoint } from './preview.ts';
+export { AdaptiveMixer, DEFAULT_ADAPTIVE_OPTIONS, adaptiveOptionProblems, adaptiveProbabilities, boundedShares } from './adaptive.ts';
+export type { AdaptiveChange, AdaptiveOptions, AdaptiveRule, AdaptiveState } from './adaptive.ts';

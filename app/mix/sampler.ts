@@ -6,6 +6,7 @@
  */
 import { CocktailError } from '../errors.ts';
 import { Random } from '../util/random.ts';
+import { adaptiveProbabilities } from './adaptive.ts';
 import { isRandomStrategy, taskProbabilities, trainingPointAt } from './probabilities.ts';
 import { shuffledRowOrder } from './row-order.ts';
 import { advanceSequential, pickByProbability, roundRobinTask, sequentialTask } from './selection.ts';
@@ -20,6 +21,8 @@ export class MixSampler {
   private readonly cursors: TaskCursor[];
   private positions: SequentialPositions;
   private nextStep: number;
+  /** Adaptive mixing's multipliers (all 1 until an evaluation changes them); unused without it. */
+  private multipliers: number[];
   /** Only the current epoch's order of each task is kept; older ones are never needed again. */
   private readonly rowOrders = new Map<number, { epoch: number; order: Uint32Array }>();
 
@@ -30,7 +33,9 @@ export class MixSampler {
     cursors: TaskCursor[],
     positions: SequentialPositions,
     nextStep: number,
+    multipliers: number[],
   ) {
+    this.multipliers = multipliers;
     this.mix = mix;
     this.seed = seed;
     this.random = random;
@@ -48,6 +53,7 @@ export class MixSampler {
       mix.sizes.map(() => ({ epoch: 0, cursor: 0 })),
       { task: 0, regularizer: 0 },
       0,
+      mix.sizes.map(() => 1),
     );
   }
 
@@ -65,6 +71,7 @@ export class MixSampler {
       state.tasks.map((task) => ({ epoch: task.epoch, cursor: task.cursor })),
       { task: state.sequential.task, regularizer: state.sequential.regularizer },
       state.step,
+      state.multipliers ? [...state.multipliers] : mix.sizes.map(() => 1),
     );
   }
 
@@ -75,7 +82,19 @@ export class MixSampler {
 
   /** Every task's probability at the next step (long-run shares for round-robin and sequential). */
   probabilities(): number[] {
-    return taskProbabilities(this.mix, trainingPointAt(this.mix, this.nextStep));
+    const base = taskProbabilities(this.mix, trainingPointAt(this.mix, this.nextStep));
+    const adaptive = this.mix.plan.adaptive;
+    if (!adaptive) return base;
+    return adaptiveProbabilities(base, this.multipliers, this.mix.plan.tasks.map((task) => task.role ?? 'task'), adaptive);
+  }
+
+  /** Sets adaptive mixing's multipliers (AdaptiveMixer.update decides them); from the next draw on. */
+  setMultipliers(multipliers: readonly number[]): void {
+    if (!this.mix.plan.adaptive) throw new CocktailError('MIX_ADAPTIVE_INVALID', 'this mixture is not adaptive: its weights cannot be changed during the run', { field: 'adaptive' });
+    if (multipliers.length !== this.mix.sizes.length || !multipliers.every((m) => Number.isFinite(m) && m >= 0)) {
+      throw new CocktailError('MIX_ADAPTIVE_INVALID', `expected ${this.mix.sizes.length} finite multipliers >= 0, got ${JSON.stringify(multipliers)}`, { field: 'multipliers' });
+    }
+    this.multipliers = [...multipliers];
   }
 
   /** Mixture epochs drawn so far (an epoch is Σ nᵢ examples), fractional. */
@@ -113,6 +132,7 @@ export class MixSampler {
       random: this.random.state(),
       tasks: this.cursors.map((cursor) => ({ ...cursor })),
       sequential: { ...this.positions },
+      ...(this.mix.plan.adaptive ? { multipliers: [...this.multipliers] } : {}),
     };
   }
 
@@ -175,6 +195,10 @@ function checkStatePosition(mix: ResolvedMix, state: MixSamplerState): void {
   const within = (value: unknown, count: number): boolean => isCount(value) && value < Math.max(1, count);
   if (!isRecord(positions) || !within(positions.task, mix.trainingTasks.length) || !within(positions.regularizer, mix.regularizers.length)) {
     throw invalidState('sequential', `sequential must be {task, regularizer} positions within each role, got ${JSON.stringify(positions)}`);
+  }
+  const multipliers: unknown = state.multipliers;
+  if (multipliers !== undefined && !(Array.isArray(multipliers) && multipliers.length === mix.sizes.length && multipliers.every((m) => Number.isFinite(m) && (m as number) >= 0))) {
+    throw invalidState('multipliers', `multipliers must hold one finite number >= 0 per task, got ${JSON.stringify(multipliers)}`);
   }
 }
 

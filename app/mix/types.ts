@@ -3,6 +3,7 @@
  * saved. Everything here is plain JSON so a recipe, a checkpoint and a worker message can carry it.
  */
 import type { RandomState } from '../util/random.ts';
+import type { AdaptiveOptions } from './adaptive.ts';
 
 /** A "regularizer" (general instructions, say) gets a fixed share of the draws whatever the strategy. */
 export type TaskRole = 'task' | 'regularizer';
@@ -70,6 +71,11 @@ export interface MixPlan {
   batchSize: number;
   /** Steps the run is planned for; sets the epoch count E of annealing and the progress of a schedule. */
   totalSteps: number;
+  /**
+   * Adaptive mixing (app/mix/adaptive.ts): the strategy's probabilities times per-task multipliers that
+   * evaluations set, bounded to [minShare, maxShare]. Needs a strategy that draws at random.
+   */
+  adaptive?: AdaptiveOptions;
 }
 
 export interface MixConfig extends MixPlan {
@@ -105,4 +111,6 @@ export interface MixSamplerState {
   random: RandomState;
   tasks: TaskCursor[];
   sequential: SequentialPositions;
+  /** Adaptive mixing's current multipliers, one per task; absent without adaptive mixing. */
+  multipliers?: number[];
 }

@@ -4,6 +4,7 @@
  * module relies on.
  */
 import { CocktailError } from '../errors.ts';
+import { adaptiveOptionProblems } from './adaptive.ts';
 import type { MixConfig, MixPlan, MixStrategy, MixTask, ScheduleInterpolation, TaskWeights } from './types.ts';
 
 export const DEFAULT_REGULARIZER_SHARE = 0.15;
@@ -68,6 +69,7 @@ export function findMixPlanProblems(plan: MixPlan): MixProblem[] {
   checkPositiveInteger(plan.batchSize, 'batchSize', 'MIX_BATCH_SIZE_INVALID', report);
   checkPositiveInteger(plan.totalSteps, 'totalSteps', 'MIX_TOTAL_STEPS_INVALID', report);
   checkStrategy(plan.strategy, tasks, shareOf(plan), report);
+  checkAdaptive(plan, tasks.length, report);
   return problems;
 }
 
@@ -215,6 +217,19 @@ function checkStrategy(strategy: unknown, tasks: readonly CheckedTask[], share: 
   }
   if (kind === 'manual') checkWeights(strategy.weights, 'strategy.weights', tasks, share, report);
   if (kind === 'schedule') checkSchedule(strategy, tasks, share, report);
+}
+
+function checkAdaptive(plan: MixPlan, taskCount: number, report: Report): void {
+  if (plan.adaptive === undefined) return;
+  if (!isRecord(plan.adaptive)) {
+    report('MIX_ADAPTIVE_INVALID', 'adaptive', `adaptive must be an object of options, got ${show(plan.adaptive)}`);
+    return;
+  }
+  const kind = isRecord(plan.strategy) ? plan.strategy.kind : undefined;
+  if (kind === 'round-robin' || kind === 'sequential') {
+    report('MIX_ADAPTIVE_BASE_INVALID', 'strategy.kind', `adaptive mixing re-weights probabilities, and ${kind} draws none: choose a base strategy that samples (proportional, temperature, …)`);
+  }
+  for (const problem of adaptiveOptionProblems(plan.adaptive, taskCount)) report('MIX_ADAPTIVE_INVALID', problem.field, problem.message);
 }
 
 function checkCap(cap: unknown, report: Report): void {
