@@ -3,6 +3,7 @@
  * arguments to an exit code; output goes to stdout, diagnostics to stderr.
  */
 import { toErrorReport } from '../errors.ts';
+import { AUDIT_USAGE, auditCommand } from './audit.ts';
 import { EVAL_USAGE, evalCommand } from './eval.ts';
 import { GENERATE_USAGE, generateCommand } from './generate.ts';
 import { EXPORT_USAGE, exportCommand } from './export.ts';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<n
   generate: { summary: `generate text with a model (and a PEFT adapter)\n             ${GENERATE_USAGE}`, run: generateCommand },
   train: { summary: `run a recipe: prepare its tasks, train LoRA, evaluate, export PEFT adapters (Ctrl-C pauses)\n             ${TRAIN_USAGE}`, run: trainCommand },
   plan: { summary: `what a recipe's run needs on this GPU, part by part, and whether it fits (nothing downloaded but config.json)\n             ${PLAN_USAGE}`, run: planCommand },
+  audit: { summary: `audit a recipe's prepared tasks: balance, lengths, duplicates, leakage, bias probes, personal data\n             ${AUDIT_USAGE}`, run: auditCommand },
   eval: { summary: `evaluate a recipe's tasks with a PEFT adapter (or the base model)\n             ${EVAL_USAGE}`, run: evalCommand },
   merge: { summary: `write base model + PEFT adapter as one merged model in HF layout\n             ${MERGE_USAGE}`, run: mergeCommand },
   import: { summary: `read a task file as the Tasks page does: rows, columns, format, delimiter, every problem\n             ${IMPORT_USAGE}`, run: importCommand },

@@ -1,11 +1,13 @@
 /** The recipe's mixture section as app/mix's sampler configuration. */
 import { CocktailError } from '../errors.ts';
+import type { AdaptiveOptions } from '../mix/adaptive.ts';
 import type { MixConfig, MixPlan, MixStrategy, MixTask } from '../mix/types.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
 
 export function mixStrategy(mixture: Recipe['mixture']): MixStrategy {
-  switch (mixture.strategy) {
+  const strategy = mixture.strategy === 'adaptive' ? mixture.adaptive!.base : mixture.strategy;
+  switch (strategy) {
     case 'proportional':
       return { kind: 'proportional', ...(mixture.cap ? { cap: mixture.cap } : {}) };
     case 'uniform':
@@ -25,6 +27,13 @@ export function mixStrategy(mixture: Recipe['mixture']): MixStrategy {
   }
 }
 
+/** The recipe's adaptive options in app/mix's terms; undefined when the strategy is not adaptive. */
+export function mixAdaptive(mixture: Recipe['mixture']): AdaptiveOptions | undefined {
+  const adaptive = mixture.strategy === 'adaptive' ? mixture.adaptive : undefined;
+  if (!adaptive) return undefined;
+  return { riseThreshold: adaptive.rise_threshold, factor: adaptive.factor, rule: adaptive.rule, temperature: adaptive.rule_temperature, minShare: adaptive.min_share, maxShare: adaptive.max_share };
+}
+
 /**
  * The sampler of a run: it draws `batch_size` examples per micro-batch, grad_accum micro-batches per
  * optimizer step. Per-task adapters need every micro-batch from one task, so they sample per batch.
@@ -42,6 +51,7 @@ export function mixPlan(recipe: Recipe, tasks: readonly MixTask[], optimizerStep
     tasks: tasks.map((task) => ({ ...task })),
     strategy: mixStrategy(recipe.mixture),
     ...(recipe.mixture.regularizer_share !== undefined ? { regularizerShare: recipe.mixture.regularizer_share } : {}),
+    ...(recipe.mixture.strategy === 'adaptive' ? { adaptive: mixAdaptive(recipe.mixture)! } : {}),
     sampleBy: recipe.mixture.per,
     batchSize: recipe.batch_size,
     totalSteps: optimizerSteps * recipe.grad_accum,

@@ -18,6 +18,7 @@
  * one after another (one file's rows in memory at a time). Every message names the task and the file.
  */
 import { createRowMapper, DataError, ProblemLog, type Example, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
+import { deduplicate } from '../data/dedupe.ts';
 import { formatTokenizeReport, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
@@ -172,7 +173,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
 
   const sources = await importTaskSources(task, { ...options, onProgress: progress('import') });
   const mapped = await mapSources(plan, sources.train, sources.validation, signal, progress('map'));
-  const split = splitTask(task, recipe.seed, mapped.train.examples, mapped.validation?.examples);
+  const split = splitTask(task, recipe.seed, withoutDuplicates(task, mapped.train.examples), mapped.validation && withoutDuplicates(task, mapped.validation.examples));
 
   const tokenizeOptions: TokenizeOptions = { template: plan.template.rendering, trainOnPrompts: recipe.train_on_prompts, maxLength: recipe.max_length };
   const trainLabel = `${task.name} (${sources.train.name})`;
@@ -184,6 +185,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     version: PREPARATION_VERSION,
     mapping: (part === 'validation' && mapped.validation ? mapped.validation : mapped.train).mapping as unknown as Json,
     badRows: 'drop',
+    ...(task.drop_duplicates ? { dropDuplicates: true } : {}),
     split: { method: split.report.method, validation_fraction: task.validation_fraction, seed: recipe.seed, ...(part === 'train' ? { max_examples: task.max_examples ?? null } : {}) },
     part,
   });
@@ -272,6 +274,11 @@ function checkVocabulary(examples: readonly TokenizedExample[], vocabSize: numbe
       );
     }
   }
+}
+
+/** With drop_duplicates, the first of each set of rows whose content is equal (app/data/dedupe.ts) is kept. */
+function withoutDuplicates(task: RecipeTask, examples: readonly Example[]): readonly Example[] {
+  return task.drop_duplicates ? deduplicate(examples).kept : examples;
 }
 
 /** Maps the main source, then the validation source; progress counts the rows of both. */

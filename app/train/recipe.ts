@@ -10,7 +10,26 @@ import type { LoraTarget } from '../model/config.ts';
 import schema from './recipe.schema.json';
 
 export type TaskFormat = 'tokens' | 'instruction' | 'messages' | 'prompt_completion' | 'text' | 'classification' | 'qa';
-export type MixtureStrategyName = 'proportional' | 'uniform' | 'temperature' | 'annealed' | 'reverse_annealed' | 'round_robin' | 'manual' | 'sequential';
+export type MixtureStrategyName = 'proportional' | 'uniform' | 'temperature' | 'annealed' | 'reverse_annealed' | 'round_robin' | 'manual' | 'sequential' | 'adaptive';
+
+/** The strategies adaptive mixing can start from: those that draw tasks by probability. */
+export type AdaptiveBaseName = 'proportional' | 'uniform' | 'temperature' | 'annealed' | 'reverse_annealed' | 'manual';
+
+export interface RecipeAdaptive {
+  base: AdaptiveBaseName;
+  rise_threshold: number;
+  factor: number;
+  rule: 'none' | 'distance' | 'remaining';
+  rule_temperature: number;
+  min_share: number;
+  max_share: number;
+}
+
+export interface RecipeBestCheckpoint {
+  by: 'loss' | 'score';
+  tasks?: string[];
+  patience?: number;
+}
 
 export interface RecipeTask {
   name: string;
@@ -34,13 +53,14 @@ export interface RecipeTask {
   role: 'task' | 'regularizer';
   validation_fraction: number;
   max_examples?: number;
+  drop_duplicates?: boolean;
 }
 
 export interface Recipe {
   name?: string;
   model: { source: string; revision: string; dtype?: 'f32' | 'bf16' | 'f16' };
   tasks: RecipeTask[];
-  mixture: { strategy: MixtureStrategyName; temperature?: number; cap?: number; weights?: Record<string, number>; per: 'example' | 'batch'; regularizer_share?: number };
+  mixture: { strategy: MixtureStrategyName; temperature?: number; cap?: number; weights?: Record<string, number>; per: 'example' | 'batch'; regularizer_share?: number; adaptive?: RecipeAdaptive };
   lora: { r: number; alpha: number; dropout: number; targets: LoraTarget[]; rslora: boolean; layout: 'shared' | 'per_task'; init_from?: string };
   optimizer: { lr: number; betas: [number, number]; eps: number; weight_decay: number };
   schedule: { kind: 'constant' | 'linear' | 'cosine'; warmup_steps: number };
@@ -59,6 +79,7 @@ export interface Recipe {
   eval_max_new_tokens: number;
   checkpoint_every: number;
   seed: number;
+  best_checkpoint?: RecipeBestCheckpoint;
 }
 
 export interface RecipeProblem {
@@ -98,6 +119,9 @@ export function parseRecipe(input: string | unknown, fileName = 'recipe.json'): 
   const recipe = structuredClone(raw) as Record<string, unknown>;
   if (recipe && typeof recipe === 'object' && !Array.isArray(recipe)) {
     for (const section of ['mixture', 'lora', 'optimizer', 'schedule'] as const) recipe[section] ??= {};
+    // Ajv fills defaults only in objects that exist: an adaptive mixture gets its options filled too.
+    const mixture = recipe.mixture as Record<string, unknown>;
+    if (mixture && typeof mixture === 'object' && mixture.strategy === 'adaptive') mixture.adaptive ??= {};
   }
   const problems: RecipeProblem[] = validateSchema(recipe) ? [] : simplify(validateSchema.errors ?? []);
   if (problems.length === 0) problems.push(...semanticProblems(recipe as unknown as Recipe));
@@ -127,7 +151,17 @@ function semanticProblems(recipe: Recipe): RecipeProblem[] {
   problems.push(...lengthProblems(recipe as unknown as Record<string, unknown>));
   const { mixture } = recipe;
   if (mixture.strategy === 'temperature' && mixture.temperature === undefined) problems.push({ path: 'mixture.temperature', message: 'the temperature strategy needs a temperature (e.g. 2)' });
-  if (mixture.strategy === 'manual') {
+  if (mixture.strategy === 'adaptive') {
+    if (mixture.adaptive?.base === 'temperature' && mixture.temperature === undefined) problems.push({ path: 'mixture.temperature', message: 'the adaptive strategy\'s temperature base needs a temperature (e.g. 2)' });
+    recipe.tasks.forEach((task, i) => {
+      const hasValidation = task.validation_fraction > 0 || ('file' in task.source ? task.source.validation_file !== undefined : task.source.validation_split !== undefined);
+      if (!hasValidation) problems.push({ path: `tasks[${i}].validation_fraction`, message: `adaptive mixing re-weights tasks from their validation loss, and task "${task.name}" has no validation split: give it a validation_fraction above 0 or a validation file` });
+    });
+  } else if (mixture.adaptive !== undefined) problems.push({ path: 'mixture.adaptive', message: 'applies to the "adaptive" strategy only: set mixture.strategy to "adaptive", or remove it' });
+  for (const [i, name] of (recipe.best_checkpoint?.tasks ?? []).entries()) {
+    if (!names.includes(name)) problems.push({ path: `best_checkpoint.tasks[${i}]`, message: `names no task; tasks are ${names.map((n) => `"${n}"`).join(', ')}` });
+  }
+  if (mixture.strategy === 'manual' || (mixture.strategy === 'adaptive' && mixture.adaptive?.base === 'manual')) {
     if (!mixture.weights) problems.push({ path: 'mixture.weights', message: 'the manual strategy needs a weight for every task' });
     else for (const name of names) if (!(name in mixture.weights)) problems.push({ path: 'mixture.weights', message: `has no weight for task "${name}"` });
   }
