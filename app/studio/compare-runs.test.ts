@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskEvaluation } from '../train/evaluate.ts';
-import { compareRuns, finalEvaluation, formatDelta, formatMetric, higherIsBetter, noiseThreshold, type ComparedColumn } from './compare-runs.ts';
+import { compareRuns, deltaGlyph, finalEvaluation, formatDelta, formatMetric, higherIsBetter, noiseThreshold, type ComparedColumn } from './compare-runs.ts';
 
 const task = (name: string, metric: TaskEvaluation['metric'], score: number, loss: number, examples = 100): TaskEvaluation => ({ task: name, metric, score, loss, examples, samples: [] });
 const column = (id: string, tasks: TaskEvaluation[], step = 30): ComparedColumn => ({ id, label: id, evaluation: { step, tasks } });
@@ -23,6 +23,20 @@ describe('compareRuns', () => {
     expect(losses[0]!.metric).toBe('loss');
     expect(losses[0]!.cells.map((cell) => cell.best)).toEqual([false, false, true]);
     expect(losses[1]!.cells.map((cell) => cell.best)).toEqual([false, true, false]);
+  });
+
+  it('marks no best cell when every run scores the same, and every top cell of a tie with something below it', () => {
+    const same = [column('a', [task('t', 'accuracy', 0.5, 1)]), column('b', [task('t', 'accuracy', 0.5, 1)]), column('c', [task('t', 'accuracy', 0.5, 1)])];
+    expect(compareRuns(same)[0]!.cells.map((cell) => cell.best)).toEqual([false, false, false]);
+    expect(compareRuns(same, { by: 'loss' })[0]!.cells.map((cell) => cell.best)).toEqual([false, false, false]);
+    const tie = [...same.slice(0, 2), column('c', [task('t', 'accuracy', 0.25, 1.5)])];
+    expect(compareRuns(tie)[0]!.cells.map((cell) => cell.best)).toEqual([true, true, false]);
+  });
+
+  it('shows the sign of a difference with glyphs common fonts have: no full-width ＝', () => {
+    expect([deltaGlyph(0.1), deltaGlyph(-0.1), deltaGlyph(0)]).toEqual(['▲', '▼', '=']);
+    // ▲ and ▼ are in WGL4 (the set every system font covers); = is ASCII.
+    expect(deltaGlyph(0).charCodeAt(0)).toBeLessThan(0x80);
   });
 
   it('marks no best cell when only one run has the task', () => {

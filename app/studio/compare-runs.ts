@@ -22,7 +22,7 @@ export interface ComparisonCell {
   /** The value compared (the metric's score, or the loss); undefined when the column lacks the task. */
   value?: number;
   examples?: number;
-  /** The best value of its row (ties are all best); never set when fewer than two columns have a value. */
+  /** The best value of its row (ties are all best); never set when fewer than two columns have a value, or all are equal. */
   best: boolean;
   /** value − baseline value, for columns other than the baseline that have both. */
   delta?: number;
@@ -101,8 +101,9 @@ export function compareRuns(columns: readonly ComparedColumn[], options: { basel
     });
 
     const values = cells.filter((cell) => cell.value !== undefined && Number.isFinite(cell.value)).map((cell) => cell.value!);
-    if (values.length >= 2) {
-      const best = higherIsBetter(metric) ? Math.max(...values) : Math.min(...values);
+    const best = higherIsBetter(metric) ? Math.max(...values) : Math.min(...values);
+    // A best needs something it beats: a row where every value is equal has none.
+    if (values.length >= 2 && values.some((value) => value !== best)) {
       for (const cell of cells) cell.best = cell.value === best;
     }
 
@@ -118,6 +119,14 @@ export function compareRuns(columns: readonly ComparedColumn[], options: { basel
     }
     return { task, metric, cells };
   });
+}
+
+/**
+ * The sign of a difference as one glyph from fonts every system has (the full-width ＝ drew a
+ * missing-glyph box on common fonts): the arrow follows the number, up or down.
+ */
+export function deltaGlyph(delta: number): '▲' | '▼' | '=' {
+  return delta > 0 ? '▲' : delta < 0 ? '▼' : '=';
 }
 
 /** A metric's value for people: proportions as percentages, losses to three decimals. */

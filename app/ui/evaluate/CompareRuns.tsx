@@ -1,5 +1,5 @@
 import { useId, useState } from 'react';
-import { compareRuns, formatDelta, formatMetric, METRIC_LABELS, type CompareBy, type ComparisonCell, type Metric } from '../../studio/compare-runs.ts';
+import { compareRuns, deltaGlyph, formatDelta, formatMetric, METRIC_LABELS, type CompareBy, type ComparisonCell, type Metric } from '../../studio/compare-runs.ts';
 import type { EvaluationSource } from '../../studio/evaluation-sources.ts';
 import { Field } from '../components/Field.tsx';
 
@@ -114,7 +114,7 @@ function CompareCell({ cell, metric }: { cell: ComparisonCell; metric: Metric })
 
 function Delta({ metric, delta, change, matters }: { metric: Metric; delta: number; change: 'better' | 'worse' | 'same'; matters: boolean }) {
   // The arrow follows the number (up or down); whether that is good is said in words and colour.
-  const arrow = delta > 0 ? '▲' : delta < 0 ? '▼' : '＝';
+  const arrow = deltaGlyph(delta);
   const words = change === 'same' ? 'same' : matters ? change : `${change}, within noise`;
   return (
     <span className={`delta ${change}${matters ? ' matters' : ''}`}>
