@@ -105,13 +105,13 @@ test.describe('Evaluate page', () => {
     await expect(table.getByRole('columnheader')).toHaveText(['Task', `${SINGLE.name} (baseline)`, MIXTURE.name, 'Base model']);
     const phrases = table.getByRole('row', { name: /^phrases/ });
     // Every other column shows its difference with a sign, an up or down arrow and a word, not colour alone.
-    for (const index of [1, 2]) await expect(phrases.getByRole('cell').nth(index)).toHaveText(/^\d+\.\d%( ★ best)?(▲ \+|▼ −|＝ ±)\d+\.\d pts (better|worse|same)(, within noise)?$/);
+    for (const index of [1, 2]) await expect(phrases.getByRole('cell').nth(index)).toHaveText(/^\d+\.\d%( ★ best)?(▲ \+|▼ −|= ±)\d+\.\d pts (better|worse|same)(, within noise)?$/);
     await expect(phrases.locator('td.best')).not.toHaveCount(0);
     const tweets = table.getByRole('row', { name: /^tweets/ });
     await expect(tweets.getByRole('cell').nth(0)).toHaveText('—');
     await compare.getByLabel('Compare by').selectOption({ label: 'Validation loss' });
     await expect(table).toHaveAccessibleName(/Validation loss per task \(lower is better\)/);
-    await expect(phrases.getByRole('cell').nth(1)).toHaveText(/^\d+\.\d{3}( ★ best)?(▲ \+\d+\.\d{3} worse|▼ −\d+\.\d{3} better|＝ ±0\.000 same)/);
+    await expect(phrases.getByRole('cell').nth(1)).toHaveText(/^\d+\.\d{3}( ★ best)?(▲ \+\d+\.\d{3} worse|▼ −\d+\.\d{3} better|= ±0\.000 same)/);
     await page.screenshot({ path: testInfo.outputPath('evaluate.png'), fullPage: true });
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: testInfo.outputPath('evaluate-dark.png'), fullPage: true });
