@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CocktailError } from '../errors.ts';
 import type { Recipe, RecipeTask } from '../train/recipe.ts';
-import { estimatedTrainingExamples, mixturePreview, optimizerStepOf, taskSizes, type TaskSize } from './mixture-preview.ts';
+import { estimatedTrainingExamples, mixtureEpochs, mixturePreview, optimizerStepOf, taskSizes, type TaskSize } from './mixture-preview.ts';
 import { DEFAULT_RECIPE } from './presets.ts';
 
 const phrases: RecipeTask = {
@@ -158,5 +158,34 @@ describe('mixture preview', () => {
 
   it('numbers optimizer steps from 1, grad_accum micro-batches each', () => {
     expect([0, 1, 2, 3, 4].map((micro) => optimizerStepOf(micro, 2))).toEqual([1, 1, 2, 2, 3]);
+  });
+});
+
+describe('mixture epochs', () => {
+  const annealed = (steps: number, changes: Partial<Recipe> = {}) =>
+    ready(mixturePreview(recipeWith([phrases, { ...tweets, name: 'tweets' }], { mixture: { ...DEFAULT_RECIPE.mixture, strategy: 'annealed' }, batch_size: 2, grad_accum: 1, steps, ...changes }), sized(['phrases', 30], ['tweets', 10])));
+
+  it('says a run shorter than one mixture epoch has one, and where the second would start', () => {
+    // 40 examples, 2 a step: an epoch is 20 steps; a 5-step run never reaches the second.
+    const short = annealed(5);
+    expect(short.epochs).toEqual({ count: 1, stepsPerEpoch: 20, changeSteps: [] });
+    // Flat: the first epoch's probabilities (proportional, 30:10) all the way.
+    for (const [task, p] of [[0, 0.75], [1, 0.25]] as const) {
+      expect(short.tasks[task]!.first).toBeCloseTo(p, 12);
+      expect(short.tasks[task]!.last).toBeCloseTo(p, 12);
+    }
+  });
+
+  it('gives the steps where each later epoch starts, where the annealed probabilities change', () => {
+    const long = annealed(50);
+    expect(long.epochs).toEqual({ count: 3, stepsPerEpoch: 20, changeSteps: [21, 41] });
+    const at = (step: number) => long.series.filter((point) => point.step === step).map((point) => point.task0);
+    expect(at(20).at(-1)).toBeCloseTo(0.75, 12);
+    expect(at(21)[0]).toBeLessThan(0.75);
+  });
+
+  it('counts epochs in optimizer steps when micro-batches are accumulated', () => {
+    // 45 examples, micro-batches of 2: epoch 2 starts at micro-step ⌈45/2⌉ = 23, optimizer step ⌊23/4⌋ + 1 = 6.
+    expect(mixtureEpochs(45, 3, { batch_size: 2, grad_accum: 4 })).toEqual({ count: 3, stepsPerEpoch: 5, changeSteps: [6, 12] });
   });
 });

@@ -90,7 +90,21 @@ export type MixturePreviewResult =
       tasks: TaskExpectation[];
       /** True when any size is an estimate from row counts, or any token figure is missing. */
       estimated: boolean;
+      epochs: MixtureEpochs;
     };
+
+/**
+ * The run measured in mixture epochs (Σ nᵢ examples each). Annealed strategies change their
+ * probabilities only when a new mixture epoch starts, so a run shorter than one never anneals.
+ */
+export interface MixtureEpochs {
+  /** E: mixture epochs the run covers, rounded up (at least 1). */
+  count: number;
+  /** Optimizer steps one mixture epoch takes. */
+  stepsPerEpoch: number;
+  /** Optimizer steps at which epochs 2..E start: where an annealed schedule changes. */
+  changeSteps: number[];
+}
 
 /** The series key of task `index` in chart points: task names may hold dots, which chart libraries read as paths. */
 export function seriesKey(index: number): string {
@@ -136,6 +150,17 @@ export function mixturePreview(recipe: Recipe, sizes: readonly TaskSize[]): Mixt
       };
     }),
     estimated: known.some((size) => size.basis !== 'stats'),
+    epochs: mixtureEpochs(known.reduce((sum, size) => sum + size.examples, 0), preview.epochs, recipe),
+  };
+}
+
+/** Epoch e starts at micro-step ⌈(e − 1)·Σnᵢ / batch_size⌉ (app/mix's epochStartSteps), here in optimizer steps. */
+export function mixtureEpochs(epochExamples: number, count: number, recipe: Pick<Recipe, 'batch_size' | 'grad_accum'>): MixtureEpochs {
+  const startOf = (epoch: number) => optimizerStepOf(Math.ceil(((epoch - 1) * epochExamples) / recipe.batch_size), recipe.grad_accum);
+  return {
+    count,
+    stepsPerEpoch: startOf(2) - 1,
+    changeSteps: Array.from({ length: count - 1 }, (_, i) => startOf(i + 2)),
   };
 }
 

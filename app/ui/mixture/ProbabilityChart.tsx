@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Legend, Line, LineChart, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import type { ChartPoint, TaskExpectation } from '../../studio/mixture-preview.ts';
 import { CHART_POINTS, downsample } from '../charts/downsample.ts';
 import { seriesColor, useChartTheme } from '../charts/theme.ts';
@@ -11,7 +11,23 @@ const CHART_HEIGHT = 300;
  * Each task's sampling probability over the run's optimizer steps, one line per task, with the same
  * numbers as a table for readers who cannot see the chart.
  */
-export function ProbabilityChart({ series, tasks, optimizerSteps, strategyLabel }: { series: readonly ChartPoint[]; tasks: readonly TaskExpectation[]; optimizerSteps: number; strategyLabel: string }) {
+/** More change lines than this would hide the curves: the note lists them instead. */
+const MAX_CHANGE_LINES = 24;
+
+export function ProbabilityChart({
+  series,
+  tasks,
+  optimizerSteps,
+  strategyLabel,
+  changeSteps = [],
+}: {
+  series: readonly ChartPoint[];
+  tasks: readonly TaskExpectation[];
+  optimizerSteps: number;
+  strategyLabel: string;
+  /** Steps where the schedule changes (a new mixture epoch of an annealed strategy), drawn as dashed lines. */
+  changeSteps?: readonly number[];
+}) {
   const theme = useChartTheme();
   // Annealing adds two points per mixture epoch, so a long run over small tasks can bring thousands.
   const points = useMemo(() => downsample(series, CHART_POINTS, tasks.map((task) => (point: ChartPoint) => point[task.seriesKey])), [series, tasks]);
@@ -41,6 +57,7 @@ export function ProbabilityChart({ series, tasks, optimizerSteps, strategyLabel 
               labelStyle={{ color: theme.text }}
             />
             <Legend verticalAlign="top" height={32} wrapperStyle={{ color: theme.text }} />
+            {changeSteps.length <= MAX_CHANGE_LINES && changeSteps.map((step) => <ReferenceLine key={step} x={step} stroke={theme.muted} strokeDasharray="4 4" ifOverflow="hidden" />)}
             {tasks.map((task, index) => (
               <Line key={task.seriesKey} dataKey={task.seriesKey} name={task.name} stroke={seriesColor(index)} strokeWidth={2} dot={false} isAnimationActive={false} type="linear" />
             ))}

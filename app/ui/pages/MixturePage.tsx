@@ -5,6 +5,7 @@ import { mixturePreview, taskSizes, type MixturePreviewResult } from '../../stud
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { CountTasks } from '../mixture/CountTasks.tsx';
 import { ExpectationTable } from '../mixture/ExpectationTable.tsx';
+import { AnnealingNote } from '../mixture/AnnealingNote.tsx';
 import { ProbabilityChart } from '../mixture/ProbabilityChart.tsx';
 import { RegularizerShare } from '../mixture/RegularizerShare.tsx';
 import { RunLength } from '../mixture/RunLength.tsx';
@@ -77,6 +78,7 @@ function isAtOrInside(path: string, root: string): boolean {
 }
 
 function PreviewBody({ result, strategyLabel, loadingSizes }: { result: MixturePreviewResult; strategyLabel: string; loadingSizes: boolean }) {
+  const strategy = useStudio((state) => state.recipe.mixture.strategy);
   if (result.status === 'no-tasks') {
     return (
       <p>
@@ -94,10 +96,12 @@ function PreviewBody({ result, strategyLabel, loadingSizes }: { result: MixtureP
     );
   }
   const estimated = result.tasks.filter((task) => task.basis === 'rows').map((task) => task.name);
+  const annealing = strategy === 'annealed' || strategy === 'reverse_annealed' ? strategy : undefined;
   const pendingTokens = result.tasks.filter((task) => task.expectedTokens === null);
   return (
     <>
-      <ProbabilityChart series={result.series} tasks={result.tasks} optimizerSteps={result.optimizerSteps} strategyLabel={strategyLabel} />
+      {annealing && <AnnealingNote strategy={annealing} epochs={result.epochs} optimizerSteps={result.optimizerSteps} />}
+      <ProbabilityChart series={result.series} tasks={result.tasks} optimizerSteps={result.optimizerSteps} strategyLabel={strategyLabel} {...(annealing ? { changeSteps: result.epochs.changeSteps } : {})} />
       <h3>Expected examples and tokens per task</h3>
       <ExpectationTable tasks={result.tasks} />
       {estimated.length > 0 && (
