@@ -53,6 +53,8 @@ export interface ModelConfig {
   eosTokenIds: number[];
   /** Sliding-window attention (Mistral); null when every token sees the whole prefix. */
   slidingWindow: number | null;
+  /** The name the model was saved under (`_name_or_path`, written by save_pretrained): a Hub id or a path. */
+  nameOrPath?: string;
 }
 
 export class ConfigError extends CocktailError {
@@ -121,6 +123,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     bosTokenId: Number.isSafeInteger(config.bos_token_id) ? (config.bos_token_id as number) : null,
     eosTokenIds: tokenIds(config.eos_token_id),
     slidingWindow: architecture === 'MistralForCausalLM' && Number.isSafeInteger(config.sliding_window) ? (config.sliding_window as number) : null,
+    ...(typeof config._name_or_path === 'string' && config._name_or_path.trim() !== '' ? { nameOrPath: config._name_or_path.trim() } : {}),
   };
 }
 

@@ -99,6 +99,12 @@ describe('adapters and runs', () => {
     expect(adapters[3]!.runId).toBeUndefined();
   });
 
+  it('keeps the note for Python users of an adapter trained on a model opened from a folder', () => {
+    const [local] = adapterItems([item('run-3/shared', { runId: 'run-3', name: 'shared', baseModel: 'local/tiny', baseModelNote: 'set base_model_name_or_path', r: 2, steps: 4 })]);
+    expect(local).toMatchObject({ baseModel: 'local/tiny', baseModelNote: 'set base_model_name_or_path' });
+    expect(adapters[2]).not.toHaveProperty('baseModelNote');
+  });
+
   it('finds what a run leaves behind: its checkpoint and its adapters', () => {
     const belongings = runBelongings('run-2', adapters, [item('run-1', {}, 10), item('run-2', {}, 20)]);
     expect(belongings.checkpoint?.key).toBe('run-2');

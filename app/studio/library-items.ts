@@ -66,6 +66,8 @@ export interface AdapterItem {
   runId?: string;
   name: string;
   baseModel?: string;
+  /** What a Python user must set before loading it (a model opened from a folder without a Hub name). */
+  baseModelNote?: string;
   r?: number;
   steps?: number;
   bytes: number;
@@ -183,6 +185,7 @@ export function adapterItems(infos: readonly ItemInfo[]): AdapterItem[] {
         ...(typeof meta.runId === 'string' ? { runId: meta.runId } : {}),
         name: typeof meta.name === 'string' ? meta.name : info.key.slice(slash + 1),
         ...(typeof meta.baseModel === 'string' ? { baseModel: meta.baseModel } : {}),
+        ...(typeof meta.baseModelNote === 'string' ? { baseModelNote: meta.baseModelNote } : {}),
         ...(typeof meta.r === 'number' ? { r: meta.r } : {}),
         ...(typeof meta.steps === 'number' ? { steps: meta.steps } : {}),
         bytes: info.size,

@@ -4,7 +4,8 @@ import { fixturePath } from '../../test/fixtures.ts';
 import { parseModelConfig, type ModelConfig } from '../model/config.ts';
 import { initLoraAdapter, loraPairKey, loraScale, type LoraConfig } from '../model/lora.ts';
 import { readSafetensorsHeader } from '../model/safetensors.ts';
-import { exportPeftAdapter, importPeftAdapter, unzipPeftAdapter, zipPeftAdapter } from './peft.ts';
+import { unzipSync } from 'fflate';
+import { exportPeftAdapter, importPeftAdapter, peftBaseModel, unzipPeftAdapter, zipPeftAdapter } from './peft.ts';
 
 const model = async (): Promise<ModelConfig> => parseModelConfig(JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')));
 const LORA: LoraConfig = { r: 8, alpha: 16, dropout: 0.05, targets: ['q_proj', 'v_proj', 'down_proj'], rslora: false };
@@ -49,6 +50,31 @@ describe('PEFT adapter export and import', () => {
       expect(back.pairs.get(key)!.a).toEqual(pair.a);
       expect(back.pairs.get(key)!.b).toEqual(pair.b);
     }
+  });
+
+  it('names the base model by its Hub id, or for a model opened from a folder by its config’s _name_or_path', () => {
+    expect(peftBaseModel('HuggingFaceTB/SmolLM2-135M', { nameOrPath: 'elsewhere' })).toEqual({ name: 'HuggingFaceTB/SmolLM2-135M' });
+    expect(peftBaseModel('local/Phi-3-mini-4k-instruct', { nameOrPath: 'microsoft/Phi-3-mini-4k-instruct' })).toEqual({ name: 'microsoft/Phi-3-mini-4k-instruct' });
+    // The fixture's config.json has no _name_or_path: the folder is named, and the export says what to set.
+    const local = peftBaseModel('local/aidreams260K', {});
+    expect(local.name).toBe('aidreams260K');
+    expect(local.note).toMatch(/set base_model_name_or_path to its Hub id or local path/);
+  });
+
+  it('reads _name_or_path from the config, and puts the note for Python users in the zip', async () => {
+    const raw = JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')) as Record<string, unknown>;
+    // save_pretrained writes _name_or_path; the fixture's config was written without it.
+    expect(parseModelConfig({ ...raw, _name_or_path: 'aidreams/aidreams260K' }).nameOrPath).toBe('aidreams/aidreams260K');
+    expect(parseModelConfig({ ...raw, _name_or_path: '' }).nameOrPath).toBeUndefined();
+    const config = await model();
+    expect(config.nameOrPath).toBeUndefined();
+    const base = peftBaseModel('local/aidreams260K', config);
+    const zip = await zipPeftAdapter(exportPeftAdapter(initLoraAdapter(config, LORA, 7), config, base.name, base.note));
+    const entries = unzipSync(zip);
+    expect(JSON.parse(new TextDecoder().decode(entries['adapter_config.json'])).base_model_name_or_path).toBe('aidreams260K');
+    expect(new TextDecoder().decode(entries['README.md'])).toBe(base.note);
+    // Without a note the zip holds the two PEFT files only.
+    expect(Object.keys(unzipSync(await zipPeftAdapter(exportPeftAdapter(initLoraAdapter(config, LORA, 7), config, 'aidreams/aidreams260K')))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   });
 
   it('refuses an adapter whose rank does not fit the tensors, naming the tensor', async () => {

@@ -16,10 +16,42 @@ import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorTo
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
+export const ADAPTER_README = 'README.md';
 
 export interface PeftFiles {
   config: string;
   weights: Blob;
+  /** What a Python user must know before loading it (README.md in the zip); absent when nothing. */
+  readme?: string;
+}
+
+/** The studio's name for a model opened from a folder: `local/<folder>`. */
+const LOCAL_PREFIX = 'local/';
+
+export interface PeftBaseModel {
+  /** adapter_config.json's base_model_name_or_path. */
+  name: string;
+  /** Set when that name is only the folder's: what to set instead before PeftModel.from_pretrained. */
+  note?: string;
+}
+
+/**
+ * The base model an exported adapter names. A Hub id is what Python loads; a model opened from a
+ * folder is named by its config's own `_name_or_path` when it has one. Without one the folder's
+ * name is all there is, and the export says so.
+ */
+export function peftBaseModel(source: string, config: Pick<ModelConfig, 'nameOrPath'>): PeftBaseModel {
+  if (!source.startsWith(LOCAL_PREFIX)) return { name: source };
+  if (config.nameOrPath) return { name: config.nameOrPath };
+  const folder = source.slice(LOCAL_PREFIX.length);
+  return {
+    name: folder,
+    note:
+      `This adapter was trained on the model opened from the folder "${folder}", whose config.json names no Hub id (_name_or_path), ` +
+      `so adapter_config.json's base_model_name_or_path is only "${folder}". Before PeftModel.from_pretrained can find the base model, ` +
+      'set base_model_name_or_path to its Hub id or local path, or load the base model yourself and pass it: ' +
+      'PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("<path or Hub id>"), "<this adapter folder>").',
+  };
 }
 
 const tensorName = (layer: number, target: LoraTarget, matrix: 'A' | 'B') => `base_model.model.model.layers.${layer}.${LORA_TARGETS[target]}.lora_${matrix}.weight`;
@@ -49,7 +81,8 @@ export function peftAdapterConfig(config: LoraConfig, baseModel: string): Record
   };
 }
 
-export function exportPeftAdapter(adapter: LoraAdapter, model: ModelConfig, baseModel: string): PeftFiles {
+/** `baseModel` is base_model_name_or_path (see peftBaseModel); `readme`, when given, goes beside the two files. */
+export function exportPeftAdapter(adapter: LoraAdapter, model: ModelConfig, baseModel: string, readme?: string): PeftFiles {
   const tensors: TensorToWrite[] = [];
   for (let layer = 0; layer < model.numLayers; layer++) {
     for (const target of [...adapter.config.targets].sort()) {
@@ -65,13 +98,18 @@ export function exportPeftAdapter(adapter: LoraAdapter, model: ModelConfig, base
   return {
     config: `${JSON.stringify(peftAdapterConfig(adapter.config, baseModel), null, 2)}\n`,
     weights: writeSafetensors(tensors, { format: 'pt' }),
+    ...(readme ? { readme } : {}),
   };
 }
 
 /** Both files in one zip (stored, not compressed: float weights barely compress). */
 export async function zipPeftAdapter(files: PeftFiles): Promise<Uint8Array> {
   return zipSync(
-    { [ADAPTER_CONFIG]: new TextEncoder().encode(files.config), [ADAPTER_WEIGHTS]: new Uint8Array(await files.weights.arrayBuffer()) },
+    {
+      [ADAPTER_CONFIG]: new TextEncoder().encode(files.config),
+      [ADAPTER_WEIGHTS]: new Uint8Array(await files.weights.arrayBuffer()),
+      ...(files.readme ? { [ADAPTER_README]: new TextEncoder().encode(files.readme) } : {}),
+    },
     { level: 0 },
   );
 }

@@ -15,7 +15,7 @@ import { uploadLora } from '../model/lora-gpu.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import { Evaluator, type TaskEvaluation } from './evaluate.ts';
-import { exportPeftAdapter, importPeftAdapter, zipPeftAdapter, type PeftFiles } from './peft.ts';
+import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
 import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import type { Recipe } from './recipe.ts';
@@ -187,9 +187,11 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     events.onStage?.('export');
     const adapters = new Map<string, PeftFiles>();
     for (const [name, adapter] of await trainer.adaptersNow()) {
-      const peft = exportPeftAdapter(adapter, model.config, recipe.model.source);
+      const baseModel = peftBaseModel(recipe.model.source, model.config);
+      const peft = exportPeftAdapter(adapter, model.config, baseModel.name, baseModel.note);
       adapters.set(name, peft);
-      await storage.put('adapters', `${runId}/${name}`, { runId, name, baseModel: recipe.model.source, r: adapter.config.r, steps: trainer.step }, await zipPeftAdapter(peft));
+      const meta = { runId, name, baseModel: recipe.model.source, r: adapter.config.r, steps: trainer.step, ...(baseModel.note ? { baseModelNote: baseModel.note } : {}) };
+      await storage.put('adapters', `${runId}/${name}`, meta, await zipPeftAdapter(peft));
     }
     return { status: 'completed', step: trainer.step, totalSteps: trainer.totalSteps, history: trainer.history, evaluations, adapters };
   } finally {

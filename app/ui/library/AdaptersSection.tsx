@@ -21,7 +21,15 @@ export function AdaptersSection() {
         <code>{adapter.key}</code>
         {!adapter.runId && <span className="tag">imported</span>}
       </th>
-      <td>{adapter.baseModel ? <code>{adapter.baseModel}</code> : '—'}</td>
+      <td>
+        {adapter.baseModel ? <code>{adapter.baseModel}</code> : '—'}
+        {adapter.baseModelNote && (
+          <details className="base-model-note">
+            <summary>For Python: set the base model</summary>
+            <p className="muted">{adapter.baseModelNote} The zip holds this note as README.md.</p>
+          </details>
+        )}
+      </td>
       <td className="number">{adapter.r ?? '—'}</td>
       <td className="number">{adapter.steps ?? '—'}</td>
       <td className="number">{formatBytes(adapter.bytes)}</td>
