@@ -73,6 +73,41 @@ test.describe('Playground page', () => {
     expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
   });
 
+  test('two adapters side by side, one renamed in the Library, answer in the left and right panes', async ({ page, hub: _hub }, testInfo) => {
+    test.setTimeout(300_000);
+    const errors = watchConsole(page);
+    await seedRecipe(page, RECIPE, 'if-absent');
+    await page.goto('/#/library');
+    for (const name of ['zero-a', 'zero-b']) {
+      await page.getByLabel('Import PEFT adapter').setInputFiles(await zeroAdapterZip(testInfo.outputPath(`${name}-peft.zip`)));
+      await expect(page.getByRole('status').filter({ hasText: `Imported imported/${name}` })).toBeVisible();
+    }
+    const adapters = page.getByRole('region', { name: 'Adapters' });
+    const rowA = adapters.getByRole('row', { name: /imported\/zero-a/ });
+    await rowA.getByRole('button', { name: 'Rename' }).click();
+    await rowA.getByLabel(/New name of adapter/).fill('  Zero A, renamed  ');
+    await rowA.getByRole('button', { name: 'Save name' }).click();
+    await expect(adapters.getByRole('row', { name: /Zero A, renamed/ })).toContainText('imported/zero-a');
+
+    await page.goto('/#/playground');
+    await page.getByLabel('Left pane').selectOption({ label: 'Zero A, renamed' });
+    await page.getByLabel('Adapter', { exact: true }).selectOption('imported/zero-b');
+    await page.getByLabel('Max new tokens').fill('8');
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect(page.getByTestId('pane-adapter-status')).toHaveText(/^Done: \d+ tokens?/, { timeout: 180_000 });
+    await expect(page.getByTestId('pane-base')).toContainText('Left adapter');
+    await expect(page.getByTestId('pane-base')).toContainText('imported/zero-a');
+    await expect(page.getByTestId('pane-adapter')).toContainText('Right adapter');
+    // Both adapters have B = 0: greedy decoding gives the base model's text in both panes.
+    const left = (await page.getByTestId('pane-base-text').textContent()) ?? '';
+    expect(left.length).toBeGreaterThan(0);
+    expect(GREEDY_FROM_BOS.startsWith(left) || left.startsWith(GREEDY_FROM_BOS)).toBe(true);
+    await expect(page.getByTestId('pane-adapter-text')).toHaveText(left);
+    await page.screenshot({ path: testInfo.outputPath('playground-two-adapters.png'), fullPage: true });
+    expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
+  });
+
   test('Stop cancels the generation in flight and the pane keeps what it had', async ({ page, hub: _hub }) => {
     test.setTimeout(300_000);
     const errors = watchConsole(page);
@@ -107,6 +142,8 @@ test.describe('Playground page', () => {
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect(page.getByTestId('pane-base-status')).toHaveText(/^Done: \d+ tokens?/, { timeout: 180_000 });
     await expect(page.getByTestId('pane-base-text')).not.toBeEmpty();
+    // The fixture model has no chat template: the page says how the messages were written instead.
+    await expect(page.getByTestId('no-chat-template')).toContainText('This model has no chat template');
 
     await page.reload();
     await expect(page.getByRole('radio', { name: 'Chat' })).toBeChecked();

@@ -59,7 +59,13 @@ export async function generateInStudio(
       signal,
     });
     const seconds = (performance.now() - started) / 1000;
-    return { ids: result.ids, text: result.text ?? '', stopReason: result.stopReason, tokensPerSecond: seconds > 0 ? result.ids.length / seconds : 0 };
+    return {
+      ids: result.ids,
+      text: result.text ?? '',
+      stopReason: result.stopReason,
+      tokensPerSecond: seconds > 0 ? result.ids.length / seconds : 0,
+      ...(typeof request.prompt === 'string' ? {} : { chatRendering: model.tokenizer.hasChatTemplate ? 'chat-template' : 'plain' }),
+    };
   } finally {
     generator.destroy();
     lora?.destroy();

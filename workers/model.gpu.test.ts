@@ -87,6 +87,9 @@ describe('model.generate: streaming text from the session model', { timeout: 120
     const chat = await generate({ prompt: [{ role: 'user', content: 'Tell me a story.' }] });
     const plain = await generate({ prompt: 'User: Tell me a story.\nAssistant: ' });
     expect(chat.ids).toEqual(plain.ids);
+    // The answer says so, for the Playground to tell the user the model has no chat template.
+    expect(chat.chatRendering).toBe('plain');
+    expect(plain).not.toHaveProperty('chatRendering');
   });
 
   it('generates with a library adapter differently from the base model', async () => {

@@ -131,6 +131,8 @@ export interface GenerateResponse {
   text: string;
   stopReason: 'eos' | 'stop-string' | 'max-new-tokens' | 'context-full';
   tokensPerSecond: number;
+  /** Chat prompts only: rendered with the model's chat template, or (a model without one) the plain user-assistant template. */
+  chatRendering?: 'chat-template' | 'plain';
 }
 
 export interface TokenViewRequest extends ModelRef, HubSettings {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ItemInfo, Json } from '../store/storage.ts';
-import { adapterItems, groupDatasetItems, groupModelItems, latestRunAdapter, peftZipName, runBelongings, safeFileName } from './library-items.ts';
+import { adapterItems, checkedName, groupDatasetItems, groupModelItems, latestRunAdapter, MAX_NAME_LENGTH, peftZipName, runBelongings, safeFileName } from './library-items.ts';
 
 const item = (key: string, meta: Json, size = 0, updatedAt = 1): ItemInfo => ({ key, meta, size, updatedAt });
 const manifest = (complete: boolean, size: number | null = 100) => ({ url: 'http://hub/x', size, chunkBytes: 8, chunks: 1, complete });
@@ -123,5 +123,19 @@ describe('adapters and runs', () => {
     expect(peftZipName(adapters[3]!)).toBe('imported-my-adapter-peft.zip');
     expect(safeFileName('  ../weird name?')).toBe('..-weird-name');
     expect(safeFileName('???')).toBe('adapter');
+  });
+});
+
+describe('renaming', () => {
+  it('takes a typed name trimmed, and refuses an empty or overlong one with a typed error naming the field', () => {
+    expect(checkedName('  phrases, rank 4  ', 'run')).toBe('phrases, rank 4');
+    expect(() => checkedName('   ', 'run')).toThrow(expect.objectContaining({ code: 'NAME_INVALID', message: expect.stringMatching(/run's new name is empty/) }));
+    expect(() => checkedName('x'.repeat(MAX_NAME_LENGTH + 1), 'adapter')).toThrow(/has 121 characters; at most 120 fit/);
+  });
+
+  it('shows an adapter by the name it was given, keeping its key', () => {
+    const [renamed] = adapterItems([item('run-1/shared', { runId: 'run-1', name: 'shared', label: 'Finance cocktail' })]);
+    expect(renamed).toMatchObject({ key: 'run-1/shared', name: 'shared', label: 'Finance cocktail' });
+    expect(adapterItems([item('run-1/shared', { name: 'shared', label: '' })])[0]).not.toHaveProperty('label');
   });
 });

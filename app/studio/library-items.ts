@@ -5,6 +5,7 @@
  * from local files too (as `local/<name>` at revision "local"); these group them back into one item
  * each, with the keys to delete together and the bytes they take.
  */
+import { CocktailError } from '../errors.ts';
 import { HUB_DATASET_PREFIX } from '../data/import/hub-store.ts';
 import type { ItemInfo, Json } from '../store/storage.ts';
 import { isChunkKey } from '../store/stored-file.ts';
@@ -65,6 +66,8 @@ export interface AdapterItem {
   /** The run that trained it; undefined for an imported adapter. */
   runId?: string;
   name: string;
+  /** The name the user gave it in the Library; the key stays, as recipes and evaluations name it. */
+  label?: string;
   baseModel?: string;
   /** What a Python user must set before loading it (a model opened from a folder without a Hub name). */
   baseModelNote?: string;
@@ -174,6 +177,16 @@ function groupHubSplits(infos: readonly ItemInfo[]): HubSplitItem[] {
   return [...splits.values()].sort((a, b) => a.key.localeCompare(b.key));
 }
 
+export const MAX_NAME_LENGTH = 120;
+
+/** A name typed to rename a run or an adapter, trimmed; a typed error says what is wrong with it. */
+export function checkedName(text: string, what: string): string {
+  const name = text.trim();
+  if (name === '') throw new CocktailError('NAME_INVALID', `The ${what}'s new name is empty; type a name, or cancel to keep the old one.`, { field: 'name' });
+  if (name.length > MAX_NAME_LENGTH) throw new CocktailError('NAME_INVALID', `The ${what}'s new name has ${name.length} characters; at most ${MAX_NAME_LENGTH} fit.`, { field: 'name' });
+  return name;
+}
+
 /** The "adapters" store as a list, newest first; meta as runs write it ({runId, name, baseModel, r, steps}). */
 export function adapterItems(infos: readonly ItemInfo[]): AdapterItem[] {
   return infos
@@ -184,6 +197,7 @@ export function adapterItems(infos: readonly ItemInfo[]): AdapterItem[] {
         key: info.key,
         ...(typeof meta.runId === 'string' ? { runId: meta.runId } : {}),
         name: typeof meta.name === 'string' ? meta.name : info.key.slice(slash + 1),
+        ...(typeof meta.label === 'string' && meta.label !== '' ? { label: meta.label } : {}),
         ...(typeof meta.baseModel === 'string' ? { baseModel: meta.baseModel } : {}),
         ...(typeof meta.baseModelNote === 'string' ? { baseModelNote: meta.baseModelNote } : {}),
         ...(typeof meta.r === 'number' ? { r: meta.r } : {}),

@@ -6,7 +6,7 @@ import { readJsonFile } from '../../model/source.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { ItemInfo, Json, Storage } from '../../store/storage.ts';
 import { saveFile } from '../../studio/download.ts';
-import { adapterItems, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type HubSplitItem, type ModelItem } from '../../studio/library-items.ts';
+import { adapterItems, checkedName, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type HubSplitItem, type ModelItem } from '../../studio/library-items.ts';
 import { checkPeftAdapter, importedAdapterKey, readPeftUpload, type NamedBlob, type PeftSummary } from '../../studio/peft-upload.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, zipPeftAdapter } from '../../train/peft.ts';
 import { parseRecipe, RecipeError, type RecipeProblem } from '../../train/recipe.ts';
@@ -61,6 +61,10 @@ export interface LibrarySlice {
   exportAdapter(key: string, what: 'zip' | 'config' | 'weights'): Promise<void>;
   /** Downloads a run's recipe as recipe.json. */
   exportRunRecipe(runId: string): void;
+  /** Gives a run a new name (its id stays). */
+  renameRun(runId: string, name: string): Promise<void>;
+  /** Gives an adapter a name to show (its key stays: recipes and evaluations name it). */
+  renameAdapter(key: string, label: string): Promise<void>;
   /** Checks a PEFT adapter (a zip, or its two files) and adds it to the library. */
   importAdapter(files: readonly NamedBlob[]): Promise<void>;
   /** Checks a recipe file and makes it the studio's recipe; on any problem the current recipe stays. */
@@ -197,6 +201,23 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
         sectionError('adapters', error);
       }
     },
+
+    renameRun: (runId, text) =>
+      change('runs', async (storage) => {
+        const name = checkedName(text, 'run');
+        const info = await storage.getInfo('runs', runId);
+        if (!info) throw new CocktailError('RUN_NOT_FOUND', `run "${runId}" is no longer in the library`, { runId });
+        await storage.put('runs', runId, { ...(info.meta as Record<string, Json>), name });
+        if (get().train.runId === runId) set((state) => ({ train: { ...state.train, name } }));
+      }),
+
+    renameAdapter: (key, text) =>
+      change('adapters', async (storage) => {
+        const label = checkedName(text, 'adapter');
+        const [info, blob] = await Promise.all([storage.getInfo('adapters', key), storage.getBlob('adapters', key)]);
+        if (!info || !blob) throw new CocktailError('ADAPTER_NOT_FOUND', `adapter "${key}" is no longer in the library`, { adapter: key });
+        await storage.put('adapters', key, { ...(info.meta as Record<string, Json>), label }, blob);
+      }),
 
     exportRunRecipe(runId) {
       const run = get().library.runs.find((r) => r.runId === runId);

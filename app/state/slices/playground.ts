@@ -30,6 +30,8 @@ export interface PlaygroundSettings {
   seed: number;
   /** The adapter the user chose; undefined: the page's default (the latest run's). */
   adapterKey?: string;
+  /** The left pane's adapter, to compare two adapters; undefined or '': the base model. */
+  compareAdapterKey?: string;
 }
 
 export interface PaneState {
@@ -41,6 +43,8 @@ export interface PaneState {
   stopReason?: GenerateResponse['stopReason'];
   /** The adapter this pane's text came from. */
   adapterKey?: string;
+  /** How a chat prompt was rendered (GenerateResponse.chatRendering). */
+  chatRendering?: GenerateResponse['chatRendering'];
   error?: ErrorReport;
 }
 
@@ -53,8 +57,11 @@ export interface PlaygroundState {
 export interface PlaygroundSlice {
   playground: PlaygroundState;
   updatePlayground(change: Partial<PlaygroundSettings>): void;
-  /** Generates in both panes, the adapter pane with `adapterKey` (none: that pane stays empty). */
-  generateInPlayground(adapterKey: string | undefined): Promise<void>;
+  /**
+   * Generates in both panes: the right one with `adapterKey` (none: it stays empty), the left one with
+   * `compareKey`, or the base model when there is none.
+   */
+  generateInPlayground(adapterKey: string | undefined, compareKey?: string): Promise<void>;
   stopPlayground(): void;
 }
 
@@ -113,7 +120,15 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
         .engine()
         .request('model.generate', request, { signal, onProgress: (progress) => stream.push(progress.text) });
       stream.flush();
-      setPane(pane, (current) => ({ ...current, status: 'done', text: result.text, tokens: result.ids.length, tokensPerSecond: result.tokensPerSecond, stopReason: result.stopReason }));
+      setPane(pane, (current) => ({
+        ...current,
+        status: 'done',
+        text: result.text,
+        tokens: result.ids.length,
+        tokensPerSecond: result.tokensPerSecond,
+        stopReason: result.stopReason,
+        ...(result.chatRendering ? { chatRendering: result.chatRendering } : {}),
+      }));
     } catch (error) {
       stream.flush();
       const report = toErrorReport(error);
@@ -133,7 +148,7 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
       set((state) => ({ playground: { ...state.playground, settings } }));
     },
 
-    async generateInPlayground(adapterKey) {
+    async generateInPlayground(adapterKey, compareKey) {
       if (get().playground.running) return;
       const controller = new AbortController();
       abort = controller;
@@ -153,11 +168,11 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
         playground: {
           ...state.playground,
           running: true,
-          panes: { base: { ...IDLE_PANE, status: 'waiting' }, adapter: adapterKey ? { ...IDLE_PANE, status: 'waiting', adapterKey } : IDLE_PANE },
+          panes: { base: { ...IDLE_PANE, status: 'waiting', ...(compareKey ? { adapterKey: compareKey } : {}) }, adapter: adapterKey ? { ...IDLE_PANE, status: 'waiting', adapterKey } : IDLE_PANE },
         },
       }));
       try {
-        await generate('base', request, controller.signal);
+        await generate('base', compareKey ? { ...request, adapterKey: compareKey } : request, controller.signal);
         if (!adapterKey) return;
         if (controller.signal.aborted) setPane('adapter', (current) => ({ ...current, status: 'stopped' }));
         else await generate('adapter', { ...request, adapterKey }, controller.signal);

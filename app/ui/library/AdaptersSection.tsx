@@ -2,6 +2,7 @@ import { useStudio } from '../../state/store.ts';
 import { formatBytes, plural } from '../format.ts';
 import { hrefFor } from '../routes.ts';
 import { ConfirmDelete } from './ConfirmDelete.tsx';
+import { RenameInPlace } from './RenameInPlace.tsx';
 import { ImportAdapter } from './ImportAdapter.tsx';
 import { LibrarySection } from './LibraryTable.tsx';
 
@@ -18,7 +19,13 @@ export function AdaptersSection() {
   const rows = adapters.map((adapter) => (
     <tr key={adapter.key}>
       <th scope="row">
-        <code>{adapter.key}</code>
+        {adapter.label && (
+          <>
+            {adapter.label}
+            <br />
+          </>
+        )}
+        <code className={adapter.label ? 'muted' : undefined}>{adapter.key}</code>
         {!adapter.runId && <span className="tag">imported</span>}
       </th>
       <td>
@@ -49,6 +56,7 @@ export function AdaptersSection() {
         <a className="playground-link" href={hrefFor('playground', { adapter: adapter.key })}>
           Try in Playground
         </a>
+        <RenameInPlace what={`adapter ${adapter.label ?? adapter.key}`} current={adapter.label ?? adapter.name} onRename={(label) => useStudio.getState().renameAdapter(adapter.key, label)} />
         <ConfirmDelete what={adapter.key} onConfirm={() => useStudio.getState().deleteAdapter(adapter.key)} />
       </td>
     </tr>
@@ -58,7 +66,7 @@ export function AdaptersSection() {
       id="adapters"
       title="Adapters"
       error={error}
-      errorTitle="The adapter could not be exported or deleted"
+      errorTitle="The adapter could not be exported, renamed or deleted"
       empty={
         <>
           No adapters yet. A run exports its adapters when it completes (<a href={hrefFor('train')}>Train page</a>), or import a PEFT adapter below.

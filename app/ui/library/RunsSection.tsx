@@ -6,6 +6,7 @@ import type { RunRecord } from '../../../workers/protocol.ts';
 import { formatBytes, plural } from '../format.ts';
 import { hrefFor } from '../routes.ts';
 import { ConfirmDelete } from './ConfirmDelete.tsx';
+import { RenameInPlace } from './RenameInPlace.tsx';
 import { LibrarySection } from './LibraryTable.tsx';
 
 const COLUMNS = [{ label: 'Run' }, { label: 'Status' }, { label: 'Step', number: true }, { label: 'Started' }];
@@ -19,7 +20,7 @@ export function RunsSection() {
       id="runs"
       title="Runs"
       error={error}
-      errorTitle="The run could not be deleted"
+      errorTitle="The run could not be renamed or deleted"
       empty={
         <>
           No runs yet. Start one on the <a href={hrefFor('train')}>Train page</a>.
@@ -66,6 +67,7 @@ function RunRow({ run }: { run: RunRecord }) {
         <button type="button" className="secondary" onClick={() => useStudio.getState().exportRunRecipe(run.runId)}>
           Download recipe.json
         </button>
+        <RenameInPlace what={`run ${run.name || run.runId}`} current={run.name} disabled={training} onRename={(name) => useStudio.getState().renameRun(run.runId, name)} />
         <ConfirmDelete what={`run ${run.name || run.runId}`} disabled={training} onConfirm={() => useStudio.getState().deleteRun(run.runId, { withBelongings: withBelongings && leftBehind.length > 0 })}>
           {leftBehind.length > 0 && (
             <label className="confirm-option">

@@ -10,9 +10,10 @@ import { hrefFor, useRoute } from '../routes.ts';
 const NO_ADAPTER = '';
 
 /**
- * Playground: the recipe's model answers the same prompt twice, as it is and with an adapter from
- * the library, side by side. The adapter is the one chosen here, else one named by the link
- * (#/playground?adapter=<key>, as the Train page links), else the latest run's for this model.
+ * Playground: the recipe's model answers the same prompt twice, side by side: on the right with an
+ * adapter from the library, on the left as it is or with a second adapter to compare the two. The
+ * right adapter is the one chosen here, else one named by the link (#/playground?adapter=<key>, as
+ * the Train page links), else the latest run's for this model.
  */
 export function PlaygroundPage() {
   const model = useStudio((state) => state.recipe.model);
@@ -22,6 +23,7 @@ export function PlaygroundPage() {
   const adapters = useStudio((state) => state.library.adapters);
   const linked = useRoute().params.get('adapter');
   const modelLoaded = useStudio((state) => state.model.status === 'ready');
+  const summary = useStudio((state) => state.model.summary);
 
   useEffect(() => {
     void useStudio.getState().refreshLibrary();
@@ -29,7 +31,17 @@ export function PlaygroundPage() {
 
   const known = (key: string | null | undefined) => (key && adapters.some((a) => a.key === key) ? key : undefined);
   const adapterKey = settings.adapterKey === NO_ADAPTER ? undefined : (known(settings.adapterKey) ?? known(linked) ?? latestRunAdapter(adapters, model.source)?.key);
+  const compareKey = known(settings.compareAdapterKey);
   const modelLabel = model.source.startsWith('local/') ? model.source : `${model.source}@${model.revision}`;
+  const summaryOfThisModel = summary && summary.source === model.source && summary.revision === model.revision ? summary : undefined;
+  const noChatTemplate =
+    settings.mode === 'chat' && (summaryOfThisModel?.hasChatTemplate === false || Object.values(panes).some((pane) => pane.chatRendering === 'plain'));
+  const adapterOptions = adapters.map((adapter) => (
+    <option key={adapter.key} value={adapter.key}>
+      {adapter.label ?? adapter.key}
+      {adapter.baseModel && adapter.baseModel !== model.source ? ` (for ${adapter.baseModel})` : ''}
+    </option>
+  ));
 
   return (
     <div className="playground-page">
@@ -49,20 +61,29 @@ export function PlaygroundPage() {
           noValidate
           onSubmit={(event) => {
             event.preventDefault();
-            void useStudio.getState().generateInPlayground(adapterKey);
+            void useStudio.getState().generateInPlayground(adapterKey, compareKey);
           }}
         >
           <PromptInput settings={settings} disabled={running} />
+          {noChatTemplate && (
+            <p className="banner warn" role="note" data-testid="no-chat-template">
+              This model has no chat template, so the messages are written as plain text: “User: …” and “Assistant: …” turns, the template a messages task trains
+              it with. A base model may not answer like a chat model.
+            </p>
+          )}
+          <Field label="Left pane" hint="The base model as it is, or a second adapter to compare with the one on the right.">
+            {(props) => (
+              <select {...props} value={compareKey ?? NO_ADAPTER} disabled={running} onChange={(event) => useStudio.getState().updatePlayground({ compareAdapterKey: event.target.value })}>
+                <option value={NO_ADAPTER}>Base model (no adapter)</option>
+                {adapterOptions}
+              </select>
+            )}
+          </Field>
           <Field label="Adapter" hint="For the right-hand pane: an adapter from the library, trained here or imported.">
             {(props) => (
               <select {...props} value={adapterKey ?? NO_ADAPTER} disabled={running} onChange={(event) => useStudio.getState().updatePlayground({ adapterKey: event.target.value })}>
                 <option value={NO_ADAPTER}>No adapter (base model only)</option>
-                {adapters.map((adapter) => (
-                  <option key={adapter.key} value={adapter.key}>
-                    {adapter.key}
-                    {adapter.baseModel && adapter.baseModel !== model.source ? ` (for ${adapter.baseModel})` : ''}
-                  </option>
-                ))}
+                {adapterOptions}
               </select>
             )}
           </Field>
@@ -78,10 +99,15 @@ export function PlaygroundPage() {
         </form>
       </section>
       <div className="playground-panes">
-        <OutputPane id="base" title="Base model" subtitle={modelLabel} pane={panes.base} />
+        <OutputPane
+          id="base"
+          title={panes.base.adapterKey ?? compareKey ? 'Left adapter' : 'Base model'}
+          subtitle={panes.base.adapterKey ?? compareKey ?? modelLabel}
+          pane={panes.base}
+        />
         <OutputPane
           id="adapter"
-          title="With adapter"
+          title={compareKey ? 'Right adapter' : 'With adapter'}
           subtitle={panes.adapter.adapterKey ?? adapterKey ?? 'no adapter chosen'}
           pane={panes.adapter}
           empty={adapters.length === 0 ? 'No adapters in the library yet: train a run, or import one on the Library page.' : adapterKey ? undefined : 'Choose an adapter to compare with the base model.'}
