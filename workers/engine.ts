@@ -10,6 +10,7 @@ import { loadModel } from '../app/model/load.ts';
 import { openIndexedDbStorage } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { importTaskFile, previewHubSplit } from './data.ts';
+import { exportInStudio } from './export.ts';
 import { generateInStudio } from './generate.ts';
 import { importLocalModel } from './local-import.ts';
 import { loadStudioModel, planTraining } from './model.ts';
@@ -82,6 +83,7 @@ const handlers: Handlers = {
     const files = await openModelFiles(store, request, { ...hubOptions(request), signal });
     return tokenViewInStudio(request, files, store, signal, progress);
   },
+  'export.recipe': async (request, { signal, progress, storage }) => exportInStudio(request, await storage(), signal, progress),
   'eval.run': async (request, { gpu, signal, progress, storage, session }) => {
     await session.release();
     return evaluateInStudio(request, await gpu(), await storage(), signal, progress);

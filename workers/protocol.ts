@@ -75,6 +75,25 @@ export interface Commands {
   'data.tokenView': { payload: TokenViewRequest; result: TokenViewResult; progress: PrepareProgress };
   /** Evaluates a recipe's tasks with an adapter from the library (or the base model). */
   'eval.run': { payload: { recipe: unknown; adapterKey?: string } & HubSettings; result: EvalEvent; progress: TrainProgress };
+  /** The recipe as a folder for Axolotl, LLaMA-Factory or TRL (app/export), zipped. */
+  'export.recipe': { payload: ExportRecipeRequest & HubSettings; result: ExportRecipeResult; progress: TrainProgress };
+}
+
+export interface ExportRecipeRequest {
+  recipe: unknown;
+  target: string;
+  mode: string;
+  gpus: number;
+  nodes: number;
+}
+
+export interface ExportRecipeResult {
+  /** The export's folder as one zip (its files under one folder named like fileName without ".zip"). */
+  zip: Uint8Array;
+  fileName: string;
+  /** What could not be carried over exactly, for the screen (also in MAPPING.md). */
+  notes: { field: string; message: string }[];
+  copiedSources: string[];
 }
 
 export interface ModelRef {
@@ -262,6 +281,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'model.generate',
   'data.tokenView',
   'eval.run',
+  'export.recipe',
 ];
 
 export function isCommandType(type: unknown): type is CommandType {

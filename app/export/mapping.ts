@@ -113,8 +113,11 @@ export function standingNotes(plan: Pick<ExportPlan, 'recipe' | 'mode' | 'target
       message: 'the studio averages the loss over every labelled token of the whole step; transformers averages per micro-batch unless it counts the step\'s tokens (recent versions do, with num_items_in_batch), so steps of uneven lengths weigh slightly differently',
     },
     { field: 'nonfinite', message: `the studio ${plan.recipe.nonfinite === 'skip' ? 'skips' : 'stops at'} a step with a non-finite loss or gradient; the targets have no such switch` },
-    { field: 'model.source', message: 'the base model is named as in the recipe; a local folder must exist at that path on the cluster, or be replaced by its Hub id' },
   ];
+  const source = plan.recipe.model.source;
+  if (!/^[\w.-]+\/[\w.-]+$/.test(source) || source.startsWith('local/')) {
+    notes.push({ field: 'model.source', message: `"${source}" is a model folder of this machine, not a Hub id: put the model at that path on the cluster, or write its Hub id in the configuration` });
+  }
   if (plan.recipe.lora.layout === 'per_task') notes.push({ field: 'lora.layout', message: 'per-task adapters have no counterpart in the targets: one shared adapter is trained; export each task alone for one adapter each' });
   if (plan.recipe.lora.init_from) notes.push({ field: 'lora.init_from', message: `the run continues from adapter "${plan.recipe.lora.init_from}" in the studio; the export starts a fresh adapter (give the target its own option to load it)` });
   return notes;

@@ -1,7 +1,9 @@
 import type { StateCreator } from 'zustand';
 import { DEFAULT_RECIPE } from '../../studio/presets.ts';
 import { parseRecipe, RecipeError, type Recipe, type RecipeProblem, type RecipeTask } from '../../train/recipe.ts';
+import type { ExportRecipeRequest, ExportRecipeResult, TrainProgress } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
+import { hubSettingsOf } from './model.ts';
 
 /**
  * The recipe being composed: every page edits its part (Model the model, Tasks the tasks, Mixture
@@ -20,6 +22,11 @@ export interface RecipeSlice {
   /** Adds a task, or replaces the task of the same name. */
   putTask(task: RecipeTask): void;
   removeTask(name: string): void;
+  /**
+   * The recipe written for a cluster engine (app/export) by the worker, zipped. The zip is handed to
+   * the caller to download, never kept in the store.
+   */
+  exportForCluster(options: Omit<ExportRecipeRequest, 'recipe'>, handlers: { signal?: AbortSignal; onProgress?: (progress: TrainProgress) => void }): Promise<ExportRecipeResult>;
 }
 
 export const RECIPE_STORAGE_KEY = 'cocktail.recipe.v1';
@@ -73,5 +80,9 @@ export const createRecipeSlice: StateCreator<AppState, [], [], RecipeSlice> = (s
       const weights = recipe.mixture.weights ? Object.fromEntries(Object.entries(recipe.mixture.weights).filter(([task]) => task !== name)) : undefined;
       apply({ ...recipe, tasks: recipe.tasks.filter((t) => t.name !== name), mixture: { ...recipe.mixture, ...(weights ? { weights } : {}) } });
     },
+    exportForCluster: (options, { signal, onProgress }) =>
+      get()
+        .engine()
+        .request('export.recipe', { recipe: get().recipe, ...options, ...hubSettingsOf(get()) }, { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) }),
   };
 };

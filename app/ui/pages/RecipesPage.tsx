@@ -5,6 +5,7 @@ import { DEFAULT_RECIPE } from '../../studio/presets.ts';
 import type { Recipe } from '../../train/recipe.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { CurrentRecipe } from '../recipes/CurrentRecipe.tsx';
+import { ExportForCluster } from '../recipes/ExportForCluster.tsx';
 import { LoadRecipe } from '../recipes/LoadRecipe.tsx';
 import { deleteSavedRecipe, readSavedRecipes, saveRecipe, type SavedRecipe } from '../recipes/saved-recipes.ts';
 import { SavedRecipes } from '../recipes/SavedRecipes.tsx';
@@ -81,6 +82,7 @@ export function RecipesPage() {
       )}
       {saveError && <ErrorNotice error={saveError} title="The recipe could not be saved in this browser" />}
       <CurrentRecipe onSave={(name, recipe) => save(name, recipe)} />
+      <ExportForCluster />
       <LoadRecipe onLoad={replaceRecipe} />
       <SavedRecipes saved={saved} onLoad={(entry) => replaceRecipe({ ...DEFAULT_RECIPE, ...entry.recipe }, `“${entry.name}” from the library`)} onDelete={remove} />
     </>
