@@ -44,8 +44,9 @@ export async function generateInStudio(
   const lora = request.adapterKey ? await uploadStoredAdapter(ctx, storage, request.adapterKey, model.config) : undefined;
   // The KV cache holds what this request can reach, not the model's whole context.
   const capacity = Math.min(model.config.maxPositionEmbeddings, prompt.length + request.maxNewTokens);
-  const generator = new Generator(ctx, model.gpu, { capacity, ...(lora ? { lora } : {}) });
+  let generator: Generator | undefined;
   try {
+    generator = new Generator(ctx, model.gpu, { capacity, ...(lora ? { lora } : {}) });
     const started = performance.now();
     const result = await generator.generate(prompt, {
       maxNewTokens: request.maxNewTokens,
@@ -67,7 +68,7 @@ export async function generateInStudio(
       ...(typeof request.prompt === 'string' ? {} : { chatRendering: model.tokenizer.hasChatTemplate ? 'chat-template' : 'plain' }),
     };
   } finally {
-    generator.destroy();
+    generator?.destroy();
     lora?.destroy();
   }
 }

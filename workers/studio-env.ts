@@ -6,7 +6,7 @@
 import { CocktailError } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import type { ModelConfig } from '../app/model/config.ts';
-import { uploadLora, type GpuLora } from '../app/model/lora-gpu.ts';
+import { uploadLoraChecked, type GpuLora } from '../app/model/lora-gpu.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { importPeftAdapter, unzipPeftAdapter, type PeftFiles } from '../app/train/peft.ts';
 import type { RunEnvironment } from '../app/train/run.ts';
@@ -28,7 +28,7 @@ export async function openStoredAdapter(storage: Storage, key: string): Promise<
 
 /** A library adapter on the GPU for inference, checked against the model it is applied to. */
 export async function uploadStoredAdapter(ctx: GpuContext, storage: Storage, key: string, model: ModelConfig): Promise<GpuLora> {
-  return uploadLora(ctx, await importPeftAdapter(await openStoredAdapter(storage, key), model), { training: false });
+  return uploadLoraChecked(ctx, await importPeftAdapter(await openStoredAdapter(storage, key), model), { training: false });
 }
 
 /** The RunEnvironment of a recipe run in the studio (app/train/run.ts). */

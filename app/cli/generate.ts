@@ -2,7 +2,7 @@ import { CocktailError } from '../errors.ts';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { Generator } from '../model/generate.ts';
 import { loadModel } from '../model/load.ts';
-import { uploadLora } from '../model/lora-gpu.ts';
+import { uploadLoraChecked } from '../model/lora-gpu.ts';
 import { importPeftAdapter } from '../train/peft.ts';
 import { parseOptions } from './args.ts';
 import { readPeftAdapter } from './peft-files.ts';
@@ -23,7 +23,7 @@ export async function generateCommand(args: string[]): Promise<number> {
   const gpu = await acquireNodeGpu({ label: 'cocktail generate' });
   const model = await loadModel(gpu, await modelFilesFor(options.model!, { ...(options.revision ? { revision: options.revision } : {}), quiet: json }));
   const promptIds = options.ids !== undefined ? parseIds(options.ids) : model.tokenizer.encode(options.prompt!);
-  const lora = options.adapter ? uploadLora(gpu, await importPeftAdapter(await readPeftAdapter(options.adapter), model.config), { training: false }) : undefined;
+  const lora = options.adapter ? await uploadLoraChecked(gpu, await importPeftAdapter(await readPeftAdapter(options.adapter), model.config), { training: false }) : undefined;
   const maxNewTokens = options['max-new-tokens'] ?? 64;
   // The cache holds the prompt and what is generated, not the model's whole context (8.6 GB for Llama 3.2 1B).
   const capacity = Math.min(promptIds.length + Math.max(1, maxNewTokens), model.config.maxPositionEmbeddings);

@@ -201,6 +201,14 @@ export class UniformCache {
     private readonly capacity = 512,
   ) {}
 
+  /**
+   * Forgets every cached buffer. Called after a GPU error: a uniform whose allocation failed is an
+   * invalid buffer, and keeping it would fail every later submit that binds the same values.
+   */
+  clear(): void {
+    this.buffers.clear();
+  }
+
   get(label: string, data: ArrayBuffer): GPUBuffer {
     const key = `${label}:${Array.from(new Uint32Array(data)).join(',')}`;
     let buffer = this.buffers.get(key);

@@ -6,8 +6,10 @@
  */
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import type { GpuError } from '../gpu/errors.ts';
 import { encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
 import { drawUniforms, encodeArgmax, encodeSampleTopP } from '../gpu/ops/sampling.ts';
+import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, readIndexTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { Random } from '../util/random.ts';
 import { createKvCache, DecoderGraph, type KvCache } from './graph.ts';
@@ -49,6 +51,8 @@ export class Generator {
   /** The one token and position of a decode step, rewritten each step rather than reallocated. */
   private readonly stepIds: GpuTensor;
   private readonly stepPositions: GpuTensor;
+  /** The allocations' error scopes: a KV cache past the GPU's memory fails the first generate(), not the first read. */
+  private readonly allocated: Promise<GpuError | undefined>;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -58,14 +62,18 @@ export class Generator {
     const { config } = model;
     // Without a capacity, the whole context the model attends over (a sliding-window model's window).
     const capacity = options.capacity ?? Math.min(config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);
-    this.cache = createKvCache(ctx, config, capacity);
-    this.step = new DecoderGraph(ctx, model, { B: 1, T: 1 }, { training: false, loraRank: options.lora?.config.r ?? 0 });
-    this.logits = createTensor(ctx.device, 'next-token logits', [1, config.vocabSize], 'f32');
-    this.token = createIndexTensor(ctx.device, 'next token', [1], 'i32');
-    this.uniform = createTensor(ctx.device, 'sampling uniform', [1], 'f32');
-    this.lastRow = createIndexTensor(ctx.device, 'last row', [1], 'i32', [0]);
-    this.stepIds = createIndexTensor(ctx.device, 'step id', [1], 'u32');
-    this.stepPositions = createIndexTensor(ctx.device, 'step position', [1], 'u32');
+    const scoped = withinErrorScopes(ctx, `allocating a ${capacity}-token KV cache`, () => ({
+      cache: createKvCache(ctx, config, capacity),
+      step: new DecoderGraph(ctx, model, { B: 1, T: 1 }, { training: false, loraRank: options.lora?.config.r ?? 0 }),
+      logits: createTensor(ctx.device, 'next-token logits', [1, config.vocabSize], 'f32'),
+      token: createIndexTensor(ctx.device, 'next token', [1], 'i32'),
+      uniform: createTensor(ctx.device, 'sampling uniform', [1], 'f32'),
+      lastRow: createIndexTensor(ctx.device, 'last row', [1], 'i32', [0]),
+      stepIds: createIndexTensor(ctx.device, 'step id', [1], 'u32'),
+      stepPositions: createIndexTensor(ctx.device, 'step position', [1], 'u32'),
+    }));
+    ({ cache: this.cache, step: this.step, logits: this.logits, token: this.token, uniform: this.uniform, lastRow: this.lastRow, stepIds: this.stepIds, stepPositions: this.stepPositions } = scoped.value);
+    this.allocated = scoped.errors;
   }
 
   /** GPU memory the generator holds between calls: the KV cache, the decode graph and its small buffers. */
@@ -76,6 +84,8 @@ export class Generator {
 
   async generate(prompt: readonly number[], options: GenerateOptions): Promise<GenerateResult> {
     if (prompt.length === 0) throw new CocktailError('GENERATE_EMPTY_PROMPT', 'Generation needs at least one prompt token (e.g. BOS)');
+    const allocationError = await this.allocated;
+    if (allocationError) throw allocationError;
     const { capacity } = this.cache;
     if (prompt.length >= capacity) {
       throw new CocktailError('GENERATE_PROMPT_TOO_LONG', `The prompt has ${prompt.length} tokens; this model's context holds ${capacity}`, { tokens: prompt.length, capacity });
@@ -116,13 +126,17 @@ export class Generator {
 
   private async runPrefill(prompt: readonly number[], temperature: number, options: GenerateOptions, random: Random): Promise<number> {
     const T = prompt.length;
-    const graph = new DecoderGraph(this.ctx, this.model, { B: 1, T }, { training: false, loraRank: this.options.lora?.config.r ?? 0 });
-    const batch = {
-      ids: createIndexTensor(this.ctx.device, 'prompt ids', [T], 'u32', prompt),
-      positions: createIndexTensor(this.ctx.device, 'prompt positions', [T], 'u32', prompt.map((_, t) => t)),
-    };
-    const lastRow = createIndexTensor(this.ctx.device, 'last prompt row', [1], 'i32', [T - 1]);
+    const allocated = withinErrorScopes(this.ctx, `allocating a ${T}-token prompt`, () => ({
+      graph: new DecoderGraph(this.ctx, this.model, { B: 1, T }, { training: false, loraRank: this.options.lora?.config.r ?? 0 }),
+      batch: {
+        ids: createIndexTensor(this.ctx.device, 'prompt ids', [T], 'u32', prompt),
+        positions: createIndexTensor(this.ctx.device, 'prompt positions', [T], 'u32', prompt.map((_, t) => t)),
+      },
+      lastRow: createIndexTensor(this.ctx.device, 'last prompt row', [1], 'i32', [T - 1]),
+    }));
+    const { graph, batch, lastRow } = allocated.value;
     try {
+      await throwGpuErrors(allocated);
       const encoder = this.ctx.device.createCommandEncoder({ label: 'prefill' });
       graph.encodeForward(encoder, batch, this.options.lora, { cache: this.cache, offset: 0 });
       return await this.pick(encoder, graph.final, lastRow, temperature, options, random);
@@ -150,7 +164,8 @@ export class Generator {
     } else {
       encodeArgmax(this.ctx, encoder, this.logits, this.token);
     }
-    this.ctx.device.queue.submit([encoder.finish()]);
+    // The sampled id is read only when the GPU accepted the step: otherwise the buffer holds the previous token.
+    await throwGpuErrors(withinErrorScopes(this.ctx, 'a generation step', () => this.ctx.device.queue.submit([encoder.finish()])));
     return (await readIndexTensor(this.ctx.device, this.token))[0]!;
   }
 

@@ -8,6 +8,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { encodeTensorData, type DType } from '../gpu/dtype.ts';
 import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { createRopeFrequencies, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
+import { guardGpu } from '../gpu/scope.ts';
 import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
 import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type ModelWeights, type WeightRef } from './weights.ts';
@@ -42,8 +43,21 @@ export interface LoadOptions {
   onProgress?: (loaded: number, total: number) => void;
 }
 
+/**
+ * The model's weights on the GPU. Out of memory part way (the weights did not fit) or any other
+ * failure frees what was uploaded and throws; nothing is left allocated.
+ */
 export async function uploadModel(ctx: GpuContext, config: ModelConfig, weights: ModelWeights, options: LoadOptions = {}): Promise<GpuModel> {
   const tensors: GpuTensor[] = [];
+  try {
+    return await guardGpu(ctx, `uploading the ${config.numLayers}-layer model's weights`, () => uploadWeights(ctx, config, weights, options, tensors));
+  } catch (error) {
+    for (const tensor of tensors) tensor.buffer.destroy();
+    throw error;
+  }
+}
+
+async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: ModelWeights, options: LoadOptions, tensors: GpuTensor[]): Promise<GpuModel> {
   const total = weights.refs.size;
   let loaded = 0;
   const ref = (name: string): WeightRef => weights.refs.get(name)!;

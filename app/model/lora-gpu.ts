@@ -4,6 +4,7 @@
  */
 import type { GpuContext } from '../gpu/device.ts';
 import { readTensors } from '../gpu/readback.ts';
+import { guardGpu } from '../gpu/scope.ts';
 import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import type { LoraTarget } from './config.ts';
 import { loraPairKey, loraScale, type LoraAdapter, type LoraConfig } from './lora.ts';
@@ -29,6 +30,11 @@ export interface GpuLora {
   /** GPU memory of the weights and, when training, gradients and moments. */
   bytes: number;
   destroy(): void;
+}
+
+/** uploadLora for an adapter used on its own: a GPU without room for it throws (and keeps nothing) instead of handing back invalid buffers. */
+export function uploadLoraChecked(ctx: GpuContext, adapter: LoraAdapter, options: { training: boolean }): Promise<GpuLora> {
+  return guardGpu(ctx, `uploading the rank-${adapter.config.r} LoRA adapter`, () => uploadLora(ctx, adapter, options), (lora) => lora.destroy());
 }
 
 export function uploadLora(ctx: GpuContext, adapter: LoraAdapter, options: { training: boolean }): GpuLora {

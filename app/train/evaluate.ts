@@ -8,6 +8,7 @@ import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
 import { readTensors } from '../gpu/readback.ts';
+import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { Generator } from '../model/generate.ts';
 import { DecoderGraph } from '../model/graph.ts';
@@ -163,12 +164,17 @@ export class Evaluator {
     device.queue.writeBuffer(tensors.positions.buffer, 0, full.positions);
     device.queue.writeBuffer(tensors.segments.buffer, 0, full.segments);
     device.queue.writeBuffer(tensors.targets.buffer, 0, full.targets);
-    const encoder = device.createCommandEncoder({ label: 'evaluate' });
-    encoder.clearBuffer(tensors.stats.buffer);
-    const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
-    this.graph.encodeForward(encoder, batchTensors, lora);
-    encodeCrossEntropy(ctx, encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
-    device.queue.submit([encoder.finish()]);
+    // Nothing is read from a batch whose submit the GPU refused: the buffers would hold the previous batch's numbers.
+    await throwGpuErrors(
+      withinErrorScopes(ctx, 'an evaluation batch', () => {
+        const encoder = device.createCommandEncoder({ label: 'evaluate' });
+        encoder.clearBuffer(tensors.stats.buffer);
+        const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
+        this.graph.encodeForward(encoder, batchTensors, lora);
+        encodeCrossEntropy(ctx, encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
+        device.queue.submit([encoder.finish()]);
+      }),
+    );
     const [stats, rowLoss] = await readTensors(device, [tensors.stats, tensors.rowLoss]);
     return { stats: crossEntropyStatsOf(stats!), rowLoss: rowLoss! };
   }

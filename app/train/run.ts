@@ -9,9 +9,11 @@
 import { tokenizerIdentity } from '../data/tokenize/tokenizer-identity.ts';
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { GpuError } from '../gpu/errors.ts';
+import { deviceLoss } from '../gpu/scope.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
-import { uploadLora } from '../model/lora-gpu.ts';
+import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import { Evaluator, type TaskEvaluation } from './evaluate.ts';
@@ -121,9 +123,11 @@ function evaluationShape(recipe: Recipe, tasks: readonly PreparedTask[]) {
  */
 export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapter: PeftFiles | undefined, events: RunEvents = {}, signal?: AbortSignal): Promise<EvalEvent> {
   const { model, tasks } = await loadAndPrepare(recipe, env, events, signal);
-  const lora = adapter ? uploadLora(env.ctx, await importPeftAdapter(adapter, model.config), { training: false }) : undefined;
-  const evaluator = new Evaluator(env.ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), lora?.config.r ?? 0);
+  let lora: GpuLora | undefined;
+  let evaluator: Evaluator | undefined;
   try {
+    lora = adapter ? await uploadLoraChecked(env.ctx, await importPeftAdapter(adapter, model.config), { training: false }) : undefined;
+    evaluator = new Evaluator(env.ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), lora?.config.r ?? 0);
     events.onStage?.('evaluate');
     const results: TaskEvaluation[] = [];
     for (const task of tasks) results.push(await evaluator.evaluateTask(task, lora, { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens, ...(signal ? { signal } : {}) }));
@@ -131,7 +135,7 @@ export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapte
     events.onEval?.(event);
     return event;
   } finally {
-    evaluator.destroy();
+    evaluator?.destroy();
     lora?.destroy();
     model.gpu.destroy();
   }
@@ -142,6 +146,8 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
   const { model, tasks } = await loadAndPrepare(recipe, env, events, signal);
   let trainer: Trainer | undefined;
   let evaluator: Evaluator | undefined;
+  /** The step of the checkpoint a failed run resumes from (0: none yet). */
+  let lastCheckpoint = 0;
   try {
 
     events.onStage?.('train');
@@ -149,6 +155,7 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     if (initFrom && !env.openAdapter) throw new CocktailError('TRAIN_ADAPTER_MISSING', `lora.init_from names "${initFrom}" but adapters cannot be opened here`, { field: 'lora.init_from' });
     const initialAdapters = initFrom ? [await importPeftAdapter(await env.openAdapter!(initFrom), model.config)] : undefined;
     trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false, ...(initialAdapters ? { initialAdapters } : {}) });
+    lastCheckpoint = trainer.step;
     evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), recipe.lora.r);
     const evaluations: EvalEvent[] = [];
     const evaluate = async (): Promise<EvalEvent> => {
@@ -177,13 +184,16 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
       const recent = secondsPerStep.slice(-20);
       const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
       events.onStep?.({ ...record, totalSteps: trainer.totalSteps, tokensPerSecond: record.tokens / record.seconds, etaSeconds: mean * (trainer.totalSteps - trainer.step) });
-      if (trainer.step % recipe.checkpoint_every === 0) events.onCheckpoint?.(trainer.step);
+      if (trainer.step % recipe.checkpoint_every === 0) {
+        lastCheckpoint = trainer.step;
+        events.onCheckpoint?.(trainer.step);
+      }
       if (trainer.step % recipe.eval_every === 0 && !trainer.done) await evaluate();
     }
-    events.onStage?.('evaluate');
-    await evaluate();
+    // The trained adapters are saved before the final evaluation, so a failure there loses nothing.
     await trainer.saveCheckpoint();
-
+    lastCheckpoint = trainer.step;
+    events.onCheckpoint?.(trainer.step);
     events.onStage?.('export');
     const adapters = new Map<string, PeftFiles>();
     for (const [name, adapter] of await trainer.adaptersNow()) {
@@ -193,10 +203,25 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
       const meta = { runId, name, baseModel: recipe.model.source, r: adapter.config.r, steps: trainer.step, ...(baseModel.note ? { baseModelNote: baseModel.note } : {}) };
       await storage.put('adapters', `${runId}/${name}`, meta, await zipPeftAdapter(peft));
     }
+    events.onStage?.('evaluate');
+    await evaluate();
     return { status: 'completed', step: trainer.step, totalSteps: trainer.totalSteps, history: trainer.history, evaluations, adapters };
+  } catch (error) {
+    throw await explainGpuFailure(ctx, error, runId, lastCheckpoint);
   } finally {
     evaluator?.destroy();
     trainer?.destroy();
     model.gpu.destroy();
   }
+}
+
+/**
+ * A run the GPU stopped (out of memory, a refused command, a lost device) says so with the GPU's message
+ * and where it resumes from; its checkpoint is untouched. A lost device explains any later error.
+ */
+async function explainGpuFailure(ctx: GpuContext, error: unknown, runId: string, lastCheckpoint: number): Promise<unknown> {
+  const failure = (await deviceLoss(ctx)) ?? error;
+  if (!(failure instanceof GpuError)) return error;
+  const resume = lastCheckpoint > 0 ? `Run "${runId}" stopped; its checkpoint at step ${lastCheckpoint} is intact and it resumes from there.` : `Run "${runId}" stopped before its first checkpoint; start it again.`;
+  return new GpuError(failure.code, `${failure.message} ${resume}`, { ...failure.details, runId, resumeFrom: lastCheckpoint });
 }

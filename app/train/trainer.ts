@@ -12,7 +12,8 @@ import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from '../gpu/ops/adamw.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
-import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackSlot } from '../gpu/readback.ts';
+import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackResult, type ReadbackSlot } from '../gpu/readback.ts';
+import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, leadingView, type GpuTensor } from '../gpu/tensor.ts';
 import { MixSampler } from '../mix/sampler.ts';
 import type { Json, Storage } from '../store/storage.ts';
@@ -75,6 +76,8 @@ export class Trainer {
   private readonly stepReadback: ReadbackBuffer;
   private sampler: MixSampler;
   private completed = 0;
+  /** Set when a step failed half way: the GPU state is no longer that of any step, so nothing may continue or be saved. */
+  private failure: Error | undefined;
   private readonly seqLength: number;
 
   private constructor(
@@ -84,7 +87,13 @@ export class Trainer {
     readonly recipe: Recipe,
     private readonly hash: string,
     private readonly options: TrainerOptions,
+    /** Every GPU resource the trainer allocates, in order: create() frees them when the constructor throws half way. */
+    private readonly owned: { destroy(): void }[],
   ) {
+    const own = <T extends GpuTensor>(tensor: T): T => {
+      owned.push({ destroy: () => tensor.buffer.destroy() });
+      return tensor;
+    };
     this.totalSteps = optimizerSteps(recipe, tasks);
     this.sampler = MixSampler.create(mixConfig(recipe, tasks, this.totalSteps));
     const longest = Math.max(...tasks.flatMap((task) => task.train.map((example) => example.inputIds.length)));
@@ -95,17 +104,19 @@ export class Trainer {
     const names = recipe.lora.layout === 'per_task' ? tasks.map((task) => task.name) : ['shared'];
     this.adapters = names.map((name, i) => this.createAdapter(name, options.initialAdapters ? startingAdapter(options.initialAdapters, i, loraConfig) : initLoraAdapter(model.config, loraConfig, recipe.seed + i)));
     this.graph = new DecoderGraph(ctx, model, { B, T: this.seqLength }, { training: true, recompute: recipe.recompute, loraRank: loraConfig.r, loraTargets: loraConfig.targets });
+    owned.push(this.graph);
     this.inputs = {
-      ids: createIndexTensor(ctx.device, 'batch ids', [N], 'u32'),
-      positions: createIndexTensor(ctx.device, 'batch positions', [N], 'u32'),
-      segments: createIndexTensor(ctx.device, 'batch segments', [B, this.seqLength], 'u32'),
-      targets: createIndexTensor(ctx.device, 'batch targets', [N], 'i32'),
+      ids: own(createIndexTensor(ctx.device, 'batch ids', [N], 'u32')),
+      positions: own(createIndexTensor(ctx.device, 'batch positions', [N], 'u32')),
+      segments: own(createIndexTensor(ctx.device, 'batch segments', [B, this.seqLength], 'u32')),
+      targets: own(createIndexTensor(ctx.device, 'batch targets', [N], 'i32')),
     };
-    this.stats = createTensor(ctx.device, 'loss stats', [3], 'f32');
-    this.rowLoss = createTensor(ctx.device, 'row loss', [N], 'f32');
-    this.lossScratch = createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32');
+    this.stats = own(createTensor(ctx.device, 'loss stats', [3], 'f32'));
+    this.rowLoss = own(createTensor(ctx.device, 'row loss', [N], 'f32'));
+    this.lossScratch = own(createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32'));
     const statusBytes = this.adapters.reduce((sum, adapter) => sum + tensorBytes(adapter.status), 0);
     this.stepReadback = new ReadbackBuffer(ctx.device, 'training step', recipe.grad_accum * tensorBytes(this.rowLoss) + tensorBytes(this.stats) + statusBytes);
+    owned.push(this.stepReadback);
   }
 
   /** A trainer for a recipe, resumed from its checkpoint when `options.resume` and one exists. */
@@ -114,10 +125,25 @@ export class Trainer {
     const empty = tasks.find((task) => task.train.length === 0);
     if (empty) throw new CocktailError('TRAIN_EMPTY_TASK', `task "${empty.name}" has no training examples left after validation and splitting`, { task: empty.name });
     const hash = await recipeHash(recipe);
-    const trainer = new Trainer(ctx, model, tasks, recipe, hash, options);
-    if (options.resume && options.storage) {
-      const checkpoint = await loadCheckpoint(options.storage, options.runId, hash);
-      if (checkpoint) trainer.restore(checkpoint);
+    const owned: { destroy(): void }[] = [];
+    // Allocations that fail (out of memory) only show in the error scope: the trainer must not train on invalid buffers.
+    let allocated: ReturnType<typeof withinErrorScopes<Trainer>>;
+    try {
+      allocated = withinErrorScopes(ctx, `allocating the run's ${recipe.batch_size} × ${recipe.max_length} training batch`, () => new Trainer(ctx, model, tasks, recipe, hash, options, owned));
+    } catch (error) {
+      for (const resource of owned.reverse()) resource.destroy();
+      throw error;
+    }
+    const trainer = allocated.value;
+    try {
+      await throwGpuErrors(allocated);
+      if (options.resume && options.storage) {
+        const checkpoint = await loadCheckpoint(options.storage, options.runId, hash);
+        if (checkpoint) trainer.restore(checkpoint);
+      }
+    } catch (error) {
+      trainer.destroy();
+      throw error;
     }
     return trainer;
   }
@@ -137,6 +163,7 @@ export class Trainer {
 
   /** One optimizer step over grad_accum micro-batches. */
   async trainStep(): Promise<StepRecord> {
+    this.refuseAfterFailure();
     const started = performance.now();
     const { recipe, ctx } = this;
     const batches: HostBatch[] = [];
@@ -147,74 +174,20 @@ export class Trainer {
     const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
     const usedAdapters = new Set(batches.map((batch) => this.adapterOf(batch)));
     this.stepReadback.reset();
-    const rowLossSlots: ReadbackSlot[] = [];
-    let tokens = 0;
-    for (const [micro, batch] of batches.entries()) {
-      const adapter = this.adapterOf(batch);
-      const device = ctx.device;
-      // Each batch runs at its own rows × length in the first elements of buffers sized for the longest.
-      const graph = this.graph.resized({ B: batch.B, T: batch.T });
-      const N = batch.B * batch.T;
-      const inputs = {
-        ids: leadingView(this.inputs.ids, [N]),
-        positions: leadingView(this.inputs.positions, [N]),
-        segments: leadingView(this.inputs.segments, [batch.B, batch.T]),
-        targets: leadingView(this.inputs.targets, [N]),
-      };
-      const rowLoss = leadingView(this.rowLoss, [N]);
-      const lossScratch = leadingView(this.lossScratch, [Math.min(N, this.lossScratch.shape[0]!), this.model.config.vocabSize]);
-      device.queue.writeBuffer(inputs.ids.buffer, 0, batch.ids);
-      device.queue.writeBuffer(inputs.positions.buffer, 0, batch.positions);
-      device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
-      device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
-      graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
-      const encoder = device.createCommandEncoder({ label: `step ${this.completed} micro ${micro}` });
-      if (micro === 0) {
-        // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
-        encoder.clearBuffer(this.stats.buffer);
-        for (const used of usedAdapters) for (const tensor of used.tensors) encoder.clearBuffer(tensor.grad.buffer);
-      }
-      const batchTensors = { ids: inputs.ids, positions: inputs.positions, segments: inputs.segments };
-      graph.encodeForward(encoder, batchTensors, adapter.gpu);
-      encoder.clearBuffer(graph.dFinal!.buffer);
-      encodeCrossEntropy(
-        ctx,
-        encoder,
-        { x: graph.final, w: this.model.lmHead, labels: inputs.targets },
-        { stats: this.stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / labels } },
-        lossScratch,
-      );
-      graph.encodeBackward(encoder, batchTensors, adapter.gpu);
-      // The next micro-batch overwrites the row losses: copy them now; they are read with the rest of the step.
-      rowLossSlots.push(this.stepReadback.copy(encoder, rowLoss));
-      device.queue.submit([encoder.finish()]);
-      tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
-    }
-
     const lr = learningRate({ kind: recipe.schedule.kind, lr: recipe.optimizer.lr, warmupSteps: recipe.schedule.warmup_steps, totalSteps: this.totalSteps }, this.completed);
-    const update = ctx.device.createCommandEncoder({ label: `adamw ${this.completed}` });
-    const statusSlots: [Adapter, ReadbackSlot][] = [];
-    for (const adapter of usedAdapters) {
-      encodeAdamw(
-        ctx,
-        update,
-        adapter.tensors,
-        {
-          step: adapter.adamSteps + 1,
-          lr,
-          beta1: recipe.optimizer.betas[0],
-          beta2: recipe.optimizer.betas[1],
-          eps: recipe.optimizer.eps,
-          weightDecay: recipe.optimizer.weight_decay,
-          maxGradNorm: recipe.clip,
-        },
-        { partials: adapter.partials, status: adapter.status },
-      );
-      statusSlots.push([adapter, this.stepReadback.copy(update, adapter.status)]);
+    // Every submit of the step runs inside one pair of error scopes; nothing is read until they come back empty.
+    let submitted: ReturnType<Trainer['encodeStep']>;
+    let read: ReadbackResult;
+    try {
+      const scoped = withinErrorScopes(ctx, `training step ${this.completed + 1}`, () => this.encodeStep(batches, usedAdapters, labels, lr));
+      await throwGpuErrors(scoped);
+      submitted = scoped.value;
+      read = await this.stepReadback.read();
+    } catch (error) {
+      this.failure = error as Error;
+      throw error;
     }
-    const statsSlot = this.stepReadback.copy(update, this.stats);
-    ctx.device.queue.submit([update.finish()]);
-    const read = await this.stepReadback.read();
+    const { rowLossSlots, statusSlots, statsSlot, tokens } = submitted;
 
     const taskLoss = new Float64Array(this.tasks.length);
     const taskLabels = new Float64Array(this.tasks.length);
@@ -262,8 +235,81 @@ export class Trainer {
     return record;
   }
 
+  /** Encodes and submits the step's micro-batches and the optimizer update, with the copies its readback needs. */
+  private encodeStep(batches: readonly HostBatch[], usedAdapters: ReadonlySet<Adapter>, labels: number, lr: number) {
+    const { recipe, ctx } = this;
+    const rowLossSlots: ReadbackSlot[] = [];
+    let tokens = 0;
+    for (const [micro, batch] of batches.entries()) {
+      const adapter = this.adapterOf(batch);
+      const device = ctx.device;
+      // Each batch runs at its own rows × length in the first elements of buffers sized for the longest.
+      const graph = this.graph.resized({ B: batch.B, T: batch.T });
+      const N = batch.B * batch.T;
+      const inputs = {
+        ids: leadingView(this.inputs.ids, [N]),
+        positions: leadingView(this.inputs.positions, [N]),
+        segments: leadingView(this.inputs.segments, [batch.B, batch.T]),
+        targets: leadingView(this.inputs.targets, [N]),
+      };
+      const rowLoss = leadingView(this.rowLoss, [N]);
+      const lossScratch = leadingView(this.lossScratch, [Math.min(N, this.lossScratch.shape[0]!), this.model.config.vocabSize]);
+      device.queue.writeBuffer(inputs.ids.buffer, 0, batch.ids);
+      device.queue.writeBuffer(inputs.positions.buffer, 0, batch.positions);
+      device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
+      device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
+      graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
+      const encoder = device.createCommandEncoder({ label: `step ${this.completed} micro ${micro}` });
+      if (micro === 0) {
+        // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
+        encoder.clearBuffer(this.stats.buffer);
+        for (const used of usedAdapters) for (const tensor of used.tensors) encoder.clearBuffer(tensor.grad.buffer);
+      }
+      const batchTensors = { ids: inputs.ids, positions: inputs.positions, segments: inputs.segments };
+      graph.encodeForward(encoder, batchTensors, adapter.gpu);
+      encoder.clearBuffer(graph.dFinal!.buffer);
+      encodeCrossEntropy(
+        ctx,
+        encoder,
+        { x: graph.final, w: this.model.lmHead, labels: inputs.targets },
+        { stats: this.stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / labels } },
+        lossScratch,
+      );
+      graph.encodeBackward(encoder, batchTensors, adapter.gpu);
+      // The next micro-batch overwrites the row losses: copy them now; they are read with the rest of the step.
+      rowLossSlots.push(this.stepReadback.copy(encoder, rowLoss));
+      device.queue.submit([encoder.finish()]);
+      tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
+    }
+
+    const update = ctx.device.createCommandEncoder({ label: `adamw ${this.completed}` });
+    const statusSlots: [Adapter, ReadbackSlot][] = [];
+    for (const adapter of usedAdapters) {
+      encodeAdamw(
+        ctx,
+        update,
+        adapter.tensors,
+        {
+          step: adapter.adamSteps + 1,
+          lr,
+          beta1: recipe.optimizer.betas[0],
+          beta2: recipe.optimizer.betas[1],
+          eps: recipe.optimizer.eps,
+          weightDecay: recipe.optimizer.weight_decay,
+          maxGradNorm: recipe.clip,
+        },
+        { partials: adapter.partials, status: adapter.status },
+      );
+      statusSlots.push([adapter, this.stepReadback.copy(update, adapter.status)]);
+    }
+    const statsSlot = this.stepReadback.copy(update, this.stats);
+    ctx.device.queue.submit([update.finish()]);
+    return { rowLossSlots, statusSlots, statsSlot, tokens };
+  }
+
   /** Writes the run's checkpoint (adapters, AdamW moments, sampler, step) to storage. */
   async saveCheckpoint(): Promise<void> {
+    this.refuseAfterFailure();
     if (!this.options.storage) throw new CocktailError('CHECKPOINT_NO_STORAGE', 'this trainer was created without storage for checkpoints');
     const parts = this.adapters.flatMap((adapter) => adapter.tensors.flatMap((tensor, index) => (['param', 'm', 'v'] as const).map((part) => ({ name: `${adapter.name}/${index}/${part}`, tensor: tensor[part] }))));
     const values = await readTensors(this.ctx.device, parts.map((part) => part.tensor));
@@ -298,14 +344,14 @@ export class Trainer {
   }
 
   destroy(): void {
-    this.graph.destroy();
-    for (const adapter of this.adapters) {
-      adapter.gpu.destroy();
-      adapter.partials.buffer.destroy();
-      adapter.status.buffer.destroy();
+    for (const resource of this.owned.splice(0).reverse()) resource.destroy();
+  }
+
+  /** After a failed step the adapters hold a half-applied update: the run resumes from its last checkpoint instead. */
+  private refuseAfterFailure(): void {
+    if (this.failure) {
+      throw new CocktailError('TRAIN_FAILED', `this run stopped at step ${this.completed} (${this.failure.message}); resume it from its last checkpoint`, { step: this.completed });
     }
-    for (const tensor of [...Object.values(this.inputs), this.stats, this.rowLoss, this.lossScratch]) tensor.buffer.destroy();
-    this.stepReadback.destroy();
   }
 
   private adapterOf(batch: HostBatch): Adapter {
@@ -314,20 +360,16 @@ export class Trainer {
 
   private createAdapter(name: string, cpu: LoraAdapter): Adapter {
     const gpu = uploadLora(this.ctx, cpu, { training: true });
+    this.owned.push(gpu);
     const { grads, m, v } = gpu.training!;
     const tensors: AdamwTensor[] = [];
     for (const [key, pair] of gpu.pairs) {
       for (const part of ['a', 'b'] as const) tensors.push({ param: pair[part], grad: grads.get(key)![part], m: m.get(key)![part], v: v.get(key)![part] });
     }
-    return {
-      name,
-      cpu,
-      gpu,
-      adamSteps: 0,
-      tensors,
-      partials: createTensor(this.ctx.device, `${name} adamw partials`, [adamwPartialCount(tensors)], 'f32'),
-      status: createTensor(this.ctx.device, `${name} adamw status`, [4], 'f32'),
-    };
+    const partials = createTensor(this.ctx.device, `${name} adamw partials`, [adamwPartialCount(tensors)], 'f32');
+    const status = createTensor(this.ctx.device, `${name} adamw status`, [4], 'f32');
+    for (const tensor of [partials, status]) this.owned.push({ destroy: () => tensor.buffer.destroy() });
+    return { name, cpu, gpu, adamSteps: 0, tensors, partials, status };
   }
 
   private restore(checkpoint: Checkpoint): void {

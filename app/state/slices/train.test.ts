@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StepEvent, EvalEvent } from '../../train/run.ts';
 import type { StepRecord } from '../../train/trainer.ts';
 import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
-import { applyProgress, IDLE_RUN, mergeEvaluation, newRunId, restoredRun, taskNamesOf, type TrainRun } from './train.ts';
+import { applyProgress, canResume, IDLE_RUN, mergeEvaluation, newRunId, restoredRun, taskNamesOf, type TrainRun } from './train.ts';
 
 const record = (step: number, loss = 2 / step): StepRecord => ({ step, loss, taskLosses: [loss, null], lr: 1e-4, gradNorm: 0.5, skipped: false, tokens: 256, seconds: 0.5, gpuBytes: 1_000_000 });
 const stepEvent = (step: number, loss?: number): TrainProgress => ({ kind: 'step', step: { ...record(step, loss), totalSteps: 12, tokensPerSecond: 512, etaSeconds: 12 - step } satisfies StepEvent });
@@ -120,5 +120,21 @@ describe('run ids and task names', () => {
     expect(taskNamesOf({ tasks: [{ name: 'a' }, {}] })).toEqual(['a', 'task 2']);
     expect(taskNamesOf(null)).toEqual([]);
     expect(taskNamesOf({ tasks: 'x' })).toEqual([]);
+  });
+});
+
+describe('canResume', () => {
+  it('offers Resume for failed and cancelled runs that kept a checkpoint, as for paused and interrupted ones', () => {
+    expect(canResume({ status: 'failed', checkpointStep: 4 })).toBe(true);
+    expect(canResume({ status: 'cancelled', checkpointStep: 2 })).toBe(true);
+    expect(canResume({ status: 'paused', checkpointStep: 3 })).toBe(true);
+    expect(canResume({ status: 'interrupted' })).toBe(true);
+  });
+
+  it('does not offer it for a failed or cancelled run without a checkpoint, nor for a completed or active one', () => {
+    expect(canResume({ status: 'failed' })).toBe(false);
+    expect(canResume({ status: 'cancelled', checkpointStep: 0 })).toBe(false);
+    expect(canResume({ status: 'completed', checkpointStep: 12 })).toBe(false);
+    expect(canResume({ status: 'running', checkpointStep: 2 })).toBe(false);
   });
 });

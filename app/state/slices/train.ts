@@ -178,6 +178,15 @@ export function restoredRun(record: RunRecord, checkpoint: Pick<CheckpointMeta, 
   };
 }
 
+/**
+ * Whether a run can continue from its checkpoint: a paused or interrupted one always (without a
+ * checkpoint it starts from step 0), a failed or cancelled one when it has a checkpoint to continue from.
+ */
+export function canResume(run: Pick<TrainRun, 'status' | 'checkpointStep'>): boolean {
+  if (run.status === 'paused' || run.status === 'interrupted') return true;
+  return (run.status === 'failed' || run.status === 'cancelled') && (run.checkpointStep ?? 0) > 0;
+}
+
 /** A run id people can read in the library: the recipe's name and the start time, plus a few random letters. */
 export function newRunId(name: string, now = new Date()): string {
   const slug =
@@ -258,8 +267,7 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     },
 
     async resumeTraining() {
-      const { status } = get().train;
-      if (status !== 'paused' && status !== 'interrupted') return;
+      if (!canResume(get().train)) return;
       restoreChecked = true;
       update((run) => {
         const { error: _error, ...rest } = run;

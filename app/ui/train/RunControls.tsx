@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { ACTIVE_STATUSES } from '../../state/slices/train.ts';
+import { ACTIVE_STATUSES, canResume } from '../../state/slices/train.ts';
 import { useStudio } from '../../state/store.ts';
 
 /**
@@ -14,7 +14,7 @@ export function RunControls() {
   const blocked = useStudio((state) => state.recipeProblems.length > 0);
   const [confirming, setConfirming] = useState(false);
   const active = ACTIVE_STATUSES.includes(status);
-  const resumable = status === 'paused' || status === 'interrupted';
+  const resumable = canResume({ status, ...(checkpointStep === undefined ? {} : { checkpointStep }) });
   const { startTraining, pauseTraining, resumeTraining, cancelTraining } = useStudio.getState();
 
   if (confirming && active) {
@@ -48,7 +48,7 @@ export function RunControls() {
       )}
       {resumable && (
         <button type="button" onClick={() => void resumeTraining()}>
-          Resume
+          {checkpointStep ? `Resume from step ${checkpointStep}` : 'Resume'}
         </button>
       )}
       {active && (

@@ -45,9 +45,9 @@ export function describeRun(run: TrainRun): string {
     case 'completed':
       return `Completed: ${run.step} steps.`;
     case 'failed':
-      return `Stopped by an error at ${steps}.`;
+      return `Stopped by an error at ${steps}.${run.checkpointStep ? ` Resume continues from its checkpoint, step ${run.checkpointStep}.` : ''}`;
     case 'cancelled':
-      return `Cancelled at ${steps}.`;
+      return `Cancelled at ${steps}.${run.checkpointStep ? ` Resume continues from its checkpoint, step ${run.checkpointStep}.` : ''}`;
   }
 }
 
