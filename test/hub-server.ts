@@ -1,4 +1,5 @@
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -7,6 +8,10 @@ export interface HubServer {
   endpoint: string;
   /** Every data request as "METHOD path [range]" (CORS preflights are not listed). */
   requests: string[];
+  /** Requests that carried If-Range, as "METHOD path range if-range ETAG". */
+  conditional: string[];
+  /** From now on, announce a wrong SHA-256 for `path` (as if the stored object were corrupt). */
+  misreportChecksum(path: string): void;
   /** Cut the connection after this many bytes of the next response for `path` (once). */
   breakAfter(path: string, bytes: number): void;
   /** Send every later response body at about this many bytes per second (null: full speed). */
@@ -19,8 +24,24 @@ export interface HubServer {
 // responses, their sizes (progress) and their ranges (resume); the Hub sends the same headers.
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'Content-Length, Content-Range, Accept-Ranges',
+  'access-control-expose-headers': 'Content-Length, Content-Range, Accept-Ranges, ETag, X-Linked-Etag',
 };
+
+/** Files the Hub keeps in LFS: for them it announces the SHA-256 (the LFS oid) in X-Linked-Etag. */
+const LFS_FILE = /\.(safetensors|bin|onnx|parquet|gguf)$/;
+
+/** The file's SHA-256, remembered per path, size and modification time (fixtures are read many times). */
+const digests = new Map<string, string>();
+function sha256Of(file: string): string {
+  const { size, mtimeMs } = statSync(file);
+  const key = `${file}:${size}:${mtimeMs}`;
+  let digest = digests.get(key);
+  if (!digest) {
+    digest = createHash('sha256').update(readFileSync(file)).digest('hex');
+    digests.set(key, digest);
+  }
+  return digest;
+}
 
 /** Paths look like /{owner}/{name}/resolve/{revision}/{path}, or /datasets/{owner}/{name}/resolve/...; the revision may be URL-encoded ("refs%2Fconvert%2Fparquet"). */
 function parseResolvePath(rawPath: string): { repo: string; path: string } | undefined {
@@ -50,6 +71,8 @@ export interface HubServerOptions {
 export async function startHubServer(repos: Record<string, string>, options: HubServerOptions = {}): Promise<HubServer> {
   const requests: string[] = [];
   const breaks = new Map<string, number>();
+  const misreported = new Set<string>();
+  const conditional: string[] = [];
   let bytesPerSecond: number | null = null;
 
   const serve = (request: IncomingMessage, response: ServerResponse) => {
@@ -66,6 +89,7 @@ export async function startHubServer(repos: Record<string, string>, options: Hub
       return;
     }
     requests.push(`${request.method} ${decodeURIComponent(rawPath)}${request.headers.range ? ` ${request.headers.range}` : ''}`);
+    if (request.headers['if-range']) conditional.push(`${request.method} ${decodeURIComponent(rawPath)} ${request.headers.range ?? ''} if-range ${request.headers['if-range']}`);
     const repo = parseParquetListPath(rawPath)?.repo ?? parseResolvePath(rawPath)?.repo;
     const token = repo === undefined ? undefined : options.gated?.[repo];
     if (token !== undefined && request.headers.authorization !== `Bearer ${token}`) {
@@ -85,13 +109,21 @@ export async function startHubServer(repos: Record<string, string>, options: Hub
       return;
     }
     const size = statSync(file).size;
-    const range = request.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
+    // As the Hub: a strong ETag per revision of the file; LFS files also announce their SHA-256.
+    const digest = sha256Of(file);
+    const etag = `"${digest}"`;
+    const announced = misreported.has(resolved!.path) ? '0'.repeat(64) : digest;
+    // If-Range (RFC 9110 §13.1.5): the range only if the file is still the one the client has; else all of it.
+    const ifRange = request.headers['if-range'];
+    const range = ifRange !== undefined && ifRange !== etag ? null : request.headers.range?.match(/^bytes=(\d+)-(\d*)$/);
     const start = range ? Number(range[1]) : 0;
     const end = range?.[2] ? Math.min(size - 1, Number(range[2])) : size - 1;
     response.writeHead(range ? 206 : 200, {
       ...CORS_HEADERS,
       'content-length': String(end + 1 - start),
       'accept-ranges': 'bytes',
+      etag,
+      ...(LFS_FILE.test(resolved!.path) ? { 'x-linked-etag': `"${announced}"` } : {}),
       ...(range ? { 'content-range': `bytes ${start}-${end}/${size}` } : {}),
     });
     if (request.method === 'HEAD') {
@@ -119,6 +151,8 @@ export async function startHubServer(repos: Record<string, string>, options: Hub
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
+    conditional,
+    misreportChecksum: (path) => misreported.add(path),
     breakAfter: (path, bytes) => breaks.set(path, bytes),
     throttle: (rate) => {
       bytesPerSecond = rate;

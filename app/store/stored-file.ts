@@ -3,11 +3,18 @@
  * whole and an interrupted download resumes after its last whole chunk (HTTP Range). Hub models
  * (app/model/hub.ts) and Hub data sets (app/data/import/hub-store.ts) are both stored this way.
  *
- * Layout: `{key}` holds the manifest ({url, size, chunkBytes, chunks, complete}); `{key}#000012` hold
- * the chunks. A file counts as stored only once its manifest says complete, which is written after its
- * last chunk.
+ * Layout: `{key}` holds the manifest ({url, size, chunkBytes, chunks, complete, etag, sha256});
+ * `{key}#000012` hold the chunks. A file counts as stored only once its manifest says complete, which is
+ * written after its last chunk.
+ *
+ * A resumed download must continue the same revision of the file: its Range request carries If-Range
+ * with the ETag of the first response (RFC 9110 §13.1.5), so a server whose file changed sends the whole
+ * new file (200) and the download starts over instead of splicing two revisions. Without a strong ETag
+ * nothing can prove the parts match, so the download starts over too. When the Hub gives the file's
+ * SHA-256 (the LFS oid, in X-Linked-Etag or as the ETag itself), the stored bytes are checked against it.
  */
 import { CocktailError } from '../errors.ts';
+import { Sha256 } from './sha256.ts';
 import type { Storage, StoreName } from './storage.ts';
 
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
@@ -20,6 +27,10 @@ export interface StoredFileManifest {
   chunkBytes: number;
   chunks: number;
   complete: boolean;
+  /** The server's strong ETag of the revision being stored (sent as If-Range on resume); null if it gave none. */
+  etag: string | null;
+  /** The SHA-256 the Hub gave for the file (lowercase hex), checked once the file is complete. */
+  sha256: string | null;
 }
 
 export class DownloadError extends CocktailError {}
@@ -72,12 +83,12 @@ export async function storeBlob(
     await storage.put(store, chunkKey(key, index), { bytes: chunk.size }, chunk);
     options.onProgress?.(Math.min(file.size, (index + 1) * chunkBytes), file.size);
   }
-  await storage.put(store, key, { url: 'local', size: file.size, chunkBytes, chunks, complete: true } satisfies StoredFileManifest);
+  await storage.put(store, key, { url: 'local', size: file.size, chunkBytes, chunks, complete: true, etag: null, sha256: null } satisfies StoredFileManifest);
 }
 
 /** Records that an optional file does not exist upstream, so later loads never ask the network for it. */
 export async function storeAbsence(storage: Storage, store: StoreName, key: string): Promise<void> {
-  await storage.put(store, key, { url: 'absent', size: null, chunkBytes: DEFAULT_CHUNK_BYTES, chunks: 0, complete: false } satisfies StoredFileManifest);
+  await storage.put(store, key, { url: 'absent', size: null, chunkBytes: DEFAULT_CHUNK_BYTES, chunks: 0, complete: false, etag: null, sha256: null } satisfies StoredFileManifest);
 }
 
 /** Deletes every item whose key starts with `prefix`; returns how many went. */
@@ -122,17 +133,32 @@ export async function ensureStoredFile(storage: Storage, store: StoreName, key: 
     return true;
   }
   if (stored?.url === 'absent') return false;
-  const resumeChunks = stored && stored.chunkBytes === chunkBytes ? stored.chunks : 0;
-  return download(storage, store, key, url, resumeChunks, { ...options, chunkBytes });
+  const resume = stored && stored.chunkBytes === chunkBytes && stored.chunks > 0 && isStrongEtag(stored.etag) ? { chunks: stored.chunks, etag: stored.etag } : undefined;
+  return download(storage, store, key, url, resume, { ...options, chunkBytes });
 }
 
-async function download(storage: Storage, store: StoreName, key: string, url: string, resumeChunks: number, options: DownloadOptions & { chunkBytes: number }): Promise<boolean> {
+/** Only a strong validator may guard a Range request (RFC 9110 §13.1.5); weak ones (W/"…") may not. */
+function isStrongEtag(etag: string | null | undefined): etag is string {
+  return typeof etag === 'string' && etag.startsWith('"');
+}
+
+/** The file's SHA-256 when the server gives it: the Hub's X-Linked-Etag for LFS files, or an ETag that is one. */
+function announcedSha256(response: Response): string | null {
+  for (const header of ['x-linked-etag', 'etag']) {
+    const value = response.headers.get(header)?.replace(/^W\//, '').replace(/"/g, '').toLowerCase();
+    if (value && /^[0-9a-f]{64}$/.test(value)) return value;
+  }
+  return null;
+}
+
+async function download(storage: Storage, store: StoreName, key: string, url: string, resume: { chunks: number; etag: string } | undefined, options: DownloadOptions & { chunkBytes: number }): Promise<boolean> {
   const { name, signal, onProgress, chunkBytes } = options;
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const resumeChunks = resume?.chunks ?? 0;
   const start = resumeChunks * chunkBytes;
   let response: Response;
   try {
-    response = await fetchImpl(url, { signal: signal ?? null, headers: { ...options.headers, ...(start > 0 ? { Range: `bytes=${start}-` } : {}) } });
+    response = await fetchImpl(url, { signal: signal ?? null, headers: { ...options.headers, ...(resume ? { Range: `bytes=${start}-`, 'If-Range': resume.etag } : {}) } });
   } catch (error) {
     if (signal?.aborted) throw new DownloadError('CANCELLED', `Download of ${name} was cancelled; it resumes where it stopped next time`, { file: name });
     throw new DownloadError('HUB_NETWORK', `Could not reach ${url} (${(error as Error).message}). Stored files still load offline.`, { file: name, url });
@@ -146,13 +172,28 @@ async function download(storage: Storage, store: StoreName, key: string, url: st
     throw new DownloadError('HUB_FORBIDDEN', `${url} answered ${response.status}: ${why}; accept its licence on the Hub and give a token that can read it, or use local files`, { file: name, url });
   }
   if (!response.ok) throw new DownloadError('HUB_HTTP', `${url} answered ${response.status} ${response.statusText}`, { file: name, url, status: response.status });
-  // A server that ignores Range sends the whole file (200): start over.
-  const resumed = response.status === 206;
+  const etag = response.headers.get('etag');
+  if (resume && response.status === 206 && etag !== resume.etag) {
+    // A server that ignored If-Range sent part of another revision: never splice it; start over.
+    await response.body?.cancel();
+    return download(storage, store, key, url, undefined, options);
+  }
+  // A changed file (If-Range did not match) or a server that ignores Range sends the whole file (200): start over.
+  const resumed = resume !== undefined && response.status === 206;
   let chunkIndex = resumed ? resumeChunks : 0;
   let loaded = resumed ? start : 0;
   let received = 0;
   const total = totalSize(response, resumed ? start : 0);
-  const writeManifest = (complete: boolean) => storage.put(store, key, { url, size: complete ? loaded : total, chunkBytes, chunks: chunkIndex, complete } satisfies StoredFileManifest);
+  const sha256 = announcedSha256(response);
+  const hash = sha256 ? new Sha256() : undefined;
+  if (hash && resumed) {
+    for (let index = 0; index < resumeChunks; index++) {
+      const chunk = await storage.getBytes(store, chunkKey(key, index));
+      if (!chunk) return download(storage, store, key, url, undefined, options);
+      hash.update(chunk);
+    }
+  }
+  const writeManifest = (complete: boolean) => storage.put(store, key, { url, size: complete ? loaded : total, chunkBytes, chunks: chunkIndex, complete, etag, sha256 } satisfies StoredFileManifest);
   await writeManifest(false);
 
   const reader = response.body!.getReader();
@@ -185,6 +226,7 @@ async function download(storage: Storage, store: StoreName, key: string, url: st
         part = part.subarray(take);
         if (pendingBytes === chunkBytes) await flush();
       }
+      hash?.update(value);
       loaded += value.byteLength;
       received += value.byteLength;
       onProgress?.({ loaded, total, received });
@@ -196,6 +238,13 @@ async function download(storage: Storage, store: StoreName, key: string, url: st
   if (pendingBytes > 0) await flush();
   if (total !== null && loaded !== total) {
     throw new DownloadError('HUB_INTERRUPTED', `Download of ${name} ended at ${loaded} of ${total} bytes; load again to resume`, { file: name, url, loaded });
+  }
+  const digest = hash?.hex();
+  if (digest !== undefined && digest !== sha256) {
+    // Keep nothing of it: the next load downloads the file again from the start.
+    await storage.delete(store, key);
+    await deleteStoredPrefix(storage, store, `${key}#`);
+    throw new DownloadError('HUB_CHECKSUM', `${name} arrived with SHA-256 ${digest}, but the Hub gives ${sha256}; it was discarded: load again to download it afresh`, { file: name, url, expected: sha256, got: digest });
   }
   await writeManifest(true);
   return true;
