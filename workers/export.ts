@@ -16,7 +16,7 @@ import { parseRecipe } from '../app/train/recipe.ts';
 import { openModelFiles } from './model-files.ts';
 import { everyInterval, PROGRESS_INTERVAL_MS } from './progress.ts';
 import type { Commands, ExportRecipeResult, TrainProgress } from './protocol.ts';
-import { openTaskFile } from './studio-env.ts';
+import { openStoredAdapter, openTaskFile } from './studio-env.ts';
 
 export async function exportInStudio(request: Commands['export.recipe']['payload'], storage: Storage, signal: AbortSignal, progress: (event: TrainProgress) => void): Promise<ExportRecipeResult> {
   const target = parseExportTarget(request.target);
@@ -41,8 +41,19 @@ export async function exportInStudio(request: Commands['export.recipe']['payload
     if (!('file' in task.source)) continue;
     for (const path of [task.source.file, task.source.validation_file]) if (path !== undefined) sourceFiles.set(path, new Uint8Array(await (await openTaskFile(storage, path)).arrayBuffer()));
   }
+  const initAdapter = recipe.lora.init_from ? await openStoredAdapter(storage, recipe.lora.init_from) : undefined;
   progress({ kind: 'stage', stage: 'export' });
-  const result = exportRecipe({ recipe, target, mode, shape: { gpus: request.gpus, nodes: request.nodes }, tasks: prepared.tasks, examples: prepared.examples!, tokenizer, sourceFiles });
+  const result = exportRecipe({
+    recipe,
+    target,
+    mode,
+    shape: { gpus: request.gpus, nodes: request.nodes },
+    tasks: prepared.tasks,
+    examples: prepared.examples!,
+    tokenizer,
+    sourceFiles,
+    ...(initAdapter ? { initAdapter: { config: initAdapter.config, weights: new Uint8Array(await initAdapter.weights.arrayBuffer()) } } : {}),
+  });
   const folder = `${(recipe.name ?? 'recipe').replace(/[^A-Za-z0-9_.-]+/g, '-')}-${target}-${mode}`;
   const encoder = new TextEncoder();
   const entries: Record<string, Uint8Array> = {};

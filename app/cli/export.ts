@@ -9,6 +9,7 @@ import { EXPORT_TARGETS, parseExportMode, parseExportTarget } from '../export/ta
 import { CocktailError } from '../errors.ts';
 import { parseOptions } from './args.ts';
 import { readRecipe } from './recipe-env.ts';
+import { readPeftAdapter } from './peft-files.ts';
 import { prepareRecipeData } from './recipe-tasks.ts';
 
 export const EXPORT_USAGE = `cocktail export --recipe <recipe.json> --target ${EXPORT_TARGETS.join('|')} --out <dir> [--mode native|premixed] [--gpus N] [--nodes M] [--json]`;
@@ -24,6 +25,7 @@ export async function exportCommand(args: string[]): Promise<number> {
     if (!('file' in task.source)) continue;
     for (const path of [task.source.file, task.source.validation_file]) if (path !== undefined) sourceFiles.set(path, new Uint8Array(await readFile(resolve(recipeDir, path))));
   }
+  const initAdapter = recipe.lora.init_from ? await readPeftAdapter(resolve(recipeDir, recipe.lora.init_from)) : undefined;
   const result = exportRecipe({
     recipe,
     target,
@@ -33,6 +35,7 @@ export async function exportCommand(args: string[]): Promise<number> {
     examples: prepared.examples!,
     tokenizer: prepared.tokenizer,
     sourceFiles,
+    ...(initAdapter ? { initAdapter: { config: initAdapter.config, weights: new Uint8Array(await initAdapter.weights.arrayBuffer()) } } : {}),
   });
   const out = resolve(options.out!);
   for (const [path, content] of result.files) {

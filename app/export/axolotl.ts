@@ -84,6 +84,7 @@ export function axolotlConfigKeys(plan: ExportPlan): ConfigKey[] {
     const evaluated = plan.tasks.filter((task) => task.validation.length > 0);
     if (evaluated.length > 0) keys.push({ key: 'test_datasets', value: evaluated.map((task) => datasetEntry(`data/${task.fileStem}.validation.jsonl`, task.kind)), source: doc, from: 'tasks[].validation_fraction' });
   }
+  if (plan.initAdapter) keys.push({ key: 'lora_model_dir', value: plan.initAdapter, source: doc, from: 'lora.init_from' });
   if (batch.devices > 1) keys.push({ key: 'deepspeed', value: DEEPSPEED_CONFIG, source: `${doc}; https://docs.axolotl.ai/docs/multi-gpu.html` });
   return keys;
 }

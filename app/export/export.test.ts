@@ -320,6 +320,20 @@ describe('exportRecipe', () => {
     expect(mapping).toContain('Axolotl has no per-data-set sampling weights');
   });
 
+  it('copies the adapter of lora.init_from into the export, and each target starts from it', () => {
+    const initAdapter = { config: '{"peft_type": "LORA"}', weights: new Uint8Array([1, 2, 3]) };
+    const continued = { ...request('axolotl', 'native'), recipe: { ...recipe, lora: { ...recipe.lora, init_from: 'runs/laptop/adapter' } }, initAdapter };
+    const axolotl = exportRecipe(continued);
+    expect(YAML.parse(text(axolotl.files, 'config.yml'))).toMatchObject({ lora_model_dir: 'init_adapter' });
+    expect(axolotl.files.get('init_adapter/adapter_model.safetensors')).toEqual(initAdapter.weights);
+    expect(text(axolotl.files, 'init_adapter/adapter_config.json')).toBe(initAdapter.config);
+    expect(parseRecipe(text(axolotl.files, 'recipe.json')).lora.init_from).toBe('init_adapter');
+    expect(text(axolotl.files, 'MAPPING.md')).toContain('| lora.init_from | "init_adapter" | `config.yml` lora_model_dir: "init_adapter"; copied into init_adapter/, where training starts from |');
+    expect(axolotl.notes.map((note) => note.field)).not.toContain('lora.init_from');
+    expect(YAML.parse(text(exportRecipe({ ...continued, target: 'llamafactory' }).files, 'config.yaml'))).toMatchObject({ adapter_name_or_path: 'init_adapter' });
+    expect(JSON.parse(text(exportRecipe({ ...continued, target: 'trl' }).files, 'run.json'))).toMatchObject({ init_adapter: 'init_adapter' });
+  });
+
   it('refuses an unknown target with the list of targets, and a device count that does not divide the batch', () => {
     expect(() => parseExportTarget('unsloth')).toThrow('unknown export target "unsloth"; the targets are axolotl, llamafactory, trl');
     expect(() => exportRecipe(request('trl', 'native', { gpus: 3, nodes: 1 }))).toThrow(/8 examples per step .* cannot be shared evenly by 3 GPUs/);

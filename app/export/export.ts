@@ -26,7 +26,7 @@ import { launchFiles } from './launch.ts';
 import { llamaFactoryConfigKeys, llamaFactoryFiles, LLAMAFACTORY_CONFIG } from './llamafactory.ts';
 import { mappingMarkdown, standingNotes } from './mapping.ts';
 import { fixedMixture } from './mixture.ts';
-import type { ExportFiles, ExportNote, ExportPlan } from './plan.ts';
+import { INIT_ADAPTER_DIR, type ExportFiles, type ExportNote, type ExportPlan } from './plan.ts';
 import { asPromptCompletion } from './segments.ts';
 import { premixedRows, taskRows, tokenizedValidation } from './task-data.ts';
 import { TARGET_TITLES, type ExportMode, type ExportTarget } from './targets.ts';
@@ -43,6 +43,8 @@ export interface ExportRequest {
   tokenizer: Pick<TextTokenizer, 'applyChatTemplate' | 'eosToken'>;
   /** The recipe's local task files by the path the recipe names them with; copied into sources/. */
   sourceFiles: ReadonlyMap<string, Uint8Array>;
+  /** The PEFT adapter lora.init_from names, copied into init_adapter/ for the target to start from. */
+  initAdapter?: { config: string; weights: Uint8Array };
 }
 
 export interface ExportResult {
@@ -68,7 +70,8 @@ export function exportRecipe(request: ExportRequest): ExportResult {
     steps,
     tasks: rows,
     mixture,
-    notes: [...standingNotes({ recipe, mode, target }), ...mixtureNotes(target, mode, mixture), ...formatNotes(target, mode, rows)],
+    notes: [...standingNotes({ recipe, mode, target, initAdapterCopied: request.initAdapter !== undefined }), ...mixtureNotes(target, mode, mixture), ...formatNotes(target, mode, rows)],
+    ...(request.initAdapter ? { initAdapter: INIT_ADAPTER_DIR } : {}),
   };
   if (mode === 'premixed') {
     plan.premixed = premixedRows(tasks, drawRun(config).steps);
@@ -77,6 +80,11 @@ export function exportRecipe(request: ExportRequest): ExportResult {
 
   const files: ExportFiles = new Map();
   const { recipe: portable, copied } = portableRecipe(recipe, rows.map((row) => row.fileStem), request.sourceFiles, files);
+  if (request.initAdapter) {
+    files.set(`${INIT_ADAPTER_DIR}/adapter_config.json`, request.initAdapter.config);
+    files.set(`${INIT_ADAPTER_DIR}/adapter_model.safetensors`, request.initAdapter.weights);
+    portable.lora = { ...portable.lora, init_from: INIT_ADAPTER_DIR };
+  }
   files.set('recipe.json', `${JSON.stringify(portable, null, 2)}\n`);
   let configs: { file: string; keys: ConfigKey[] }[];
   switch (target) {

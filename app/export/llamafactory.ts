@@ -112,6 +112,7 @@ export function llamaFactoryConfigKeys(plan: ExportPlan): ConfigKey[] {
       );
     }
   }
+  if (plan.initAdapter) keys.push({ key: 'adapter_name_or_path', value: plan.initAdapter, source: MODEL_ARGS, from: 'lora.init_from' });
   if (batch.devices > 1) keys.push({ key: 'deepspeed', value: DEEPSPEED_CONFIG, source: `${TRAINING_ARGS}; LLaMA-Factory examples/deepspeed/ds_z2_config.json` });
   return keys;
 }

@@ -47,7 +47,7 @@ function fieldRows(plan: ExportPlan): { field: string; value: unknown; became?: 
     { field: 'lora.targets', value: recipe.lora.targets },
     { field: 'lora.rslora', value: recipe.lora.rslora },
     { field: 'lora.layout', value: recipe.lora.layout, became: recipe.lora.layout === 'shared' ? 'one adapter, as the targets train' : 'NOT carried: see the notes' },
-    { field: 'lora.init_from', value: recipe.lora.init_from ?? null, became: recipe.lora.init_from ? 'NOT carried: see the notes' : 'unset: the adapter starts fresh, as PEFT initialises it' },
+    { field: 'lora.init_from', value: recipe.lora.init_from ?? null, became: !recipe.lora.init_from ? 'unset: the adapter starts fresh, as PEFT initialises it' : plan.initAdapter ? `copied into ${plan.initAdapter}/, where training starts from` : 'NOT carried: see the notes' },
     { field: 'optimizer.lr', value: recipe.optimizer.lr },
     { field: 'optimizer.betas', value: recipe.optimizer.betas },
     { field: 'optimizer.eps', value: recipe.optimizer.eps },
@@ -105,7 +105,7 @@ export function mappingMarkdown(plan: ExportPlan, configs: readonly { file: stri
   return `${lines.join('\n')}\n`;
 }
 
-export function standingNotes(plan: Pick<ExportPlan, 'recipe' | 'mode' | 'target'>): ExportNote[] {
+export function standingNotes(plan: Pick<ExportPlan, 'recipe' | 'mode' | 'target'> & { initAdapterCopied: boolean }): ExportNote[] {
   const notes: ExportNote[] = [
     { field: 'lora.dropout', message: 'the dropout masks come from the target\'s random number generator, not ours: the same rate, different draws' },
     {
@@ -114,11 +114,17 @@ export function standingNotes(plan: Pick<ExportPlan, 'recipe' | 'mode' | 'target
     },
     { field: 'nonfinite', message: `the studio ${plan.recipe.nonfinite === 'skip' ? 'skips' : 'stops at'} a step with a non-finite loss or gradient; the targets have no such switch` },
   ];
+  if (plan.mode === 'native') {
+    notes.push({
+      field: 'tasks[].template',
+      message: 'each answer ends with the tokenizer\'s EOS written as text where the studio appends the EOS token; a target version that appends its own EOS to an answer trains a second one: check the first tokenized rows in its log (premixed mode carries token ids and has no such question)',
+    });
+  }
   const source = plan.recipe.model.source;
   if (!/^[\w.-]+\/[\w.-]+$/.test(source) || source.startsWith('local/')) {
     notes.push({ field: 'model.source', message: `"${source}" is a model folder of this machine, not a Hub id: put the model at that path on the cluster, or write its Hub id in the configuration` });
   }
   if (plan.recipe.lora.layout === 'per_task') notes.push({ field: 'lora.layout', message: 'per-task adapters have no counterpart in the targets: one shared adapter is trained; export each task alone for one adapter each' });
-  if (plan.recipe.lora.init_from) notes.push({ field: 'lora.init_from', message: `the run continues from adapter "${plan.recipe.lora.init_from}" in the studio; the export starts a fresh adapter (give the target its own option to load it)` });
+  if (plan.recipe.lora.init_from && !plan.initAdapterCopied) notes.push({ field: 'lora.init_from', message: `the run continues from adapter "${plan.recipe.lora.init_from}" in the studio; the export starts a fresh adapter (give the target its own option to load it)` });
   return notes;
 }

@@ -26,6 +26,8 @@ export interface ExportPlan {
   /** Premixed mode only: each task's validation examples, tokenized. */
   premixedValidation?: { fileStem: string; rows: Omit<PremixedRow, 'task'>[] }[];
   notes: ExportNote[];
+  /** Where the adapter of lora.init_from was copied, when the recipe continues from one. */
+  initAdapter?: string;
 }
 
 /** One file of the export, by its path inside DIR. */
@@ -33,3 +35,4 @@ export type ExportFiles = Map<string, string | Uint8Array>;
 
 export const DEEPSPEED_CONFIG = 'ds_zero2.json';
 export const OUTPUT_DIR = 'output';
+export const INIT_ADAPTER_DIR = 'init_adapter';

@@ -87,7 +87,7 @@ export function trlFiles(plan: ExportPlan, files: ExportFiles): void {
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   files.set(TRL_FILES.sftConfig, json(keysObject(trlSftConfigKeys(plan))));
   files.set(TRL_FILES.loraConfig, json(keysObject(trlLoraConfigKeys(plan))));
-  const run: Record<string, unknown> = { model: plan.recipe.model.source, revision: plan.recipe.model.revision, mode: plan.mode };
+  const run: Record<string, unknown> = { model: plan.recipe.model.source, revision: plan.recipe.model.revision, mode: plan.mode, init_adapter: plan.initAdapter ?? null };
   if (plan.mode === 'premixed') {
     files.set('data/premixed.jsonl', jsonl(plan.premixed ?? []));
     run.train_file = 'data/premixed.jsonl';
@@ -122,7 +122,7 @@ import os
 
 import torch
 from datasets import interleave_datasets, load_dataset
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer
 from trl import SFTConfig, SFTTrainer
 
@@ -144,6 +144,9 @@ lora = LoraConfig(**read_json("lora_config.json"))
 tokenizer = AutoTokenizer.from_pretrained(run["model"], revision=run["revision"])
 model = AutoModelForCausalLM.from_pretrained(run["model"], revision=run["revision"])
 evaluation = {name: rows(path) for name, path in run["eval_files"].items()} or None
+if run["init_adapter"]:
+    # The recipe continues from an adapter (lora.init_from): train that one rather than a fresh one.
+    model = PeftModel.from_pretrained(model, os.path.join(HERE, run["init_adapter"]), is_trainable=True)
 
 if run["mode"] == "premixed":
 
@@ -156,7 +159,7 @@ if run["mode"] == "premixed":
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     trainer = InOrderTrainer(
-        model=get_peft_model(model, lora),
+        model=model if run["init_adapter"] else get_peft_model(model, lora),
         args=args,
         train_dataset=rows(run["train_file"]).remove_columns(["task"]),
         eval_dataset=evaluation,
@@ -165,7 +168,8 @@ if run["mode"] == "premixed":
 else:
     tasks = [rows(path) for path in run["train_files"]]
     train = tasks[0] if len(tasks) == 1 else interleave_datasets(tasks, probabilities=run["probabilities"], seed=args.seed, stopping_strategy="all_exhausted")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer, peft_config=lora)
+    peft = {} if run["init_adapter"] else {"peft_config": lora}
+    trainer = SFTTrainer(model=model, args=args, train_dataset=train, eval_dataset=evaluation, processing_class=tokenizer, **peft)
 
 trainer.train()
 trainer.save_model(args.output_dir)
