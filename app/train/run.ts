@@ -22,6 +22,7 @@ import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
+import { RunControl, type BestEvent, type MixtureEvent } from './run-control.ts';
 import { Trainer, type StepRecord } from './trainer.ts';
 
 export interface RunEnvironment {
@@ -63,6 +64,12 @@ export interface RunEvents {
   onStep?(event: StepEvent): void;
   onEval?(event: EvalEvent): void;
   onCheckpoint?(step: number): void;
+  /** Adaptive mixing: the probabilities at the start and after each evaluation, with the reasons for any change. */
+  onMixture?(event: MixtureEvent): void;
+  /** best_checkpoint: a new best evaluation, whose adapters are now kept. */
+  onBest?(event: BestEvent): void;
+  /** Early stopping ended the run at this step. */
+  onEarlyStop?(event: { step: number; reason: string }): void;
 }
 
 export interface RunResult {
@@ -73,6 +80,10 @@ export interface RunResult {
   evaluations: EvalEvent[];
   /** PEFT files per adapter ("shared", or one per task); also stored in the "adapters" store. */
   adapters: Map<string, PeftFiles>;
+  /** With best_checkpoint: the adapters exported are those of this evaluation. */
+  best?: { step: number; score: number };
+  /** Early stopping ended the run before its last step. */
+  stoppedEarly?: { step: number; reason: string };
 }
 
 /** Loads the recipe's model and prepares its tasks: the first two stages of every run. */
@@ -157,8 +168,15 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false, ...(initialAdapters ? { initialAdapters } : {}) });
     lastCheckpoint = trainer.step;
     evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), recipe.lora.r);
+    const control = await RunControl.open(recipe, tasks, storage, runId, options.resume && trainer.step > 0 ? trainer.step : null);
+    const baseModel = peftBaseModel(recipe.model.source, model.config);
+    const exportNow = async (): Promise<Map<string, PeftFiles>> => new Map([...(await trainer!.adaptersNow())].map(([name, adapter]) => [name, exportPeftAdapter(adapter, model.config, baseModel.name, baseModel.note)]));
+    const controlled = { mixProbabilities: () => trainer!.mixProbabilities(), setMixMultipliers: (m: readonly number[]) => trainer!.setMixMultipliers(m), exportAdapters: exportNow };
+    const startMixture = control.mixtureNow(trainer.step, controlled);
+    if (startMixture) events.onMixture?.(startMixture);
     const evaluations: EvalEvent[] = [];
-    const evaluate = async (): Promise<EvalEvent> => {
+    // Evaluates every task; returns why the run should stop early, or null.
+    const evaluate = async (): Promise<string | null> => {
       const adapters = trainer!.gpuAdapters();
       const results: TaskEvaluation[] = [];
       const limits = { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens };
@@ -166,10 +184,14 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
       const event = { step: trainer!.step, tasks: results };
       evaluations.push(event);
       events.onEval?.(event);
-      return event;
+      const outcome = await control.afterEvaluation(event.step, results, controlled);
+      if (outcome.mixture) events.onMixture?.(outcome.mixture);
+      if (outcome.best) events.onBest?.(outcome.best);
+      return outcome.stop;
     };
 
     const secondsPerStep: number[] = [];
+    let stoppedEarly: { step: number; reason: string } | undefined;
     while (!trainer.done) {
       if (signal?.aborted) {
         if (signal.reason === 'pause') {
@@ -188,7 +210,14 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
         lastCheckpoint = trainer.step;
         events.onCheckpoint?.(trainer.step);
       }
-      if (trainer.step % recipe.eval_every === 0 && !trainer.done) await evaluate();
+      if (trainer.step % recipe.eval_every === 0 && !trainer.done) {
+        const stop = await evaluate();
+        if (stop) {
+          stoppedEarly = { step: trainer.step, reason: stop };
+          events.onEarlyStop?.({ step: trainer.step, reason: stop });
+          break;
+        }
+      }
     }
     // The trained adapters are saved before the final evaluation, so a failure there loses nothing.
     await trainer.saveCheckpoint();
@@ -196,16 +225,35 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     events.onCheckpoint?.(trainer.step);
     events.onStage?.('export');
     const adapters = new Map<string, PeftFiles>();
-    for (const [name, adapter] of await trainer.adaptersNow()) {
-      const baseModel = peftBaseModel(recipe.model.source, model.config);
-      const peft = exportPeftAdapter(adapter, model.config, baseModel.name, baseModel.note);
-      adapters.set(name, peft);
-      const meta = { runId, name, baseModel: recipe.model.source, r: adapter.config.r, steps: trainer.step, ...(baseModel.note ? { baseModelNote: baseModel.note } : {}) };
-      await storage.put('adapters', `${runId}/${name}`, meta, await zipPeftAdapter(peft));
+    const storeAdapters = async (files: Map<string, PeftFiles>, steps: number, bestScore?: number): Promise<void> => {
+      for (const [name, peft] of files) {
+        adapters.set(name, peft);
+        const meta = { runId, name, baseModel: recipe.model.source, r: recipe.lora.r, steps, ...(baseModel.note ? { baseModelNote: baseModel.note } : {}), ...(bestScore !== undefined ? { best: true, score: bestScore } : {}) };
+        await storage.put('adapters', `${runId}/${name}`, meta, await zipPeftAdapter(peft));
+      }
+    };
+    await storeAdapters(await exportNow(), trainer.step);
+    // Stopped early, the run has just been evaluated at this step.
+    if (!stoppedEarly) {
+      events.onStage?.('evaluate');
+      await evaluate();
     }
-    events.onStage?.('evaluate');
-    await evaluate();
-    return { status: 'completed', step: trainer.step, totalSteps: trainer.totalSteps, history: trainer.history, evaluations, adapters };
+    // With best_checkpoint the adapters of the best evaluation are exported, bit for bit as they were kept.
+    const best = await control.bestAdapters();
+    if (best) {
+      adapters.clear();
+      await storeAdapters(best.adapters, best.step, best.score);
+    }
+    return {
+      status: 'completed',
+      step: trainer.step,
+      totalSteps: trainer.totalSteps,
+      history: trainer.history,
+      evaluations,
+      adapters,
+      ...(best ? { best: { step: best.step, score: best.score } } : {}),
+      ...(stoppedEarly ? { stoppedEarly } : {}),
+    };
   } catch (error) {
     throw await explainGpuFailure(ctx, error, runId, lastCheckpoint);
   } finally {

@@ -331,6 +331,16 @@ export class Trainer {
     await saveCheckpoint(this.options.storage, checkpoint);
   }
 
+  /** Every task's probability at the next step, as the sampler will draw it. */
+  mixProbabilities(): number[] {
+    return this.sampler.probabilities();
+  }
+
+  /** Adaptive mixing's new multipliers, from the next step on (they are part of the sampler's checkpointed state). */
+  setMixMultipliers(multipliers: readonly number[]): void {
+    this.sampler.setMultipliers(multipliers);
+  }
+
   /** The adapters on the GPU, in task order for per-task adapters (for evaluation and generation). */
   gpuAdapters(): GpuLora[] {
     return this.adapters.map((adapter) => adapter.gpu);
