@@ -9,6 +9,7 @@ import { runSelfTest } from '../app/gpu/selftest.ts';
 import { loadModel } from '../app/model/load.ts';
 import { openIndexedDbStorage } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
+import { auditInStudio } from './audit.ts';
 import { importTaskFile, previewHubSplit } from './data.ts';
 import { exportInStudio } from './export.ts';
 import { generateInStudio } from './generate.ts';
@@ -57,6 +58,7 @@ const handlers: Handlers = {
     run?.abort('pause');
     return { paused: run !== undefined };
   },
+  'audit.run': async (request, { signal, progress, storage }) => auditInStudio(request, await storage(), signal, progress),
   'model.load': async (request, { signal, progress, storage }) => loadStudioModel(request, await storage(), signal, progress),
   'model.importLocal': async (request, { signal, progress, storage }) => importLocalModel(request, await storage(), signal, progress),
   'model.plan': async (request, { gpu, storage }) => planTraining(request, await storage(), await gpu()),

@@ -15,6 +15,8 @@ import type { ImportProgress } from '../app/data/import/types.ts';
 import type { ValidationReport } from '../app/data/validate.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
 import type { EvalEvent, StepEvent } from '../app/train/run.ts';
+import type { BestEvent, MixtureEvent } from '../app/train/run-control.ts';
+import type { AuditProgress, AuditReport } from '../app/audit/index.ts';
 import type { HubProgress } from '../app/model/hub.ts';
 import type { MemoryEstimate } from '../app/model/memory.ts';
 import type { EngineCheck } from '../app/model/verify.ts';
@@ -76,6 +78,8 @@ export interface Commands {
   /** Evaluates a recipe's tasks with an adapter from the library (or the base model). */
   'eval.run': { payload: { recipe: unknown; adapterKey?: string } & HubSettings; result: EvalEvent; progress: TrainProgress };
   /** The recipe as a folder for Axolotl, LLaMA-Factory or TRL (app/export), zipped. */
+  /** The data audit of a recipe's prepared tasks (app/audit); `terms` is the edited bias term list. */
+  'audit.run': { payload: { recipe: unknown; terms?: string } & HubSettings; result: AuditReport; progress: AuditProgress };
   'export.recipe': { payload: ExportRecipeRequest & HubSettings; result: ExportRecipeResult; progress: TrainProgress };
 }
 
@@ -235,6 +239,9 @@ export interface TrainRunResult {
   totalSteps: number;
   /** Keys in the "adapters" store of the exported PEFT adapters (zip). */
   adapterKeys: string[];
+  /** With best_checkpoint: the exported adapters are this evaluation's. */
+  best?: { step: number; score: number };
+  stoppedEarly?: { step: number; reason: string };
 }
 
 export type TrainProgress =
@@ -242,7 +249,10 @@ export type TrainProgress =
   | { kind: 'prepare'; progress: PrepareProgress }
   | { kind: 'step'; step: StepEvent }
   | { kind: 'eval'; eval: EvalEvent }
-  | { kind: 'checkpoint'; step: number };
+  | { kind: 'checkpoint'; step: number }
+  | { kind: 'mixture'; mixture: MixtureEvent }
+  | { kind: 'best'; best: BestEvent }
+  | { kind: 'early_stop'; step: number; reason: string };
 
 export type CommandType = keyof Commands;
 
@@ -282,6 +292,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'data.tokenView',
   'eval.run',
   'export.recipe',
+  'audit.run',
 ];
 
 export function isCommandType(type: unknown): type is CommandType {

@@ -23,6 +23,9 @@ function progressEvents(progress: (event: TrainProgress) => void): RunEvents {
     onStage: (stage) => progress({ kind: 'stage', stage }),
     onPrepare: everyInterval(PROGRESS_INTERVAL_MS, (prepare) => progress({ kind: 'prepare', progress: prepare })),
     onEval: (evaluation) => progress({ kind: 'eval', eval: evaluation }),
+    onMixture: (mixture) => progress({ kind: 'mixture', mixture }),
+    onBest: (best) => progress({ kind: 'best', best }),
+    onEarlyStop: (stop) => progress({ kind: 'early_stop', ...stop }),
   };
 }
 
@@ -64,7 +67,7 @@ export async function trainInStudio(
       { signal, resume: request.resume },
     );
     const adapterKeys = [...result.adapters.keys()].map((name) => `${request.runId}/${name}`);
-    const answer = { status: result.status, step: result.step, totalSteps: result.totalSteps, adapterKeys };
+    const answer = { status: result.status, step: result.step, totalSteps: result.totalSteps, adapterKeys, ...(result.best ? { best: result.best } : {}), ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}) };
     record(() => recorder.end(answer));
     await writes;
     return answer;

@@ -1,3 +1,4 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
@@ -20,7 +21,14 @@ export async function trainCommand(args: string[]): Promise<number> {
   const runId = options['run-id'] ?? basename(recipePath).replace(/\.json$/, '');
   const out = resolve(options.out ?? join('runs', runId));
   const json = options.json === true;
-  const emit = (event: Record<string, unknown>, line: string) => console.log(json ? JSON.stringify(event) : line);
+  // Every event also goes to <out>/metrics.jsonl (appended on --resume): steps, evaluations, mixture changes, best.
+  const metricsPath = join(out, 'metrics.jsonl');
+  mkdirSync(out, { recursive: true });
+  if (options.resume !== true) writeFileSync(metricsPath, '');
+  const emit = (event: Record<string, unknown>, line: string) => {
+    appendFileSync(metricsPath, `${JSON.stringify(event)}\n`);
+    console.log(json ? JSON.stringify(event) : line);
+  };
 
   const ctx = await acquireNodeGpu({ label: 'cocktail train' });
   const storage = await openFileStorage(join(out, 'state'));
@@ -45,6 +53,13 @@ export async function trainCommand(args: string[]): Promise<number> {
       onEval: (evaluation) => {
         for (const task of evaluation.tasks) emit({ event: 'eval', step: evaluation.step, ...task }, `  eval ${task.task}: loss ${task.loss.toFixed(4)} ${task.metric} ${task.score.toFixed(4)}`);
       },
+      onMixture: (mixture) => {
+        const shares = mixture.taskNames.map((name, i) => `${name} ${mixture.probabilities[i]!.toFixed(3)}`).join(', ');
+        const reasons = mixture.reasons.map((reason) => `\n    ${reason.task}: ${reason.reason}`).join('');
+        emit({ event: 'mixture', ...mixture }, `  mixture at step ${mixture.step}: ${shares}${reasons}`);
+      },
+      onBest: (best) => emit({ event: 'best', ...best }, `  best so far: step ${best.step} (validation ${best.by} ${best.score.toFixed(4)})`),
+      onEarlyStop: (stop) => emit({ event: 'early_stop', ...stop }, `stopped early at step ${stop.step}: ${stop.reason}`),
     },
     { signal: controller.signal, resume: options.resume === true },
   );
@@ -55,6 +70,7 @@ export async function trainCommand(args: string[]): Promise<number> {
     await writeFile(join(dir, ADAPTER_WEIGHTS), new Uint8Array(await files.weights.arrayBuffer()));
     emit({ event: 'adapter', name, dir }, `wrote ${dir}`);
   }
+  if (result.best) emit({ event: 'best_adapter', ...result.best }, `the adapter${result.adapters.size === 1 ? ' is' : 's are'} the best evaluation's, from step ${result.best.step} (score ${result.best.score.toFixed(4)})`);
   if (result.status === 'paused') emit({ event: 'paused', step: result.step }, `paused at step ${result.step}; continue with --resume`);
   ctx.destroy();
   return 0;

@@ -5,6 +5,7 @@ import type { Json } from '../../store/storage.ts';
 import type { CheckpointMeta } from '../../train/checkpoint.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import type { EvalEvent } from '../../train/run.ts';
+import type { MixtureEvent } from '../../train/run-control.ts';
 import type { StepRecord } from '../../train/trainer.ts';
 import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
 import { cancelRequests, forgetCancelRequest, rememberCancelRequest, settledRunRecord } from '../../studio/cancel-requests.ts';
@@ -68,6 +69,11 @@ export interface TrainRun {
   history: StepPoint[];
   evaluations: EvalEvent[];
   adapterKeys: string[];
+  /** Adaptive mixing: the probabilities at the start and after each evaluation, with the reasons for changes. */
+  mixture?: MixtureEvent[];
+  /** best_checkpoint: the best evaluation so far (at the end: the one whose adapters were exported). */
+  best?: { step: number; score: number };
+  stoppedEarly?: { step: number; reason: string };
   error?: ErrorReport;
 }
 
@@ -143,6 +149,15 @@ export function applyProgress(run: TrainRun, events: readonly TrainProgress[]): 
         break;
       case 'checkpoint':
         next.checkpointStep = event.step;
+        break;
+      case 'mixture':
+        next.mixture = [...(next.mixture ?? []).filter((point) => point.step < event.mixture.step), event.mixture];
+        break;
+      case 'best':
+        next.best = { step: event.best.step, score: event.best.score };
+        break;
+      case 'early_stop':
+        next.stoppedEarly = { step: event.step, reason: event.reason };
         break;
     }
   }
@@ -226,6 +241,8 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
         step: result.step,
         totalSteps: result.totalSteps,
         adapterKeys: result.adapterKeys,
+        ...(result.best ? { best: result.best } : {}),
+        ...(result.stoppedEarly ? { stoppedEarly: result.stoppedEarly } : {}),
         ...(result.status === 'paused' ? { checkpointStep: result.step } : {}),
       }));
     } catch (error) {
