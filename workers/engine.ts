@@ -16,6 +16,9 @@ import { generateInStudio } from './generate.ts';
 import { importLocalModel } from './local-import.ts';
 import { loadStudioModel, planTraining } from './model.ts';
 import { modelLabel, ONNX_EXPORT, openModelFiles, type OpenModelOptions } from './model-files.ts';
+import { GpuQueue } from './gpu-queue.ts';
+import { asRunOwner } from './run-lock.ts';
+import { readRunRecord } from './run-records.ts';
 import { SessionModel } from './session-model.ts';
 import { tokenViewInStudio } from './token-view.ts';
 import { evaluateInStudio, trainInStudio } from './train.ts';
@@ -33,6 +36,12 @@ interface HandlerContext<K extends CommandType> {
 
 type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context: HandlerContext<K>) => Promise<Commands[K]['result']> };
 
+/**
+ * Commands that allocate on the GPU or submit work to it: they run one at a time (gpu-queue.ts). The
+ * others (files, tokenizer, plans from the adapter's limits, train.pause) never wait behind them.
+ */
+const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify']);
+
 /** Runs in progress by run id, so train.pause can reach them. */
 const runs = new Map<string, AbortController>();
 
@@ -41,17 +50,25 @@ const handlers: Handlers = {
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
   'data.import': async (request, { signal, progress, storage }) => importTaskFile(request, await storage(), signal, progress),
   'data.hubPreview': async (request, { signal, progress, storage }) => previewHubSplit(request, await storage(), signal, progress),
-  'train.run': async ({ recipe, runId, resume, ...hub }, { gpu, signal, progress, storage, session }) => {
+  'train.run': async ({ recipe, runId, resume, takeOver, ...hub }, { gpu, signal, progress, storage, session }) => {
     if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
-    const controller = new AbortController();
-    signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
-    runs.set(runId, controller);
-    try {
-      await session.release(); // the run gets the GPU memory the session model held
-      return await trainInStudio({ recipe, runId, resume, ...hubOptions(hub) }, await gpu(), await storage(), controller.signal, progress);
-    } finally {
-      runs.delete(runId);
-    }
+    const store = await storage();
+    // Another tab training the same run would write the same checkpoint: one tab owns it (run-lock.ts).
+    return asRunOwner(
+      runId,
+      async () => {
+        const controller = new AbortController();
+        signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
+        runs.set(runId, controller);
+        try {
+          await session.release(); // the run gets the GPU memory the session model held
+          return await trainInStudio({ recipe, runId, resume, ...hubOptions(hub) }, await gpu(), store, controller.signal, progress);
+        } finally {
+          runs.delete(runId);
+        }
+      },
+      { takeOver: takeOver === true, signal, owner: () => readRunRecord(store, runId) },
+    );
   },
   'train.pause': async ({ runId }) => {
     const run = runs.get(runId);
@@ -101,17 +118,22 @@ export function createEngine(post: (event: WorkerEvent) => void, acquire: () => 
   let storage: Promise<Storage> | undefined;
   const running = new Map<number, AbortController>();
   const session = new SessionModel();
+  const queue = new GpuQueue<CommandType>();
 
   const acquireOnce = (): Promise<GpuContext> => {
     if (!gpu) {
       const acquiring = acquire();
       gpu = acquiring;
       acquiring.then(
-        (context) =>
+        (context) => {
+          // Errors outside every scope would otherwise only reach the console.
+          const unsubscribe = context.onError((error) => post({ v: PROTOCOL_VERSION, type: 'gpu-error', error: toErrorReport(error) }));
           void context.lost.then((error) => {
+            unsubscribe();
             gpu = undefined;
             post({ v: PROTOCOL_VERSION, type: 'device-lost', error: toErrorReport(error) });
-          }),
+          });
+        },
         () => {
           gpu = undefined; // let a later command try again (the user may have changed a flag)
         },
@@ -132,7 +154,12 @@ export function createEngine(post: (event: WorkerEvent) => void, acquire: () => 
     };
     try {
       const handler = handlers[request.type] as (payload: unknown, context: HandlerContext<CommandType>) => Promise<unknown>;
-      const result = await handler(request.payload, context);
+      const result = GPU_JOBS.has(request.type)
+        ? await queue.run(request.type, () => handler(request.payload, context), {
+            signal: controller.signal,
+            onWait: (behind) => post({ v: PROTOCOL_VERSION, type: 'queued', id: request.id, behind }),
+          })
+        : await handler(request.payload, context);
       post({ v: PROTOCOL_VERSION, type: 'result', id: request.id, result });
     } catch (error) {
       post({ v: PROTOCOL_VERSION, type: 'error', id: request.id, error: toErrorReport(error) });

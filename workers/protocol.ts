@@ -48,7 +48,12 @@ export interface Commands {
    * Runs a recipe (raw JSON, validated in the worker) under `runId`: models and task files come from
    * the studio's storage (Hub downloads are cached there). Resumes from the run's checkpoint when asked.
    */
-  'train.run': { payload: { recipe: unknown; runId: string; resume: boolean } & HubSettings; result: TrainRunResult; progress: TrainProgress };
+  'train.run': {
+    /** `takeOver`: the run belongs to another tab (RUN_OWNED_ELSEWHERE); wait until that tab lets go of it, then resume it here. */
+    payload: { recipe: unknown; runId: string; resume: boolean; takeOver?: boolean } & HubSettings;
+    result: TrainRunResult;
+    progress: TrainProgress;
+  };
   /** Pauses a running run: it checkpoints and its train.run request resolves with status "paused". */
   'train.pause': { payload: { runId: string }; result: { paused: boolean }; progress: never };
 
@@ -274,6 +279,10 @@ export type WorkerEvent =
   | { v: number; type: 'result'; id: number; result: unknown }
   | { v: number; type: 'progress'; id: number; progress: unknown }
   | { v: number; type: 'error'; id?: number; error: ErrorReport }
+  /** Request `id` waits for the GPU behind a running job of type `behind` (one GPU job at a time); null: its turn came. */
+  | { v: number; type: 'queued'; id: number; behind: CommandType | null }
+  /** The GPU reported an error outside any error scope (uncapturederror). */
+  | { v: number; type: 'gpu-error'; error: ErrorReport }
   /** The GPU device is gone; every later GPU command must re-acquire it. */
   | { v: number; type: 'device-lost'; error: ErrorReport };
 

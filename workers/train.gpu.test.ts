@@ -160,4 +160,23 @@ describe('engine worker: importing task files and training through the protocol'
   it('refuses a recipe with problems, naming them, before loading anything', async () => {
     await expect(bridge.request('train.run', { recipe: { model: { source: 'x' }, tasks: [] }, runId: 'bad', resume: false })).rejects.toThrow(/recipe of run "bad" has 2 problems[\s\S]*tasks: add at least one task/);
   });
+
+  it('runs one GPU job at a time: a generation asked for during training waits for it, and is told so', async () => {
+    const order: string[] = [];
+    const queued: (string | null)[] = [];
+    let trainingStarted!: () => void;
+    const started = new Promise<void>((resolve) => (trainingStarted = resolve));
+    const training = bridge
+      .request('train.run', { recipe: lightRecipe(2), runId: 'queue-run', resume: false, hubEndpoint: server.endpoint }, { onProgress: (event) => event.kind === 'stage' && trainingStarted() })
+      .then((result) => (order.push('train.run'), result));
+    await started;
+    const generation = bridge
+      .request('model.generate', { source: 'aidreams/aidreams260K', revision: 'main', hubEndpoint: server.endpoint, prompt: 'Once upon a time', maxNewTokens: 3, temperature: 0, topP: 1 }, { onQueued: (behind) => queued.push(behind) })
+      .then((result) => (order.push('model.generate'), result));
+    const [trained, generated] = await Promise.all([training, generation]);
+    expect(trained.status).toBe('completed');
+    expect(generated.ids.length).toBeGreaterThan(0);
+    expect(queued).toEqual(['train.run', null]);
+    expect(order).toEqual(['train.run', 'model.generate']);
+  });
 });

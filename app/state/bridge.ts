@@ -22,6 +22,8 @@ export class EngineError extends CocktailError {
 export interface BridgeListeners {
   /** The worker lost its GPU device; the next GPU command acquires a new one. */
   onDeviceLost?(error: EngineError): void;
+  /** The GPU raised an error no command was waiting for (WebGPU's uncapturederror). */
+  onGpuError?(error: EngineError): void;
   /** An error event tied to no request (e.g. the worker did not understand a message). */
   onStrayError?(error: EngineError): void;
   /** The worker crashed or could not start; the bridge is dead and rejects every request. */
@@ -32,10 +34,13 @@ interface Pending {
   resolve(result: unknown): void;
   reject(error: EngineError): void;
   onProgress?: (progress: unknown) => void;
+  onQueued?: (behind: CommandType | null) => void;
 }
 
 export interface RequestOptions<K extends CommandType> {
   onProgress?: (progress: Commands[K]['progress']) => void;
+  /** The request waits for the GPU behind a running job of this type (training, say); null when its turn comes. */
+  onQueued?: (behind: CommandType | null) => void;
   signal?: AbortSignal;
 }
 
@@ -71,6 +76,7 @@ export class EngineBridge {
         resolve: resolve as (result: unknown) => void,
         reject,
         ...(options.onProgress ? { onProgress: options.onProgress as (progress: unknown) => void } : {}),
+        ...(options.onQueued ? { onQueued: options.onQueued } : {}),
       });
       const { signal } = options;
       signal?.addEventListener('abort', () => this.worker.postMessage({ v: PROTOCOL_VERSION, type: 'cancel', id }), { once: true });
@@ -105,6 +111,12 @@ export class EngineBridge {
         else this.listeners.onStrayError?.(error);
         return;
       }
+      case 'queued':
+        this.pending.get(event.id)?.onQueued?.(event.behind);
+        return;
+      case 'gpu-error':
+        this.listeners.onGpuError?.(EngineError.from(event.error));
+        return;
       case 'device-lost':
         this.listeners.onDeviceLost?.(EngineError.from(event.error));
         return;

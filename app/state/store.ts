@@ -36,6 +36,9 @@ export const useStudio = create<AppState>()((...args) => {
         onDeviceLost: (error) => get().markDeviceLost(toErrorReport(error)),
         onStrayError: (error) =>
           set((state) => ({ engineStatus: { ...state.engineStatus, strayErrors: [...state.engineStatus.strayErrors, toErrorReport(error)].slice(-20) } })),
+        // A GPU error outside every error scope belongs to no request: it shows with the engine's other stray errors.
+        onGpuError: (error) =>
+          set((state) => ({ engineStatus: { ...state.engineStatus, strayErrors: [...state.engineStatus.strayErrors, toErrorReport(error)].slice(-20) } })),
       });
       return bridge;
     },

@@ -5,7 +5,7 @@ import { loadSavedEvaluations, saveEvaluations, type SavedEvaluation } from '../
 import type { PrepareProgress } from '../../train/prepare.ts';
 import { parseRecipe } from '../../train/recipe.ts';
 import type { EvalEvent } from '../../train/run.ts';
-import type { TrainProgress } from '../../../workers/protocol.ts';
+import type { CommandType, TrainProgress } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
 import { hubSettingsOf } from './model.ts';
 
@@ -27,6 +27,8 @@ export interface EvaluationState {
   job: number;
   jobs: number;
   results: EvaluationResult[];
+  /** The GPU job this evaluation waits behind (training, say) before it loads its model. */
+  waitingBehind?: CommandType;
   /** The browser would not keep the results (storage full or disabled): they last for this visit. */
   notSaved?: boolean;
   error?: ErrorReport;
@@ -57,7 +59,7 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
     if (get().evaluation.status === 'running') return;
     const controller = new AbortController();
     abort = controller;
-    update({ status: 'running', label, job: 0, jobs: 0, stage: undefined, prepare: undefined, error: undefined });
+    update({ status: 'running', label, job: 0, jobs: 0, stage: undefined, prepare: undefined, error: undefined, waitingBehind: undefined });
     try {
       const jobs = jobsOf();
       const hub = hubSettingsOf(get());
@@ -67,7 +69,7 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
         events.push(
           await get()
             .engine()
-            .request('eval.run', { recipe: job.recipe, ...(job.adapterKey ? { adapterKey: job.adapterKey } : {}), ...hub }, { signal: controller.signal, onProgress }),
+            .request('eval.run', { recipe: job.recipe, ...(job.adapterKey ? { adapterKey: job.adapterKey } : {}), ...hub }, { signal: controller.signal, onProgress, onQueued: (behind) => update({ waitingBehind: behind ?? undefined }) }),
         );
         // The engine checks for cancellation only between its stages: a result that comes after Cancel is not kept.
         if (controller.signal.aborted) {

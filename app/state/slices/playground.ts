@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
-import type { GenerateRequest, GenerateResponse } from '../../../workers/protocol.ts';
+import type { CommandType, GenerateRequest, GenerateResponse } from '../../../workers/protocol.ts';
 import { createFrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
 import { hubSettingsOf } from './model.ts';
@@ -45,6 +45,8 @@ export interface PaneState {
   adapterKey?: string;
   /** How a chat prompt was rendered (GenerateResponse.chatRendering). */
   chatRendering?: GenerateResponse['chatRendering'];
+  /** The GPU job the request waits behind (training, say) before it can load the model. */
+  waitingBehind?: CommandType;
   error?: ErrorReport;
 }
 
@@ -118,9 +120,13 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
     try {
       const result = await get()
         .engine()
-        .request('model.generate', request, { signal, onProgress: (progress) => stream.push(progress.text) });
+        .request('model.generate', request, {
+          signal,
+          onProgress: (progress) => stream.push(progress.text),
+          onQueued: (behind) => setPane(pane, ({ waitingBehind: _waited, ...current }) => (behind ? { ...current, waitingBehind: behind } : current)),
+        });
       stream.flush();
-      setPane(pane, (current) => ({
+      setPane(pane, ({ waitingBehind: _waited, ...current }) => ({
         ...current,
         status: 'done',
         text: result.text,
@@ -133,7 +139,7 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
       stream.flush();
       const report = toErrorReport(error);
       const stopped = signal.aborted || report.code === 'CANCELLED';
-      setPane(pane, (current) => ({ ...current, status: stopped ? 'stopped' : 'failed', ...(stopped ? {} : { error: report }) }));
+      setPane(pane, ({ waitingBehind: _waited, ...current }) => ({ ...current, status: stopped ? 'stopped' : 'failed', ...(stopped ? {} : { error: report }) }));
     } finally {
       stream.dispose();
     }

@@ -84,7 +84,8 @@ export interface TrainSlice {
   /** Asks the running run to checkpoint and stop; it resolves as "paused". */
   pauseTraining(): Promise<void>;
   /** Continues a paused or interrupted run from its checkpoint, with the recipe it started with. */
-  resumeTraining(): Promise<void>;
+  /** `takeOver`: the run belongs to another tab; wait for that tab to let go of it, then resume here. */
+  resumeTraining(options?: { takeOver?: boolean }): Promise<void>;
   cancelTraining(): void;
   /** Reads the last run back from storage (once per visit, and only while nothing is running). */
   restoreLastRun(): Promise<void>;
@@ -222,7 +223,7 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     set((state) => ({ train: typeof change === 'function' ? change(state.train) : { ...state.train, ...change } }));
 
   /** Sends train.run for the run now in the store and follows it to its end. */
-  const follow = async (resume: boolean) => {
+  const follow = async (resume: boolean, takeOver = false) => {
     const { runId, recipe } = get().train;
     if (!runId) return;
     const abort = new AbortController();
@@ -233,7 +234,7 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     try {
       const result = await get()
         .engine()
-        .request('train.run', { recipe, runId, resume, ...hub }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
+        .request('train.run', { recipe, runId, resume, ...(takeOver ? { takeOver } : {}), ...hub }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
       batcher.flush();
       update(({ error: _pauseError, ...run }) => ({
         ...run,
@@ -283,14 +284,18 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
       }
     },
 
-    async resumeTraining() {
-      if (!canResume(get().train)) return;
+    async resumeTraining(options = {}) {
+      const before = get().train;
+      if (!canResume(before)) return;
       restoreChecked = true;
       update((run) => {
         const { error: _error, ...rest } = run;
         return { ...rest, status: 'running', adapterKeys: [] };
       });
-      await follow(true);
+      await follow(true, options.takeOver === true);
+      // Another tab owns the run: nothing here changed it, so it stays as it was, with the answer shown.
+      const after = get().train;
+      if (after.status === 'failed' && after.error?.code === 'RUN_OWNED_ELSEWHERE') update({ status: before.status });
     },
 
     cancelTraining() {

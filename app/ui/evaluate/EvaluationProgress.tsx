@@ -1,5 +1,6 @@
 import type { EvaluationState } from '../../state/slices/evaluate.ts';
 import { useStudio } from '../../state/store.ts';
+import { waitingFor } from '../../studio/gpu-jobs.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { ProgressBar } from '../components/ProgressBar.tsx';
 
@@ -14,7 +15,7 @@ const STAGE_DOING: Record<NonNullable<EvaluationState['stage']>, string> = {
 /** The evaluation in flight (stage, data preparation, Cancel), or how the last one ended. */
 export function EvaluationProgress() {
   const evaluation = useStudio((state) => state.evaluation);
-  const { status, label, stage, prepare, job, jobs, error } = evaluation;
+  const { status, label, stage, prepare, job, jobs, error, waitingBehind } = evaluation;
   if (status === 'idle') return null;
   if (status === 'running') {
     const part = jobs > 1 ? ` (task ${job} of ${jobs})` : '';
@@ -22,7 +23,7 @@ export function EvaluationProgress() {
       <div className="eval-progress">
         <p role="status">
           Evaluating {label}
-          {part}: {stage ? STAGE_DOING[stage] : 'starting'}…
+          {part}: {waitingBehind ? waitingFor(waitingBehind) : `${stage ? STAGE_DOING[stage] : 'starting'}…`}
         </p>
         {prepare && prepare.total > 0 ? (
           <ProgressBar label={`Preparing ${prepare.task}`} value={prepare.done} max={prepare.total} />

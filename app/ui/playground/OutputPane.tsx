@@ -1,5 +1,6 @@
 import type { PaneState } from '../../state/slices/playground.ts';
 import { describeBlank, visibleWhitespace } from '../../studio/visible-whitespace.ts';
+import { waitingFor } from '../../studio/gpu-jobs.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 
 const STOP_REASONS: Record<NonNullable<PaneState['stopReason']>, string> = {
@@ -17,6 +18,7 @@ function statusLine(pane: PaneState): string {
     case 'waiting':
       return 'Waiting for the other pane (one GPU, one generation at a time)…';
     case 'generating':
+      if (pane.waitingBehind) return waitingFor(pane.waitingBehind);
       return pane.tokens === 0 ? 'Loading the model and reading the prompt…' : `Generating: ${pane.tokens} token${pane.tokens === 1 ? '' : 's'}${rate}`;
     case 'done': {
       const blank = describeBlank(pane.text);

@@ -11,6 +11,7 @@ export function RunControls() {
   const status = useStudio((state) => state.train.status);
   const stage = useStudio((state) => state.train.stage);
   const checkpointStep = useStudio((state) => state.train.checkpointStep);
+  const ownedElsewhere = useStudio((state) => state.train.error?.code === 'RUN_OWNED_ELSEWHERE');
   const blocked = useStudio((state) => state.recipeProblems.length > 0);
   const [confirming, setConfirming] = useState(false);
   const active = ACTIVE_STATUSES.includes(status);
@@ -49,6 +50,11 @@ export function RunControls() {
       {resumable && (
         <button type="button" onClick={() => void resumeTraining()}>
           {checkpointStep ? `Resume from step ${checkpointStep}` : 'Resume'}
+        </button>
+      )}
+      {resumable && ownedElsewhere && (
+        <button type="button" className="secondary" onClick={() => void resumeTraining({ takeOver: true })}>
+          Take over when the other tab closes
         </button>
       )}
       {active && (
