@@ -6,7 +6,10 @@ import { readJsonFile } from '../../model/source.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { ItemInfo, Json, Storage } from '../../store/storage.ts';
 import { saveFile } from '../../studio/download.ts';
-import { adapterItems, checkedName, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type HubSplitItem, type ModelItem } from '../../studio/library-items.ts';
+import { runHistory } from '../run-histories.ts';
+import { runMetricsCsv } from '../../studio/run-metrics.ts';
+import { taskNamesOf } from './train.ts';
+import { adapterItems, checkedName, safeFileName, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type HubSplitItem, type ModelItem } from '../../studio/library-items.ts';
 import { checkPeftAdapter, importedAdapterKey, readPeftUpload, type NamedBlob, type PeftSummary } from '../../studio/peft-upload.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, zipPeftAdapter } from '../../train/peft.ts';
 import { parseRecipe, RecipeError, type RecipeProblem } from '../../train/recipe.ts';
@@ -61,6 +64,8 @@ export interface LibrarySlice {
   exportAdapter(key: string, what: 'zip' | 'config' | 'weights'): Promise<void>;
   /** Downloads a run's recipe as recipe.json. */
   exportRunRecipe(runId: string): void;
+  /** Downloads a run's metrics (steps and evaluations) as a CSV file. */
+  exportRunMetrics(runId: string): Promise<void>;
   /** Gives a run a new name (its id stays). */
   renameRun(runId: string, name: string): Promise<void>;
   /** Gives an adapter a name to show (its key stays: recipes and evaluations name it). */
@@ -199,6 +204,19 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
         else saveFile(new Uint8Array(await files.weights.arrayBuffer()), ADAPTER_WEIGHTS);
       } catch (error) {
         sectionError('adapters', error);
+      }
+    },
+
+    async exportRunMetrics(runId) {
+      sectionError('runs');
+      try {
+        const run = get().library.runs.find((r) => r.runId === runId);
+        if (!run) throw new CocktailError('RUN_NOT_FOUND', `run "${runId}" is no longer in the library`, { runId });
+        const history = await withStorage((storage) => runHistory(storage, runId));
+        const csv = runMetricsCsv({ taskNames: taskNamesOf(run.recipe), history, evaluations: run.evaluations });
+        saveFile(csv, `${safeFileName(run.name || run.runId)}-metrics.csv`, 'text/csv');
+      } catch (error) {
+        sectionError('runs', error);
       }
     },
 

@@ -20,7 +20,7 @@ export function RunsSection() {
       id="runs"
       title="Runs"
       error={error}
-      errorTitle="The run could not be renamed or deleted"
+      errorTitle="The run could not be exported, renamed or deleted"
       empty={
         <>
           No runs yet. Start one on the <a href={hrefFor('train')}>Train page</a>.
@@ -66,6 +66,9 @@ function RunRow({ run }: { run: RunRecord }) {
       <td className="actions">
         <button type="button" className="secondary" onClick={() => useStudio.getState().exportRunRecipe(run.runId)}>
           Download recipe.json
+        </button>
+        <button type="button" className="secondary" onClick={() => void useStudio.getState().exportRunMetrics(run.runId)}>
+          Download metrics.csv
         </button>
         <RenameInPlace what={`run ${run.name || run.runId}`} current={run.name} disabled={training} onRename={(name) => useStudio.getState().renameRun(run.runId, name)} />
         <ConfirmDelete what={`run ${run.name || run.runId}`} disabled={training} onConfirm={() => useStudio.getState().deleteRun(run.runId, { withBelongings: withBelongings && leftBehind.length > 0 })}>

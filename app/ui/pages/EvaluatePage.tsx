@@ -7,6 +7,7 @@ import { CompareRuns } from '../evaluate/CompareRuns.tsx';
 import { EvaluateModel } from '../evaluate/EvaluateModel.tsx';
 import { EvaluationProgress } from '../evaluate/EvaluationProgress.tsx';
 import { MetricsTable } from '../evaluate/MetricsTable.tsx';
+import { RunCurves } from '../evaluate/RunCurves.tsx';
 import { hrefFor } from '../routes.ts';
 
 /**
@@ -85,6 +86,7 @@ export function EvaluatePage() {
       </section>
       <EvaluateModel />
       {sources.length > 0 && <CompareRuns sources={sources} />}
+      <RunCurves />
     </div>
   );
 }

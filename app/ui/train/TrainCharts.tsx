@@ -1,8 +1,10 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import type { StepPoint } from '../../state/slices/train.ts';
 import { useStudio } from '../../state/store.ts';
 import type { EvalEvent } from '../../train/run.ts';
 import { LineChartPanel, type ChartRow, type ChartSeries } from '../charts/LineChartPanel.tsx';
+import { smoothRows } from '../charts/smoothing.ts';
+import { DEFAULT_SMOOTHING, SmoothingControl } from '../charts/SmoothingControl.tsx';
 import { seriesColor, useChartTheme } from '../charts/theme.ts';
 
 /** Series keys are positional ("task0"), since task names may hold dots, which recharts reads as paths. */
@@ -41,6 +43,7 @@ export function TrainCharts() {
   const taskNames = useStudio((state) => state.train.taskNames);
   const theme = useChartTheme();
 
+  const [smoothing, setSmoothing] = useState(DEFAULT_SMOOTHING);
   const rows = useMemo(() => lossRows(history), [history]);
   const validationLoss = useMemo(() => evaluationRows(evaluations, taskNames, 'loss'), [evaluations, taskNames]);
   const validationScore = useMemo(() => evaluationRows(evaluations, taskNames, 'score'), [evaluations, taskNames]);
@@ -48,6 +51,7 @@ export function TrainCharts() {
 
   const taskSeries = useMemo<ChartSeries[]>(() => taskNames.map((name, i) => ({ key: taskKey(i), label: name, color: seriesColor(i) })), [taskNames]);
   const lossSeries = useMemo<ChartSeries[]>(() => [{ key: 'loss', label: 'overall', color: theme.text, emphasis: true }, ...taskSeries], [taskSeries, theme.text]);
+  const smoothedLoss = useMemo(() => smoothRows(rows, lossSeries.map((series) => series.key), smoothing), [rows, lossSeries, smoothing]);
   const scoreSeries = useMemo<ChartSeries[]>(
     () =>
       taskSeries.flatMap((series, i) => {
@@ -60,8 +64,9 @@ export function TrainCharts() {
   return (
     <section className="panel" aria-labelledby="train-charts-title">
       <h2 id="train-charts-title">Charts</h2>
+      <SmoothingControl value={smoothing} onChange={setSmoothing} />
       <div className="chart-grid">
-        <LineChartPanel title="Training loss" rows={rows} x="step" series={lossSeries} empty="The loss appears with the first step." />
+        <LineChartPanel title="Training loss" rows={smoothedLoss} x="step" series={lossSeries} empty="The loss appears with the first step." />
         <LineChartPanel title="Validation loss" rows={validationLoss} x="step" series={taskSeries} empty="Appears with the first evaluation." />
         <LineChartPanel title="Validation metric" rows={validationScore} x="step" series={scoreSeries} yDomain={[0, 1]} empty={evaluations.length > 0 ? 'Every task is scored by its loss alone.' : 'Appears with the first evaluation.'} />
         <LineChartPanel title="Learning rate" rows={rows} x="step" series={LR_SERIES} />
