@@ -5,6 +5,7 @@ import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { hrefFor, navigate } from '../routes.ts';
 import { RecipeProblems } from '../train/RecipeProblems.tsx';
 import { RunControls } from '../train/RunControls.tsx';
+import { RunEstimate } from '../train/RunEstimate.tsx';
 import { RunProgress } from '../train/RunProgress.tsx';
 import { RunResults } from '../train/RunResults.tsx';
 import { TrainCharts } from '../train/TrainCharts.tsx';
@@ -69,6 +70,7 @@ export function TrainPage() {
         <h2 id="train-title">Train</h2>
         <RecipeSummary />
         {!active && <RecipeProblems problems={problems} />}
+        {!active && problems.length === 0 && <RunEstimate />}
         <RunControls />
         <RunProgress />
         {error && <ErrorNotice error={error} title={errorTitle(status)} {...fixFor(status, stage)} />}
