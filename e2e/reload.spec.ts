@@ -1,7 +1,7 @@
 import type { Page } from '@playwright/test';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL } from './hub.ts';
-import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test } from './studio.ts';
+import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, RECIPE_KEY, seedRecipe, test } from './studio.ts';
 
 /** What a first-time user found after a reload (issue 11): settings, errors and records that did not survive it. */
 
@@ -24,6 +24,21 @@ test.describe('after a reload', () => {
     const mapping = page.getByTestId('file-mapping');
     await expect(mapping.getByLabel('Recipe format')).toHaveValue('classification');
     await page.screenshot({ path: testInfo.outputPath('reload-map-columns-fpb.png'), fullPage: true });
+
+    // Added as a task, then edited: a delimiter changed while editing takes effect on the read and on the task.
+    await mapping.getByRole('button', { name: 'Add to recipe' }).click();
+    await page.getByRole('list', { name: 'Tasks in the recipe' }).getByRole('listitem').filter({ hasText: 'sentences_50agree' }).getByRole('button', { name: 'Edit' }).click();
+    await expect(page.getByRole('heading', { name: /^Edit task sentences_50agree/ })).toBeVisible({ timeout: 60_000 });
+    const readAgain = page.getByRole('button', { name: `Read ${FPB_FILE.name} again with these settings` });
+    await page.getByLabel('Delimiter', { exact: true }).selectOption({ label: 'Semicolon (;)' });
+    await readAgain.click();
+    await expect(page.getByTestId('import-summary')).toContainText('1 column (column_1)', { timeout: 60_000 });
+    await page.getByLabel('Delimiter', { exact: true }).selectOption({ label: FPB_FILE.delimiter });
+    await readAgain.click();
+    await expect(page.getByTestId('import-summary')).toContainText('2 columns (column_1, column_2)', { timeout: 60_000 });
+    await mapping.getByRole('button', { name: 'Update task' }).click();
+    const saved = await page.evaluate((key) => JSON.parse(window.localStorage.getItem(key)!) as { tasks: { source: unknown }[] }, RECIPE_KEY);
+    expect(saved.tasks.at(-1)!.source).toEqual({ file: FPB_FILE.name, delimiter: '@', header: false });
     expect(errors).toEqual([]);
   });
 
