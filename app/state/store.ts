@@ -7,6 +7,7 @@ import { create } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../errors.ts';
 import type { EngineBridge } from './bridge.ts';
 import { startEngine } from './engine.ts';
+import { createAuditSlice, type AuditSlice } from './slices/audit.ts';
 import { createEvaluateSlice, type EvaluateSlice } from './slices/evaluate.ts';
 import { createGpuSlice, type GpuSlice } from './slices/gpu.ts';
 import { createLibrarySlice, type LibrarySlice } from './slices/library.ts';
@@ -23,7 +24,7 @@ export interface EngineSlice {
   engine(): EngineBridge;
 }
 
-export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice;
+export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice & AuditSlice;
 
 export const useStudio = create<AppState>()((...args) => {
   const [set, get] = args;
@@ -51,5 +52,6 @@ export const useStudio = create<AppState>()((...args) => {
     ...createEvaluateSlice(...args),
     ...createPlaygroundSlice(...args),
     ...createLibrarySlice(...args),
+    ...createAuditSlice(...args),
   };
 });

@@ -1,12 +1,13 @@
 /** The recipe's mixture section as app/mix's sampler configuration. */
 import { CocktailError } from '../errors.ts';
-import type { AdaptiveOptions } from '../mix/adaptive.ts';
+import { DEFAULT_ADAPTIVE_OPTIONS, type AdaptiveOptions } from '../mix/adaptive.ts';
 import type { MixConfig, MixPlan, MixStrategy, MixTask } from '../mix/types.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
 
 export function mixStrategy(mixture: Recipe['mixture']): MixStrategy {
-  const strategy = mixture.strategy === 'adaptive' ? mixture.adaptive!.base : mixture.strategy;
+  // An adaptive mixture not yet parsed (the studio's preview) has no options: its base defaults to proportional.
+  const strategy = mixture.strategy === 'adaptive' ? (mixture.adaptive?.base ?? 'proportional') : mixture.strategy;
   switch (strategy) {
     case 'proportional':
       return { kind: 'proportional', ...(mixture.cap ? { cap: mixture.cap } : {}) };
@@ -29,9 +30,17 @@ export function mixStrategy(mixture: Recipe['mixture']): MixStrategy {
 
 /** The recipe's adaptive options in app/mix's terms; undefined when the strategy is not adaptive. */
 export function mixAdaptive(mixture: Recipe['mixture']): AdaptiveOptions | undefined {
-  const adaptive = mixture.strategy === 'adaptive' ? mixture.adaptive : undefined;
-  if (!adaptive) return undefined;
-  return { riseThreshold: adaptive.rise_threshold, factor: adaptive.factor, rule: adaptive.rule, temperature: adaptive.rule_temperature, minShare: adaptive.min_share, maxShare: adaptive.max_share };
+  if (mixture.strategy !== 'adaptive') return undefined;
+  const adaptive = mixture.adaptive;
+  const defaults = DEFAULT_ADAPTIVE_OPTIONS;
+  return {
+    riseThreshold: adaptive?.rise_threshold ?? defaults.riseThreshold,
+    factor: adaptive?.factor ?? defaults.factor,
+    rule: adaptive?.rule ?? defaults.rule,
+    temperature: adaptive?.rule_temperature ?? defaults.temperature,
+    minShare: adaptive?.min_share ?? defaults.minShare,
+    maxShare: adaptive?.max_share ?? defaults.maxShare,
+  };
 }
 
 /**

@@ -22,10 +22,13 @@ export const STRATEGIES: readonly StrategyInfo[] = [
   { name: 'reverse_annealed', label: 'Reverse annealed', explanation: 'Near uniform first, proportional by the last epoch: α from 0.2 up to 1.' },
   { name: 'round_robin', label: 'Round robin', explanation: 'Tasks take turns, one example (or batch) each: equal shares, no randomness.' },
   { name: 'manual', label: 'Manual weights', explanation: 'You give each task a weight: pᵢ ∝ its weight (0 leaves a task out).' },
+  { name: 'adaptive', label: 'Adaptive', explanation: 'Starts proportional and re-weights at each evaluation: a task whose validation loss rises above its best has its weight halved (bounded to 2%–90% of the draws). Needs a validation split for every task.' },
   { name: 'sequential', label: 'Sequential', explanation: 'One task after another, each in file order: no mixing. Useful as a comparison; earlier tasks tend to be forgotten.' },
 ];
 
 export const DEFAULT_TEMPERATURE = 2;
+/** The schema's defaults for mixture.adaptive (recipe.schema.json). */
+export const DEFAULT_ADAPTIVE: NonNullable<Mixture['adaptive']> = { base: 'proportional', rise_threshold: 0.02, factor: 0.5, rule: 'none', rule_temperature: 1, min_share: 0.02, max_share: 0.9 };
 export const DEFAULT_WEIGHT = 1;
 
 /** Strategies that size tasks by mᵢ = min(nᵢ, K), so a cap K means something. */
@@ -55,6 +58,7 @@ export function withStrategy(mixture: Mixture, strategy: MixtureStrategyName, ta
   if (strategy === 'temperature') next.temperature = mixture.temperature ?? remembered.temperature ?? DEFAULT_TEMPERATURE;
   const cap = mixture.cap ?? remembered.cap;
   if (usesCap(strategy) && cap !== undefined) next.cap = cap;
+  if (strategy === 'adaptive') next.adaptive = mixture.adaptive ?? { ...DEFAULT_ADAPTIVE };
   if (strategy === 'manual') {
     const weights = mixture.weights ?? remembered.weights ?? {};
     next.weights = Object.fromEntries(taskNames.map((name) => [name, weights[name] ?? DEFAULT_WEIGHT]));

@@ -12,6 +12,7 @@ import { RunLength } from '../mixture/RunLength.tsx';
 import { STRATEGIES } from '../mixture/strategies.ts';
 import { StrategyControl } from '../mixture/StrategyControl.tsx';
 import { ProblemList } from '../recipes/ProblemList.tsx';
+import { MixtureAudit } from '../audit/MixtureAudit.tsx';
 import { hrefFor } from '../routes.ts';
 
 /**
@@ -65,6 +66,11 @@ export function MixturePage() {
         <RunLength optimizerSteps={preview.result?.status === 'ready' ? preview.result.optimizerSteps : null} />
         {preview.error && <ErrorNotice error={preview.error} title="The preview cannot be drawn" />}
         {preview.result && <PreviewBody result={preview.result} strategyLabel={strategyLabel} loadingSizes={importedFiles.status === 'loading' || importedFiles.status === 'idle'} />}
+      </section>
+
+      <section className="panel" aria-labelledby="mixture-audit-title">
+        <h2 id="mixture-audit-title">Data audit</h2>
+        <MixtureAudit />
       </section>
     </div>
   );

@@ -9,6 +9,7 @@ import { ImportedFiles } from '../tasks/ImportedFiles.tsx';
 import { RowPreview } from '../tasks/RowPreview.tsx';
 import { TaskImport } from '../tasks/TaskImport.tsx';
 import { TaskList } from '../tasks/TaskList.tsx';
+import { TaskAudit } from '../audit/TaskAudit.tsx';
 import { TokenView } from '../tasks/TokenView.tsx';
 import { ValidationReport } from '../tasks/ValidationReport.tsx';
 
@@ -119,6 +120,11 @@ export function TasksPage() {
       <section className="panel" aria-labelledby="task-list-title">
         <h3 id="task-list-title">Tasks in the recipe</h3>
         <TaskList onEdit={edit} onShowTokens={showTokens} />
+      </section>
+
+      <section className="panel" aria-labelledby="task-audit-title">
+        <h3 id="task-audit-title">Data audit</h3>
+        <TaskAudit />
       </section>
 
       <section className="panel" aria-labelledby="token-view-title">

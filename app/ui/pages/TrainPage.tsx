@@ -8,6 +8,7 @@ import { RunControls } from '../train/RunControls.tsx';
 import { RunEstimate } from '../train/RunEstimate.tsx';
 import { RunProgress } from '../train/RunProgress.tsx';
 import { RunResults } from '../train/RunResults.tsx';
+import { MixtureWeights } from '../train/MixtureWeights.tsx';
 import { TrainCharts } from '../train/TrainCharts.tsx';
 import { TrainSettings } from '../train/TrainSettings.tsx';
 
@@ -76,6 +77,7 @@ export function TrainPage() {
         {error && <ErrorNotice error={error} title={errorTitle(status)} {...fixFor(status, stage)} />}
       </section>
       {(active || hasSteps) && <TrainCharts />}
+      <MixtureWeights />
       <RunResults />
       <TrainSettings disabled={active} />
     </>
