@@ -50,7 +50,7 @@ const handlers: Handlers = {
   'gpu.selftest': async (_payload, { gpu, signal, progress }) => runSelfTest(await gpu(), { signal, onProgress: progress }),
   'data.import': async (request, { signal, progress, storage }) => importTaskFile(request, await storage(), signal, progress),
   'data.hubPreview': async (request, { signal, progress, storage }) => previewHubSplit(request, await storage(), signal, progress),
-  'train.run': async ({ recipe, runId, resume, takeOver, ...hub }, { gpu, signal, progress, storage, session }) => {
+  'train.run': async ({ recipe, runId, resume, takeOver, memoryBudgetBytes, ...hub }, { gpu, signal, progress, storage, session }) => {
     if (runs.has(runId)) throw new CocktailError('TRAIN_RUNNING', `run "${runId}" is already running`, { runId });
     const store = await storage();
     // Another tab training the same run would write the same checkpoint: one tab owns it (run-lock.ts).
@@ -62,7 +62,7 @@ const handlers: Handlers = {
         runs.set(runId, controller);
         try {
           await session.release(); // the run gets the GPU memory the session model held
-          return await trainInStudio({ recipe, runId, resume, ...hubOptions(hub) }, await gpu(), store, controller.signal, progress);
+          return await trainInStudio({ recipe, runId, resume, ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}), ...hubOptions(hub) }, await gpu(), store, controller.signal, progress);
         } finally {
           runs.delete(runId);
         }

@@ -4,7 +4,7 @@
  * lives in the same cache layout under revision "local" and never touches the network.
  */
 import { CocktailError } from '../app/errors.ts';
-import { cachedFileSize, filesFromHub, type HubProgress } from '../app/model/hub.ts';
+import { cachedFileSize, filesFromHub, hubModelConfig, type HubOptions, type HubProgress } from '../app/model/hub.ts';
 import type { ModelFiles } from '../app/model/source.ts';
 import type { Storage } from '../app/store/storage.ts';
 import type { HubSettings, ModelRef } from './protocol.ts';
@@ -29,6 +29,15 @@ export function modelLabel({ source, revision }: ModelRef): string {
 }
 
 export async function openModelFiles(storage: Storage, ref: ModelRef, options: OpenModelOptions = {}): Promise<ModelFiles> {
+  return filesFromHub(ref.source, await hubOptionsFor(storage, ref, options));
+}
+
+/** Only the model's config.json (from storage, or downloaded alone): what planning a run needs before its weights. */
+export async function readModelConfig(storage: Storage, ref: ModelRef, options: OpenModelOptions = {}): Promise<unknown> {
+  return hubModelConfig(ref.source, await hubOptionsFor(storage, ref, options));
+}
+
+async function hubOptionsFor(storage: Storage, ref: ModelRef, options: OpenModelOptions): Promise<HubOptions> {
   const local = isLocalModel(ref.source);
   if (local && (await cachedFileSize(storage, ref.source, ref.revision, 'config.json')) === undefined) {
     throw new CocktailError('MODEL_NOT_FOUND', `${ref.source} is not in this browser's storage (it may have been deleted); import its folder again on the Model page`, {
@@ -37,7 +46,7 @@ export async function openModelFiles(storage: Storage, ref: ModelRef, options: O
   }
   const refuse = (why: string): typeof fetch =>
     (input) => Promise.reject(new Error(`${String(input)} was not fetched: ${why}`));
-  return filesFromHub(ref.source, {
+  return {
     storage,
     revision: ref.revision,
     ...(local
@@ -50,5 +59,5 @@ export async function openModelFiles(storage: Storage, ref: ModelRef, options: O
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.extraFiles ? { extraFiles: options.extraFiles } : {}),
-  });
+  };
 }

@@ -34,7 +34,17 @@ export async function planTraining(request: Commands['model.plan']['payload'], s
   const { plan } = request;
   return estimateTrainingMemory(
     config,
-    { batchSize: plan.batchSize, seqLength: plan.seqLength, weightDtype: plan.dtype, lora: { r: plan.r, targets: plan.targets }, adapters: plan.adapters, recompute: plan.recompute },
+    {
+      batchSize: plan.batchSize,
+      seqLength: plan.seqLength,
+      weightDtype: plan.dtype,
+      lora: { r: plan.r, targets: plan.targets },
+      adapters: plan.adapters,
+      recompute: plan.recompute,
+      ...(plan.gradAccum !== undefined ? { gradAccum: plan.gradAccum } : {}),
+      ...(plan.evaluation ? { evaluation: plan.evaluation } : {}),
+      ...(plan.generation ? { generation: plan.generation } : {}),
+    },
     { maxBufferSize: ctx.info.limits.maxBufferSize!, maxStorageBufferBindingSize: ctx.info.limits.maxStorageBufferBindingSize! },
     plan.budgetBytes,
   );

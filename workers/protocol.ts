@@ -50,7 +50,14 @@ export interface Commands {
    */
   'train.run': {
     /** `takeOver`: the run belongs to another tab (RUN_OWNED_ELSEWHERE); wait until that tab lets go of it, then resume it here. */
-    payload: { recipe: unknown; runId: string; resume: boolean; takeOver?: boolean } & HubSettings;
+    payload: {
+      recipe: unknown;
+      runId: string;
+      resume: boolean;
+      takeOver?: boolean;
+      /** The user's GPU memory budget: a run planned past it is refused before its model loads. */
+      memoryBudgetBytes?: number;
+    } & HubSettings;
     result: TrainRunResult;
     progress: TrainProgress;
   };
@@ -140,6 +147,10 @@ export interface TrainingPlanRequest {
   dtype: 'f32' | 'bf16' | 'f16';
   /** The GPU memory the user says this device can give (WebGPU does not tell). */
   budgetBytes: number;
+  /** For a whole run's plan (the Train page): its micro-batches per step, its evaluator, and the generator of generation metrics. */
+  gradAccum?: number;
+  evaluation?: { batchSize: number; seqLength: number };
+  generation?: { maxNewTokens: number };
 }
 
 export interface GenerateRequest extends ModelRef, HubSettings {

@@ -10,7 +10,7 @@ import { uploadLoraChecked, type GpuLora } from '../app/model/lora-gpu.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { importPeftAdapter, unzipPeftAdapter, type PeftFiles } from '../app/train/peft.ts';
 import type { RunEnvironment } from '../app/train/run.ts';
-import { openModelFiles } from './model-files.ts';
+import { openModelFiles, readModelConfig } from './model-files.ts';
 import { TASK_FILE_PREFIX } from '../app/store/keys.ts';
 import type { HubSettings } from './protocol.ts';
 
@@ -32,12 +32,14 @@ export async function uploadStoredAdapter(ctx: GpuContext, storage: Storage, key
 }
 
 /** The RunEnvironment of a recipe run in the studio (app/train/run.ts). */
-export function studioRunEnvironment(ctx: GpuContext, storage: Storage, signal: AbortSignal, { hubEndpoint, hubToken }: HubSettings): RunEnvironment {
+export function studioRunEnvironment(ctx: GpuContext, storage: Storage, signal: AbortSignal, { hubEndpoint, hubToken, memoryBudgetBytes }: HubSettings & { memoryBudgetBytes?: number }): RunEnvironment {
   return {
     ctx,
     storage,
     openModel: (source, revision) => openModelFiles(storage, { source, revision }, { ...(hubEndpoint ? { hubEndpoint } : {}), ...(hubToken ? { hubToken } : {}), signal }),
+    openModelConfig: (source, revision) => readModelConfig(storage, { source, revision }, { ...(hubEndpoint ? { hubEndpoint } : {}), ...(hubToken ? { hubToken } : {}), signal }),
     openTaskFile: (path) => openTaskFile(storage, path),
+    ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}),
     openAdapter: (key) => openStoredAdapter(storage, key),
     ...(hubEndpoint ? { hubEndpoint } : {}),
     ...(hubToken ? { hubAccessToken: hubToken } : {}),

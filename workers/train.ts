@@ -30,7 +30,7 @@ function progressEvents(progress: (event: TrainProgress) => void): RunEvents {
 }
 
 export async function trainInStudio(
-  request: { recipe: unknown; runId: string; resume: boolean } & HubSettings,
+  request: { recipe: unknown; runId: string; resume: boolean; memoryBudgetBytes?: number } & HubSettings,
   ctx: GpuContext,
   storage: Storage,
   signal: AbortSignal,

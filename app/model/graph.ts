@@ -12,6 +12,7 @@
  * forward just before its backward.
  */
 import { CocktailError } from '../errors.ts';
+import { isCommandStream, unboundedStream, type CommandStream } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { attentionScratchShapes, encodeAttentionBackward, encodeAttentionForward } from '../gpu/ops/attention.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
@@ -235,13 +236,35 @@ export class DecoderGraph {
     return this.layerActivations[Math.min(layer, this.layerActivations.length - 1)]!;
   }
 
-  /** Encodes the forward pass from token ids to the final norm's output; with `cache`, attends over it too. */
-  encodeForward(encoder: GPUCommandEncoder, batch: BatchTensors, lora?: GpuLora, cache?: CacheWrite): void {
+  /**
+   * Encodes the forward pass from token ids to the final norm's output; with `cache`, attends over it
+   * too. Given a CommandStream, it reports each layer's FLOPs, so the stream may cut the work into
+   * several submits between layers.
+   */
+  encodeForward(target: GPUCommandEncoder | CommandStream, batch: BatchTensors, lora?: GpuLora, cache?: CacheWrite): void {
     const { model, ctx } = this;
-    encodeEmbedding(ctx, encoder, { ids: batch.ids, parts: model.embedding }, this.residual[0]!);
-    for (let layer = 0; layer < model.config.numLayers; layer++) this.encodeLayerForward(encoder, layer, batch, lora, cache);
+    const stream = isCommandStream(target) ? target : unboundedStream(target);
+    encodeEmbedding(ctx, stream.encoder, { ids: batch.ids, parts: model.embedding }, this.residual[0]!);
+    const flops = this.layerForwardFlops(cache ? cache.offset + this.shape.T : this.shape.T);
+    for (let layer = 0; layer < model.config.numLayers; layer++) {
+      this.encodeLayerForward(stream.encoder, layer, batch, lora, cache);
+      stream.add(flops);
+    }
     const last = this.residual[model.config.numLayers]!;
-    encodeRmsnorm(ctx, encoder, { x: last, w: model.finalNorm, eps: model.config.rmsNormEps }, this.final, this.finalRstd);
+    encodeRmsnorm(ctx, stream.encoder, { x: last, w: model.finalNorm, eps: model.config.rmsNormEps }, this.final, this.finalRstd);
+  }
+
+  /**
+   * Multiply-adds ×2 of one layer's forward over this batch: the seven projections (with LoRA's two
+   * thin matmuls each at most) and attention's QKᵀ and PV over `keys` positions.
+   */
+  layerForwardFlops(keys = this.shape.T): number {
+    const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = this.model.config;
+    const N = this.shape.B * this.shape.T;
+    const projections = C * H * D * 2 + C * Hkv * D * 2 + 3 * C * I;
+    // r·(in + out) per adapted projection, counted as if all seven were (an upper bound).
+    const lora = this.options.loraRank * (7 * C + 2 * H * D + 2 * Hkv * D + 3 * I);
+    return 2 * N * (projections + lora) + 4 * N * keys * H * D;
   }
 
   /** One layer: residual[layer] → residual[layer + 1], writing its activation set. */
@@ -324,17 +347,21 @@ export class DecoderGraph {
    * (the trainer clears them once per optimizer step, so micro-batches add up). Frozen weights get no
    * gradient, only the activations do.
    */
-  encodeBackward(encoder: GPUCommandEncoder, batch: BatchTensors, lora?: GpuLora): void {
+  encodeBackward(target: GPUCommandEncoder | CommandStream, batch: BatchTensors, lora?: GpuLora): void {
     const { ctx, model } = this;
     const { config } = model;
     const work = this.gradients;
     if (!work || !this.dFinal) throw new Error('encodeBackward needs a graph built with training: true');
+    const stream = isCommandStream(target) ? target : unboundedStream(target);
     const L = config.numLayers;
-    encoder.clearBuffer(work.dx.buffer);
-    encodeRmsnormBackward(ctx, encoder, { dy: this.dFinal, x: this.residual[L]!, w: model.finalNorm, rstd: this.finalRstd }, work.dx);
+    stream.encoder.clearBuffer(work.dx.buffer);
+    encodeRmsnormBackward(ctx, stream.encoder, { dy: this.dFinal, x: this.residual[L]!, w: model.finalNorm, rstd: this.finalRstd }, work.dx);
+    // The backward costs about two forwards (input gradients, then LoRA's), three when recomputing.
+    const flops = this.layerForwardFlops() * (this.options.recompute ? 3 : 2);
     for (let layer = L - 1; layer >= 0; layer--) {
-      if (this.options.recompute) this.encodeLayerForward(encoder, layer, batch, lora);
-      this.encodeLayerBackward(encoder, layer, batch, lora, work);
+      if (this.options.recompute) this.encodeLayerForward(stream.encoder, layer, batch, lora);
+      this.encodeLayerBackward(stream.encoder, layer, batch, lora, work);
+      stream.add(flops);
     }
   }
 

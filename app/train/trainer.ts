@@ -9,6 +9,7 @@
  * + N − k steps gives the same bits as N steps straight.
  */
 import { CocktailError } from '../errors.ts';
+import { BoundedSubmits, DEFAULT_SUBMIT_SECONDS, initialFlopsPerSecond, ThroughputEstimate, type SubmitBudget } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from '../gpu/ops/adamw.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
@@ -50,6 +51,8 @@ export interface TrainerOptions {
   resume?: boolean;
   /** Start from these adapters (imported PEFT adapters, by position) instead of PEFT's fresh initialisation. */
   initialAdapters?: readonly LoraAdapter[];
+  /** How long one submit may be estimated to run (default DEFAULT_SUBMIT_SECONDS, from a throughput guess for the adapter). */
+  submitBudget?: SubmitBudget;
 }
 
 interface Adapter {
@@ -78,6 +81,10 @@ export class Trainer {
   private completed = 0;
   /** Set when a step failed half way: the GPU state is no longer that of any step, so nothing may continue or be saved. */
   private failure: Error | undefined;
+  /** FLOP/s measured over the steps so far: what sizes each submit. */
+  private readonly throughput: ThroughputEstimate;
+  /** Command buffers the last step was submitted in: its micro-batches, cut into bounded submits, and the update. */
+  submitsOfLastStep = 0;
   private readonly seqLength: number;
 
   private constructor(
@@ -115,6 +122,7 @@ export class Trainer {
     this.rowLoss = own(createTensor(ctx.device, 'row loss', [N], 'f32'));
     this.lossScratch = own(createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32'));
     const statusBytes = this.adapters.reduce((sum, adapter) => sum + tensorBytes(adapter.status), 0);
+    this.throughput = new ThroughputEstimate(options.submitBudget?.flopsPerSecond ?? initialFlopsPerSecond(ctx.info));
     this.stepReadback = new ReadbackBuffer(ctx.device, 'training step', recipe.grad_accum * tensorBytes(this.rowLoss) + tensorBytes(this.stats) + statusBytes);
     owned.push(this.stepReadback);
   }
@@ -179,10 +187,13 @@ export class Trainer {
     let submitted: ReturnType<Trainer['encodeStep']>;
     let read: ReadbackResult;
     try {
+      const gpuStarted = performance.now();
       const scoped = withinErrorScopes(ctx, `training step ${this.completed + 1}`, () => this.encodeStep(batches, usedAdapters, labels, lr));
       await throwGpuErrors(scoped);
       submitted = scoped.value;
       read = await this.stepReadback.read();
+      this.throughput.measured(submitted.flops, (performance.now() - gpuStarted) / 1000);
+      this.submitsOfLastStep = submitted.submits;
     } catch (error) {
       this.failure = error as Error;
       throw error;
@@ -240,6 +251,8 @@ export class Trainer {
     const { recipe, ctx } = this;
     const rowLossSlots: ReadbackSlot[] = [];
     let tokens = 0;
+    let submits = 1;
+    let flops = 0;
     for (const [micro, batch] of batches.entries()) {
       const adapter = this.adapterOf(batch);
       const device = ctx.device;
@@ -259,26 +272,32 @@ export class Trainer {
       device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
       device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
       graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
-      const encoder = device.createCommandEncoder({ label: `step ${this.completed} micro ${micro}` });
+      const stream = new BoundedSubmits(device, `step ${this.completed} micro ${micro}`, this.options.submitBudget?.seconds ?? DEFAULT_SUBMIT_SECONDS, this.throughput);
       if (micro === 0) {
         // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
-        encoder.clearBuffer(this.stats.buffer);
-        for (const used of usedAdapters) for (const tensor of used.tensors) encoder.clearBuffer(tensor.grad.buffer);
+        stream.encoder.clearBuffer(this.stats.buffer);
+        for (const used of usedAdapters) for (const tensor of used.tensors) stream.encoder.clearBuffer(tensor.grad.buffer);
       }
       const batchTensors = { ids: inputs.ids, positions: inputs.positions, segments: inputs.segments };
-      graph.encodeForward(encoder, batchTensors, adapter.gpu);
-      encoder.clearBuffer(graph.dFinal!.buffer);
+      graph.encodeForward(stream, batchTensors, adapter.gpu);
+      stream.encoder.clearBuffer(graph.dFinal!.buffer);
       encodeCrossEntropy(
         ctx,
-        encoder,
+        stream.encoder,
         { x: graph.final, w: this.model.lmHead, labels: inputs.targets },
         { stats: this.stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / labels } },
         lossScratch,
       );
-      graph.encodeBackward(encoder, batchTensors, adapter.gpu);
+      // The LM head's logits and their gradient: two [N, C] × [C, V] products.
+      const headFlops = 4 * N * this.model.config.hiddenSize * this.model.config.vocabSize;
+      stream.add(headFlops);
+      graph.encodeBackward(stream, batchTensors, adapter.gpu);
       // The next micro-batch overwrites the row losses: copy them now; they are read with the rest of the step.
-      rowLossSlots.push(this.stepReadback.copy(encoder, rowLoss));
-      device.queue.submit([encoder.finish()]);
+      rowLossSlots.push(this.stepReadback.copy(stream.encoder, rowLoss));
+      // Submitted before the next micro-batch's inputs are written: queue writes run in queue order.
+      stream.flush();
+      submits += stream.submits;
+      flops += headFlops + graph.layerForwardFlops() * this.model.config.numLayers * (recipe.recompute ? 4 : 3);
       tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
     }
 
@@ -304,7 +323,7 @@ export class Trainer {
     }
     const statsSlot = this.stepReadback.copy(update, this.stats);
     ctx.device.queue.submit([update.finish()]);
-    return { rowLossSlots, statusSlots, statsSlot, tokens };
+    return { rowLossSlots, statusSlots, statsSlot, tokens, submits, flops };
   }
 
   /** Writes the run's checkpoint (adapters, AdamW moments, sampler, step) to storage. */

@@ -231,10 +231,12 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     const own = { abort, batcher };
     request = own;
     const hub = hubSettingsOf(get());
+    // Only a budget the user set on the Model page refuses a run; the default is a guess from the adapter.
+    const budget = get().memoryBudgetBytes;
     try {
       const result = await get()
         .engine()
-        .request('train.run', { recipe, runId, resume, ...(takeOver ? { takeOver } : {}), ...hub }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
+        .request('train.run', { recipe, runId, resume, ...(takeOver ? { takeOver } : {}), ...hub, ...(budget ? { memoryBudgetBytes: budget } : {}) }, { signal: abort.signal, onProgress: (event) => batcher.push(event) });
       batcher.flush();
       update(({ error: _pauseError, ...run }) => ({
         ...run,

@@ -3,6 +3,7 @@ import { ACTIVE_STATUSES, type TrainStage, type TrainStatus } from '../../state/
 import { useStudio } from '../../state/store.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { hrefFor, navigate } from '../routes.ts';
+import { RecipeFit } from '../train/RecipeFit.tsx';
 import { RecipeProblems } from '../train/RecipeProblems.tsx';
 import { RunControls } from '../train/RunControls.tsx';
 import { RunEstimate } from '../train/RunEstimate.tsx';
@@ -72,6 +73,7 @@ export function TrainPage() {
         <RecipeSummary />
         {!active && <RecipeProblems problems={problems} />}
         {!active && problems.length === 0 && <RunEstimate />}
+        {!active && problems.length === 0 && <RecipeFit />}
         <RunControls />
         <RunProgress />
         {error && <ErrorNotice error={error} title={errorTitle(status)} {...fixFor(status, stage)} />}
