@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
 import { failNextAllocation, trackLiveBuffers } from '../../test/gpu-faults.ts';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
@@ -13,7 +14,10 @@ import { loadTokenizer } from '../model/tokenizer.ts';
 import { Generator } from '../model/generate.ts';
 import { openFileStorage } from '../store/fs.ts';
 import type { Storage } from '../store/storage.ts';
+import { initLoraAdapter } from '../model/lora.ts';
+import { exportPeftAdapter } from './peft.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
+import { evaluateRecipe, type RunEnvironment } from './run.ts';
 import type { PreparedTask } from './task-data.ts';
 import { Trainer } from './trainer.ts';
 
@@ -159,5 +163,31 @@ describe('GPU errors stop a run visibly and keep its last checkpoint (Dawn)', { 
     undo();
     await expect(generator.generate([1, 5, 9], { maxNewTokens: 4 })).rejects.toMatchObject({ code: 'OUT_OF_MEMORY', message: expect.stringMatching(/^allocating a 32-token KV cache failed on the GPU/) });
     generator.destroy();
+  });
+
+  it('evaluateRecipe frees the model it loaded when the adapter it was given does not fit the model', async () => {
+    const env: RunEnvironment = {
+      ctx,
+      storage,
+      openModel: async () => filesFromDirectory(fixturePath('models/aidreams260K')),
+      openTaskFile: async () => new Blob([await readFile(fixturePath('datasets/fpb/Sentences_50Agree.txt'))]),
+    };
+    const evaluation = parseRecipe({
+      model: { source: 'aidreams260K' },
+      tasks: [{ name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'loss', max_examples: 8 }],
+      batch_size: 2,
+      max_length: 32,
+      steps: 1,
+    });
+    // An adapter for a model with another hidden size: refused after the model is on the GPU.
+    const wide = { ...model.config, hiddenSize: model.config.hiddenSize * 2 };
+    const adapter = exportPeftAdapter(initLoraAdapter(wide, { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false }, 1), wide, 'elsewhere');
+    const live = trackLiveBuffers(ctx.device);
+    try {
+      await expect(evaluateRecipe(evaluation, env, adapter)).rejects.toMatchObject({ code: 'ADAPTER_INVALID' });
+      expect(live.labels()).toEqual([]);
+    } finally {
+      live.uninstall();
+    }
   });
 });
