@@ -34,7 +34,7 @@ export default defineConfig({
           include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts', 'workers/**/*.browser.test.ts'],
           // Node-only: the CLI spawns processes; model tests read fixture folders from disk (the studio's
           // end-to-end journey loads the same model in Chromium through the Hub layout).
-          exclude: ['app/cli/**', 'app/model/**', 'app/train/**'],
+          exclude: ['app/cli/**', 'app/model/**', 'app/train/**', 'app/experiment/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,

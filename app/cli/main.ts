@@ -5,6 +5,7 @@
 import { toErrorReport } from '../errors.ts';
 import { AUDIT_USAGE, auditCommand } from './audit.ts';
 import { EVAL_USAGE, evalCommand } from './eval.ts';
+import { EXPERIMENT_USAGE, experimentCommand } from './experiment.ts';
 import { GENERATE_USAGE, generateCommand } from './generate.ts';
 import { EXPORT_USAGE, exportCommand } from './export.ts';
 import { IMPORT_USAGE, importCommand } from './import.ts';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { summary: string; run(args: string[]): Promise<n
   plan: { summary: `what a recipe's run needs on this GPU, part by part, and whether it fits (nothing downloaded but config.json)\n             ${PLAN_USAGE}`, run: planCommand },
   audit: { summary: `audit a recipe's prepared tasks: balance, lengths, duplicates, leakage, bias probes, personal data\n             ${AUDIT_USAGE}`, run: auditCommand },
   eval: { summary: `evaluate a recipe's tasks with a PEFT adapter (or the base model)\n             ${EVAL_USAGE}`, run: evalCommand },
+  experiment: { summary: `train arms of a recipe's tasks over seeds and report which tasks help the targets, with intervals (Ctrl-C pauses)\n             ${EXPERIMENT_USAGE}`, run: experimentCommand },
   merge: { summary: `write base model + PEFT adapter as one merged model in HF layout\n             ${MERGE_USAGE}`, run: mergeCommand },
   import: { summary: `read a task file as the Tasks page does: rows, columns, format, delimiter, every problem\n             ${IMPORT_USAGE}`, run: importCommand },
   mix: { summary: `the order a recipe's run draws its tasks in, with counts and each task's probability per step\n             ${MIX_USAGE}`, run: mixCommand },

@@ -47,6 +47,16 @@ export interface Storage {
 
 export const MAX_KEY_LENGTH = 512;
 
+/**
+ * Items of the "runs" store under this prefix belong to experiments (app/experiment: a manifest and
+ * one record per finished arm and seed), not to single runs: run listings skip them.
+ */
+export const EXPERIMENT_KEY_PREFIX = 'experiments/';
+
+export function isExperimentItem(key: string): boolean {
+  return key.startsWith(EXPERIMENT_KEY_PREFIX);
+}
+
 export function checkKey(store: string, key: string): void {
   if (!(STORE_NAMES as readonly string[]).includes(store)) {
     throw new CocktailError('STORAGE_BAD_STORE', `Unknown store "${store}"; stores are ${STORE_NAMES.join(', ')}`, { store });

@@ -29,6 +29,11 @@ export interface TaskEvaluation {
   examples: number;
   /** A few generations or choices, for the studio to show next to the number. */
   samples: { expected: string; got: string }[];
+  /**
+   * With `perExample`: each validation example's own loss (mean over its labelled positions) and its
+   * own metric score, in validation order; what experiment statistics resample (app/experiment).
+   */
+  perExample?: { losses: number[]; scores: number[] };
 }
 
 function stopIfCancelled(signal: AbortSignal | undefined): void {
@@ -70,69 +75,81 @@ export class Evaluator {
    * `signal` stops the evaluation between batches and prompts with a CANCELLED error (a standalone
    * evaluation is cancellable; a training run's evaluations finish, so a pause checkpoints after them).
    */
-  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number; signal?: AbortSignal } = {}): Promise<TaskEvaluation> {
+  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number; signal?: AbortSignal; perExample?: boolean } = {}): Promise<TaskEvaluation> {
     const limit = options.maxExamples ?? 50;
     const { signal } = options;
-    const loss = await this.loss(task.validation.slice(0, limit), lora, signal);
+    const { loss, perExample: losses } = await this.exampleLosses(task.validation.slice(0, limit), lora, signal);
     const prompts = task.validationPrompts.slice(0, limit);
-    let scored: { score: number; samples: TaskEvaluation['samples'] } = { score: loss, samples: [] };
+    let scored: { score: number; samples: TaskEvaluation['samples']; scores: number[] } = { score: loss, samples: [], scores: losses };
     if (task.metric === 'accuracy' && task.labelWords && prompts.length > 0) scored = await this.labelAccuracy(prompts, task.labelWords, lora, signal);
     else if (task.metric !== 'loss' && task.metric !== 'accuracy' && prompts.length > 0) scored = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64, signal);
-    return { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? Math.min(limit, task.validation.length) : prompts.length, samples: scored.samples.slice(0, 5) };
+    const evaluation: TaskEvaluation = { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? Math.min(limit, task.validation.length) : prompts.length, samples: scored.samples.slice(0, 5) };
+    if (options.perExample) evaluation.perExample = { losses, scores: scored.scores };
+    return evaluation;
   }
 
   /** Mean cross-entropy over every labelled position of `examples`. */
   async loss(examples: readonly TokenizedExample[], lora: GpuLora | undefined, signal?: AbortSignal): Promise<number> {
+    return (await this.exampleLosses(examples, lora, signal)).loss;
+  }
+
+  /** The mean over every labelled position, and each example's own mean (NaN for one without labels). */
+  private async exampleLosses(examples: readonly TokenizedExample[], lora: GpuLora | undefined, signal?: AbortSignal): Promise<{ loss: number; perExample: number[] }> {
     let sum = 0;
     let count = 0;
+    const perExample: number[] = [];
     for (let start = 0; start < examples.length; start += this.shape.B) {
       stopIfCancelled(signal);
       const batch = buildBatch(examples.slice(start, start + this.shape.B).map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
-      const { lossSum, labelCount } = (await this.run(batch, lora)).stats;
-      sum += lossSum;
-      count += labelCount;
+      const { stats, rowLoss } = await this.run(batch, lora);
+      for (let row = 0; row < batch.B; row++) {
+        const rowSum = rowLoss.subarray(row * this.shape.T, (row + 1) * this.shape.T).reduce((a, b) => a + b, 0);
+        perExample.push(batch.rowLabels[row]! > 0 ? rowSum / batch.rowLabels[row]! : NaN);
+      }
+      sum += stats.lossSum;
+      count += stats.labelCount;
     }
-    return count > 0 ? sum / count : NaN;
+    return { loss: count > 0 ? sum / count : NaN, perExample };
   }
 
   /** Scores each label word after the prompt by its log-probability; the likeliest is the model's answer. */
   private async labelAccuracy(prompts: PreparedTask['validationPrompts'], words: readonly string[], lora: GpuLora | undefined, signal: AbortSignal | undefined) {
-    let correct = 0;
+    const scores: number[] = [];
     const samples: TaskEvaluation['samples'] = [];
     for (const { promptIds, expected, candidates: prepared } of prompts) {
       stopIfCancelled(signal);
       const candidates = prepared ? prepared.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word));
-      const scores: number[] = [];
+      const losses: number[] = [];
       for (let start = 0; start < candidates.length; start += this.shape.B) {
         const slice = candidates.slice(start, start + this.shape.B);
         const batch = buildBatch(slice.map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
         const { rowLoss } = await this.run(batch, lora);
-        slice.forEach((_, row) => scores.push(rowLoss.subarray(row * this.shape.T, (row + 1) * this.shape.T).reduce((a, b) => a + b, 0)));
+        slice.forEach((_, row) => losses.push(rowLoss.subarray(row * this.shape.T, (row + 1) * this.shape.T).reduce((a, b) => a + b, 0)));
       }
-      const best = words[scores.indexOf(Math.min(...scores))]!;
-      if (exactMatch(best, expected)) correct++;
+      const best = words[losses.indexOf(Math.min(...losses))]!;
+      scores.push(exactMatch(best, expected));
       samples.push({ expected, got: best });
     }
-    return { score: correct / prompts.length, samples };
+    return { score: scores.reduce((a, b) => a + b, 0) / prompts.length, samples, scores };
   }
 
   private async generationScore(prompts: PreparedTask['validationPrompts'], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number, signal: AbortSignal | undefined) {
     const measure = { exact_match: exactMatch, numeric_match: numericMatch, rouge_l: rougeL }[metric];
     const generator = new Generator(this.ctx, this.model, { capacity: this.shape.T + maxNewTokens, ...(lora ? { lora } : {}) });
-    let total = 0;
+    const scores: number[] = [];
     const samples: TaskEvaluation['samples'] = [];
     try {
       for (const { promptIds, expected } of prompts) {
         stopIfCancelled(signal);
         const prompt = Array.from(promptIds.slice(-this.shape.T));
         const { text = '' } = await generator.generate(prompt, { maxNewTokens, eosIds: this.tokenizer.eosIds, decode: (ids) => this.tokenizer.decode(ids, { skipSpecialTokens: true }) });
-        total += measure(text, expected);
+        scores.push(measure(text, expected));
         samples.push({ expected, got: text });
       }
     } finally {
       generator.destroy();
     }
-    return { score: total / prompts.length, samples };
+    return { score: scores.reduce((a, b) => a + b, 0) / prompts.length, samples, scores };
   }
 
   /** prompt + word as an example whose loss covers only the word's tokens (when preparation gave no candidates). */

@@ -87,7 +87,7 @@ export interface RunResult {
 }
 
 /** Loads the recipe's model and prepares its tasks: the first two stages of every run. */
-async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEvents, signal: AbortSignal | undefined) {
+export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEvents, signal: AbortSignal | undefined) {
   events.onStage?.('model');
   await refuseIfTooLarge(recipe, env);
   const files = await env.openModel(recipe.model.source, recipe.model.revision);
@@ -124,7 +124,7 @@ async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<vo
 }
 
 /** The batch shape evaluation uses: the recipe's batch size, and room for the longest example. */
-function evaluationShape(recipe: Recipe, tasks: readonly PreparedTask[]) {
+export function evaluationShape(recipe: Recipe, tasks: readonly PreparedTask[]) {
   return { B: recipe.batch_size, T: Math.min(recipe.max_length, Math.max(...tasks.flatMap((t) => [...t.train, ...t.validation].map((e) => e.inputIds.length)))) };
 }
 

@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+import { parseRecipe } from '../train/recipe.ts';
+import { experimentSpecOf } from './experiment.ts';
+
+const recipe = parseRecipe({
+  model: { source: 'aidreams260K' },
+  tasks: ['fpb', 'tweets'].map((name) => ({ name, source: { file: `${name}.csv` }, format: 'classification' })),
+  steps: 4,
+  seed: 2,
+});
+
+describe('cocktail experiment arguments', () => {
+  it('reads designs, targets, order, seeds and budget, with 3 seeds and the steps budget by default', () => {
+    expect(experimentSpecOf(recipe, { design: 'single, pairs', targets: 'fpb' })).toMatchObject({ designs: ['single', 'pairs'], targets: ['fpb'], seeds: 3, budget: 'steps' });
+    expect(experimentSpecOf(recipe, { design: 'incremental', targets: 'fpb', order: 'tweets', seeds: 2, budget: 'target-examples' })).toMatchObject({ order: ['tweets'], seeds: 2, budget: 'target-examples' });
+  });
+
+  it('refuses bad input before anything loads, with the reason', () => {
+    expect(() => experimentSpecOf(recipe, { design: 'singles', targets: 'fpb' })).toThrow(/--design "singles" is not one of single, all, leave-one-out, pairs, incremental, greedy/);
+    expect(() => experimentSpecOf(recipe, { design: 'single', targets: 'alpaca' })).toThrow(/targets: "alpaca" is not a task of the recipe; its tasks are "fpb", "tweets"/);
+    expect(() => experimentSpecOf(recipe, { design: 'incremental', targets: 'fpb', order: 'gsm8k' })).toThrow(/order: "gsm8k" is not a task/);
+    expect(() => experimentSpecOf(recipe, { design: 'single', targets: 'fpb', seeds: 0 })).toThrow(/seeds must be a whole number of at least 1/);
+    expect(() => experimentSpecOf(recipe, { design: 'single', targets: 'fpb', budget: 'tokens' })).toThrow(/--budget must be "steps" or "target-examples"/);
+  });
+});
