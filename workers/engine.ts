@@ -22,6 +22,7 @@ import { readRunRecord } from './run-records.ts';
 import { SessionModel } from './session-model.ts';
 import { tokenViewInStudio } from './token-view.ts';
 import { evaluateInStudio, trainInStudio } from './train.ts';
+import { loadExperimentInStudio, runExperimentInStudio } from './experiment.ts';
 import { requireOnnxExport, verifyInStudio } from './verify.ts';
 import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type HubSettings, type Request, type WorkerEvent } from './protocol.ts';
 
@@ -103,6 +104,25 @@ const handlers: Handlers = {
     return tokenViewInStudio(request, files, store, signal, progress);
   },
   'export.recipe': async (request, { signal, progress, storage }) => exportInStudio(request, await storage(), signal, progress),
+  'experiment.run': async ({ id, ...request }, { gpu, signal, progress, storage, session }) => {
+    const key = `experiment/${id}`;
+    if (runs.has(key)) throw new CocktailError('EXPERIMENT_RUNNING', `experiment "${id}" is already running`, { experiment: id });
+    const controller = new AbortController();
+    signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
+    runs.set(key, controller);
+    try {
+      await session.release(); // the experiment gets the GPU memory the session model held
+      return await runExperimentInStudio({ id, ...request, ...hubOptions(request) }, await gpu(), await storage(), controller.signal, progress);
+    } finally {
+      runs.delete(key);
+    }
+  },
+  'experiment.pause': async ({ id }) => {
+    const run = runs.get(`experiment/${id}`);
+    run?.abort('pause');
+    return { paused: run !== undefined };
+  },
+  'experiment.load': async ({ id }, { storage }) => loadExperimentInStudio(id, await storage()),
   'eval.run': async (request, { gpu, signal, progress, storage, session }) => {
     await session.release();
     return evaluateInStudio(request, await gpu(), await storage(), signal, progress);

@@ -22,6 +22,9 @@ import type { MemoryEstimate } from '../app/model/memory.ts';
 import type { EngineCheck } from '../app/model/verify.ts';
 import type { LoraTarget } from '../app/model/config.ts';
 import type { RecipeTask } from '../app/train/recipe.ts';
+import type { BudgetRule, DesignName } from '../app/experiment/design.ts';
+import type { ExperimentReport } from '../app/experiment/export.ts';
+import type { ArmProgress } from '../app/experiment/runner.ts';
 import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -87,6 +90,15 @@ export interface Commands {
   'model.generate': { payload: GenerateRequest; result: GenerateResponse; progress: { id: number; text: string } };
   /** Tokenizes the first rows of an imported task file as training would, for the token view. */
   'data.tokenView': { payload: TokenViewRequest; result: TokenViewResult; progress: PrepareProgress };
+  /**
+   * Runs (or with `resume`, continues) an experiment: arms of the recipe's tasks over seeds
+   * (app/experiment). Its finished arms are kept in the "runs" store as they finish.
+   */
+  'experiment.run': { payload: ExperimentRequest & { resume: boolean } & HubSettings; result: ExperimentRunResult; progress: ExperimentProgress };
+  /** Pauses a running experiment: the arm in progress checkpoints and experiment.run resolves "paused". */
+  'experiment.pause': { payload: { id: string }; result: { paused: boolean }; progress: never };
+  /** A stored experiment with the report of its finished arms, whatever its state; null when there is none. */
+  'experiment.load': { payload: { id: string }; result: ExperimentSnapshot | null; progress: never };
   /** Evaluates a recipe's tasks with an adapter from the library (or the base model). */
   'eval.run': { payload: { recipe: unknown; adapterKey?: string } & HubSettings; result: EvalEvent; progress: TrainProgress };
   /** The recipe as a folder for Axolotl, LLaMA-Factory or TRL (app/export), zipped. */
@@ -270,6 +282,39 @@ export type TrainProgress =
   | { kind: 'best'; best: BestEvent }
   | { kind: 'early_stop'; step: number; reason: string };
 
+/** An experiment as the studio asks for it (app/experiment/design.ts ExperimentSpec, with a raw recipe). */
+export interface ExperimentRequest {
+  id: string;
+  recipe: unknown;
+  targets: string[];
+  designs: DesignName[];
+  seeds: number;
+  budget: BudgetRule;
+  order?: string[];
+  custom?: string[][];
+}
+
+export interface ExperimentRunResult {
+  status: 'completed' | 'paused';
+  report: ExperimentReport;
+}
+
+export interface ExperimentSnapshot {
+  request: ExperimentRequest;
+  status: 'running' | 'paused' | 'completed';
+  finishedRuns: number;
+  report: ExperimentReport;
+}
+
+export type ExperimentProgress =
+  | { kind: 'stage'; stage: 'model' | 'data' | 'train' | 'evaluate' | 'export' }
+  | { kind: 'prepare'; progress: PrepareProgress }
+  | { kind: 'plan'; arms: { id: string; tasks: string[]; designs: string[]; steps: number }[]; seeds: number[]; runs: number; steps: number; tokens: number }
+  | { kind: 'arm'; arm: string; seed: number; run: number; runs: number }
+  | { kind: 'step'; step: ArmProgress }
+  | { kind: 'arm-done'; arm: string; seed: number }
+  | { kind: 'warning'; message: string };
+
 export type CommandType = keyof Commands;
 
 export type Request = {
@@ -313,6 +358,9 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'eval.run',
   'export.recipe',
   'audit.run',
+  'experiment.run',
+  'experiment.pause',
+  'experiment.load',
 ];
 
 export function isCommandType(type: unknown): type is CommandType {

@@ -9,6 +9,7 @@ import type { EngineBridge } from './bridge.ts';
 import { startEngine } from './engine.ts';
 import { createAuditSlice, type AuditSlice } from './slices/audit.ts';
 import { createEvaluateSlice, type EvaluateSlice } from './slices/evaluate.ts';
+import { createExperimentSlice, type ExperimentSlice } from './slices/experiment.ts';
 import { createGpuSlice, type GpuSlice } from './slices/gpu.ts';
 import { createLibrarySlice, type LibrarySlice } from './slices/library.ts';
 import { createModelSlice, type ModelSlice } from './slices/model.ts';
@@ -24,7 +25,7 @@ export interface EngineSlice {
   engine(): EngineBridge;
 }
 
-export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice & AuditSlice;
+export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice & AuditSlice & ExperimentSlice;
 
 export const useStudio = create<AppState>()((...args) => {
   const [set, get] = args;
@@ -53,5 +54,6 @@ export const useStudio = create<AppState>()((...args) => {
     ...createPlaygroundSlice(...args),
     ...createLibrarySlice(...args),
     ...createAuditSlice(...args),
+    ...createExperimentSlice(...args),
   };
 });

@@ -2,6 +2,7 @@ import { useEffect, type ReactElement } from 'react';
 import { useStudio } from '../state/store.ts';
 import { ErrorNotice } from './components/ErrorNotice.tsx';
 import { EvaluatePage } from './pages/EvaluatePage.tsx';
+import { ExperimentsPage } from './pages/ExperimentsPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
 import { MixturePage } from './pages/MixturePage.tsx';
 import { ModelPage } from './pages/ModelPage.tsx';
@@ -19,6 +20,7 @@ const PAGE_COMPONENTS: Record<PageId, () => ReactElement> = {
   mixture: MixturePage,
   train: TrainPage,
   evaluate: EvaluatePage,
+  experiments: ExperimentsPage,
   playground: PlaygroundPage,
   library: LibraryPage,
   recipes: RecipesPage,

@@ -12,6 +12,7 @@ export const PAGES = [
   { id: 'mixture', label: 'Mixture' },
   { id: 'train', label: 'Train' },
   { id: 'evaluate', label: 'Evaluate' },
+  { id: 'experiments', label: 'Experiments' },
   { id: 'playground', label: 'Playground' },
   { id: 'library', label: 'Library' },
   { id: 'recipes', label: 'Recipes' },

@@ -4,7 +4,7 @@ import { parseModelConfig, type ModelConfig } from '../../model/config.ts';
 import { deleteCachedModel, filesFromHub } from '../../model/hub.ts';
 import { readJsonFile } from '../../model/source.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
-import type { ItemInfo, Json, Storage } from '../../store/storage.ts';
+import { isExperimentItem, type ItemInfo, type Json, type Storage } from '../../store/storage.ts';
 import { saveFile } from '../../studio/download.ts';
 import { runHistory } from '../run-histories.ts';
 import { runMetricsCsv } from '../../studio/run-metrics.ts';
@@ -153,7 +153,7 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
             hubDatasets: hubSplits,
             caches,
             adapters: adapterItems(adapters),
-            runs: runs.map((info) => settledRunRecord(info.meta as unknown as RunRecord, cancelRequests())).sort((a, b) => b.startedAt - a.startedAt),
+            runs: runs.filter((info) => !isExperimentItem(info.key)).map((info) => settledRunRecord(info.meta as unknown as RunRecord, cancelRequests())).sort((a, b) => b.startedAt - a.startedAt),
             checkpoints: checkpoints.map((info: ItemInfo) => ({ key: info.key, bytes: info.size })),
           },
         });

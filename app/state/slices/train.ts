@@ -1,7 +1,7 @@
 import type { StateCreator } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
-import type { Json } from '../../store/storage.ts';
+import { isExperimentItem, type Json } from '../../store/storage.ts';
 import type { CheckpointMeta } from '../../train/checkpoint.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import type { EvalEvent } from '../../train/run.ts';
@@ -315,7 +315,7 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
         const storage = await openIndexedDbStorage();
         try {
           const runs = await storage.list<Json>('runs');
-          const recorded = runs.map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.updatedAt - a.updatedAt)[0];
+          const recorded = runs.filter((info) => !isExperimentItem(info.key)).map((info) => info.meta as unknown as RunRecord).sort((a, b) => b.updatedAt - a.updatedAt)[0];
           if (!recorded) return;
           const last = settledRunRecord(recorded, cancelRequests());
           if (last !== recorded) {

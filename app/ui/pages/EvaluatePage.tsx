@@ -8,7 +8,7 @@ import { EvaluateModel } from '../evaluate/EvaluateModel.tsx';
 import { EvaluationProgress } from '../evaluate/EvaluationProgress.tsx';
 import { MetricsTable } from '../evaluate/MetricsTable.tsx';
 import { RunCurves } from '../evaluate/RunCurves.tsx';
-import { hrefFor } from '../routes.ts';
+import { hrefFor, useRoute } from '../routes.ts';
 
 /**
  * Evaluate: the per-task metrics of a run (or of an evaluation made here, kept across visits),
@@ -31,7 +31,10 @@ export function EvaluatePage() {
     void useStudio.getState().refreshLibrary();
   }, [trainStatus]);
 
-  const newest = results.at(-1)?.id ?? sources.filter((s) => s.runId).at(-1)?.id ?? sources.at(-1)?.id;
+  // #/evaluate?run=<runId> (an experiment's arm, for one) opens on that run until another is chosen.
+  const linkedRun = useRoute().params.get('run');
+  const linked = linkedRun ? sources.find((source) => source.runId === linkedRun)?.id : undefined;
+  const newest = linked ?? results.at(-1)?.id ?? sources.filter((s) => s.runId).at(-1)?.id ?? sources.at(-1)?.id;
   const shownId = chosen && chosen.results === results.length ? chosen.id : newest;
   const shown = sources.find((source) => source.id === shownId);
   const shownRun = shown?.runId ? runs.find((run) => run.runId === shown.runId) : undefined;
