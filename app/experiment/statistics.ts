@@ -52,24 +52,29 @@ export function hashLabel(label: string): number {
   return hash;
 }
 
-function draws(random: () => number, count: number): Int32Array {
-  return Int32Array.from({ length: count }, () => Math.floor(random() * count));
+/** Fills `into` with indices drawn uniformly with replacement from 0..into.length−1 (buffers are reused: the bootstrap is hot). */
+function draw(random: () => number, into: Int32Array): Int32Array {
+  const count = into.length;
+  for (let k = 0; k < count; k++) into[k] = Math.floor(random() * count);
+  return into;
 }
 
 /** Mean over the drawn seeds of the mean over the drawn examples. */
 function resampledMean(values: readonly (readonly number[])[], seeds: Int32Array, examples: Int32Array): number {
   let total = 0;
-  for (const s of seeds) {
-    const row = values[s]!;
+  for (let a = 0; a < seeds.length; a++) {
+    const row = values[seeds[a]!]!;
     let sum = 0;
-    for (const i of examples) sum += row[i]!;
+    for (let b = 0; b < examples.length; b++) sum += row[examples[b]!]!;
     total += sum / examples.length;
   }
   return total / seeds.length;
 }
 
 function identity(count: number): Int32Array {
-  return Int32Array.from({ length: count }, (_, i) => i);
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) out[i] = i;
+  return out;
 }
 
 /** The p-quantile of sorted values, by linear interpolation between order statistics. */
@@ -98,7 +103,13 @@ export function summarize(values: readonly (readonly number[])[], seed: number):
   const mean = seedMeans.reduce((a, b) => a + b, 0) / S;
   const std = S > 1 ? Math.sqrt(seedMeans.reduce((sum, m) => sum + (m - mean) ** 2, 0) / (S - 1)) : 0;
   const random = seededRandom(seed);
-  const replicates = Array.from({ length: BOOTSTRAP_REPLICATES }, () => resampledMean(values, draws(random, S), draws(random, n)));
+  const seeds = new Int32Array(S);
+  const examples = new Int32Array(n);
+  const replicates: number[] = [];
+  for (let r = 0; r < BOOTSTRAP_REPLICATES; r++) {
+    draw(random, seeds);
+    replicates.push(resampledMean(values, seeds, draw(random, examples)));
+  }
   return { mean, std, ci: percentileInterval(replicates), n };
 }
 
@@ -117,10 +128,14 @@ export function pairedEffect(pairs: readonly { arm: readonly (readonly number[])
     pairs.reduce((sum, { arm, baseline, orientation }, t) => sum + orientation * (resampledMean(arm, seeds, examples[t]!) - resampledMean(baseline, seeds, examples[t]!)), 0) / pairs.length;
   const delta = differenceOf(identity(S), pairs.map(({ arm }) => identity(arm[0]!.length)));
   const random = seededRandom(seed);
-  const replicates = Array.from({ length: BOOTSTRAP_REPLICATES }, () => {
-    const seeds = draws(random, S);
-    return differenceOf(seeds, pairs.map(({ arm }) => draws(random, arm[0]!.length)));
-  });
+  const seeds = new Int32Array(S);
+  const examples = pairs.map(({ arm }) => new Int32Array(arm[0]!.length));
+  const replicates: number[] = [];
+  for (let r = 0; r < BOOTSTRAP_REPLICATES; r++) {
+    draw(random, seeds);
+    for (const buffer of examples) draw(random, buffer);
+    replicates.push(differenceOf(seeds, examples));
+  }
   const ci = percentileInterval(replicates);
   return { delta, ci, significant: ci[0] > 0 || ci[1] < 0 };
 }
