@@ -7,7 +7,7 @@ import type { Storage } from '../store/storage.ts';
 import type { TaskEvaluation } from './evaluate.ts';
 import type { PeftFiles } from './peft.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
-import { checkAdaptiveTasks, RunControl, type ControlledTrainer } from './run-control.ts';
+import { checkAdaptiveTasks, deleteRunControl, RunControl, type ControlledTrainer } from './run-control.ts';
 import type { PreparedTask } from './task-data.ts';
 
 let root: string;
@@ -96,5 +96,15 @@ describe('RunControl', () => {
 
   it('refuses adaptive mixing when a prepared task has no validation examples, naming it', () => {
     expect(() => checkAdaptiveTasks(recipe({ mixture: { strategy: 'adaptive' } }), [task('a', 4), task('b', 0)])).toThrow(expect.objectContaining({ code: 'TRAIN_ADAPTIVE_NO_VALIDATION', details: { task: 'b' } }));
+  });
+});
+
+describe('deleteRunControl', () => {
+  it('removes the stored state and best adapters of one run only', async () => {
+    const best = recipe({ best_checkpoint: { by: 'loss' } });
+    const trainer = fakeTrainer();
+    for (const runId of ['r', 'other']) await (await RunControl.open(best, tasks, storage, runId, null)).afterEvaluation(1, results(1, 1), trainer);
+    await deleteRunControl(storage, 'r');
+    expect((await storage.list('checkpoints')).map((item) => item.key).sort()).toEqual(['other#best/shared', 'other#control']);
   });
 });

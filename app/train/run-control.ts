@@ -62,6 +62,12 @@ export interface ControlledTrainer {
 const controlKey = (runId: string): string => `${runId}#control`;
 const bestKey = (runId: string, adapter: string): string => `${runId}#best/${adapter}`;
 
+/** Deletes what a run's controller stored (its per-evaluation state and best adapters), with the run. */
+export async function deleteRunControl(storage: Storage, runId: string): Promise<void> {
+  for (const item of await storage.list('checkpoints', `${runId}#best/`)) await storage.delete('checkpoints', item.key);
+  await storage.delete('checkpoints', controlKey(runId));
+}
+
 /** Refuses adaptive mixing when a task has no validation examples to take a loss from, naming it. */
 export function checkAdaptiveTasks(recipe: Recipe, tasks: readonly PreparedTask[]): void {
   if (recipe.mixture.strategy !== 'adaptive') return;
@@ -98,10 +104,7 @@ export class RunControl {
     checkAdaptiveTasks(recipe, tasks);
     const stored = (await storage.getInfo<Json>('checkpoints', controlKey(runId)))?.meta as { entries?: ControlEntry[] } | undefined;
     const entries = resumedAt === null ? [] : (stored?.entries ?? []).filter((entry) => entry.step <= resumedAt);
-    if (resumedAt === null) {
-      for (const item of await storage.list('checkpoints', `${runId}#best/`)) await storage.delete('checkpoints', item.key);
-      await storage.delete('checkpoints', controlKey(runId));
-    }
+    if (resumedAt === null) await deleteRunControl(storage, runId);
     return new RunControl(recipe, tasks.map((task) => task.name), storage, runId, entries);
   }
 

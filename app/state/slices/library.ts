@@ -16,6 +16,7 @@ import { parseRecipe, RecipeError, type RecipeProblem } from '../../train/recipe
 import type { RunRecord } from '../../../workers/protocol.ts';
 import { cancelRequests, settledRunRecord } from '../../studio/cancel-requests.ts';
 import type { AppState } from '../store.ts';
+import { deleteRunControl } from '../../train/run-control.ts';
 
 /**
  * The Library: everything the studio keeps in this browser's storage, as the user thinks of it —
@@ -185,6 +186,7 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
           const belongings = runBelongings(runId, library.adapters, library.checkpoints);
           for (const adapter of belongings.adapters) await storage.delete('adapters', adapter.key);
           await storage.delete('checkpoints', runId);
+          await deleteRunControl(storage, runId);
         }
         await storage.delete('runs', runId);
       }),
