@@ -147,14 +147,15 @@ test.describe('Evaluate page', () => {
     expect(JSON.parse(await readFile(testInfo.outputPath('downloaded-recipe.json'), 'utf8'))).toMatchObject({ name: SINGLE.name, tasks: [{ name: 'phrases' }] });
 
     const storeRow = (store: string) => page.locator('table.limits').getByRole('row', { name: new RegExp(`^${store}\\b`) });
-    await expect(storeRow('checkpoints')).toContainText('2 items');
+    // Each run keeps its two newest checkpoints (steps 2 and 4).
+    await expect(storeRow('checkpoints')).toContainText('4 items');
     await expect(storeRow('adapters')).toContainText('2 items');
     await singleRow.getByRole('button', { name: 'Delete' }).click();
-    await expect(singleRow.getByRole('checkbox', { name: /Also delete its checkpoint \(.*\) and its 1 adapter/ })).toBeChecked();
+    await expect(singleRow.getByRole('checkbox', { name: /Also delete its 2 checkpoints \(.*\) and its 1 adapter/ })).toBeChecked();
     await singleRow.getByRole('button', { name: 'Yes, delete' }).click();
     await expect(singleRow).toHaveCount(0);
     await expect(storeRow('runs')).toContainText('1 items');
-    await expect(storeRow('checkpoints')).toContainText('1 items');
+    await expect(storeRow('checkpoints')).toContainText('2 items');
     await expect(storeRow('adapters')).toContainText('1 items');
     expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
   });

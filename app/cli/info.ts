@@ -2,6 +2,8 @@ import { WANTED_FEATURES, type GpuInfo } from '../gpu/device.ts';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { parseFlags } from './args.ts';
 
+export const INFO_USAGE = 'cocktail info [--json]';
+
 export async function infoCommand(args: string[]): Promise<number> {
   const { json } = parseFlags('info', args, ['json']);
   const gpu = await acquireNodeGpu({ label: 'cocktail info' });

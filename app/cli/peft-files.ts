@@ -9,7 +9,7 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, type PeftFiles } fro
  * Axolotl, LLaMA-Factory or TRL (its final adapter, else its latest checkpoint-N), or a zip of either.
  */
 export async function readPeftAdapter(path: string): Promise<PeftFiles> {
-  if (path.endsWith('.zip')) return unzipPeftAdapter(new Uint8Array(await readFile(path)), path);
+  if (path.endsWith('.zip')) return { ...unzipPeftAdapter(new Uint8Array(await readFile(path)), path), location: path };
   const isFolder = await stat(path).then(
     (info) => info.isDirectory(),
     () => false,
@@ -17,7 +17,7 @@ export async function readPeftAdapter(path: string): Promise<PeftFiles> {
   if (!isFolder) throw new CocktailError('ADAPTER_INVALID', `${path}: no such folder; a PEFT adapter folder holds ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`, { file: path });
   const location = locateAdapter(await adapterFilePaths(path), path);
   const folder = join(path, location.folder);
-  return { config: (await readFile(join(folder, ADAPTER_CONFIG))).toString('utf8'), weights: new Blob([await readFile(join(folder, ADAPTER_WEIGHTS))]) };
+  return { config: (await readFile(join(folder, ADAPTER_CONFIG))).toString('utf8'), weights: new Blob([await readFile(join(folder, ADAPTER_WEIGHTS))]), location: folder };
 }
 
 /**

@@ -2,6 +2,8 @@ import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { describeCase, runSelfTest } from '../gpu/selftest.ts';
 import { parseFlags } from './args.ts';
 
+export const SELFTEST_USAGE = 'cocktail selftest [--json]';
+
 export async function selfTestCommand(args: string[]): Promise<number> {
   const { json } = parseFlags('selftest', args, ['json']);
   const gpu = await acquireNodeGpu({ label: 'cocktail selftest' });

@@ -31,7 +31,8 @@ export async function locateWeights(files: ModelFiles, config: ModelConfig): Pro
   const shards = await safetensorsFiles(files);
   const byName = new Map<string, { file: SafetensorsFile; entry: TensorEntry }>();
   for (const path of shards) {
-    const file = await readSafetensorsHeader(await files.open(path), path);
+    // Named by where it is (the folder's full path, or the Hub repo and revision), so an error points at the file.
+    const file = await readSafetensorsHeader(await files.open(path), `${files.label}/${path}`);
     for (const entry of file.tensors.values()) byName.set(entry.name, { file, entry });
   }
   const refs = new Map<string, WeightRef>();
@@ -79,7 +80,7 @@ function dominantDtype(refs: WeightRef[]): WeightDType {
 
 /** A weight's values as Float64 (for CPU references and checks), decoded from its stored dtype. */
 export async function readWeightFloat64(ref: WeightRef): Promise<Float64Array> {
-  return decodeWeightBytes(await readTensorBytes(ref.file, ref.name), ref.dtype, Float64Array);
+  return decodeWeightBytes(checkFinite(ref, await readTensorBytes(ref.file, ref.name), 0), ref.dtype, Float64Array);
 }
 
 /**
@@ -94,9 +95,34 @@ export async function readWeightRangeFloat32(ref: WeightRef, offset: number, cou
 /** The stored bytes of elements [offset, offset + count) of a weight, as they are in the file. */
 export async function readWeightRangeBytes(ref: WeightRef, offset: number, count: number): Promise<Uint8Array> {
   const elementBytes = ref.dtype === 'F32' ? 4 : 2;
-  if (offset === 0 && count * elementBytes === ref.entry.end - ref.entry.begin) return readTensorBytes(ref.file, ref.name);
+  if (offset === 0 && count * elementBytes === ref.entry.end - ref.entry.begin) return checkFinite(ref, await readTensorBytes(ref.file, ref.name), 0);
   const start = ref.file.dataStart + ref.entry.begin + offset * elementBytes;
-  return new Uint8Array(await ref.file.blob.slice(start, start + count * elementBytes).arrayBuffer());
+  return checkFinite(ref, new Uint8Array(await ref.file.blob.slice(start, start + count * elementBytes).arrayBuffer()), offset);
+}
+
+/** Exponent bits of each stored dtype: all set means Inf or NaN. */
+const NONFINITE_EXPONENT: Record<WeightDType, number> = { F32: 0x7f800000, BF16: 0x7f80, F16: 0x7c00 };
+
+/**
+ * Refuses a weight holding NaN or Inf, checked on the stored bits before any conversion: one such
+ * value spreads through every activation, and the kernels may assume there is none.
+ */
+function checkFinite(ref: WeightRef, bytes: Uint8Array, offset: number): Uint8Array {
+  const mask = NONFINITE_EXPONENT[ref.dtype];
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const wide = ref.dtype === 'F32';
+  const count = bytes.byteLength / (wide ? 4 : 2);
+  for (let i = 0; i < count; i++) {
+    const bits = wide ? view.getUint32(i * 4, true) : view.getUint16(i * 2, true);
+    if ((bits & mask) !== mask) continue;
+    const value = decodeWeightBytes(bytes.subarray(i * (wide ? 4 : 2), (i + 1) * (wide ? 4 : 2)), ref.dtype, Float64Array)[0];
+    throw new CocktailError(
+      'MODEL_WEIGHT_NONFINITE',
+      `${ref.file.fileName}: tensor "${ref.name}" holds ${value} at element ${offset + i}; a model with NaN or Inf weights cannot give meaningful outputs. The file is damaged or was saved from a diverged run: download it again or use another checkpoint.`,
+      { tensor: ref.name, file: ref.file.fileName, element: offset + i },
+    );
+  }
+  return bytes;
 }
 
 function decodeWeightBytes<Out extends Float64Array | Float32Array>(bytes: Uint8Array, dtype: WeightDType, Out: new (length: number) => Out): Out {

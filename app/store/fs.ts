@@ -17,7 +17,37 @@ const SUFFIX = '.item';
 
 export async function openFileStorage(root: string): Promise<Storage> {
   await Promise.all(STORE_NAMES.map((name) => mkdir(join(root, name), { recursive: true })));
+  await removeOrphanTemporaries(root);
   return new FileStorage(root);
+}
+
+const TEMPORARY = /\.item\.(\d+)\.\d+\.tmp$/;
+
+/**
+ * A process killed mid-put leaves its temporary file behind (the item itself is whole: the rename
+ * never happened). Removes those of processes that are gone; a live writer's are left alone.
+ */
+export async function removeOrphanTemporaries(root: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const store of STORE_NAMES) {
+    for (const name of await readdir(join(root, store)).catch(() => [] as string[])) {
+      const pid = TEMPORARY.exec(name)?.[1];
+      if (pid === undefined || processAlive(Number(pid))) continue;
+      await rm(join(root, store, name), { force: true });
+      removed.push(join(root, store, name));
+    }
+  }
+  return removed;
+}
+
+/** Whether a process with this id exists (signal 0 only checks); EPERM means it exists under another user. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The JSON header of an item file; `hasBytes` tells "no bytes" from zero bytes. */
@@ -42,6 +72,11 @@ class FileStorage implements Storage {
 
   private path(store: StoreName, key: string): string {
     return join(this.root, store, fileName(key));
+  }
+
+  locate(store: StoreName, key: string): string {
+    checkKey(store, key);
+    return this.path(store, key);
   }
 
   async put(store: StoreName, key: string, meta: Json, given?: Uint8Array | Blob): Promise<void> {
@@ -136,7 +171,7 @@ class FileStorage implements Storage {
       const headerLength = prefix.readUInt32LE(8);
       const header = Buffer.alloc(headerLength);
       if ((await file.read(header, 0, headerLength, PREFIX_BYTES)).bytesRead !== headerLength) throw corrupt('header cut short');
-      const { info, hasBytes } = JSON.parse(header.toString('utf8')) as ItemHeader;
+      const { info, hasBytes } = parseHeader(header.toString('utf8'), corrupt);
       if (!hasBytes) return { info };
       const bytesAt = PREFIX_BYTES + headerLength;
       if (!withBytes) return { info, bytesAt };
@@ -147,6 +182,20 @@ class FileStorage implements Storage {
       await file.close();
     }
   }
+}
+
+function parseHeader(text: string, corrupt: (why: string) => Error): ItemHeader {
+  let header: ItemHeader;
+  try {
+    header = JSON.parse(text) as ItemHeader;
+  } catch (error) {
+    throw corrupt(`header is not valid JSON (${(error as Error).message})`);
+  }
+  const info = header?.info as Partial<ItemInfo> | undefined;
+  if (typeof info !== 'object' || info === null || typeof info.key !== 'string' || !Number.isSafeInteger(info.size) || info.size! < 0 || typeof header.hasBytes !== 'boolean') {
+    throw corrupt('header lacks the item\'s key, size or bytes flag');
+  }
+  return header;
 }
 
 /** For tests and tools: writes raw bytes to an item's path (simulating a torn or foreign file). */

@@ -38,6 +38,10 @@ export async function openIndexedDbStorage(name = DATABASE_NAME): Promise<Storag
 class IndexedDbStorage implements Storage {
   constructor(private readonly db: IDBPDatabase) {}
 
+  locate(store: StoreName, key: string): string {
+    return `IndexedDB "${this.db.name}" › ${store} › ${key}`;
+  }
+
   async put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array | Blob): Promise<void> {
     checkKey(store, key);
     const size = bytes === undefined ? 0 : bytes instanceof Blob ? bytes.size : bytes.byteLength;

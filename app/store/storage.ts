@@ -40,6 +40,8 @@ export interface Storage {
   list<Meta extends Json = Json>(store: StoreName, prefix?: string): Promise<ItemInfo<Meta>[]>;
   /** True when an item was deleted. */
   delete(store: StoreName, key: string): Promise<boolean>;
+  /** Where an item lives, for messages: a file path in Node, the database and store in a browser. */
+  locate(store: StoreName, key: string): string;
   /** Items and bytes per store, as the library page shows them. */
   usage(): Promise<Record<StoreName, StoreUsage>>;
   close(): Promise<void>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ItemInfo, Json } from '../store/storage.ts';
+import { checkpointKey } from '../train/checkpoint.ts';
 import { adapterItems, checkedName, groupDatasetItems, groupModelItems, latestRunAdapter, MAX_NAME_LENGTH, peftZipName, runBelongings, safeFileName } from './library-items.ts';
 
 const item = (key: string, meta: Json, size = 0, updatedAt = 1): ItemInfo => ({ key, meta, size, updatedAt });
@@ -105,11 +106,11 @@ describe('adapters and runs', () => {
     expect(adapters[2]).not.toHaveProperty('baseModelNote');
   });
 
-  it('finds what a run leaves behind: its checkpoint and its adapters', () => {
-    const belongings = runBelongings('run-2', adapters, [item('run-1', {}, 10), item('run-2', {}, 20)]);
-    expect(belongings.checkpoint?.key).toBe('run-2');
+  it('finds what a run leaves behind: its checkpoints and its adapters', () => {
+    const belongings = runBelongings('run-2', adapters, [item(checkpointKey('run-1', 10), {}, 10), item(checkpointKey('run-2', 20), {}, 20), item(checkpointKey('run-2', 40), {}, 40), item(checkpointKey('run-2x', 5), {}, 5)]);
+    expect(belongings.checkpoints.map((checkpoint) => checkpoint.key)).toEqual([checkpointKey('run-2', 20), checkpointKey('run-2', 40)]);
     expect(belongings.adapters.map((adapter) => adapter.key)).toEqual(['run-2/phrase', 'run-2/tweet']);
-    expect(runBelongings('run-3', adapters, []).checkpoint).toBeUndefined();
+    expect(runBelongings('run-3', adapters, []).checkpoints).toEqual([]);
   });
 
   it('starts the Playground with the newest adapter a run trained for the model', () => {

@@ -10,6 +10,7 @@ import { HUB_DATASET_PREFIX } from '../data/import/hub-store.ts';
 import type { ItemInfo, Json } from '../store/storage.ts';
 import { isChunkKey } from '../store/stored-file.ts';
 import { TASK_FILE_PREFIX } from '../store/keys.ts';
+import { isCheckpointOf } from '../train/checkpoint.ts';
 
 export interface ModelItem {
   /** The key prefix every item of the model starts with: "hub/owner/name@main/", "hub/local/name@local/". */
@@ -209,10 +210,12 @@ export function adapterItems(infos: readonly ItemInfo[]): AdapterItem[] {
     .sort((a, b) => b.updatedAt - a.updatedAt || a.key.localeCompare(b.key));
 }
 
-/** What else belongs to a run: its checkpoint (same key) and the adapters it exported. */
-export function runBelongings<Checkpoint extends { key: string }>(runId: string, adapters: readonly AdapterItem[], checkpoints: readonly Checkpoint[]): { checkpoint?: Checkpoint; adapters: AdapterItem[] } {
-  const checkpoint = checkpoints.find((info) => info.key === runId);
-  return { ...(checkpoint ? { checkpoint } : {}), adapters: adapters.filter((adapter) => adapter.runId === runId || adapter.key.startsWith(`${runId}/`)) };
+/** What else belongs to a run: its checkpoints (the newest few it keeps) and the adapters it exported. */
+export function runBelongings<Checkpoint extends { key: string }>(runId: string, adapters: readonly AdapterItem[], checkpoints: readonly Checkpoint[]): { checkpoints: Checkpoint[]; adapters: AdapterItem[] } {
+  return {
+    checkpoints: checkpoints.filter((info) => isCheckpointOf(info.key, runId)),
+    adapters: adapters.filter((adapter) => adapter.runId === runId || adapter.key.startsWith(`${runId}/`)),
+  };
 }
 
 /** A file name from a run or adapter name: letters, digits, dot, dash and underscore only. */

@@ -45,6 +45,7 @@ export const DEFAULT_RECIPE: Recipe = {
   eval_examples: 32,
   eval_max_new_tokens: 32,
   checkpoint_every: 25,
+  keep_checkpoints: 2,
   seed: 42,
 };
 

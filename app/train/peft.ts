@@ -23,6 +23,8 @@ export interface PeftFiles {
   weights: Blob;
   /** What a Python user must know before loading it (README.md in the zip); absent when nothing. */
   readme?: string;
+  /** Where the files were read from (a folder or zip path), so a refusal names the file in full. */
+  location?: string;
 }
 
 /** The studio's name for a model opened from a folder: `local/<folder>`. */
@@ -130,21 +132,42 @@ export function unzipPeftAdapter(zip: Uint8Array, fileName = 'adapter.zip'): Pef
   return { config: new TextDecoder().decode(config), weights: new Blob([weights as Uint8Array<ArrayBuffer>]) };
 }
 
-/** Reads a PEFT LoRA adapter and checks it against the model it is to be applied to. */
+/**
+ * Reads a PEFT LoRA adapter and checks it against the model it is to be applied to. Anything the
+ * engine would not apply (tensors for layers the model lacks, modules_to_save, LoRA biases, DoRA
+ * magnitudes, targets left out of target_modules, partial layers) is refused, not silently dropped:
+ * an adapter run without part of itself gives outputs its trainer never saw.
+ */
 export async function importPeftAdapter(files: PeftFiles, model: ModelConfig): Promise<LoraAdapter> {
+  const pathOf = (file: string) => (files.location ? `${files.location}/${file}` : file);
   const fail = (file: string, problem: string, details: Record<string, unknown> = {}) =>
-    new CocktailError('ADAPTER_INVALID', `${file}: ${problem}`, { file, ...details });
+    new CocktailError('ADAPTER_INVALID', `${pathOf(file)}: ${problem}`, { file: pathOf(file), ...details });
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(files.config) as Record<string, unknown>;
   } catch (error) {
     throw fail(ADAPTER_CONFIG, `not valid JSON (${(error as Error).message})`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw fail(ADAPTER_CONFIG, 'must be a JSON object of settings');
   if (raw.peft_type !== 'LORA') throw fail(ADAPTER_CONFIG, `peft_type is ${JSON.stringify(raw.peft_type)}; only LORA adapters are supported`, { field: 'peft_type' });
   if (raw.use_dora === true) throw fail(ADAPTER_CONFIG, 'use_dora is true; DoRA adapters are not supported', { field: 'use_dora' });
   if (raw.fan_in_fan_out === true) throw fail(ADAPTER_CONFIG, 'fan_in_fan_out is true, which is for GPT-2 style Conv1D layers, not Llama-family models', { field: 'fan_in_fan_out' });
   for (const field of ['rank_pattern', 'alpha_pattern'] as const) {
     if (raw[field] && Object.keys(raw[field] as object).length > 0) throw fail(ADAPTER_CONFIG, `${field} is set; per-module ranks are not supported`, { field });
+  }
+  if (raw.bias !== undefined && raw.bias !== null && raw.bias !== 'none') {
+    throw fail(ADAPTER_CONFIG, `bias is ${JSON.stringify(raw.bias)}; this engine applies LoRA without trained biases (bias "none"), so the adapter's biases would be ignored`, { field: 'bias' });
+  }
+  if (Array.isArray(raw.modules_to_save) && raw.modules_to_save.length > 0) {
+    throw fail(ADAPTER_CONFIG, `modules_to_save lists ${raw.modules_to_save.map((m) => JSON.stringify(m)).join(', ')}; fully trained modules are not applied by this engine, so the adapter would run without them`, { field: 'modules_to_save' });
+  }
+  if (raw.layers_to_transform !== undefined && raw.layers_to_transform !== null) {
+    throw fail(ADAPTER_CONFIG, `layers_to_transform is ${JSON.stringify(raw.layers_to_transform)}; this engine applies LoRA to every layer, so adapters of some layers only are not supported`, { field: 'layers_to_transform' });
+  }
+  for (const [field, name] of [['r', 'r'], ['lora_alpha', 'lora_alpha']] as const) {
+    if (typeof raw[field] !== 'number' || !(Number(raw[field]) > 0)) {
+      throw fail(ADAPTER_CONFIG, `${name} is ${raw[field] === undefined ? 'missing' : JSON.stringify(raw[field])}; it must be a positive number (PEFT writes it)`, { field });
+    }
   }
   const targets = parseTargets(raw.target_modules, (problem) => fail(ADAPTER_CONFIG, problem, { field: 'target_modules' }));
   const config: LoraConfig = {
@@ -154,13 +177,17 @@ export async function importPeftAdapter(files: PeftFiles, model: ModelConfig): P
     targets,
     rslora: raw.use_rslora === true,
   };
-  validateLoraConfig(config);
+  try {
+    validateLoraConfig(config);
+  } catch (error) {
+    if (error instanceof CocktailError) throw fail(ADAPTER_CONFIG, error.message.replace(/^lora\.alpha/, 'lora_alpha').replace(/^lora\./, ''), error.details);
+    throw error;
+  }
 
-  const weights = await readSafetensorsHeader(files.weights, ADAPTER_WEIGHTS);
+  const weights = await readSafetensorsHeader(files.weights, pathOf(ADAPTER_WEIGHTS));
+  const used = new Set<string>();
   const pairs = new Map<string, LoraPair>();
-  const layers = Array.isArray(raw.layers_to_transform) ? new Set(raw.layers_to_transform as number[]) : undefined;
   for (let layer = 0; layer < model.numLayers; layer++) {
-    if (layers && !layers.has(layer)) continue;
     for (const target of targets) {
       const { inFeatures, outFeatures } = projectionShape(model, target);
       const read = async (matrix: 'A' | 'B', shape: number[]): Promise<Float32Array> => {
@@ -170,12 +197,42 @@ export async function importPeftAdapter(files: PeftFiles, model: ModelConfig): P
         if (entry.shape.join(',') !== shape.join(',')) {
           throw fail(ADAPTER_WEIGHTS, `tensor "${name}" has shape [${entry.shape.join(', ')}]; this model needs [${shape.join(', ')}] (r=${config.r})`, { tensor: name });
         }
-        return toFloat32(await readTensorBytes(weights, entry.name), entry.dtype, name);
+        used.add(entry.name);
+        const values = toFloat32(await readTensorBytes(weights, entry.name), entry.dtype, name);
+        const bad = values.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) {
+          throw new CocktailError('ADAPTER_NONFINITE', `${pathOf(ADAPTER_WEIGHTS)}: tensor "${entry.name}" holds ${values[bad]} at element ${bad}; an adapter with NaN or Inf weights cannot be applied. It was saved from a diverged run: use an earlier checkpoint.`, {
+            file: pathOf(ADAPTER_WEIGHTS),
+            tensor: entry.name,
+            element: bad,
+          });
+        }
+        return values;
       };
       pairs.set(loraPairKey(layer, target), { a: await read('A', [config.r, inFeatures]), b: await read('B', [outFeatures, config.r]), inFeatures, outFeatures });
     }
   }
+  const unused = [...weights.tensors.keys()].filter((name) => !used.has(name));
+  if (unused.length > 0) {
+    const reasons = unused.map((name) => `"${name}" (${unusedReason(name, model, targets)})`);
+    throw fail(ADAPTER_WEIGHTS, `${unused.length} tensor(s) this model cannot use would be ignored: ${reasons.slice(0, 5).join('; ')}${unused.length > 5 ? `; and ${unused.length - 5} more` : ''}. Use an adapter trained for this model with plain LoRA.`, {
+      tensors: unused,
+    });
+  }
   return { config, pairs };
+}
+
+/** Why a tensor of an adapter file is one the engine would not apply. */
+function unusedReason(name: string, model: ModelConfig, targets: readonly LoraTarget[]): string {
+  if (name.includes('lora_magnitude_vector')) return 'a DoRA magnitude; DoRA is not supported';
+  if (name.includes('modules_to_save')) return 'a fully trained module (modules_to_save), not LoRA';
+  const layer = /\.layers\.(\d+)\./.exec(name)?.[1];
+  if (layer !== undefined && Number(layer) >= model.numLayers) return `layer ${layer}, but the model has ${model.numLayers} layers (0 to ${model.numLayers - 1})`;
+  if (/\.lora_[AB]\.(default\.)?bias$/.test(name) || name.endsWith('.bias')) return 'a bias; LoRA here trains no biases (bias "none")';
+  const module = /\.([a-z_]+)\.lora_[AB]\./.exec(name)?.[1];
+  if (module && module in LORA_TARGETS && !targets.includes(module as LoraTarget)) return `target ${module}, which adapter_config.json's target_modules does not list`;
+  if (module && !(module in LORA_TARGETS)) return `module ${module}, which is not one of ${Object.keys(LORA_TARGETS).join(', ')}`;
+  return 'not a LoRA A or B matrix of a decoder layer';
 }
 
 function parseTargets(value: unknown, fail: (problem: string) => Error): LoraTarget[] {

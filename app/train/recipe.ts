@@ -78,6 +78,7 @@ export interface Recipe {
   eval_examples: number;
   eval_max_new_tokens: number;
   checkpoint_every: number;
+  keep_checkpoints: number;
   seed: number;
   best_checkpoint?: RecipeBestCheckpoint;
 }

@@ -16,6 +16,7 @@ import { loadModel } from '../model/load.ts';
 import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
+import type { RefusedCheckpoint } from './checkpoint.ts';
 import { Evaluator, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
 import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
@@ -58,6 +59,8 @@ export interface EvalEvent {
 }
 
 export interface RunEvents {
+  /** A stored checkpoint was refused on resume (its location and why); an older one is tried next. */
+  onCheckpointRefused?(refused: RefusedCheckpoint): void;
   onStage?(stage: 'model' | 'data' | 'train' | 'evaluate' | 'export'): void;
   onPrepare?(progress: PrepareProgress): void;
   onPrepared?(reports: TaskPreparationReport[]): void;
@@ -84,6 +87,21 @@ export interface RunResult {
   best?: { step: number; score: number };
   /** Early stopping ended the run before its last step. */
   stoppedEarly?: { step: number; reason: string };
+}
+
+/**
+ * A run that failed but kept what it had: the checkpoint and adapters of its last good step are
+ * stored (and in `adapters`), so the caller can still write them out.
+ */
+export class RunFailedError extends CocktailError {
+  constructor(
+    code: string,
+    message: string,
+    details: Record<string, unknown>,
+    readonly adapters: Map<string, PeftFiles>,
+  ) {
+    super(code, message, details);
+  }
 }
 
 /** Loads the recipe's model and prepares its tasks: the first two stages of every run. */
@@ -165,7 +183,13 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     const initFrom = recipe.lora.init_from;
     if (initFrom && !env.openAdapter) throw new CocktailError('TRAIN_ADAPTER_MISSING', `lora.init_from names "${initFrom}" but adapters cannot be opened here`, { field: 'lora.init_from' });
     const initialAdapters = initFrom ? [await importPeftAdapter(await env.openAdapter!(initFrom), model.config)] : undefined;
-    trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, { runId, storage, resume: options.resume ?? false, ...(initialAdapters ? { initialAdapters } : {}) });
+    trainer = await Trainer.create(ctx, model.gpu, tasks, recipe, {
+      runId,
+      storage,
+      resume: options.resume ?? false,
+      ...(initialAdapters ? { initialAdapters } : {}),
+      ...(events.onCheckpointRefused ? { onCheckpointRefused: events.onCheckpointRefused } : {}),
+    });
     lastCheckpoint = trainer.step;
     evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), recipe.lora.r);
     const control = await RunControl.open(recipe, tasks, storage, runId, options.resume && trainer.step > 0 ? trainer.step : null);
@@ -190,6 +214,22 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
       return outcome.stop;
     };
 
+    /** The adapters as they are now, exported and stored (a failed run keeps them under the same keys a finished one would). */
+    const exportAdapters = async (): Promise<Map<string, PeftFiles>> => {
+      const files = await exportNow();
+      for (const [name, peft] of files) {
+        const meta = { runId, name, baseModel: recipe.model.source, r: recipe.lora.r, steps: trainer!.step, ...(baseModel.note ? { baseModelNote: baseModel.note } : {}) };
+        await storage.put('adapters', `${runId}/${name}`, meta, await zipPeftAdapter(peft));
+      }
+      return files;
+    };
+    /** Keeps the last good step (checkpoint and adapters) and fails the run with what happened. */
+    const failKeeping = async (code: string, message: string, details: Record<string, unknown>): Promise<never> => {
+      await trainer!.saveCheckpoint();
+      events.onCheckpoint?.(trainer!.step);
+      throw new RunFailedError(code, message, details, await exportAdapters());
+    };
+
     const secondsPerStep: number[] = [];
     let stoppedEarly: { step: number; reason: string } | undefined;
     while (!trainer.done) {
@@ -201,7 +241,15 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
         }
         throw new CocktailError('CANCELLED', `run "${runId}" was cancelled at step ${trainer.step}`, { step: trainer.step });
       }
-      const record = await trainer.trainStep();
+      let record: StepRecord;
+      try {
+        record = await trainer.trainStep();
+      } catch (error) {
+        if (error instanceof CocktailError && error.code === 'TRAIN_NONFINITE') {
+          return await failKeeping(error.code, `${error.message}. The checkpoint and adapter of step ${trainer.step} were saved.`, error.details);
+        }
+        throw error;
+      }
       secondsPerStep.push(record.seconds);
       const recent = secondsPerStep.slice(-20);
       const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
@@ -218,6 +266,16 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
           break;
         }
       }
+    }
+    const skipped = trainer.history.filter((step) => step.skipped).length;
+    if (trainer.history.length > 0 && skipped === trainer.history.length) {
+      const losses = trainer.history.map((step) => step.loss);
+      return await failKeeping(
+        'TRAIN_ALL_SKIPPED',
+        `every one of the run's ${skipped} steps was skipped: each had a non-finite loss or gradient (losses ${[...new Set(losses.map(String))].slice(0, 3).join(', ')}), so the adapter never changed from its start. ` +
+          'Lower optimizer.lr, set clip, check the starting adapter (lora.init_from) and the model weights, or use a wider dtype.',
+        { steps: skipped },
+      );
     }
     // The trained adapters are saved before the final evaluation, so a failure there loses nothing.
     await trainer.saveCheckpoint();

@@ -15,7 +15,7 @@ import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from 
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
 import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackResult, type ReadbackSlot } from '../gpu/readback.ts';
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
-import { createIndexTensor, createTensor, leadingView, type GpuTensor } from '../gpu/tensor.ts';
+import { createIndexTensor, createTensor, elementCount, leadingView, type GpuTensor } from '../gpu/tensor.ts';
 import { MixSampler } from '../mix/sampler.ts';
 import type { Json, Storage } from '../store/storage.ts';
 import { DecoderGraph } from '../model/graph.ts';
@@ -23,7 +23,7 @@ import type { GpuModel } from '../model/gpu-model.ts';
 import { initLoraAdapter, type LoraAdapter, type LoraConfig } from '../model/lora.ts';
 import { downloadLora, uploadLora, type GpuLora } from '../model/lora-gpu.ts';
 import { buildTrainingBatch, type HostBatch } from './batch.ts';
-import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { CHECKPOINT_FORMAT_VERSION, loadCheckpoint, saveCheckpoint, type Checkpoint, type RefusedCheckpoint } from './checkpoint.ts';
 import { learningRate } from './lr-schedule.ts';
 import { mixConfig, optimizerSteps } from './mixture.ts';
 import { recipeHash, type Recipe } from './recipe.ts';
@@ -53,6 +53,8 @@ export interface TrainerOptions {
   initialAdapters?: readonly LoraAdapter[];
   /** How long one submit may be estimated to run (default DEFAULT_SUBMIT_SECONDS, from a throughput guess for the adapter). */
   submitBudget?: SubmitBudget;
+  /** Told of each stored checkpoint refused on resume (newest first) before an older one is used. */
+  onCheckpointRefused?: (refused: RefusedCheckpoint) => void;
 }
 
 interface Adapter {
@@ -146,8 +148,16 @@ export class Trainer {
     try {
       await throwGpuErrors(allocated);
       if (options.resume && options.storage) {
-        const checkpoint = await loadCheckpoint(options.storage, options.runId, hash);
+        const { checkpoint, refused } = await loadCheckpoint(options.storage, options.runId, { recipeHash: hash, totalSteps: trainer.totalSteps, tensors: trainer.checkpointTensors() });
+        for (const each of refused) options.onCheckpointRefused?.(each);
         if (checkpoint) trainer.restore(checkpoint);
+        else if (refused.length > 0) {
+          throw new CocktailError(
+            'CHECKPOINT_CORRUPT',
+            `no checkpoint of run "${options.runId}" can be used:\n${refused.map((r) => `  ${r.reason}`).join('\n')}\nStart the run again from step 0, or restore a checkpoint file from a backup.`,
+            { runId: options.runId, paths: refused.map((r) => r.location) },
+          );
+        }
       }
     } catch (error) {
       trainer.destroy();
@@ -174,6 +184,7 @@ export class Trainer {
     this.refuseAfterFailure();
     const started = performance.now();
     const { recipe, ctx } = this;
+    const samplerBefore = this.sampler.state();
     const batches: HostBatch[] = [];
     for (let micro = 0; micro < recipe.grad_accum; micro++) {
       const draws = this.sampler.nextBatch();
@@ -227,6 +238,8 @@ export class Trainer {
     }
     const loss = lossSum / labelCount;
     if (skipped && recipe.nonfinite === 'stop') {
+      // AdamW left the skipped adapter's weights as they were; rewinding the sampler makes a checkpoint saved now that of the last good step.
+      this.sampler = MixSampler.fromState(samplerBefore);
       throw new CocktailError('TRAIN_NONFINITE', `step ${this.completed + 1} produced a non-finite loss or gradient (loss ${loss}); training stopped and the weights are those of step ${this.completed}`, { step: this.completed + 1 });
     }
     this.completed++;
@@ -330,15 +343,16 @@ export class Trainer {
   async saveCheckpoint(): Promise<void> {
     this.refuseAfterFailure();
     if (!this.options.storage) throw new CocktailError('CHECKPOINT_NO_STORAGE', 'this trainer was created without storage for checkpoints');
-    const parts = this.adapters.flatMap((adapter) => adapter.tensors.flatMap((tensor, index) => (['param', 'm', 'v'] as const).map((part) => ({ name: `${adapter.name}/${index}/${part}`, tensor: tensor[part] }))));
+    const parts = this.checkpointParts();
     const values = await readTensors(this.ctx.device, parts.map((part) => part.tensor));
     const tensors = new Map(parts.map((part, index) => [part.name, values[index]!]));
-    const checkpoint: Checkpoint = {
+    const checkpoint = {
       meta: {
         formatVersion: CHECKPOINT_FORMAT_VERSION,
         recipeHash: this.hash,
         runId: this.options.runId,
         step: this.completed,
+        totalSteps: this.totalSteps,
         adamSteps: this.adapters.map((adapter) => adapter.adamSteps),
         sampler: this.sampler.state(),
         tensors: [...tensors].map(([name, values]) => ({ name, length: values.length })),
@@ -347,7 +361,16 @@ export class Trainer {
       },
       tensors,
     };
-    await saveCheckpoint(this.options.storage, checkpoint);
+    await saveCheckpoint(this.options.storage, checkpoint, this.recipe.keep_checkpoints);
+  }
+
+  /** Every tensor a checkpoint holds, by the name it is stored under. */
+  private checkpointParts(): { name: string; tensor: GpuTensor }[] {
+    return this.adapters.flatMap((adapter) => adapter.tensors.flatMap((tensor, index) => (['param', 'm', 'v'] as const).map((part) => ({ name: `${adapter.name}/${index}/${part}`, tensor: tensor[part] }))));
+  }
+
+  private checkpointTensors(): { name: string; length: number }[] {
+    return this.checkpointParts().map(({ name, tensor }) => ({ name, length: elementCount(tensor.shape) }));
   }
 
   /** Every task's probability at the next step, as the sampler will draw it. */

@@ -12,6 +12,7 @@ import { taskNamesOf } from './train.ts';
 import { adapterItems, checkedName, safeFileName, groupDatasetItems, groupModelItems, peftZipName, runBelongings, type AdapterItem, type CacheItem, type DatasetFileItem, type HubSplitItem, type ModelItem } from '../../studio/library-items.ts';
 import { checkPeftAdapter, importedAdapterKey, readPeftUpload, type NamedBlob, type PeftSummary } from '../../studio/peft-upload.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, zipPeftAdapter } from '../../train/peft.ts';
+import { deleteCheckpoints } from '../../train/checkpoint.ts';
 import { parseRecipe, RecipeError, type RecipeProblem } from '../../train/recipe.ts';
 import type { RunRecord } from '../../../workers/protocol.ts';
 import { cancelRequests, settledRunRecord } from '../../studio/cancel-requests.ts';
@@ -183,9 +184,9 @@ export const createLibrarySlice: StateCreator<AppState, [], [], LibrarySlice> = 
       change('runs', async (storage) => {
         if (withBelongings) {
           const { library } = get();
-          const belongings = runBelongings(runId, library.adapters, library.checkpoints);
+          const belongings = runBelongings(runId, library.adapters, []);
           for (const adapter of belongings.adapters) await storage.delete('adapters', adapter.key);
-          await storage.delete('checkpoints', runId);
+          await deleteCheckpoints(storage, runId);
           await deleteRunControl(storage, runId);
         }
         await storage.delete('runs', runId);

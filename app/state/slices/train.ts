@@ -2,7 +2,7 @@ import type { StateCreator } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import { isExperimentItem, type Json } from '../../store/storage.ts';
-import type { CheckpointMeta } from '../../train/checkpoint.ts';
+import { latestCheckpointMeta, type CheckpointMeta } from '../../train/checkpoint.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import type { EvalEvent } from '../../train/run.ts';
 import type { MixtureEvent } from '../../train/run-control.ts';
@@ -322,7 +322,7 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
             await storage.put('runs', last.runId, last as unknown as Json);
             forgetCancelRequest(last.runId);
           }
-          const checkpoint = (await storage.getInfo<Json>('checkpoints', last.runId))?.meta as unknown as CheckpointMeta | undefined;
+          const checkpoint = await latestCheckpointMeta(storage, last.runId);
           if (get().train.status === 'idle') set({ train: restoredRun(last, checkpoint) });
         } finally {
           await storage.close();

@@ -43,7 +43,7 @@ function RunRow({ run }: { run: RunRecord }) {
   const status = run.status === 'running' && !training ? 'interrupted' : run.status;
   const belongings = runBelongings(run.runId, adapters, checkpoints);
   const leftBehind = [
-    ...(belongings.checkpoint ? [`its checkpoint (${formatBytes(belongings.checkpoint.bytes)})`] : []),
+    ...(belongings.checkpoints.length > 0 ? [`its ${plural(belongings.checkpoints.length, 'checkpoint')} (${formatBytes(belongings.checkpoints.reduce((sum, checkpoint) => sum + checkpoint.bytes, 0))})`] : []),
     ...(belongings.adapters.length > 0 ? [`its ${plural(belongings.adapters.length, 'adapter')}`] : []),
   ];
   return (

@@ -160,6 +160,7 @@ export function TrainSettings({ disabled }: { disabled: boolean }) {
           <NumberField label="Evaluation examples" path="eval_examples" integer min={1} value={recipe.eval_examples} onChange={(eval_examples) => top({ eval_examples })} problems={problems} hint="Validation examples per task in each evaluation: more is steadier and slower." />
           <NumberField label="Generated tokens per answer" path="eval_max_new_tokens" integer min={1} value={recipe.eval_max_new_tokens} onChange={(eval_max_new_tokens) => top({ eval_max_new_tokens })} problems={problems} hint="For metrics scored on generated text (ROUGE-L, exact and numeric match)." />
           <NumberField label="Checkpoint every (steps)" path="checkpoint_every" integer min={1} value={recipe.checkpoint_every} onChange={(checkpoint_every) => top({ checkpoint_every })} problems={problems} hint="A reload or a crash loses at most this many steps; resuming starts from the last checkpoint." />
+          <NumberField label="Checkpoints kept" path="keep_checkpoints" integer min={1} value={recipe.keep_checkpoints} onChange={(keep_checkpoints) => top({ keep_checkpoints })} problems={problems} hint="The newest ones are kept; when the latest is damaged, resuming falls back to the one before." />
         </fieldset>
 
         <fieldset className="settings-group">
