@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +8,8 @@ import { fixturePath } from '../../test/fixtures.ts';
 import { startHubServer } from '../../test/hub-server.ts';
 import type { GpuInfo } from '../gpu/device.ts';
 import { parseModelConfig } from '../model/config.ts';
-import { initLoraAdapter } from '../model/lora.ts';
+import { initLoraAdapter, loraPairKey } from '../model/lora.ts';
+import { readSafetensorsHeader } from '../model/safetensors.ts';
 import { exportPeftAdapter, zipPeftAdapter } from '../train/peft.ts';
 
 const run = promisify(execFile);
@@ -36,6 +37,22 @@ describe('cocktail CLI arguments', () => {
     const failure = await run(process.execPath, [BIN, 'frobnicate']).catch((error: { code: number; stderr: string }) => error);
     expect(failure).toMatchObject({ code: 2 });
     expect((failure as { stderr: string }).stderr).toMatch(/unknown command "frobnicate"[\s\S]*usage: cocktail <command>/);
+  });
+
+  it('prints a command’s usage for `cocktail <command> --help`, for every command', async () => {
+    for (const command of ['info', 'selftest', 'generate', 'train', 'eval', 'merge', 'make-model']) {
+      const { stdout } = await run(process.execPath, [BIN, command, '--help']);
+      expect(stdout).toMatch(new RegExp(`^cocktail ${command}: .+\n\nusage: cocktail ${command}\\b`));
+    }
+    expect((await run(process.execPath, [BIN, 'train', '-h'])).stdout).toContain('[--resume | --restart]');
+  });
+
+  it('with --json, reports an error as a JSON event on stdout too', async () => {
+    const failure = await run(process.execPath, [BIN, 'eval', '--recipe', '/nonexistent/recipe.json', '--json']).catch((error: { code: number; stdout: string; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 1 });
+    const { stdout, stderr } = failure as { stdout: string; stderr: string };
+    expect(JSON.parse(stdout)).toEqual({ event: 'error', command: 'eval', code: 'RECIPE_NOT_FOUND', message: '/nonexistent/recipe.json: no such recipe file', details: { file: '/nonexistent/recipe.json' } });
+    expect(stderr).toContain('RECIPE_NOT_FOUND');
   });
 
   it('refuses an unknown flag, naming it and the flags the command takes', async () => {
@@ -105,6 +122,43 @@ describe('cocktail generate', { timeout: 120_000 }, () => {
     const { stdout } = await run(process.execPath, [BIN, 'generate', '--model', join(dir, 'merged'), '--ids', '1', '--max-new-tokens', '8', '--json']);
     expect((JSON.parse(stdout) as { ids: number[] }).ids).toEqual(greedy);
     await rm(dir, { recursive: true });
+  });
+
+  it('refuses NaN model weights and an Inf adapter at load, naming the full path and the tensor', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocktail-nan-'));
+    try {
+      const broken = join(dir, 'model');
+      await cp(model, broken, { recursive: true });
+      const path = join(broken, 'model.safetensors');
+      const bytes = new Uint8Array(await readFile(path));
+      const header = await readSafetensorsHeader(new Blob([bytes]), path);
+      const entry = header.tensors.get('model.layers.2.mlp.up_proj.weight')!;
+      new DataView(bytes.buffer).setFloat32(header.dataStart + entry.begin + 4 * 5, Number.NaN, true);
+      await writeFile(path, bytes);
+      const nan = await run(process.execPath, [BIN, 'generate', '--model', broken, '--ids', '1', '--max-new-tokens', '3', '--json']).catch((error: { code: number; stdout: string }) => error);
+      expect(nan).toMatchObject({ code: 1 });
+      expect(JSON.parse((nan as { stdout: string }).stdout)).toMatchObject({
+        event: 'error',
+        code: 'MODEL_WEIGHT_NONFINITE',
+        message: expect.stringContaining(`${path}: tensor "model.layers.2.mlp.up_proj.weight" holds NaN at element 5`),
+      });
+
+      const config = parseModelConfig(JSON.parse(await readFile(join(model, 'config.json'), 'utf8')));
+      const adapter = initLoraAdapter(config, { r: 4, alpha: 8, dropout: 0, targets: ['q_proj'], rslora: false }, 1);
+      adapter.pairs.get(loraPairKey(1, 'q_proj'))!.b[3] = Number.POSITIVE_INFINITY;
+      const files = exportPeftAdapter(adapter, config, model);
+      const adapterDir = join(dir, 'adapter');
+      await mkdir(adapterDir);
+      await writeFile(join(adapterDir, 'adapter_config.json'), files.config);
+      await writeFile(join(adapterDir, 'adapter_model.safetensors'), new Uint8Array(await files.weights.arrayBuffer()));
+      const inf = await run(process.execPath, [BIN, 'generate', '--model', model, '--adapter', adapterDir, '--ids', '1', '--max-new-tokens', '3', '--json']).catch((error: { stdout: string }) => error);
+      expect(JSON.parse((inf as { stdout: string }).stdout)).toMatchObject({
+        code: 'ADAPTER_NONFINITE',
+        message: expect.stringContaining(`${join(adapterDir, 'adapter_model.safetensors')}: tensor "base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight" holds Infinity at element 3`),
+      });
+    } finally {
+      await rm(dir, { recursive: true });
+    }
   });
 
   it('needs exactly one of --prompt and --ids', async () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CocktailError } from '../errors.ts';
 import { processAlive } from '../store/fs.ts';
 import type { Storage } from '../store/storage.ts';
-import { deleteCheckpoints, latestCheckpointMeta } from '../train/checkpoint.ts';
+import { deleteCheckpoints, latestCheckpointMeta, listCheckpoints } from '../train/checkpoint.ts';
 
 export const LOCK_FILE = 'cocktail.lock';
 
@@ -47,9 +47,9 @@ export type RunFolderIntent = 'new' | 'resume' | 'restart';
  * the run's checkpoints first.
  */
 export async function prepareRunFolder(out: string, storage: Storage, runId: string, intent: RunFolderIntent): Promise<void> {
-  const latest = await latestCheckpointMeta(storage, runId);
+  const stored = await listCheckpoints(storage, runId);
   if (intent === 'resume') {
-    if (latest) return;
+    if (stored.length > 0) return;
     const others = [...new Set((await storage.list('checkpoints')).map((item) => item.key.replace(/@\d+$/, '')))];
     throw new CocktailError(
       'RUN_NOTHING_TO_RESUME',
@@ -62,8 +62,9 @@ export async function prepareRunFolder(out: string, storage: Storage, runId: str
     for (const item of await storage.list('adapters', `${runId}/`)) await storage.delete('adapters', item.key);
     return;
   }
-  if (latest) {
-    const where = typeof latest.step === 'number' && typeof latest.totalSteps === 'number' ? ` with a checkpoint at step ${latest.step} of ${latest.totalSteps}` : '';
+  if (stored.length > 0) {
+    const latest = await latestCheckpointMeta(storage, runId);
+    const where = latest ? ` with a checkpoint at step ${latest.step} of ${latest.totalSteps}` : ` with ${stored.length} checkpoint(s)`;
     throw new CocktailError(
       'RUN_EXISTS',
       `${out} already holds run "${runId}"${where}. Continue it with --resume, or start it over with --restart (which deletes its checkpoints), or train into another --out.`,

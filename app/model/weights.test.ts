@@ -1,8 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { parseModelConfig } from './config.ts';
 import { filesFromDirectory } from './node-source.ts';
+import { readSafetensorsHeader } from './safetensors.ts';
 import { locateWeights, readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32 } from './weights.ts';
 
 const dir = () => fixturePath('models/aidreams260K');
@@ -43,5 +46,31 @@ describe('locating a model’s weights', () => {
     expect(Array.from(range)).toEqual(Array.from(whole.subarray(100 * 64, 300 * 64)));
     expect((await readWeightRangeBytes(embedding, 0, whole.length)).byteLength).toBe(whole.length * 4);
     expect(await readWeightRangeBytes(embedding, 64, 2)).toEqual(new Uint8Array(new Float32Array([whole[64]!, whole[65]!]).buffer));
+  });
+
+  it('refuses NaN and Inf in a weight when it is read, naming the file’s full path, the tensor and the element', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'cocktail-weights-'));
+    try {
+      await cp(dir(), copy, { recursive: true });
+      const path = join(copy, 'model.safetensors');
+      const bytes = new Uint8Array(await readFile(path));
+      const header = await readSafetensorsHeader(new Blob([bytes]), path);
+      const view = new DataView(bytes.buffer);
+      const at = (name: string, element: number) => header.dataStart + header.tensors.get(name)!.begin + 4 * element;
+      view.setFloat32(at('model.layers.1.self_attn.k_proj.weight', 70), Number.NaN, true);
+      view.setFloat32(at('model.norm.weight', 3), Number.NEGATIVE_INFINITY, true);
+      await writeFile(path, bytes);
+      const weights = await locateWeights(await filesFromDirectory(copy), parseModelConfig(await rawConfig()));
+      await expect(readWeightRangeBytes(weights.refs.get('model.layers.1.self_attn.k_proj.weight')!, 64, 64)).rejects.toMatchObject({
+        code: 'MODEL_WEIGHT_NONFINITE',
+        message: expect.stringContaining(`${path}: tensor "model.layers.1.self_attn.k_proj.weight" holds NaN at element 70`),
+        details: { tensor: 'model.layers.1.self_attn.k_proj.weight', element: 70 },
+      });
+      await expect(readWeightFloat64(weights.refs.get('model.norm.weight')!)).rejects.toThrow(/tensor "model\.norm\.weight" holds -Infinity at element 3/);
+      // The rows around the bad value read as before.
+      expect((await readWeightRangeFloat32(weights.refs.get('model.layers.1.self_attn.k_proj.weight')!, 0, 64)).every(Number.isFinite)).toBe(true);
+    } finally {
+      await rm(copy, { recursive: true });
+    }
   });
 });

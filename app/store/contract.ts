@@ -87,6 +87,12 @@ export function storageContract(label: string, open: () => Promise<Storage>, cle
       for (const [i, key] of keys.entries()) expect((await storage.getInfo('datasets', key))?.meta).toEqual({ i });
     });
 
+    it('says where an item lives, naming its store and key', () => {
+      const location = storage.locate('checkpoints', 'run-1@0000000003');
+      expect(location).toMatch(/checkpoints/);
+      expect(location).toMatch(/run-1(@|%40)0000000003/);
+    });
+
     it('refuses an empty key and an unknown store with a message naming them', async () => {
       await expect(storage.put('models', '', {})).rejects.toThrow(/1 to 512 characters/);
       await expect(storage.put('weights' as 'models', 'k', {})).rejects.toThrow(/Unknown store "weights"/);

@@ -125,7 +125,15 @@ class FileStorage implements Storage {
     const items: ItemInfo<Meta>[] = [];
     for (const name of names) {
       if (!keyOf(name).startsWith(prefix)) continue;
-      const item = await this.read(join(this.root, store, name), false);
+      let item;
+      try {
+        item = await this.read(join(this.root, store, name), false);
+      } catch (error) {
+        // One damaged file must not hide the others: it is listed with what is wrong with it.
+        if (!(error instanceof CocktailError) || error.code !== 'STORAGE_CORRUPT') throw error;
+        items.push({ key: keyOf(name), meta: null as Meta, size: 0, updatedAt: 0, problem: error.message });
+        continue;
+      }
       if (item) items.push(item.info as ItemInfo<Meta>);
     }
     return items.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

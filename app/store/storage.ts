@@ -18,6 +18,8 @@ export interface ItemInfo<Meta extends Json = Json> {
   size: number;
   /** Milliseconds since the epoch of the last put. */
   updatedAt: number;
+  /** Set (and meta null) when a listed item cannot be read: what is wrong with it, naming where it is. */
+  problem?: string;
 }
 
 export interface StoreUsage {

@@ -101,9 +101,9 @@ export async function saveCheckpoint(storage: Storage, checkpoint: Omit<Checkpoi
   for (const old of (await listCheckpoints(storage, meta.runId)).slice(Math.max(1, keep))) await storage.delete('checkpoints', old.key);
 }
 
-/** The step of the newest checkpoint of a run, read from its meta only; undefined when there is none. */
+/** The meta of the newest checkpoint of a run that can be read (unchecked: for display); undefined when there is none. */
 export async function latestCheckpointMeta(storage: Storage, runId: string): Promise<CheckpointMeta | undefined> {
-  const latest = (await listCheckpoints(storage, runId))[0];
+  const latest = (await listCheckpoints(storage, runId)).find((item) => item.problem === undefined && item.meta !== null);
   return latest ? (latest.meta as unknown as CheckpointMeta) : undefined;
 }
 
@@ -129,6 +129,7 @@ export async function loadCheckpoint(storage: Storage, runId: string, expected: 
 
 async function readCheckpoint(storage: Storage, item: ItemInfo, runId: string, expected: CheckpointExpectation, location: string): Promise<Checkpoint> {
   const corrupt = (why: string) => new CocktailError('CHECKPOINT_CORRUPT', `checkpoint ${location}: ${why}`, { runId, path: location });
+  if (item.problem !== undefined) throw new CocktailError('CHECKPOINT_CORRUPT', item.problem, { runId, path: location });
   const meta = validateMeta(item.meta, corrupt);
   if (meta.formatVersion !== CHECKPOINT_FORMAT_VERSION) throw corrupt(`format version ${meta.formatVersion}; this build reads version ${CHECKPOINT_FORMAT_VERSION}`);
   if (meta.runId !== runId) throw corrupt(`it belongs to run "${meta.runId}", not "${runId}"`);

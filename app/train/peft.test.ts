@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { parseModelConfig, type ModelConfig } from '../model/config.ts';
 import { initLoraAdapter, loraPairKey, loraScale, type LoraConfig } from '../model/lora.ts';
-import { readSafetensorsHeader } from '../model/safetensors.ts';
+import { readSafetensorsHeader, writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
 import { unzipSync } from 'fflate';
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, unzipPeftAdapter, zipPeftAdapter } from './peft.ts';
 
@@ -100,5 +100,73 @@ describe('PEFT adapter export and import', () => {
 
   it('says which file is missing from a zip', () => {
     expect(() => unzipPeftAdapter(new Uint8Array([1, 2, 3]), 'mine.zip')).toThrow(/mine\.zip is not a readable zip/);
+  });
+});
+
+describe('PEFT adapters with parts the engine would not apply', () => {
+  const PREFIX = 'base_model.model.model.layers';
+  /** The exported adapter's tensors plus extra ones, as another trainer might write them. */
+  async function withExtraTensors(extra: TensorToWrite[], configChange: (config: Record<string, unknown>) => Record<string, unknown> = (c) => c) {
+    const config = await model();
+    const files = exportPeftAdapter(initLoraAdapter(config, { ...LORA, targets: ['q_proj'] }, 7), config, 'base');
+    const header = await readSafetensorsHeader(files.weights, 'adapter_model.safetensors');
+    const tensors: TensorToWrite[] = [];
+    for (const entry of header.tensors.values()) {
+      tensors.push({ name: entry.name, dtype: 'F32', shape: [...entry.shape], data: new Uint8Array(await files.weights.slice(header.dataStart + entry.begin, header.dataStart + entry.end).arrayBuffer()) });
+    }
+    const f32 = (shape: readonly number[]) => new Uint8Array(new Float32Array(shape.reduce((a, b) => a * b, 1)).buffer);
+    tensors.push(...extra.map((t) => ({ ...t, data: t.data.byteLength > 0 ? t.data : f32(t.shape) })));
+    return { adapter: { config: JSON.stringify(configChange(JSON.parse(files.config) as Record<string, unknown>)), weights: writeSafetensors(tensors, { format: 'pt' }), location: '/adapters/mine' }, config };
+  }
+  const extra = (name: string, shape: number[]): TensorToWrite => ({ name, dtype: 'F32', shape, data: new Uint8Array(0) });
+
+  it('refuses tensors for layers past the model’s, naming them and the model’s layer count', async () => {
+    const { adapter, config } = await withExtraTensors([extra(`${PREFIX}.4.self_attn.q_proj.lora_A.weight`, [8, 64]), extra(`${PREFIX}.4.self_attn.q_proj.lora_B.weight`, [64, 8])]);
+    await expect(importPeftAdapter(adapter, config)).rejects.toThrow(
+      /\/adapters\/mine\/adapter_model\.safetensors: 2 tensor\(s\) this model cannot use would be ignored: "base_model\.model\.model\.layers\.4\.self_attn\.q_proj\.lora_A\.weight" \(layer 4, but the model has 4 layers \(0 to 3\)\)/,
+    );
+  });
+
+  it('refuses modules_to_save, both as a setting and as tensors', async () => {
+    const asTensor = await withExtraTensors([extra('base_model.model.lm_head.modules_to_save.default.weight', [512, 64])]);
+    await expect(importPeftAdapter(asTensor.adapter, asTensor.config)).rejects.toThrow(/"base_model\.model\.lm_head\.modules_to_save\.default\.weight" \(a fully trained module \(modules_to_save\), not LoRA\)/);
+    const asSetting = await withExtraTensors([], (c) => ({ ...c, modules_to_save: ['lm_head'] }));
+    await expect(importPeftAdapter(asSetting.adapter, asSetting.config)).rejects.toMatchObject({ code: 'ADAPTER_INVALID', message: expect.stringMatching(/adapter_config\.json: modules_to_save lists "lm_head"/), details: { field: 'modules_to_save' } });
+  });
+
+  it('refuses LoRA pairs for targets target_modules does not list', async () => {
+    const { adapter, config } = await withExtraTensors([extra(`${PREFIX}.0.self_attn.v_proj.lora_A.weight`, [8, 64])]);
+    await expect(importPeftAdapter(adapter, config)).rejects.toThrow(/"base_model\.model\.model\.layers\.0\.self_attn\.v_proj\.lora_A\.weight" \(target v_proj, which adapter_config\.json's target_modules does not list\)/);
+  });
+
+  it('refuses bias other than "none", and bias tensors', async () => {
+    const setting = await withExtraTensors([], (c) => ({ ...c, bias: 'lora_only' }));
+    await expect(importPeftAdapter(setting.adapter, setting.config)).rejects.toThrow(/adapter_config\.json: bias is "lora_only"; this engine applies LoRA without trained biases/);
+    const tensor = await withExtraTensors([extra(`${PREFIX}.0.self_attn.q_proj.bias`, [64])]);
+    await expect(importPeftAdapter(tensor.adapter, tensor.config)).rejects.toThrow(/q_proj\.bias" \(a bias; LoRA here trains no biases/);
+  });
+
+  it('refuses layers_to_transform and DoRA magnitudes', async () => {
+    const layers = await withExtraTensors([], (c) => ({ ...c, layers_to_transform: [0, 1] }));
+    await expect(importPeftAdapter(layers.adapter, layers.config)).rejects.toMatchObject({ details: { field: 'layers_to_transform' }, message: expect.stringMatching(/layers_to_transform is \[0,1\]; this engine applies LoRA to every layer/) });
+    const dora = await withExtraTensors([extra(`${PREFIX}.0.self_attn.q_proj.lora_magnitude_vector.default.weight`, [64])]);
+    await expect(importPeftAdapter(dora.adapter, dora.config)).rejects.toThrow(/lora_magnitude_vector\.default\.weight" \(a DoRA magnitude; DoRA is not supported\)/);
+  });
+
+  it('names adapter_config.json and lora_alpha when lora_alpha is missing, not a recipe field', async () => {
+    const { adapter, config } = await withExtraTensors([], ({ lora_alpha: _alpha, ...c }) => c);
+    const failure = await importPeftAdapter(adapter, config).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 'ADAPTER_INVALID', message: '/adapters/mine/adapter_config.json: lora_alpha is missing; it must be a positive number (PEFT writes it)', details: { field: 'lora_alpha' } });
+    expect((failure as Error).message).not.toMatch(/lora\.alpha/);
+  });
+
+  it('refuses NaN and Inf values, naming the tensor and the element', async () => {
+    const config = await model();
+    const adapter = initLoraAdapter(config, { ...LORA, targets: ['v_proj'] }, 8);
+    adapter.pairs.get(loraPairKey(2, 'v_proj'))!.a[7] = Number.NaN;
+    await expect(importPeftAdapter(exportPeftAdapter(adapter, config, 'base'), config)).rejects.toMatchObject({
+      code: 'ADAPTER_NONFINITE',
+      message: expect.stringMatching(/^adapter_model\.safetensors: tensor "base_model\.model\.model\.layers\.2\.self_attn\.v_proj\.lora_A\.weight" holds NaN at element 7/),
+    });
   });
 });
