@@ -2,6 +2,8 @@ import { CocktailError } from '../errors.ts';
 
 export type DataErrorCode =
   | 'DATA_UNREADABLE' // the file cannot be parsed at all (not Parquet, JSON that is neither an array nor an object, ...)
+  | 'DATA_EMPTY' // the file holds no bytes, or only blank space
+  | 'DATA_BINARY' // a text format was given (or named) but the bytes are binary: NUL bytes, a zip, PDF or Parquet signature
   | 'DATA_CANCELLED' // the caller's AbortSignal fired
   | 'DATA_BAD_MAPPING' // the column mapping or a template is malformed (found before any row is read)
   | 'DATA_INVALID_ROWS' // the caller asked to refuse bad rows, and there were some

@@ -439,3 +439,18 @@ describe('validation from the recipe\'s own file or split', () => {
     }
   });
 });
+
+describe('a classification mapped to the wrong column', () => {
+  it('asks whether the label column is right when it holds more than 50 distinct values (FPB’s sentences as labels), before tokenizing', async () => {
+    const task = { name: 'fpb', source: FPB_TASK.source, format: 'classification', columns: { text: 1, label: 0 } };
+    const progress: PrepareProgress[] = [];
+    const failure = await prepareTasks(testRecipe([task]), { tokenizer, openFile: openRecipeFile, onProgress: (event) => progress.push(event) }).catch((error: unknown) => error);
+    expect(failure).toMatchObject({
+      code: 'PREPARE_TOO_MANY_LABELS',
+      message: expect.stringMatching(/^Task "fpb" \(fpb\/Sentences_50Agree\.txt\): the label column "column_1" holds \d{4} distinct values .*Is the label column right\? Map "label" in the task's "columns" to the column of class names \(the file's columns: column_1, column_2\)/),
+      details: { field: 'columns.label', limit: 50 },
+    });
+    expect((failure as { details: { labels: number } }).details.labels).toBeGreaterThan(4800);
+    expect(progress.some((event) => event.stage === 'tokenize')).toBe(false);
+  });
+});

@@ -173,6 +173,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
 
   const sources = await importTaskSources(task, { ...options, onProgress: progress('import') });
   const mapped = await mapSources(plan, sources.train, sources.validation, signal, progress('map'));
+  checkLabelCount(task, sources.train.name, mapped.train);
   const split = splitTask(task, recipe.seed, withoutDuplicates(task, mapped.train.examples), mapped.validation && withoutDuplicates(task, mapped.validation.examples));
 
   const tokenizeOptions: TokenizeOptions = { template: plan.template.rendering, trainOnPrompts: recipe.train_on_prompts, maxLength: recipe.max_length };
@@ -279,6 +280,28 @@ function checkVocabulary(examples: readonly TokenizedExample[], vocabSize: numbe
 /** With drop_duplicates, the first of each set of rows whose content is equal (app/data/dedupe.ts) is kept. */
 function withoutDuplicates(task: RecipeTask, examples: readonly Example[]): readonly Example[] {
   return task.drop_duplicates ? deduplicate(examples).kept : examples;
+}
+
+/** More distinct labels than a classification plausibly has: the label column is likely the wrong one. */
+export const MAX_CLASSIFICATION_LABELS = 50;
+
+/**
+ * Refuses a classification whose labels were gathered from the rows and number more than
+ * MAX_CLASSIFICATION_LABELS, before anything is tokenized: every prompt lists the label words and
+ * evaluation scores each of them, so thousands of "labels" (a text column mapped as the label) would
+ * make preparation and evaluation run for many minutes on a mistake.
+ */
+function checkLabelCount(task: RecipeTask, file: string, mapped: MappedSource): void {
+  const labels = mapped.summary.labels;
+  if (task.format !== 'classification' || !labels || !labels.inferred || labels.labels.length <= MAX_CLASSIFICATION_LABELS) return;
+  const column = (mapped.mapping as { label?: unknown }).label;
+  const examples = labels.labels.slice(0, 3).map((label) => JSON.stringify(label.length > 40 ? `${label.slice(0, 40)}…` : label));
+  throw new PrepareError(
+    'PREPARE_TOO_MANY_LABELS',
+    `${describeTask(task.name, file)}: the label column ${JSON.stringify(column)} holds ${labels.labels.length} distinct values (${examples.join(', ')}, …); a classification has a few labels, at most ${MAX_CLASSIFICATION_LABELS} here. ` +
+      `Is the label column right? Map "label" in the task's "columns" to the column of class names (the file's columns: ${mapped.report.columns.join(', ')}), list the labels in "labels", or use another format such as "instruction".`,
+    { task: task.name, file, field: 'columns.label', labels: labels.labels.length, limit: MAX_CLASSIFICATION_LABELS },
+  );
 }
 
 /** Maps the main source, then the validation source; progress counts the rows of both. */

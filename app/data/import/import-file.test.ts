@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { zipSync } from 'fflate';
+import { fixturePath } from '../../../test/fixtures.ts';
 import { FIXTURES, fixtureFile } from '../test-support/fixtures.ts';
 import { writeTinyParquet } from '../test-support/tiny-parquet.ts';
 import { ProblemLog } from '../validate.ts';
@@ -52,5 +55,33 @@ describe('importFile', () => {
 
   it('refuses Parquet given as text', async () => {
     await expect(importFile('PAR1', { format: 'parquet' })).rejects.toMatchObject({ code: 'DATA_UNREADABLE' });
+  });
+});
+
+describe('files that hold no text rows', () => {
+  it('refuses a binary file renamed .csv (the fixture model’s safetensors), naming it and where the NUL byte is', async () => {
+    const bytes = new Uint8Array(await readFile(fixturePath('models/aidreams260K/model.safetensors')));
+    const failure = await importFile(new File([bytes], 'sentences.csv')).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 'DATA_BINARY', message: expect.stringMatching(/^sentences\.csv holds binary data \(a NUL byte at offset \d+\), not csv text/) });
+    expect((failure as { details: { offset: number } }).details.offset).toBe(bytes.indexOf(0));
+  });
+
+  it('names what a renamed spreadsheet or PDF is', async () => {
+    const zip = zipSync({ 'xl/workbook.xml': new TextEncoder().encode('<workbook/>') });
+    await expect(importFile(new File([zip], 'prices.csv'))).rejects.toThrow(/^prices\.csv is a zip archive \(an \.xlsx spreadsheet or \.zip\), not csv text/);
+    await expect(importFile(new File([new TextEncoder().encode('%PDF-1.7\nsome text')], 'report.jsonl'))).rejects.toThrow(/^report\.jsonl is a PDF document, not jsonl text/);
+  });
+
+  it('says an empty file is empty, and a file of blank space too', async () => {
+    await expect(importFile(new File([], 'train.jsonl'))).rejects.toMatchObject({ code: 'DATA_EMPTY', message: expect.stringMatching(/^train\.jsonl is empty \(0 bytes\)/) });
+    await expect(importFile(new File(['\n  \r\n'], 'train.csv'))).rejects.toMatchObject({ code: 'DATA_EMPTY', message: expect.stringMatching(/^train\.csv holds only blank space \(5 bytes\)/) });
+  });
+
+  it('still reads UTF-16 text, whose NUL bytes are part of its characters', async () => {
+    const text = '\ufefftext,label\nup,1\ndown,0\n';
+    const utf16 = new Uint8Array(text.length * 2);
+    for (let i = 0; i < text.length; i++) new DataView(utf16.buffer).setUint16(i * 2, text.charCodeAt(i), true);
+    const imported = await importFile(new File([utf16], 'small.csv'));
+    expect(imported.rows.map((row) => row.values)).toEqual([{ text: 'up', label: '1' }, { text: 'down', label: '0' }]);
   });
 });

@@ -49,15 +49,10 @@ export async function openRowStream(
   const fileName = options.fileName ?? sourceName(source);
   const importOptions = { ...options, fileName };
   let format = options.format ?? 'auto';
-  let data = source;
-  if (format === 'auto') {
-    if (options.delimiter !== undefined && options.delimiter !== 'auto') format = 'csv';
-    else {
-      const peeked = await peekHead(source, DETECTION_BYTES);
-      data = peeked.source;
-      format = detectFileFormat(fileName, peeked.head);
-    }
-  }
+  const peeked = await peekHead(source, DETECTION_BYTES);
+  const data = peeked.source;
+  if (format === 'auto') format = options.delimiter !== undefined && options.delimiter !== 'auto' ? 'csv' : detectFileFormat(fileName, peeked.head);
+  checkTextLooksReadable(fileName, format, peeked.head);
   switch (format) {
     case 'jsonl':
       return { format, rows: readJsonlRows(data, importOptions) };
@@ -69,6 +64,41 @@ export async function openRowStream(
       return { format, rows: readTextRows(data, importOptions) };
     case 'parquet':
       return { format, rows: readParquetRows(await randomAccess(data, fileName), importOptions) };
+  }
+}
+
+/** Signatures of binary files people rename to .csv or .json by mistake (spreadsheets are zips). */
+const BINARY_SIGNATURES: { bytes: number[]; what: string }[] = [
+  { bytes: [0x50, 0x4b, 0x03, 0x04], what: 'a zip archive (an .xlsx spreadsheet or .zip)' },
+  { bytes: [0x25, 0x50, 0x44, 0x46], what: 'a PDF document' },
+  { bytes: [0x50, 0x41, 0x52, 0x31], what: 'a Parquet file' },
+  { bytes: [0xd0, 0xcf, 0x11, 0xe0], what: 'an old Office document (.xls or .doc)' },
+  { bytes: [0x1f, 0x8b], what: 'a gzip archive' },
+];
+
+/**
+ * Refuses an empty file and a binary one before an importer reads it as text: decoded with
+ * fallbacks, a binary file becomes rows of mojibake that would otherwise train as if they were data.
+ * A NUL byte never occurs in UTF-8 or Windows-1252 text (UTF-16, which has them, starts with a BOM).
+ */
+function checkTextLooksReadable(fileName: string, format: FileFormat, head: Uint8Array): void {
+  if (head.byteLength === 0) throw new DataError('DATA_EMPTY', `${fileName} is empty (0 bytes): there are no rows to read. Choose the file that holds the data.`, { fileName });
+  if (format === 'parquet') return;
+  const signature = BINARY_SIGNATURES.find(({ bytes }) => bytes.every((byte, i) => head[i] === byte));
+  if (signature) {
+    throw new DataError('DATA_BINARY', `${fileName} is ${signature.what}, not ${format} text. Export the data as CSV, JSON Lines or Parquet and choose that file.`, { fileName, format });
+  }
+  const utf16 = (head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff);
+  const nul = utf16 ? -1 : head.indexOf(0);
+  if (nul >= 0) {
+    throw new DataError('DATA_BINARY', `${fileName} holds binary data (a NUL byte at offset ${nul}), not ${format} text; it may be another kind of file renamed. Export the data as CSV, JSON Lines or Parquet and choose that file.`, {
+      fileName,
+      format,
+      offset: nul,
+    });
+  }
+  if (head.byteLength < DETECTION_BYTES && head.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d)) {
+    throw new DataError('DATA_EMPTY', `${fileName} holds only blank space (${head.byteLength} bytes): there are no rows to read.`, { fileName });
   }
 }
 

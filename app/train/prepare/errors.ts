@@ -9,7 +9,8 @@ export type PrepareErrorCode =
   | 'PREPARE_MISSING_COLUMN' // the mapping uses a column the file does not have
   | 'PREPARE_FILE_INVALID' // a problem about the whole file that dropping rows cannot fix
   | 'PREPARE_OUT_OF_VOCABULARY' // a token id or label outside the model's vocabulary (the embedding and LM head have no row for it)
-  | 'PREPARE_NO_EXAMPLES'; // nothing is left to train on after dropping bad rows, or after tokenization
+  | 'PREPARE_NO_EXAMPLES' // nothing is left to train on after dropping bad rows, or after tokenization
+  | 'PREPARE_TOO_MANY_LABELS'; // a classification whose label column holds more distinct values than a label set plausibly has
 
 /**
  * A task of a recipe that cannot be prepared. Messages start with the task's name and the file (or
