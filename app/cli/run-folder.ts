@@ -50,7 +50,7 @@ export async function prepareRunFolder(out: string, storage: Storage, runId: str
   const stored = await listCheckpoints(storage, runId);
   if (intent === 'resume') {
     if (stored.length > 0) return;
-    const others = [...new Set((await storage.list('checkpoints')).map((item) => item.key.replace(/@\d+$/, '')))];
+    const others = [...new Set((await storage.list('checkpoints')).filter((item) => /@\d+$/.test(item.key)).map((item) => item.key.replace(/@\d+$/, '')))];
     throw new CocktailError(
       'RUN_NOTHING_TO_RESUME',
       `nothing to resume: ${out} holds no checkpoint of run "${runId}"${others.length > 0 ? ` (it holds checkpoints of ${others.map((id) => `"${id}"`).join(', ')}: pass that --run-id)` : ''}. Leave out --resume to start a new run.`,

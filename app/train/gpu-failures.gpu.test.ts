@@ -20,6 +20,7 @@ import { parseRecipe, type Recipe } from './recipe.ts';
 import { evaluateRecipe, type RunEnvironment } from './run.ts';
 import type { PreparedTask } from './task-data.ts';
 import { Trainer } from './trainer.ts';
+import { checkpointKey } from './checkpoint.ts';
 
 let ctx: GpuContext;
 let model: GpuModel;
@@ -61,7 +62,7 @@ async function trainedToCheckpoint(runId: string): Promise<{ trainer: Trainer; s
   const trainer = await Trainer.create(ctx, model, tasks, recipe(), { runId, storage });
   await trainer.trainStep();
   await trainer.trainStep(); // checkpoint_every 2: saved here
-  const saved = async () => ({ meta: (await storage.getInfo('checkpoints', runId))?.meta, bytes: await storage.getBytes('checkpoints', runId) });
+  const saved = async () => ({ meta: (await storage.getInfo('checkpoints', checkpointKey(runId, 2)))?.meta, bytes: await storage.getBytes('checkpoints', checkpointKey(runId, 2)) });
   return { trainer, saved };
 }
 
