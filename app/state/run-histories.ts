@@ -4,12 +4,12 @@
  * no steps to show, only its evaluations.
  */
 import { openIndexedDbStorage } from '../store/idb.ts';
-import type { Json, Storage } from '../store/storage.ts';
-import type { CheckpointMeta } from '../train/checkpoint.ts';
+import type { Storage } from '../store/storage.ts';
+import { latestCheckpointMeta } from '../train/checkpoint.ts';
 import type { StepLike } from '../studio/run-metrics.ts';
 
 export async function runHistory(storage: Storage, runId: string): Promise<StepLike[]> {
-  const meta = (await storage.getInfo<Json>('checkpoints', runId))?.meta as unknown as CheckpointMeta | undefined;
+  const meta = await latestCheckpointMeta(storage, runId);
   return (meta?.history ?? []) as unknown as StepLike[];
 }
 
