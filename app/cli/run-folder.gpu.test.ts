@@ -137,4 +137,24 @@ describe('cocktail train keeps what a run folder holds', { timeout: 600_000 }, (
     expect(skipped.events.at(-1)).toMatchObject({ event: 'error', code: 'TRAIN_ALL_SKIPPED', message: expect.stringMatching(/every one of the run's 2 steps was skipped[\s\S]*Lower optimizer\.lr/) });
     expect(skipped.events.some((e) => e.event === 'eval')).toBe(false);
   });
+
+  it('lists the rows it dropped with their lines and reasons', async () => {
+    const rows = Array.from({ length: 12 }, (_, i) => JSON.stringify({ instruction: `Say the number ${i}.`, output: `${i}` }));
+    rows.splice(3, 0, '{"instruction": "cut', JSON.stringify({ instruction: 'No answer here.' }));
+    const file = join(dir, 'some-bad.jsonl');
+    await writeFile(file, `${rows.join('\n')}\n`);
+    const recipePath = join(dir, 'dropped.json');
+    await writeFile(recipePath, JSON.stringify({ ...recipe({ steps: 1 }), tasks: [{ name: 'numbers', source: { file }, format: 'instruction' }] }));
+    const outcome = await train(['--recipe', recipePath, '--out', join(dir, 'dropped-run')]);
+    expect(outcome.code).toBe(0);
+    expect(outcome.events.find((e) => e.event === 'task')).toMatchObject({ rows: 14, dropped: 2 });
+    const dropped = outcome.events.filter((e) => e.event === 'dropped');
+    expect(dropped.map((e) => [e.code, e.lines])).toEqual(
+      expect.arrayContaining([
+        ['BAD_JSON', [4]],
+        ['MISSING_FIELD', [5]],
+      ]),
+    );
+    expect(dropped.every((e) => e.file === file && Array.isArray(e.messages) && (e.messages as string[]).length > 0)).toBe(true);
+  });
 });
