@@ -38,10 +38,10 @@ test.describe('Experiments page', () => {
     await expect(page.getByRole('heading', { name: 'Experiments' })).toBeVisible();
     // Nothing can start without a target: the reason is shown.
     await expect(page.getByRole('status').filter({ hasText: 'choose at least one target' })).toBeVisible();
-    await page.getByRole('group', { name: 'Targets (whose metrics decide)' }).getByLabel('phrases').check();
+    await page.getByRole('group', { name: 'Targets (whose metrics decide)' }).getByRole('checkbox', { name: 'phrases' }).check();
     const designs = page.getByRole('group', { name: 'Design' });
-    await designs.getByLabel(/^all/).uncheck();
-    await designs.getByLabel(/^pairs/).check();
+    await designs.getByRole('checkbox', { name: /all \(every task together\)/ }).uncheck();
+    await designs.getByRole('checkbox', { name: /pairs \(each target/ }).check();
     await page.getByLabel('Seeds').fill('1');
     await expect(page.getByRole('status').filter({ hasText: '3 arms × 1 seeds = 3 runs, about 9 optimizer steps' })).toBeVisible();
     await page.screenshot({ path: testInfo.outputPath('experiment-design.png'), fullPage: true });
