@@ -21,6 +21,7 @@ import { Evaluator, type EvaluateOptions, type TaskEvaluation } from './evaluate
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
 import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
+import { clampToContext } from './context-length.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
 import { RunControl, type BestEvent, type MixtureEvent } from './run-control.ts';
@@ -154,18 +155,6 @@ async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<vo
   // Planned at the length the run will use: max_length clamped to the model's context.
   const planned = clampToContext(recipe, config.maxPositionEmbeddings).recipe;
   refuseUnlessFits(planRecipe(planned, config, storedDtypeOf(raw), env.ctx.device.limits, budget), `${recipe.model.source} with this recipe`, budget);
-}
-
-/**
- * A max_length beyond the positions the model was trained for would train and evaluate on positions
- * it never saw (RoPE extrapolates poorly): the run uses the model's context instead, and says so.
- */
-export function clampToContext(recipe: Recipe, contextLength: number): { recipe: Recipe; notice?: string } {
-  if (recipe.max_length <= contextLength) return { recipe };
-  return {
-    recipe: { ...recipe, max_length: contextLength },
-    notice: `max_length ${recipe.max_length} is longer than the model's context of ${contextLength} positions (max_position_embeddings): this run uses ${contextLength}.`,
-  };
 }
 
 /** What every evaluation of a recipe's tasks is given: the sample, its seed, and how labels are scored. */
