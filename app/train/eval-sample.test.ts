@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluationSample, stratifiedQuotas } from './eval-sample.ts';
 import { prepareTasks } from './prepare.ts';
 import { fixtureTokenizer, RECIPE_DIR, testRecipe, TWEETS_TASK } from './prepare/test-support.ts';
@@ -30,7 +30,7 @@ async function labelSortedTweets(): Promise<Blob> {
 
 async function prepareSorted(seed: number): Promise<PreparedTask> {
   const tokenizer = await fixtureTokenizer();
-  const recipe = testRecipe([{ ...TWEETS_TASK, source: { file: 'sorted.csv' }, validation_fraction: 0.05 }], { seed });
+  const recipe = testRecipe([{ ...TWEETS_TASK, source: { file: 'sorted.csv' }, validation_fraction: 0.05, max_examples: 16 }], { seed });
   const sorted = await labelSortedTweets();
   const { tasks } = await prepareTasks(recipe, { tokenizer, openFile: async () => sorted });
   return tasks[0]!;
@@ -42,9 +42,16 @@ const countLabels = (task: PreparedTask, indices: readonly number[]) => {
   return counts;
 };
 
-describe('the evaluation sample', { timeout: 120_000 }, () => {
-  it('follows the label shares of a label-sorted validation split, where the first examples are one label only', async () => {
-    const task = await prepareSorted(17);
+describe('the evaluation sample', { timeout: 240_000 }, () => {
+  // Two preparations of the same recipe, as two runs make them.
+  let task: PreparedTask;
+  let again: PreparedTask;
+  beforeAll(async () => {
+    task = await prepareSorted(17);
+    again = await prepareSorted(17);
+  }, 240_000);
+
+  it('follows the label shares of a label-sorted validation split, where the first examples are one label only', () => {
     const size = 30;
     const first = countLabels(task, task.validation.slice(0, size).map((_, i) => i));
     // The old prefix: one label only.
@@ -65,23 +72,20 @@ describe('the evaluation sample', { timeout: 120_000 }, () => {
     expect(sample.notices).toEqual([]);
   });
 
-  it('is the same examples in two runs of the same recipe and seed, and other examples with another seed', async () => {
-    const [one, two, other] = await Promise.all([prepareSorted(17), prepareSorted(17), prepareSorted(17)]);
-    const rows = (task: PreparedTask, seed: number) => evaluationSample(task, 24, seed).indices.map((index) => task.validation[index]!.source.row);
-    expect(rows(one, 17)).toEqual(rows(two, 17));
-    expect(rows(other, 18)).not.toEqual(rows(one, 17));
+  it('is the same examples in two runs of the same recipe and seed, and other examples with another seed', () => {
+    const rows = (prepared: PreparedTask, seed: number) => evaluationSample(prepared, 24, seed).indices.map((index) => prepared.validation[index]!.source.row);
+    expect(rows(task, 17)).toEqual(rows(again, 17));
+    expect(rows(again, 18)).not.toEqual(rows(task, 17));
   });
 
-  it('uses the whole split when asked for more examples than it holds, and says so', async () => {
-    const task = await prepareSorted(17);
+  it('uses the whole split when asked for more examples than it holds, and says so', () => {
     const sample = evaluationSample(task, 10_000, 17);
     expect(sample.indices).toEqual(task.validation.map((_, i) => i));
     expect(sample.notices).toEqual([`10000 evaluation examples were asked for, but the validation split of "tweets" holds ${task.validation.length}: all ${task.validation.length} are evaluated.`]);
     expect(evaluationSample(task, 'all', 17).indices).toHaveLength(task.validation.length);
   });
 
-  it('names a label the validation split lacks', async () => {
-    const task = await prepareSorted(17);
+  it('names a label the validation split lacks', () => {
     const withoutBullish = task.validationPrompts.map((prompt, i) => ({ prompt, example: task.validation[i]! })).filter(({ prompt }) => prompt.expected !== 'Bullish');
     const lacking = { ...task, validation: withoutBullish.map(({ example }) => example), validationPrompts: withoutBullish.map(({ prompt }) => prompt) };
     const sample = evaluationSample(lacking, 10, 17);
