@@ -154,7 +154,7 @@ describe('the finance cocktail, prepared from the real files', () => {
   });
 });
 
-describe('preparing the same recipe again', () => {
+describe('preparing the same recipe again', { timeout: 30_000 }, () => {
   const fpbOnly = (seed: number) => testRecipe([{ ...FPB_TASK, validation_fraction: 0.02, max_examples: 60 }], { seed });
 
   it('gives the same examples, arrays and prompts for the same seed, and another choice for another seed', async () => {
