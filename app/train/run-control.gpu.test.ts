@@ -87,6 +87,42 @@ describe('adaptive mixing, best checkpoint and early stopping in a real run', { 
     await pausedStorage.close();
   });
 
+  it('draws a small task less at the evaluation after its validation loss rises (a task built to overfit)', async () => {
+    // Known answer: the small task trains on one word repeated and is validated on digits and symbols
+    // in no order, which neither task contains: every step moves probability away from its validation
+    // text, so its validation loss can only rise, and the rise rule must then halve its weight.
+    const symbols = ['7', '#', '3', '%', '9', '&', '1', '+', '5', '=', '0', '~'];
+    const garbage = (row: number) => Array.from({ length: 12 }, (_, i) => symbols[(row * 5 + i * 7) % symbols.length]).join(' ');
+    await writeFile(join(root, 'overfit.txt'), Array.from({ length: 8 }, () => 'red red red red red red red red').join('\n'));
+    await writeFile(join(root, 'overfit-validation.txt'), Array.from({ length: 8 }, (_, row) => garbage(row)).join('\n'));
+    const overfitting = recipe({
+      tasks: [
+        { name: 'big', source: { file: 'big.txt', file_format: 'text' }, format: 'text', validation_fraction: 0.25 },
+        { name: 'small', source: { file: 'overfit.txt', validation_file: 'overfit-validation.txt', file_format: 'text' }, format: 'text' },
+      ],
+      mixture: { strategy: 'adaptive', adaptive: { base: 'uniform', rise_threshold: 0.02, factor: 0.5 } },
+    });
+    const storage = await openFileStorage(join(root, 'overfit'));
+    const mixture: MixtureEvent[] = [];
+    const smallLoss = new Map<number, number>();
+    await runRecipe(overfitting, 'overfit', env(storage), {
+      onMixture: (event) => mixture.push(event),
+      onEval: (event) => smallLoss.set(event.step, event.tasks.find((task) => task.task === 'small')!.loss),
+    });
+    await storage.close();
+
+    const small = mixture[0]!.taskNames.indexOf('small');
+    const evaluated = [...smallLoss.keys()].sort((a, b) => a - b);
+    // The first evaluation whose loss for the small task is above (1 + θ) times its best before it.
+    const rise = evaluated.find((step, i) => i > 0 && smallLoss.get(step)! > 1.02 * Math.min(...evaluated.slice(0, i).map((s) => smallLoss.get(s)!)));
+    expect(rise, `the small task's validation loss never rose: ${JSON.stringify([...smallLoss])}`).toBeDefined();
+    const before = mixture.filter((event) => event.step < rise!).at(-1)!;
+    const after = mixture.find((event) => event.step === rise)!;
+    expect(after.reasons.map((reason) => reason.task)).toContain('small');
+    expect(after.multipliers[small]).toBeCloseTo(before.multipliers[small]! * 0.5, 12);
+    expect(after.probabilities[small]).toBeLessThan(before.probabilities[small]!);
+  });
+
   it('refuses adaptive mixing for a task without a validation split, naming it', () => {
     expect(() => recipe({ mixture: { strategy: 'adaptive' }, tasks: [{ name: 'big', source: { file: 'big.txt', file_format: 'text' }, format: 'text', validation_fraction: 0 }] })).toThrow(/task "big" has no validation split/);
   });
