@@ -130,15 +130,7 @@ function keyJson(key: TokenizationCacheKey, options: ResolvedTokenizeOptions): {
 }
 
 function reportToJson(report: TokenizeReport): Json {
-  return { ...report, untrained: { ...report.untrained, rows: [...report.untrained.rows] }, overlong: { ...report.overlong, rows: [...report.overlong.rows] } };
-}
-
-/** Items stored before "overlong" existed dropped nothing for length. */
-function overlongFromJson(value: unknown): TokenizeReport['overlong'] {
-  if (value === undefined) return { count: 0, rows: [] };
-  const overlong = value as { count?: unknown; rows?: unknown };
-  if (!isCount(overlong.count) || !Array.isArray(overlong.rows) || !overlong.rows.every(isCount)) refuse('the stored report is malformed');
-  return { count: overlong.count as number, rows: overlong.rows as number[] };
+  return { ...report, untrained: { ...report.untrained, rows: [...report.untrained.rows] } };
 }
 
 function reportFromJson(value: unknown, task: string): TokenizeReport {
@@ -155,7 +147,6 @@ function reportFromJson(value: unknown, task: string): TokenizeReport {
     droppedTokens: droppedTokens!,
     droppedTrainedTokens: droppedTrainedTokens!,
     untrained: { count: count!, byTruncation: byTruncation!, rows: untrained.rows as number[] },
-    overlong: overlongFromJson(report?.overlong),
   };
 }
 

@@ -23,7 +23,6 @@ describe('tokenizing a task of real rows', () => {
       droppedTokens: 0,
       droppedTrainedTokens: 0,
       untrained: { count: 0, byTruncation: 0, rows: [] },
-      overlong: { count: 0, rows: [] },
     });
   }, 120_000);
 
