@@ -3,7 +3,7 @@
  * configuration reference (https://docs.axolotl.ai/docs/config.html, docs/config.qmd in
  * axolotl-ai-cloud/axolotl); data formats those of its dataset-format pages.
  */
-import { jsonl, yamlWithSources, type ConfigKey } from './config-file.ts';
+import { adamwKeys, jsonl, yamlWithSources, type ConfigKey } from './config-file.ts';
 import { DEEPSPEED_CONFIG, OUTPUT_DIR, type ExportFiles, type ExportPlan } from './plan.ts';
 import type { ExportRow } from './segments.ts';
 
@@ -55,12 +55,7 @@ export function axolotlConfigKeys(plan: ExportPlan): ConfigKey[] {
     { key: 'max_steps', value: plan.steps, source: doc, from: recipe.steps === undefined ? 'epochs' : 'steps' },
     { key: 'num_epochs', value: 1, source: doc },
     { key: 'optimizer', value: 'adamw_torch', source: doc },
-    { key: 'learning_rate', value: recipe.optimizer.lr, source: doc, from: 'optimizer.lr' },
-    { key: 'adam_beta1', value: recipe.optimizer.betas[0], source: doc, from: 'optimizer.betas[0]' },
-    { key: 'adam_beta2', value: recipe.optimizer.betas[1], source: doc, from: 'optimizer.betas[1]' },
-    { key: 'adam_epsilon', value: recipe.optimizer.eps, source: doc, from: 'optimizer.eps' },
-    { key: 'weight_decay', value: recipe.optimizer.weight_decay, source: doc, from: 'optimizer.weight_decay' },
-    { key: 'max_grad_norm', value: recipe.clip, source: doc, from: 'clip' },
+    ...adamwKeys(recipe, doc),
     { key: 'lr_scheduler', value: hfScheduler(recipe), source: doc, from: 'schedule.kind' },
     { key: 'warmup_steps', value: recipe.schedule.warmup_steps, source: doc, from: 'schedule.warmup_steps' },
     { key: 'seed', value: recipe.seed, source: doc, from: 'seed' },

@@ -3,6 +3,7 @@
  * reads carries its sources as comments and a test can check every key against its source.
  */
 import YAML from 'yaml';
+import type { Recipe } from '../train/recipe.ts';
 
 export interface ConfigKey {
   key: string;
@@ -20,6 +21,21 @@ export function yamlWithSources(title: string, keys: readonly ConfigKey[]): stri
     lines.push(YAML.stringify({ [entry.key]: entry.value }, { lineWidth: 0 }).trimEnd());
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The AdamW settings under the names of transformers' TrainingArguments, which Axolotl, LLaMA-Factory and
+ * TRL all read under the same keys; `source` is the page each target documents them on.
+ */
+export function adamwKeys(recipe: Recipe, source: string): ConfigKey[] {
+  return [
+    { key: 'learning_rate', value: recipe.optimizer.lr, source, from: 'optimizer.lr' },
+    { key: 'adam_beta1', value: recipe.optimizer.betas[0], source, from: 'optimizer.betas[0]' },
+    { key: 'adam_beta2', value: recipe.optimizer.betas[1], source, from: 'optimizer.betas[1]' },
+    { key: 'adam_epsilon', value: recipe.optimizer.eps, source, from: 'optimizer.eps' },
+    { key: 'weight_decay', value: recipe.optimizer.weight_decay, source, from: 'optimizer.weight_decay' },
+    { key: 'max_grad_norm', value: recipe.clip, source, from: 'clip' },
+  ];
 }
 
 export function keysObject(keys: readonly ConfigKey[]): Record<string, unknown> {

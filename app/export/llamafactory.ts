@@ -8,7 +8,7 @@
  * "empty" template, which adds nothing around the turns.
  */
 import { CocktailError } from '../errors.ts';
-import { jsonl, yamlWithSources, type ConfigKey } from './config-file.ts';
+import { adamwKeys, jsonl, yamlWithSources, type ConfigKey } from './config-file.ts';
 import { hfScheduler } from './axolotl.ts';
 import { DEEPSPEED_CONFIG, OUTPUT_DIR, type ExportFiles, type ExportPlan } from './plan.ts';
 import { asPromptCompletion, withoutUntrainedTail, type ExportRow } from './segments.ts';
@@ -72,12 +72,7 @@ export function llamaFactoryConfigKeys(plan: ExportPlan): ConfigKey[] {
     { key: 'max_steps', value: plan.steps, source: TRAINING_ARGS, from: recipe.steps === undefined ? 'epochs' : 'steps' },
     { key: 'num_train_epochs', value: 1.0, source: TRAINING_ARGS },
     { key: 'optim', value: 'adamw_torch', source: TRAINING_ARGS },
-    { key: 'learning_rate', value: recipe.optimizer.lr, source: TRAINING_ARGS, from: 'optimizer.lr' },
-    { key: 'adam_beta1', value: recipe.optimizer.betas[0], source: TRAINING_ARGS, from: 'optimizer.betas[0]' },
-    { key: 'adam_beta2', value: recipe.optimizer.betas[1], source: TRAINING_ARGS, from: 'optimizer.betas[1]' },
-    { key: 'adam_epsilon', value: recipe.optimizer.eps, source: TRAINING_ARGS, from: 'optimizer.eps' },
-    { key: 'weight_decay', value: recipe.optimizer.weight_decay, source: TRAINING_ARGS, from: 'optimizer.weight_decay' },
-    { key: 'max_grad_norm', value: recipe.clip, source: TRAINING_ARGS, from: 'clip' },
+    ...adamwKeys(recipe, TRAINING_ARGS),
     { key: 'lr_scheduler_type', value: hfScheduler(recipe), source: TRAINING_ARGS, from: 'schedule.kind' },
     { key: 'warmup_steps', value: recipe.schedule.warmup_steps, source: TRAINING_ARGS, from: 'schedule.warmup_steps' },
     { key: 'seed', value: recipe.seed, source: TRAINING_ARGS, from: 'seed' },
