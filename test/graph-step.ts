@@ -18,11 +18,11 @@ export interface GraphStep {
 }
 
 /** One forward, fused cross-entropy (scaled by 1 / the batch's labels) and backward of a host batch, as the trainer encodes it. */
-export async function graphStep(ctx: GpuContext, model: GpuModel, adapter: LoraAdapter, batch: HostBatch): Promise<GraphStep> {
+export async function graphStep(ctx: GpuContext, model: GpuModel, adapter: LoraAdapter, batch: HostBatch, options: { recompute?: boolean } = {}): Promise<GraphStep> {
   const { device } = ctx;
   const N = batch.B * batch.T;
   const lora = uploadLora(ctx, adapter, { training: true });
-  const graph = new DecoderGraph(ctx, model, { B: batch.B, T: batch.T }, { training: true, loraRank: adapter.config.r, loraTargets: adapter.config.targets });
+  const graph = new DecoderGraph(ctx, model, { B: batch.B, T: batch.T }, { training: true, recompute: options.recompute ?? false, loraRank: adapter.config.r, loraTargets: adapter.config.targets });
   const inputs = {
     ids: createIndexTensor(device, 'ids', [N], 'u32', batch.ids),
     positions: createIndexTensor(device, 'positions', [N], 'u32', batch.positions),

@@ -30,6 +30,9 @@ export const QWEN2_TINY = {
   tie_word_embeddings: false,
 };
 
+/** Qwen3: q/k head norms, and a head_dim (12) that is not hidden_size / heads (8). */
+export const QWEN3_TINY = { ...QWEN2_TINY, architectures: ['Qwen3ForCausalLM'], head_dim: 12, attention_bias: false };
+
 export const LLAMA_TINY = { ...QWEN2_TINY, architectures: ['LlamaForCausalLM'], num_key_value_heads: 4, tie_word_embeddings: true, vocab_size: 80 };
 
 export interface RandomModel {
@@ -39,15 +42,20 @@ export interface RandomModel {
   reference: ReferenceWeights;
 }
 
-export async function randomModel(ctx: GpuContext, raw: object, dtype: DType, seed = 1): Promise<RandomModel> {
+/**
+ * `initializerRange` defaults to 0.2, which keeps tiny models' activations lively; a model at a real
+ * model's width wants the config's own 0.02, or attention saturates.
+ */
+export async function randomModel(ctx: GpuContext, raw: object, dtype: DType, seed = 1, options: { initializerRange?: number } = {}): Promise<RandomModel> {
   const config = parseModelConfig(raw);
-  const tensors = randomModelTensors(config, { dtype, seed, initializerRange: 0.2 });
-  // transformers initialises biases to zero; a test of bias handling needs them non-zero.
+  const tensors = randomModelTensors(config, { dtype, seed, initializerRange: options.initializerRange ?? 0.2 });
+  // transformers initialises biases to zero and head norms to one; a test of their handling needs them to matter.
   const random = Random.fromSeed(seed + 1000);
   const withBiases = tensors.map((tensor) => {
-    if (!tensor.name.endsWith('.bias')) return tensor;
+    const headNorm = tensor.name.endsWith('q_norm.weight') || tensor.name.endsWith('k_norm.weight');
+    if (!tensor.name.endsWith('.bias') && !headNorm) return tensor;
     const values = new Float32Array(tensor.shape.reduce((a, b) => a * b, 1));
-    random.fillUniform(values, -0.2, 0.2);
+    random.fillUniform(values, headNorm ? 0.5 : -0.2, headNorm ? 1.5 : 0.2);
     return { ...tensor, dtype: 'F32' as const, data: new Uint8Array(values.buffer) };
   });
   const blob = writeSafetensors(withBiases, { format: 'pt' });

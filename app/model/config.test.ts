@@ -24,6 +24,13 @@ describe('model configs', () => {
     expect(parameterCount(config)).toBe(494_032_768);
   });
 
+  it('counts Qwen3-0.6B at its published 0.44B non-embedding parameters (0.6B with the tied embedding)', async () => {
+    const config = parseModelConfig(await readConfig('configs/Qwen3-0.6B.config.json'));
+    expect(expectedWeights(config).find((w) => w.name === 'model.layers.0.self_attn.q_norm.weight')!.shape).toEqual([128]);
+    expect(parameterCount(config)).toBe(596_049_920);
+    expect(parameterCount(config) - 151_936 * 1024).toBe(440_467_456);
+  });
+
   it('refuses an unsupported architecture, listing the supported ones', () => {
     expect(() => parseModelConfig({ architectures: ['GPT2LMHeadModel'] })).toThrow(/"GPT2LMHeadModel" is not supported\. Supported: LlamaForCausalLM, Qwen2ForCausalLM, MistralForCausalLM/);
   });

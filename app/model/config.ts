@@ -5,7 +5,7 @@
  */
 import { CocktailError } from '../errors.ts';
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM'] as const;
+export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'Qwen3ForCausalLM'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /** The seven projections LoRA can target, with the module path PEFT uses under each layer. */
@@ -49,6 +49,8 @@ export interface ModelConfig {
   qkvBias: boolean;
   oBias: boolean;
   mlpBias: boolean;
+  /** Qwen3's q_norm and k_norm: an RMSNorm over each head [D] after the projection, before RoPE. */
+  qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
   /** Sliding-window attention (Mistral); null when every token sees the whole prefix. */
@@ -73,7 +75,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     throw new CocktailError(
       'MODEL_UNSUPPORTED',
       `${fileName}: architecture ${JSON.stringify(architecture ?? null)} is not supported. Supported: ${SUPPORTED_ARCHITECTURES.join(', ')} ` +
-        '(SmolLM, SmolLM2, TinyLlama, Llama 3.x, Qwen2/2.5, Mistral).',
+        '(SmolLM, SmolLM2, TinyLlama, Llama 3.x, Qwen2/2.5, Qwen3, Mistral).',
       { file: fileName, field: 'architectures', architecture },
     );
   }
@@ -100,6 +102,9 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
   if (partialRotaryFactor > 1 || (headDim * partialRotaryFactor) % 2 !== 0) throw fail(`partial_rotary_factor ${partialRotaryFactor} must rotate an even number of dims of head_dim ${headDim}`, 'partial_rotary_factor');
 
   const isQwen2 = architecture === 'Qwen2ForCausalLM';
+  const isQwen3 = architecture === 'Qwen3ForCausalLM';
+  // Qwen3 attends over a sliding window in the layers from max_window_layers on when use_sliding_window is set; this engine has no such mixed layout.
+  if (isQwen3 && config.use_sliding_window === true) throw fail('"use_sliding_window": true is not supported for Qwen3 (sliding-window layers are not implemented for it); the published Qwen3 checkpoints set it to false', 'use_sliding_window');
   const attentionBias = config.attention_bias === true;
   return {
     architecture: architecture as Architecture,
@@ -120,6 +125,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     qkvBias: isQwen2 || attentionBias,
     oBias: !isQwen2 && attentionBias,
     mlpBias: config.mlp_bias === true,
+    qkNorm: isQwen3,
     bosTokenId: Number.isSafeInteger(config.bos_token_id) ? (config.bos_token_id as number) : null,
     eosTokenIds: tokenIds(config.eos_token_id),
     slidingWindow: architecture === 'MistralForCausalLM' && Number.isSafeInteger(config.sliding_window) ? (config.sliding_window as number) : null,
@@ -180,6 +186,7 @@ export function expectedWeights(config: ModelConfig): WeightSpec[] {
       weights.push({ name: `${p}.self_attn.q_proj.bias`, shape: [H * D] }, { name: `${p}.self_attn.k_proj.bias`, shape: [Hkv * D] }, { name: `${p}.self_attn.v_proj.bias`, shape: [Hkv * D] });
     }
     if (config.oBias) weights.push({ name: `${p}.self_attn.o_proj.bias`, shape: [C] });
+    if (config.qkNorm) weights.push({ name: `${p}.self_attn.q_norm.weight`, shape: [D] }, { name: `${p}.self_attn.k_norm.weight`, shape: [D] });
     if (config.mlpBias) {
       weights.push({ name: `${p}.mlp.gate_proj.bias`, shape: [I] }, { name: `${p}.mlp.up_proj.bias`, shape: [I] }, { name: `${p}.mlp.down_proj.bias`, shape: [C] });
     }

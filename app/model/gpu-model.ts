@@ -16,6 +16,9 @@ import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type M
 export interface GpuLayer {
   inputNorm: GpuTensor;
   postAttentionNorm: GpuTensor;
+  /** Qwen3's per-head q_norm and k_norm weights [D] (f32), when the config has them. */
+  qNorm?: GpuTensor;
+  kNorm?: GpuTensor;
   /** Frozen projection weights [out, in] and their biases where the architecture has them. */
   projections: Record<LoraTarget, { weight: GpuTensor; bias?: GpuTensor }>;
 }
@@ -92,7 +95,8 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
       const path = `${prefix}.${LORA_TARGETS[target]}`;
       projections[target] = { weight: await packed(`${path}.weight`), ...(weights.refs.has(`${path}.bias`) ? { bias: await float(`${path}.bias`) } : {}) };
     }
-    layers.push({ inputNorm: await float(`${prefix}.input_layernorm.weight`), postAttentionNorm: await float(`${prefix}.post_attention_layernorm.weight`), projections });
+    const headNorms = config.qkNorm ? { qNorm: await float(`${prefix}.self_attn.q_norm.weight`), kNorm: await float(`${prefix}.self_attn.k_norm.weight`) } : {};
+    layers.push({ inputNorm: await float(`${prefix}.input_layernorm.weight`), postAttentionNorm: await float(`${prefix}.post_attention_layernorm.weight`), ...headNorms, projections });
   }
   const finalNorm = await float('model.norm.weight');
   const lmHead = config.tieWordEmbeddings ? embedding : await vocabParts('lm_head.weight');

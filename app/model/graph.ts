@@ -103,6 +103,8 @@ export class ActivationSet {
   readonly up: GpuTensor;
   readonly h: GpuTensor;
   readonly mlpOut: GpuTensor;
+  /** Qwen3: q and k as projected, before their per-head RMSNorm, and each head's saved rstd [N·heads]. */
+  readonly headNorm?: HeadNormActivations;
   /** X·Aᵀ [N, r] per adapted projection (one shared scratch when nothing reads it back). */
   readonly u = new Map<LoraTarget, GpuTensor>();
 
@@ -124,6 +126,9 @@ export class ActivationSet {
     this.up = make('up', [N, I]);
     this.h = make('h', [N, I]);
     this.mlpOut = make('mlp out', [N, C]);
+    if (config.qkNorm) {
+      this.headNorm = { qRaw: make('q before norm', [N * H, D]), kRaw: make('k before norm', [N * Hkv, D]), qRstd: make('q norm rstd', [N * H]), kRstd: make('k norm rstd', [N * Hkv]) };
+    }
     if (lora.rank === 0) return;
     if (lora.keepPerTarget) for (const target of lora.targets) this.u.set(target, make(`U ${target}`, [N, lora.rank]));
     else {
@@ -132,6 +137,13 @@ export class ActivationSet {
       for (const target of TARGETS) this.u.set(target, shared);
     }
   }
+}
+
+interface HeadNormActivations {
+  qRaw: GpuTensor;
+  kRaw: GpuTensor;
+  qRstd: GpuTensor;
+  kRstd: GpuTensor;
 }
 
 /** Makes (or, for a graph of a smaller batch, finds) the tensor of this name with these dimensions. */
@@ -278,10 +290,19 @@ export class DecoderGraph {
     const project = (target: LoraTarget, input: GpuTensor, output: GpuTensor) => this.encodeProjection(encoder, weights, layer, target, input, output, acts, lora);
 
     encodeRmsnorm(ctx, encoder, { x, w: weights.inputNorm, eps }, acts.n1, acts.rstd1);
-    project('q_proj', acts.n1, acts.q);
-    project('k_proj', acts.n1, acts.k);
-    project('v_proj', acts.n1, acts.v);
     const N = this.shape.B * this.shape.T;
+    const { headNorm } = acts;
+    if (headNorm) {
+      // Qwen3: each head of q and k is RMS-normalised over its D dims after the projection, before RoPE.
+      project('q_proj', acts.n1, headNorm.qRaw);
+      project('k_proj', acts.n1, headNorm.kRaw);
+      encodeRmsnorm(ctx, encoder, { x: headNorm.qRaw, w: weights.qNorm!, eps }, view(acts.q, [N * config.numHeads, config.headDim]), headNorm.qRstd);
+      encodeRmsnorm(ctx, encoder, { x: headNorm.kRaw, w: weights.kNorm!, eps }, view(acts.k, [N * config.numKvHeads, config.headDim]), headNorm.kRstd);
+    } else {
+      project('q_proj', acts.n1, acts.q);
+      project('k_proj', acts.n1, acts.k);
+    }
+    project('v_proj', acts.n1, acts.v);
     encodeRope(ctx, encoder, { x: view(acts.q, [N, config.numHeads, config.headDim]), positions: batch.positions, frequencies: model.ropeFrequencies });
     encodeRope(ctx, encoder, { x: view(acts.k, [N, config.numKvHeads, config.headDim]), positions: batch.positions, frequencies: model.ropeFrequencies });
     if (cache) {
@@ -398,8 +419,19 @@ export class DecoderGraph {
     const { numHeads: H, numKvHeads: Hkv, headDim: D } = config;
     encodeRopeBackward(ctx, encoder, { dy: view(work.dq, [N, H, D]), positions: batch.positions, frequencies: model.ropeFrequencies }, view(work.dqRotated, [N, H, D]));
     encodeRopeBackward(ctx, encoder, { dy: view(work.dk, [N, Hkv, D]), positions: batch.positions, frequencies: model.ropeFrequencies }, view(work.dkRotated, [N, Hkv, D]));
-    back('q_proj', acts.n1, work.dqRotated, work.dn);
-    back('k_proj', acts.n1, work.dkRotated, work.dn);
+    let dqProjected = work.dqRotated;
+    let dkProjected = work.dkRotated;
+    if (acts.headNorm) {
+      // Through Qwen3's per-head norms; dq and dk are free again once RoPE's backward has read them.
+      const { qRaw, kRaw, qRstd, kRstd } = acts.headNorm;
+      clear(work.dq, work.dk);
+      encodeRmsnormBackward(ctx, encoder, { dy: view(work.dqRotated, [N * H, D]), x: qRaw, w: weights.qNorm!, rstd: qRstd }, view(work.dq, [N * H, D]));
+      encodeRmsnormBackward(ctx, encoder, { dy: view(work.dkRotated, [N * Hkv, D]), x: kRaw, w: weights.kNorm!, rstd: kRstd }, view(work.dk, [N * Hkv, D]));
+      dqProjected = work.dq;
+      dkProjected = work.dk;
+    }
+    back('q_proj', acts.n1, dqProjected, work.dn);
+    back('k_proj', acts.n1, dkProjected, work.dn);
     back('v_proj', acts.n1, work.dv, work.dn);
     encodeRmsnormBackward(ctx, encoder, { dy: work.dn, x: this.residual[layer]!, w: weights.inputNorm, rstd: acts.rstd1 }, work.dx);
   }

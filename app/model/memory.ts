@@ -120,6 +120,7 @@ function activationSetBytes(config: ModelConfig, B: number, T: number, plan: Gra
     2 * tensor('f32', N, Hkv, D) + // k, v
     tensor('f32', B, H, T) + // logsumexp
     3 * tensor('f32', N, I) + // gate, up, h
+    (config.qkNorm ? tensor('f32', N * H, D) + tensor('f32', N * Hkv, D) + tensor('f32', N * H) + tensor('f32', N * Hkv) : 0) + // q, k before their head norms, and the norms' rstd
     u
   );
 }

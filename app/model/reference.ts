@@ -54,9 +54,14 @@ export function referenceLogits(model: ReferenceWeights, ids: readonly number[],
     };
 
     const normed = rmsNorm(x, T, C, weight(`${p}.input_layernorm.weight`), config.rmsNormEps);
-    const q = project(normed, 'q_proj', C, H * D);
-    const k = project(normed, 'k_proj', C, Hkv * D);
+    let q = project(normed, 'q_proj', C, H * D);
+    let k = project(normed, 'k_proj', C, Hkv * D);
     const v = project(normed, 'v_proj', C, Hkv * D);
+    if (config.qkNorm) {
+      // Qwen3Attention: q_norm / k_norm over each head's D dims, after the projection and before RoPE.
+      q = rmsNorm(q, T * H, D, weight(`${p}.self_attn.q_norm.weight`), config.rmsNormEps);
+      k = rmsNorm(k, T * Hkv, D, weight(`${p}.self_attn.k_norm.weight`), config.rmsNormEps);
+    }
     applyRope(q, T, H, D, inverseFrequencies);
     applyRope(k, T, Hkv, D, inverseFrequencies);
     const attended = causalAttention(q, k, v, T, H, Hkv, D);

@@ -17,6 +17,7 @@ export const SUGGESTED_MODELS: readonly SuggestedModel[] = [
   { id: 'HuggingFaceTB/SmolLM2-135M-Instruct', parameters: '135M', download: '270 MB', note: 'fits almost any GPU; the quickest to train' },
   { id: 'HuggingFaceTB/SmolLM2-360M-Instruct', parameters: '360M', download: '724 MB', note: 'better answers, still light' },
   { id: 'Qwen/Qwen2.5-0.5B-Instruct', parameters: '494M', download: '988 MB', note: 'strong for its size; large vocabulary (151,936)' },
+  { id: 'Qwen/Qwen3-0.6B', parameters: '596M', download: '1.5 GB', note: 'thinks step by step or answers directly; large vocabulary (151,936)' },
   { id: 'meta-llama/Llama-3.2-1B-Instruct', parameters: '1.24B', download: '2.5 GB', note: 'gated: accept the licence on the Hub first; needs a discrete GPU' },
   { id: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0', parameters: '1.1B', download: '2.2 GB', note: 'classic Llama 2 architecture; needs a discrete GPU' },
 ];
