@@ -15,9 +15,10 @@
 // (seed, step, layer offset) on the CPU (dropoutKey in app/gpu/reference/lora_linear.ts, which also
 // holds the same hash in TypeScript). Forward and backward regenerate the same mask; none is stored.
 //
-// W is frozen and stored as f32, bf16 or f16 in an array<u32> (W_DTYPE); halves are packed two per
-// word, element 2i in the low 16 bits, and decoded here without the shader-f16 feature. Everything
-// else is f32, row-major.
+// W is frozen and stored as f32, bf16, f16, int8 or int4 in an array<u32> (W_DTYPE); halves are
+// packed two per word, element 2i in the low 16 bits, and decoded here without the shader-f16
+// feature; int8 and int4 are decoded by quant.wgsl, which app/gpu/ops/lora_linear.ts prepends.
+// Everything else is f32, row-major.
 //
 // Entry points (workgroup sizes; dispatch):
 //   lora_down           U. 4x16; thread (x, y) computes U[y, 4x .. 4x+3].  (ceil(ceil(R/4) / 4), ceil(M/16))
@@ -43,8 +44,10 @@ struct Dims {
   keep_scale: f32,  // 1 / (1-p)
 }
 
-override W_DTYPE: u32 = 0u;   // 0 f32, 1 bf16, 2 f16
-override W_PAIRED: bool = false;  // halves only: K is even, so every 4-run of a row starts on a word
+override W_DTYPE: u32 = 0u;   // 0 f32, 1 bf16, 2 f16, 5 int8, 6 int4
+// Every 4-run of a row starts on a word (halves: K is even) or inside one word (int8, int4: K is a multiple of 4).
+override W_PAIRED: bool = false;
+override W_GROUP: u32 = 32u;  // int4 only: elements per scale and zero point
 override HAS_BIAS: bool = false;
 override HAS_LORA: bool = true;
 override DROPOUT: bool = false;
@@ -86,9 +89,29 @@ fn dropout4(m: u32, chunk: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), vec4<f32>(dims.keep_scale), bits >= vec4<u32>(dims.threshold));
 }
 
+// The scale of element i of a quantized W [N, K]: its row's (int8) or its group's (int4).
+fn w_scale(i: u32) -> f32 {
+  let elements = dims.N * dims.K;
+  if (W_DTYPE == 5u) {
+    return bitcast<f32>(w[int8_scales_at(elements) + i / dims.K]);
+  }
+  return bitcast<f32>(w[int4_scales_at(elements) + i / W_GROUP]);
+}
+
+fn w_zero(i: u32) -> u32 {
+  let g = i / W_GROUP;
+  return nibble(w[int4_zeros_at(dims.N * dims.K, W_GROUP) + g / 8u], g % 8u);
+}
+
 fn load_w(i: u32) -> f32 {
   if (W_DTYPE == 0u) {
     return bitcast<f32>(w[i]);
+  }
+  if (W_DTYPE == 5u) {
+    return int8_code(w[i >> 2u], i & 3u) * w_scale(i);
+  }
+  if (W_DTYPE == 6u) {
+    return int4_code(w[i >> 3u], i & 7u, w_zero(i)) * w_scale(i);
   }
   let word = w[i >> 1u];
   let half = select(word & 0xffffu, word >> 16u, (i & 1u) == 1u);
@@ -98,12 +121,19 @@ fn load_w(i: u32) -> f32 {
   return unpack2x16float(half).x;
 }
 
-// W[i .. i+3]. With W_PAIRED two words hold all four and are decoded together; the second word is
+// W[i .. i+3]. With W_PAIRED two words (halves) or one (quantized) hold all four and are decoded together; the second word is
 // clamped to the buffer because an edge block of dX may reach one word past the end (into columns it
 // does not write).
 fn load_w4(i: u32) -> vec4<f32> {
   if (W_DTYPE == 0u || !W_PAIRED) {
     return vec4<f32>(load_w(i), load_w(i + 1u), load_w(i + 2u), load_w(i + 3u));
+  }
+  // Quantized and paired: i is a multiple of 4, so the four codes share a word and a scale.
+  if (W_DTYPE == 5u) {
+    return int8_codes4(w[i >> 2u]) * w_scale(i);
+  }
+  if (W_DTYPE == 6u) {
+    return int4_codes4(w[i >> 3u], i & 4u, w_zero(i)) * w_scale(i);
   }
   let word = i >> 1u;
   let lo = w[word];

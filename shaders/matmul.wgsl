@@ -12,9 +12,11 @@
 // memory in the main loop). Rows and columns past the edge re-read the last valid one and are not
 // written, so the inner loop has no bounds checks.
 //
-// The right operand is an array<u32> in RHS_DTYPE (0 f32, 1 bf16, 2 f16): halves are packed two per
-// word, element 2i in the low 16 bits, and decoded here, so no shader-f16 is needed; when K is even
-// (RHS_PAIRED) four halves come from two words at once. lhs and out are f32.
+// The right operand is an array<u32> in RHS_DTYPE (0 f32, 1 bf16, 2 f16, 5 int8, 6 int4): halves are
+// packed two per word, element 2i in the low 16 bits, and decoded here, so no shader-f16 is needed;
+// when K is even (RHS_PAIRED) four halves come from two words at once. int8 and int4 (nt and nn only)
+// are decoded by quant.wgsl, which app/gpu/ops/matmul.ts prepends; with RHS_PAIRED (K a multiple of
+// 4) four codes come from one word with one scale. lhs and out are f32.
 // Two things halved the time on SwiftShader (whose JIT neither unrolls loops nor keeps arrays in
 // registers) and cost nothing elsewhere: no branch inside the loops (edges are clamped indices, not
 // ifs), and four vec4 accumulators instead of an indexed array.
@@ -40,9 +42,10 @@ struct Dims {
 }
 
 override LAYOUT: u32 = 0u;     // 0 nt, 1 nn, 2 tn
-override RHS_DTYPE: u32 = 0u;  // 0 f32, 1 bf16, 2 f16
+override RHS_DTYPE: u32 = 0u;  // 0 f32, 1 bf16, 2 f16, 5 int8, 6 int4
 override ACCUMULATE: bool = false;
-override RHS_PAIRED: bool = false;  // halves only: K is even
+override RHS_PAIRED: bool = false;  // halves: K is even; int8 and int4: K is a multiple of 4
+override QUANT_GROUP: u32 = 32u;    // int4 only: elements per scale and zero point
 override SPLIT: u32 = 1u;      // matmul_skinny only: a power of two <= 64
 
 @group(0) @binding(0) var<uniform> dims: Dims;
@@ -52,9 +55,34 @@ override SPLIT: u32 = 1u;      // matmul_skinny only: a power of two <= 64
 
 var<workgroup> partials: array<array<vec4<f32>, 4>, 64>;
 
+// A quantized W [N, K] has N·K elements in both layouts that read it (nt: COLS·INNER, nn: INNER·COLS).
+fn rhs_elements() -> u32 {
+  return dims.cols * dims.inner;
+}
+
+// The scale of element i of a quantized W: its row's (int8; K is INNER in nt, COLS in nn) or its group's (int4).
+fn rhs_scale(i: u32) -> f32 {
+  if (RHS_DTYPE == 5u) {
+    let row_length = select(dims.cols, dims.inner, LAYOUT == 0u);
+    return bitcast<f32>(rhs[int8_scales_at(rhs_elements()) + i / row_length]);
+  }
+  return bitcast<f32>(rhs[int4_scales_at(rhs_elements()) + i / QUANT_GROUP]);
+}
+
+fn rhs_zero(i: u32) -> u32 {
+  let g = i / QUANT_GROUP;
+  return nibble(rhs[int4_zeros_at(rhs_elements(), QUANT_GROUP) + g / 8u], g % 8u);
+}
+
 fn load_rhs(i: u32) -> f32 {
   if (RHS_DTYPE == 0u) {
     return bitcast<f32>(rhs[i]);
+  }
+  if (RHS_DTYPE == 5u) {
+    return int8_code(rhs[i >> 2u], i & 3u) * rhs_scale(i);
+  }
+  if (RHS_DTYPE == 6u) {
+    return int4_code(rhs[i >> 3u], i & 7u, rhs_zero(i)) * rhs_scale(i);
   }
   let word = rhs[i >> 1u];
   let half = select(word & 0xffffu, word >> 16u, (i & 1u) == 1u);
@@ -65,7 +93,7 @@ fn load_rhs(i: u32) -> f32 {
 }
 
 // Four consecutive elements from i. With RHS_PAIRED (halves, K even: every 4-run the kernels read
-// starts at an even element) two words hold all four and are decoded together, with no branch; the
+// starts at an even element; quantized, K a multiple of 4: it starts at a multiple of 4) two words hold all four and are decoded together, with no branch; the
 // second word is clamped to the buffer because an nn edge block may reach one word past the end (into
 // columns it does not write).
 fn load_rhs4(i: u32) -> vec4<f32> {
@@ -74,6 +102,13 @@ fn load_rhs4(i: u32) -> vec4<f32> {
   }
   if (!RHS_PAIRED) {
     return vec4<f32>(load_rhs(i), load_rhs(i + 1u), load_rhs(i + 2u), load_rhs(i + 3u));
+  }
+  // Quantized and paired: i is a multiple of 4, so the four codes share a word and a scale.
+  if (RHS_DTYPE == 5u) {
+    return int8_codes4(rhs[i >> 2u]) * rhs_scale(i);
+  }
+  if (RHS_DTYPE == 6u) {
+    return int4_codes4(rhs[i >> 3u], i & 4u, rhs_zero(i)) * rhs_scale(i);
   }
   let word = i >> 1u;
   let lo = rhs[word];

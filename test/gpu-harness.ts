@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { GpuContext } from '../app/gpu/device.ts';
-import type { TensorDType } from '../app/gpu/dtype.ts';
+import type { DType, IndexDType } from '../app/gpu/dtype.ts';
 import { createTensor, type GpuTensor } from '../app/gpu/tensor.ts';
 import { acquireTestGpu } from './gpu.ts';
 
@@ -8,7 +8,7 @@ export interface TestGpu {
   /** The file's GPU, acquired before its tests (fails them, never skips, when there is no adapter). */
   readonly ctx: GpuContext;
   /** Allocates (and uploads) a tensor that is destroyed after the test. */
-  upload(name: string, shape: number[], values?: Float32Array | Uint32Array | Int32Array, dtype?: TensorDType): GpuTensor;
+  upload(name: string, shape: number[], values?: Float32Array | Uint32Array | Int32Array, dtype?: DType | IndexDType): GpuTensor;
   /** Destroys a tensor made elsewhere after the test. */
   track<T extends GpuTensor>(tensor: T): T;
   /** Encodes, submits, and fails on any validation error instead of reading garbage. */

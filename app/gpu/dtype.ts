@@ -5,21 +5,36 @@
  */
 export type DType = 'f32' | 'f16' | 'bf16';
 
+/**
+ * Quantized frozen weights (app/gpu/quant.ts): int8 with a scale per output row, int4 with a scale
+ * and a zero point per group of consecutive elements of a row. They are made on upload and decoded in
+ * the matrix-product shaders; their buffers also hold the scales, so they are sized by quantLayout.
+ */
+export type QuantDType = 'int8' | 'int4';
+
+/** What a frozen weight matrix may be stored as on the GPU. */
+export type FrozenDType = DType | QuantDType;
+
 /** Integer tensors: token ids, positions, segment ids (u32), labels and chosen tokens (i32). */
 export type IndexDType = 'u32' | 'i32';
 
-export type TensorDType = DType | IndexDType;
+export type TensorDType = FrozenDType | IndexDType;
 
-export const BYTES_PER_ELEMENT: Record<TensorDType, number> = { f32: 4, f16: 2, bf16: 2, u32: 4, i32: 4 };
+/** Bytes of one element; for int8 and int4 the codes alone (their scales come on top, see quantLayout). */
+export const BYTES_PER_ELEMENT: Record<TensorDType, number> = { f32: 4, f16: 2, bf16: 2, u32: 4, i32: 4, int8: 1, int4: 0.5 };
 
 /**
  * Shader-side code of a dtype, passed to kernels as a WGSL override constant. Weight kernels accept
  * only the float codes (their wrappers check the dtype first); the integer codes keep the table total.
  */
-export const DTYPE_CODE: Record<TensorDType, number> = { f32: 0, bf16: 1, f16: 2, u32: 3, i32: 4 };
+export const DTYPE_CODE: Record<TensorDType, number> = { f32: 0, bf16: 1, f16: 2, u32: 3, i32: 4, int8: 5, int4: 6 };
 
-/** Bytes a GPU buffer needs for `elements` of `dtype` (rounded up to whole u32 words). */
-export function storageBytes(dtype: TensorDType, elements: number): number {
+export function isQuantized(dtype: TensorDType): dtype is QuantDType {
+  return dtype === 'int8' || dtype === 'int4';
+}
+
+/** Bytes a GPU buffer needs for `elements` of `dtype` (rounded up to whole u32 words); quantized tensors: quantLayout. */
+export function storageBytes(dtype: DType | IndexDType, elements: number): number {
   return Math.ceil((elements * BYTES_PER_ELEMENT[dtype]) / 4) * 4;
 }
 

@@ -1,5 +1,5 @@
 import { ShapeError } from './errors.ts';
-import { storageBytes, type IndexDType, type TensorDType } from './dtype.ts';
+import { storageBytes, type DType, type IndexDType, type TensorDType } from './dtype.ts';
 
 /** A named GPU buffer with a row-major shape. The name travels into error messages and debug labels. */
 export interface GpuTensor {
@@ -7,21 +7,34 @@ export interface GpuTensor {
   readonly shape: readonly number[];
   readonly dtype: TensorDType;
   readonly buffer: GPUBuffer;
+  /** int4 only: elements per scale and zero point (app/gpu/quant.ts). */
+  readonly group?: number;
 }
 
 export function elementCount(shape: readonly number[]): number {
   return shape.reduce((product, dim) => product * dim, 1);
 }
 
-/** Allocates a tensor; with `data` (already encoded for its dtype, see encodeTensorData) it is uploaded. */
+/** Allocates a tensor; with `data` (already encoded for its dtype, see encodeTensorData) it is uploaded. Quantized weights: createQuantizedTensor. */
 export function createTensor(
   device: GPUDevice,
   name: string,
   shape: readonly number[],
-  dtype: TensorDType,
+  dtype: DType | IndexDType,
   data?: Uint32Array | Float32Array | Int32Array,
 ): GpuTensor {
-  const size = Math.max(4, storageBytes(dtype, elementCount(shape)));
+  return createTensorOfBytes(device, name, shape, dtype, Math.max(4, storageBytes(dtype, elementCount(shape))), data);
+}
+
+/** Allocates a buffer of `size` bytes for a tensor (uploading `data` when given); createTensor and createQuantizedTensor size it. */
+export function createTensorOfBytes(
+  device: GPUDevice,
+  name: string,
+  shape: readonly number[],
+  dtype: TensorDType,
+  size: number,
+  data?: Uint32Array | Float32Array | Int32Array,
+): GpuTensor {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
   const buffer = device.createBuffer({ label: name, size, usage, mappedAtCreation: data !== undefined });
   if (data) {

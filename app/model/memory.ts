@@ -10,7 +10,7 @@
  * caller gives (the studio asks the user, defaulting by adapter type); the per-buffer limits
  * (maxBufferSize, maxStorageBufferBindingSize) are real and checked exactly.
  */
-import { BYTES_PER_ELEMENT, storageBytes, type DType, type TensorDType } from '../gpu/dtype.ts';
+import { BYTES_PER_ELEMENT, storageBytes, type DType, type IndexDType } from '../gpu/dtype.ts';
 import { adamwPartialCount } from '../gpu/ops/adamw.ts';
 import { attentionScratchShapes } from '../gpu/ops/attention.ts';
 import { crossEntropyChunkRows } from '../gpu/ops/cross_entropy.ts';
@@ -65,7 +65,7 @@ const INDEX = 4;
 const ALL_TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
 
 /** What createTensor allocates for a tensor of this dtype and shape. */
-function tensor(dtype: TensorDType, ...shape: number[]): number {
+function tensor(dtype: DType | IndexDType, ...shape: number[]): number {
   return Math.max(4, storageBytes(dtype, shape.reduce((product, dim) => product * dim, 1)));
 }
 

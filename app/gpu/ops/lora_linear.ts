@@ -1,4 +1,5 @@
-import shaderCode from '../../../shaders/lora_linear.wgsl?raw';
+import loraLinearCode from '../../../shaders/lora_linear.wgsl?raw';
+import quantCode from '../../../shaders/quant.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
@@ -6,11 +7,13 @@ import { dropoutKey, dropoutThreshold, type LoraDropout } from '../reference/lor
 import { createTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
-import { checkMatmul, encodeMatmul, matmulTarget, skinnyRoute } from './matmul.ts';
+import { checkMatmul, encodeMatmul, expectQuantGroup, matmulTarget, pairedLoads, skinnyRoute } from './matmul.ts';
 
 export type { LoraDropout } from '../reference/lora_linear.ts';
 
 const OP = 'lora_linear';
+/** The int8/int4 decoders come first: lora_linear.wgsl calls them. */
+const shaderCode = `${quantCode}\n${loraLinearCode}`;
 
 /** The LoRA pair of a layer: A [R,K], B [N,R], scale s = alpha/R, and dropout on lora_A's input while training. */
 export interface LoraPair {
@@ -47,7 +50,8 @@ export function checkLoraLinear(device: GPUDevice, inputs: LoraLinearInputs, y: 
   const N = w.shape[0]!;
   expectShape(OP, w, [N, K], 'N, K');
   expectDType(OP, x, ['f32']);
-  expectDType(OP, w, ['f32', 'bf16', 'f16']);
+  expectDType(OP, w, ['f32', 'bf16', 'f16', 'int8', 'int4']);
+  expectQuantGroup(OP, w);
   if (bias) {
     expectShape(OP, bias, [N], 'N');
     expectDType(OP, bias, ['f32']);
@@ -91,7 +95,8 @@ function shaderConstants(inputs: LoraLinearInputs, K: number): Record<string, nu
   const { w, bias, lora } = inputs;
   return {
     W_DTYPE: DTYPE_CODE[w.dtype],
-    W_PAIRED: w.dtype !== 'f32' && K % 2 === 0 ? 1 : 0,
+    W_PAIRED: pairedLoads(w.dtype, K) ? 1 : 0,
+    ...(w.dtype === 'int4' ? { W_GROUP: w.group! } : {}),
     HAS_BIAS: bias ? 1 : 0,
     HAS_LORA: lora ? 1 : 0,
     DROPOUT: dropsAnything(lora) ? 1 : 0,

@@ -1,12 +1,15 @@
-import shaderCode from '../../../shaders/matmul.wgsl?raw';
+import matmulCode from '../../../shaders/matmul.wgsl?raw';
+import quantCode from '../../../shaders/quant.wgsl?raw';
 import type { AdapterSummary, GpuContext } from '../device.ts';
-import { DTYPE_CODE, type DType } from '../dtype.ts';
+import { DTYPE_CODE, isQuantized, type FrozenDType } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'matmul';
+/** The int8/int4 decoders come first: matmul.wgsl calls them. */
+const shaderCode = `${quantCode}\n${matmulCode}`;
 
 /**
  * The three layouts of training, named by whether each operand is read as stored (n) or transposed (t):
@@ -140,6 +143,7 @@ export function checkMatmul(
   expectShape(op, out, shapeOf.out, names.out[1]);
   expectDType(op, lhs, ['f32']);
   expectDType(op, rhs, matmulRhsDTypes(layout));
+  expectQuantGroup(op, rhs);
   expectDType(op, out, ['f32']);
   if (!Number.isFinite(scale)) throw new ShapeError(`${op}: scale must be a finite number, got ${scale}`, { op, scale });
   for (const input of [lhs, rhs]) {
@@ -175,7 +179,8 @@ export function encodeMatmul(
   const constants = {
     LAYOUT: LAYOUT_CODE[layout],
     RHS_DTYPE: DTYPE_CODE[rhs.dtype],
-    RHS_PAIRED: rhs.dtype !== 'f32' && dims.K % 2 === 0 ? 1 : 0,
+    RHS_PAIRED: pairedLoads(rhs.dtype, dims.K) ? 1 : 0,
+    ...(rhs.dtype === 'int4' ? { QUANT_GROUP: rhs.group! } : {}),
     ACCUMULATE: accumulate ? 1 : 0,
     ...(route.kernel === 'skinny' ? { SPLIT: route.split } : {}),
   };
@@ -188,12 +193,30 @@ export function encodeMatmul(
   pass.end();
 }
 
-/** Y (=|+=) scale·X·Wᵀ: x [M,K] f32, w [N,K] f32/bf16/f16, y [M,N]. Overwrites y unless told to accumulate. */
+/**
+ * Whether every 4-run of a W row the kernels read can be decoded from whole words at once: two words
+ * of halves when K is even, one word of int8 or int4 codes (with one scale) when K is a multiple of 4.
+ */
+export function pairedLoads(dtype: FrozenDType | 'u32' | 'i32', K: number): boolean {
+  if (dtype === 'f32' || dtype === 'u32' || dtype === 'i32') return false;
+  return isQuantized(dtype) ? K % 4 === 0 : K % 2 === 0;
+}
+
+/** An int4 weight must say its group size, which must divide its rows (app/gpu/quant.ts); the shader relies on both. */
+export function expectQuantGroup(op: string, w: GpuTensor): void {
+  if (w.dtype !== 'int4') return;
+  const K = w.shape[1]!;
+  if (!w.group || K % w.group !== 0 || w.group % 8 !== 0) {
+    throw new ShapeError(`${op}: int4 tensor "${w.name}" [${w.shape.join(', ')}] has group size ${w.group ?? 'none'}, which must be a multiple of 8 that divides ${K}`, { op, tensor: w.name, group: w.group });
+  }
+}
+
+/** Y (=|+=) scale·X·Wᵀ: x [M,K] f32, w [N,K] f32/bf16/f16/int8/int4, y [M,N]. Overwrites y unless told to accumulate. */
 export function encodeMatmulNT(ctx: GpuContext, encoder: GPUCommandEncoder, x: GpuTensor, w: GpuTensor, y: GpuTensor, options?: MatmulOptions): void {
   encodeMatmul(ctx, encoder, 'nt', x, w, y, options);
 }
 
-/** dX += scale·dY·W: dy [M,N] f32, w [N,K] f32/bf16/f16, dx [M,K]. Accumulates unless told not to. */
+/** dX += scale·dY·W: dy [M,N] f32, w [N,K] f32/bf16/f16/int8/int4, dx [M,K]. Accumulates unless told not to. */
 export function encodeMatmulNN(ctx: GpuContext, encoder: GPUCommandEncoder, dy: GpuTensor, w: GpuTensor, dx: GpuTensor, options?: MatmulOptions): void {
   encodeMatmul(ctx, encoder, 'nn', dy, w, dx, options);
 }
@@ -216,6 +239,6 @@ export function matmulFlops({ M, N, K }: MatmulDims): number {
 }
 
 /** The dtypes the right operand may have in each layout. */
-export function matmulRhsDTypes(layout: MatmulLayout): readonly DType[] {
-  return layout === 'tn' ? ['f32'] : ['f32', 'bf16', 'f16'];
+export function matmulRhsDTypes(layout: MatmulLayout): readonly FrozenDType[] {
+  return layout === 'tn' ? ['f32'] : ['f32', 'bf16', 'f16', 'int8', 'int4'];
 }
