@@ -26,7 +26,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const recipe = (lr = 1e-2) =>
+const recipe = (lr = 1e-2, steps = 4) =>
   parseRecipe({
     model: { source: fixturePath('models/aidreams260K') },
     tasks: ['target', 'helper'].map((name) => ({ name, source: { file: `${name}.jsonl` }, format: 'prompt_completion', metric: 'loss', validation_fraction: 0.25 })),
@@ -35,7 +35,7 @@ const recipe = (lr = 1e-2) =>
     optimizer: { lr },
     batch_size: 2,
     max_length: 32,
-    steps: 4,
+    steps,
     eval_examples: 6,
     checkpoint_every: 2,
     seed: 3,
@@ -94,5 +94,23 @@ describe('resuming an experiment', { timeout: 600_000 }, () => {
     const stored = await loadExperiment(storage, 'y');
     expect(stored!.manifest.status).toBe('paused');
     expect(stored!.records.map((r) => r.arm)).toEqual(['target']);
+  });
+
+  it('warns about an experiment whose estimate is very long, and keeps training it', async () => {
+    // 2 arms × 2 seeds × 100 million steps: days even at a millisecond a step.
+    const long: ExperimentSpec = { recipe: recipe(1e-2, 100_000_000), targets: ['target'], designs: ['pairs'], seeds: 2, budget: 'steps' };
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const events: ExperimentEvents = {
+      onWarning: (message) => seen.push(`warning: ${message}`),
+      onStep: (p) => {
+        seen.push(`step ${p.step}`);
+        if (p.step === 3) controller.abort('cancel');
+      },
+    };
+    await expect(runExperiment(long, 'long', recipeEnvironment(dir, ctx, await openFileStorage(join(dir, 'long')), true), events, { signal: controller.signal })).rejects.toMatchObject({ code: 'CANCELLED' });
+    // Warned once, after the first measured step, and training went on until it was cancelled.
+    expect(seen[0]).toMatch(/^warning: This is a long experiment: about \d+ hours more at the measured speed\. It can run/);
+    expect(seen.slice(1)).toEqual(['step 1', 'step 2', 'step 3']);
   });
 });

@@ -22,11 +22,9 @@ import { evaluationShape, loadAndPrepare, type RunEnvironment, type RunEvents } 
 import type { PreparedTask } from '../train/task-data.ts';
 import { Trainer, type StepRecord } from '../train/trainer.ts';
 import { armRecipe, armSteps, checkBudget } from './budget.ts';
+import { longExperimentWarning } from './estimate.ts';
 import { armId, ExperimentError, experimentSeeds, planArms, taskRoles, validateExperiment, type Arm, type ExperimentSpec } from './design.ts';
 import { computeResults, greedyCandidates, greedyStage, type ArmSeedRecord, type ExperimentResults, type GreedyStage } from './results.ts';
-
-/** An estimate above this many seconds is warned about (never refused). */
-export const LONG_EXPERIMENT_SECONDS = 24 * 3600;
 
 export interface ExperimentPlan {
   arms: (Arm & { steps: number })[];
@@ -203,9 +201,10 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
           const perStep = recent.reduce((a, b) => a + b, 0) / recent.length;
           const armEtaSeconds = perStep * (trainer.totalSteps - trainer.step);
           const etaSeconds = perStep * Math.max(0, remainingSteps() - trainer.step);
-          if (!warned && etaSeconds > LONG_EXPERIMENT_SECONDS) {
+          const warning = warned ? undefined : longExperimentWarning(etaSeconds, true);
+          if (warning) {
             warned = true;
-            events.onWarning?.(`at the measured speed this experiment needs about ${Math.round(etaSeconds / 3600)} hours more; fewer seeds, arms or steps would shorten it`);
+            events.onWarning?.(warning);
           }
           events.onStep?.({ arm, seed, run: runIndex, runs, step: trainer.step, totalSteps: trainer.totalSteps, loss: record.loss, tokensPerSecond: record.tokens / record.seconds, armEtaSeconds, etaSeconds });
         }

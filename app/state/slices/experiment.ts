@@ -1,6 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
-import { DEFAULT_SEEDS, experimentSeeds, planArms, validateExperiment, type BudgetRule, type DesignName, type ExperimentSpec } from '../../experiment/design.ts';
+import { DEFAULT_SEEDS, validateExperiment, type BudgetRule, type DesignName, type ExperimentSpec } from '../../experiment/design.ts';
 import type { ExperimentReport } from '../../experiment/export.ts';
 import type { ArmProgress } from '../../experiment/runner.ts';
 import { parseRecipe } from '../../train/recipe.ts';
@@ -60,13 +60,6 @@ export function experimentSpecOf(recipe: unknown, form: ExperimentForm): Experim
   const spec: ExperimentSpec = { recipe: parseRecipe(recipe, 'the studio’s recipe'), targets: form.targets, designs: form.designs, seeds: form.seeds, budget: form.budget, ...(order.length > 0 ? { order } : {}) };
   validateExperiment(spec);
   return spec;
-}
-
-/** Arms and runs of a spec before anything is prepared (greedy's later stages are not counted). */
-export function experimentSize(spec: ExperimentSpec): { arms: number; runs: number; steps: number } {
-  const arms = planArms(spec).length;
-  const runs = arms * experimentSeeds(spec).length;
-  return { arms, runs, steps: runs * (spec.recipe.steps ?? 0) };
 }
 
 function rememberCurrent(id: string | undefined): void {

@@ -1,7 +1,7 @@
 import { useEffect, useMemo } from 'react';
 import { DESIGNS, type BudgetRule, type DesignName } from '../../experiment/design.ts';
-import { LONG_EXPERIMENT_SECONDS } from '../../experiment/runner.ts';
-import { experimentSize, experimentSpecOf } from '../../state/slices/experiment.ts';
+import { estimatedSeconds, experimentSize, longExperimentWarning } from '../../experiment/estimate.ts';
+import { experimentSpecOf } from '../../state/slices/experiment.ts';
 import { useStudio } from '../../state/store.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
@@ -36,12 +36,12 @@ export function ExperimentsPage() {
     void useStudio.getState().restoreExperiment();
   }, []);
 
-  const sizing = useMemo((): { arms: number; runs: number; steps: number; seconds?: number; problem?: undefined } | { problem: string } => {
+  const sizing = useMemo((): { arms: number; runs: number; steps: number; seconds?: number; warning?: string; problem?: undefined } | { problem: string } => {
     try {
       const spec = experimentSpecOf(recipe, form);
-      const size = experimentSize(spec);
-      const tokens = size.steps * spec.recipe.batch_size * spec.recipe.grad_accum * spec.recipe.max_length;
-      return { ...size, ...(tokensPerSecond ? { seconds: tokens / tokensPerSecond } : {}) };
+      const seconds = tokensPerSecond ? estimatedSeconds(spec, tokensPerSecond) : undefined;
+      const warning = seconds === undefined ? undefined : longExperimentWarning(seconds);
+      return { ...experimentSize(spec), ...(seconds === undefined ? {} : { seconds }), ...(warning ? { warning } : {}) };
     } catch (error) {
       return { problem: (error as Error).message };
     }
@@ -115,9 +115,9 @@ export function ExperimentsPage() {
               {form.designs.includes('greedy') ? ' (greedy adds runs as it goes)' : ''}
               {form.budget === 'target-examples' ? ' (mixtures train longer under this budget)' : ''}.{' '}
               {sizing.seconds !== undefined
-                ? `Estimated time: about ${formatDuration(sizing.seconds)} at the last run’s speed.`
+                ? `Estimated time: at most ${formatDuration(sizing.seconds)} at the last run’s speed.`
                 : 'The time is estimated from the measured speed once the first arm runs.'}
-              {sizing.seconds !== undefined && sizing.seconds > LONG_EXPERIMENT_SECONDS && <strong> This is a long experiment: fewer seeds or arms would shorten it.</strong>}
+              {sizing.warning && <strong className="warning"> {sizing.warning}</strong>}
             </p>
           ))}
         <div className="row">
