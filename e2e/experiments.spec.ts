@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL } from './hub.ts';
 import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test, TWEETS_FILE, TWEETS_TASK } from './studio.ts';
@@ -60,20 +61,32 @@ test.describe('Experiments page', () => {
     const arms = page.getByRole('table', { name: /^Arms/ });
     await expect(arms.getByRole('row')).toHaveCount(4);
     await expect(arms.getByRole('row', { name: /^phrases \+ tweets/ })).toContainText(/effect [+-]?\d/);
+    // The heatmap is a recharts chart: its column and row are the SVG's axis labels, its cell the effect.
     const heatmap = page.getByRole('img', { name: 'Synergy heatmap' });
+    await expect(heatmap.locator('svg.recharts-surface')).toBeVisible();
     await expect(heatmap).toContainText('tweets');
+    await expect(heatmap).toContainText('phrases');
+    await expect(heatmap.locator('.recharts-label-list')).toContainText(/[+-]?\d\.\d{3}/);
     await expect(page.getByRole('heading', { name: /^Recommended cocktail: / })).toBeVisible();
     await page.getByText('Synergy as a table').click();
     await expect(page.locator('.synergy-table').getByRole('row')).toHaveCount(2);
     await page.screenshot({ path: testInfo.outputPath('experiment-results.png'), fullPage: true });
 
-    const download = page.waitForEvent('download');
+    const csv = page.waitForEvent('download');
     await page.getByRole('button', { name: 'Export CSV' }).click();
-    expect((await download).suggestedFilename()).toMatch(/results\.csv$/);
+    expect((await csv).suggestedFilename()).toMatch(/results\.csv$/);
+    const json = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Export JSON' }).click();
+    const exported = JSON.parse(await readFile((await (await json).path())!, 'utf8')) as { arms: { id: string }[]; synergy: unknown[] };
+    expect(exported.arms.map((arm) => arm.id)).toEqual(['phrases', 'tweets', 'phrases+tweets']);
+    expect(exported.synergy).toHaveLength(1);
 
-    // An arm opens on the Evaluate page.
+    // An arm opens on the Evaluate page, in the comparison against the target's single arm of the same seed.
     await arms.getByRole('row', { name: /^phrases \+ tweets/ }).getByRole('link', { name: /seed 7/ }).click();
     await expect(page.getByLabel('Results of')).toHaveValue(/run:experiment-.*-phrases\+tweets-seed-7/);
+    const compare = page.getByRole('region', { name: 'Compare runs' }).getByRole('table');
+    await expect(compare.getByRole('columnheader')).toHaveText(['Task', /^Experiment .*: phrases \(seed 7\) \(baseline\)$/, /^Experiment .*: phrases \+ tweets \(seed 7\)$/]);
+    await page.screenshot({ path: testInfo.outputPath('experiment-arm-compared.png'), fullPage: true });
     expect(errors).toEqual([]);
   });
 });

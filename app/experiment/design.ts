@@ -54,6 +54,11 @@ export function armId(tasks: readonly string[]): string {
   return tasks.join('+');
 }
 
+/** The training run (checkpoint, adapter, run record) of one arm of an experiment under one seed. */
+export function armRunId(experiment: string, arm: string, seed: number): string {
+  return `experiment-${experiment}-${arm}-seed-${seed}`;
+}
+
 /** Refuses a spec that cannot run (unknown task, target or design, zero seeds), naming what is wrong. */
 export function validateExperiment(spec: ExperimentSpec): void {
   const { candidates, regularizers } = taskRoles(spec.recipe);

@@ -23,7 +23,7 @@ import type { PreparedTask } from '../train/task-data.ts';
 import { Trainer, type StepRecord } from '../train/trainer.ts';
 import { armRecipe, armSteps, checkBudget } from './budget.ts';
 import { longExperimentWarning } from './estimate.ts';
-import { armId, ExperimentError, experimentSeeds, planArms, taskRoles, validateExperiment, type Arm, type ExperimentSpec } from './design.ts';
+import { armId, armRunId, ExperimentError, experimentSeeds, planArms, taskRoles, validateExperiment, type Arm, type ExperimentSpec } from './design.ts';
 import { computeResults, greedyCandidates, greedyStage, type ArmSeedRecord, type ExperimentResults, type GreedyStage } from './results.ts';
 
 export interface ExperimentPlan {
@@ -91,8 +91,6 @@ export interface ExperimentManifest {
 
 const manifestKey = (id: string) => `${EXPERIMENT_KEY_PREFIX}${id}`;
 const recordKey = (id: string, arm: string, seed: number) => `experiments/${id}/arms/${arm}/seed-${seed}`;
-/** The training run (checkpoint, adapter) of one arm and seed. */
-export const armRunId = (id: string, arm: string, seed: number) => `experiment-${id}-${arm}-seed-${seed}`;
 
 /** A hash of everything that decides an experiment's numbers, so a paused one cannot be resumed with another recipe. */
 export async function specHash(spec: ExperimentSpec): Promise<string> {

@@ -13,9 +13,9 @@ const DEFAULT_COLUMNS = 4;
  * its sign, an up or down arrow and the word better or worse (lower loss is better) — never colour
  * alone — and whether the difference is larger than the validation split's noise.
  */
-export function CompareRuns({ sources }: { sources: readonly EvaluationSource[] }) {
-  const [chosen, setChosen] = useState<string[] | undefined>(undefined);
-  const [baselineId, setBaselineId] = useState<string | undefined>(undefined);
+export function CompareRuns({ sources, opened }: { sources: readonly EvaluationSource[]; /** Columns and baseline to open with (a link from an experiment's arm). */ opened?: { ids: string[]; baselineId: string } }) {
+  const [chosen, setChosen] = useState<string[] | undefined>(opened?.ids);
+  const [baselineId, setBaselineId] = useState<string | undefined>(opened?.baselineId);
   const [by, setBy] = useState<CompareBy>('metric');
   const groupId = useId();
 

@@ -1,6 +1,8 @@
 import type { ExperimentReport } from '../../experiment/export.ts';
 import { resultsCsv } from '../../experiment/export.ts';
+import { armRunId } from '../../experiment/design.ts';
 import { saveFile } from '../../studio/download.ts';
+import { HeatmapChart } from '../charts/HeatmapChart.tsx';
 import { LineChartPanel, type ChartRow } from '../charts/LineChartPanel.tsx';
 import { hrefFor } from '../routes.ts';
 
@@ -10,6 +12,7 @@ const interval = (ci: readonly [number, number]) => `[${fmt(ci[0])}, ${fmt(ci[1]
 /** The arms table: each arm's mean, spread and interval per task, its effect on each target, and a link to Evaluate. */
 export function ArmsTable({ report, experimentId }: { report: ExperimentReport; experimentId: string }) {
   const tasks = report.arms[0] ? Object.keys(report.arms[0].metrics) : [];
+  const baseline = report.targets[0] === undefined ? undefined : report.baselines[report.targets[0]];
   return (
     <table className="experiment-arms">
       <caption>Arms (report part of each task’s validation examples; 95% intervals; effect = change vs the target trained alone, positive = better)</caption>
@@ -22,7 +25,7 @@ export function ArmsTable({ report, experimentId }: { report: ExperimentReport; 
               {task} ({report.arms[0]!.metrics[task]!.metric}){report.targets.includes(task) ? ' · target' : ''}
             </th>
           ))}
-          <th scope="col">Open</th>
+          <th scope="col">Open on Evaluate</th>
         </tr>
       </thead>
       <tbody>
@@ -52,7 +55,7 @@ export function ArmsTable({ report, experimentId }: { report: ExperimentReport; 
             })}
             <td>
               {arm.seeds.map((seed) => (
-                <a key={seed} href={hrefFor('evaluate', { run: `experiment-${experimentId}-${arm.id}-seed-${seed}` })}>
+                <a key={seed} href={armLink(experimentId, arm.id, seed, baseline)}>
                   seed {seed}{' '}
                 </a>
               ))}
@@ -64,6 +67,12 @@ export function ArmsTable({ report, experimentId }: { report: ExperimentReport; 
   );
 }
 
+/** An arm's run on the Evaluate page, in its comparison against the first target's single arm of the same seed. */
+function armLink(experimentId: string, arm: string, seed: number, baseline: string | undefined): string {
+  const run = armRunId(experimentId, arm, seed);
+  return hrefFor('evaluate', baseline === undefined || baseline === arm ? { run } : { run, compare: armRunId(experimentId, baseline, seed) });
+}
+
 /** Colour of a cell: green for a helpful effect, red for a harmful one, pale when its interval includes zero. */
 function cellColour(delta: number, scale: number, significant: boolean): string {
   const strength = Math.min(1, Math.abs(delta) / (scale || 1));
@@ -71,36 +80,22 @@ function cellColour(delta: number, scale: number, significant: boolean): string 
   return delta >= 0 ? `rgba(34, 139, 34, ${alpha})` : `rgba(200, 40, 40, ${alpha})`;
 }
 
-/** The synergy matrix as a heatmap (targets × other tasks) with its table alternative. */
+/** The synergy matrix as a heatmap (targets × other tasks, recharts) with its table alternative. */
 export function SynergyHeatmap({ report }: { report: ExperimentReport }) {
   if (report.synergy.length === 0) return <p className="muted">The synergy matrix needs the “pairs” design.</p>;
   const targets = [...new Set(report.synergy.map((s) => s.target))];
   const tasks = [...new Set(report.synergy.map((s) => s.task))];
   const scale = Math.max(...report.synergy.map((s) => Math.abs(s.delta)));
+  const cells = targets.map((target) =>
+    tasks.map((task) => {
+      const cell = report.synergy.find((s) => s.target === target && s.task === task);
+      return cell && { text: `${cell.delta > 0 ? '+' : ''}${fmt(cell.delta)}${cell.significant ? ' *' : ''}`, fill: cellColour(cell.delta, scale, cell.significant) };
+    }),
+  );
   return (
     <figure className="synergy" aria-labelledby="synergy-caption">
-      <figcaption id="synergy-caption">Synergy: how much adding task j (column) changes target i’s metric (row); positive = helps</figcaption>
-      <div className="heatmap" role="img" aria-label="Synergy heatmap" style={{ display: 'grid', gridTemplateColumns: `max-content repeat(${tasks.length}, minmax(6rem, 1fr))`, gap: 2 }}>
-        <span />
-        {tasks.map((task) => (
-          <span key={task} className="heatmap-head">
-            {task}
-          </span>
-        ))}
-        {targets.map((target) => [
-          <span key={target} className="heatmap-head">
-            {target}
-          </span>,
-          ...tasks.map((task) => {
-            const cell = report.synergy.find((s) => s.target === target && s.task === task);
-            return (
-              <span key={`${target}/${task}`} className="heatmap-cell" style={{ background: cell ? cellColour(cell.delta, scale, cell.significant) : 'transparent', padding: '0.5rem', textAlign: 'center' }}>
-                {cell ? `${cell.delta > 0 ? '+' : ''}${fmt(cell.delta)}${cell.significant ? ' *' : ''}` : '—'}
-              </span>
-            );
-          }),
-        ])}
-      </div>
+      <figcaption id="synergy-caption">Synergy: how much adding task j (column) changes target i’s metric (row); positive = helps, * = its 95% interval excludes 0</figcaption>
+      <HeatmapChart rows={targets} columns={tasks} cells={cells} label="Synergy heatmap" />
       <details>
         <summary>Synergy as a table</summary>
         <table className="synergy-table">

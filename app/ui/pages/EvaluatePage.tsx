@@ -32,7 +32,10 @@ export function EvaluatePage() {
   }, [trainStatus]);
 
   // #/evaluate?run=<runId> (an experiment's arm, for one) opens on that run until another is chosen.
-  const linkedRun = useRoute().params.get('run');
+  const params = useRoute().params;
+  const linkedRun = params.get('run');
+  // &compare=<runId>: the comparison opens on the linked run against that one (an arm against its target's single arm).
+  const comparedRun = params.get('compare');
   const linked = linkedRun ? sources.find((source) => source.runId === linkedRun)?.id : undefined;
   const newest = linked ?? results.at(-1)?.id ?? sources.filter((s) => s.runId).at(-1)?.id ?? sources.at(-1)?.id;
   const shownId = chosen && chosen.results === results.length ? chosen.id : newest;
@@ -88,7 +91,12 @@ export function EvaluatePage() {
         <EvaluationProgress />
       </section>
       <EvaluateModel />
-      {sources.length > 0 && <CompareRuns sources={sources} />}
+      {sources.length > 0 &&
+        (linkedRun && comparedRun ? (
+          <CompareRuns key={`${comparedRun}/${linkedRun}`} sources={sources} opened={{ ids: [`run:${comparedRun}`, `run:${linkedRun}`], baselineId: `run:${comparedRun}` }} />
+        ) : (
+          <CompareRuns sources={sources} />
+        ))}
       <RunCurves />
     </div>
   );
