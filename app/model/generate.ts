@@ -5,6 +5,7 @@
  * step so a seed reproduces a generation exactly. Stops at EOS, a stop string, or the token budget.
  */
 import { CocktailError } from '../errors.ts';
+import { throughputFor, TimedWork, type CommandStream, type SubmitBudget, type ThroughputEstimate } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuError } from '../gpu/errors.ts';
 import { encodeSelectedLogits } from '../gpu/ops/cross_entropy.ts';
@@ -53,12 +54,18 @@ export class Generator {
   private readonly stepPositions: GpuTensor;
   /** The allocations' error scopes: a KV cache past the GPU's memory fails the first generate(), not the first read. */
   private readonly allocated: Promise<GpuError | undefined>;
+  /** What sizes the prefill's and each decode step's submits: the device's measured throughput. */
+  readonly throughput: ThroughputEstimate;
+  /** Command buffers the prefill and each decode step of the last generate() were submitted in. */
+  readonly submitsOfLastGeneration: number[] = [];
 
   constructor(
     private readonly ctx: GpuContext,
     private readonly model: GpuModel,
-    private readonly options: { capacity?: number; lora?: GpuLora } = {},
+    /** `submitBudget`: how long one submit may be estimated to run (default DEFAULT_SUBMIT_SECONDS). */
+    private readonly options: { capacity?: number; lora?: GpuLora; submitBudget?: SubmitBudget } = {},
   ) {
+    this.throughput = throughputFor(ctx, options.submitBudget);
     const { config } = model;
     // Without a capacity, the whole context the model attends over (a sliding-window model's window).
     const capacity = options.capacity ?? Math.min(config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);
@@ -98,6 +105,7 @@ export class Generator {
     const temperature = options.temperature ?? 0;
     const eos = new Set(options.eosIds ?? []);
     const ids: number[] = [];
+    this.submitsOfLastGeneration.length = 0;
     let text = '';
     let next = await this.runPrefill(prompt, temperature, options, random);
     let position = prompt.length;
@@ -137,9 +145,7 @@ export class Generator {
     const { graph, batch, lastRow } = allocated.value;
     try {
       await throwGpuErrors(allocated);
-      const encoder = this.ctx.device.createCommandEncoder({ label: 'prefill' });
-      graph.encodeForward(encoder, batch, this.options.lora, { cache: this.cache, offset: 0 });
-      return await this.pick(encoder, graph.final, lastRow, temperature, options, random);
+      return await this.pick('prefill', (stream) => graph.encodeForward(stream, batch, this.options.lora, { cache: this.cache, offset: 0 }), graph.final, lastRow, temperature, options, random);
     } finally {
       graph.destroy();
       for (const tensor of [batch.ids, batch.positions, lastRow]) tensor.buffer.destroy();
@@ -150,23 +156,37 @@ export class Generator {
     const { queue } = this.ctx.device;
     queue.writeBuffer(this.stepIds.buffer, 0, Uint32Array.of(token));
     queue.writeBuffer(this.stepPositions.buffer, 0, Uint32Array.of(position));
-    const encoder = this.ctx.device.createCommandEncoder({ label: `decode ${position}` });
-    this.step.encodeForward(encoder, { ids: this.stepIds, positions: this.stepPositions }, this.options.lora, { cache: this.cache, offset: position });
-    return this.pick(encoder, this.step.final, this.lastRow, temperature, options, random);
+    return this.pick(`decode ${position}`, (stream) => this.step.encodeForward(stream, { ids: this.stepIds, positions: this.stepPositions }, this.options.lora, { cache: this.cache, offset: position }), this.step.final, this.lastRow, temperature, options, random);
   }
 
-  /** Projects the chosen row to logits, picks a token on the GPU, submits, and reads the one id back. */
-  private async pick(encoder: GPUCommandEncoder, hidden: GpuTensor, row: GpuTensor, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
-    encodeSelectedLogits(this.ctx, encoder, { x: hidden, w: this.model.lmHead, rows: row }, this.logits);
-    if (temperature > 0) {
-      this.ctx.device.queue.writeBuffer(this.uniform.buffer, 0, drawUniforms(random, 1) as Float32Array<ArrayBuffer>);
-      encodeSampleTopP(this.ctx, encoder, this.logits, this.uniform, this.token, { temperature, topP: options.topP ?? 1 });
-    } else {
-      encodeArgmax(this.ctx, encoder, this.logits, this.token);
+  /**
+   * Encodes the forward (cut between layers into bounded submits, like training), projects the chosen
+   * row to logits, picks a token on the GPU, submits, and reads the one id back.
+   */
+  private async pick(label: string, forward: (stream: CommandStream) => void, hidden: GpuTensor, row: GpuTensor, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
+    if (temperature > 0) this.ctx.device.queue.writeBuffer(this.uniform.buffer, 0, drawUniforms(random, 1) as Float32Array<ArrayBuffer>);
+    let work: TimedWork | undefined;
+    try {
+      // The sampled id is read only when the GPU accepted every submit: otherwise the buffer holds the previous token.
+      await throwGpuErrors(
+        withinErrorScopes(this.ctx, 'a generation step', () => {
+          work = new TimedWork(this.ctx, label, this.throughput, this.options.submitBudget);
+          const stream = work.stream();
+          forward(stream);
+          encodeSelectedLogits(this.ctx, stream.encoder, { x: hidden, w: this.model.lmHead, rows: row }, this.logits);
+          if (temperature > 0) encodeSampleTopP(this.ctx, stream.encoder, this.logits, this.uniform, this.token, { temperature, topP: options.topP ?? 1 });
+          else encodeArgmax(this.ctx, stream.encoder, this.logits, this.token);
+          stream.add(2 * this.model.config.hiddenSize * this.model.config.vocabSize);
+          work.submitLast(stream);
+        }),
+      );
+      const [token] = await readIndexTensor(this.ctx.device, this.token);
+      await work!.measure();
+      this.submitsOfLastGeneration.push(work!.submits);
+      return token!;
+    } finally {
+      work?.destroy();
     }
-    // The sampled id is read only when the GPU accepted the step: otherwise the buffer holds the previous token.
-    await throwGpuErrors(withinErrorScopes(this.ctx, 'a generation step', () => this.ctx.device.queue.submit([encoder.finish()])));
-    return (await readIndexTensor(this.ctx.device, this.token))[0]!;
   }
 
   destroy(): void {

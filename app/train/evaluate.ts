@@ -5,6 +5,7 @@
  */
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import { CocktailError } from '../errors.ts';
+import { throughputFor, TimedWork, type SubmitBudget, type ThroughputEstimate } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
 import { readTensors } from '../gpu/readback.ts';
@@ -43,6 +44,10 @@ function stopIfCancelled(signal: AbortSignal | undefined): void {
 export class Evaluator {
   private readonly graph: DecoderGraph;
   private readonly tensors: { ids: GpuTensor; positions: GpuTensor; segments: GpuTensor; targets: GpuTensor; stats: GpuTensor; rowLoss: GpuTensor; scratch: GpuTensor };
+  /** What sizes each batch's submits: the device's measured throughput (shared with training and generation). */
+  readonly throughput: ThroughputEstimate;
+  /** Command buffers the last batch was submitted in: its forward cut between layers into bounded submits. */
+  submitsOfLastBatch = 0;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -50,7 +55,10 @@ export class Evaluator {
     private readonly tokenizer: TextTokenizer,
     private readonly shape: { B: number; T: number },
     loraRank: number,
+    /** How long one submit may be estimated to run (default DEFAULT_SUBMIT_SECONDS); generation metrics use it too. */
+    private readonly submitBudget?: SubmitBudget,
   ) {
+    this.throughput = throughputFor(ctx, submitBudget);
     const { B, T } = shape;
     const N = B * T;
     const V = model.config.vocabSize;
@@ -135,7 +143,7 @@ export class Evaluator {
 
   private async generationScore(prompts: PreparedTask['validationPrompts'], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number, signal: AbortSignal | undefined) {
     const measure = { exact_match: exactMatch, numeric_match: numericMatch, rouge_l: rougeL }[metric];
-    const generator = new Generator(this.ctx, this.model, { capacity: this.shape.T + maxNewTokens, ...(lora ? { lora } : {}) });
+    const generator = new Generator(this.ctx, this.model, { capacity: this.shape.T + maxNewTokens, ...(lora ? { lora } : {}), ...(this.submitBudget ? { submitBudget: this.submitBudget } : {}) });
     const scores: number[] = [];
     const samples: TaskEvaluation['samples'] = [];
     try {
@@ -181,19 +189,29 @@ export class Evaluator {
     device.queue.writeBuffer(tensors.positions.buffer, 0, full.positions);
     device.queue.writeBuffer(tensors.segments.buffer, 0, full.segments);
     device.queue.writeBuffer(tensors.targets.buffer, 0, full.targets);
-    // Nothing is read from a batch whose submit the GPU refused: the buffers would hold the previous batch's numbers.
-    await throwGpuErrors(
-      withinErrorScopes(ctx, 'an evaluation batch', () => {
-        const encoder = device.createCommandEncoder({ label: 'evaluate' });
-        encoder.clearBuffer(tensors.stats.buffer);
-        const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
-        this.graph.encodeForward(encoder, batchTensors, lora);
-        encodeCrossEntropy(ctx, encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
-        device.queue.submit([encoder.finish()]);
-      }),
-    );
-    const [stats, rowLoss] = await readTensors(device, [tensors.stats, tensors.rowLoss]);
-    return { stats: crossEntropyStatsOf(stats!), rowLoss: rowLoss! };
+    // Nothing is read from a batch whose submits the GPU refused: the buffers would hold the previous batch's numbers.
+    let work: TimedWork | undefined;
+    try {
+      await throwGpuErrors(
+        withinErrorScopes(ctx, 'an evaluation batch', () => {
+          work = new TimedWork(ctx, 'evaluate', this.throughput, this.submitBudget);
+          // Cut between layers like a training step's forward: a long evaluation batch must not outlast the GPU watchdog either.
+          const stream = work.stream();
+          stream.encoder.clearBuffer(tensors.stats.buffer);
+          const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
+          this.graph.encodeForward(stream, batchTensors, lora);
+          encodeCrossEntropy(ctx, stream.encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
+          stream.add(2 * this.shape.B * this.shape.T * this.model.config.hiddenSize * this.model.config.vocabSize);
+          work.submitLast(stream);
+        }),
+      );
+      const [stats, rowLoss] = await readTensors(device, [tensors.stats, tensors.rowLoss]);
+      await work!.measure();
+      this.submitsOfLastBatch = work!.submits;
+      return { stats: crossEntropyStatsOf(stats!), rowLoss: rowLoss! };
+    } finally {
+      work?.destroy();
+    }
   }
 
   destroy(): void {

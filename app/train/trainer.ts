@@ -9,7 +9,7 @@
  * + N − k steps gives the same bits as N steps straight.
  */
 import { CocktailError } from '../errors.ts';
-import { BoundedSubmits, DEFAULT_SUBMIT_SECONDS, initialFlopsPerSecond, ThroughputEstimate, type SubmitBudget } from '../gpu/bounded-submits.ts';
+import { throughputFor, TimedWork, type SubmitBudget, type ThroughputEstimate } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from '../gpu/ops/adamw.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
@@ -51,7 +51,7 @@ export interface TrainerOptions {
   resume?: boolean;
   /** Start from these adapters (imported PEFT adapters, by position) instead of PEFT's fresh initialisation. */
   initialAdapters?: readonly LoraAdapter[];
-  /** How long one submit may be estimated to run (default DEFAULT_SUBMIT_SECONDS, from a throughput guess for the adapter). */
+  /** How long one submit may be estimated to run (default DEFAULT_SUBMIT_SECONDS, from the device's measured throughput). */
   submitBudget?: SubmitBudget;
   /** Told of each stored checkpoint refused on resume (newest first) before an older one is used. */
   onCheckpointRefused?: (refused: RefusedCheckpoint) => void;
@@ -83,8 +83,8 @@ export class Trainer {
   private completed = 0;
   /** Set when a step failed half way: the GPU state is no longer that of any step, so nothing may continue or be saved. */
   private failure: Error | undefined;
-  /** FLOP/s measured over the steps so far: what sizes each submit. */
-  private readonly throughput: ThroughputEstimate;
+  /** FLOP/s measured over the steps so far (GPU timestamps where the adapter has them): what sizes each submit. */
+  readonly throughput: ThroughputEstimate;
   /** Command buffers the last step was submitted in: its micro-batches, cut into bounded submits, and the update. */
   submitsOfLastStep = 0;
   private readonly seqLength: number;
@@ -124,7 +124,7 @@ export class Trainer {
     this.rowLoss = own(createTensor(ctx.device, 'row loss', [N], 'f32'));
     this.lossScratch = own(createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32'));
     const statusBytes = this.adapters.reduce((sum, adapter) => sum + tensorBytes(adapter.status), 0);
-    this.throughput = new ThroughputEstimate(options.submitBudget?.flopsPerSecond ?? initialFlopsPerSecond(ctx.info));
+    this.throughput = throughputFor(ctx, options.submitBudget);
     this.stepReadback = new ReadbackBuffer(ctx.device, 'training step', recipe.grad_accum * tensorBytes(this.rowLoss) + tensorBytes(this.stats) + statusBytes);
     owned.push(this.stepReadback);
   }
@@ -197,17 +197,22 @@ export class Trainer {
     // Every submit of the step runs inside one pair of error scopes; nothing is read until they come back empty.
     let submitted: ReturnType<Trainer['encodeStep']>;
     let read: ReadbackResult;
+    let work: TimedWork | undefined;
     try {
-      const gpuStarted = performance.now();
-      const scoped = withinErrorScopes(ctx, `training step ${this.completed + 1}`, () => this.encodeStep(batches, usedAdapters, labels, lr));
+      const scoped = withinErrorScopes(ctx, `training step ${this.completed + 1}`, () => {
+        work = new TimedWork(ctx, `step ${this.completed + 1}`, this.throughput, this.options.submitBudget);
+        return this.encodeStep(work, batches, usedAdapters, labels, lr);
+      });
       await throwGpuErrors(scoped);
       submitted = scoped.value;
       read = await this.stepReadback.read();
-      this.throughput.measured(submitted.flops, (performance.now() - gpuStarted) / 1000);
-      this.submitsOfLastStep = submitted.submits;
+      await work!.measure();
+      this.submitsOfLastStep = work!.submits + 1;
     } catch (error) {
       this.failure = error as Error;
       throw error;
+    } finally {
+      work?.destroy();
     }
     const { rowLossSlots, statusSlots, statsSlot, tokens } = submitted;
 
@@ -260,12 +265,10 @@ export class Trainer {
   }
 
   /** Encodes and submits the step's micro-batches and the optimizer update, with the copies its readback needs. */
-  private encodeStep(batches: readonly HostBatch[], usedAdapters: ReadonlySet<Adapter>, labels: number, lr: number) {
+  private encodeStep(work: TimedWork, batches: readonly HostBatch[], usedAdapters: ReadonlySet<Adapter>, labels: number, lr: number) {
     const { recipe, ctx } = this;
     const rowLossSlots: ReadbackSlot[] = [];
     let tokens = 0;
-    let submits = 1;
-    let flops = 0;
     for (const [micro, batch] of batches.entries()) {
       const adapter = this.adapterOf(batch);
       const device = ctx.device;
@@ -285,7 +288,7 @@ export class Trainer {
       device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
       device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
       graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
-      const stream = new BoundedSubmits(device, `step ${this.completed} micro ${micro}`, this.options.submitBudget?.seconds ?? DEFAULT_SUBMIT_SECONDS, this.throughput);
+      const stream = work.stream(`step ${this.completed} micro ${micro}`);
       if (micro === 0) {
         // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
         stream.encoder.clearBuffer(this.stats.buffer);
@@ -309,8 +312,6 @@ export class Trainer {
       rowLossSlots.push(this.stepReadback.copy(stream.encoder, rowLoss));
       // Submitted before the next micro-batch's inputs are written: queue writes run in queue order.
       stream.flush();
-      submits += stream.submits;
-      flops += headFlops + graph.layerForwardFlops() * this.model.config.numLayers * (recipe.recompute ? 4 : 3);
       tokens += batch.segments.reduce((sum, s) => sum + (s > 0 ? 1 : 0), 0);
     }
 
@@ -335,8 +336,9 @@ export class Trainer {
       statusSlots.push([adapter, this.stepReadback.copy(update, adapter.status)]);
     }
     const statsSlot = this.stepReadback.copy(update, this.stats);
+    work.resolveInto(update);
     ctx.device.queue.submit([update.finish()]);
-    return { rowLossSlots, statusSlots, statsSlot, tokens, submits, flops };
+    return { rowLossSlots, statusSlots, statsSlot, tokens };
   }
 
   /** Writes the run's checkpoint (adapters, AdamW moments, sampler, step) to storage. */
