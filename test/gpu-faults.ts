@@ -6,6 +6,8 @@
 /** Counts the device's buffers created and not yet destroyed while it is installed. */
 export interface LiveBuffers {
   readonly live: number;
+  /** Buffers created since it was installed, freed or not. */
+  readonly created: number;
   /** Labels of the live buffers, for a failing test's message. */
   labels(): string[];
   uninstall(): void;
@@ -13,10 +15,12 @@ export interface LiveBuffers {
 
 export function trackLiveBuffers(device: GPUDevice): LiveBuffers {
   const alive = new Set<GPUBuffer>();
+  let created = 0;
   const create = device.createBuffer;
   device.createBuffer = function (descriptor: GPUBufferDescriptor): GPUBuffer {
     const buffer = create.call(device, descriptor);
     alive.add(buffer);
+    created++;
     const destroy = buffer.destroy;
     buffer.destroy = function (): undefined {
       alive.delete(buffer);
@@ -27,6 +31,9 @@ export function trackLiveBuffers(device: GPUDevice): LiveBuffers {
   return {
     get live() {
       return alive.size;
+    },
+    get created() {
+      return created;
     },
     labels: () => [...alive].map((buffer) => buffer.label),
     uninstall() {
@@ -46,6 +53,22 @@ export function failNextAllocation(device: GPUDevice): () => void {
   const create = device.createBuffer;
   device.createBuffer = function (descriptor: GPUBufferDescriptor): GPUBuffer {
     if (descriptor.mappedAtCreation) return create.call(device, descriptor);
+    device.createBuffer = create;
+    return create.call(device, { ...descriptor, size: device.limits.maxBufferSize });
+  };
+  return () => {
+    device.createBuffer = create;
+  };
+}
+
+/**
+ * Like failNextAllocation for the buffer labelled `label` (also one created mapped, as weights are:
+ * Dawn backs its mapping on the CPU and reports the GPU allocation's failure in the error scope).
+ */
+export function failAllocationLabelled(device: GPUDevice, label: string): () => void {
+  const create = device.createBuffer;
+  device.createBuffer = function (descriptor: GPUBufferDescriptor): GPUBuffer {
+    if (descriptor.label !== label) return create.call(device, descriptor);
     device.createBuffer = create;
     return create.call(device, { ...descriptor, size: device.limits.maxBufferSize });
   };

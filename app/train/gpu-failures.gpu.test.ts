@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
-import { failNextAllocation, trackLiveBuffers } from '../../test/gpu-faults.ts';
+import { failAllocationLabelled, failNextAllocation, trackLiveBuffers } from '../../test/gpu-faults.ts';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
 import { textTasks } from '../../test/tasks.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
+import { locateWeights } from '../model/weights.ts';
+import type { ModelFiles } from '../model/source.ts';
 import { filesFromDirectory } from '../model/node-source.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { Generator } from '../model/generate.ts';
@@ -191,4 +193,61 @@ describe('GPU errors stop a run visibly and keep its last checkpoint (Dawn)', { 
       live.uninstall();
     }
   });
+
+  it('uploadModel that runs out of GPU memory half way frees every weight it had uploaded', async () => {
+    const fixture = await loadFixtureModel();
+    const live = trackLiveBuffers(ctx.device);
+    try {
+      // A projection of the middle layer: the embedding and the layers before it are on the GPU by then.
+      const undo = failAllocationLabelled(ctx.device, `model.layers.${fixture.config.numLayers >> 1}.mlp.up_proj.weight`);
+      await expect(uploadModel(ctx, fixture.config, fixture.weights)).rejects.toMatchObject({
+        code: 'OUT_OF_MEMORY',
+        message: expect.stringMatching(new RegExp(`^uploading the ${fixture.config.numLayers}-layer model's weights failed on the GPU\\. The GPU ran out of memory: .*smaller model`, 's')),
+      });
+      undo();
+      // The embedding and every weight before the failing one were uploaded, and then freed.
+      expect(live.created).toBeGreaterThan(1 + 7 * (fixture.config.numLayers >> 1));
+      expect(live.labels()).toEqual([]);
+    } finally {
+      live.uninstall();
+    }
+  });
+
+  it('uploadModel whose weight file fails to read half way frees every weight it had uploaded', async () => {
+    const fixture = await loadFixtureModel();
+    const files = await filesFromDirectory(fixture.dir);
+    const bytes = new Uint8Array(await (await files.open('model.safetensors')).arrayBuffer());
+    // The file as a disk or a download gives it up: its header and the first half of its data, then an error.
+    const cutAt = bytes.length >> 1;
+    const failing: ModelFiles = {
+      label: files.label,
+      has: (path) => files.has(path),
+      list: () => files.list(),
+      open: async (path) => (path === 'model.safetensors' ? failingBlob(bytes, cutAt) : files.open(path)),
+    };
+    const weights = await locateWeights(failing, fixture.config);
+    const live = trackLiveBuffers(ctx.device);
+    try {
+      await expect(uploadModel(ctx, fixture.config, weights)).rejects.toThrow(/read failed past byte/);
+      expect(live.created).toBeGreaterThan(0);
+      expect(live.labels()).toEqual([]);
+    } finally {
+      live.uninstall();
+    }
+  });
 });
+
+/** A Blob whose slices past `cutAt` fail to read, as a file on a disk that fails or a stream that breaks. */
+function failingBlob(bytes: Uint8Array, cutAt: number): Blob {
+  const whole = new Blob([bytes as Uint8Array<ArrayBuffer>]);
+  const sliceOf = (start = 0, end = bytes.length): Blob => {
+    if (end <= cutAt) return whole.slice(start, end);
+    const broken = whole.slice(start, end);
+    return Object.assign(broken, {
+      arrayBuffer: async () => {
+        throw new Error(`read failed past byte ${cutAt}`);
+      },
+    });
+  };
+  return Object.assign(whole.slice(0), { slice: sliceOf });
+}
