@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../test/fixtures.ts';
 import { acquireTestGpu } from '../test/gpu.ts';
+import { trackLiveBuffers, type LiveBuffers } from '../test/gpu-faults.ts';
 import type { HubServer } from '../test/hub-server.ts';
 import { startTestEngine, type TestEngine } from '../test/engine.ts';
 import type { EngineBridge } from '../app/state/bridge.ts';
@@ -14,9 +15,15 @@ let engine: TestEngine;
 let server: HubServer;
 let storage: Storage;
 let bridge: EngineBridge;
+/** Every buffer the engine creates on its device, from the moment it acquires it. */
+let buffers: LiveBuffers | undefined;
 
 beforeAll(async () => {
-  engine = await startTestEngine(acquireTestGpu);
+  engine = await startTestEngine(async () => {
+    const ctx = await acquireTestGpu();
+    buffers = trackLiveBuffers(ctx.device);
+    return ctx;
+  });
   ({ server, storage, bridge } = engine);
 });
 afterAll(() => engine.close());
@@ -54,6 +61,29 @@ describe('engine worker: importing task files and training through the protocol'
     expect(progress.length).toBeGreaterThan(0);
     const alpaca = await bridge.request('data.import', { name: 'alpaca.json', file: new Blob([await readFile(fixturePath('datasets/alpaca/alpaca_en_demo.json'))]) });
     expect(alpaca.rows).toBe(999);
+  });
+
+  it("refuses a recipe past this adapter's per-buffer limit with no memory budget set, before downloading the weights or allocating anything", async () => {
+    // 128 tokens (the fixture's whole context) × 16,384 rows × 172 intermediate features × 4 bytes: 1.34 GiB in one buffer.
+    const tooWide = lightRecipe(2, { batch_size: 16_384, max_length: 128 });
+    const failure = await bridge.request('train.run', { recipe: tooWide, runId: 'too-wide', resume: false, hubEndpoint: server.endpoint }).then(
+      () => undefined,
+      (error: unknown) => error as { code: string; message: string; details: Record<string, number> },
+    );
+    expect(failure).toMatchObject({ code: 'PLAN_DOES_NOT_FIT' });
+    expect(failure!.message).toMatch(
+      /^aidreams\/aidreams260K with this recipe does not fit this GPU: MLP activation \[tokens, intermediate\] needs 1\.34 GiB in one buffer, over this GPU's limit of [\d.]+ [MG]iB: lower the batch size or max_length\. Would fit: batch_size \d+, max_length 128/,
+    );
+    const { largestBufferBytes, bufferLimitBytes } = failure!.details;
+    expect(largestBufferBytes).toBe(16_384 * 128 * 172 * 4);
+    expect(largestBufferBytes).toBeGreaterThan(bufferLimitBytes!);
+    expect(failure!.details).not.toHaveProperty('hasBytes');
+    // What it suggests does fit: a batch small enough for the limit.
+    const suggested = Number(/Would fit: batch_size (\d+)/.exec(failure!.message)![1]);
+    expect(suggested * 128 * 172 * 4).toBeLessThanOrEqual(bufferLimitBytes!);
+    expect(server.requests).toEqual(['GET /aidreams/aidreams260K/resolve/main/config.json']);
+    expect(buffers?.created ?? 0).toBe(0);
+    buffers?.uninstall();
   });
 
   it('trains a recipe from a Hub-layout server and imported files, streams steps, and stores the PEFT adapter', async () => {

@@ -41,4 +41,18 @@ describe('memory estimator', () => {
     const estimate = estimateTrainingMemory(await smol(), { ...SHAPE, batchSize: 64, seqLength: 2048 }, { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 }, 2 ** 40);
     expect(estimate.advice[0]).toMatch(/MLP activation \[tokens, intermediate\] needs .* over this GPU's limit of 128\.0 MiB: lower the batch size or max_length/);
   });
+
+  it('says what would fit a tensor over the binding limit with no budget given, and that suggestion is within the limit', async () => {
+    const config = await smol();
+    const limits = { maxBufferSize: 2 ** 28, maxStorageBufferBindingSize: 2 ** 27 };
+    const estimate = estimateTrainingMemory(config, { ...SHAPE, batchSize: 64, seqLength: 2048 }, limits, Infinity);
+    expect(estimate.fits).toBe(false);
+    expect(estimate.bindingLimitBytes).toBe(2 ** 27);
+    const [, batch, length] = /Would fit: batch_size (\d+), max_length (\d+), recompute on/.exec(estimate.advice[0]!)!;
+    // The MLP activation [tokens, 1536] f32, counted here: 64 × 2048 rows need 768 MiB; halving the batch until it fits gives 8.
+    expect(Number(batch)).toBe(8);
+    expect(Number(length)).toBe(2048);
+    expect(8 * 2048 * config.intermediateSize * 4).toBeLessThanOrEqual(2 ** 27);
+    expect(estimateTrainingMemory(config, { ...SHAPE, batchSize: 8, seqLength: 2048, recompute: true }, limits, Infinity).fits).toBe(true);
+  });
 });

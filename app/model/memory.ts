@@ -55,6 +55,8 @@ export interface MemoryEstimate {
   totalBytes: number;
   /** The largest single tensor that must fit in one binding (the embedding may be split). */
   largestBinding: { what: string; bytes: number };
+  /** This adapter's limit for one buffer bound to a shader (the smaller of maxStorageBufferBindingSize and maxBufferSize). */
+  bindingLimitBytes: number;
   fits: boolean;
   /** Why it does not fit, and what to change; empty when it fits. */
   advice: string[];
@@ -214,40 +216,56 @@ function planLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimit
   return lines;
 }
 
-export function estimateTrainingMemory(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits, budgetBytes: number): MemoryEstimate {
+/** The tensors that must each fit in one binding (the embedding may be split by rows). */
+function bindingLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits): MemoryLine[] {
   const { hiddenSize: C, intermediateSize: I, numHeads: H, headDim: D, vocabSize: V } = model;
   const N = shape.batchSize * shape.seqLength;
   const weightBytes = BYTES_PER_ELEMENT[shape.weightDtype];
-  const lines = planLines(model, shape, limits);
-  const totalBytes = lines.reduce((sum, line) => sum + line.bytes, 0);
   const chunkRows = crossEntropyChunkRows(deviceOf(limits), N, V);
   const embedding = V * C * weightBytes;
-  const bindings: MemoryLine[] = [
+  return [
     { what: 'largest projection weight', bytes: Math.max(H * D, I) * C * weightBytes },
     { what: 'MLP activation [tokens, intermediate]', bytes: N * I * F32 },
     { what: `loss chunk [${chunkRows}, vocab]`, bytes: chunkRows * V * F32 },
     { what: 'one embedding part (split by vocabulary rows)', bytes: Math.min(embedding, Math.floor(limits.maxStorageBufferBindingSize / (C * weightBytes)) * C * weightBytes) },
   ];
+}
+
+/** The per-buffer limit a binding must fit: the smaller of the binding and buffer limits. */
+export function bindingLimitOf(limits: DeviceLimits): number {
+  return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+}
+
+export function estimateTrainingMemory(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits, budgetBytes: number): MemoryEstimate {
+  const lines = planLines(model, shape, limits);
+  const totalBytes = lines.reduce((sum, line) => sum + line.bytes, 0);
+  const bindings = bindingLines(model, shape, limits);
   const largestBinding = bindings.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  const bindingLimit = bindingLimitOf(limits);
+  const total = (changed: TrainingShape) => planLines(model, changed, limits).reduce((sum, line) => sum + line.bytes, 0);
+  const withinBindings = (changed: TrainingShape) => bindingLines(model, changed, limits).every((binding) => binding.bytes <= bindingLimit);
 
   const advice: string[] = [];
-  const bindingLimit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   for (const binding of bindings) {
     if (binding.bytes > bindingLimit) {
-      advice.push(`${binding.what} needs ${formatMiB(binding.bytes)} in one buffer, over this GPU's limit of ${formatMiB(bindingLimit)}: ${bindingAdvice(binding.what)}`);
+      // What would fit this adapter's limits (and the budget), found as the budget's suggestion is.
+      const fitting = binding.what.startsWith('MLP') ? smallestFitting(shape, (changed) => withinBindings(changed) && total(changed) <= budgetBytes) : undefined;
+      advice.push(
+        `${binding.what} needs ${formatMiB(binding.bytes)} in one buffer, over this GPU's limit of ${formatMiB(bindingLimit)}: ${bindingAdvice(binding.what)}` +
+          (fitting ? `. Would fit: ${describeShape(fitting)} (about ${formatMiB(total(fitting))}).` : ''),
+      );
     }
   }
   if (totalBytes > budgetBytes) {
     const over = totalBytes - budgetBytes;
-    const total = (changed: TrainingShape) => planLines(model, changed, limits).reduce((sum, line) => sum + line.bytes, 0);
     const options = shrinkOptions(shape).map(({ what, shape: changed }) => `${what} (about ${formatMiB(total(changed))})`);
-    const fitting = smallestFitting(shape, (changed) => total(changed) <= budgetBytes);
+    const fitting = smallestFitting(shape, (changed) => total(changed) <= budgetBytes && withinBindings(changed));
     advice.push(
       `needs about ${formatMiB(totalBytes)}, ${formatMiB(over)} over the budget of ${formatMiB(budgetBytes)}. To fit: ${options.join('; ') || 'choose a smaller model'}.` +
         (fitting ? ` Would fit: ${describeShape(fitting)} (about ${formatMiB(total(fitting))}).` : ' Nothing smaller with this model fits: choose a smaller model.'),
     );
   }
-  return { lines, totalBytes, largestBinding, fits: advice.length === 0, advice };
+  return { lines, totalBytes, largestBinding, bindingLimitBytes: bindingLimit, fits: advice.length === 0, advice };
 }
 
 /** One change at a time that lowers memory, in the order a user would try them. */

@@ -45,9 +45,13 @@ export function planRecipe(recipe: Recipe, config: ModelConfig, storedDtype: DTy
 /** Refuses a recipe whose plan does not fit, with what it needs, what there is, and what would fit. */
 export function refuseUnlessFits(estimate: MemoryEstimate, what: string, budgetBytes: number): void {
   if (estimate.fits) return;
+  const { largestBinding, bindingLimitBytes } = estimate;
   throw new CocktailError('PLAN_DOES_NOT_FIT', `${what} does not fit this GPU: ${estimate.advice.join(' ')}`, {
     needsBytes: estimate.totalBytes,
     ...(Number.isFinite(budgetBytes) ? { hasBytes: budgetBytes } : {}),
     needs: formatMiB(estimate.totalBytes),
+    // Checked whether or not a memory budget was given: WebGPU tells these limits exactly.
+    largestBufferBytes: largestBinding.bytes,
+    bufferLimitBytes: bindingLimitBytes,
   });
 }
