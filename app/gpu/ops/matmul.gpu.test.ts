@@ -27,11 +27,11 @@ afterAll(() => ctx?.destroy());
 
 describe('routeMatmul sends each shape to the kernel that suits it', () => {
   it('sends the SmolLM2 gate projection over 512 tokens (nt 512x1536x576) to the tiled kernel', () => {
-    expect(routeMatmul('nt', { M: 512, N: 1536, K: 576 })).toEqual({ kernel: 'tiled', split: 1, workgroups: [48, 16] });
+    expect(routeMatmul('nt', { M: 512, N: 1536, K: 576 }, CPU_TARGET)).toEqual({ kernel: 'tiled', split: 1, workgroups: [48, 16] });
   });
 
   it('sends input gradients through a square weight (nn 512x576x576) to the tiled kernel', () => {
-    expect(routeMatmul('nn', { M: 512, N: 576, K: 576 })).toMatchObject({ kernel: 'tiled', workgroups: [18, 16] });
+    expect(routeMatmul('nn', { M: 512, N: 576, K: 576 }, CPU_TARGET)).toMatchObject({ kernel: 'tiled', workgroups: [18, 16] });
   });
 
   it('sends the LoRA down-projection X·Aᵀ (nt, N = R = 16) to the skinny kernel', () => {
@@ -76,7 +76,7 @@ describe('routeMatmul sends each shape to the kernel that suits it', () => {
 
   it('folds a grid of more workgroups than a dimension allows into two dimensions', () => {
     // 1000 blocks of 4x4, 64 per workgroup: 16 workgroups, at most 10 per dimension.
-    const target = { lanes: 1, maxWorkgroupsPerDimension: 10 };
+    const target = { ...GPU_TARGET, lanes: 1, maxWorkgroupsPerDimension: 10 };
     expect(routeMatmul('nt', { M: 4000, N: 4, K: 4 }, target)).toEqual({ kernel: 'skinny', split: 1, workgroups: [10, 2] });
   });
 });
@@ -144,7 +144,7 @@ for (const layout of ['nt', 'nn', 'tn'] as const) {
     for (const dtype of matmulRhsDTypes(layout).filter((d): d is DType => !isQuantized(d))) {
       for (const shape of TILED_SHAPES) {
         it(`on the tiled kernel for ${describeShape(shape)} with ${dtype} ${layout === 'tn' ? 'X' : 'W'}`, async () => {
-          expect(routeMatmul(layout, shape).kernel).toBe('tiled');
+          expect(routeMatmul(layout, shape, CPU_TARGET).kernel).toBe('tiled');
           expect(await compare(layout, { ...shape, dtype })).toBeLessThan(1e-4);
         });
       }

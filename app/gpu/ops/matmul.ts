@@ -1,11 +1,16 @@
 import matmulCode from '../../../shaders/matmul.wgsl?raw';
 import quantCode from '../../../shaders/quant.wgsl?raw';
-import type { AdapterSummary, GpuContext } from '../device.ts';
-import { DTYPE_CODE, isQuantized, type FrozenDType } from '../dtype.ts';
+import type { GpuContext } from '../device.ts';
+import { DTYPE_CODE, isQuantized, type FrozenDType, type TensorDType } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
+import { isCpuAdapter, kernelFamily, type KernelFamily } from '../kernel-family.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+import { hasWeightPrelude } from '../wgsl.ts';
+import { encodeMatmulGpu, GEMM_TILE, GEMM_WORKGROUP_BYTES, GEMV_COLUMNS, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
+
+export { isCpuAdapter };
 
 const OP = 'matmul';
 /** The int8/int4 decoders come first: matmul.wgsl calls them. */
@@ -29,11 +34,18 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Multiplies the product before it is stored or added (the LoRA scale in backward passes). Default 1. */
   scale?: number;
+  /** Timestamps written at the start and end of the product's pass (benchmarks, where the device has timestamp-query). */
+  timestampWrites?: GPUComputePassTimestampWrites;
 }
 
 /** Which kernel runs a product and how it is dispatched: a pure function of the shape and the device target, for tests and benchmarks. */
 export interface MatmulRoute {
-  kernel: 'tiled' | 'skinny';
+  /**
+   * 'tiled' and 'skinny' are the CPU-family kernels of shaders/matmul.wgsl (also the GPU family's
+   * products with a side <= 64); 'gemm' (workgroup-memory tiles) and 'gemv' (nt with M <= 8) are the
+   * GPU family's, in shaders/matmul_gpu.wgsl.
+   */
+  kernel: 'tiled' | 'skinny' | 'gemm' | 'gemv';
   /** Lanes that share one 4x4 output block by splitting the inner dimension (1 for the tiled kernel). */
   split: number;
   workgroups: [number, number];
@@ -47,31 +59,43 @@ const WORKGROUP_LANES = 64;
 
 /** What routing needs to know of a device. */
 export interface MatmulTarget {
+  /** Which kernels the device should run (app/gpu/kernel-family.ts). */
+  family: KernelFamily;
   /** About how many lanes must run at once to keep the device busy; the skinny kernel splits sums until it has them. */
   lanes: number;
   maxWorkgroupsPerDimension: number;
+  /** The device's limits that the GPU kernels need (their workgroup memory and size); short of them, a route falls back. */
+  maxWorkgroupStorageBytes: number;
+  maxInvocationsPerWorkgroup: number;
 }
 
 /**
  * A GPU: a few lanes per core of a mid-size GPU, which a [16, 576] LoRA gradient (576 blocks of 4x4)
  * would otherwise leave mostly idle.
  */
-export const GPU_TARGET: MatmulTarget = { lanes: 32768, maxWorkgroupsPerDimension: 65535 };
+export const GPU_TARGET: MatmulTarget = { family: 'gpu', lanes: 32768, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256 };
 /**
  * A CPU adapter (SwiftShader) runs lanes 4 wide on a few cores and pays dearly for workgroup barriers:
  * there, splitting a LoRA-rank sum over 4 lanes took 1.7x and over 64 lanes 10x as long as one lane per block.
  */
-export const CPU_TARGET: MatmulTarget = { lanes: 512, maxWorkgroupsPerDimension: 65535 };
+export const CPU_TARGET: MatmulTarget = { family: 'cpu', lanes: 512, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256 };
 
-/** Software adapters (SwiftShader, lavapipe) run WebGPU on the CPU. */
-export function isCpuAdapter(adapter: AdapterSummary): boolean {
-  return adapter.isFallbackAdapter || adapter.architecture === 'swiftshader';
+/** The routing target of a device, from its kernel family (its adapter, unless forced) and limits. */
+export function matmulTarget(ctx: Pick<GpuContext, 'info'>): MatmulTarget {
+  const { limits } = ctx.info;
+  const target = kernelFamily(ctx) === 'cpu' ? CPU_TARGET : GPU_TARGET;
+  return {
+    ...target,
+    maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension ?? target.maxWorkgroupsPerDimension,
+    maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize ?? target.maxWorkgroupStorageBytes,
+    maxInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup ?? target.maxInvocationsPerWorkgroup,
+  };
 }
 
-/** The routing target of a device, from its adapter and limits. */
-export function matmulTarget({ info }: Pick<GpuContext, 'info'>): MatmulTarget {
-  const target = isCpuAdapter(info.adapter) ? CPU_TARGET : GPU_TARGET;
-  return { ...target, maxWorkgroupsPerDimension: info.limits.maxComputeWorkgroupsPerDimension ?? target.maxWorkgroupsPerDimension };
+/** The kernel a product runs on this context, for benchmark output ("gemm", "skinny/split 8", ...). */
+export function matmulRouteName(ctx: Pick<GpuContext, 'info'>, layout: MatmulLayout, [M, N, K]: readonly [number, number, number], rhsDtype: TensorDType = 'f32'): string {
+  const route = routeMatmul(layout, { M, N, K }, matmulTarget(ctx), rhsDtype);
+  return route.kernel === 'skinny' ? `skinny/split ${route.split}` : route.kernel;
 }
 
 const LAYOUT_CODE: Record<MatmulLayout, number> = { nt: 0, nn: 1, tn: 2 };
@@ -89,12 +113,36 @@ export function matmulOutput(layout: MatmulLayout, { M, N, K }: MatmulDims): { r
  * and run too few threads, each summing thousands of tokens; the skinny kernel packs 4x4 blocks
  * densely and splits the long sum over lanes of a workgroup.
  */
-export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget = GPU_TARGET): MatmulRoute {
+export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget = GPU_TARGET, rhsDtype: TensorDType = 'f32'): MatmulRoute {
   const { rows, cols, inner } = matmulOutput(layout, dims);
+  if (target.family === 'gpu' && hasWeightPrelude(rhsDtype)) {
+    const gpuRoute = routeGpuFamily(layout, dims, target);
+    if (gpuRoute) return gpuRoute;
+  }
   if (Math.min(rows, cols) > SKINNY_MAX_SIDE) {
     return { kernel: 'tiled', split: 1, workgroups: [Math.ceil(cols / 32), Math.ceil(rows / 32)] };
   }
   return { kernel: 'skinny', ...skinnyRoute(rows, cols, inner, target) };
+}
+
+/**
+ * The GPU family's kernels, where the product and the device allow them; undefined sends the product
+ * to the kernels both families share. Their vec4 loads need N and K divisible by 4 (every operand's
+ * contiguous side), and the device must offer their workgroup memory and 256 invocations.
+ * Decoding (nt, M <= 8) goes to gemv; products with both output sides over 64 to gemm; LoRA-rank
+ * products stay on the skinny kernel, which splits their long sums over a GPU's lanes.
+ */
+function routeGpuFamily(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget): MatmulRoute | undefined {
+  const { rows, cols } = matmulOutput(layout, dims);
+  const fits = dims.N % 4 === 0 && dims.K % 4 === 0 && target.maxWorkgroupStorageBytes >= GEMM_WORKGROUP_BYTES && target.maxInvocationsPerWorkgroup >= GPU_KERNEL_INVOCATIONS;
+  if (!fits) return undefined;
+  if (layout === 'nt' && dims.M <= GEMV_MAX_ROWS) {
+    const groups = Math.ceil(dims.N / GEMV_COLUMNS);
+    const x = Math.min(groups, target.maxWorkgroupsPerDimension);
+    return { kernel: 'gemv', split: 1, workgroups: [x, Math.ceil(groups / x)] };
+  }
+  if (Math.min(rows, cols) > SKINNY_MAX_SIDE) return { kernel: 'gemm', split: 1, workgroups: [Math.ceil(cols / GEMM_TILE), Math.ceil(rows / GEMM_TILE)] };
+  return undefined;
 }
 
 /**
@@ -152,7 +200,7 @@ export function checkMatmul(
     }
   }
   for (const tensor of [lhs, rhs, out]) expectBindable(op, device, tensor);
-  expectWorkgroups(op, device, routeMatmul(layout, dims, target).workgroups);
+  expectWorkgroups(op, device, routeMatmul(layout, dims, target, rhs.dtype).workgroups);
   return dims;
 }
 
@@ -174,8 +222,12 @@ export function encodeMatmul(
   const accumulate = options.accumulate ?? layout !== 'nt';
   const target = matmulTarget(ctx);
   const dims = checkMatmul(device, layout, lhs, rhs, out, scale, target);
-  const route = routeMatmul(layout, dims, target);
+  const route = routeMatmul(layout, dims, target, rhs.dtype);
   const { rows, cols, inner } = matmulOutput(layout, dims);
+  if (route.kernel === 'gemm' || route.kernel === 'gemv') {
+    encodeMatmulGpu(ctx, encoder, { layout, dims, route, lhs, rhs, out, accumulate, scale, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
+    return;
+  }
   const constants = {
     LAYOUT: LAYOUT_CODE[layout],
     RHS_DTYPE: DTYPE_CODE[rhs.dtype],
@@ -186,7 +238,7 @@ export function encodeMatmul(
   };
   const pipeline = ctx.pipelines.get(OP, shaderCode, `matmul_${route.kernel}`, constants);
   const uniforms = ctx.uniforms.get(`${OP}:dims`, packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', scale]]));
-  const pass = encoder.beginComputePass({ label: `${OP} ${layout} ${route.kernel}` });
+  const pass = encoder.beginComputePass({ label: `${OP} ${layout} ${route.kernel}`, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup(device, pipeline, [[0, uniforms], [1, lhs.buffer], [2, rhs.buffer], [3, out.buffer]]));
   pass.dispatchWorkgroups(...route.workgroups);
