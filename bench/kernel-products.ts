@@ -1,0 +1,148 @@
+/**
+ * The pure half of `npm run bench:kernels`: which matrix products a LoRA training step of a model runs,
+ * their FLOPs, and the shape of the results file. The browser page (bench/browser/kernels.ts) times
+ * them; the driver (bench/kernels.ts) writes what this module builds. Unit-tested without a GPU.
+ */
+import type { MatmulLayout } from '../app/gpu/ops/matmul.ts';
+import type { ModelConfig } from '../app/model/config.ts';
+
+/** One product to time. shape is [M, N, K] in the forward meaning of app/gpu/ops/matmul.ts (M = tokens). */
+export interface KernelProduct {
+  /** What it is, e.g. "q/o_proj X·Wᵀ" or "LoRA dA = dUᵀ·X (576→576, r=16)". */
+  kernel: string;
+  layout: MatmulLayout;
+  shape: [number, number, number];
+  /** The right operand of nt/nn in the model's frozen dtype (bf16 for SmolLM2); LoRA factors and tn operands are f32. */
+  frozenWeight: boolean;
+}
+
+/** One row of bench/results/kernels.json: the issue's fields, and which of our kernels ran. */
+export interface KernelRow {
+  kernel: string;
+  shape: [number, number, number];
+  ours_gflops: number;
+  tfjs_gflops: number;
+  ratio: number;
+  /** The router's choice on this adapter ("gemm", "tiled", "skinny/split 4", ...): a route the device lacks something for falls back, and this says to what. */
+  route: string;
+}
+
+/** bench/results/kernels.json: the issue's fields, then how the figures were taken. */
+export interface KernelResults {
+  machine: string;
+  adapter: string;
+  browser: string;
+  rows: KernelRow[];
+  /** The adapter's features, which routes and timing depend on. */
+  features: string[];
+  /** Which kernel family ran ('auto': the adapter chose) and how each run was timed. */
+  kernels: string;
+  timing: 'timestamp-query' | 'wall';
+  /** Timed runs per product (the median is kept), after the comparison call and `warmups` more untimed calls each. */
+  runs: number;
+  warmups: number;
+  /** The largest max |ours − TF.js| / max |TF.js| over the comparison calls. */
+  largest_difference: number;
+  /** What the figures mean on this machine (SwiftShader: a CPU, so ratios only), and the time the whole run took. */
+  notes: string;
+}
+
+const LAYOUT_FORMULA: Record<MatmulLayout, string> = { nt: 'X·Wᵀ', nn: 'dY·W', tn: 'dYᵀ·X' };
+
+/** The distinct projection shapes of a decoder layer: name, in → out features. */
+export function projectionShapes(config: Pick<ModelConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim'>): { name: string; inFeatures: number; outFeatures: number }[] {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
+  const shapes = [
+    { name: H * D === C ? 'q/o_proj' : 'q_proj', inFeatures: C, outFeatures: H * D },
+    ...(H * D === C ? [] : [{ name: 'o_proj', inFeatures: H * D, outFeatures: C }]),
+    { name: 'k/v_proj', inFeatures: C, outFeatures: Hkv * D },
+    { name: 'gate/up_proj', inFeatures: C, outFeatures: I },
+    { name: 'down_proj', inFeatures: I, outFeatures: C },
+  ];
+  return shapes;
+}
+
+/**
+ * Every product of a LoRA training step at `tokens` tokens: each projection in the three layouts
+ * (forward X·Wᵀ, input gradient dY·W, and dYᵀ·X, the weight-gradient layout full fine-tuning uses);
+ * the LM head forward and input gradient (it is the frozen, tied embedding: its weight gradient is
+ * never formed); and the six LoRA products of each distinct in→out pair at rank r:
+ * U = X·Aᵀ, Y += U·Bᵀ, dU = dY·B, dX += dU·A, dA = dUᵀ·X, dB = dYᵀ·U.
+ */
+export function kernelProducts(config: Pick<ModelConfig, 'hiddenSize' | 'intermediateSize' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize'>, tokens: number, rank: number): KernelProduct[] {
+  const M = tokens;
+  const products: KernelProduct[] = [];
+  const projections = projectionShapes(config);
+  for (const layout of ['nt', 'nn', 'tn'] as const) {
+    for (const { name, inFeatures, outFeatures } of projections) {
+      products.push({ kernel: `${name} ${LAYOUT_FORMULA[layout]}`, layout, shape: [M, outFeatures, inFeatures], frozenWeight: layout !== 'tn' });
+    }
+    if (layout !== 'tn') products.push({ kernel: `lm_head ${LAYOUT_FORMULA[layout]}`, layout, shape: [M, config.vocabSize, config.hiddenSize], frozenWeight: true });
+  }
+  const pairs = new Map(projections.map(({ inFeatures, outFeatures }) => [`${inFeatures}→${outFeatures}`, { inFeatures, outFeatures }]));
+  for (const [pair, { inFeatures: K, outFeatures: N }] of pairs) {
+    const label = `(${pair}, r=${rank})`;
+    products.push(
+      { kernel: `LoRA U = X·Aᵀ ${label}`, layout: 'nt', shape: [M, rank, K], frozenWeight: false },
+      { kernel: `LoRA Y += U·Bᵀ ${label}`, layout: 'nt', shape: [M, N, rank], frozenWeight: false },
+      { kernel: `LoRA dU = dY·B ${label}`, layout: 'nn', shape: [M, N, rank], frozenWeight: false },
+      { kernel: `LoRA dX += dU·A ${label}`, layout: 'nn', shape: [M, rank, K], frozenWeight: false },
+      { kernel: `LoRA dA = dUᵀ·X ${label}`, layout: 'tn', shape: [M, rank, K], frozenWeight: false },
+      { kernel: `LoRA dB = dYᵀ·U ${label}`, layout: 'tn', shape: [M, N, rank], frozenWeight: false },
+    );
+  }
+  return products;
+}
+
+/** FLOPs of one product: a multiply-add counts two. */
+export function productFlops([M, N, K]: readonly [number, number, number]): number {
+  return 2 * M * N * K;
+}
+
+/** GFLOP/s of a product that took `ms` milliseconds. */
+export function gflopsOf(shape: readonly [number, number, number], ms: number): number {
+  if (!(ms > 0)) throw new RangeError(`a timing must be a positive number of milliseconds, got ${ms}`);
+  return productFlops(shape) / ms / 1e6;
+}
+
+/** Operand shapes [rows, cols] of a layout: lhs, rhs, out (see MatmulLayout). */
+export function operandShapes(layout: MatmulLayout, [M, N, K]: readonly [number, number, number]): [[number, number], [number, number], [number, number]] {
+  if (layout === 'nt') return [[M, K], [N, K], [M, N]];
+  if (layout === 'nn') return [[M, N], [N, K], [M, K]];
+  return [[M, N], [M, K], [N, K]];
+}
+
+/** tf.matMul's transposeA, transposeB for a layout with the operands of operandShapes. */
+export const TFJS_TRANSPOSES: Record<MatmulLayout, [boolean, boolean]> = { nt: [false, true], nn: [false, false], tn: [true, false] };
+
+/** A results row from the two medians: ratio is ours over TF.js in throughput. */
+export function kernelRow(product: KernelProduct, measured: { oursMs: number; tfjsMs: number; route: string }): KernelRow {
+  const ours = gflopsOf(product.shape, measured.oursMs);
+  const tfjs = gflopsOf(product.shape, measured.tfjsMs);
+  return { kernel: product.kernel, shape: [...product.shape], ours_gflops: ours, tfjs_gflops: tfjs, ratio: ours / tfjs, route: measured.route };
+}
+
+/** The median of a non-empty list (the lower middle for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError('median of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** The markdown table of a results file; rows under the target ratio are marked. */
+export function kernelTable(results: KernelResults, target = 2): string {
+  const lines = [
+    `${results.machine}; ${results.browser}; adapter ${results.adapter}; our kernels: ${results.kernels}; timed by ${results.timing}, median of ${results.runs} run(s) after ${results.warmups} extra warm-up call(s); largest difference from TF.js ${results.largest_difference.toExponential(1)}. ${results.notes}`,
+    '',
+    '| kernel | M | N | K | our route | ours GFLOP/s | TF.js GFLOP/s | ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const row of results.rows) {
+    const [M, N, K] = row.shape;
+    const ratio = `${row.ratio.toFixed(2)}x${row.ratio < target ? ` (under ${target}x)` : ''}`;
+    lines.push(`| ${row.kernel} | ${M} | ${N} | ${K} | ${row.route} | ${row.ours_gflops.toFixed(2)} | ${row.tfjs_gflops.toFixed(2)} | ${ratio} |`);
+  }
+  const under = results.rows.filter((row) => row.ratio < target).length;
+  lines.push('', `${results.rows.length} rows; ${under} under the target ratio of ${target}x.`);
+  return lines.join('\n');
+}

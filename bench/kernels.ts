@@ -1,0 +1,151 @@
+/**
+ * `npm run bench:kernels`: every matrix product of a LoRA training step of SmolLM2-135M (the published
+ * config in ../shared/fixtures/configs) at B·T = 512 and 2048, ours against tf.matMul of
+ * @tensorflow/tfjs-backend-webgpu on the same device in the same page of real Chromium (Debian's, or
+ * $COCKTAIL_CHROMIUM), served by a Vite dev server; `--node` runs the same page code on Dawn in Node.
+ * Writes bench/results/kernels.json (see KernelResults in bench/kernel-products.ts) and kernels.md.
+ *
+ * Options: --tokens 512,2048  --runs N  --warmups N  --kernels auto|gpu|cpu  --wall (no timestamp
+ * queries)  --only <text> (products whose name contains it)  --node  --out <file stem>.
+ * On a CPU adapter (SwiftShader) the defaults are 1 timed run and no extra warm-up (the comparison call
+ * is the warm-up), because the LM head alone at 2048 tokens is 116 GFLOP; elsewhere 10 runs after 3.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright';
+import { createServer, type ViteDevServer } from 'vite';
+import { parseOptions } from '../app/cli/args.ts';
+import { CocktailError } from '../app/errors.ts';
+import { parseModelConfig } from '../app/model/config.ts';
+import { chromiumExecutable, chromiumWebGpuArgs } from '../test/chromium.ts';
+import type { KernelBenchDevice, KernelBenchRuns, KernelBenchSetup, KernelMeasurement } from './browser/kernels.ts';
+import { kernelProducts, kernelRow, kernelTable, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CONFIG = resolve(ROOT, '../shared/fixtures/configs/SmolLM2-135M.config.json');
+const LORA_RANK = 16;
+
+/** Runs the page's two functions in Chromium or, with --node, in this process on Dawn. */
+interface Bench {
+  browser: string;
+  setup(setup: KernelBenchSetup): Promise<KernelBenchDevice>;
+  product(product: KernelProduct, runs: KernelBenchRuns): Promise<KernelMeasurement>;
+  close(): Promise<void>;
+}
+
+async function chromiumBench(): Promise<Bench> {
+  const server: ViteDevServer = await createServer({
+    configFile: false,
+    root: ROOT,
+    logLevel: 'warn',
+    server: { host: '127.0.0.1', port: 0, hmr: false },
+    optimizeDeps: { entries: ['bench/browser/kernels.html'] },
+  });
+  await server.listen();
+  const browser: Browser = await chromium.launch({ executablePath: chromiumExecutable(), args: chromiumWebGpuArgs() });
+  const page: Page = await browser.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') console.error(`page ${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(`${server.resolvedUrls!.local[0]}bench/browser/kernels.html`);
+  await page.waitForFunction(() => 'kernelBenchProduct' in window, undefined, { timeout: 120_000 });
+  return {
+    browser: `Chromium ${browser.version()} (headless, ${chromiumExecutable()})`,
+    setup: (setup) => page.evaluate((s) => window.kernelBenchSetup(s), setup),
+    product: (product, runs) => page.evaluate(([p, r]) => window.kernelBenchProduct(p, r), [product, runs] as const),
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+async function nodeBench(): Promise<Bench> {
+  const { acquireNodeGpu } = await import('../app/gpu/node-gpu.ts');
+  const gpu = await acquireNodeGpu({ label: 'bench kernels' });
+  // TF.js looks for navigator.gpu before it starts a WebGPU backend; it is handed our device.
+  const scope = globalThis as { navigator?: { gpu?: unknown } };
+  scope.navigator ??= {};
+  scope.navigator.gpu ??= (await import('webgpu')).create([]);
+  const page = await import('./browser/kernels.ts');
+  return {
+    browser: `Node ${process.version} with Dawn (the webgpu package), no browser`,
+    setup: (setup) => page.kernelBenchSetup(setup, gpu),
+    product: (product, runs) => page.kernelBenchProduct(product, runs),
+    async close() {
+      gpu.destroy();
+    },
+  };
+}
+
+function parseTokens(text: string): number[] {
+  const tokens = text.split(',').map((part) => Number(part.trim()));
+  if (tokens.length === 0 || !tokens.every((t) => Number.isInteger(t) && t > 0)) {
+    throw new CocktailError('BAD_ARGUMENT', `--tokens ${text}: give positive whole numbers separated by commas, e.g. 512,2048`);
+  }
+  return tokens;
+}
+
+async function main(): Promise<void> {
+  // argv: node, bin/run-ts.mjs, bench/kernels.ts, options…
+  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string' });
+  const kernels = options.kernels ?? 'auto';
+  if (kernels !== 'auto' && kernels !== 'gpu' && kernels !== 'cpu') throw new CocktailError('BAD_ARGUMENT', `--kernels ${kernels}: give auto, gpu or cpu`);
+  const tokens = parseTokens(options.tokens ?? '512,2048');
+  const config = parseModelConfig(JSON.parse(await readFile(CONFIG, 'utf8')), CONFIG);
+  const products = tokens.flatMap((t) => kernelProducts(config, t, LORA_RANK)).filter((p) => !options.only || p.kernel.includes(options.only));
+  if (products.length === 0) throw new CocktailError('BAD_ARGUMENT', `--only ${options.only}: no product's name contains it`);
+  const started = performance.now();
+  const bench = options.node ? await nodeBench() : await chromiumBench();
+  try {
+    const device = await bench.setup({ kernels, wallClock: options.wall === true });
+    const cpu = device.isFallbackAdapter || /swiftshader/i.test(device.adapter);
+    const runs: KernelBenchRuns = { runs: options.runs ?? (cpu ? 1 : 10), warmups: options.warmups ?? (cpu ? 0 : 3) };
+    console.error(`${bench.browser}; ${device.adapter}; timing by ${device.timing}; ${products.length} products, ${runs.runs} timed run(s) each after ${runs.warmups} extra warm-up(s)`);
+    const rows: KernelRow[] = [];
+    let largestDifference = 0;
+    const stem = options.out ? resolve(options.out) : join(ROOT, 'bench/results/kernels');
+    await mkdir(dirname(stem), { recursive: true });
+    const results = (): KernelResults => ({
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${new Date().toISOString()}`,
+      adapter: device.adapter,
+      browser: `${bench.browser}; TF.js ${device.tfjsVersion}`,
+      rows,
+      features: device.features,
+      kernels,
+      timing: device.timing,
+      runs: runs.runs,
+      warmups: runs.warmups,
+      largest_difference: largestDifference,
+      notes: [
+        cpu ? 'A CPU adapter (SwiftShader): compare ratios, not GFLOP/s.' : '',
+        `B·T = ${tokens.join(', ')}; our frozen weights bf16, TF.js's the same values in f32 (it has no bf16).`,
+        rows.length < products.length ? `INCOMPLETE: ${rows.length} of ${products.length} products measured so far;` : 'The whole run took',
+        `${((performance.now() - started) / 60_000).toFixed(1)} minutes.`,
+      ].filter(Boolean).join(' '),
+    });
+    // Written after every product, so a run that is stopped keeps what it measured (and says so).
+    const write = async (): Promise<string> => {
+      const table = kernelTable(results());
+      await writeFile(`${stem}.json`, JSON.stringify(results(), null, 2) + '\n');
+      await writeFile(`${stem}.md`, `# bench:kernels\n\n${table}\n`);
+      return table;
+    };
+    for (const [i, product] of products.entries()) {
+      const measured = await bench.product(product, runs);
+      largestDifference = Math.max(largestDifference, measured.difference);
+      const row = kernelRow(product, measured);
+      rows.push(row);
+      console.error(`[${i + 1}/${products.length}] ${row.kernel} [${row.shape.join(', ')}] ${row.route}: ours ${row.ours_gflops.toFixed(2)} GFLOP/s, TF.js ${row.tfjs_gflops.toFixed(2)}, ${row.ratio.toFixed(2)}x`);
+      await write();
+    }
+    console.log(`${await write()}\n\nresults in ${stem}.json and .md`);
+  } finally {
+    await bench.close();
+  }
+  process.exit(0);
+}
+
+await main();
