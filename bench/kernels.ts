@@ -20,7 +20,7 @@ import { CocktailError } from '../app/errors.ts';
 import { parseModelConfig } from '../app/model/config.ts';
 import { chromiumExecutable, chromiumWebGpuArgs } from '../test/chromium.ts';
 import type { KernelBenchDevice, KernelBenchRuns, KernelBenchSetup, KernelMeasurement } from './browser/kernels.ts';
-import { kernelProducts, kernelRow, kernelTable, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
+import { kernelProducts, kernelRow, kernelTable, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CONFIG = resolve(ROOT, '../shared/fixtures/configs/SmolLM2-135M.config.json');
@@ -95,7 +95,11 @@ async function main(): Promise<void> {
   if (kernels !== 'auto' && kernels !== 'gpu' && kernels !== 'cpu') throw new CocktailError('BAD_ARGUMENT', `--kernels ${kernels}: give auto, gpu or cpu`);
   const tokens = parseTokens(options.tokens ?? '512,2048');
   const config = parseModelConfig(JSON.parse(await readFile(CONFIG, 'utf8')), CONFIG);
-  const products = tokens.flatMap((t) => kernelProducts(config, t, LORA_RANK)).filter((p) => !options.only || p.kernel.includes(options.only));
+  // Cheapest first: a run stopped early (its file is rewritten after every product) has measured the most rows.
+  const products = tokens
+    .flatMap((t) => kernelProducts(config, t, LORA_RANK))
+    .filter((p) => !options.only || p.kernel.includes(options.only))
+    .sort((a, b) => productFlops(a.shape) - productFlops(b.shape));
   if (products.length === 0) throw new CocktailError('BAD_ARGUMENT', `--only ${options.only}: no product's name contains it`);
   const started = performance.now();
   const bench = options.node ? await nodeBench() : await chromiumBench();
