@@ -154,7 +154,7 @@ export async function kernelBenchProduct(product: KernelProduct, setup: KernelBe
       oursMs.push(await ours(true));
       tfjsMs.push(await theirs(true));
     }
-    return { oursMs: median(oursMs), tfjsMs: median(tfjsMs), route: matmulRouteName(gpu, product.layout, product.shape), difference };
+    return { oursMs: median(oursMs), tfjsMs: median(tfjsMs), route: matmulRouteName(gpu, product.layout, product.shape, rhsDtype), difference };
   } finally {
     tf.dispose([a, b]);
     for (const tensor of tensors) tensor.buffer.destroy();
