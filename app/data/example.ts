@@ -46,6 +46,12 @@ export interface ConversationExample {
   readonly source: ExampleSource;
   readonly turns: readonly Turn[];
   readonly expected?: Expected;
+  /**
+   * What a person would type for this row: its input fields without the task's prompt template (the
+   * classification's text, the question). Set where a template wraps them; elsewhere the user turns are
+   * already what was typed. The router reads it (app/route/prompt.ts).
+   */
+  readonly typed?: string;
 }
 
 export interface TextExample {

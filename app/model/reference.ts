@@ -26,8 +26,19 @@ export interface ReferenceLora {
 
 /** Logits [T, V] for one sequence of token ids (positions 0..T-1, causal attention). */
 export function referenceLogits(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora): Float64Array {
+  const { hiddenSize: C, vocabSize: V } = model.config;
+  const final = referenceHiddenStates(model, ids, lora).at(-1)!;
+  const head = model.config.tieWordEmbeddings ? model.tensors.get('model.embed_tokens.weight')! : model.tensors.get('lm_head.weight')!;
+  return linear(final, ids.length, C, head, V);
+}
+
+/**
+ * Hugging Face's output_hidden_states for one sequence: L + 1 arrays of [T, C], the embeddings, the
+ * residual stream after each layer, and (last) the final norm's output, as LlamaModel returns them.
+ */
+export function referenceHiddenStates(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora): Float64Array[] {
   const { config } = model;
-  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, vocabSize: V } = config;
+  const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
   const T = ids.length;
   const weight = (name: string): Float64Array => {
     const tensor = model.tensors.get(name);
@@ -38,6 +49,7 @@ export function referenceLogits(model: ReferenceWeights, ids: readonly number[],
   let x: Float64Array = new Float64Array(T * C);
   ids.forEach((id, t) => x.set(embed.subarray(id * C, (id + 1) * C), t * C));
   const inverseFrequencies = ropeInverseFrequencies(config);
+  const states: Float64Array[] = [x];
 
   for (let layer = 0; layer < config.numLayers; layer++) {
     const p = `model.layers.${layer}`;
@@ -75,10 +87,10 @@ export function referenceLogits(model: ReferenceWeights, ids: readonly number[],
     const hidden = new Float64Array(T * I);
     for (let i = 0; i < hidden.length; i++) hidden[i] = silu(gate[i]!) * up[i]!;
     x = add(x, project(hidden, 'down_proj', I, C));
+    if (layer < config.numLayers - 1) states.push(x);
   }
-  const final = rmsNorm(x, T, C, weight('model.norm.weight'), config.rmsNormEps);
-  const head = config.tieWordEmbeddings ? embed : weight('lm_head.weight');
-  return linear(final, T, C, head, V);
+  states.push(rmsNorm(x, T, C, weight('model.norm.weight'), config.rmsNormEps));
+  return states;
 }
 
 /** Mean cross-entropy of predicting ids[t+1] from position t, over positions whose label is not -100. */

@@ -62,7 +62,7 @@ export function createClassificationMapper(mapping: ClassificationMapping, conte
       const turns: Turn[] = [];
       if (mapping.systemPrompt) turns.push({ role: 'system', content: mapping.systemPrompt, train: false });
       turns.push({ role: 'user', content, train: false }, { role: 'assistant', content: word, train: true });
-      return { kind: 'conversation', source: sourceOf(row), turns, expected: { kind: 'label', label, word } };
+      return { kind: 'conversation', source: sourceOf(row), turns, expected: { kind: 'label', label, word }, typed: text };
     },
     labels(): LabelSet {
       const ordered = given ? labels : [...counts.keys()].sort(compareLabels);

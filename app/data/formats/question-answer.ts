@@ -93,7 +93,7 @@ export function createQuestionAnswerMapper(mapping: QuestionAnswerMapping, conte
       const turns: Turn[] = [];
       if (mapping.systemPrompt) turns.push({ role: 'system', content: mapping.systemPrompt, train: false });
       turns.push({ role: 'user', content, train: false }, { role: 'assistant', content: mapping.target === 'extracted' ? final : answer, train: true });
-      return { kind: 'conversation', source: sourceOf(row), turns, expected: { kind: 'answer', answer: final } };
+      return { kind: 'conversation', source: sourceOf(row), turns, expected: { kind: 'answer', answer: final }, typed: question };
     },
   };
 }

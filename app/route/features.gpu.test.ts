@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireTestGpu } from '../../test/gpu.ts';
+import { loadFixtureModel } from '../../test/model.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
+import { filesFromDirectory } from '../model/node-source.ts';
+import { referenceHiddenStates, type ReferenceWeights } from '../model/reference.ts';
+import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import { relativeError } from '../util/numeric.ts';
+import { defaultRouterLayer, routerFeatures, type Pooling } from './features.ts';
+import { routerInputText, routerPromptIds, truncationNotice } from './prompt.ts';
+
+let ctx: GpuContext;
+let model: GpuModel;
+let reference: ReferenceWeights;
+let tokenizer: TextTokenizer;
+beforeAll(async () => {
+  ctx = await acquireTestGpu();
+  const fixture = await loadFixtureModel();
+  reference = fixture.reference;
+  model = await uploadModel(ctx, fixture.config, fixture.weights);
+  tokenizer = await loadTokenizer(await filesFromDirectory(fixture.dir), fixture.config);
+});
+afterAll(() => {
+  model?.destroy();
+  ctx?.destroy();
+});
+
+/** The pooled hidden state of one prompt, in Float64, from the reference model run alone. */
+function referenceFeature(ids: readonly number[], layer: number, pooling: Pooling): Float64Array {
+  const C = reference.config.hiddenSize;
+  const states = referenceHiddenStates(reference, ids)[layer]!;
+  if (pooling === 'last') return states.slice((ids.length - 1) * C, ids.length * C);
+  const mean = new Float64Array(C);
+  for (let t = 0; t < ids.length; t++) for (let c = 0; c < C; c++) mean[c]! += states[t * C + c]! / ids.length;
+  return mean;
+}
+
+const TEXTS = [
+  'Operating profit rose to EUR 13.1 mn from EUR 8.7 mn in the corresponding period in 2007.',
+  'Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. How many clips did Natalia sell altogether in April and May?',
+  'Give three tips for staying healthy.',
+  'Hi',
+];
+
+describe('router features on the real aidreams260K model', () => {
+  it('defaults to the middle layer, hidden_states[2] of 4', () => {
+    expect(defaultRouterLayer(model.config)).toBe(2);
+  });
+
+  for (const pooling of ['mean', 'last'] as const) {
+    it(`pool (${pooling}) hidden_states of prompts of different lengths, batched and padded, as the Float64 reference computes each alone, at layers 0, 2 and 4`, async () => {
+      const prompts = TEXTS.map((text) => routerPromptIds(tokenizer, text, model.config).ids);
+      expect(new Set(prompts.map((ids) => ids.length)).size).toBe(prompts.length);
+      const C = model.config.hiddenSize;
+      for (const layer of [0, 2, 4]) {
+        const features = await routerFeatures(ctx, model, prompts, { layer, pooling });
+        prompts.forEach((ids, index) => {
+          const want = referenceFeature(ids, layer, pooling);
+          expect(relativeError(features.subarray(index * C, (index + 1) * C), want), `prompt ${index}, layer ${layer}`).toBeLessThan(1e-4);
+        });
+      }
+    });
+  }
+
+  it('reads what a person types: the classification text and the question without their templates', () => {
+    const source = { row: 1 };
+    const classification = { kind: 'conversation' as const, source, typed: 'Profit rose.', turns: [{ role: 'user' as const, content: 'Classify the sentiment: Profit rose.\nAnswer with one of: positive, negative', train: false }, { role: 'assistant' as const, content: 'positive', train: true }] };
+    expect(routerInputText(classification, 'typed')).toBe('Profit rose.');
+    expect(routerInputText(classification, 'template')).toBe(classification.turns[0]!.content);
+    const instruction = { kind: 'conversation' as const, source, turns: [{ role: 'user' as const, content: 'Translate.\n\nBonjour', train: false }, { role: 'assistant' as const, content: 'Hello', train: true }] };
+    expect(routerInputText(instruction, 'typed')).toBe('Translate.\n\nBonjour');
+    expect(routerInputText({ kind: 'text', source, text: 'corpus' }, 'typed')).toBeUndefined();
+  });
+
+  it('cuts a prompt longer than the context to its first 128 tokens, with a notice naming both lengths', async () => {
+    const prompt = routerPromptIds(tokenizer, 'the market rose again and again '.repeat(40), model.config);
+    expect(prompt.ids).toHaveLength(128);
+    expect(prompt.truncatedFrom).toBeGreaterThan(128);
+    expect(truncationNotice(prompt, model.config)).toMatch(new RegExp(`has ${prompt.truncatedFrom} tokens, more than the model's context of 128`));
+    const features = await routerFeatures(ctx, model, [prompt.ids], { layer: 2, pooling: 'mean' });
+    expect(relativeError(features, referenceFeature(prompt.ids, 2, 'mean'))).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,107 @@
+/**
+ * The router's features: the frozen base model's hidden state over a prompt (no adapter applied) at
+ * one layer, pooled over the prompt's tokens. Layer ℓ is Hugging Face's hidden_states[ℓ]: 0 the
+ * embeddings, ℓ in 1..L−1 the residual stream after ℓ layers, L the final norm's output.
+ *
+ * Prompts run in batches on our forward kernels, right-padded: attention is causal, so no real token
+ * sees the padding after it, and the pooled rows are exactly those of each prompt run alone. Only
+ * the layers below ℓ are computed.
+ */
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { readTensors } from '../gpu/readback.ts';
+import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
+import { createIndexTensor } from '../gpu/tensor.ts';
+import type { ModelConfig } from '../model/config.ts';
+import { DecoderGraph } from '../model/graph.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
+import { encodeEmbedding } from '../gpu/ops/embedding.ts';
+
+export type Pooling = 'mean' | 'last';
+
+export interface FeatureSpec {
+  /** hidden_states index, 0..numLayers. */
+  layer: number;
+  pooling: Pooling;
+}
+
+/** Tokens per batch of the feature pass: small enough for a short submit, large enough to fill a GPU. */
+const TOKENS_PER_BATCH = 2048;
+
+/** The middle layer: hidden_states[⌊L/2⌋], where sentence-level features are usually richest. */
+export function defaultRouterLayer(config: Pick<ModelConfig, 'numLayers'>): number {
+  return Math.floor(config.numLayers / 2);
+}
+
+export function checkFeatureSpec(spec: FeatureSpec, config: Pick<ModelConfig, 'numLayers'>): void {
+  if (!Number.isSafeInteger(spec.layer) || spec.layer < 0 || spec.layer > config.numLayers) {
+    throw new CocktailError('ROUTER_BAD_LAYER', `router layer ${spec.layer} is not a hidden state of this ${config.numLayers}-layer model: choose 0 (embeddings) to ${config.numLayers} (final norm)`, { layer: spec.layer, numLayers: config.numLayers });
+  }
+  if (spec.pooling !== 'mean' && spec.pooling !== 'last') throw new CocktailError('ROUTER_BAD_POOLING', `router pooling must be "mean" or "last", got "${String(spec.pooling)}"`, { pooling: spec.pooling });
+}
+
+/** Features [prompts, C] (row-major), one row per prompt, in the order given. */
+export async function routerFeatures(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], spec: FeatureSpec, signal?: AbortSignal): Promise<Float32Array> {
+  const { config } = model;
+  checkFeatureSpec(spec, config);
+  const C = config.hiddenSize;
+  const out = new Float32Array(prompts.length * C);
+  prompts.forEach((ids, index) => {
+    if (ids.length === 0) throw new CocktailError('ROUTER_EMPTY_PROMPT', `prompt ${index + 1} has no tokens to route by`, { index });
+    if (ids.length > config.maxPositionEmbeddings) throw new CocktailError('ROUTER_PROMPT_TOO_LONG', `prompt ${index + 1} has ${ids.length} tokens, more than the model's context of ${config.maxPositionEmbeddings}; truncate it first (routerPromptIds does)`, { index });
+  });
+  // Similar lengths share a batch, so little is padding.
+  const order = prompts.map((_, index) => index).sort((a, b) => prompts[a]!.length - prompts[b]!.length);
+  let start = 0;
+  while (start < order.length) {
+    if (signal?.aborted) throw new CocktailError('CANCELLED', 'computing the router features was cancelled');
+    let end = start + 1;
+    while (end < order.length && (end - start + 1) * prompts[order[end]!]!.length <= TOKENS_PER_BATCH) end++;
+    const batch = order.slice(start, end);
+    const longest = prompts[batch.at(-1)!]!.length;
+    const hidden = await hiddenStates(ctx, model, batch.map((index) => prompts[index]!), longest, spec.layer);
+    batch.forEach((index, row) => out.set(pool(hidden, row, longest, C, prompts[index]!.length, spec.pooling), index * C));
+    start = end;
+  }
+  return out;
+}
+
+/** Mean over the prompt's tokens, or its last token, of row `row` of hidden [B, T, C]. */
+function pool(hidden: Float32Array, row: number, T: number, C: number, length: number, pooling: Pooling): Float32Array {
+  const base = row * T * C;
+  if (pooling === 'last') return hidden.slice(base + (length - 1) * C, base + length * C);
+  const sum = new Float64Array(C);
+  for (let t = 0; t < length; t++) for (let c = 0; c < C; c++) sum[c]! += hidden[base + t * C + c]!;
+  return Float32Array.from(sum, (value) => value / length);
+}
+
+/** hidden_states[layer] [B, T, C] of right-padded prompts. */
+async function hiddenStates(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], T: number, layer: number): Promise<Float32Array> {
+  const B = prompts.length;
+  const graph = new DecoderGraph(ctx, model, { B, T }, { training: false, loraRank: 0 });
+  const ids = new Uint32Array(B * T);
+  prompts.forEach((prompt, row) => ids.set(prompt, row * T));
+  const positions = Uint32Array.from({ length: B * T }, (_, e) => e % T);
+  const idsTensor = createIndexTensor(ctx.device, 'router ids', [B * T], 'u32', ids);
+  const positionsTensor = createIndexTensor(ctx.device, 'router positions', [B * T], 'u32', positions);
+  try {
+    const { config } = model;
+    const work = withinErrorScopes(ctx, 'the router feature pass', () => {
+      const encoder = ctx.device.createCommandEncoder({ label: 'router features' });
+      const batch = { ids: idsTensor, positions: positionsTensor };
+      if (layer === config.numLayers) graph.encodeForward(encoder, batch);
+      else {
+        encodeEmbedding(ctx, encoder, { ids: idsTensor, parts: model.embedding }, graph.residual[0]!);
+        for (let index = 0; index < layer; index++) graph.encodeLayerForward(encoder, index, batch);
+      }
+      ctx.device.queue.submit([encoder.finish()]);
+    });
+    await throwGpuErrors(work);
+    const [hidden] = await readTensors(ctx.device, [layer === config.numLayers ? graph.final : graph.residual[layer]!]);
+    return hidden!;
+  } finally {
+    graph.destroy();
+    idsTensor.buffer.destroy();
+    positionsTensor.buffer.destroy();
+  }
+}
