@@ -1,0 +1,92 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { acquireTestGpu } from '../../test/gpu.ts';
+import { loadFixtureModel } from '../../test/model.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { loraLinearReference } from '../gpu/reference/lora_linear.ts';
+import { LORA_TARGETS, type LoraTarget, type ModelConfig } from '../model/config.ts';
+import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
+import { sequenceLogits } from '../model/logits.ts';
+import { initLoraAdapter, loraScale, type LoraAdapter } from '../model/lora.ts';
+import { uploadLora } from '../model/lora-gpu.ts';
+import { referenceLogits, type ReferenceWeights } from '../model/reference.ts';
+import { relativeError } from '../util/numeric.ts';
+import { Random } from '../util/random.ts';
+import { combineAdapters } from './combine.ts';
+
+let ctx: GpuContext;
+let model: GpuModel;
+let reference: ReferenceWeights;
+beforeAll(async () => {
+  ctx = await acquireTestGpu();
+  const fixture = await loadFixtureModel();
+  reference = fixture.reference;
+  model = await uploadModel(ctx, fixture.config, fixture.weights);
+});
+afterAll(() => {
+  model?.destroy();
+  ctx?.destroy();
+});
+
+const ALL = Object.keys(LORA_TARGETS) as LoraTarget[];
+
+function trainedLooking(config: ModelConfig, r: number, alpha: number, targets: LoraTarget[], seed: number, rslora = false): LoraAdapter {
+  const adapter = initLoraAdapter(config, { r, alpha, dropout: 0, targets, rslora }, seed);
+  const random = Random.fromSeed(seed + 100);
+  for (const pair of adapter.pairs.values()) random.fillUniform(pair.b, -0.05, 0.05);
+  return adapter;
+}
+
+describe('top-k soft mixing as one rank-k·r adapter', () => {
+  it('gives, at every projection, the weighted sum of the experts’ outputs (Float64), across ranks, scales and target sets', () => {
+    const config = model.config;
+    const experts = [
+      { adapter: trainedLooking(config, 4, 8, ALL, 1), weight: 0.5 },
+      { adapter: trainedLooking(config, 2, 16, ['q_proj', 'v_proj'], 2, true), weight: 0.3 },
+      { adapter: trainedLooking(config, 4, 4, ALL, 3), weight: 0.2 },
+    ];
+    const combined = combineAdapters(experts, config.numLayers);
+    expect(combined.config).toMatchObject({ r: 10, alpha: 10, rslora: false });
+    expect(loraScale(combined.config)).toBe(1);
+    const random = Random.fromSeed(7);
+    const M = 5;
+    for (const [key, pair] of combined.pairs) {
+      const { inFeatures: K, outFeatures: N } = pair;
+      const x = random.fillUniform(new Float64Array(M * K), -1, 1);
+      const w = random.fillUniform(new Float64Array(N * K), -0.3, 0.3);
+      const base = { M, N, K, x, w };
+      const mixed = loraLinearReference({ ...base, R: 10, a: pair.a, b: pair.b, scale: 1 });
+      const want = new Float64Array(M * N);
+      for (const { adapter, weight } of experts) {
+        const own = adapter.pairs.get(key);
+        const out = own ? loraLinearReference({ ...base, R: adapter.config.r, a: own.a, b: own.b, scale: loraScale(adapter.config) }) : loraLinearReference({ ...base, R: 0, scale: 1 });
+        out.forEach((value, i) => (want[i]! += weight * value));
+      }
+      // B·w·s is stored in f32: a few ulp of the LoRA term, nothing more.
+      expect(relativeError(mixed, want), key).toBeLessThan(1e-6);
+    }
+  });
+
+  it('runs through the fused LoRA kernel as it is: the real model’s logits with the mixture match the Float64 reference', async () => {
+    const experts = [
+      { adapter: trainedLooking(model.config, 4, 8, ALL, 4), weight: 0.7 },
+      { adapter: trainedLooking(model.config, 4, 8, ALL, 5), weight: 0.3 },
+    ];
+    const combined = combineAdapters(experts, model.config.numLayers);
+    const prompt = [1, 319, 459, 355, 260, 275, 429];
+    const lora = uploadLora(ctx, combined, { training: false });
+    try {
+      const got = await sequenceLogits(ctx, model, prompt, lora);
+      expect(relativeError(got, referenceLogits(reference, prompt, { scale: 1, r: 8, pairs: combined.pairs }))).toBeLessThan(1e-4);
+    } finally {
+      lora.destroy();
+    }
+  });
+
+  it('with one expert at weight 1 is that expert', () => {
+    const adapter = trainedLooking(model.config, 4, 8, ['q_proj'], 6);
+    const combined = combineAdapters([{ adapter, weight: 1 }], model.config.numLayers);
+    const key = '0.q_proj';
+    expect(Array.from(combined.pairs.get(key)!.a)).toEqual(Array.from(adapter.pairs.get(key)!.a));
+    expect(Array.from(combined.pairs.get(key)!.b)).toEqual(Array.from(adapter.pairs.get(key)!.b, (value) => Math.fround(value * 2)));
+  });
+});
