@@ -51,8 +51,8 @@ describe('top-k soft mixing as one rank-k·r adapter', () => {
     const M = 5;
     for (const [key, pair] of combined.pairs) {
       const { inFeatures: K, outFeatures: N } = pair;
-      const x = random.fillUniform(new Float64Array(M * K), -1, 1);
-      const w = random.fillUniform(new Float64Array(N * K), -0.3, 0.3);
+      const x = Float64Array.from(random.fillUniform(new Float32Array(M * K), -1, 1));
+      const w = Float64Array.from(random.fillUniform(new Float32Array(N * K), -0.3, 0.3));
       const base = { M, N, K, x, w };
       const mixed = loraLinearReference({ ...base, R: 10, a: pair.a, b: pair.b, scale: 1 });
       const want = new Float64Array(M * N);
