@@ -14,6 +14,7 @@ import { MAKE_MODEL_USAGE, makeModelCommand } from './make-model.ts';
 import { MERGE_USAGE, mergeCommand } from './merge.ts';
 import { MIX_USAGE, mixCommand } from './mix.ts';
 import { PLAN_USAGE, planCommand } from './plan.ts';
+import { ROUTE_USAGE, ROUTER_USAGE, routeCommand, routerCommand } from './router.ts';
 import { SELFTEST_USAGE, selfTestCommand } from './selftest.ts';
 import { TRAIN_USAGE, trainCommand } from './train.ts';
 
@@ -40,6 +41,8 @@ const COMMANDS: Record<string, Command> = {
   import: { summary: 'read a task file as the Tasks page does: rows, columns, format, delimiter, every problem', usage: IMPORT_USAGE, run: importCommand },
   mix: { summary: "the order a recipe's run draws its tasks in, with counts and each task's probability per step", usage: MIX_USAGE, run: mixCommand },
   export: { summary: 'write a recipe for Axolotl, LLaMA-Factory or TRL: data, configuration, launch files, MAPPING.md', usage: EXPORT_USAGE, run: exportCommand },
+  router: { summary: "train a router over a recipe's task adapters (balanced, early-stopped) and write its bundle, or measure one against each task's own, the shared and the base model", usage: ROUTER_USAGE, run: routerCommand },
+  route: { summary: "the router's probabilities for a prompt and the expert it chooses", usage: ROUTE_USAGE, run: routeCommand },
   'make-model': { summary: 'write a random-weight model of a config in HF layout', usage: MAKE_MODEL_USAGE, run: makeModelCommand },
 };
 

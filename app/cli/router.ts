@@ -1,0 +1,239 @@
+/**
+ * `cocktail router train`, `cocktail router eval` and `cocktail route`: a router over a recipe's task
+ * adapters, trained, measured and used from the command line (app/route does the work).
+ */
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { CocktailError } from '../errors.ts';
+import { acquireNodeGpu } from '../gpu/node-gpu.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import { loadModel, type LoadedModel } from '../model/load.ts';
+import { readRouterBundle, writeRouterBundle, type RouterBundle } from '../route/bundle.ts';
+import { BASE_EXPERT, checkPolicy, type RoutingPolicy } from '../route/decide.ts';
+import { evaluateRouter } from '../route/evaluate.ts';
+import { loadExperts, type Expert } from '../route/experts.ts';
+import { defaultRouterLayer } from '../route/features.ts';
+import { routePrompts, trainRouter, type RoutedPrompt } from '../route/router.ts';
+import type { PeftFiles } from '../train/peft.ts';
+import { evaluationShape } from '../train/run.ts';
+import { parseOptions } from './args.ts';
+import { modelFilesFor } from './model-source.ts';
+import { readPeftAdapter } from './peft-files.ts';
+import { readRecipe, recipeModelSource } from './recipe-env.ts';
+import { prepareRecipeData } from './recipe-tasks.ts';
+
+export const ROUTER_USAGE =
+  'cocktail router train --recipe R --experts DIR1,DIR2,... [--names a,b,...] [--layer L] [--pooling mean|last] [--input typed|template] [--hidden H] [--temperature T] [--per-expert N] [--oversample] [--unbalanced] [--top-k K] [--threshold P --fallback base|<shared adapter dir>] [--max-steps N] [--seed N] --out DIR [--json]\n' +
+  '             cocktail router eval --recipe R --router DIR [--shared <adapter dir>] [--json]';
+export const ROUTE_USAGE = 'cocktail route --router DIR --prompt TEXT [--model <dir|hub id>] [--json]';
+
+/** The name the shared cocktail adapter gets as a fallback expert. */
+const SHARED_EXPERT = 'shared';
+
+export async function routerCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'train') return routerTrain(rest);
+  if (sub === 'eval') return routerEval(rest);
+  throw new CocktailError('BAD_ARGUMENT', `cocktail router takes "train" or "eval", got ${sub === undefined ? 'nothing' : `"${sub}"`}; usage: ${ROUTER_USAGE}`);
+}
+
+const list = (text: string | undefined): string[] => (text ?? '').split(',').map((part) => part.trim()).filter((part) => part !== '');
+
+/** An expert's default name: its folder's, without the "adapter-" that `cocktail train` puts before a per-task adapter. */
+const expertName = (dir: string): string => basename(resolve(dir)).replace(/^adapter-/, '');
+
+async function routerTrain(args: string[]): Promise<number> {
+  const options = parseOptions(
+    'router train',
+    args,
+    {
+      recipe: 'string',
+      experts: 'string',
+      names: 'string',
+      layer: 'integer',
+      pooling: 'string',
+      input: 'string',
+      hidden: 'integer',
+      temperature: 'number',
+      'per-expert': 'integer',
+      oversample: 'flag',
+      unbalanced: 'flag',
+      'top-k': 'integer',
+      threshold: 'number',
+      fallback: 'string',
+      'max-steps': 'integer',
+      seed: 'integer',
+      out: 'string',
+      json: 'flag',
+    },
+    ['recipe', 'experts', 'out'],
+  );
+  const json = options.json === true;
+  const say = (event: Record<string, unknown>, line: string) => console.log(json ? JSON.stringify(event) : line);
+  const dirs = list(options.experts);
+  const names = options.names !== undefined ? list(options.names) : dirs.map(expertName);
+  if (names.length !== dirs.length) throw new CocktailError('BAD_ARGUMENT', `--names gives ${names.length} names for ${dirs.length} experts; give one per --experts folder, in order`);
+  const pooling = options.pooling ?? 'mean';
+  if (pooling !== 'mean' && pooling !== 'last') throw new CocktailError('BAD_ARGUMENT', `--pooling must be "mean" or "last", got "${pooling}"`);
+  const input = options.input ?? 'typed';
+  if (input !== 'typed' && input !== 'template') throw new CocktailError('BAD_ARGUMENT', `--input must be "typed" or "template", got "${input}"`);
+  const fallbackArg = options.fallback;
+  const policy: RoutingPolicy = { topK: options['top-k'] ?? 1, threshold: options.threshold ?? 0, fallback: fallbackArg === undefined ? null : fallbackArg === BASE_EXPERT ? BASE_EXPERT : SHARED_EXPERT };
+  checkPolicy(policy, names);
+
+  const { recipe, recipeDir } = await readRecipe(options.recipe!);
+  const modelSource = recipeModelSource(recipeDir, recipe.model.source);
+  const data = await prepareRecipeData(recipe, recipeDir, { keepExamples: true });
+  const expertFiles = await Promise.all(dirs.map(async (dir, index) => ({ name: names[index]!, files: await readPeftAdapter(resolve(dir)) })));
+  const experts = await loadExperts(expertFiles, data.config, modelSource);
+  const taskNames = recipe.tasks.map((task) => task.name);
+  const unmatched = experts.filter((expert) => !taskNames.includes(expert.name));
+  if (unmatched.length > 0) {
+    throw new CocktailError('ROUTER_EXPERT_WITHOUT_TASK', `${unmatched.map((expert) => `expert "${expert.name}"`).join(', ')} has no task of that name in the recipe (tasks: ${taskNames.join(', ')}); the router learns each expert from its task's training prompts: name experts after their tasks (--names)`, {
+      experts: unmatched.map((expert) => expert.name),
+    });
+  }
+  const fallback = fallbackArg !== undefined && fallbackArg !== BASE_EXPERT ? await readPeftAdapter(resolve(fallbackArg)) : undefined;
+  if (fallback) await loadExperts([...expertFiles, { name: SHARED_EXPERT, files: fallback }], data.config, modelSource);
+
+  const ctx = await acquireNodeGpu({ label: 'cocktail router train' });
+  const model = await loadModel(ctx, data.files);
+  try {
+    const layer = options.layer ?? defaultRouterLayer(data.config);
+    const trained = await trainRouter(
+      ctx,
+      model.gpu,
+      model.tokenizer,
+      experts.map((expert) => ({ name: expert.name, train: data.examples![taskNames.indexOf(expert.name)]!.train })),
+      {
+        feature: { layer, pooling },
+        input,
+        balance: options.unbalanced ? 'unbalanced' : 'balanced',
+        ...(options['per-expert'] !== undefined ? { perExpert: options['per-expert'] } : {}),
+        oversample: options.oversample === true,
+        ...(options.hidden !== undefined ? { hidden: options.hidden } : {}),
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options['max-steps'] !== undefined ? { maxSteps: options['max-steps'] } : {}),
+        seed: options.seed ?? recipe.seed,
+        policy,
+        baseModel: { name: modelSource, revision: recipe.model.revision ?? null },
+        onStage: (stage, detail) => say({ event: 'stage', stage, detail }, `· ${stage}: ${detail}`),
+        onEvaluation: (evaluation) =>
+          say({ event: 'router_eval', ...evaluation }, `  step ${evaluation.step}: loss ${evaluation.trainLoss.toFixed(4)} accuracy ${evaluation.trainAccuracy.toFixed(3)}, held out loss ${evaluation.heldOutLoss.toFixed(4)} accuracy ${evaluation.heldOutAccuracy.toFixed(3)}`),
+      },
+    );
+    if (trained.truncated > 0) say({ event: 'notice', truncated: trained.truncated }, `  ${trained.truncated} prompts were longer than the model's context of ${data.config.maxPositionEmbeddings} tokens; the router read their first ${data.config.maxPositionEmbeddings}`);
+    const adapters = new Map<string, PeftFiles>(experts.map((expert) => [expert.name, expert.files]));
+    if (fallback) adapters.set(SHARED_EXPERT, fallback);
+    const out = resolve(options.out!);
+    await writeBundleFolder(out, { router: trained.router, adapters }, data.config.maxPositionEmbeddings);
+    const summary = trained.router.training!;
+    say(
+      { event: 'router', out, experts: trained.router.experts, train_counts: summary.trainCounts, held_out_counts: summary.heldOutCounts, best_step: summary.bestStep, held_out_accuracy: summary.heldOutAccuracy, stopped_early: summary.stoppedEarly },
+      `wrote the router over ${trained.router.experts.join(', ')} to ${out} (step ${summary.bestStep}, held-out accuracy ${summary.heldOutAccuracy.toFixed(3)})`,
+    );
+    return 0;
+  } finally {
+    model.gpu.destroy();
+    ctx.destroy();
+  }
+}
+
+async function routerEval(args: string[]): Promise<number> {
+  const options = parseOptions('router eval', args, { recipe: 'string', router: 'string', shared: 'string', json: 'flag' }, ['recipe', 'router']);
+  const { recipe, recipeDir } = await readRecipe(options.recipe!);
+  const modelSource = recipeModelSource(recipeDir, recipe.model.source);
+  const bundle = await readBundleFolder(resolve(options.router!));
+  const data = await prepareRecipeData(recipe, recipeDir, { keepExamples: true });
+  const experts = await bundleExperts(bundle, data.config, modelSource);
+  const sharedFiles = options.shared ? await readPeftAdapter(resolve(options.shared)) : bundle.adapters.get(SHARED_EXPERT);
+  const shared = sharedFiles ? (await loadExperts([{ name: SHARED_EXPERT, files: sharedFiles }], data.config, modelSource, { minimum: 1 }))[0]!.adapter : undefined;
+  const ctx = await acquireNodeGpu({ label: 'cocktail router eval' });
+  const model = await loadModel(ctx, data.files);
+  try {
+    const evaluation = await evaluateRouter(
+      ctx,
+      model.gpu,
+      model.tokenizer,
+      bundle.router,
+      new Map(experts.map((expert) => [expert.name, expert.adapter])),
+      shared,
+      data.tasks.map((task, index) => ({ task, validation: data.examples![index]!.validation })),
+      { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens, shape: evaluationShape(recipe, data.tasks) },
+    );
+    if (options.json) console.log(JSON.stringify(evaluation));
+    else {
+      console.log(`routing accuracy ${evaluation.routing_accuracy.toFixed(3)}`);
+      for (const [task, result] of Object.entries(evaluation.tasks)) {
+        const confusion = Object.entries(evaluation.confusion[task]!).map(([expert, count]) => `${expert} ${count}`).join(', ');
+        console.log(`${task} (${result.metric}): routed ${result.routed.toFixed(4)} oracle ${result.oracle.toFixed(4)} shared ${result.shared?.toFixed(4) ?? '-'} base ${result.base.toFixed(4)} regret ${result.regret.toFixed(4)}; routed to ${confusion}`);
+      }
+    }
+    return 0;
+  } finally {
+    model.gpu.destroy();
+    ctx.destroy();
+  }
+}
+
+export async function routeCommand(args: string[]): Promise<number> {
+  const options = parseOptions('route', args, { router: 'string', prompt: 'string', model: 'string', json: 'flag' }, ['router', 'prompt']);
+  const bundle = await readBundleFolder(resolve(options.router!));
+  const ctx = await acquireNodeGpu({ label: 'cocktail route' });
+  const model = await loadModel(ctx, await modelFilesFor(options.model ?? bundle.router.baseModel.name, { ...(bundle.router.baseModel.revision ? { revision: bundle.router.baseModel.revision } : {}), quiet: true }));
+  try {
+    const [routed] = await routePrompts(ctx, model.gpu, model.tokenizer, bundle.router, [options.prompt!]);
+    printRoute(routed!, options.json === true);
+    return 0;
+  } finally {
+    model.gpu.destroy();
+    ctx.destroy();
+  }
+}
+
+export function printRoute(routed: RoutedPrompt, json: boolean): void {
+  if (routed.notice) console.error(`notice: ${routed.notice}`);
+  const { probabilities, chosen, mixture, notice } = routed;
+  if (json) console.log(JSON.stringify({ probabilities, chosen, ...(mixture ? { mixture } : {}), ...(routed.fellBack ? { fell_back: true } : {}), ...(notice ? { notice } : {}) }));
+  else console.log(`${chosen}${mixture ? ` (mixing ${mixture.map((m) => `${m.expert} ${m.weight.toFixed(3)}`).join(', ')})` : ''}: ${Object.entries(probabilities).map(([name, p]) => `${name} ${p.toFixed(3)}`).join(', ')}`);
+}
+
+/** The bundle's routed experts, read and checked against the model like any expert set. */
+export async function bundleExperts(bundle: RouterBundle, config: LoadedModel['config'], modelSource: string): Promise<Expert[]> {
+  return loadExperts(bundle.router.experts.map((name) => ({ name, files: bundle.adapters.get(name)! })), config, modelSource);
+}
+
+/** A router bundle and the model it routes for, loaded for `cocktail generate --router`. */
+export async function openRouter(ctx: GpuContext, dir: string, modelSource: string | undefined): Promise<{ bundle: RouterBundle; model: LoadedModel }> {
+  const bundle = await readBundleFolder(resolve(dir));
+  const source = modelSource ?? bundle.router.baseModel.name;
+  const model = await loadModel(ctx, await modelFilesFor(source, { ...(bundle.router.baseModel.revision ? { revision: bundle.router.baseModel.revision } : {}), quiet: true }));
+  return { bundle, model };
+}
+
+async function writeBundleFolder(out: string, bundle: RouterBundle, maxTokens: number): Promise<void> {
+  for (const [path, blob] of writeRouterBundle(bundle, { maxTokens })) {
+    const file = join(out, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, new Uint8Array(await blob.arrayBuffer()));
+  }
+}
+
+/** The files of a bundle folder (router.json, router.safetensors, and each folder's files one level down). */
+export async function readBundleFolder(dir: string): Promise<RouterBundle> {
+  const isFolder = await stat(dir).then(
+    (info) => info.isDirectory(),
+    () => false,
+  );
+  if (!isFolder) throw new CocktailError('ROUTER_BUNDLE_INVALID', `${dir}: no such folder; a router bundle is a folder with router.json`, { bundle: dir });
+  const files = new Map<string, Blob>();
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) files.set(entry.name, new Blob([await readFile(join(dir, entry.name))]));
+    else if (entry.isDirectory()) {
+      for (const inner of await readdir(join(dir, entry.name), { withFileTypes: true })) {
+        if (inner.isFile()) files.set(`${entry.name}/${inner.name}`, new Blob([await readFile(join(dir, entry.name, inner.name))]));
+      }
+    }
+  }
+  return readRouterBundle(files, dir);
+}

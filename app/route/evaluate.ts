@@ -1,0 +1,160 @@
+/**
+ * A router measured on each expert's task's validation prompts: routing accuracy and the confusion
+ * matrix (task → expert that answered), and the task's metric four ways: routed (each prompt answered
+ * by whom the router chose), oracle (the task's own adapter), shared (the cocktail adapter, when
+ * given) and base (no adapter). Routing regret = oracle − routed for metrics where higher is better,
+ * routed − oracle for the loss, so a positive regret always means the router cost something.
+ */
+import type { Example } from '../data/example.ts';
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
+import type { LoraAdapter } from '../model/lora.ts';
+import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import { Evaluator } from '../train/evaluate.ts';
+import type { PreparedTask } from '../train/task-data.ts';
+import { combineAdapters } from './combine.ts';
+import { BASE_EXPERT, type RoutingDecision } from './decide.ts';
+import { routerInputText } from './prompt.ts';
+import { routePrompts, type Router } from './router.ts';
+
+export interface RouterEvalTask {
+  task: PreparedTask;
+  /** The task's validation examples before tokenization (their rows match task.validation's). */
+  validation: readonly Example[];
+}
+
+export interface TaskRouting {
+  metric: PreparedTask['metric'];
+  examples: number;
+  routing_accuracy: number;
+  routed: number;
+  oracle: number;
+  shared: number | null;
+  base: number;
+  regret: number;
+}
+
+export interface RouterEvaluation {
+  routing_accuracy: number;
+  /** confusion[task][expert]: validation prompts of the task answered by the expert. */
+  confusion: Record<string, Record<string, number>>;
+  tasks: Record<string, TaskRouting>;
+}
+
+export interface RouterEvalOptions {
+  maxExamples: number;
+  maxNewTokens: number;
+  /** The evaluator's batch shape (evaluationShape of the recipe). */
+  shape: { B: number; T: number };
+  signal?: AbortSignal;
+  onTask?: (task: string, result: TaskRouting) => void;
+}
+
+export async function evaluateRouter(
+  ctx: GpuContext,
+  model: GpuModel,
+  tokenizer: TextTokenizer,
+  router: Router,
+  adapters: ReadonlyMap<string, LoraAdapter>,
+  shared: LoraAdapter | undefined,
+  tasks: readonly RouterEvalTask[],
+  options: RouterEvalOptions,
+): Promise<RouterEvaluation> {
+  const routed = tasks.filter(({ task }) => router.experts.includes(task.name));
+  if (routed.length === 0) throw new CocktailError('ROUTER_NO_TASKS', `none of the recipe's tasks (${tasks.map(({ task }) => task.name).join(', ')}) is an expert of this router (${router.experts.join(', ')}); experts are named after their tasks`, {});
+  const evaluators = new Map<number, Evaluator>();
+  const evaluatorFor = (rank: number) => {
+    let evaluator = evaluators.get(rank);
+    if (!evaluator) evaluators.set(rank, (evaluator = new Evaluator(ctx, model, tokenizer, options.shape, rank)));
+    return evaluator;
+  };
+  const uploads: GpuLora[] = [];
+  const onGpu = new Map<LoraAdapter, GpuLora>();
+  const upload = async (adapter: LoraAdapter) => {
+    let lora = onGpu.get(adapter);
+    if (!lora) {
+      lora = await uploadLoraChecked(ctx, adapter, { training: false });
+      uploads.push(lora);
+      onGpu.set(adapter, lora);
+    }
+    return lora;
+  };
+  /** Per-example scores of `indices` of the task's validation prompts, answered with `adapter` (none: base). */
+  const scores = async (task: PreparedTask, indices: readonly number[], adapter: LoraAdapter | undefined): Promise<number[]> => {
+    if (indices.length === 0) return [];
+    const subset: PreparedTask = { ...task, validation: indices.map((i) => task.validation[i]!), validationPrompts: task.validationPrompts.length > 0 ? indices.map((i) => task.validationPrompts[i]!) : [] };
+    const lora = adapter ? await upload(adapter) : undefined;
+    const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { maxExamples: indices.length, maxNewTokens: options.maxNewTokens, perExample: true, ...(options.signal ? { signal: options.signal } : {}) });
+    return evaluation.perExample!.scores;
+  };
+  const adapterOf = (name: string): LoraAdapter | undefined => {
+    if (name === BASE_EXPERT) return undefined;
+    const adapter = name === router.policy.fallback && shared ? shared : adapters.get(name);
+    if (!adapter) throw new CocktailError('ROUTER_BUNDLE_INCOMPLETE', `the router chose "${name}", which has no adapter here`, { expert: name });
+    return adapter;
+  };
+
+  try {
+    const confusion: Record<string, Record<string, number>> = {};
+    const results: Record<string, TaskRouting> = {};
+    let right = 0;
+    let total = 0;
+    for (const { task, validation } of routed) {
+      const count = Math.min(options.maxExamples, task.validation.length);
+      const byRow = new Map(validation.map((example) => [example.source.row, example]));
+      const texts = task.validation.slice(0, count).map((item) => {
+        const example = byRow.get(item.source.row);
+        const text = example && routerInputText(example, router.input);
+        if (text === undefined) throw new CocktailError('ROUTER_NO_PROMPT', `task "${task.name}", row ${item.source.row}: the validation example has no prompt to route`, { task: task.name, row: item.source.row });
+        return text;
+      });
+      const decisions = await routePrompts(ctx, model, tokenizer, router, texts, options.signal ? { signal: options.signal } : {});
+      const row: Record<string, number> = {};
+      for (const decision of decisions) row[decision.chosen] = (row[decision.chosen] ?? 0) + 1;
+      confusion[task.name] = row;
+      const correct = decisions.filter((decision) => decision.chosen === task.name).length;
+      right += correct;
+      total += decisions.length;
+
+      const all = decisions.map((_, i) => i);
+      const routedScores = new Array<number>(count);
+      for (const [key, group] of answerGroups(decisions)) {
+        const adapter = group.mixture ? combineAdapters(group.mixture.map(({ expert, weight }) => ({ adapter: adapterOf(expert)!, weight })), model.config.numLayers) : adapterOf(key);
+        (await scores(task, group.indices, adapter)).forEach((score, i) => (routedScores[group.indices[i]!] = score));
+      }
+      const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+      const routedScore = mean(routedScores);
+      const oracle = mean(await scores(task, all, adapters.get(task.name)));
+      const result: TaskRouting = {
+        metric: task.metric,
+        examples: count,
+        routing_accuracy: correct / count,
+        routed: routedScore,
+        oracle,
+        shared: shared ? mean(await scores(task, all, shared)) : null,
+        base: mean(await scores(task, all, undefined)),
+        regret: task.metric === 'loss' ? routedScore - oracle : oracle - routedScore,
+      };
+      results[task.name] = result;
+      options.onTask?.(task.name, result);
+    }
+    return { routing_accuracy: right / total, confusion, tasks: results };
+  } finally {
+    for (const evaluator of evaluators.values()) evaluator.destroy();
+    for (const lora of uploads) lora.destroy();
+  }
+}
+
+/** Prompts answered the same way (one expert, or one mixture of experts and weights), with their indices. */
+function answerGroups(decisions: readonly RoutingDecision[]): Map<string, { indices: number[]; mixture?: RoutingDecision['mixture'] }> {
+  const groups = new Map<string, { indices: number[]; mixture?: RoutingDecision['mixture'] }>();
+  decisions.forEach((decision, index) => {
+    const key = decision.mixture ? JSON.stringify(decision.mixture) : decision.chosen;
+    const group = groups.get(key) ?? { indices: [], ...(decision.mixture ? { mixture: decision.mixture } : {}) };
+    group.indices.push(index);
+    groups.set(key, group);
+  });
+  return groups;
+}

@@ -1,0 +1,140 @@
+/**
+ * A router over task adapters: what it reads (the input text, the layer and pooling of the frozen base
+ * model's hidden states), its head, and its policy (top-k, threshold, fallback). trainRouter builds
+ * one from each expert's task's training examples; routePrompts routes typed prompts.
+ */
+import type { Example } from '../data/example.ts';
+import { CocktailError } from '../errors.ts';
+import type { GpuContext } from '../gpu/device.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
+import { routerSplit, type RouterBalance } from './balance.ts';
+import { decide, type RoutingDecision, type RoutingPolicy } from './decide.ts';
+import { routerFeatures, type FeatureSpec } from './features.ts';
+import { headProbabilities, trainRouterHead, type HeadEvaluation, type HeadTrainingOptions, type RouterHead } from './head.ts';
+import { routerInputText, routerPromptIds, truncationNotice, type RouterInput } from './prompt.ts';
+
+export interface Router {
+  /** The routed experts, in the order of the head's outputs. */
+  experts: string[];
+  feature: FeatureSpec;
+  input: RouterInput;
+  head: RouterHead;
+  policy: RoutingPolicy;
+  /** The base model the experts and the features belong to. */
+  baseModel: { name: string; revision: string | null };
+  /** How it was trained: the balance, the counts per expert, the kept step and its held-out accuracy. */
+  training?: RouterTrainingSummary;
+}
+
+export interface RouterTrainingSummary {
+  balance: RouterBalance;
+  oversample: boolean;
+  trainCounts: number[];
+  heldOutCounts: number[];
+  bestStep: number;
+  heldOutAccuracy: number;
+  stoppedEarly: boolean;
+}
+
+export interface ExpertTask {
+  /** The expert's name: its task's name. */
+  name: string;
+  /** The task's training examples (the training split only). */
+  train: readonly Example[];
+}
+
+export interface RouterTrainingOptions extends Omit<HeadTrainingOptions, 'experts'> {
+  feature: FeatureSpec;
+  input: RouterInput;
+  balance: RouterBalance;
+  perExpert?: number;
+  oversample?: boolean;
+  policy: RoutingPolicy;
+  baseModel: Router['baseModel'];
+  onStage?: (stage: 'features' | 'head', detail: string) => void;
+  /** Features already computed for these settings, by prompt; new ones are added (retraining with other head settings reuses them). */
+  cache?: FeatureCache;
+}
+
+/** Pooled features by token ids, for one layer and pooling (make a new cache when those change). */
+export type FeatureCache = Map<string, Float32Array>;
+
+/** routerFeatures through a cache: only prompts not in it are computed. */
+async function cachedFeatures(ctx: GpuContext, model: GpuModel, router: Pick<Router, 'feature'>, prompts: readonly (readonly number[])[], cache: FeatureCache | undefined, signal?: AbortSignal): Promise<Float32Array> {
+  if (!cache) return routerFeatures(ctx, model, prompts, router.feature, signal);
+  const C = model.config.hiddenSize;
+  const keys = prompts.map((ids) => ids.join(','));
+  const missing = [...new Set(keys.filter((key) => !cache.has(key)))];
+  if (missing.length > 0) {
+    const computed = await routerFeatures(ctx, model, missing.map((key) => key.split(',').map(Number)), router.feature, signal);
+    missing.forEach((key, index) => cache.set(key, computed.slice(index * C, (index + 1) * C)));
+  }
+  const out = new Float32Array(prompts.length * C);
+  keys.forEach((key, index) => out.set(cache.get(key)!, index * C));
+  return out;
+}
+
+export interface TrainedRouter {
+  router: Router;
+  history: HeadEvaluation[];
+  /** Prompts longer than the model's context, cut to it. */
+  truncated: number;
+}
+
+export async function trainRouter(ctx: GpuContext, model: GpuModel, tokenizer: TextTokenizer, tasks: readonly ExpertTask[], options: RouterTrainingOptions): Promise<TrainedRouter> {
+  const pools = tasks.map((task) => ({ name: task.name, items: task.train.map((example) => routerInputText(example, options.input)).filter((text): text is string => text !== undefined && text.trim() !== '') }));
+  const split = routerSplit(pools, { balance: options.balance, ...(options.perExpert !== undefined ? { perExpert: options.perExpert } : {}), oversample: options.oversample === true, seed: options.seed ?? 0 });
+  const all = [...split.train, ...split.heldOut];
+  options.onStage?.('features', `${all.length} prompts (${split.trainCounts.join('/')} to train on, ${split.heldOutCounts[0]} per expert held out)`);
+  const prompts = all.map(({ item }) => routerPromptIds(tokenizer, item, model.config));
+  const features = await cachedFeatures(ctx, model, { feature: options.feature }, prompts.map((prompt) => prompt.ids), options.cache, options.signal);
+  const C = model.config.hiddenSize;
+  const trainRows = split.train.length;
+  const labelled = (from: number, to: number) => ({ features: features.slice(from * C, to * C), labels: Int32Array.from(all.slice(from, to), ({ label }) => label) });
+  options.onStage?.('head', `${options.hidden ? `a ${options.hidden}-unit hidden layer` : 'a linear head'} over ${C} features to ${tasks.length} experts`);
+  const result = await trainRouterHead(ctx, labelled(0, trainRows), labelled(trainRows, all.length), { ...options, experts: tasks.length });
+  const best = result.history.find((evaluation) => evaluation.step === result.bestStep);
+  return {
+    router: {
+      experts: tasks.map((task) => task.name),
+      feature: options.feature,
+      input: options.input,
+      head: result.head,
+      policy: options.policy,
+      baseModel: options.baseModel,
+      training: {
+        balance: options.balance,
+        oversample: options.oversample === true,
+        trainCounts: split.trainCounts,
+        heldOutCounts: split.heldOutCounts,
+        bestStep: result.bestStep,
+        heldOutAccuracy: best?.heldOutAccuracy ?? NaN,
+        stoppedEarly: result.stoppedEarly,
+      },
+    },
+    history: result.history,
+    truncated: prompts.filter((prompt) => prompt.truncatedFrom !== undefined).length,
+  };
+}
+
+export interface RoutedPrompt extends RoutingDecision {
+  /** Set when the prompt was cut to the model's context. */
+  notice?: string;
+}
+
+/** Routes texts as typed (the router's input is the prompt itself; no template). */
+export async function routePrompts(ctx: GpuContext, model: GpuModel, tokenizer: TextTokenizer, router: Router, texts: readonly string[], options: { signal?: AbortSignal; cache?: FeatureCache } = {}): Promise<RoutedPrompt[]> {
+  if (router.head.featureMean.length !== model.config.hiddenSize) {
+    throw new CocktailError('ROUTER_MODEL_MISMATCH', `the router reads ${router.head.featureMean.length} features, but this model's hidden size is ${model.config.hiddenSize}: it was trained on another base model (${router.baseModel.name})`, {});
+  }
+  const prompts = texts.map((text) => routerPromptIds(tokenizer, text, model.config));
+  const features = await cachedFeatures(ctx, model, router, prompts.map((prompt) => prompt.ids), options.cache, options.signal);
+  const probabilities = await headProbabilities(ctx, router.head, features);
+  const K = router.experts.length;
+  return prompts.map((prompt, n) => {
+    const notice = truncationNotice(prompt, model.config);
+    return { ...decide(probabilities.subarray(n * K, (n + 1) * K), router.experts, router.policy), ...(notice ? { notice } : {}) };
+  });
+}
+
