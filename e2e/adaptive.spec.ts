@@ -12,7 +12,7 @@ const RECIPE = {
   optimizer: { lr: 2e-2, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 },
   schedule: { kind: 'constant', warmup_steps: 0 },
   batch_size: 2,
-  max_length: 48,
+  max_length: 128,
   steps: 4,
   eval_every: 2,
   eval_examples: 4,

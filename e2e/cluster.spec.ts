@@ -18,7 +18,7 @@ const RECIPE = {
   schedule: { kind: 'constant', warmup_steps: 0 },
   batch_size: 2,
   grad_accum: 1,
-  max_length: 64,
+  max_length: 128,
   packing: false,
   train_on_prompts: false,
   steps: 2,

@@ -17,7 +17,7 @@ function recipe(name: string, tasks: unknown[]) {
     schedule: { kind: 'constant', warmup_steps: 0 },
     batch_size: 2,
     grad_accum: 1,
-    max_length: 64,
+    max_length: 128,
     packing: false,
     train_on_prompts: false,
     steps: 4,
@@ -72,8 +72,9 @@ test.describe('Evaluate page', () => {
     const finalTable = page.getByRole('table', { name: new RegExp(`^${MIXTURE.name} — final evaluation of run`) });
     await expect(finalTable.getByRole('row', { name: /^phrases accuracy \d+\.\d% \d+\.\d{3} 6$/ })).toBeVisible();
     await expect(finalTable.getByRole('row', { name: /^tweets accuracy \d+\.\d% \d+\.\d{3} 6$/ })).toBeVisible();
-    await page.getByText('Answers from the validation split').click();
-    await expect(page.getByRole('table', { name: 'phrases' }).getByRole('row').nth(1)).toBeVisible();
+    const phrasesResults = page.getByRole('region', { name: 'Details of phrases' });
+    await phrasesResults.getByText('Answers from the validation split: input, expected and got').click();
+    await expect(phrasesResults.getByRole('table', { name: 'Answers of phrases' }).getByRole('row').nth(1)).toBeVisible();
 
     // Evaluated again with its exported adapter, the run's numbers come back exactly.
     const runScores = await scores(page, /final evaluation of run/);

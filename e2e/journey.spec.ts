@@ -6,7 +6,7 @@
  * checked) → the playground. A screenshot of every page lands in the test's output folder.
  */
 import type { Page, TestInfo } from '@playwright/test';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { unzipSync } from 'fflate';
 import { fixturePath } from '../test/fixtures.ts';
 import { watchConsole } from './console.ts';
@@ -20,6 +20,29 @@ const MODEL_CONFIG = fixturePath('models/aidreams260K/config.json');
 const STEPS = 30;
 const RANK = 4;
 const TARGETS = ['q_proj', 'v_proj'];
+
+/**
+ * The tweets file with its rows sorted by label, as files often come: a prefix of its validation split
+ * is one label only, so the evaluation must sample across labels to measure anything.
+ */
+async function labelSortedTweets(testInfo: TestInfo): Promise<string> {
+  const [header, ...rows] = (await readFile(TWEETS, 'utf8')).split('\n');
+  const records: string[] = [];
+  let current = '';
+  for (const line of rows) {
+    current = current ? `${current}\n${line}` : line;
+    if ((current.match(/"/g)?.length ?? 0) % 2 === 0) {
+      if (current.trim()) records.push(current);
+      current = '';
+    }
+  }
+  const labelOf = (record: string) => record.slice(record.lastIndexOf(',') + 1).trim();
+  const sorted = records.filter((record) => /^[012]$/.test(labelOf(record))).sort((a, b) => labelOf(a).localeCompare(labelOf(b)));
+  const path = testInfo.outputPath('sorted/sent_train.csv');
+  await mkdir(testInfo.outputPath('sorted'), { recursive: true });
+  await writeFile(path, `${header}\n${sorted.join('\n')}\n`);
+  return path;
+}
 
 async function screenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
   await page.screenshot({ path: testInfo.outputPath(`${name}.png`), fullPage: true });
@@ -88,7 +111,7 @@ test('load a Hub model, import two finance tasks, mix, train with a reload in th
   // Tasks: Financial PhraseBank ("sentence@label", no header) and the tweets CSV (labels 0/1/2).
   await openPage(page, 'Tasks');
   await importTaskFile(page, FPB, { delimiter: 'At sign (@)', header: 'No', name: 'phrases' });
-  await importTaskFile(page, TWEETS, { delimiter: 'Detect', header: 'Detect', name: 'tweets', labels: '0 = bearish\n1 = bullish\n2 = neutral' });
+  await importTaskFile(page, await labelSortedTweets(testInfo), { delimiter: 'Detect', header: 'Detect', name: 'tweets', labels: '0 = bearish\n1 = bullish\n2 = neutral' });
   await expect(page.getByRole('list', { name: 'Tasks in the recipe' }).getByRole('listitem')).toHaveCount(2);
   await screenshot(page, testInfo, '03-tasks');
 
@@ -99,7 +122,8 @@ test('load a Hub model, import two finance tasks, mix, train with a reload in th
   for (const target of ['k_proj', 'o_proj']) await page.getByRole('checkbox', { name: target }).uncheck();
   await setNumber(page, 'Learning rate', 1e-3);
   await setNumber(page, 'Batch size', 2);
-  await setNumber(page, 'Max length (tokens)', 64);
+  // The model's whole context: a longer example now loses the end of its answer, never its prompt's start.
+  await setNumber(page, 'Max length (tokens)', 128);
   await setNumber(page, 'Steps', STEPS);
   await setNumber(page, 'Evaluate every (steps)', 15);
   await setNumber(page, 'Evaluation examples', 4);
@@ -144,6 +168,15 @@ test('load a Hub model, import two finance tasks, mix, train with a reload in th
   const final = page.getByRole('table', { name: /^Finance journey — final evaluation of run/ });
   await expect(final.getByRole('row', { name: /^phrases accuracy \d+\.\d%/ })).toBeVisible();
   await expect(final.getByRole('row', { name: /^tweets accuracy \d+\.\d%/ })).toBeVisible();
+  // The sorted tweets: a sample across labels, the confusion matrix and the answers with their input.
+  const tweets = page.getByRole('region', { name: 'Details of tweets' });
+  await expect(tweets.getByRole('table', { name: 'Confusion matrix of tweets' })).toBeVisible();
+  await expect(tweets.getByRole('table', { name: 'Per-class results of tweets' })).toBeVisible();
+  await tweets.getByText('Answers from the validation split: input, expected and got').click();
+  const answers = tweets.getByRole('table', { name: 'Answers of tweets' });
+  await expect(answers.getByRole('row').nth(1)).toBeVisible();
+  const expectedLabels = await answers.locator('tbody tr td:nth-child(2)').allTextContents();
+  expect(new Set(expectedLabels).size).toBeGreaterThan(1);
   await screenshot(page, testInfo, '08-evaluate');
 
   // Library: export the trained adapter as a PEFT zip and check what Python's PEFT will read.

@@ -167,7 +167,8 @@ test.describe('Mixture page', () => {
       const recipe = {
         ...RECIPE,
         model: { source: FIXTURE_MODEL, revision: 'main' },
-        max_length: 64,
+        // Longer than every tweet (211 tokens at most): the counts below are of whole splits.
+        max_length: 512,
         tasks: [
           { ...hubTask, name: 'tweets', source: { hub: TWEETS_DATASET, config: 'default', split: 'train', validation_split: 'validation' } },
           { ...hubTask, name: 'tweets-dev', source: { hub: TWEETS_DATASET, config: 'default', split: 'validation' } },

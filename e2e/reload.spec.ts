@@ -57,7 +57,7 @@ test.describe('after a reload', () => {
         schedule: { kind: 'constant', warmup_steps: 0 },
         batch_size: 1,
         grad_accum: 1,
-        max_length: 32,
+        max_length: 128,
         packing: false,
         train_on_prompts: false,
         steps: 200,

@@ -15,7 +15,7 @@ const RECIPE = {
   schedule: { kind: 'constant', warmup_steps: 0 },
   batch_size: 1,
   grad_accum: 1,
-  max_length: 32,
+  max_length: 128,
   packing: false,
   train_on_prompts: false,
   steps: 6,
@@ -38,8 +38,8 @@ test('runs: an estimate before Start, smoothed loss, curves of two runs overlaid
   await importTaskFiles(page, [FPB_FILE]);
 
   await page.goto('/#/train');
-  // 6 steps × 1 example; each example at most 32 tokens. No run of this model yet: no time.
-  await expect(page.getByTestId('run-estimate')).toContainText('Estimate: 6 steps, 6 examples, at most 192 tokens');
+  // 6 steps × 1 example; each example at most 128 tokens. No run of this model yet: no time.
+  await expect(page.getByTestId('run-estimate')).toContainText('Estimate: 6 steps, 6 examples, at most 768 tokens');
   await expect(page.getByTestId('run-estimate')).toContainText('the time is known after a first run of this model here');
   for (const run of [1, 2]) {
     await page.getByRole('button', { name: run === 1 ? 'Start' : 'Start a new run', exact: true }).click();

@@ -15,7 +15,7 @@ function recipe(change: Record<string, unknown> = {}) {
     schedule: { kind: 'cosine', warmup_steps: 2 },
     batch_size: 2,
     grad_accum: 1,
-    max_length: 64,
+    max_length: 128,
     packing: false,
     train_on_prompts: false,
     steps: 12,

@@ -14,7 +14,7 @@ import type { FileImportOptions } from '../app/data/import/import-settings.ts';
 import type { ImportProgress } from '../app/data/import/types.ts';
 import type { ValidationReport } from '../app/data/validate.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
-import type { EvalEvent, StepEvent } from '../app/train/run.ts';
+import type { EvalEvent, EvalProgress, StepEvent } from '../app/train/run.ts';
 import type { BestEvent, MixtureEvent } from '../app/train/run-control.ts';
 import type { AuditProgress, AuditReport } from '../app/audit/index.ts';
 import type { HubProgress } from '../app/model/hub.ts';
@@ -277,6 +277,8 @@ export type TrainProgress =
   | { kind: 'prepare'; progress: PrepareProgress }
   | { kind: 'step'; step: StepEvent }
   | { kind: 'eval'; eval: EvalEvent }
+  | { kind: 'eval-progress'; progress: EvalProgress }
+  | { kind: 'notice'; message: string }
   | { kind: 'checkpoint'; step: number }
   | { kind: 'mixture'; mixture: MixtureEvent }
   | { kind: 'best'; best: BestEvent }

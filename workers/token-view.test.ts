@@ -32,13 +32,16 @@ const TWEETS: RecipeTask = {
   validation_fraction: 0.1,
 };
 
+/** Longer than every FPB and tweet example, so no row is dropped for length (prepare never cuts the start of a prompt). */
+const WHOLE_EXAMPLES = 512;
+
 /** A few rows of FPB, for properties that do not need the whole file. */
 const FPB_SAMPLE: RecipeTask = { ...FPB, max_examples: 20, validation_fraction: 0 };
 
 const view = (task: RecipeTask, options: Partial<TokenViewRequest> = {}, onProgress?: (progress: PrepareProgress) => void) =>
   bridge.request(
     'data.tokenView',
-    { source: 'aidreams/aidreams260K', revision: 'main', hubEndpoint: server.endpoint, task, maxLength: 96, trainOnPrompts: false, examples: 3, ...options },
+    { source: 'aidreams/aidreams260K', revision: 'main', hubEndpoint: server.endpoint, task, maxLength: WHOLE_EXAMPLES, trainOnPrompts: false, examples: 3, ...options },
     onProgress ? { onProgress } : {},
   );
 
@@ -69,11 +72,15 @@ describe('data.tokenView: a task tokenized as training tokenizes it', { timeout:
     expect(examples[0]!.trained).toBe(examples[0]!.tokens.length - 1);
   });
 
-  it('marks examples cut to max_length, keeping the answer', async () => {
-    const { examples } = await view(FPB_SAMPLE, { maxLength: 12 });
-    expect(examples[0]!.tokens).toHaveLength(12);
-    expect(examples[0]!.truncated).toBe(true);
-    expect(examples[0]!.tokens.at(-1)!.trained).toBe(true);
+  it('cuts an example longer than max_length from the end of its answer, keeping the whole prompt', async () => {
+    const [whole] = (await view(FPB_SAMPLE, { examples: 1 })).examples;
+    const { examples } = await view(FPB_SAMPLE, { maxLength: whole!.tokens.length - 1, examples: 1 });
+    const cut = examples[0]!;
+    expect(cut.row).toBe(whole!.row);
+    expect(cut.truncated).toBe(true);
+    expect(cut.tokens).toEqual(whole!.tokens.slice(0, -1));
+    expect(cut.tokens.at(-1)!.trained).toBe(true);
+    expect(cut.trained).toBe(whole!.trained - 1);
   });
 
   it('reports the preparation’s progress: import, map, tokenize', async () => {

@@ -26,6 +26,8 @@ function progressEvents(progress: (event: TrainProgress) => void): RunEvents {
     onMixture: (mixture) => progress({ kind: 'mixture', mixture }),
     onBest: (best) => progress({ kind: 'best', best }),
     onEarlyStop: (stop) => progress({ kind: 'early_stop', ...stop }),
+    onEvalProgress: (evaluating) => progress({ kind: 'eval-progress', progress: evaluating }),
+    onNotice: (message) => progress({ kind: 'notice', message }),
   };
 }
 

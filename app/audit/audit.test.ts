@@ -124,6 +124,19 @@ describe('runAudit', () => {
     expect(report.findings).toContainEqual(expect.objectContaining({ kind: 'length', change: { type: 'set_max_length', value: audit.lengths.p99 } }));
   });
 
+  it('counts the rows max_length dropped whole as cut, with their lengths before the cut', async () => {
+    const train = Array.from({ length: 6 }, (_, i) => row(i, `text ${i}`, 'neutral'));
+    const input = task('t', train, [], 8);
+    input.tokenizedTrain = train.slice(0, 4).map((_, i) => (i === 0 ? tokens(i, 8, 2) : tokens(i, 6)));
+    input.droppedLengths = [20, 30];
+    const audit = (await runAudit([input], [], { terms, plan: null })).tasks.t!;
+    // 6 rows: one cut and kept (10 tokens before the cut), three of 6 tokens, two dropped (20 and 30).
+    expect(audit.lengths.truncated_share).toBeCloseTo(3 / 6, 12);
+    expect(audit.lengths.max).toBe(30);
+    expect(audit.lengths.mean).toBeCloseTo((10 + 6 * 3 + 20 + 30) / 6, 12);
+    expect(audit.lengths.histogram.at(-1)!.count).toBe(3);
+  });
+
   it('gives expected examples and epochs from the mixture, and flags tasks seen less than once or more than ten times', async () => {
     const big = task('big', Array.from({ length: 1000 }, (_, i) => row(i, `big ${i}`, 'a')));
     const small = task('small', Array.from({ length: 10 }, (_, i) => row(i, `small ${i}`, 'a')));

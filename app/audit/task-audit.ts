@@ -89,7 +89,7 @@ export async function auditTask(input: AuditTaskInput, options: TaskAuditOptions
     label_counts: labelCounts,
     validation_label_counts: validationCounts,
     majority: labelCounts ? majorityOf(labelCounts, validationCounts!) : null,
-    lengths: lengthSummary([...input.tokenizedTrain, ...input.tokenizedValidation], input.maxLength),
+    lengths: lengthSummary([...input.tokenizedTrain, ...input.tokenizedValidation], input.droppedLengths ?? [], input.maxLength),
     duplicates,
     pii,
     bias_tested: bias.tested,
@@ -153,8 +153,9 @@ function biasFlags(
   return { tested: candidates.length, level, flags };
 }
 
-function lengthSummary(examples: readonly TokenizedExample[], maxLength: number): LengthSummary {
-  const full = examples.map((example) => example.inputIds.length + example.truncatedTokens).sort((a, b) => a - b);
+function lengthSummary(examples: readonly TokenizedExample[], droppedLengths: readonly number[], maxLength: number): LengthSummary {
+  // Rows dropped for length are part of the picture: with prompts never cut, most overlong rows are dropped, not cut.
+  const full = [...examples.map((example) => example.inputIds.length + example.truncatedTokens), ...droppedLengths].sort((a, b) => a - b);
   let kept = 0;
   let withLoss = 0;
   for (const example of examples) {
@@ -172,7 +173,7 @@ function lengthSummary(examples: readonly TokenizedExample[], maxLength: number)
     p99: quantile(full, 0.99),
     max: full.at(-1) ?? 0,
     histogram,
-    truncated_share: examples.length > 0 ? examples.filter((example) => example.truncatedTokens > 0).length / examples.length : 0,
+    truncated_share: full.length > 0 ? (examples.filter((example) => example.truncatedTokens > 0).length + droppedLengths.length) / full.length : 0,
     loss_token_share: kept > 0 ? withLoss / kept : 0,
   };
 }

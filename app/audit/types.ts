@@ -14,6 +14,8 @@ export interface AuditTaskInput {
   validation: readonly Example[];
   tokenizedTrain: readonly TokenizedExample[];
   tokenizedValidation: readonly TokenizedExample[];
+  /** Lengths before the cut of the rows max_length dropped whole (tokenization's droppedLengths): they count as cut. */
+  droppedLengths?: readonly number[];
   maxLength: number;
 }
 
@@ -33,7 +35,7 @@ export interface LengthSummary {
   max: number;
   /** Counts per bin of width max_length / 10 (the last bin holds everything beyond max_length). */
   histogram: { from: number; to: number; count: number }[];
-  /** Rows cut at max_length. */
+  /** Rows cut at max_length, or dropped because the cut left them nothing to learn from. */
   truncated_share: number;
   /** Tokens that carry loss over all tokens kept. */
   loss_token_share: number;

@@ -67,7 +67,7 @@ describe('cocktail mix', () => {
       mixture: { strategy: 'temperature', temperature: 3 },
       lora: { r: 4, alpha: 8, targets: ['q_proj'] },
       batch_size: 4,
-      max_length: 64,
+      max_length: 128,
       steps: 5,
       seed: 5,
     });

@@ -6,6 +6,7 @@ import { openFileStorage } from '../store/fs.ts';
 import { checkAdapterBaseModel } from '../train/peft-layout.ts';
 import { evaluateRecipe } from '../train/run.ts';
 import { parseOptions } from './args.ts';
+import { evalJson, evalLine } from './eval-report.ts';
 import { readPeftAdapter } from './peft-files.ts';
 import { readRecipe, recipeEnvironment } from './recipe-env.ts';
 
@@ -22,10 +23,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   const ctx = await acquireNodeGpu({ label: 'cocktail eval' });
   // Tokenized tasks are cached beside other CLI state so repeated evaluations skip tokenization.
   const storage = await openFileStorage(join(process.env.COCKTAIL_CACHE ?? join(tmpdir(), 'cocktail-studio'), 'eval'));
-  const result = await evaluateRecipe(recipe, recipeEnvironment(recipeDir, ctx, storage, json), adapter);
-  for (const task of result.tasks) {
-    console.log(json ? JSON.stringify({ event: 'eval', ...task }) : `${task.task}: loss ${task.loss.toFixed(4)} ${task.metric} ${task.score.toFixed(4)} (${task.examples} examples)`);
-  }
+  const notice = (message: string) => (json ? console.log(JSON.stringify({ event: 'notice', message })) : console.error(`note: ${message}`));
+  const result = await evaluateRecipe(recipe, recipeEnvironment(recipeDir, ctx, storage, json), adapter, { onNotice: notice });
+  for (const task of result.tasks) console.log(json ? JSON.stringify({ event: 'eval', ...evalJson(task) }) : evalLine(task));
   ctx.destroy();
   return 0;
 }

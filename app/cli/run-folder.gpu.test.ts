@@ -39,7 +39,7 @@ const recipe = (overrides: Record<string, unknown> = {}) => ({
   tasks: [{ name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', max_examples: 16 }],
   lora: { r: 2, alpha: 4, targets: ['q_proj', 'k_proj'] },
   batch_size: 2,
-  max_length: 32,
+  max_length: 128,
   steps: 3,
   eval_every: 1000,
   eval_examples: 2,

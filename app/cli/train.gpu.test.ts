@@ -54,6 +54,48 @@ describe('cocktail train', { timeout: 300_000 }, () => {
       const final = evals.find((e) => e.task === task)!;
       expect(again.find((e) => e.task === task)).toMatchObject({ metric: final.metric, score: final.score, loss: final.loss });
     }
+    // Classification reports per class, checked against the confusion matrix it prints.
+    type Scores = { precision: number; recall: number; f1: number; support: number };
+    const fpb = again.find((e) => e.task === 'fpb') as { examples: number; score: number; per_class: Record<string, Scores>; macro_f1: number; majority_accuracy: number; confusion: Record<string, Record<string, number>> };
+    const labels = ['negative', 'neutral', 'positive'];
+    expect(Object.keys(fpb.per_class)).toEqual(labels);
+    expect(Object.keys(fpb.confusion)).toEqual(labels);
+    const cell = (expected: string, got: string) => fpb.confusion[expected]![got]!;
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    expect(sum(labels.flatMap((expected) => labels.map((got) => cell(expected, got))))).toBe(fpb.examples);
+    expect(fpb.score).toBeCloseTo(sum(labels.map((label) => cell(label, label))) / fpb.examples, 12);
+    const f1s: number[] = [];
+    for (const label of labels) {
+      const support = sum(labels.map((got) => cell(label, got)));
+      const predicted = sum(labels.map((expected) => cell(expected, label)));
+      const precision = predicted === 0 ? 0 : cell(label, label) / predicted;
+      const recall = support === 0 ? 0 : cell(label, label) / support;
+      expect(fpb.per_class[label]).toMatchObject({ support });
+      expect(fpb.per_class[label]!.precision).toBeCloseTo(precision, 12);
+      expect(fpb.per_class[label]!.recall).toBeCloseTo(recall, 12);
+      if (support + predicted > 0) f1s.push(precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall));
+    }
+    expect(fpb.macro_f1).toBeCloseTo(sum(f1s) / f1s.length, 12);
+    expect(fpb.majority_accuracy).toBeCloseTo(Math.max(...labels.map((label) => fpb.per_class[label]!.support)) / fpb.examples, 12);
+    await rm(dir, { recursive: true });
+  });
+
+  it('clamps a max_length longer than the model’s context before it prepares the data, and says so', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cocktail-recipe-'));
+    const recipe = {
+      model: { source: fixturePath('models/aidreams260K') },
+      tasks: [{ name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 8, validation_fraction: 0.002 }],
+      batch_size: 2,
+      max_length: 4096,
+      steps: 1,
+      eval_examples: 2,
+    };
+    const recipePath = join(dir, 'long.json');
+    await writeFile(recipePath, JSON.stringify(recipe));
+    const { stdout } = await run(process.execPath, [BIN, 'eval', '--recipe', recipePath, '--json']);
+    const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events[0]).toEqual({ event: 'notice', message: "max_length 4096 is longer than the model's context of 128 positions (max_position_embeddings): this run uses 128." });
+    expect(events.find((e) => e.event === 'eval')).toMatchObject({ task: 'fpb', examples: 2 });
     await rm(dir, { recursive: true });
   });
 

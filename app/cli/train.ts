@@ -10,6 +10,7 @@ import type { Recipe } from '../train/recipe.ts';
 import { RunFailedError, runRecipe } from '../train/run.ts';
 import { parseOptions } from './args.ts';
 import { gpuMemory } from './plan.ts';
+import { evalJson, evalLine } from './eval-report.ts';
 import { readRecipe, recipeEnvironment } from './recipe-env.ts';
 import { withSteps } from './recipe-tasks.ts';
 import { lockRunFolder, prepareRunFolder, type RunFolderIntent } from './run-folder.ts';
@@ -79,6 +80,7 @@ async function trainInFolder({ recipe, recipeDir, runId, out, intent, gpuMemory:
       recipeEnvironment(recipeDir, ctx, storage, json, gpuMemory(memory)),
       {
         onStage: (stage) => emit({ event: 'stage', stage }, `· ${stage}`),
+        onNotice: (message) => emit({ event: 'notice', message }, `note: ${message}`),
         onPrepared: (reports) => {
           for (const report of reports) {
             emit({ event: 'task', task: report.task, rows: report.rows, dropped: report.droppedRows, train: report.split.train, validation: report.split.validation }, `  ${report.task}: ${report.rows} rows, ${report.droppedRows} dropped, ${report.split.train} train / ${report.split.validation} validation`);
@@ -91,7 +93,7 @@ async function trainInFolder({ recipe, recipeDir, runId, out, intent, gpuMemory:
           emit({ event: 'step', ...step }, `step ${step.step}/${step.totalSteps} loss ${step.loss.toFixed(4)}${tasks} lr ${step.lr.toExponential(2)} |g| ${step.gradNorm.toFixed(3)}${step.skipped ? ' SKIPPED (non-finite)' : ''} ${Math.round(step.tokensPerSecond)} tok/s eta ${Math.round(step.etaSeconds)} s`);
         },
         onEval: (evaluation) => {
-          for (const task of evaluation.tasks) emit({ event: 'eval', step: evaluation.step, ...task }, `  eval ${task.task}: loss ${task.loss.toFixed(4)} ${task.metric} ${task.score.toFixed(4)}`);
+          for (const task of evaluation.tasks) emit({ event: 'eval', step: evaluation.step, ...evalJson(task) }, `  eval ${evalLine(task)}`);
         },
         onMixture: (mixture) => {
           const shares = mixture.taskNames.map((name, i) => `${name} ${mixture.probabilities[i]!.toFixed(3)}`).join(', ');

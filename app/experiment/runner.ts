@@ -271,7 +271,7 @@ async function evaluateAll(evaluator: Evaluator, prepared: readonly PreparedTask
   const evaluations: ArmSeedRecord['evaluations'] = {};
   const reports: TaskEvaluation[] = [];
   for (const task of prepared) {
-    const { perExample, ...report } = await evaluator.evaluateTask(task, adapter, { maxExamples: spec.recipe.eval_examples, maxNewTokens: spec.recipe.eval_max_new_tokens, perExample: true });
+    const { perExample, ...report } = await evaluator.evaluateTask(task, adapter, { examples: spec.recipe.eval_whole_split ? 'all' : spec.recipe.eval_examples, seed: spec.recipe.seed, maxNewTokens: spec.recipe.eval_max_new_tokens, labelScoring: spec.recipe.eval_label_scoring, perExample: true });
     evaluations[task.name] = { metric: report.metric, losses: perExample!.losses, scores: perExample!.scores };
     reports.push(report);
   }

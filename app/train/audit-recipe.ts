@@ -15,7 +15,7 @@ import { prepareTasks, type PrepareOptions } from './prepare.ts';
 import type { Recipe } from './recipe.ts';
 
 /** Raise when the audit's results for the same rows change, so cached ones are made again. */
-export const AUDIT_VERSION = 1;
+export const AUDIT_VERSION = 2;
 const AUDIT_KEY_PREFIX = `${TOKENIZED_KEY_PREFIX}audit/`;
 
 export interface AuditRecipeOptions {
@@ -37,7 +37,7 @@ export async function auditRecipe(recipe: Recipe, prepare: PrepareOptions, optio
       const [tokenized] = prepared.tasks;
       const [examples] = prepared.examples!;
       const [report] = prepared.reports;
-      inputs.push({ name: task.name, role: task.role, train: examples!.train, validation: examples!.validation, tokenizedTrain: tokenized!.train, tokenizedValidation: tokenized!.validation, maxLength: recipe.max_length });
+      inputs.push({ name: task.name, role: task.role, train: examples!.train, validation: examples!.validation, tokenizedTrain: tokenized!.train, tokenizedValidation: tokenized!.validation, droppedLengths: [...report!.tokenize.train.droppedLengths, ...report!.tokenize.validation.droppedLengths], maxLength: recipe.max_length });
       if (report!.cache) cacheKeys.set(task.name, `${report!.cache.train.key}|${report!.cache.validation.key}`);
     } catch (error) {
       if (error instanceof CocktailError && (error.code === 'CANCELLED' || error.code === 'DATA_CANCELLED')) throw error;

@@ -63,6 +63,11 @@ export function buildBatch(examples: readonly Draw[], T: number, padId = 0): Hos
   return fillBatch(examples.map((draw) => [draw]), T, padId);
 }
 
+/** Rows as given (several examples to a row, each its own segment), every row padded to T: evaluation packs this way. */
+export function buildRowsBatch(rows: readonly (readonly Draw[])[], T: number): HostBatch {
+  return fillBatch(rows, T);
+}
+
 function tooLong(example: TokenizedExample, T: number): never {
   throw new CocktailError('BATCH_TOO_LONG', `an example of ${example.inputIds.length} tokens (row ${example.source.row}) does not fit max_length ${T}; tokenize with truncation`, { row: example.source.row });
 }

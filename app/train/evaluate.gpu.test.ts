@@ -7,7 +7,7 @@ import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
 import { filesFromDirectory } from '../model/node-source.ts';
 import { referenceLoss, type ReferenceWeights } from '../model/reference.ts';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
-import { Evaluator } from './evaluate.ts';
+import { Evaluator, type CandidateScore } from './evaluate.ts';
 import type { PreparedTask } from './task-data.ts';
 
 let ctx: GpuContext;
@@ -63,6 +63,69 @@ describe('evaluation on the real aidreams260K model', { timeout: 120_000 }, () =
     expect(right.score).toBe(1);
     expect(wrong.score).toBe(0);
     expect(right.samples[0]).toEqual({ expected: continuation, got: continuation });
+  });
+
+  it('scores label words several prompts to a forward, equal to one prompt at a time and to the Float64 reference, in fewer forwards', async () => {
+    // Six prompts of different lengths, three candidate words of one, two and three tokens.
+    const prompts = [[1, 319, 459], [1, 42, 7, 100], [1, 300], [1, 319, 459, 355, 260], [1, 5, 6, 7, 8, 9], [1, 250]];
+    const words = [[355], [275, 429], [339, 315, 260]];
+    const validationPrompts = prompts.map((prompt, i) => ({
+      promptIds: Int32Array.from(prompt),
+      expected: `w${i % 3}`,
+      candidates: words.map((word) => ({ ids: Int32Array.from([...prompt, ...word]), scoreFrom: prompt.length })),
+    }));
+    const labels = ['w0', 'w1', 'w2'];
+    const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 16 }, 0);
+    const batched = await evaluator.labelScores(validationPrompts, labels, undefined);
+    const batchedForwards = evaluator.forwards;
+    const single: CandidateScore[][] = [];
+    for (const prompt of validationPrompts) single.push((await evaluator.labelScores([prompt], labels, undefined))[0]!);
+    const singleForwards = evaluator.forwards - batchedForwards;
+    evaluator.destroy();
+
+    // 18 sequences of 3 to 9 tokens pack into 8 rows of 16, 4 forwards of B = 2; one prompt at a time needs 6.
+    expect(singleForwards).toBe(prompts.length);
+    expect(batchedForwards).toBeLessThan(singleForwards);
+    expect(batchedForwards).toBe(4);
+    prompts.forEach((prompt, i) => {
+      words.forEach((word, j) => {
+        const ids = [...prompt, ...word];
+        const targets = ids.map((_, t) => (t + 1 < ids.length && t + 1 >= prompt.length ? ids[t + 1]! : -100));
+        const expected = referenceLoss(reference, ids, targets) * word.length;
+        expect(batched[i]![j]!.tokens).toBe(word.length);
+        expect(Math.abs(batched[i]![j]!.lossSum - expected)).toBeLessThan(1e-4 * Math.max(1, expected));
+        expect(Math.abs(batched[i]![j]!.lossSum - single[i]![j]!.lossSum)).toBeLessThan(1e-5 * Math.max(1, expected));
+      });
+    });
+  });
+
+  it('picks by summed or per-token log-probability, and reports per-class scores of the sample', async () => {
+    const prompts = [[1, 319, 459], [1, 42, 7, 100], [1, 300], [1, 319, 459, 355, 260]];
+    const words = [[355], [275, 429, 339]];
+    const validationPrompts = prompts.map((prompt, i) => ({
+      promptIds: Int32Array.from(prompt),
+      expected: i % 2 === 0 ? 'short' : 'long',
+      input: `prompt ${i}`,
+      candidates: words.map((word) => ({ ids: Int32Array.from([...prompt, ...word]), scoreFrom: prompt.length })),
+    }));
+    const labelWords = ['short', 'long'];
+    const prepared = task({ metric: 'accuracy', labelWords, validation: prompts.map(textExample), validationPrompts });
+    const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 16 }, 0);
+    const scores = await evaluator.labelScores(validationPrompts, labelWords, undefined);
+    const bySum = await evaluator.evaluateTask(prepared, undefined, { examples: 'all' });
+    const perToken = await evaluator.evaluateTask(prepared, undefined, { examples: 'all', labelScoring: 'per_token' });
+    evaluator.destroy();
+    const pick = (cost: (score: { lossSum: number; tokens: number }) => number) => scores.map((row) => labelWords[row.map(cost).indexOf(Math.min(...row.map(cost)))]!);
+    const sumPicks = pick((score) => score.lossSum);
+    const tokenPicks = pick((score) => score.lossSum / score.tokens);
+    expect(bySum.samples.map((sample) => sample.got).sort()).toEqual([...sumPicks].sort());
+    expect(perToken.samples.map((sample) => sample.got).sort()).toEqual([...tokenPicks].sort());
+    expect(perToken.labelScoring).toBe('per_token');
+    const correct = tokenPicks.filter((got, i) => got === validationPrompts[i]!.expected).length;
+    expect(perToken.score).toBeCloseTo(correct / prompts.length, 12);
+    expect(perToken.classification!.confusion.short!.short! + perToken.classification!.confusion.short!.long!).toBe(2);
+    expect(perToken.samples.map((sample) => sample.input).sort()).toEqual(['prompt 0', 'prompt 1', 'prompt 2', 'prompt 3']);
+    expect(perToken.sample).toEqual({ splitSize: 4, whole: true, labels: { short: 2, long: 2 }, splitLabels: { short: 2, long: 2 } });
   });
 
   it('generates greedily for ROUGE-L and exact match: the model’s own continuation scores 1', async () => {

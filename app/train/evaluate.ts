@@ -1,7 +1,9 @@
 /**
- * Evaluation of a task on its validation split: the loss (the same cross-entropy as training, no
- * backward) and the task's metric — accuracy by scoring every label word after the prompt and taking
- * the likeliest (no generation needed), or exact match, numeric match or ROUGE-L on greedy generations.
+ * Evaluation of a task on a seeded sample of its validation split (eval-sample.ts): the loss (the same
+ * cross-entropy as training, no backward) and the task's metric — accuracy by scoring every label word
+ * after the prompt and taking the likeliest (no generation needed; by summed log-probability, or per
+ * token so label words of different lengths compete fairly), with per-class scores and the confusion
+ * matrix, or exact match, numeric match or ROUGE-L on greedy generations.
  */
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import { CocktailError } from '../errors.ts';
@@ -16,26 +18,64 @@ import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
 import type { GpuLora } from '../model/lora-gpu.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
-import { buildBatch, IGNORE_INDEX, type HostBatch } from './batch.ts';
+import { IGNORE_INDEX, type HostBatch } from './batch.ts';
 import { exactMatch, numericMatch, rougeL } from './metrics.ts';
-import type { PreparedTask } from './task-data.ts';
+import { classificationReport, type ClassificationReport } from './classification-report.ts';
+import { packSequences } from './eval-packing.ts';
+import { evaluationSample } from './eval-sample.ts';
+import type { PreparedTask, ValidationPrompt } from './task-data.ts';
+
+export type LabelScoring = 'sum' | 'per_token';
 
 export interface TaskEvaluation {
   task: string;
   metric: PreparedTask['metric'];
-  /** Mean cross-entropy over the validation split's labelled positions. */
+  /** Mean cross-entropy over the evaluated examples' labelled positions. */
   loss: number;
   /** The metric's mean over the examples scored (equal to loss for the loss metric). */
   score: number;
   examples: number;
-  /** A few generations or choices, for the studio to show next to the number. */
-  samples: { expected: string; got: string }[];
+  /** A few answers, across labels for classification, for the studio to show next to the number. */
+  samples: { input?: string; expected: string; got: string }[];
+  /** Which examples were evaluated: the split's size, the label counts of the sample and of the split. */
+  sample?: { splitSize: number; whole: boolean; labels?: Record<string, number>; splitLabels?: Record<string, number> };
+  /** Classification: per-class scores, macro-F1, the confusion matrix and the majority-class bar. */
+  classification?: ClassificationReport;
+  /** Classification: how label words were scored (summed log-probability, or per token). */
+  labelScoring?: LabelScoring;
+  /** What a reader must know about these numbers (a sample size larger than the split, a missing label). */
+  notices?: string[];
   /**
-   * With `perExample`: each validation example's own loss (mean over its labelled positions) and its
-   * own metric score, in validation order; what experiment statistics resample (app/experiment).
+   * With `perExample`: each evaluated example's own loss (mean over its labelled positions) and its
+   * own metric score, in sample order; what experiment statistics resample (app/experiment).
    */
   perExample?: { losses: number[]; scores: number[] };
 }
+
+export interface EvaluateOptions {
+  /** Validation examples to evaluate, or the whole split (default 50). */
+  examples?: number | 'all';
+  /** Seeds the evaluation sample (the recipe's seed: the same examples in every run of the recipe). */
+  seed?: number;
+  maxNewTokens?: number;
+  labelScoring?: LabelScoring;
+  signal?: AbortSignal;
+  /** Also return each example's loss and score. */
+  perExample?: boolean;
+  /** Examples answered so far, of how many. */
+  onProgress?: (progress: { done: number; total: number }) => void;
+}
+
+/** A label word's score after one prompt: the summed cross-entropy of its tokens, and their count. */
+export interface CandidateScore {
+  lossSum: number;
+  tokens: number;
+}
+
+/** Answers shown per task: enough to see every label of a small label set a few times. */
+const SAMPLES_KEPT = 12;
+/** Input text kept per shown answer. */
+const INPUT_CHARS = 400;
 
 function stopIfCancelled(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new CocktailError('CANCELLED', 'the evaluation was cancelled');
@@ -48,6 +88,8 @@ export class Evaluator {
   readonly throughput: ThroughputEstimate;
   /** Command buffers the last batch was submitted in: its forward cut between layers into bounded submits. */
   submitsOfLastBatch = 0;
+  /** Forward passes run so far (what batching saves is counted here). */
+  forwards = 0;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -80,23 +122,42 @@ export class Evaluator {
   }
 
   /**
-   * `signal` stops the evaluation between batches and prompts with a CANCELLED error (a standalone
-   * evaluation is cancellable; a training run's evaluations finish, so a pause checkpoints after them).
+   * Evaluates a seeded sample of the task's validation split (eval-sample.ts). `signal` stops the
+   * evaluation between batches and prompts with a CANCELLED error (a standalone evaluation is
+   * cancellable; a training run's evaluations finish, so a pause checkpoints after them).
    */
-  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: { maxExamples?: number; maxNewTokens?: number; signal?: AbortSignal; perExample?: boolean } = {}): Promise<TaskEvaluation> {
-    const limit = options.maxExamples ?? 50;
-    const { signal } = options;
-    const { loss, perExample: losses } = await this.exampleLosses(task.validation.slice(0, limit), lora, signal);
-    const prompts = task.validationPrompts.slice(0, limit);
-    let scored: { score: number; samples: TaskEvaluation['samples']; scores: number[] } = { score: loss, samples: [], scores: losses };
-    if (task.metric === 'accuracy' && task.labelWords && prompts.length > 0) scored = await this.labelAccuracy(prompts, task.labelWords, lora, signal);
-    else if (task.metric !== 'loss' && task.metric !== 'accuracy' && prompts.length > 0) scored = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64, signal);
-    const evaluation: TaskEvaluation = { task: task.name, metric: task.metric, loss, score: scored.score, examples: task.metric === 'loss' ? Math.min(limit, task.validation.length) : prompts.length, samples: scored.samples.slice(0, 5) };
-    if (options.perExample) evaluation.perExample = { losses, scores: scored.scores };
-    return evaluation;
+  async evaluateTask(task: PreparedTask, lora: GpuLora | undefined, options: EvaluateOptions = {}): Promise<TaskEvaluation> {
+    const { signal, onProgress } = options;
+    const sample = evaluationSample(task, options.examples ?? 50, options.seed ?? 0);
+    const chosen = sample.indices;
+    const described = {
+      sample: { splitSize: sample.splitSize, whole: chosen.length === sample.splitSize, ...(sample.labels ? { labels: { ...sample.labels }, splitLabels: { ...sample.splitLabels } } : {}) },
+      ...(sample.notices.length > 0 ? { notices: [...sample.notices] } : {}),
+    };
+    const prompts = task.validationPrompts.length > 0 ? chosen.map((index) => task.validationPrompts[index]!) : [];
+    // Accuracy needs label words to score; without them (not a classification task) the loss stands in.
+    const answersPhase = task.metric !== 'loss' && (task.metric !== 'accuracy' || task.labelWords !== undefined) && prompts.length > 0;
+    const total = answersPhase ? prompts.length : chosen.length;
+    onProgress?.({ done: 0, total });
+    const { loss, perExample: losses } = await this.exampleLosses(chosen.map((index) => task.validation[index]!), lora, signal);
+    const withScores = (scores: number[]) => (options.perExample ? { perExample: { losses, scores } } : {});
+    if (!answersPhase || task.metric === 'loss') {
+      onProgress?.({ done: total, total });
+      return { task: task.name, metric: task.metric, loss, score: loss, examples: chosen.length, samples: [], ...described, ...withScores(losses) };
+    }
+    const report = (done: number) => onProgress?.({ done, total });
+    if (task.metric === 'accuracy') {
+      const labelScoring = options.labelScoring ?? 'sum';
+      const answers = await this.labelAnswers(prompts, task.labelWords!, lora, labelScoring, signal, report);
+      const classification = classificationReport(answers, task.labelWords!);
+      const scores = answers.map(({ expected, got }) => exactMatch(got, expected));
+      return { task: task.name, metric: task.metric, loss, score: classification.accuracy, examples: prompts.length, samples: acrossLabels(answers), classification, labelScoring, ...described, ...withScores(scores) };
+    }
+    const generated = await this.generationScore(prompts, task.metric, lora, options.maxNewTokens ?? 64, signal, report);
+    return { task: task.name, metric: task.metric, loss, score: generated.score, examples: prompts.length, samples: generated.samples.slice(0, 5), ...described, ...withScores(generated.scores) };
   }
 
-  /** Mean cross-entropy over every labelled position of `examples`. */
+  /** Mean cross-entropy over every labelled position of `examples`, several examples to a row. */
   async loss(examples: readonly TokenizedExample[], lora: GpuLora | undefined, signal?: AbortSignal): Promise<number> {
     return (await this.exampleLosses(examples, lora, signal)).loss;
   }
@@ -105,14 +166,19 @@ export class Evaluator {
   private async exampleLosses(examples: readonly TokenizedExample[], lora: GpuLora | undefined, signal?: AbortSignal): Promise<{ loss: number; perExample: number[] }> {
     let sum = 0;
     let count = 0;
-    const perExample: number[] = [];
-    for (let start = 0; start < examples.length; start += this.shape.B) {
+    const perExample = new Array<number>(examples.length).fill(Number.NaN);
+    for (const { batch, places } of packSequences(examples.map((example) => this.fit(example)), this.shape.B, this.shape.T)) {
       stopIfCancelled(signal);
-      const batch = buildBatch(examples.slice(start, start + this.shape.B).map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
       const { stats, rowLoss } = await this.run(batch, lora);
-      for (let row = 0; row < batch.B; row++) {
-        const rowSum = rowLoss.subarray(row * this.shape.T, (row + 1) * this.shape.T).reduce((a, b) => a + b, 0);
-        perExample.push(batch.rowLabels[row]! > 0 ? rowSum / batch.rowLabels[row]! : NaN);
+      for (const { sequence, start, length } of places) {
+        let lossSum = 0;
+        let labels = 0;
+        for (let t = start; t < start + length; t++) {
+          if (batch.targets[t] === IGNORE_INDEX) continue;
+          lossSum += rowLoss[t]!;
+          labels++;
+        }
+        if (labels > 0) perExample[sequence] = lossSum / labels;
       }
       sum += stats.lossSum;
       count += stats.labelCount;
@@ -120,39 +186,58 @@ export class Evaluator {
     return { loss: count > 0 ? sum / count : NaN, perExample };
   }
 
-  /** Scores each label word after the prompt by its log-probability; the likeliest is the model's answer. */
-  private async labelAccuracy(prompts: PreparedTask['validationPrompts'], words: readonly string[], lora: GpuLora | undefined, signal: AbortSignal | undefined) {
-    const scores: number[] = [];
-    const samples: TaskEvaluation['samples'] = [];
-    for (const { promptIds, expected, candidates: prepared } of prompts) {
+  /**
+   * Scores every label word after every prompt: each candidate's summed cross-entropy over its own
+   * tokens. The candidates of many prompts share each forward (eval-packing.ts). `onPrompts` hears
+   * how many prompts have all their candidates scored.
+   */
+  async labelScores(prompts: readonly ValidationPrompt[], words: readonly string[], lora: GpuLora | undefined, signal?: AbortSignal, onPrompts?: (done: number) => void): Promise<CandidateScore[][]> {
+    const sequences = prompts.flatMap(({ promptIds, candidates }) => (candidates ? candidates.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word))).map((sequence) => this.fit(sequence)));
+    const perPrompt = words.length;
+    const scores: CandidateScore[][] = prompts.map(() => []);
+    let scored = 0;
+    for (const { batch, places } of packSequences(sequences, this.shape.B, this.shape.T)) {
       stopIfCancelled(signal);
-      const candidates = prepared ? prepared.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word));
-      const losses: number[] = [];
-      for (let start = 0; start < candidates.length; start += this.shape.B) {
-        const slice = candidates.slice(start, start + this.shape.B);
-        const batch = buildBatch(slice.map((example) => ({ task: 0, example: this.fit(example) })), this.shape.T);
-        const { rowLoss } = await this.run(batch, lora);
-        slice.forEach((_, row) => losses.push(rowLoss.subarray(row * this.shape.T, (row + 1) * this.shape.T).reduce((a, b) => a + b, 0)));
+      const { rowLoss } = await this.run(batch, lora);
+      for (const { sequence, start, length } of places) {
+        let lossSum = 0;
+        let tokens = 0;
+        for (let t = start; t < start + length; t++) {
+          if (batch.targets[t] === IGNORE_INDEX) continue;
+          lossSum += rowLoss[t]!;
+          tokens++;
+        }
+        scores[Math.floor(sequence / perPrompt)]![sequence % perPrompt] = { lossSum, tokens };
+        scored = Math.max(scored, sequence + 1);
       }
-      const best = words[losses.indexOf(Math.min(...losses))]!;
-      scores.push(exactMatch(best, expected));
-      samples.push({ expected, got: best });
+      onPrompts?.(Math.floor(scored / perPrompt));
     }
-    return { score: scores.reduce((a, b) => a + b, 0) / prompts.length, samples, scores };
+    return scores;
   }
 
-  private async generationScore(prompts: PreparedTask['validationPrompts'], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number, signal: AbortSignal | undefined) {
+  /** Each prompt's likeliest label word, by summed or per-token log-probability. */
+  private async labelAnswers(prompts: readonly ValidationPrompt[], words: readonly string[], lora: GpuLora | undefined, scoring: LabelScoring, signal: AbortSignal | undefined, onProgress: (done: number) => void) {
+    const scores = await this.labelScores(prompts, words, lora, signal, onProgress);
+    return prompts.map(({ expected, input }, i) => {
+      const costs = scores[i]!.map(({ lossSum, tokens }) => (scoring === 'per_token' ? lossSum / Math.max(1, tokens) : lossSum));
+      const got = words[costs.indexOf(Math.min(...costs))]!;
+      return { ...(input === undefined ? {} : { input: input.slice(0, INPUT_CHARS) }), expected, got };
+    });
+  }
+
+  private async generationScore(prompts: readonly ValidationPrompt[], metric: 'exact_match' | 'numeric_match' | 'rouge_l', lora: GpuLora | undefined, maxNewTokens: number, signal: AbortSignal | undefined, onProgress: (done: number) => void) {
     const measure = { exact_match: exactMatch, numeric_match: numericMatch, rouge_l: rougeL }[metric];
     const generator = new Generator(this.ctx, this.model, { capacity: this.shape.T + maxNewTokens, ...(lora ? { lora } : {}), ...(this.submitBudget ? { submitBudget: this.submitBudget } : {}) });
     const scores: number[] = [];
     const samples: TaskEvaluation['samples'] = [];
     try {
-      for (const { promptIds, expected } of prompts) {
+      for (const [index, { promptIds, expected, input }] of prompts.entries()) {
         stopIfCancelled(signal);
         const prompt = Array.from(promptIds.slice(-this.shape.T));
         const { text = '' } = await generator.generate(prompt, { maxNewTokens, eosIds: this.tokenizer.eosIds, decode: (ids) => this.tokenizer.decode(ids, { skipSpecialTokens: true }) });
         scores.push(measure(text, expected));
-        samples.push({ expected, got: text });
+        samples.push({ ...(input === undefined ? {} : { input: input.slice(0, INPUT_CHARS) }), expected, got: text });
+        onProgress(index + 1);
       }
     } finally {
       generator.destroy();
@@ -205,6 +290,7 @@ export class Evaluator {
           work.submitLast(stream);
         }),
       );
+      this.forwards++;
       const [stats, rowLoss] = await readTensors(device, [tensors.stats, tensors.rowLoss]);
       await work!.measure();
       this.submitsOfLastBatch = work!.submits;
@@ -223,6 +309,18 @@ export class Evaluator {
 /** A sequence whose loss covers positions scoreFrom and after: a candidate answer after its prompt. */
 function scoredSequence(ids: Int32Array, scoreFrom: number): TokenizedExample {
   return { source: { row: 0 }, inputIds: ids, labels: Int32Array.from(ids, (id, t) => (t >= scoreFrom ? id : IGNORE_INDEX)), turnIndex: new Int32Array(ids.length), roles: [], truncatedTokens: 0 };
+}
+
+/** Up to SAMPLES_KEPT answers taken in turn from each expected label, so every label is seen. */
+function acrossLabels<Answer extends { expected: string }>(answers: readonly Answer[]): Answer[] {
+  const byLabel = new Map<string, Answer[]>();
+  for (const answer of answers) byLabel.set(answer.expected, [...(byLabel.get(answer.expected) ?? []), answer]);
+  const queues = [...byLabel.values()];
+  const chosen: Answer[] = [];
+  for (let round = 0; chosen.length < Math.min(SAMPLES_KEPT, answers.length); round++) {
+    for (const queue of queues) if (round < queue.length && chosen.length < SAMPLES_KEPT) chosen.push(queue[round]!);
+  }
+  return chosen;
 }
 
 function padBatch(batch: HostBatch, B: number): HostBatch {

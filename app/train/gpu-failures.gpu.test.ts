@@ -179,7 +179,7 @@ describe('GPU errors stop a run visibly and keep its last checkpoint (Dawn)', { 
       model: { source: 'aidreams260K' },
       tasks: [{ name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'loss', max_examples: 8 }],
       batch_size: 2,
-      max_length: 32,
+      max_length: 128,
       steps: 1,
     });
     // An adapter for a model with another hidden size: refused after the model is on the GPU.

@@ -176,7 +176,9 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
   checkLabelCount(task, sources.train.name, mapped.train);
   const split = splitTask(task, recipe.seed, withoutDuplicates(task, mapped.train.examples), mapped.validation && withoutDuplicates(task, mapped.validation.examples));
 
-  const tokenizeOptions: TokenizeOptions = { template: plan.template.rendering, trainOnPrompts: recipe.train_on_prompts, maxLength: recipe.max_length };
+  // An example longer than max_length loses the end of its answer (or is dropped), never the start of
+  // its prompt: cutting from the left left Alpaca rows without their instruction.
+  const tokenizeOptions: TokenizeOptions = { template: plan.template.rendering, trainOnPrompts: recipe.train_on_prompts, maxLength: recipe.max_length, truncationSide: 'right', overlong: recipe.overlong };
   const trainLabel = `${task.name} (${sources.train.name})`;
   const validationSource = sources.validation ?? sources.train;
   const validationLabel = `${task.name} (${validationSource.name})`;

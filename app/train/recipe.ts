@@ -67,6 +67,8 @@ export interface Recipe {
   batch_size: number;
   grad_accum: number;
   max_length: number;
+  /** An example longer than max_length: cut from the end of its answer, or dropped. */
+  overlong: 'truncate' | 'drop';
   packing: boolean;
   train_on_prompts: boolean;
   steps?: number;
@@ -76,6 +78,8 @@ export interface Recipe {
   recompute: boolean;
   eval_every: number;
   eval_examples: number;
+  eval_whole_split: boolean;
+  eval_label_scoring: 'sum' | 'per_token';
   eval_max_new_tokens: number;
   checkpoint_every: number;
   keep_checkpoints: number;

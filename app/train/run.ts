@@ -17,10 +17,11 @@ import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import type { RefusedCheckpoint } from './checkpoint.ts';
-import { Evaluator, type TaskEvaluation } from './evaluate.ts';
+import { Evaluator, type EvaluateOptions, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
 import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
+import { clampToContext } from './context-length.ts';
 import type { Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
 import { RunControl, type BestEvent, type MixtureEvent } from './run-control.ts';
@@ -58,10 +59,21 @@ export interface EvalEvent {
   tasks: TaskEvaluation[];
 }
 
+/** An evaluation under way: which task, at which training step (0 outside a run), examples done of total. */
+export interface EvalProgress {
+  step: number;
+  task: string;
+  done: number;
+  total: number;
+}
+
 export interface RunEvents {
   /** A stored checkpoint was refused on resume (its location and why); an older one is tried next. */
   onCheckpointRefused?(refused: RefusedCheckpoint): void;
   onStage?(stage: 'model' | 'data' | 'train' | 'evaluate' | 'export'): void;
+  /** Something the run changed or decided that the user should know (max_length clamped to the model's context). */
+  onNotice?(message: string): void;
+  onEvalProgress?(progress: EvalProgress): void;
   onPrepare?(progress: PrepareProgress): void;
   onPrepared?(reports: TaskPreparationReport[]): void;
   onStep?(event: StepEvent): void;
@@ -111,8 +123,10 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
   const files = await env.openModel(recipe.model.source, recipe.model.revision);
   const model = await loadModel(env.ctx, files, recipe.model.dtype ? { dtype: recipe.model.dtype } : {});
   try {
+    const clamped = clampToContext(recipe, model.config.maxPositionEmbeddings);
+    if (clamped.notice) events.onNotice?.(clamped.notice);
     events.onStage?.('data');
-    const prepared = await prepareTasks(recipe, {
+    const prepared = await prepareTasks(clamped.recipe, {
       tokenizer: model.tokenizer,
       modelVocabSize: model.config.vocabSize,
       openFile: env.openTaskFile,
@@ -125,7 +139,7 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
       ...(events.onPrepare ? { onProgress: events.onPrepare } : {}),
     });
     events.onPrepared?.(prepared.reports);
-    return { model, tasks: prepared.tasks };
+    return { model, tasks: prepared.tasks, recipe: clamped.recipe };
   } catch (error) {
     model.gpu.destroy();
     throw error;
@@ -138,7 +152,21 @@ async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<vo
   const raw = await env.openModelConfig(recipe.model.source, recipe.model.revision);
   const config = parseModelConfig(raw, `${recipe.model.source}/config.json`);
   const budget = env.memoryBudgetBytes ?? Infinity;
-  refuseUnlessFits(planRecipe(recipe, config, storedDtypeOf(raw), env.ctx.device.limits, budget), `${recipe.model.source} with this recipe`, budget);
+  // Planned at the length the run will use: max_length clamped to the model's context.
+  const planned = clampToContext(recipe, config.maxPositionEmbeddings).recipe;
+  refuseUnlessFits(planRecipe(planned, config, storedDtypeOf(raw), env.ctx.device.limits, budget), `${recipe.model.source} with this recipe`, budget);
+}
+
+/** What every evaluation of a recipe's tasks is given: the sample, its seed, and how labels are scored. */
+function evaluationOptions(recipe: Recipe, task: PreparedTask, step: number, events: RunEvents, signal?: AbortSignal): EvaluateOptions {
+  return {
+    examples: recipe.eval_whole_split ? 'all' : recipe.eval_examples,
+    seed: recipe.seed,
+    maxNewTokens: recipe.eval_max_new_tokens,
+    labelScoring: recipe.eval_label_scoring,
+    ...(signal ? { signal } : {}),
+    ...(events.onEvalProgress ? { onProgress: ({ done, total }) => events.onEvalProgress!({ step, task: task.name, done, total }) } : {}),
+  };
 }
 
 /** The batch shape evaluation uses: the recipe's batch size, and room for the longest example. */
@@ -150,8 +178,8 @@ export function evaluationShape(recipe: Recipe, tasks: readonly PreparedTask[]) 
  * Evaluates the recipe's tasks with a given PEFT adapter (or the base model), without training: the
  * numbers a run reports at its end, for an adapter trained anywhere.
  */
-export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapter: PeftFiles | undefined, events: RunEvents = {}, signal?: AbortSignal): Promise<EvalEvent> {
-  const { model, tasks } = await loadAndPrepare(recipe, env, events, signal);
+export async function evaluateRecipe(asked: Recipe, env: RunEnvironment, adapter: PeftFiles | undefined, events: RunEvents = {}, signal?: AbortSignal): Promise<EvalEvent> {
+  const { model, tasks, recipe } = await loadAndPrepare(asked, env, events, signal);
   let lora: GpuLora | undefined;
   let evaluator: Evaluator | undefined;
   try {
@@ -159,7 +187,7 @@ export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapte
     evaluator = new Evaluator(env.ctx, model.gpu, model.tokenizer, evaluationShape(recipe, tasks), lora?.config.r ?? 0);
     events.onStage?.('evaluate');
     const results: TaskEvaluation[] = [];
-    for (const task of tasks) results.push(await evaluator.evaluateTask(task, lora, { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens, ...(signal ? { signal } : {}) }));
+    for (const task of tasks) results.push(await evaluator.evaluateTask(task, lora, evaluationOptions(recipe, task, 0, events, signal)));
     const event = { step: 0, tasks: results };
     events.onEval?.(event);
     return event;
@@ -170,9 +198,9 @@ export async function evaluateRecipe(recipe: Recipe, env: RunEnvironment, adapte
   }
 }
 
-export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironment, events: RunEvents = {}, options: { signal?: AbortSignal; resume?: boolean } = {}): Promise<RunResult> {
+export async function runRecipe(asked: Recipe, runId: string, env: RunEnvironment, events: RunEvents = {}, options: { signal?: AbortSignal; resume?: boolean } = {}): Promise<RunResult> {
   const { ctx, storage, signal } = { ...env, signal: options.signal };
-  const { model, tasks } = await loadAndPrepare(recipe, env, events, signal);
+  const { model, tasks, recipe } = await loadAndPrepare(asked, env, events, signal);
   let trainer: Trainer | undefined;
   let evaluator: Evaluator | undefined;
   /** The step of the checkpoint a failed run resumes from (0: none yet). */
@@ -203,8 +231,7 @@ export async function runRecipe(recipe: Recipe, runId: string, env: RunEnvironme
     const evaluate = async (): Promise<string | null> => {
       const adapters = trainer!.gpuAdapters();
       const results: TaskEvaluation[] = [];
-      const limits = { maxExamples: recipe.eval_examples, maxNewTokens: recipe.eval_max_new_tokens };
-      for (const [index, task] of tasks.entries()) results.push(await evaluator!.evaluateTask(task, adapters.length > 1 ? adapters[index] : adapters[0], limits));
+      for (const [index, task] of tasks.entries()) results.push(await evaluator!.evaluateTask(task, adapters.length > 1 ? adapters[index] : adapters[0], evaluationOptions(recipe, task, trainer!.step, events)));
       const event = { step: trainer!.step, tasks: results };
       evaluations.push(event);
       events.onEval?.(event);

@@ -8,6 +8,8 @@ import type { RecipeTask } from './recipe.ts';
 export interface ValidationPrompt {
   promptIds: Int32Array;
   expected: string;
+  /** The text the model answers (the prompt's user turns), to show beside expected and got. */
+  input?: string;
   /**
    * Classification: for each label word (in labelWords' order), the whole exchange with that word as
    * the answer, tokenized exactly as training tokenizes it, and the position from which its tokens

@@ -130,7 +130,22 @@ function keyJson(key: TokenizationCacheKey, options: ResolvedTokenizeOptions): {
 }
 
 function reportToJson(report: TokenizeReport): Json {
-  return { ...report, untrained: { ...report.untrained, rows: [...report.untrained.rows] } };
+  return { ...report, untrained: { ...report.untrained, rows: [...report.untrained.rows] }, overlong: { ...report.overlong, rows: [...report.overlong.rows] }, droppedLengths: [...report.droppedLengths] };
+}
+
+/** Items stored before "droppedLengths" existed: their dropped examples' lengths are unknown. */
+function droppedLengthsFromJson(value: unknown): number[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || !value.every(isCount)) refuse('the stored report is malformed');
+  return value as number[];
+}
+
+/** Items stored before "overlong" existed dropped nothing for length. */
+function overlongFromJson(value: unknown): TokenizeReport['overlong'] {
+  if (value === undefined) return { count: 0, rows: [] };
+  const overlong = value as { count?: unknown; rows?: unknown };
+  if (!isCount(overlong.count) || !Array.isArray(overlong.rows) || !overlong.rows.every(isCount)) refuse('the stored report is malformed');
+  return { count: overlong.count as number, rows: overlong.rows as number[] };
 }
 
 function reportFromJson(value: unknown, task: string): TokenizeReport {
@@ -147,6 +162,8 @@ function reportFromJson(value: unknown, task: string): TokenizeReport {
     droppedTokens: droppedTokens!,
     droppedTrainedTokens: droppedTrainedTokens!,
     untrained: { count: count!, byTruncation: byTruncation!, rows: untrained.rows as number[] },
+    overlong: overlongFromJson(report?.overlong),
+    droppedLengths: droppedLengthsFromJson(report?.droppedLengths),
   };
 }
 

@@ -10,6 +10,7 @@ describe('tokenization options', () => {
       appendEos: true,
       maxLength: null,
       truncationSide: 'auto',
+      overlong: 'truncate',
     });
   });
 
@@ -18,6 +19,7 @@ describe('tokenization options', () => {
     [{ template: { kind: 'chat' }, maxLength: 1 }, /maxLength must be a whole number of tokens, at least 2; got 1/],
     [{ template: { kind: 'chat' }, maxLength: 12.5 }, /got 12\.5/],
     [{ template: { kind: 'chat' }, truncationSide: 'middle' }, /truncationSide must be one of auto, left, right; got "middle"/],
+    [{ template: { kind: 'chat' }, overlong: 'skip' }, /overlong must be "truncate" or "drop"; got "skip"/],
   ])('refuses %j before any example', (options, message) => {
     expect(() => resolveTokenizeOptions(options as unknown as TokenizeOptions)).toThrow(expect.objectContaining({ code: 'TOKENIZE_BAD_OPTIONS', message: expect.stringMatching(message) }));
   });

@@ -30,7 +30,11 @@ export interface TokenizeOptions {
   readonly maxLength?: number | null;
   /** Default "auto". */
   readonly truncationSide?: TruncationSide;
+  /** An example longer than maxLength: "truncate" (default) cuts it on truncationSide, "drop" leaves it out. */
+  readonly overlong?: Overlong;
 }
+
+export type Overlong = 'truncate' | 'drop';
 
 export interface ResolvedTokenizeOptions {
   readonly template: TemplateChoice;
@@ -38,6 +42,7 @@ export interface ResolvedTokenizeOptions {
   readonly appendEos: boolean;
   readonly maxLength: number | null;
   readonly truncationSide: TruncationSide;
+  readonly overlong: Overlong;
 }
 
 /** The shortest useful limit: labels[0] never carries loss, so one token can teach nothing. */
@@ -63,11 +68,16 @@ export function resolveTokenizeOptions(options: TokenizeOptions): ResolvedTokeni
   if (!TRUNCATION_SIDES.includes(truncationSide)) {
     throw new TokenizeError('TOKENIZE_BAD_OPTIONS', `truncationSide must be one of ${TRUNCATION_SIDES.join(', ')}; got ${JSON.stringify(truncationSide)}`, { field: 'truncationSide' });
   }
+  const overlong = options.overlong ?? 'truncate';
+  if (overlong !== 'truncate' && overlong !== 'drop') {
+    throw new TokenizeError('TOKENIZE_BAD_OPTIONS', `overlong must be "truncate" or "drop"; got ${JSON.stringify(overlong)}`, { field: 'overlong' });
+  }
   return {
     template: resolvedTemplate,
     trainOnPrompts: options.trainOnPrompts ?? false,
     appendEos: options.appendEos ?? true,
     maxLength,
     truncationSide,
+    overlong,
   };
 }

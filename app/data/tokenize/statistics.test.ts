@@ -29,6 +29,8 @@ const task = (examples: TokenizedExample[]): TokenizedTask => ({
     droppedTokens: 7,
     droppedTrainedTokens: 2,
     untrained: { count: 1, byTruncation: 1, rows: [9] },
+    overlong: { count: 0, rows: [] },
+    droppedLengths: [],
   },
 });
 

@@ -23,6 +23,8 @@ describe('tokenizing a task of real rows', () => {
       droppedTokens: 0,
       droppedTrainedTokens: 0,
       untrained: { count: 0, byTruncation: 0, rows: [] },
+      overlong: { count: 0, rows: [] },
+      droppedLengths: [],
     });
   }, 120_000);
 
@@ -55,6 +57,9 @@ describe('tokenizing a task of real rows', () => {
     expect(task.examples).toHaveLength(0);
     expect(task.report.untrained).toEqual({ count: 50, byTruncation: 50, rows: examples.map((example) => example.source.row) });
     expect(formatTokenizeReport(task.report)).toContain('50 example(s) had no trained token left and were dropped (50 by truncation; raise maxLength or cut from the other side): row 1, row 2,');
+    // Each dropped example's length before the cut, as tokenizing it without a limit gives it (what the audit counts).
+    const whole = await tokenizeTask(examples, tokenizer, { template: { kind: 'plain', name: 'alpaca' } }, { task: 'train.jsonl' });
+    expect(task.report.droppedLengths).toEqual(whole.examples.map((example) => example.inputIds.length));
   }, 60_000);
 
   it('tokenizes Alpaca with a chat template: the statistics agree with the arrays', async () => {

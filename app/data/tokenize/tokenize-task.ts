@@ -32,6 +32,13 @@ export interface TokenizeReport {
   readonly droppedTrainedTokens: number;
   /** Examples with no trained token, which were dropped; byTruncation of them had some before the cut. */
   readonly untrained: { readonly count: number; readonly byTruncation: number; readonly rows: readonly number[] };
+  /** With overlong "drop": examples longer than maxLength, left out whole (not counted as truncated). */
+  readonly overlong: { readonly count: number; readonly rows: readonly number[] };
+  /**
+   * The length before the cut (in tokens) of every example dropped for length (overlong, or left with no
+   * trained token by the cut): kept examples carry theirs as truncatedTokens, and the audit counts both.
+   */
+  readonly droppedLengths: readonly number[];
 }
 
 export interface TokenizedTask {
@@ -60,6 +67,9 @@ export async function tokenizeTask(examples: readonly Example[], tokenizer: Text
   let droppedTrainedTokens = 0;
   let untrained = 0;
   let untrainedByTruncation = 0;
+  const overlongRows: number[] = [];
+  let overlong = 0;
+  const droppedLengths: number[] = [];
 
   for (const [index, example] of examples.entries()) {
     if (index % PROGRESS_EVERY === 0) {
@@ -76,12 +86,21 @@ export async function tokenizeTask(examples: readonly Example[], tokenizer: Text
       if (badTokens.length < MAX_LISTED_PROBLEMS) badTokens.push(error.message);
       continue;
     }
+    if (result.droppedTokens > 0 && exampleTokenizer.options.overlong === 'drop') {
+      overlong++;
+      if (overlongRows.length < MAX_LISTED_ROWS) overlongRows.push(example.source.row);
+      droppedLengths.push(result.example.inputIds.length + result.droppedTokens);
+      continue;
+    }
     if (result.droppedTokens > 0) truncatedExamples++;
     droppedTokens += result.droppedTokens;
     droppedTrainedTokens += result.droppedTrainedTokens;
     if (trainedCount(result.example.labels) === 0) {
       untrained++;
-      if (result.droppedTrainedTokens > 0) untrainedByTruncation++;
+      if (result.droppedTrainedTokens > 0) {
+        untrainedByTruncation++;
+        droppedLengths.push(result.example.inputIds.length + result.droppedTokens);
+      }
       if (untrainedRows.length < MAX_LISTED_ROWS) untrainedRows.push(example.source.row);
       continue;
     }
@@ -107,6 +126,8 @@ export async function tokenizeTask(examples: readonly Example[], tokenizer: Text
       droppedTokens,
       droppedTrainedTokens,
       untrained: { count: untrained, byTruncation: untrainedByTruncation, rows: untrainedRows },
+      overlong: { count: overlong, rows: overlongRows },
+      droppedLengths,
     },
   };
 }
@@ -123,6 +144,11 @@ export function formatTokenizeReport(report: TokenizeReport): string {
     lines.push(
       `${report.untrained.count} example(s) had no trained token left and were dropped (${report.untrained.byTruncation} by truncation; raise maxLength or cut from the other side): ${rows}${more}.`,
     );
+  }
+  if (report.overlong.count > 0) {
+    const rows = report.overlong.rows.map((row) => `row ${row}`).join(', ');
+    const more = report.overlong.count > report.overlong.rows.length ? ` and ${report.overlong.count - report.overlong.rows.length} more` : '';
+    lines.push(`${report.overlong.count} example(s) were longer than maxLength and were dropped whole: ${rows}${more}.`);
   }
   return lines.join('\n');
 }

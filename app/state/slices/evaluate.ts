@@ -4,7 +4,7 @@ import { mergeEvaluations, runEvaluationJobs, type EvaluationJob } from '../../s
 import { loadSavedEvaluations, saveEvaluations, type SavedEvaluation } from '../../studio/saved-evaluations.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
 import { parseRecipe } from '../../train/recipe.ts';
-import type { EvalEvent } from '../../train/run.ts';
+import type { EvalEvent, EvalProgress } from '../../train/run.ts';
 import type { CommandType, TrainProgress } from '../../../workers/protocol.ts';
 import type { AppState } from '../store.ts';
 import { hubSettingsOf } from './model.ts';
@@ -23,6 +23,8 @@ export interface EvaluationState {
   label?: string;
   stage?: 'model' | 'data' | 'train' | 'evaluate' | 'export';
   prepare?: PrepareProgress;
+  /** The task being evaluated, examples done of total. */
+  evaluating?: EvalProgress;
   /** Per-task runs are evaluated one task at a time: which of how many. */
   job: number;
   jobs: number;
@@ -51,15 +53,16 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
   const update = (change: Partial<EvaluationState>) => set((state) => ({ evaluation: { ...state.evaluation, ...change } }));
 
   const onProgress = (progress: TrainProgress) => {
-    if (progress.kind === 'stage') update({ stage: progress.stage, ...(progress.stage === 'data' ? {} : { prepare: undefined }) });
+    if (progress.kind === 'stage') update({ stage: progress.stage, ...(progress.stage === 'data' ? {} : { prepare: undefined, evaluating: undefined }) });
     else if (progress.kind === 'prepare') update({ prepare: progress.progress });
+    else if (progress.kind === 'eval-progress') update({ evaluating: progress.progress });
   };
 
   const run = async (label: string, model: string, jobsOf: () => EvaluationJob[], adapterKey?: string) => {
     if (get().evaluation.status === 'running') return;
     const controller = new AbortController();
     abort = controller;
-    update({ status: 'running', label, job: 0, jobs: 0, stage: undefined, prepare: undefined, error: undefined, waitingBehind: undefined });
+    update({ status: 'running', label, job: 0, jobs: 0, stage: undefined, prepare: undefined, evaluating: undefined, error: undefined, waitingBehind: undefined });
     try {
       const jobs = jobsOf();
       const hub = hubSettingsOf(get());
@@ -73,7 +76,7 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
         );
         // The engine checks for cancellation only between its stages: a result that comes after Cancel is not kept.
         if (controller.signal.aborted) {
-          update({ status: 'cancelled', stage: undefined, prepare: undefined });
+          update({ status: 'cancelled', stage: undefined, prepare: undefined, evaluating: undefined });
           return;
         }
       }
@@ -82,10 +85,10 @@ export const createEvaluateSlice: StateCreator<AppState, [], [], EvaluateSlice> 
       const id = `evaluation-${finishedAt.toString(36)}-${++sequence}`;
       const result: EvaluationResult = { id, label, model, ...(adapterKey ? { adapterKey } : {}), evaluation: mergeEvaluations(events), finishedAt };
       const results = [...get().evaluation.results, result];
-      update({ status: 'done', stage: undefined, prepare: undefined, results, notSaved: !saveEvaluations(results) });
+      update({ status: 'done', stage: undefined, prepare: undefined, evaluating: undefined, results, notSaved: !saveEvaluations(results) });
     } catch (error) {
       const report = toErrorReport(error);
-      update({ status: report.code === 'CANCELLED' || controller.signal.aborted ? 'cancelled' : 'failed', error: report, stage: undefined, prepare: undefined });
+      update({ status: report.code === 'CANCELLED' || controller.signal.aborted ? 'cancelled' : 'failed', error: report, stage: undefined, prepare: undefined, evaluating: undefined });
     } finally {
       if (abort === controller) abort = undefined;
     }

@@ -4,7 +4,7 @@ import { openIndexedDbStorage } from '../../store/idb.ts';
 import { isExperimentItem, type Json } from '../../store/storage.ts';
 import { latestCheckpointMeta, type CheckpointMeta } from '../../train/checkpoint.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
-import type { EvalEvent } from '../../train/run.ts';
+import type { EvalEvent, EvalProgress } from '../../train/run.ts';
 import type { MixtureEvent } from '../../train/run-control.ts';
 import type { StepRecord } from '../../train/trainer.ts';
 import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
@@ -59,6 +59,10 @@ export interface TrainRun {
   taskNames: string[];
   stage?: TrainStage;
   prepare?: PrepareProgress;
+  /** An evaluation under way (mid-run or final): which task, examples done of total. */
+  evaluating?: EvalProgress;
+  /** What the engine changed and said so (max_length clamped to the model's context). */
+  notices?: string[];
   step: number;
   totalSteps: number;
   etaSeconds?: number;
@@ -134,8 +138,15 @@ export function applyProgress(run: TrainRun, events: readonly TrainProgress[]): 
       case 'prepare':
         next.prepare = event.progress;
         break;
+      case 'eval-progress':
+        next.evaluating = event.progress;
+        break;
+      case 'notice':
+        next.notices = [...(next.notices ?? []), event.message];
+        break;
       case 'step': {
         const { step } = event;
+        delete next.evaluating;
         history ??= [...run.history];
         appendPoint(history, toStepPoint(step));
         next.step = step.step;
@@ -146,6 +157,7 @@ export function applyProgress(run: TrainRun, events: readonly TrainProgress[]): 
         break;
       }
       case 'eval':
+        delete next.evaluating;
         next.evaluations = mergeEvaluation(next.evaluations, event.eval);
         break;
       case 'checkpoint':

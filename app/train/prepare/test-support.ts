@@ -31,7 +31,7 @@ export function openRecipeFile(recipePath: string): Promise<Blob> {
 
 /** A recipe with the test's tasks, short sequences and a fixed seed; defaults filled as parseRecipe fills them. */
 export function testRecipe(tasks: readonly unknown[], extra: Record<string, unknown> = {}): Recipe {
-  return parseRecipe({ model: { source: MODEL_DIR }, tasks, max_length: 128, seed: 17, steps: 10, ...extra });
+  return parseRecipe({ model: { source: MODEL_DIR }, tasks, max_length: 512, seed: 17, steps: 10, ...extra });
 }
 
 export const FPB_TASK = {

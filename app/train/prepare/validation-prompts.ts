@@ -10,8 +10,9 @@
  * whole exchange share, and a token merged across the start of the answer is left for the model to
  * generate, as it learned to. The tokenizer's leading ids (BOS) go first, as in training.
  *
- * A prompt longer than max_length - 1 tokens is cut from the left like a training example (a BOS in
- * front stays), leaving room for the answer to begin within the length the model was trained on.
+ * Training keeps the start of every example (prepare.ts cuts the end of the answer), so a kept
+ * example's prompt fits; a label word's candidate that still runs past max_length is cut from the left
+ * (a BOS in front stays), keeping the scored word within the length the model was trained on.
  */
 import { describeLocation, type ConversationExample, type Example, type Turn } from '../../data/index.ts';
 import { PLAIN_TEMPLATES, plainGenerationPrompt, renderPlainConversation, TokenizeError, type TemplateChoice, type TokenizedExample } from '../../data/tokenize/index.ts';
@@ -80,6 +81,10 @@ function createPromptBuilder(tokenizer: TextTokenizer, options: PromptOptions): 
     return {
       promptIds: Int32Array.from(cutFromLeft(ids, longest, facts.bosId)),
       expected: expectedAnswer(example, answer),
+      input: promptTurns
+        .filter((turn) => turn.role === 'user')
+        .map((turn) => turn.content)
+        .join('\n'),
       ...(candidates ? { candidates } : {}),
     };
   };

@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import { useStudio } from '../../state/store.ts';
 import { Field } from '../components/Field.tsx';
+import { EvaluationSettings } from './EvaluationSettings.tsx';
 import { hrefFor } from '../routes.ts';
 
 const BASE_MODEL = '';
@@ -42,6 +43,7 @@ export function EvaluateModel() {
           Evaluate
         </button>
       </div>
+      <EvaluationSettings />
       {tasks === 0 && (
         <p className="muted">
           The recipe has no tasks yet: add them on the <a href={hrefFor('tasks')}>Tasks page</a>.

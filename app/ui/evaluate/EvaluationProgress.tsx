@@ -15,7 +15,7 @@ const STAGE_DOING: Record<NonNullable<EvaluationState['stage']>, string> = {
 /** The evaluation in flight (stage, data preparation, Cancel), or how the last one ended. */
 export function EvaluationProgress() {
   const evaluation = useStudio((state) => state.evaluation);
-  const { status, label, stage, prepare, job, jobs, error, waitingBehind } = evaluation;
+  const { status, label, stage, prepare, evaluating, job, jobs, error, waitingBehind } = evaluation;
   if (status === 'idle') return null;
   if (status === 'running') {
     const part = jobs > 1 ? ` (task ${job} of ${jobs})` : '';
@@ -23,9 +23,11 @@ export function EvaluationProgress() {
       <div className="eval-progress">
         <p role="status">
           Evaluating {label}
-          {part}: {waitingBehind ? waitingFor(waitingBehind) : `${stage ? STAGE_DOING[stage] : 'starting'}…`}
+          {part}: {waitingBehind ? waitingFor(waitingBehind) : evaluating && stage === 'evaluate' ? `evaluating ${evaluating.task}, ${evaluating.done} of ${evaluating.total}…` : `${stage ? STAGE_DOING[stage] : 'starting'}…`}
         </p>
-        {prepare && prepare.total > 0 ? (
+        {stage === 'evaluate' && evaluating ? (
+          <ProgressBar label={`Evaluating ${evaluating.task}`} value={evaluating.done} max={evaluating.total || null} detail={`${evaluating.done} of ${evaluating.total} examples`} />
+        ) : prepare && prepare.total > 0 ? (
           <ProgressBar label={`Preparing ${prepare.task}`} value={prepare.done} max={prepare.total} />
         ) : (
           <ProgressBar label="Evaluation progress" value={0} max={null} />

@@ -1,13 +1,13 @@
 import { formatMetric, METRIC_LABELS } from '../../studio/compare-runs.ts';
 import type { EvaluationSource } from '../../studio/evaluation-sources.ts';
+import { TaskDetails } from './TaskDetails.tsx';
 
-/** How many of each task's answers to show next to its number. */
-const SAMPLES_SHOWN = 3;
-
-/** One evaluation per task: metric, score, validation loss, examples, and a few answers expected vs given. */
+/**
+ * One evaluation per task: metric, score, validation loss and examples, then each task's details
+ * (the sample, per-class results and confusion matrix, answers with their input).
+ */
 export function MetricsTable({ source }: { source: EvaluationSource }) {
   const { tasks } = source.evaluation;
-  const withSamples = tasks.filter((task) => task.samples.length > 0);
   return (
     <>
       <table className="eval-metrics">
@@ -41,30 +41,9 @@ export function MetricsTable({ source }: { source: EvaluationSource }) {
           ))}
         </tbody>
       </table>
-      {withSamples.length > 0 && (
-        <details className="eval-samples">
-          <summary>Answers from the validation split: expected vs got</summary>
-          {withSamples.map((task) => (
-            <table key={task.task} className="eval-sample-table">
-              <caption>{task.task}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Expected</th>
-                  <th scope="col">Got</th>
-                </tr>
-              </thead>
-              <tbody>
-                {task.samples.slice(0, SAMPLES_SHOWN).map((sample, index) => (
-                  <tr key={index} className={sample.expected.trim() === sample.got.trim() ? 'sample-match' : undefined}>
-                    <td>{sample.expected}</td>
-                    <td>{sample.got || <span className="muted">(nothing)</span>}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ))}
-        </details>
-      )}
+      {tasks.map((task) => (
+        <TaskDetails key={task.task} task={task} />
+      ))}
     </>
   );
 }

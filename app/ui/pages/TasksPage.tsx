@@ -3,6 +3,7 @@ import { useStudio } from '../../state/store.ts';
 import { rowsWithErrors } from '../../data/import/label-columns.ts';
 import { draftFromTask, fileSource, newDraft, settingsOfSource, suggestTaskMapping, taskNameFromFile } from '../../studio/task-mapping.ts';
 import type { RecipeTask } from '../../train/recipe.ts';
+import { ContextNotice } from '../components/ContextNotice.tsx';
 import { ColumnMapping } from '../tasks/ColumnMapping.tsx';
 import { HubTaskForm } from '../tasks/HubTaskForm.tsx';
 import { ImportedFiles } from '../tasks/ImportedFiles.tsx';
@@ -76,6 +77,7 @@ export function TasksPage() {
           Each task is a data set the adapter learns from. Import a file (or name a Hub data set), tell the studio which column plays which part, and add it to the recipe.
           The mixture decides how often each task is sampled.
         </p>
+        <ContextNotice />
       </section>
 
       <TaskImport />

@@ -1,3 +1,4 @@
+import { ContextNotice } from '../components/ContextNotice.tsx';
 import { useEffect } from 'react';
 import { ACTIVE_STATUSES, type TrainStage, type TrainStatus } from '../../state/slices/train.ts';
 import { useStudio } from '../../state/store.ts';
@@ -71,6 +72,7 @@ export function TrainPage() {
       <section className="panel" aria-labelledby="train-title">
         <h2 id="train-title">Train</h2>
         <RecipeSummary />
+        {!active && <ContextNotice />}
         {!active && <RecipeProblems problems={problems} />}
         {!active && problems.length === 0 && <RunEstimate />}
         {!active && problems.length === 0 && <RecipeFit />}

@@ -35,6 +35,11 @@ export function describeRun(run: TrainRun): string {
     case 'idle':
       return 'No run yet.';
     case 'running':
+      // An evaluation in the middle of training is a stage of its own, not a step frozen for minutes.
+      if (run.evaluating) {
+        const { task, done, total } = run.evaluating;
+        return `Running: ${run.stage === 'evaluate' ? 'final evaluation, ' : ''}evaluating ${task}, ${done} of ${total}${run.stage === 'evaluate' ? '' : ` (after ${steps})`}.`;
+      }
       return run.stage ? `Running: ${STAGE_DOING[run.stage]}${run.stage === 'train' ? `, ${steps}` : ''}.` : 'Starting…';
     case 'pausing':
       return `Pausing at ${steps}: saving a checkpoint…`;
@@ -79,6 +84,14 @@ export function RunProgress() {
       {run.status === 'running' && run.stage === 'data' && run.prepare && (
         <ProgressBar label="Data preparation" value={run.prepare.done} max={run.prepare.total || null} detail={`${run.prepare.task}: ${PREPARE_DOING[run.prepare.stage]} ${run.prepare.done.toLocaleString()} of ${run.prepare.total.toLocaleString()}`} />
       )}
+      {run.status === 'running' && run.evaluating && (
+        <ProgressBar label="Evaluation progress" value={run.evaluating.done} max={run.evaluating.total || null} detail={`${run.evaluating.task}: ${run.evaluating.done} of ${run.evaluating.total} examples`} />
+      )}
+      {run.notices?.map((notice) => (
+        <p key={notice} className="banner warn">
+          {notice}
+        </p>
+      ))}
       {(run.status === 'running' || run.status === 'pausing' || run.step > 0) && (
         <ProgressBar
           label="Training progress"

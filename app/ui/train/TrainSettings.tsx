@@ -123,7 +123,19 @@ export function TrainSettings({ disabled }: { disabled: boolean }) {
           <legend>Batches and sequences</legend>
           <NumberField label="Batch size" path="batch_size" integer min={1} value={recipe.batch_size} onChange={(batch_size) => top({ batch_size })} problems={problems} hint="Examples per micro-batch; GPU memory grows with it." />
           <NumberField label="Gradient accumulation" path="grad_accum" integer min={1} value={recipe.grad_accum} onChange={(grad_accum) => top({ grad_accum })} problems={problems} hint="Micro-batches per optimizer step: a batch this many times larger without more memory." />
-          <NumberField label="Max length (tokens)" path="max_length" integer min={2} value={recipe.max_length} onChange={(max_length) => top({ max_length })} problems={problems} hint="Longer examples are cut to this; memory grows with it." />
+          <NumberField label="Max length (tokens)" path="max_length" integer min={2} value={recipe.max_length} onChange={(max_length) => top({ max_length })} problems={problems} hint="Longer examples lose the end of their answer (the prompt stays whole); memory grows with it. Clamped to the model's context." />
+          <SelectField
+            label="Examples longer than max length"
+            path="overlong"
+            value={recipe.overlong}
+            options={[
+              { value: 'truncate', label: 'Cut the end of the answer' },
+              { value: 'drop', label: 'Leave them out' },
+            ]}
+            onChange={(overlong) => top({ overlong })}
+            problems={problems}
+            hint="Either way the start of the prompt is never cut; the Tasks page's report counts what was cut or left out."
+          />
           <CheckboxField label="Packing" path="packing" checked={recipe.packing} onChange={(packing) => top({ packing })} hint="Puts several short examples into one sequence, so fewer tokens are padding." />
           <CheckboxField label="Train on prompts" path="train_on_prompts" checked={recipe.train_on_prompts} onChange={(train_on_prompts) => top({ train_on_prompts })} hint="Also learn from the prompt tokens, not only the answers; usually off." />
         </fieldset>
@@ -158,6 +170,19 @@ export function TrainSettings({ disabled }: { disabled: boolean }) {
           <legend>Evaluation and checkpoints</legend>
           <NumberField label="Evaluate every (steps)" path="eval_every" integer min={1} value={recipe.eval_every} onChange={(eval_every) => top({ eval_every })} problems={problems} hint="Steps between evaluations on each task’s validation split; the run also ends with one." />
           <NumberField label="Evaluation examples" path="eval_examples" integer min={1} value={recipe.eval_examples} onChange={(eval_examples) => top({ eval_examples })} problems={problems} hint="Validation examples per task in each evaluation: more is steadier and slower." />
+          <CheckboxField label="Whole validation split" path="eval_whole_split" checked={recipe.eval_whole_split} onChange={(eval_whole_split) => top({ eval_whole_split })} hint="Evaluate every validation example instead of a seeded, label-stratified sample." />
+          <SelectField
+            label="Label scoring"
+            path="eval_label_scoring"
+            value={recipe.eval_label_scoring}
+            options={[
+              { value: 'sum', label: 'Summed log-probability' },
+              { value: 'per_token', label: 'Log-probability per token' },
+            ]}
+            onChange={(eval_label_scoring) => top({ eval_label_scoring })}
+            problems={problems}
+            hint="Classification: per token (length-normalized) keeps label words of more tokens from losing for their length."
+          />
           <NumberField label="Generated tokens per answer" path="eval_max_new_tokens" integer min={1} value={recipe.eval_max_new_tokens} onChange={(eval_max_new_tokens) => top({ eval_max_new_tokens })} problems={problems} hint="For metrics scored on generated text (ROUGE-L, exact and numeric match)." />
           <NumberField label="Checkpoint every (steps)" path="checkpoint_every" integer min={1} value={recipe.checkpoint_every} onChange={(checkpoint_every) => top({ checkpoint_every })} problems={problems} hint="A reload or a crash loses at most this many steps; resuming starts from the last checkpoint." />
           <NumberField label="Checkpoints kept" path="keep_checkpoints" integer min={1} value={recipe.keep_checkpoints} onChange={(keep_checkpoints) => top({ keep_checkpoints })} problems={problems} hint="The newest ones are kept; when the latest is damaged, resuming falls back to the one before." />

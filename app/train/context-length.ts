@@ -1,0 +1,17 @@
+/**
+ * max_length against the model's context. A max_length beyond the positions the model was trained for
+ * would train and evaluate on positions it never saw (RoPE extrapolates poorly): runs use the model's
+ * context instead and say so, and the Train and Tasks pages say it before a run starts. Pure, so the
+ * pages, the engine and the CLI share one rule and one sentence.
+ */
+import type { Recipe } from './recipe.ts';
+
+export function contextNotice(maxLength: number, contextLength: number): string | undefined {
+  if (maxLength <= contextLength) return undefined;
+  return `max_length ${maxLength} is longer than the model's context of ${contextLength} positions (max_position_embeddings): this run uses ${contextLength}.`;
+}
+
+export function clampToContext(recipe: Recipe, contextLength: number): { recipe: Recipe; notice?: string } {
+  const notice = contextNotice(recipe.max_length, contextLength);
+  return notice === undefined ? { recipe } : { recipe: { ...recipe, max_length: contextLength }, notice };
+}
