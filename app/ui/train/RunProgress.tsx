@@ -56,10 +56,23 @@ export function describeRun(run: TrainRun): string {
   }
 }
 
+/**
+ * The stage the run is at: an evaluation in the middle of training is the Evaluate stage while it lasts
+ * (training is waiting for it), so the stages do not show a training step frozen for minutes.
+ */
+export function currentStage(run: TrainRun): TrainStage | undefined {
+  return run.status === 'running' && run.evaluating ? 'evaluate' : run.stage;
+}
+
 /** Status line, stages, data preparation and step progress with ETA, and the latest step's numbers. */
 export function RunProgress() {
   const run = useStudio((state) => state.train);
-  const stageIndex = run.stage ? STAGES.findIndex((s) => s.stage === run.stage) : -1;
+  return <RunProgressView run={run} />;
+}
+
+export function RunProgressView({ run }: { run: TrainRun }) {
+  const stage = currentStage(run);
+  const stageIndex = stage ? STAGES.findIndex((s) => s.stage === stage) : -1;
   const finished = run.status === 'completed';
   const last = run.history.at(-1);
   return (
@@ -98,7 +111,7 @@ export function RunProgress() {
           value={run.step}
           max={run.totalSteps || null}
           detail={run.totalSteps ? `step ${run.step} of ${run.totalSteps}` : undefined}
-          {...(run.status === 'running' && run.stage === 'train' && run.etaSeconds !== undefined ? { etaSeconds: run.etaSeconds } : {})}
+          {...(run.status === 'running' && stage === 'train' && run.etaSeconds !== undefined ? { etaSeconds: run.etaSeconds } : {})}
         />
       )}
       {last && (
