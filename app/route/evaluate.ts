@@ -86,7 +86,7 @@ export async function evaluateRouter(
     if (indices.length === 0) return [];
     const subset: PreparedTask = { ...task, validation: indices.map((i) => task.validation[i]!), validationPrompts: task.validationPrompts.length > 0 ? indices.map((i) => task.validationPrompts[i]!) : [] };
     const lora = adapter ? await upload(adapter) : undefined;
-    const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { maxExamples: indices.length, maxNewTokens: options.maxNewTokens, perExample: true, ...(options.signal ? { signal: options.signal } : {}) });
+    const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { examples: 'all', maxNewTokens: options.maxNewTokens, perExample: true, ...(options.signal ? { signal: options.signal } : {}) });
     return evaluation.perExample!.scores;
   };
   const adapterOf = (name: string): LoraAdapter | undefined => {
