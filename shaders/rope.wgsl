@@ -6,6 +6,8 @@
 //             (x·cos + rotate_half(x)·sin); dims from rotary_dim on pass through (partial rotary).
 //   rope_bwd  the transposed rotation: dx[j] += dy[j]·cos θ + dy[j+half]·sin θ,
 //             dx[j+half] += dy[j+half]·cos θ − dy[j]·sin θ, and dx += dy on pass-through dims.
+// cos θ and sin θ are both multiplied by `scale` (LongRoPE's attention factor; 1 otherwise), as
+// transformers multiplies cos and sin: rotary dims scale, pass-through dims do not.
 // The backward ACCUMULATES into dx (llm.c style); the caller clears it. Call once for q [BT, H, D]
 // and once for k [BT, Hkv, D].
 //
@@ -26,6 +28,7 @@ struct Dims {
   D: u32,
   half: u32,
   items: u32,
+  scale: f32,
 }
 
 override IN_PLACE: bool = false;
@@ -47,7 +50,7 @@ fn rotation(position: u32, j: u32) -> vec2<f32> {
   let p = f32(position);
   let turns = fract(p * turns_per_position.x) + p * turns_per_position.y;
   let reduced = turns - round(turns);
-  return cos_sin_of_turns(reduced);
+  return cos_sin_of_turns(reduced) * dims.scale;
 }
 
 // cos and sin of 2π·r for r in [−0.5, 0.5], to about f32 rounding. WGSL bounds the built-in cos/sin

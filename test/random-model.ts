@@ -33,6 +33,24 @@ export const QWEN2_TINY = {
 /** Qwen3: q/k head norms, and a head_dim (12) that is not hidden_size / heads (8). */
 export const QWEN3_TINY = { ...QWEN2_TINY, architectures: ['Qwen3ForCausalLM'], head_dim: 12, attention_bias: false };
 
+/** Phi-3: fused qkv_proj and gate_up_proj, GQA, partial rotary 0.5 with LongRoPE (original 16 of 64 positions), untied head. */
+export const PHI3_TINY = {
+  architectures: ['Phi3ForCausalLM'],
+  hidden_size: 32,
+  intermediate_size: 40,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 90,
+  max_position_embeddings: 64,
+  original_max_position_embeddings: 16,
+  partial_rotary_factor: 0.5,
+  rope_scaling: { type: 'longrope', short_factor: [1, 1.5], long_factor: [2, 5] },
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  tie_word_embeddings: false,
+};
+
 export const LLAMA_TINY = { ...QWEN2_TINY, architectures: ['LlamaForCausalLM'], num_key_value_heads: 4, tie_word_embeddings: true, vocab_size: 80 };
 
 export interface RandomModel {

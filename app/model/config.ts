@@ -5,10 +5,14 @@
  */
 import { CocktailError } from '../errors.ts';
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'Qwen3ForCausalLM'] as const;
+export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
-/** The seven projections LoRA can target, with the module path PEFT uses under each layer. */
+/**
+ * The projections LoRA can target, with the module path PEFT uses under each layer: the Llama
+ * family's seven, and Phi-3's fused qkv_proj ([Q | K | V]) and gate_up_proj ([gate | up]), which
+ * take the place of q/k/v_proj and gate/up_proj there.
+ */
 export const LORA_TARGETS = {
   q_proj: 'self_attn.q_proj',
   k_proj: 'self_attn.k_proj',
@@ -17,8 +21,26 @@ export const LORA_TARGETS = {
   gate_proj: 'mlp.gate_proj',
   up_proj: 'mlp.up_proj',
   down_proj: 'mlp.down_proj',
+  qkv_proj: 'self_attn.qkv_proj',
+  gate_up_proj: 'mlp.gate_up_proj',
 } as const;
 export type LoraTarget = keyof typeof LORA_TARGETS;
+
+const SEPARATE_TARGETS: readonly LoraTarget[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+const FUSED_TARGETS: readonly LoraTarget[] = ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'];
+
+/** Architectures whose attention and MLP projections are fused (qkv_proj, gate_up_proj). */
+const FUSED_ARCHITECTURES: readonly string[] = ['Phi3ForCausalLM'];
+
+/** The projections a model of this architecture has, for callers holding only its name (the studio's model summary). */
+export function loraTargetsOfArchitecture(architecture: string): readonly LoraTarget[] {
+  return loraTargetsOf({ fusedProjections: FUSED_ARCHITECTURES.includes(architecture) });
+}
+
+/** The projections a model of this config has (and LoRA can target), in layer order. */
+export function loraTargetsOf(config: Pick<ModelConfig, 'fusedProjections'>): readonly LoraTarget[] {
+  return config.fusedProjections ? FUSED_TARGETS : SEPARATE_TARGETS;
+}
 
 export interface Llama3RopeScaling {
   ropeType: 'llama3';
@@ -26,6 +48,15 @@ export interface Llama3RopeScaling {
   lowFreqFactor: number;
   highFreqFactor: number;
   originalMaxPositionEmbeddings: number;
+}
+
+/** Phi-3's LongRoPE: per-frequency factors below and above original_max_position_embeddings, and the factor on cos and sin. */
+export interface LongRopeScaling {
+  ropeType: 'longrope';
+  shortFactor: number[];
+  longFactor: number[];
+  originalMaxPositionEmbeddings: number;
+  attentionFactor: number;
 }
 
 export interface ModelConfig {
@@ -43,12 +74,14 @@ export interface ModelConfig {
   ropeTheta: number;
   /** Fraction of each head's dims that RoPE rotates (1 for the Llama family). */
   partialRotaryFactor: number;
-  ropeScaling: Llama3RopeScaling | null;
+  ropeScaling: Llama3RopeScaling | LongRopeScaling | null;
   tieWordEmbeddings: boolean;
   /** Biases on q/k/v (Qwen2 always; Llama when attention_bias is true, which also biases o_proj). */
   qkvBias: boolean;
   oBias: boolean;
   mlpBias: boolean;
+  /** Phi-3: one qkv_proj [(H + 2·Hkv)·D, C] split as [Q | K | V], one gate_up_proj [2·I, C] split as [gate | up]. */
+  fusedProjections: boolean;
   /** Qwen3's q_norm and k_norm: an RMSNorm over each head [D] after the projection, before RoPE. */
   qkNorm: boolean;
   bosTokenId: number | null;
@@ -75,7 +108,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     throw new CocktailError(
       'MODEL_UNSUPPORTED',
       `${fileName}: architecture ${JSON.stringify(architecture ?? null)} is not supported. Supported: ${SUPPORTED_ARCHITECTURES.join(', ')} ` +
-        '(SmolLM, SmolLM2, TinyLlama, Llama 3.x, Qwen2/2.5, Qwen3, Mistral).',
+        '(SmolLM, SmolLM2, TinyLlama, Llama 3.x, Qwen2/2.5, Qwen3, Mistral, Phi-3, Phi-4-mini).',
       { file: fileName, field: 'architectures', architecture },
     );
   }
@@ -105,7 +138,12 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
   const isQwen3 = architecture === 'Qwen3ForCausalLM';
   // Qwen3 attends over a sliding window in the layers from max_window_layers on when use_sliding_window is set; this engine has no such mixed layout.
   if (isQwen3 && config.use_sliding_window === true) throw fail('"use_sliding_window": true is not supported for Qwen3 (sliding-window layers are not implemented for it); the published Qwen3 checkpoints set it to false', 'use_sliding_window');
-  const attentionBias = config.attention_bias === true;
+  const isPhi3 = FUSED_ARCHITECTURES.includes(architecture);
+  if (isPhi3) refuseUnimplementedPhi3Keys(config, fail);
+  // Phi-3's projections carry no bias whatever attention_bias says (modeling_phi3.py builds them with bias=False).
+  const attentionBias = !isPhi3 && config.attention_bias === true;
+  const maxPositionEmbeddings = integer('max_position_embeddings', 2048);
+  const rotaryHalf = Math.trunc(headDim * partialRotaryFactor) / 2;
   return {
     architecture: architecture as Architecture,
     modelType: typeof config.model_type === 'string' ? config.model_type : '',
@@ -116,21 +154,40 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     numKvHeads,
     headDim,
     vocabSize: integer('vocab_size'),
-    maxPositionEmbeddings: integer('max_position_embeddings', 2048),
+    maxPositionEmbeddings,
     rmsNormEps: number('rms_norm_eps', 1e-6),
     ropeTheta: number('rope_theta', 10000),
     partialRotaryFactor,
-    ropeScaling: parseRopeScaling(config.rope_scaling, fail),
+    ropeScaling: parseRopeScaling(config, { rotaryHalf, maxPositionEmbeddings }, fail),
     tieWordEmbeddings: config.tie_word_embeddings === true,
     qkvBias: isQwen2 || attentionBias,
     oBias: !isQwen2 && attentionBias,
-    mlpBias: config.mlp_bias === true,
+    mlpBias: !isPhi3 && config.mlp_bias === true,
+    fusedProjections: isPhi3,
     qkNorm: isQwen3,
     bosTokenId: Number.isSafeInteger(config.bos_token_id) ? (config.bos_token_id as number) : null,
     eosTokenIds: tokenIds(config.eos_token_id),
-    slidingWindow: architecture === 'MistralForCausalLM' && Number.isSafeInteger(config.sliding_window) ? (config.sliding_window as number) : null,
+    slidingWindow: slidingWindowOf(architecture, config.sliding_window, maxPositionEmbeddings),
     ...(typeof config._name_or_path === 'string' && config._name_or_path.trim() !== '' ? { nameOrPath: config._name_or_path.trim() } : {}),
   };
+}
+
+/**
+ * Mistral's and Phi-3's window (Phi-3-mini-4k: 2047 positions, the current one included); Phi-4-mini's
+ * 262144 is past its whole context, so it never applies.
+ */
+function slidingWindowOf(architecture: string, window: unknown, maxPositionEmbeddings: number): number | null {
+  if (architecture !== 'MistralForCausalLM' && architecture !== 'Phi3ForCausalLM') return null;
+  if (!Number.isSafeInteger(window)) return null;
+  return architecture === 'Phi3ForCausalLM' && (window as number) >= maxPositionEmbeddings ? null : (window as number);
+}
+
+/** Keys of Phi-3 configs that change the model in ways this engine does not compute, refused by name. */
+function refuseUnimplementedPhi3Keys(config: Record<string, unknown>, fail: (problem: string, field?: string) => Error): void {
+  if (config.lm_head_bias === true) throw fail('"lm_head_bias": true is not supported (the LM head here has no bias)', 'lm_head_bias');
+  for (const field of ['full_attn_mod', 'interpolate_factor']) {
+    if (config[field] !== undefined && config[field] !== 1) throw fail(`"${field}": ${JSON.stringify(config[field])} is not supported; only 1 (the published Phi-4-mini value) is`, field);
+  }
 }
 
 function tokenIds(value: unknown): number[] {
@@ -139,18 +196,37 @@ function tokenIds(value: unknown): number[] {
   return [];
 }
 
-function parseRopeScaling(raw: unknown, fail: (problem: string, field?: string) => Error): Llama3RopeScaling | null {
+function parseRopeScaling(
+  config: Record<string, unknown>,
+  { rotaryHalf, maxPositionEmbeddings }: { rotaryHalf: number; maxPositionEmbeddings: number },
+  fail: (problem: string, field?: string) => Error,
+): Llama3RopeScaling | LongRopeScaling | null {
+  const raw = config.rope_scaling;
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'object') throw fail('"rope_scaling" must be an object or null', 'rope_scaling');
   const scaling = raw as Record<string, unknown>;
   const type = scaling.rope_type ?? scaling.type;
   if (type === 'default') return null;
-  if (type !== 'llama3') throw fail(`rope_scaling type ${JSON.stringify(type)} is not supported; supported: "llama3"`, 'rope_scaling.rope_type');
-  const positive = (field: string): number => {
-    const value = scaling[field];
+  const positive = (field: string, value = scaling[field]): number => {
     if (typeof value !== 'number' || !(value > 0)) throw fail(`"rope_scaling.${field}" must be a positive number, got ${JSON.stringify(value)}`, `rope_scaling.${field}`);
     return value;
   };
+  if (type === 'longrope') {
+    const factors = (field: string): number[] => {
+      const value = scaling[field];
+      if (!Array.isArray(value) || value.length !== rotaryHalf || !value.every((factor) => typeof factor === 'number' && factor > 0)) {
+        throw fail(`"rope_scaling.${field}" must list ${rotaryHalf} positive numbers (rotary_dim / 2), got ${Array.isArray(value) ? `${value.length} values` : JSON.stringify(value)}`, `rope_scaling.${field}`);
+      }
+      return value as number[];
+    };
+    const original = positive('original_max_position_embeddings', scaling.original_max_position_embeddings ?? config.original_max_position_embeddings);
+    // transformers' _compute_longrope_parameters: factor = max_position_embeddings / original, and unless given,
+    // attention_factor = √(1 + ln factor / ln original) when factor > 1.
+    const factor = maxPositionEmbeddings / original;
+    const attentionFactor = scaling.attention_factor !== undefined && scaling.attention_factor !== null ? positive('attention_factor') : factor > 1 ? Math.sqrt(1 + Math.log(factor) / Math.log(original)) : 1;
+    return { ropeType: 'longrope', shortFactor: factors('short_factor'), longFactor: factors('long_factor'), originalMaxPositionEmbeddings: original, attentionFactor };
+  }
+  if (type !== 'llama3') throw fail(`rope_scaling type ${JSON.stringify(type)} is not supported; supported: "llama3", "longrope"`, 'rope_scaling.rope_type');
   return {
     ropeType: 'llama3',
     factor: positive('factor'),
@@ -171,16 +247,18 @@ export function expectedWeights(config: ModelConfig): WeightSpec[] {
   const weights: WeightSpec[] = [{ name: 'model.embed_tokens.weight', shape: [V, C] }];
   for (let layer = 0; layer < config.numLayers; layer++) {
     const p = `model.layers.${layer}`;
+    const projection = (target: LoraTarget): WeightSpec => {
+      const { inFeatures, outFeatures } = projectionFeatures(config, target);
+      return { name: `${p}.${LORA_TARGETS[target]}.weight`, shape: [outFeatures, inFeatures] };
+    };
+    const targets = loraTargetsOf(config);
+    const attention = targets.filter((target) => LORA_TARGETS[target].startsWith('self_attn.'));
+    const mlp = targets.filter((target) => LORA_TARGETS[target].startsWith('mlp.'));
     weights.push(
       { name: `${p}.input_layernorm.weight`, shape: [C] },
-      { name: `${p}.self_attn.q_proj.weight`, shape: [H * D, C] },
-      { name: `${p}.self_attn.k_proj.weight`, shape: [Hkv * D, C] },
-      { name: `${p}.self_attn.v_proj.weight`, shape: [Hkv * D, C] },
-      { name: `${p}.self_attn.o_proj.weight`, shape: [C, H * D] },
+      ...attention.map(projection),
       { name: `${p}.post_attention_layernorm.weight`, shape: [C] },
-      { name: `${p}.mlp.gate_proj.weight`, shape: [I, C] },
-      { name: `${p}.mlp.up_proj.weight`, shape: [I, C] },
-      { name: `${p}.mlp.down_proj.weight`, shape: [C, I] },
+      ...mlp.map(projection),
     );
     if (config.qkvBias) {
       weights.push({ name: `${p}.self_attn.q_proj.bias`, shape: [H * D] }, { name: `${p}.self_attn.k_proj.bias`, shape: [Hkv * D] }, { name: `${p}.self_attn.v_proj.bias`, shape: [Hkv * D] });
@@ -194,6 +272,29 @@ export function expectedWeights(config: ModelConfig): WeightSpec[] {
   weights.push({ name: 'model.norm.weight', shape: [C] });
   if (!config.tieWordEmbeddings) weights.push({ name: 'lm_head.weight', shape: [V, C] });
   return weights;
+}
+
+/** in and out features of a projection of this config (which must have it: see loraTargetsOf). */
+export function projectionFeatures(model: ModelConfig, target: LoraTarget): { inFeatures: number; outFeatures: number } {
+  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = model;
+  switch (target) {
+    case 'q_proj':
+      return { inFeatures: C, outFeatures: H * D };
+    case 'k_proj':
+    case 'v_proj':
+      return { inFeatures: C, outFeatures: Hkv * D };
+    case 'qkv_proj':
+      return { inFeatures: C, outFeatures: (H + 2 * Hkv) * D };
+    case 'o_proj':
+      return { inFeatures: H * D, outFeatures: C };
+    case 'gate_proj':
+    case 'up_proj':
+      return { inFeatures: C, outFeatures: I };
+    case 'gate_up_proj':
+      return { inFeatures: C, outFeatures: 2 * I };
+    case 'down_proj':
+      return { inFeatures: I, outFeatures: C };
+  }
 }
 
 /** Parameter count of the base model (what "135M" counts). */

@@ -7,10 +7,10 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { encodeTensorData, type DType } from '../gpu/dtype.ts';
 import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
-import { createRopeFrequencies, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
+import { createRopeFrequencies, ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
 import { guardGpu } from '../gpu/scope.ts';
 import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
-import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
+import { LORA_TARGETS, loraTargetsOf, type LoraTarget, type ModelConfig } from './config.ts';
 import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type ModelWeights, type WeightRef } from './weights.ts';
 
 export interface GpuLayer {
@@ -19,8 +19,8 @@ export interface GpuLayer {
   /** Qwen3's per-head q_norm and k_norm weights [D] (f32), when the config has them. */
   qNorm?: GpuTensor;
   kNorm?: GpuTensor;
-  /** Frozen projection weights [out, in] and their biases where the architecture has them. */
-  projections: Record<LoraTarget, { weight: GpuTensor; bias?: GpuTensor }>;
+  /** Frozen projection weights [out, in] and their biases where the architecture has them: the projections loraTargetsOf(config) lists. */
+  projections: Partial<Record<LoraTarget, { weight: GpuTensor; bias?: GpuTensor }>>;
 }
 
 export interface GpuModel {
@@ -33,6 +33,10 @@ export interface GpuModel {
   /** The LM head's vocabulary parts: the embedding's when tied. */
   lmHead: GpuTensor[];
   ropeFrequencies: GpuTensor;
+  /** LongRoPE's table for sequences longer than original_max_position_embeddings (absent without LongRoPE). */
+  ropeFrequenciesLong?: GpuTensor;
+  /** What multiplies RoPE's cos and sin: LongRoPE's attention factor, else 1. */
+  ropeScale: number;
   /** Bytes of every buffer above. */
   bytes: number;
   destroy(): void;
@@ -91,7 +95,7 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
   for (let layer = 0; layer < config.numLayers; layer++) {
     const prefix = `model.layers.${layer}`;
     const projections = {} as GpuLayer['projections'];
-    for (const target of Object.keys(LORA_TARGETS) as LoraTarget[]) {
+    for (const target of loraTargetsOf(config)) {
       const path = `${prefix}.${LORA_TARGETS[target]}`;
       projections[target] = { weight: await packed(`${path}.weight`), ...(weights.refs.has(`${path}.bias`) ? { bias: await float(`${path}.bias`) } : {}) };
     }
@@ -102,6 +106,9 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
   const lmHead = config.tieWordEmbeddings ? embedding : await vocabParts('lm_head.weight');
   const ropeFrequencies = createRopeFrequencies(ctx.device, 'rope inv_freq', ropeInverseFrequencies(config));
   tensors.push(ropeFrequencies);
+  const longRope = config.ropeScaling?.ropeType === 'longrope' ? config.ropeScaling : undefined;
+  const ropeFrequenciesLong = longRope ? createRopeFrequencies(ctx.device, 'rope inv_freq (LongRoPE long factors)', ropeInverseFrequencies(config, longRope.originalMaxPositionEmbeddings + 1)) : undefined;
+  if (ropeFrequenciesLong) tensors.push(ropeFrequenciesLong);
   return {
     config,
     weightDtype,
@@ -110,6 +117,8 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     finalNorm,
     lmHead,
     ropeFrequencies,
+    ...(ropeFrequenciesLong ? { ropeFrequenciesLong } : {}),
+    ropeScale: ropeAttentionFactor(config),
     bytes: tensors.reduce((sum, tensor) => sum + tensor.buffer.size, 0),
     destroy: () => tensors.forEach((tensor) => tensor.buffer.destroy()),
   };

@@ -15,6 +15,7 @@ import { CocktailError } from '../errors.ts';
 import { isCommandStream, unboundedStream, type CommandStream } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { attentionScratchShapes, encodeAttentionBackward, encodeAttentionForward } from '../gpu/ops/attention.ts';
+import { encodeColumnsCopy } from '../gpu/ops/columns.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
 import { encodeLoraLinear, encodeLoraLinearBackward, type LoraDropout } from '../gpu/ops/lora_linear.ts';
 import { encodeMatmul } from '../gpu/ops/matmul.ts';
@@ -23,7 +24,7 @@ import { encodeRmsnorm, encodeRmsnormBackward } from '../gpu/ops/rmsnorm.ts';
 import { encodeRope, encodeRopeBackward } from '../gpu/ops/rope.ts';
 import { encodeSwiglu, encodeSwigluBackward } from '../gpu/ops/swiglu.ts';
 import { createTensor, elementCount, view, type GpuTensor } from '../gpu/tensor.ts';
-import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
+import { LORA_TARGETS, loraTargetsOf, type LoraTarget, type ModelConfig } from './config.ts';
 import type { GpuLayer, GpuModel } from './gpu-model.ts';
 import type { GpuLora } from './lora-gpu.ts';
 import { loraPairKey } from './lora.ts';
@@ -40,6 +41,8 @@ export interface BatchTensors {
   ids: GpuTensor;
   positions: GpuTensor;
   segments?: GpuTensor;
+  /** One past the largest position, when the positions do not start at 0 (what picks LongRoPE's factors); T by default. */
+  positionLimit?: number;
 }
 
 /** Keys and values of every position generated so far, per layer [1, capacity, Hkv, D] (one sequence). */
@@ -66,6 +69,14 @@ export function createKvCache(ctx: GpuContext, config: ModelConfig, capacity: nu
 }
 
 const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
+
+/**
+ * Where each projection's LoRA dropout mask is drawn from: seven per layer, as before fused projections
+ * existed (so the Llama family's masks are unchanged); a fused projection draws where its first part
+ * would, since a model has either the parts or the fused projection, never both.
+ */
+const DROPOUT_SLOTS_PER_LAYER = 7;
+const DROPOUT_SLOT: Record<LoraTarget, number> = { q_proj: 0, k_proj: 1, v_proj: 2, o_proj: 3, gate_proj: 4, up_proj: 5, down_proj: 6, qkv_proj: 0, gate_up_proj: 4 };
 
 /**
  * Mistral attends over the last sliding_window positions only; this engine's attention sees the whole
@@ -179,6 +190,8 @@ export class DecoderGraph {
   /** Set by the trainer before encoding a step; forward and backward then drop out the same elements. */
   dropout?: DropoutStep;
   private readonly gradients?: GradientWorkspace;
+  /** Phi-3's fused projection outputs (forward) and their gradients (backward). */
+  private readonly fused?: { qkv: GpuTensor; gateUp: GpuTensor };
   /** The buffers this graph allocated, by name; empty for a graph that runs in another's buffers. */
   private readonly owned = new Map<string, GpuTensor>();
 
@@ -209,10 +222,15 @@ export class DecoderGraph {
       this.residual.push(keepResidual || layer < 2 ? make(`x${layer}`, [N, config.hiddenSize]) : this.residual[layer % 2]!);
     }
     const sets = options.training && !options.recompute ? config.numLayers : 1;
-    const lora: ActivationLora = { rank: options.loraRank, targets: options.loraTargets ?? TARGETS, keepPerTarget: options.training };
+    const lora: ActivationLora = { rank: options.loraRank, targets: options.loraTargets ?? loraTargetsOf(config), keepPerTarget: options.training };
     for (let i = 0; i < sets; i++) {
       const label = sets > 1 ? `layer ${i}` : 'layer';
       this.layerActivations.push(new ActivationSet((name, dims) => make(`${label} ${name}`, dims), config, shape, lora));
+    }
+    if (config.fusedProjections) {
+      // Phi-3: the fused projections' outputs, split into q, k, v and gate, up; in the backward, the
+      // parts' gradients joined again. One pair serves every layer.
+      this.fused = { qkv: make('fused qkv', [N, (config.numHeads + 2 * config.numKvHeads) * config.headDim]), gateUp: make('fused gate_up', [N, 2 * config.intermediateSize]) };
     }
     this.final = make('final norm', [N, config.hiddenSize]);
     this.finalRstd = make('final rstd', [N]);
@@ -292,7 +310,11 @@ export class DecoderGraph {
     encodeRmsnorm(ctx, encoder, { x, w: weights.inputNorm, eps }, acts.n1, acts.rstd1);
     const N = this.shape.B * this.shape.T;
     const { headNorm } = acts;
-    if (headNorm) {
+    const rope = this.ropeTable(batch, cache);
+    if (this.fused) {
+      project('qkv_proj', acts.n1, this.fused.qkv);
+      this.encodeSplit(encoder, this.fused.qkv, [acts.q, acts.k, acts.v]);
+    } else if (headNorm) {
       // Qwen3: each head of q and k is RMS-normalised over its D dims after the projection, before RoPE.
       project('q_proj', acts.n1, headNorm.qRaw);
       project('k_proj', acts.n1, headNorm.kRaw);
@@ -302,9 +324,9 @@ export class DecoderGraph {
       project('q_proj', acts.n1, acts.q);
       project('k_proj', acts.n1, acts.k);
     }
-    project('v_proj', acts.n1, acts.v);
-    encodeRope(ctx, encoder, { x: view(acts.q, [N, config.numHeads, config.headDim]), positions: batch.positions, frequencies: model.ropeFrequencies });
-    encodeRope(ctx, encoder, { x: view(acts.k, [N, config.numKvHeads, config.headDim]), positions: batch.positions, frequencies: model.ropeFrequencies });
+    if (!this.fused) project('v_proj', acts.n1, acts.v);
+    encodeRope(ctx, encoder, { x: view(acts.q, [N, config.numHeads, config.headDim]), positions: batch.positions, ...rope });
+    encodeRope(ctx, encoder, { x: view(acts.k, [N, config.numKvHeads, config.headDim]), positions: batch.positions, ...rope });
     if (cache) {
       // The new keys and values join the cache; attention then reads every position so far.
       const rowBytes = config.numKvHeads * config.headDim * 4;
@@ -320,11 +342,51 @@ export class DecoderGraph {
     encodeResidualAdd(ctx, encoder, x, acts.attentionOut, acts.xMid);
 
     encodeRmsnorm(ctx, encoder, { x: acts.xMid, w: weights.postAttentionNorm, eps }, acts.n2, acts.rstd2);
-    project('gate_proj', acts.n2, acts.gate);
-    project('up_proj', acts.n2, acts.up);
+    if (this.fused) {
+      project('gate_up_proj', acts.n2, this.fused.gateUp);
+      this.encodeSplit(encoder, this.fused.gateUp, [acts.gate, acts.up]);
+    } else {
+      project('gate_proj', acts.n2, acts.gate);
+      project('up_proj', acts.n2, acts.up);
+    }
     encodeSwiglu(ctx, encoder, { gate: acts.gate, up: acts.up }, acts.h);
     project('down_proj', acts.h, acts.mlpOut);
     encodeResidualAdd(ctx, encoder, acts.xMid, acts.mlpOut, this.residual[layer + 1]!);
+  }
+
+  /**
+   * RoPE's frequencies and cos/sin factor for a pass whose sequences reach `cache.offset + T` (or T):
+   * LongRoPE switches to its long factors once that passes original_max_position_embeddings, as
+   * transformers does from the largest position + 1 of each forward.
+   */
+  private ropeTable(batch: BatchTensors, cache?: CacheWrite): { frequencies: GpuTensor; scale: number } {
+    const { model } = this;
+    const scaling = model.config.ropeScaling;
+    const length = Math.max(batch.positionLimit ?? 0, (cache?.offset ?? 0) + this.shape.T);
+    const long = scaling?.ropeType === 'longrope' && length > scaling.originalMaxPositionEmbeddings && model.ropeFrequenciesLong;
+    return { frequencies: long || model.ropeFrequencies, scale: model.ropeScale };
+  }
+
+  /** Copies consecutive column blocks of `fused` [N, Σ widths] into `parts` (each seen as [N, width]). */
+  private encodeSplit(encoder: GPUCommandEncoder, fused: GpuTensor, parts: readonly GpuTensor[]): void {
+    const rows = this.shape.B * this.shape.T;
+    let col = 0;
+    for (const part of parts) {
+      const width = elementCount(part.shape) / rows;
+      encodeColumnsCopy(this.ctx, encoder, fused, view(part, [rows, width]), { srcCol: col, dstCol: 0, width });
+      col += width;
+    }
+  }
+
+  /** The reverse of encodeSplit: each part's gradient into its columns of the fused gradient. */
+  private encodeJoin(encoder: GPUCommandEncoder, parts: readonly GpuTensor[], fused: GpuTensor): void {
+    const rows = this.shape.B * this.shape.T;
+    let col = 0;
+    for (const part of parts) {
+      const width = elementCount(part.shape) / rows;
+      encodeColumnsCopy(this.ctx, encoder, view(part, [rows, width]), fused, { srcCol: 0, dstCol: col, width });
+      col += width;
+    }
   }
 
   private encodeProjection(
@@ -337,7 +399,7 @@ export class DecoderGraph {
     acts: ActivationSet,
     lora: GpuLora | undefined,
   ): void {
-    const { weight, bias } = weights.projections[target];
+    const { weight, bias } = this.projectionWeights(weights, target);
     const pair = lora?.pair(layer, target);
     if (pair && !acts.u.has(target)) {
       throw new CocktailError('GRAPH_LORA_TARGET', `this graph keeps LoRA activations for ${[...acts.u.keys()].join(', ') || 'no projection'}, but the adapter also targets ${target}; build the graph with the adapter's targets`, { target });
@@ -358,7 +420,7 @@ export class DecoderGraph {
   /** The kernel's view of a LoRA pair, with this step's dropout when training. */
   private loraPair(pair: { a: GpuTensor; b: GpuTensor }, lora: GpuLora, layer: number, target: LoraTarget) {
     const dropout: LoraDropout | undefined =
-      this.dropout && this.dropout.p > 0 ? { p: this.dropout.p, seed: this.dropout.seed, step: this.dropout.step, offset: layer * TARGETS.length + TARGETS.indexOf(target) } : undefined;
+      this.dropout && this.dropout.p > 0 ? { p: this.dropout.p, seed: this.dropout.seed, step: this.dropout.step, offset: layer * DROPOUT_SLOTS_PER_LAYER + DROPOUT_SLOT[target] } : undefined;
     return { a: pair.a, b: pair.b, scale: lora.scale, ...(dropout ? { dropout } : {}) };
   }
 
@@ -400,8 +462,13 @@ export class DecoderGraph {
     clear(work.dh, work.dgate, work.dup, work.dn);
     back('down_proj', acts.h, work.dx, work.dh);
     encodeSwigluBackward(ctx, encoder, { gate: acts.gate, up: acts.up, dh: work.dh }, work.dgate, work.dup);
-    back('gate_proj', acts.n2, work.dgate, work.dn);
-    back('up_proj', acts.n2, work.dup, work.dn);
+    if (this.fused) {
+      this.encodeJoin(encoder, [work.dgate, work.dup], this.fused.gateUp);
+      back('gate_up_proj', acts.n2, this.fused.gateUp, work.dn);
+    } else {
+      back('gate_proj', acts.n2, work.dgate, work.dn);
+      back('up_proj', acts.n2, work.dup, work.dn);
+    }
     encodeRmsnormBackward(ctx, encoder, { dy: work.dn, x: acts.xMid, w: weights.postAttentionNorm, rstd: acts.rstd2 }, work.dx);
 
     // Attention: x_mid = x + o_proj(attention(rope(q(n1)), rope(k(n1)), v(n1)))
@@ -417,8 +484,9 @@ export class DecoderGraph {
       { stats: work.attentionStats },
     );
     const { numHeads: H, numKvHeads: Hkv, headDim: D } = config;
-    encodeRopeBackward(ctx, encoder, { dy: view(work.dq, [N, H, D]), positions: batch.positions, frequencies: model.ropeFrequencies }, view(work.dqRotated, [N, H, D]));
-    encodeRopeBackward(ctx, encoder, { dy: view(work.dk, [N, Hkv, D]), positions: batch.positions, frequencies: model.ropeFrequencies }, view(work.dkRotated, [N, Hkv, D]));
+    const rope = this.ropeTable(batch);
+    encodeRopeBackward(ctx, encoder, { dy: view(work.dq, [N, H, D]), positions: batch.positions, ...rope }, view(work.dqRotated, [N, H, D]));
+    encodeRopeBackward(ctx, encoder, { dy: view(work.dk, [N, Hkv, D]), positions: batch.positions, ...rope }, view(work.dkRotated, [N, Hkv, D]));
     let dqProjected = work.dqRotated;
     let dkProjected = work.dkRotated;
     if (acts.headNorm) {
@@ -430,9 +498,14 @@ export class DecoderGraph {
       dqProjected = work.dq;
       dkProjected = work.dk;
     }
-    back('q_proj', acts.n1, dqProjected, work.dn);
-    back('k_proj', acts.n1, dkProjected, work.dn);
-    back('v_proj', acts.n1, work.dv, work.dn);
+    if (this.fused) {
+      this.encodeJoin(encoder, [work.dqRotated, work.dkRotated, work.dv], this.fused.qkv);
+      back('qkv_proj', acts.n1, this.fused.qkv, work.dn);
+    } else {
+      back('q_proj', acts.n1, dqProjected, work.dn);
+      back('k_proj', acts.n1, dkProjected, work.dn);
+      back('v_proj', acts.n1, work.dv, work.dn);
+    }
     encodeRmsnormBackward(ctx, encoder, { dy: work.dn, x: this.residual[layer]!, w: weights.inputNorm, rstd: acts.rstd1 }, work.dx);
   }
 
@@ -450,7 +523,7 @@ export class DecoderGraph {
   ): void {
     const rows = this.shape.B * this.shape.T;
     const asMatrix = (tensor: GpuTensor): GpuTensor => view(tensor, [rows, elementCount(tensor.shape) / rows]);
-    const { weight } = weights.projections[target];
+    const { weight } = this.projectionWeights(weights, target);
     const pair = lora?.pair(layer, target);
     const grads = lora?.training?.grads.get(loraPairKey(layer, target));
     if (!pair || !grads) {
@@ -465,6 +538,12 @@ export class DecoderGraph {
       { dx: asMatrix(dx), da: grads.a, db: grads.b },
       work.g,
     );
+  }
+
+  private projectionWeights(weights: GpuLayer, target: LoraTarget): { weight: GpuTensor; bias?: GpuTensor } {
+    const projection = weights.projections[target];
+    if (!projection) throw new CocktailError('GRAPH_LORA_TARGET', `${this.model.config.architecture} has no ${target}; its projections are ${loraTargetsOf(this.model.config).join(', ')}`, { target });
+    return projection;
   }
 
   /** Frees the buffers; a resized graph owns none (its host frees them). */

@@ -4,7 +4,7 @@
  */
 import { CocktailError } from '../errors.ts';
 import { Random } from '../util/random.ts';
-import { LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
+import { LORA_TARGETS, loraTargetsOf, projectionFeatures, type LoraTarget, type ModelConfig } from './config.ts';
 
 export interface LoraConfig {
   r: number;
@@ -36,23 +36,16 @@ export function loraScale(config: Pick<LoraConfig, 'r' | 'alpha' | 'rslora'>): n
   return config.rslora ? config.alpha / Math.sqrt(config.r) : config.alpha / config.r;
 }
 
-/** in and out features of a projection, from the model config. */
+/** in and out features of a projection, from the model config; a target the architecture does not have is refused by name. */
 export function projectionShape(model: ModelConfig, target: LoraTarget): { inFeatures: number; outFeatures: number } {
-  const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = model;
-  switch (target) {
-    case 'q_proj':
-      return { inFeatures: C, outFeatures: H * D };
-    case 'k_proj':
-    case 'v_proj':
-      return { inFeatures: C, outFeatures: Hkv * D };
-    case 'o_proj':
-      return { inFeatures: H * D, outFeatures: C };
-    case 'gate_proj':
-    case 'up_proj':
-      return { inFeatures: C, outFeatures: I };
-    case 'down_proj':
-      return { inFeatures: I, outFeatures: C };
+  const targets = loraTargetsOf(model);
+  if (!targets.includes(target)) {
+    const fused = model.fusedProjections
+      ? ' Its attention projections are fused into qkv_proj and its MLP gate and up into gate_up_proj, as PEFT names them for Phi-3.'
+      : ' qkv_proj and gate_up_proj exist only in models with fused projections (Phi-3, Phi-4-mini).';
+    throw new CocktailError('LORA_TARGET_UNSUPPORTED', `lora.targets: ${model.architecture} has no ${target}; its projections are ${targets.join(', ')}.${fused}`, { field: 'lora.targets', target });
   }
+  return projectionFeatures(model, target);
 }
 
 export function validateLoraConfig(config: LoraConfig): void {

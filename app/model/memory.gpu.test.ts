@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
-import { LLAMA_TINY, QWEN2_TINY, QWEN3_TINY, randomModel, randomTask } from '../../test/random-model.ts';
+import { LLAMA_TINY, PHI3_TINY, QWEN2_TINY, QWEN3_TINY, randomModel, randomTask } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { DType } from '../gpu/dtype.ts';
 import { Evaluator } from '../train/evaluate.ts';
@@ -32,6 +32,7 @@ const CASES: Case[] = [
   { name: 'Qwen2 (GQA, q/k/v biases, untied head) in bf16, LoRA on q, v and down', config: QWEN2_TINY, dtype: 'bf16', targets: ['q_proj', 'v_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 2 },
   { name: 'Qwen2 in f32 with recomputation, LoRA on k and gate, one adapter per task', config: QWEN2_TINY, dtype: 'f32', targets: ['k_proj', 'gate_proj'], recompute: true, layout: 'per_task', gradAccum: 1 },
   { name: 'Qwen3 (q/k head norms, head_dim 12 ≠ hidden / heads) in bf16 with recomputation, LoRA on q, k and up', config: QWEN3_TINY, dtype: 'bf16', targets: ['q_proj', 'k_proj', 'up_proj'], recompute: true, layout: 'shared', gradAccum: 1 },
+  { name: 'Phi-3 (fused qkv and gate_up, LongRoPE tables) in bf16, LoRA on the fused projections and down', config: PHI3_TINY, dtype: 'bf16', targets: ['qkv_proj', 'gate_up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 1 },
   { name: 'Llama (tied head, no biases) in f32, LoRA on all seven projections', config: LLAMA_TINY, dtype: 'f32', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 3 },
 ];
 

@@ -16,7 +16,7 @@ import { attentionScratchShapes } from '../gpu/ops/attention.ts';
 import { crossEntropyChunkRows } from '../gpu/ops/cross_entropy.ts';
 import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { ropeInverseFrequencies } from '../gpu/ops/rope.ts';
-import { expectedWeights, LORA_TARGETS, type LoraTarget, type ModelConfig } from './config.ts';
+import { expectedWeights, loraTargetsOf, projectionFeatures, type LoraTarget, type ModelConfig } from './config.ts';
 import { projectionShape, type LoraConfig } from './lora.ts';
 
 export interface TrainingShape {
@@ -64,7 +64,6 @@ export interface MemoryEstimate {
 
 const F32 = 4;
 const INDEX = 4;
-const ALL_TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
 
 /** What createTensor allocates for a tensor of this dtype and shape. */
 function tensor(dtype: DType | IndexDType, ...shape: number[]): number {
@@ -87,9 +86,9 @@ export function modelWeightBytes(config: ModelConfig, dtype: DType, limits: Devi
   return bytes;
 }
 
-/** The RoPE frequency table every model uploads beside its weights. */
+/** The RoPE frequency table every model uploads beside its weights (two with LongRoPE: short and long factors). */
 export function ropeTableBytes(config: ModelConfig): number {
-  return tensor('f32', ropeInverseFrequencies(config).length, 2);
+  return (config.ropeScaling?.ropeType === 'longrope' ? 2 : 1) * tensor('f32', ropeInverseFrequencies(config).length, 2);
 }
 
 /** uploadLora: A and B per adapted projection, and for training their gradients and both AdamW moments, all f32. */
@@ -114,7 +113,7 @@ export interface GraphPlan {
 function activationSetBytes(config: ModelConfig, B: number, T: number, plan: GraphPlan): number {
   const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
   const N = B * T;
-  const u = plan.rank === 0 ? 0 : (plan.training ? (plan.targets ?? ALL_TARGETS).length : 1) * tensor('f32', N, plan.rank);
+  const u = plan.rank === 0 ? 0 : (plan.training ? (plan.targets ?? loraTargetsOf(config)).length : 1) * tensor('f32', N, plan.rank);
   return (
     5 * tensor('f32', N, C) + // n1, attention out, x_mid, n2, mlp out
     2 * tensor('f32', N) + // rstd1, rstd2
@@ -133,7 +132,9 @@ export function graphBytes(config: ModelConfig, B: number, T: number, plan: Grap
   const N = B * T;
   const residuals = (plan.training ? L + 1 : 2) * tensor('f32', N, C);
   const sets = plan.training && !plan.recompute ? L : 1;
-  const activations = residuals + sets * activationSetBytes(config, B, T, plan) + tensor('f32', N, C) + tensor('f32', N);
+  // Phi-3's fused projection outputs (and, in the backward, their gradients), one pair for every layer.
+  const fused = config.fusedProjections ? tensor('f32', N, (H + 2 * Hkv) * D) + tensor('f32', N, 2 * I) : 0;
+  const activations = residuals + sets * activationSetBytes(config, B, T, plan) + fused + tensor('f32', N, C) + tensor('f32', N);
   if (!plan.training) return { activations, workspace: 0 };
   const workspace =
     tensor('f32', N, C) + // d final norm
@@ -218,14 +219,15 @@ function planLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimit
 
 /** The tensors that must each fit in one binding (the embedding may be split by rows). */
 function bindingLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits): MemoryLine[] {
-  const { hiddenSize: C, intermediateSize: I, numHeads: H, headDim: D, vocabSize: V } = model;
+  const { hiddenSize: C, intermediateSize: I, vocabSize: V } = model;
   const N = shape.batchSize * shape.seqLength;
   const weightBytes = BYTES_PER_ELEMENT[shape.weightDtype];
   const chunkRows = crossEntropyChunkRows(deviceOf(limits), N, V);
   const embedding = V * C * weightBytes;
+  const largestProjection = Math.max(...loraTargetsOf(model).map((target) => projectionFeatures(model, target)).map(({ inFeatures, outFeatures }) => inFeatures * outFeatures));
   return [
-    { what: 'largest projection weight', bytes: Math.max(H * D, I) * C * weightBytes },
-    { what: 'MLP activation [tokens, intermediate]', bytes: N * I * F32 },
+    { what: 'largest projection weight', bytes: largestProjection * weightBytes },
+    model.fusedProjections ? { what: 'MLP activation [tokens, 2 × intermediate] (fused gate_up)', bytes: N * 2 * I * F32 } : { what: 'MLP activation [tokens, intermediate]', bytes: N * I * F32 },
     { what: `loss chunk [${chunkRows}, vocab]`, bytes: chunkRows * V * F32 },
     { what: 'one embedding part (split by vocabulary rows)', bytes: Math.min(embedding, Math.floor(limits.maxStorageBufferBindingSize / (C * weightBytes)) * C * weightBytes) },
   ];

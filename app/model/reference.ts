@@ -6,7 +6,7 @@
 import type { LoraTarget, ModelConfig } from './config.ts';
 import { LORA_TARGETS } from './config.ts';
 import { loraPairKey } from './lora.ts';
-import { ropeInverseFrequencies } from '../gpu/reference/rope.ts';
+import { ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/reference/rope.ts';
 
 export interface ReferenceWeights {
   config: ModelConfig;
@@ -24,10 +24,13 @@ export interface ReferenceLora {
   pairs: Map<string, { a: Float64Array | Float32Array; b: Float64Array | Float32Array }>;
 }
 
-/** Logits [T, V] for one sequence of token ids (positions 0..T-1, causal attention). */
-export function referenceLogits(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora): Float64Array {
+/**
+ * Logits [T, V] for one sequence of token ids at positions startPosition .. startPosition + T − 1
+ * (0 by default), with causal attention among them.
+ */
+export function referenceLogits(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora, startPosition = 0): Float64Array {
   const { hiddenSize: C, vocabSize: V } = model.config;
-  const final = referenceHiddenStates(model, ids, lora).at(-1)!;
+  const final = referenceHiddenStates(model, ids, lora, startPosition).at(-1)!;
   const head = model.config.tieWordEmbeddings ? model.tensors.get('model.embed_tokens.weight')! : model.tensors.get('lm_head.weight')!;
   return linear(final, ids.length, C, head, V);
 }
@@ -36,7 +39,7 @@ export function referenceLogits(model: ReferenceWeights, ids: readonly number[],
  * Hugging Face's output_hidden_states for one sequence: L + 1 arrays of [T, C], the embeddings, the
  * residual stream after each layer, and (last) the final norm's output, as LlamaModel returns them.
  */
-export function referenceHiddenStates(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora): Float64Array[] {
+export function referenceHiddenStates(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora, startPosition = 0): Float64Array[] {
   const { config } = model;
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
   const T = ids.length;
@@ -48,7 +51,9 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
   const embed = weight('model.embed_tokens.weight');
   let x: Float64Array = new Float64Array(T * C);
   ids.forEach((id, t) => x.set(embed.subarray(id * C, (id + 1) * C), t * C));
-  const inverseFrequencies = ropeInverseFrequencies(config);
+  // transformers picks LongRoPE's factors from the largest position + 1, and scales cos and sin by its attention factor.
+  const inverseFrequencies = ropeInverseFrequencies(config, startPosition + T);
+  const ropeScale = ropeAttentionFactor(config);
   const states: Float64Array[] = [x];
 
   for (let layer = 0; layer < config.numLayers; layer++) {
@@ -66,24 +71,32 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
     };
 
     const normed = rmsNorm(x, T, C, weight(`${p}.input_layernorm.weight`), config.rmsNormEps);
-    let q = project(normed, 'q_proj', C, H * D);
-    let k = project(normed, 'k_proj', C, Hkv * D);
-    const v = project(normed, 'v_proj', C, Hkv * D);
+    let q: Float64Array;
+    let k: Float64Array;
+    let v: Float64Array;
+    if (config.fusedProjections) {
+      // Phi3Attention: qkv_proj's output is [Q | K | V] along the features.
+      [q, k, v] = splitColumns(project(normed, 'qkv_proj', C, (H + 2 * Hkv) * D), T, [H * D, Hkv * D, Hkv * D]) as [Float64Array, Float64Array, Float64Array];
+    } else {
+      q = project(normed, 'q_proj', C, H * D);
+      k = project(normed, 'k_proj', C, Hkv * D);
+      v = project(normed, 'v_proj', C, Hkv * D);
+    }
     if (config.qkNorm) {
       // Qwen3Attention: q_norm / k_norm over each head's D dims, after the projection and before RoPE.
       q = rmsNorm(q, T * H, D, weight(`${p}.self_attn.q_norm.weight`), config.rmsNormEps);
       k = rmsNorm(k, T * Hkv, D, weight(`${p}.self_attn.k_norm.weight`), config.rmsNormEps);
     }
-    applyRope(q, T, H, D, inverseFrequencies);
-    applyRope(k, T, Hkv, D, inverseFrequencies);
+    applyRope(q, T, H, D, inverseFrequencies, startPosition, ropeScale);
+    applyRope(k, T, Hkv, D, inverseFrequencies, startPosition, ropeScale);
     const attended = causalAttention(q, k, v, T, H, Hkv, D);
     const attentionOut = project(attended, 'o_proj', H * D, C);
     x = add(x, attentionOut);
 
     const normed2 = rmsNorm(x, T, C, weight(`${p}.post_attention_layernorm.weight`), config.rmsNormEps);
     const I = config.intermediateSize;
-    const gate = project(normed2, 'gate_proj', C, I);
-    const up = project(normed2, 'up_proj', C, I);
+    // Phi3MLP: gate_up_proj's output chunks into [gate | up].
+    const [gate, up] = config.fusedProjections ? (splitColumns(project(normed2, 'gate_up_proj', C, 2 * I), T, [I, I]) as [Float64Array, Float64Array]) : [project(normed2, 'gate_proj', C, I), project(normed2, 'up_proj', C, I)];
     const hidden = new Float64Array(T * I);
     for (let i = 0; i < hidden.length; i++) hidden[i] = silu(gate[i]!) * up[i]!;
     x = add(x, project(hidden, 'down_proj', I, C));
@@ -135,16 +148,28 @@ function rmsNorm(x: Float64Array, T: number, C: number, w: Float64Array, eps: nu
   return y;
 }
 
-/** HF rotate_half RoPE, in place on [T, heads, D]; dims past the rotary part pass through. */
-function applyRope(x: Float64Array, T: number, heads: number, D: number, inverseFrequencies: Float64Array): void {
+/** Row blocks of widths[i] columns, left to right, of x [T, Σ widths]. */
+function splitColumns(x: Float64Array, T: number, widths: readonly number[]): Float64Array[] {
+  const total = widths.reduce((a, b) => a + b, 0);
+  let start = 0;
+  return widths.map((width) => {
+    const part = new Float64Array(T * width);
+    for (let t = 0; t < T; t++) part.set(x.subarray(t * total + start, t * total + start + width), t * width);
+    start += width;
+    return part;
+  });
+}
+
+/** HF rotate_half RoPE, in place on [T, heads, D], cos and sin times `scale`; dims past the rotary part pass through. */
+function applyRope(x: Float64Array, T: number, heads: number, D: number, inverseFrequencies: Float64Array, startPosition: number, scale: number): void {
   const half = inverseFrequencies.length;
   for (let t = 0; t < T; t++) {
     for (let h = 0; h < heads; h++) {
       const base = (t * heads + h) * D;
       for (let i = 0; i < half; i++) {
-        const angle = t * inverseFrequencies[i]!;
-        const cos = Math.cos(angle);
-        const sin = Math.sin(angle);
+        const angle = (startPosition + t) * inverseFrequencies[i]!;
+        const cos = scale * Math.cos(angle);
+        const sin = scale * Math.sin(angle);
         const x1 = x[base + i]!;
         const x2 = x[base + i + half]!;
         x[base + i] = x1 * cos - x2 * sin;

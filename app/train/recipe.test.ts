@@ -47,7 +47,7 @@ describe('recipes', () => {
     const problems = problemsOf({
       ...minimal,
       tasks: [{ ...minimal.tasks[0], format: 'csv' }, { ...minimal.tasks[1], source: {} }],
-      lora: { r: 0, targets: ['qkv_proj'] },
+      lora: { r: 0, targets: ['c_attn'] },
       learning_rate: 1e-4,
     });
     expect(problems).toEqual(
@@ -57,7 +57,7 @@ describe('recipes', () => {
         'tasks[1].source: needs "file"',
         'tasks[1].source: needs "hub"',
         'lora.r: must be at least 1',
-        'lora.targets[0]: must be one of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"',
+        'lora.targets[0]: must be one of "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj"',
       ]),
     );
   });

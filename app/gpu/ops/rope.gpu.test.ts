@@ -5,7 +5,7 @@ import { Random } from '../../util/random.ts';
 import { ShapeError } from '../errors.ts';
 import { ropeBackwardReference, ropeForwardReference, type RopeFrequencyParameters } from '../reference/rope.ts';
 import { createIndexTensor, readTensor } from '../tensor.ts';
-import { createRopeFrequencies, encodeRope, encodeRopeBackward, ropeFrequencyTurns, ropeInverseFrequencies } from './rope.ts';
+import { createRopeFrequencies, encodeRope, encodeRopeBackward, ropeAttentionFactor, ropeFrequencyTurns, ropeInverseFrequencies } from './rope.ts';
 
 const gpu = setUpTestGpu();
 const { submit, track, upload } = gpu;
@@ -31,11 +31,21 @@ const LLAMA_3_2_1B: RopeFrequencyParameters = {
   ropeScaling: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
 };
 
+/** Phi-4-mini-instruct: head_dim 128, 96 rotary dims, LongRoPE with its published attention factor √(1 + ln 32 / ln 4096). */
+const PHI_4_MINI: RopeFrequencyParameters = {
+  headDim: 128,
+  partialRotaryFactor: 0.75,
+  ropeTheta: 10000,
+  ropeScaling: { shortFactor: Array.from({ length: 48 }, (_, i) => 1 + i / 40), longFactor: Array.from({ length: 48 }, (_, i) => 1 + i), originalMaxPositionEmbeddings: 4096, attentionFactor: Math.sqrt(1 + Math.log(32) / Math.log(4096)) },
+};
+
 interface Case {
   label: string;
   heads: number;
   positions: number[];
   rope: RopeFrequencyParameters;
+  /** The sequence length that picks LongRoPE's factors. */
+  sequenceLength?: number;
 }
 
 const CASES: Case[] = [
@@ -47,18 +57,22 @@ const CASES: Case[] = [
   { label: 'one row, D=2', heads: 1, positions: [3], rope: config(2, 10000) },
   { label: 'Llama 3 scaling at generation offsets past 8192', heads: 2, positions: fromOffset(8190, 5), rope: LLAMA_3_2_1B },
   { label: 'Llama 3 scaling near its 131072-token context', heads: 2, positions: fromOffset(131060, 12), rope: LLAMA_3_2_1B },
+  { label: 'Phi-4-mini LongRoPE, short factors and attention factor, partial rotary 0.75', heads: 3, positions: packed(6, 3), rope: PHI_4_MINI },
+  { label: 'Phi-4-mini LongRoPE, long factors past original_max_position_embeddings 4096', heads: 3, positions: fromOffset(5000, 5), rope: PHI_4_MINI, sequenceLength: 5005 },
 ];
 
 function prepare(c: Case) {
   const D = c.rope.headDim;
   const BT = c.positions.length;
   const shape = [BT, c.heads, D];
-  const inverseFrequencies = ropeInverseFrequencies(c.rope);
+  const inverseFrequencies = ropeInverseFrequencies(c.rope, c.sequenceLength);
+  const scale = ropeAttentionFactor(c.rope);
   const common = {
     positions: track(createIndexTensor(gpu.ctx.device, 'positions', [BT], 'u32', c.positions)),
     frequencies: track(createRopeFrequencies(gpu.ctx.device, 'inv_freq', inverseFrequencies)),
+    scale,
   };
-  const reference = { BT, heads: c.heads, D, positions: c.positions, inverseFrequencies };
+  const reference = { BT, heads: c.heads, D, positions: c.positions, inverseFrequencies, scale };
   return { shape, common, reference, n: BT * c.heads * D };
 }
 

@@ -5,7 +5,7 @@ import { createTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, gridStrideWorkgroups, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectIndexTensor, expectRank, expectSeparateBuffers, expectShape } from './checks.ts';
 
-export { ropeInverseFrequencies, ropeRotaryDim, type RopeFrequencyParameters } from '../reference/rope.ts';
+export { ropeAttentionFactor, ropeInverseFrequencies, ropeRotaryDim, type RopeFrequencyParameters } from '../reference/rope.ts';
 
 const OP = 'rope';
 
@@ -37,19 +37,22 @@ export interface RopeInputs {
   x: GpuTensor;
   positions: GpuTensor;
   frequencies: GpuTensor;
+  /** Multiplies cos and sin (LongRoPE's attention factor); default 1. */
+  scale?: number;
 }
 
 export interface RopeBackwardInputs {
   dy: GpuTensor;
   positions: GpuTensor;
   frequencies: GpuTensor;
+  scale?: number;
 }
 
 /**
  * Encodes y = RoPE(x) in Hugging Face's rotate_half layout; dims past rotary_dim pass through.
  * Without `y` (or with y = x), rotates x in place. Call once for q and once for k. Validates first.
  */
-export function encodeRope(ctx: GpuContext, encoder: GPUCommandEncoder, { x, positions, frequencies }: RopeInputs, y?: GpuTensor): void {
+export function encodeRope(ctx: GpuContext, encoder: GPUCommandEncoder, { x, positions, frequencies, scale = 1 }: RopeInputs, y?: GpuTensor): void {
   const { device } = ctx;
   const inPlace = y === undefined || y.buffer === x.buffer;
   const dims = checkRope(device, x, positions, frequencies, y ? [y] : []);
@@ -63,7 +66,7 @@ export function encodeRope(ctx: GpuContext, encoder: GPUCommandEncoder, { x, pos
   pass.setBindGroup(
     0,
     bindGroup(device, pipeline, [
-      [0, dimsUniform(ctx, dims, items)],
+      [0, dimsUniform(ctx, dims, items, scale)],
       [1, positions.buffer],
       [2, frequencies.buffer],
       // In place the input binding is unused but must exist; x is bound once, as the output.
@@ -76,7 +79,7 @@ export function encodeRope(ctx: GpuContext, encoder: GPUCommandEncoder, { x, pos
 }
 
 /** Encodes dx += Rᵀ·dy, the transposed rotation (accumulating; the caller clears dx). Validates first. */
-export function encodeRopeBackward(ctx: GpuContext, encoder: GPUCommandEncoder, { dy, positions, frequencies }: RopeBackwardInputs, dx: GpuTensor): void {
+export function encodeRopeBackward(ctx: GpuContext, encoder: GPUCommandEncoder, { dy, positions, frequencies, scale = 1 }: RopeBackwardInputs, dx: GpuTensor): void {
   const { device } = ctx;
   const dims = checkRope(device, dy, positions, frequencies, [dx]);
   expectSeparateBuffers(OP, [dx], [dy, positions, frequencies, dx]);
@@ -87,7 +90,7 @@ export function encodeRopeBackward(ctx: GpuContext, encoder: GPUCommandEncoder, 
   pass.setBindGroup(
     0,
     bindGroup(device, pipeline, [
-      [0, dimsUniform(ctx, dims, items)],
+      [0, dimsUniform(ctx, dims, items, scale)],
       [1, positions.buffer],
       [2, frequencies.buffer],
       [5, dy.buffer],
@@ -128,6 +131,7 @@ function checkRope(device: GPUDevice, x: GpuTensor, positions: GpuTensor, freque
   return { BT, heads, D, half };
 }
 
-function dimsUniform(ctx: GpuContext, { BT, heads, D, half }: RopeDims, items: number): GPUBuffer {
-  return ctx.uniforms.get(`${OP}:dims`, packUniforms([['u32', BT * heads], ['u32', heads], ['u32', D], ['u32', half], ['u32', items]]));
+function dimsUniform(ctx: GpuContext, { BT, heads, D, half }: RopeDims, items: number, scale: number): GPUBuffer {
+  if (!(Number.isFinite(scale) && scale > 0)) throw new ShapeError(`${OP}: scale must be a positive finite number, got ${scale}`, { op: OP, scale });
+  return ctx.uniforms.get(`${OP}:dims`, packUniforms([['u32', BT * heads], ['u32', heads], ['u32', D], ['u32', half], ['u32', items], ['f32', scale]]));
 }

@@ -46,6 +46,15 @@ describe('ropeInverseFrequencies: inv_freq as transformers computes it', () => {
     expect(inverse[31]).toBeCloseTo(9.418306725434909e-8, 22);
   });
 
+  it("divide by LongRoPE's short factors up to original_max_position_embeddings and by its long factors past it", () => {
+    const scaling = { shortFactor: [1, 2, 4], longFactor: [3, 5, 7], originalMaxPositionEmbeddings: 4096, attentionFactor: 1.2 };
+    const parameters = { headDim: 8, partialRotaryFactor: 0.75, ropeTheta: 10000, ropeScaling: scaling };
+    const plain = [1, 10000 ** (-2 / 6), 10000 ** (-4 / 6)];
+    expect(Array.from(ropeInverseFrequencies(parameters, 4096))).toEqual(plain.map((f, i) => f / scaling.shortFactor[i]!));
+    expect(Array.from(ropeInverseFrequencies(parameters, 4097))).toEqual(plain.map((f, i) => f / scaling.longFactor[i]!));
+    expect(() => ropeInverseFrequencies({ ...parameters, partialRotaryFactor: 1 })).toThrow(/LongRoPE needs 4 factors \(rotary_dim \/ 2\), got 3/);
+  });
+
   it('refuses a partial_rotary_factor that leaves an odd number of rotary dims', () => {
     expect(() => ropeRotaryDim({ headDim: 64, partialRotaryFactor: 0.4 })).toThrow(/even rotary_dim.*gives 25/);
   });
@@ -77,6 +86,17 @@ describe('rope reference', () => {
     expect(y[base + 1]).toBeCloseTo(x[base + 1]! * Math.cos(angle) - x[base + 4]! * Math.sin(angle), 14);
     expect(y[base + 4]).toBeCloseTo(x[base + 4]! * Math.cos(angle) + x[base + 1]! * Math.sin(angle), 14);
     for (let d = 6; d < 10; d++) expect(y[base + d]).toBe(x[base + d]);
+  });
+
+  it('with a scale (LongRoPE attention factor), scales the rotary dims only, and its backward matches finite differences', () => {
+    const x = values(shape.BT * shape.heads * shape.D);
+    const plain = ropeForwardReference({ ...shape, inverseFrequencies, x });
+    const scaled = ropeForwardReference({ ...shape, inverseFrequencies, x, scale: 1.19 });
+    for (let i = 0; i < x.length; i++) expect(scaled[i]).toBeCloseTo(i % shape.D < 6 ? 1.19 * plain[i]! : x[i]!, 14);
+    const g = values(x.length);
+    const dx = ropeBackwardReference({ ...shape, inverseFrequencies, dy: g, scale: 1.19 });
+    const numeric = finiteDifferenceGradient(() => weightedSum(ropeForwardReference({ ...shape, inverseFrequencies, x, scale: 1.19 }), g), x);
+    expect(relativeError(dx, numeric)).toBeLessThan(1e-8);
   });
 
   it('backward matches central finite differences of Σ y·g', () => {

@@ -17,13 +17,34 @@ export interface Llama3RopeScalingParameters {
   originalMaxPositionEmbeddings: number;
 }
 
+/**
+ * Phi-3's LongRoPE (config.rope_scaling with "type": "longrope"): one factor per rotary frequency for
+ * sequences up to original_max_position_embeddings (short) and one for longer ones (long), and the
+ * attention factor that multiplies cos and sin.
+ */
+export interface LongRopeScalingParameters {
+  shortFactor: readonly number[];
+  longFactor: readonly number[];
+  originalMaxPositionEmbeddings: number;
+  attentionFactor: number;
+}
+
 /** The config fields that fix the frequencies; app/model's ModelConfig satisfies this shape. */
 export interface RopeFrequencyParameters {
   headDim: number;
   /** Fraction of head_dim that rotates (partial_rotary_factor; 1 for Llama and Qwen). */
   partialRotaryFactor: number;
   ropeTheta: number;
-  ropeScaling: Llama3RopeScalingParameters | null;
+  ropeScaling: Llama3RopeScalingParameters | LongRopeScalingParameters | null;
+}
+
+export function isLongRope(scaling: RopeFrequencyParameters['ropeScaling']): scaling is LongRopeScalingParameters {
+  return scaling !== null && 'longFactor' in scaling;
+}
+
+/** What multiplies cos and sin: LongRoPE's attention factor, 1 for every other kind. */
+export function ropeAttentionFactor({ ropeScaling }: Pick<RopeFrequencyParameters, 'ropeScaling'>): number {
+  return isLongRope(ropeScaling) ? ropeScaling.attentionFactor : 1;
 }
 
 /** rotary_dim as transformers computes it: int(head_dim · partial_rotary_factor). */
@@ -47,14 +68,26 @@ export function ropeRotaryDim({ headDim, partialRotaryFactor }: Pick<RopeFrequen
  * (1 − smooth)·f/factor + smooth·f. transformers does this in float32; Float64 here, so the GPU
  * gets the correctly rounded values.
  */
-export function ropeInverseFrequencies(parameters: RopeFrequencyParameters): Float64Array {
+export function ropeInverseFrequencies(parameters: RopeFrequencyParameters, sequenceLength = 0): Float64Array {
   const rotaryDim = ropeRotaryDim(parameters);
   const { ropeTheta, ropeScaling } = parameters;
   if (!(ropeTheta > 0)) throw new RangeError(`rope_theta must be positive, got ${ropeTheta}`);
   const inverse = new Float64Array(rotaryDim / 2);
   for (let i = 0; i < inverse.length; i++) inverse[i] = 1 / ropeTheta ** ((2 * i) / rotaryDim);
-  if (ropeScaling) applyLlama3Scaling(inverse, ropeScaling);
+  if (isLongRope(ropeScaling)) applyLongRope(inverse, ropeScaling, sequenceLength);
+  else if (ropeScaling) applyLlama3Scaling(inverse, ropeScaling);
   return inverse;
+}
+
+/**
+ * transformers' _compute_longrope_parameters: inv_freq[i] = 1 / (ext_factors[i] · theta^(2i / dim)),
+ * ext_factors the long factors when the sequence (the largest position + 1) is longer than
+ * original_max_position_embeddings, the short ones otherwise.
+ */
+function applyLongRope(inverse: Float64Array, scaling: LongRopeScalingParameters, sequenceLength: number): void {
+  const factors = sequenceLength > scaling.originalMaxPositionEmbeddings ? scaling.longFactor : scaling.shortFactor;
+  if (factors.length !== inverse.length) throw new RangeError(`LongRoPE needs ${inverse.length} factors (rotary_dim / 2), got ${factors.length}`);
+  for (let i = 0; i < inverse.length; i++) inverse[i]! /= factors[i]!;
 }
 
 function applyLlama3Scaling(inverse: Float64Array, scaling: Llama3RopeScalingParameters): void {
@@ -87,6 +120,8 @@ export interface RopeReferenceInputs {
   positions: ArrayLike<number>;
   /** [rotaryDim / 2] from ropeInverseFrequencies. */
   inverseFrequencies: ArrayLike<number>;
+  /** Multiplies cos and sin on the rotary dims (LongRoPE's attention factor); default 1. */
+  scale?: number;
 }
 
 /** y [BT, heads, D] = RoPE(x). */
@@ -99,7 +134,7 @@ export function ropeBackwardReference(inputs: RopeReferenceInputs & { dy: ArrayL
   return rotate(inputs, inputs.dy, -1);
 }
 
-function rotate({ BT, heads, D, positions, inverseFrequencies }: RopeReferenceInputs, x: ArrayLike<number>, sinSign: 1 | -1): Float64Array {
+function rotate({ BT, heads, D, positions, inverseFrequencies, scale = 1 }: RopeReferenceInputs, x: ArrayLike<number>, sinSign: 1 | -1): Float64Array {
   const half = inverseFrequencies.length;
   if (2 * half > D) throw new RangeError(`rotary_dim ${2 * half} exceeds head_dim ${D}`);
   const y = Float64Array.from({ length: BT * heads * D }, (_, i) => x[i]!);
@@ -107,8 +142,8 @@ function rotate({ BT, heads, D, positions, inverseFrequencies }: RopeReferenceIn
     const position = positions[bt]!;
     for (let i = 0; i < half; i++) {
       const angle = position * inverseFrequencies[i]!;
-      const cos = Math.cos(angle);
-      const sin = sinSign * Math.sin(angle);
+      const cos = scale * Math.cos(angle);
+      const sin = scale * sinSign * Math.sin(angle);
       for (let h = 0; h < heads; h++) {
         const base = (bt * heads + h) * D;
         const x1 = x[base + i]!;

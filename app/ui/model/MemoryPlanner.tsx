@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'react';
 import type { LoraTarget } from '../../model/config.ts';
-import { LORA_TARGETS } from '../../model/config.ts';
+import { loraTargetsOfArchitecture } from '../../model/config.ts';
 import { formatMiB } from '../../model/memory.ts';
 import { useStudio } from '../../state/store.ts';
 import type { ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
@@ -8,7 +8,6 @@ import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { defaultBudget } from './memory-budget.ts';
 
-const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
 const GiB = 2 ** 30;
 const STORED_DTYPES = new Set(['f32', 'bf16', 'f16']);
 
@@ -35,7 +34,12 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
   const [rank, setRank] = useState(String(recipe.lora.r));
   const [seqLength, setSeqLength] = useState(String(recipe.max_length));
   const [batchSize, setBatchSize] = useState(String(recipe.batch_size));
-  const [targets, setTargets] = useState<LoraTarget[]>(recipe.lora.targets);
+  // Only the projections this model has: Phi-3's are fused (qkv_proj, gate_up_proj).
+  const TARGETS = loraTargetsOfArchitecture(summary.architecture);
+  const [targets, setTargets] = useState<LoraTarget[]>(() => {
+    const usable = recipe.lora.targets.filter((target) => TARGETS.includes(target));
+    return usable.length > 0 ? usable : [...TARGETS];
+  });
   const [recompute, setRecompute] = useState(recipe.recompute);
   const guess = defaultBudget(adapter);
   const budgetBytes = budgetOverride ?? guess.bytes;

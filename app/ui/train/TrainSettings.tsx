@@ -1,18 +1,22 @@
-import type { LoraTarget } from '../../model/config.ts';
+import { loraTargetsOfArchitecture, type LoraTarget } from '../../model/config.ts';
 import { useStudio } from '../../state/store.ts';
 import { DEFAULT_RECIPE } from '../../studio/presets.ts';
 import type { Recipe } from '../../train/recipe.ts';
 import { CheckboxField, NumberField, problemsAt, SelectField } from './fields.tsx';
 
-const TARGETS: readonly { target: LoraTarget; part: string }[] = [
-  { target: 'q_proj', part: 'attention query' },
-  { target: 'k_proj', part: 'attention key' },
-  { target: 'v_proj', part: 'attention value' },
-  { target: 'o_proj', part: 'attention output' },
-  { target: 'gate_proj', part: 'MLP gate' },
-  { target: 'up_proj', part: 'MLP up' },
-  { target: 'down_proj', part: 'MLP down' },
-];
+const TARGET_PARTS: Record<LoraTarget, string> = {
+  q_proj: 'attention query',
+  k_proj: 'attention key',
+  v_proj: 'attention value',
+  qkv_proj: 'attention query, key and value (one fused projection)',
+  o_proj: 'attention output',
+  gate_proj: 'MLP gate',
+  up_proj: 'MLP up',
+  gate_up_proj: 'MLP gate and up (one fused projection)',
+  down_proj: 'MLP down',
+};
+/** Before a model is loaded, the Llama family's seven. */
+const DEFAULT_ARCHITECTURE = 'LlamaForCausalLM';
 
 /** The parts of the recipe this page owns (everything but the model, the tasks and the mixture). */
 export function trainingSettingsOf(recipe: Recipe): Omit<Recipe, 'name' | 'model' | 'tasks' | 'mixture'> {
@@ -35,7 +39,12 @@ export function TrainSettings({ disabled }: { disabled: boolean }) {
   const schedule = (change: Partial<Recipe['schedule']>) => set((r) => ({ ...r, schedule: { ...r.schedule, ...change } }));
   const top = (change: Partial<Recipe>) => set((r) => ({ ...r, ...change }));
   const lengthUnit = recipe.epochs !== undefined && recipe.steps === undefined ? 'epochs' : 'steps';
-  const targetProblems = problemsAt(problems, 'lora.targets');
+  const architecture = useStudio((state) => state.model.summary?.architecture) ?? DEFAULT_ARCHITECTURE;
+  // The loaded model's projections; a target the recipe names that the model lacks stays listed, so it can be unticked.
+  const modelTargets = loraTargetsOfArchitecture(architecture);
+  const TARGETS = [...modelTargets, ...recipe.lora.targets.filter((target) => !modelTargets.includes(target))].map((target) => ({ target, part: TARGET_PARTS[target] }));
+  const missing = recipe.lora.targets.filter((target) => !modelTargets.includes(target));
+  const targetProblems = [...problemsAt(problems, 'lora.targets'), ...(missing.length > 0 ? [{ message: `${architecture} has no ${missing.join(', ')}; its projections are ${modelTargets.join(', ')}.` }] : [])];
 
   return (
     <section className="panel" aria-labelledby="train-settings-title">
