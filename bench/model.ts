@@ -24,7 +24,7 @@ import { acquireNodeGpu } from '../app/gpu/node-gpu.ts';
 import { crossEntropyChunkRows, encodeCrossEntropy, readCrossEntropyStats } from '../app/gpu/ops/cross_entropy.ts';
 import { isCpuAdapter } from '../app/gpu/ops/matmul.ts';
 import { createIndexTensor, createTensor } from '../app/gpu/tensor.ts';
-import { LORA_TARGETS, parameterCount, parseModelConfig, type LoraTarget } from '../app/model/config.ts';
+import { loraTargetsOf, parameterCount, parseModelConfig } from '../app/model/config.ts';
 import { DecoderGraph } from '../app/model/graph.ts';
 import { uploadModel } from '../app/model/gpu-model.ts';
 import { initLoraAdapter } from '../app/model/lora.ts';
@@ -81,7 +81,7 @@ async function benchTraining(gpu: GpuContext, shape: Shape & { why: string }, re
   const blob = writeSafetensors(randomModelTensors(config, { dtype: 'bf16', seed: 0 }), { format: 'pt' });
   const files: ModelFiles = { label: 'random SmolLM2-135M', has: (path) => path === 'model.safetensors', open: async () => blob, list: () => ['model.safetensors'] };
   const model = await uploadModel(gpu, config, await locateWeights(files, config));
-  const targets = Object.keys(LORA_TARGETS) as LoraTarget[];
+  const targets = [...loraTargetsOf(config)];
   const lora = uploadLora(gpu, initLoraAdapter(config, { r: LORA_RANK, alpha: 2 * LORA_RANK, dropout: 0, targets, rslora: false }, 0), { training: true });
   const { B, T } = shape;
   const N = B * T;
