@@ -84,6 +84,17 @@ export async function randomModel(ctx: GpuContext, raw: object, dtype: DType, se
   return { config, gpu: await uploadModel(ctx, config, weights), reference: { config, tensors: reference } };
 }
 
+/**
+ * Only the GPU model, for tests of allocation at a real model's width, where randomModel's Float64
+ * copy of every weight would take gigabytes.
+ */
+export async function randomGpuModel(ctx: GpuContext, raw: object, dtype: DType, seed = 1): Promise<GpuModel> {
+  const config = parseModelConfig(raw);
+  const blob = writeSafetensors(randomModelTensors(config, { dtype, seed }), { format: 'pt' });
+  const files: ModelFiles = { label: 'random model', has: (path) => path === 'model.safetensors', open: async () => blob, list: () => ['model.safetensors'] };
+  return uploadModel(ctx, config, await locateWeights(files, config));
+}
+
 /** A task of random token sequences of the given lengths, every token after the first labelled. */
 export function randomTask(name: string, vocabSize: number, lengths: readonly number[], seed: number): PreparedTask {
   const random = Random.fromSeed(seed);

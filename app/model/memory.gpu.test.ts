@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
-import { LLAMA_TINY, PHI3_TINY, QWEN2_TINY, QWEN3_TINY, randomModel, randomTask } from '../../test/random-model.ts';
+import { readFile } from 'node:fs/promises';
+import { fixturePath } from '../../test/fixtures.ts';
+import { LLAMA_TINY, PHI3_TINY, QWEN2_TINY, QWEN3_TINY, randomGpuModel, randomModel, randomTask } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { DType } from '../gpu/dtype.ts';
 import { Evaluator } from '../train/evaluate.ts';
@@ -90,6 +92,26 @@ describe('the memory planner against what is really allocated', { timeout: 120_0
       }
     });
   }
+
+  it("counts a Phi-4-mini trainer at the issue's shape (LoRA r = 16 on attention and MLP, B·T = 512, recompute) exactly, on one layer of the published config", async () => {
+    // Every per-layer buffer at Phi-4-mini's real width (hidden 3072, 24 heads, 8 KV heads, MLP 8192, fused
+    // projections, LongRoPE tables); one layer, since every layer allocates the same, and a 256-token
+    // vocabulary, since the vocabulary tables and the loss chunk are counted by the same code at any size.
+    const raw = { ...JSON.parse(await readFile(fixturePath('configs/Phi-4-mini-instruct.config.json'), 'utf8')), num_hidden_layers: 1, vocab_size: 256 };
+    const model = await randomGpuModel(ctx, raw, 'bf16', 5);
+    const targets: LoraTarget[] = ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'];
+    const task = randomTask('a', 256, [512, 300], 6);
+    const recipe = parseRecipe({ model: { source: 'random' }, tasks: [{ name: 'a', source: { file: 'a.jsonl' }, format: 'text' }], lora: { r: 16, alpha: 32, targets }, batch_size: 1, max_length: 512, recompute: true, steps: 1 });
+    const trainer = await Trainer.create(ctx, model, [task], recipe, { runId: 'phi-4-mini memory' });
+    try {
+      const shape: TrainingShape = { batchSize: 1, seqLength: 512, weightDtype: 'bf16', lora: { r: 16, targets }, recompute: true };
+      const estimate = estimateTrainingMemory(model.config, shape, ctx.device.limits, 2 ** 40);
+      expect(estimate.totalBytes).toBe(trainer.gpuBytes);
+    } finally {
+      trainer.destroy();
+      model.destroy();
+    }
+  });
 
   it('a training graph keeps LoRA activations only for the targets it trains', async () => {
     const model = await randomModel(ctx, LLAMA_TINY, 'f32');
