@@ -33,8 +33,9 @@ export default defineConfig({
           name: 'browser',
           include: ['app/**/*.gpu.test.ts', 'app/**/*.browser.test.ts', 'workers/**/*.browser.test.ts'],
           // Node-only: the CLI spawns processes; model tests read fixture folders from disk (the studio's
-          // end-to-end journey loads the same model in Chromium through the Hub layout).
-          exclude: ['app/cli/**', 'app/model/**', 'app/train/**', 'app/experiment/**'],
+          // end-to-end journey loads the same model in Chromium through the Hub layout). Training's
+          // browser tests (app/train/*.browser.test.ts) use random-weight models and IndexedDB instead.
+          exclude: ['app/cli/**', 'app/model/**', 'app/train/**/*.gpu.test.ts', 'app/experiment/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
