@@ -17,6 +17,7 @@ import { importLocalModel } from './local-import.ts';
 import { loadStudioModel, planTraining } from './model.ts';
 import { modelLabel, ONNX_EXPORT, openModelFiles, type OpenModelOptions } from './model-files.ts';
 import { GpuQueue } from './gpu-queue.ts';
+import { broadcastRun } from './run-broadcast.ts';
 import { asRunOwner } from './run-lock.ts';
 import { readRunRecord } from './run-records.ts';
 import { SessionModel } from './session-model.ts';
@@ -61,9 +62,19 @@ const handlers: Handlers = {
         const controller = new AbortController();
         signal.addEventListener('abort', () => controller.abort('cancel'), { once: true });
         runs.set(runId, controller);
+        // The studio's other tabs show this run read-only and follow it live (run-broadcast.ts).
+        const broadcast = broadcastRun(runId);
         try {
           await session.release(); // the run gets the GPU memory the session model held
-          return await trainInStudio({ recipe, runId, resume, ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}), ...hubOptions(hub) }, await gpu(), store, controller.signal, progress);
+          const result = await trainInStudio({ recipe, runId, resume, ...(memoryBudgetBytes ? { memoryBudgetBytes } : {}), ...hubOptions(hub) }, await gpu(), store, controller.signal, (event) => {
+            progress(event);
+            broadcast.progress(event);
+          });
+          broadcast.ended({ result });
+          return result;
+        } catch (error) {
+          broadcast.ended({ error });
+          throw error;
         } finally {
           runs.delete(runId);
         }

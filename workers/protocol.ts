@@ -261,6 +261,20 @@ export interface DataImportResult {
   report: ValidationReport;
 }
 
+/**
+ * The name of the Web Lock a tab's engine holds while it trains run `runId` (workers/run-lock.ts), and
+ * of the BroadcastChannel on which it tells the studio's other tabs how that run goes (RunBroadcast).
+ */
+export function runChannelName(runId: string): string {
+  return `cocktail-run:${runId}`;
+}
+
+/** What the tab that trains a run tells the studio's other tabs, which show that run read-only. */
+export type RunBroadcast =
+  | { kind: 'progress'; event: TrainProgress }
+  /** How the run ended in the owner's tab: the request's result, or its error (a CANCELLED one for a cancel). */
+  | { kind: 'ended'; status: 'completed' | 'paused' | 'failed' | 'cancelled'; step: number; error?: ErrorReport };
+
 export interface TrainRunResult {
   status: 'completed' | 'paused';
   step: number;

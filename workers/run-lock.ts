@@ -7,6 +7,7 @@
  * Where there is no navigator.locks (the Node CLI: one process, one run) the work simply runs.
  */
 import { CocktailError } from '../app/errors.ts';
+import { runChannelName } from './protocol.ts';
 
 export interface RunOwner {
   /** The step the owner's run record last reached, and when it was written (ms since 1970). */
@@ -16,7 +17,7 @@ export interface RunOwner {
 
 export class RunOwnedElsewhereError extends CocktailError {}
 
-const lockName = (runId: string) => `cocktail-run:${runId}`;
+const lockName = runChannelName;
 
 function locksOf(): LockManager | undefined {
   return (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;

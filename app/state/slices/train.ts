@@ -7,7 +7,7 @@ import type { PrepareProgress } from '../../train/prepare.ts';
 import type { EvalEvent, EvalProgress } from '../../train/run.ts';
 import type { MixtureEvent } from '../../train/run-control.ts';
 import type { StepRecord } from '../../train/trainer.ts';
-import type { RunRecord, TrainProgress } from '../../../workers/protocol.ts';
+import { runChannelName, type RunBroadcast, type RunRecord, type TrainProgress } from '../../../workers/protocol.ts';
 import { cancelRequests, forgetCancelRequest, rememberCancelRequest, settledRunRecord } from '../../studio/cancel-requests.ts';
 import { createFrameBatcher, type FrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
@@ -32,6 +32,8 @@ export type TrainStatus =
   | 'paused'
   /** Read back after a reload: the run was training when the page went away. */
   | 'interrupted'
+  /** Another tab of the studio is training this run (it holds the run's lock): shown here read-only, live. */
+  | 'watching'
   | 'completed'
   | 'failed'
   | 'cancelled';
@@ -87,8 +89,10 @@ export interface TrainSlice {
   startTraining(): Promise<void>;
   /** Asks the running run to checkpoint and stop; it resolves as "paused". */
   pauseTraining(): Promise<void>;
-  /** Continues a paused or interrupted run from its checkpoint, with the recipe it started with. */
-  /** `takeOver`: the run belongs to another tab; wait for that tab to let go of it, then resume here. */
+  /**
+   * Continues a paused or interrupted run from its checkpoint, with the recipe it started with.
+   * `takeOver`: the run belongs to another tab (also one being watched); wait for that tab to let go of it, then resume here.
+   */
   resumeTraining(options?: { takeOver?: boolean }): Promise<void>;
   cancelTraining(): void;
   /** Reads the last run back from storage (once per visit, and only while nothing is running). */
@@ -210,6 +214,14 @@ export function restoredRun(record: RunRecord, checkpoint: Pick<CheckpointMeta, 
  * Whether a run can continue from its checkpoint: a paused or interrupted one always (without a
  * checkpoint it starts from step 0), a failed or cancelled one when it has a checkpoint to continue from.
  */
+/** Whether another tab of this studio holds run `runId`'s lock, i.e. is training it now. */
+async function trainedInAnotherTab(runId: string): Promise<boolean> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks;
+  if (!locks) return false;
+  const { held = [] } = await locks.query();
+  return held.some((lock) => lock.name === runChannelName(runId));
+}
+
 export function canResume(run: Pick<TrainRun, 'status' | 'checkpointStep'>): boolean {
   if (run.status === 'paused' || run.status === 'interrupted') return true;
   return (run.status === 'failed' || run.status === 'cancelled') && (run.checkpointStep ?? 0) > 0;
@@ -230,9 +242,58 @@ export function newRunId(name: string, now = new Date()): string {
 export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set, get) => {
   let request: { abort: AbortController; batcher: FrameBatcher<TrainProgress> } | undefined;
   let restoreChecked = false;
+  /** Stops following a run another tab trains; set while this tab watches one. */
+  let stopWatching: (() => void) | undefined;
 
   const update = (change: Partial<TrainRun> | ((run: TrainRun) => TrainRun)) =>
     set((state) => ({ train: typeof change === 'function' ? change(state.train) : { ...state.train, ...change } }));
+
+  /**
+   * Follows run `runId`, which another tab trains: its progress events arrive on the run's
+   * BroadcastChannel (workers/run-broadcast.ts) and go through the same applyProgress as this tab's
+   * own; its end sets how it ended. A tab closed without a word lets go of the run's lock: then the
+   * run is read back as interrupted, to be resumed here.
+   */
+  const watch = (runId: string) => {
+    stopWatching?.();
+    const channel = new BroadcastChannel(runChannelName(runId));
+    const released = new AbortController();
+    const batcher = createFrameBatcher<TrainProgress>((events) => update((run) => (run.status === 'watching' && run.runId === runId ? applyProgress(run, events) : run)));
+    const stop = () => {
+      channel.close();
+      released.abort();
+      batcher.dispose();
+      if (stopWatching === stop) stopWatching = undefined;
+    };
+    stopWatching = stop;
+    channel.onmessage = (event: MessageEvent<RunBroadcast>) => {
+      const message = event.data;
+      if (message.kind === 'progress') return batcher.push(message.event);
+      batcher.flush();
+      stop();
+      update((run) => {
+        if (run.status !== 'watching' || run.runId !== runId) return run;
+        const { error: _error, ...rest } = run;
+        return { ...rest, status: message.status, step: message.step, ...(message.error && message.status === 'failed' ? { error: message.error } : {}), ...(message.status === 'paused' ? { checkpointStep: message.step } : {}) };
+      });
+    };
+    // Granted once the owner lets go: at its end (the 'ended' message came first) or when its tab closed.
+    void navigator.locks
+      .request(runChannelName(runId), { signal: released.signal }, async () => {
+        if (stopWatching !== stop) return;
+        stop();
+        // The owner wrote how the run ended before letting go; a record still "running" is read back as interrupted.
+        const storage = await openIndexedDbStorage();
+        try {
+          const record = (await storage.getInfo('runs', runId))?.meta as RunRecord | undefined;
+          const checkpoint = await latestCheckpointMeta(storage, runId);
+          if (record) update((run) => (run.status === 'watching' && run.runId === runId ? restoredRun(record, checkpoint) : run));
+        } finally {
+          await storage.close();
+        }
+      })
+      .catch(() => undefined);
+  };
 
   /** Sends train.run for the run now in the store and follows it to its end. */
   const follow = async (resume: boolean, takeOver = false) => {
@@ -278,6 +339,7 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
     async startTraining() {
       const { recipe, recipeProblems, train } = get();
       if (recipeProblems.length > 0 || ACTIVE_STATUSES.includes(train.status)) return;
+      stopWatching?.();
       const name = recipe.name?.trim() || 'Untitled recipe';
       restoreChecked = true;
       set({ train: { ...IDLE_RUN, status: 'running', runId: newRunId(name), name, recipe, taskNames: recipe.tasks.map((task) => task.name), totalSteps: recipe.steps ?? 0 } });
@@ -300,16 +362,22 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
 
     async resumeTraining(options = {}) {
       const before = get().train;
-      if (!canResume(before)) return;
+      const takingOverWatched = before.status === 'watching' && options.takeOver === true;
+      if (!canResume(before) && !takingOverWatched) return;
+      stopWatching?.();
       restoreChecked = true;
       update((run) => {
         const { error: _error, ...rest } = run;
         return { ...rest, status: 'running', adapterKeys: [] };
       });
       await follow(true, options.takeOver === true);
-      // Another tab owns the run: nothing here changed it, so it stays as it was, with the answer shown.
+      // Another tab owns the run: nothing here changed it.
       const after = get().train;
-      if (after.status === 'failed' && after.error?.code === 'RUN_OWNED_ELSEWHERE') update({ status: before.status });
+      if (after.status === 'failed' && after.error?.code === 'RUN_OWNED_ELSEWHERE' && before.runId) {
+        // The answer names who owns it; meanwhile this tab follows that run, read-only.
+        update({ status: 'watching' });
+        watch(before.runId);
+      }
     },
 
     cancelTraining() {
@@ -335,7 +403,12 @@ export const createTrainSlice: StateCreator<AppState, [], [], TrainSlice> = (set
             forgetCancelRequest(last.runId);
           }
           const checkpoint = await latestCheckpointMeta(storage, last.runId);
-          if (get().train.status === 'idle') set({ train: restoredRun(last, checkpoint) });
+          if (get().train.status !== 'idle') return;
+          if (last.status === 'running' && (await trainedInAnotherTab(last.runId))) {
+            // Not interrupted: another tab is training it now. Shown read-only, from where its record is, and followed live.
+            set({ train: { ...restoredRun(last, checkpoint), status: 'watching', step: last.step } });
+            watch(last.runId);
+          } else set({ train: restoredRun(last, checkpoint) });
         } finally {
           await storage.close();
         }

@@ -47,6 +47,7 @@ function fixFor(status: TrainStatus, stage: TrainStage | undefined): { action?: 
 function errorTitle(status: TrainStatus): string {
   if (status === 'idle') return 'The last run could not be read';
   if (status === 'failed') return 'Training stopped';
+  if (status === 'watching') return 'Another tab of this studio owns this run';
   if (ACTIVE_STATUSES.includes(status)) return 'Pausing failed';
   return 'The run reported a problem';
 }

@@ -5,7 +5,7 @@ import { useStudio } from '../../state/store.ts';
 /**
  * Start, Pause, Resume and Cancel. Start needs a recipe without problems; Pause needs the training
  * loop to be running (before it, stopping is a cancel); Cancel asks first, since the steps since
- * the last checkpoint are lost.
+ * the last checkpoint are lost. A run another tab trains is read-only: it can only be taken over.
  */
 export function RunControls() {
   const status = useStudio((state) => state.train.status);
@@ -35,6 +35,17 @@ export function RunControls() {
         </button>
         <button type="button" className="secondary" autoFocus onClick={() => setConfirming(false)}>
           Keep training
+        </button>
+      </div>
+    );
+  }
+
+  if (status === 'watching') {
+    // Read-only: another tab trains this run; this one can only wait to take it over.
+    return (
+      <div className="row run-controls">
+        <button type="button" className="secondary" onClick={() => void resumeTraining({ takeOver: true })}>
+          Take over when the other tab closes
         </button>
       </div>
     );

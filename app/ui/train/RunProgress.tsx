@@ -24,7 +24,7 @@ const PREPARE_DOING = { import: 'reading', map: 'mapping columns', tokenize: 'to
 
 /** How the stage the run is at looks: going on, or where it stopped. */
 function stageState(status: TrainRun['status']): 'current' | 'failed' | 'stopped' {
-  if (status === 'running' || status === 'pausing') return 'current';
+  if (status === 'running' || status === 'pausing' || status === 'watching') return 'current';
   return status === 'failed' ? 'failed' : 'stopped';
 }
 
@@ -45,6 +45,8 @@ export function describeRun(run: TrainRun): string {
       return `Pausing at ${steps}: saving a checkpoint…`;
     case 'paused':
       return `Paused at ${steps}. Resume continues from its checkpoint.`;
+    case 'watching':
+      return `Training in another tab of this studio: ${steps}. Shown here read-only and live; take it over here once that tab is closed.`;
     case 'interrupted':
       return `This run stopped when the page was closed or reloaded. Resume continues from its last checkpoint, ${run.checkpointStep ? `step ${run.checkpointStep}` : 'or from the start if it saved none'}, of ${run.totalSteps}.`;
     case 'completed':
@@ -105,7 +107,7 @@ export function RunProgressView({ run }: { run: TrainRun }) {
           {notice}
         </p>
       ))}
-      {(run.status === 'running' || run.status === 'pausing' || run.step > 0) && (
+      {(run.status === 'running' || run.status === 'pausing' || run.status === 'watching' || run.step > 0) && (
         <ProgressBar
           label="Training progress"
           value={run.step}
