@@ -13,12 +13,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright';
-import { createServer, type ViteDevServer } from 'vite';
 import { parseOptions } from '../app/cli/args.ts';
 import { CocktailError } from '../app/errors.ts';
 import { parseModelConfig } from '../app/model/config.ts';
-import { chromiumExecutable, chromiumWebGpuArgs } from '../test/chromium.ts';
+import { openBenchPage } from './bench-page.ts';
 import type { KernelBenchDevice, KernelBenchRuns, KernelBenchSetup, KernelMeasurement } from './browser/kernels.ts';
 import { kernelProducts, kernelRow, kernelTable, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
 
@@ -35,30 +33,12 @@ interface Bench {
 }
 
 async function chromiumBench(): Promise<Bench> {
-  const server: ViteDevServer = await createServer({
-    configFile: false,
-    root: ROOT,
-    logLevel: 'warn',
-    server: { host: '127.0.0.1', port: 0, hmr: false },
-    optimizeDeps: { entries: ['bench/browser/kernels.html'] },
-  });
-  await server.listen();
-  const browser: Browser = await chromium.launch({ executablePath: chromiumExecutable(), args: chromiumWebGpuArgs() });
-  const page: Page = await browser.newPage();
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') console.error(`page ${message.type()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
-  await page.goto(`${server.resolvedUrls!.local[0]}bench/browser/kernels.html`);
-  await page.waitForFunction(() => 'kernelBenchProduct' in window, undefined, { timeout: 120_000 });
+  const { page, browser, close } = await openBenchPage(ROOT, 'bench/browser/kernels.html', 'kernelBenchProduct');
   return {
-    browser: `Chromium ${browser.version()} (headless, ${chromiumExecutable()})`,
+    browser,
     setup: (setup) => page.evaluate((s) => window.kernelBenchSetup(s), setup),
     product: (product, runs) => page.evaluate(([p, r]) => window.kernelBenchProduct(p, r), [product, runs] as const),
-    async close() {
-      await browser.close();
-      await server.close();
-    },
+    close,
   };
 }
 
