@@ -14,7 +14,7 @@ import '@tensorflow/tfjs-core/dist/public/chained_ops/register_all_chained_ops';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { acquireGpu, type GpuContext } from '../../app/gpu/device.ts';
-import { LORA_TARGETS, parseModelConfig, type LoraTarget, type ModelConfig } from '../../app/model/config.ts';
+import { loraTargetsOf, parseModelConfig, type LoraTarget, type ModelConfig } from '../../app/model/config.ts';
 import { uploadModel } from '../../app/model/gpu-model.ts';
 import { projectionShape } from '../../app/model/lora.ts';
 import { randomModelTensors } from '../../app/model/random-model.ts';
@@ -61,7 +61,6 @@ declare global {
 }
 
 const counter = installGpuCounter();
-const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
 const LR = 1e-3;
 const BETAS: [number, number] = [0.9, 0.999];
 const EPS = 1e-8;
@@ -86,7 +85,7 @@ async function oursSteps(gpu: GpuContext, config: ModelConfig, options: TrainBen
   const recipe = parseRecipe({
     model: { source: 'random SmolLM2-135M' },
     tasks: [{ name: 'random', source: { file: 'random.jsonl' }, format: 'text' }],
-    lora: { r: options.rank, alpha: 2 * options.rank, dropout: 0, targets: TARGETS },
+    lora: { r: options.rank, alpha: 2 * options.rank, dropout: 0, targets: loraTargetsOf(config) },
     optimizer: { lr: LR, betas: BETAS, eps: EPS, weight_decay: WEIGHT_DECAY },
     schedule: { kind: 'constant', warmup_steps: 0 },
     batch_size: options.B,
@@ -123,6 +122,9 @@ async function tfjsSteps(config: ModelConfig, options: TrainBenchOptions, exampl
   const { B, T, rank } = options;
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D, numLayers: L, vocabSize: V, rmsNormEps, ropeTheta } = config;
   const N = B * T;
+  // The Llama layout (separate q/k/v/o, gate/up/down) that SmolLM2 has.
+  const TARGETS = loraTargetsOf(config);
+  if (TARGETS.includes('qkv_proj')) throw new Error('the TF.js step is written for separate q/k/v and gate/up projections');
   const scale = 2; // lora_alpha / r with alpha = 2r, as ours
   const frozen = (shape: [number, number]): tf.Tensor2D => tf.randomNormal(shape, 0, 0.02, 'float32') as tf.Tensor2D;
   const embed = frozen([V, C]);
