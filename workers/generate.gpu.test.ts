@@ -12,7 +12,7 @@ import { exportPeftAdapter, zipPeftAdapter } from '../app/train/peft.ts';
 import { fixturePath } from '../test/fixtures.ts';
 import { failNextAllocation, trackLiveBuffers } from '../test/gpu-faults.ts';
 import { acquireTestGpu } from '../test/gpu.ts';
-import { generateInStudio } from './generate.ts';
+import { generateInStudio, promptIds } from './generate.ts';
 
 let ctx: GpuContext;
 let model: LoadedModel;
@@ -43,7 +43,8 @@ describe('generation in the studio when the GPU runs out of memory', { timeout: 
       const undo = failNextAllocation(ctx.device);
       await expect(generateInStudio(request, model, ctx, storage, new AbortController().signal, () => undefined)).rejects.toMatchObject({
         code: 'OUT_OF_MEMORY',
-        message: expect.stringMatching(/^allocating a \d+-token KV cache failed on the GPU/),
+        // The KV cache holds the prompt and the new tokens, not the model's whole context.
+        message: expect.stringMatching(new RegExp(`^allocating a ${promptIds(model.tokenizer, request.prompt).length + request.maxNewTokens}-token KV cache failed on the GPU`)),
       });
       undo();
       expect(live.labels()).toEqual([]);
