@@ -19,7 +19,7 @@ import type { Storage } from '../store/storage.ts';
 import { initLoraAdapter } from '../model/lora.ts';
 import { exportPeftAdapter } from './peft.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
-import { evaluateRecipe, type RunEnvironment } from './run.ts';
+import { evaluateRecipe, runRecipe, type RunEnvironment } from './run.ts';
 import type { PreparedTask } from './task-data.ts';
 import { Trainer } from './trainer.ts';
 import { checkpointKey } from './checkpoint.ts';
@@ -234,6 +234,47 @@ describe('GPU errors stop a run visibly and keep its last checkpoint (Dawn)', { 
     } finally {
       live.uninstall();
     }
+  });
+
+  it('a final evaluation that fails on the GPU loses nothing: the last step is checkpointed and its adapter exported first, and the run resumes to completion', async () => {
+    const env: RunEnvironment = {
+      ctx,
+      storage,
+      openModel: async () => filesFromDirectory(fixturePath('models/aidreams260K')),
+      openTaskFile: async () => new Blob([await readFile(fixturePath('datasets/fpb/Sentences_50Agree.txt'))]),
+    };
+    const run = parseRecipe({
+      model: { source: 'aidreams260K' },
+      tasks: [{ name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'loss', max_examples: 16 }],
+      lora: { r: 2, alpha: 4, targets: ['q_proj'] },
+      batch_size: 2,
+      max_length: 32,
+      steps: 3,
+      eval_every: 1000,
+      checkpoint_every: 1000,
+      seed: 5,
+    });
+    const stages: string[] = [];
+    let undo: (() => void) | undefined;
+    const failure = await runRecipe(run, 'final-eval-fails', env, {
+      onStage: (stage) => {
+        stages.push(stage);
+        // The first allocation of the final evaluation asks for more than the GPU has.
+        if (stage === 'evaluate') undo = failNextAllocation(ctx.device);
+      },
+    }).then(
+      () => undefined,
+      (error: unknown) => error as Error & { code?: string },
+    );
+    undo?.();
+    expect(stages).toEqual(['model', 'data', 'train', 'export', 'evaluate']);
+    expect(failure?.code).toBe('OUT_OF_MEMORY');
+    expect(failure?.message).toMatch(/failed on the GPU\. The GPU ran out of memory/);
+    // Saved before the evaluation began: the checkpoint of the last step and the exported adapter.
+    expect((await storage.getInfo('checkpoints', checkpointKey('final-eval-fails', 3)))?.meta).toMatchObject({ step: 3 });
+    expect(await storage.getInfo('adapters', 'final-eval-fails/shared')).toMatchObject({ meta: { steps: 3 } });
+    const resumed = await runRecipe(run, 'final-eval-fails', env, {}, { resume: true });
+    expect(resumed).toMatchObject({ status: 'completed', step: 3 });
   });
 });
 
