@@ -86,6 +86,28 @@ describe('cocktail mix', () => {
   });
 });
 
+describe('a task file the importer cannot read as rows', () => {
+  it('is refused with the importer\'s cause and the file\'s name: one JSON object where an array of rows was expected', async () => {
+    const recipe = await writeRecipe({
+      model: { source: fixturePath('models/aidreams260K') },
+      tasks: [{ name: 'greet', source: { file: 'one-object.json' }, format: 'instruction' }],
+      lora: { r: 4, alpha: 8, targets: ['q_proj'] },
+      batch_size: 2,
+      max_length: 64,
+      steps: 2,
+    });
+    await writeFile(join(recipe, '..', 'one-object.json'), JSON.stringify({ instruction: 'Say hi', input: '', output: 'hi' }));
+    const { code, stdout, stderr } = await cocktail('mix', '--recipe', recipe, '--json');
+    expect(code).toBe(1);
+    const event = JSON.parse(stdout) as { event: string; code: string; message: string; details: { file: string } };
+    expect(event).toMatchObject({ event: 'error', code: 'PREPARE_FILE_INVALID', details: { file: 'one-object.json' } });
+    expect(event.message).toContain('Task "greet" (one-object.json): none of its 3 record(s) could be read as a row of fields');
+    expect(event.message).toContain('expected a JSON object of fields under key "instruction", found a string ("Say hi"); the file looks like one JSON object, not rows');
+    expect(event.message).not.toContain('MISSING_COLUMN');
+    expect(stderr).toContain('[PREPARE_FILE_INVALID]');
+  });
+});
+
 describe('cocktail help', () => {
   it('lists each environment variable once', async () => {
     const { stdout } = await cocktail('help');

@@ -44,8 +44,10 @@ export async function* readJsonRows(source: DataSource, options: JsonImportOptio
       return undefined;
     }
     if (!isPlainObject(value)) {
+      // Under a key, a value that is not an object usually means the whole file is one record, not rows keyed by id.
       const where = event.key === undefined ? '' : ` under key ${JSON.stringify(event.key)}`;
-      problems.add('NOT_AN_OBJECT', at, `expected a JSON object of fields${where}, found ${describeJsonType(value)}`);
+      const oneRecord = event.key === undefined || rows > 1 ? '' : '; the file looks like one JSON object, not rows: give an array of row objects ([{...}, {...}]), an object of row objects keyed by id, or JSON Lines';
+      problems.add('NOT_AN_OBJECT', at, `expected a JSON object of fields${where}, found ${describeJsonType(value)}${oneRecord}`);
       return undefined;
     }
     const values = event.key !== undefined && !Object.hasOwn(value, keyField) ? { [keyField]: event.key, ...value } : value;

@@ -64,6 +64,7 @@ export function describeJsonType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `a string (${preview(JSON.stringify(value))})`;
+  if (typeof value === 'object') return `an object (${preview(JSON.stringify(value))})`;
   return `a ${typeof value} (${preview(String(value))})`;
 }
 

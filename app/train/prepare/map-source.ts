@@ -57,6 +57,9 @@ const ROWS_PER_STEP = 4096;
 
 export async function mapSource(task: RecipeTask, plan: MappingPlan, source: ImportedSource, context: MapSourceContext = {}): Promise<MappedSource> {
   const { signal, onProgress } = context;
+  // A file none of whose records could be read (one JSON object instead of rows, say) has no columns: the
+  // reader's reasons are the real cause, not the mapping's missing columns.
+  if (source.info.columns.length === 0 && source.problems.report().rowsWithErrors > 0) throw noReadableRow(task, source);
   const mapping = plan.forFile(source.info.columns, source.name);
   const log = source.problems;
   const missingBefore = log.count('MISSING_COLUMN');
@@ -121,6 +124,15 @@ export async function mapSource(task: RecipeTask, plan: MappingPlan, source: Imp
       fromCache: source.fromCache,
     },
   };
+}
+
+function noReadableRow(task: RecipeTask, source: ImportedSource): PrepareError {
+  const report = source.problems.report();
+  return new PrepareError(
+    'PREPARE_FILE_INVALID',
+    `${describeTask(task.name, source.name)}: none of its ${source.info.rows} record(s) could be read as a row of fields, so it has no columns to map.\n${formatValidationReport(report)}`,
+    { task: task.name, file: source.name, report },
+  );
 }
 
 function missingColumn(task: RecipeTask, source: ImportedSource, mapping: FormatMapping): PrepareError {
