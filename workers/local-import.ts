@@ -92,5 +92,6 @@ function restrictTo(files: ModelFiles, paths: readonly string[]): ModelFiles {
     has: (path) => kept.has(path),
     open: (path) => (kept.has(path) ? files.open(path) : Promise.reject(missingFile(files, path, 'the studio does not load it'))),
     list: () => [...kept].sort(),
+    ...(files.locate ? { locate: files.locate } : {}),
   };
 }

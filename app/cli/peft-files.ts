@@ -1,5 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { CocktailError } from '../errors.ts';
 import { locateAdapter } from '../train/peft-layout.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, type PeftFiles } from '../train/peft.ts';
@@ -8,7 +8,9 @@ import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, unzipPeftAdapter, type PeftFiles } fro
  * A PEFT adapter folder (adapter_config.json + adapter_model.safetensors), a training output_dir of
  * Axolotl, LLaMA-Factory or TRL (its final adapter, else its latest checkpoint-N), or a zip of either.
  */
-export async function readPeftAdapter(path: string): Promise<PeftFiles> {
+export async function readPeftAdapter(given: string): Promise<PeftFiles> {
+  // Messages about the adapter's files name them by their full path, however the folder was given.
+  const path = resolve(given);
   if (path.endsWith('.zip')) return { ...unzipPeftAdapter(new Uint8Array(await readFile(path)), path), location: path };
   const isFolder = await stat(path).then(
     (info) => info.isDirectory(),

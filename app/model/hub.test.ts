@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,7 +6,10 @@ import { fixturePath } from '../../test/fixtures.ts';
 import { startHubServer, type HubServer } from '../../test/hub-server.ts';
 import { openFileStorage } from '../store/fs.ts';
 import type { Storage } from '../store/storage.ts';
-import { filesFromHub, hubFileUrl, type HubProgress } from './hub.ts';
+import { parseModelConfig } from './config.ts';
+import { cacheKey, filesFromHub, hubFileUrl, type HubProgress } from './hub.ts';
+import { readJsonFile } from './source.ts';
+import { locateWeights } from './weights.ts';
 
 const REPO = 'aidreams/aidreams260K';
 let server: HubServer;
@@ -88,5 +91,30 @@ describe('models from the Hub layout', { timeout: 60_000 }, () => {
 
   it('refuses something that is not a repository id', async () => {
     await expect(filesFromHub('not a repo!', { storage, endpoint: server.endpoint })).rejects.toThrow(/is not a Hub repository id/);
+  });
+});
+
+describe('a broken file of a Hub model', { timeout: 60_000 }, () => {
+  it('is named by its repository, revision and full path in the cache', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'cocktail-broken-model-'));
+    await cp(fixturePath('models/aidreams260K'), folder, { recursive: true });
+    const bytes = await fixtureBytes('model.safetensors');
+    // A header length past the end of the file: the safetensors reader refuses it.
+    new DataView(bytes.buffer).setBigUint64(0, BigInt(bytes.byteLength), true);
+    await writeFile(join(folder, 'model.safetensors'), bytes);
+    const broken = await startHubServer({ 'aidreams/broken': folder });
+    try {
+      const files = await filesFromHub('aidreams/broken', { storage, endpoint: broken.endpoint });
+      const config = parseModelConfig(await readJsonFile(files, 'config.json'));
+      const cached = storage.locate('models', cacheKey('aidreams/broken', 'main', 'model.safetensors'));
+      expect(cached.startsWith(root)).toBe(true);
+      await expect(locateWeights(files, config)).rejects.toMatchObject({
+        code: 'SAFETENSORS_INVALID',
+        message: expect.stringContaining(`aidreams/broken@main/model.safetensors (cached at ${cached}): `),
+      });
+    } finally {
+      await broken.close();
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });

@@ -139,6 +139,8 @@ export async function filesFromHub(repo: string, options: HubOptions): Promise<M
       return downloader.open(path);
     },
     list: () => [...present].sort(),
+    // The cached file is a manifest item with its chunks beside it (stored-file.ts): a message names the manifest.
+    locate: (path) => `${label}/${path} (cached at ${options.storage.locate('models', cacheKey(repo, revision, path))})`,
   };
 }
 

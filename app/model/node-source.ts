@@ -1,11 +1,13 @@
 import { openAsBlob } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { CocktailError } from '../errors.ts';
 import type { ModelFiles } from './source.ts';
 
 /** A model folder on disk, in Hugging Face layout. Files open as lazy Blobs (fs.openAsBlob). */
-export async function filesFromDirectory(dir: string): Promise<ModelFiles> {
+export async function filesFromDirectory(folder: string): Promise<ModelFiles> {
+  // Messages name files by their full path, however the folder was given.
+  const dir = resolve(folder);
   let info;
   try {
     info = await stat(dir);
@@ -26,5 +28,6 @@ export async function filesFromDirectory(dir: string): Promise<ModelFiles> {
       return openAsBlob(join(dir, path));
     },
     list: () => [...paths],
+    locate: (path) => join(dir, path),
   };
 }

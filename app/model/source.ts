@@ -11,6 +11,13 @@ export interface ModelFiles {
   has(path: string): boolean;
   open(path: string): Promise<Blob>;
   list(): string[];
+  /** Where a file is, in full, for messages: its path on disk, or a Hub file's place in the cache. */
+  locate?(path: string): string;
+}
+
+/** How a message names a model file: where it is when the source knows, else the source's label and the path. */
+export function locateFile(files: ModelFiles, path: string): string {
+  return files.locate?.(path) ?? `${files.label}/${path}`;
 }
 
 export function missingFile(files: ModelFiles, path: string, why: string): CocktailError {
@@ -22,7 +29,7 @@ export async function readJsonFile(files: ModelFiles, path: string): Promise<unk
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new CocktailError('MODEL_FILE_INVALID', `${files.label}: ${path} is not valid JSON (${(error as Error).message})`, { file: path });
+    throw new CocktailError('MODEL_FILE_INVALID', `${locateFile(files, path)} is not valid JSON (${(error as Error).message})`, { file: path });
   }
 }
 

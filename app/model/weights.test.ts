@@ -1,6 +1,6 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { parseModelConfig } from './config.ts';
@@ -46,6 +46,25 @@ describe('locating a model’s weights', () => {
     expect(Array.from(range)).toEqual(Array.from(whole.subarray(100 * 64, 300 * 64)));
     expect((await readWeightRangeBytes(embedding, 0, whole.length)).byteLength).toBe(whole.length * 4);
     expect(await readWeightRangeBytes(embedding, 64, 2)).toEqual(new Uint8Array(new Float32Array([whole[64]!, whole[65]!]).buffer));
+  });
+
+  it('names a broken safetensors file by its full path when the folder was given relative to the current one', async () => {
+    const copy = await mkdtemp(join(tmpdir(), 'cocktail-weights-'));
+    try {
+      await cp(dir(), copy, { recursive: true });
+      const path = join(copy, 'model.safetensors');
+      const bytes = new Uint8Array(await readFile(path));
+      await writeFile(path, bytes.subarray(0, bytes.byteLength - 10));
+      const given = relative(process.cwd(), copy);
+      expect(given.startsWith('/')).toBe(false);
+      await expect(locateWeights(await filesFromDirectory(given), parseModelConfig(await rawConfig()))).rejects.toMatchObject({
+        code: 'SAFETENSORS_INVALID',
+        message: expect.stringMatching(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `)),
+        details: { file: path },
+      });
+    } finally {
+      await rm(copy, { recursive: true });
+    }
   });
 
   it('refuses NaN and Inf in a weight when it is read, naming the file’s full path, the tensor and the element', async () => {

@@ -7,7 +7,7 @@ import { CocktailError } from '../errors.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../gpu/dtype.ts';
 import { expectedWeights, type ModelConfig } from './config.ts';
 import { readSafetensorsHeader, readTensorBytes, type SafetensorsFile, type TensorEntry } from './safetensors.ts';
-import { missingFile, readJsonFile, type ModelFiles } from './source.ts';
+import { locateFile, missingFile, readJsonFile, type ModelFiles } from './source.ts';
 
 export type WeightDType = 'F32' | 'F16' | 'BF16';
 
@@ -31,8 +31,8 @@ export async function locateWeights(files: ModelFiles, config: ModelConfig): Pro
   const shards = await safetensorsFiles(files);
   const byName = new Map<string, { file: SafetensorsFile; entry: TensorEntry }>();
   for (const path of shards) {
-    // Named by where it is (the folder's full path, or the Hub repo and revision), so an error points at the file.
-    const file = await readSafetensorsHeader(await files.open(path), `${files.label}/${path}`);
+    // Named by where it is (its full path, or the Hub repo, revision and place in the cache), so an error points at the file.
+    const file = await readSafetensorsHeader(await files.open(path), locateFile(files, path));
     for (const entry of file.tensors.values()) byName.set(entry.name, { file, entry });
   }
   const refs = new Map<string, WeightRef>();
@@ -62,7 +62,7 @@ async function safetensorsFiles(files: ModelFiles): Promise<string[]> {
   if (files.has(INDEX_FILE)) {
     const index = (await readJsonFile(files, INDEX_FILE)) as { weight_map?: Record<string, string> };
     if (!index.weight_map || typeof index.weight_map !== 'object') {
-      throw new CocktailError('MODEL_FILE_INVALID', `${files.label}: ${INDEX_FILE} has no "weight_map"`, { file: INDEX_FILE });
+      throw new CocktailError('MODEL_FILE_INVALID', `${locateFile(files, INDEX_FILE)} has no "weight_map"`, { file: INDEX_FILE });
     }
     const shards = [...new Set(Object.values(index.weight_map))].sort();
     for (const shard of shards) if (!files.has(shard)) throw missingFile(files, shard, `${INDEX_FILE} lists it as a shard`);
