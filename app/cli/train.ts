@@ -5,7 +5,6 @@ import { CocktailError } from '../errors.ts';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { openFileStorage } from '../store/fs.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftFiles } from '../train/peft.ts';
-import type { TaskPreparationReport } from '../train/prepare.ts';
 import type { Recipe } from '../train/recipe.ts';
 import { RunFailedError, runRecipe } from '../train/run.ts';
 import { parseOptions } from './args.ts';
@@ -14,6 +13,16 @@ import { evalJson, evalLine } from './eval-report.ts';
 import { readRecipe, recipeEnvironment } from './recipe-env.ts';
 import { withSteps } from './recipe-tasks.ts';
 import { lockRunFolder, prepareRunFolder, type RunFolderIntent } from './run-folder.ts';
+import { everyInterval } from '../util/every-interval.ts';
+import type { PrepareProgress, TaskPreparationReport } from '../train/prepare.ts';
+
+const PREPARE_PROGRESS_INTERVAL_MS = 1000;
+
+/** `import 12.0 of 50.0 MiB`, `map 4096 of 121348 rows`, `tokenize 50 of 114 examples`. */
+function describePrepareProgress({ stage, done, total }: PrepareProgress): string {
+  if (stage === 'import') return `import ${(done / 2 ** 20).toFixed(1)} of ${(total / 2 ** 20).toFixed(1)} MiB`;
+  return `${stage} ${done} of ${total} ${stage === 'map' ? 'rows' : 'examples'}`;
+}
 
 export const TRAIN_USAGE =
   'cocktail train --recipe <recipe.json> [--steps N] [--init-adapter <peft dir|zip>] [--run-id ID] [--out <dir>] [--resume | --restart] [--gpu-memory BYTES] [--json]';
@@ -81,6 +90,8 @@ async function trainInFolder({ recipe, recipeDir, runId, out, intent, gpuMemory:
       {
         onStage: (stage) => emit({ event: 'stage', stage }, `· ${stage}`),
         onNotice: (message) => emit({ event: 'notice', message }, `note: ${message}`),
+        // A large file takes a while to read, map and tokenize: say how far it is, once a second.
+        onPrepare: everyInterval(PREPARE_PROGRESS_INTERVAL_MS, (progress) => emit({ event: 'prepare', ...progress }, `  ${progress.task}: ${describePrepareProgress(progress)}`)),
         onPrepared: (reports) => {
           for (const report of reports) {
             emit({ event: 'task', task: report.task, rows: report.rows, dropped: report.droppedRows, train: report.split.train, validation: report.split.validation }, `  ${report.task}: ${report.rows} rows, ${report.droppedRows} dropped, ${report.split.train} train / ${report.split.validation} validation`);

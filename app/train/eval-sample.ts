@@ -24,7 +24,22 @@ export interface EvaluationSample {
   readonly notices: readonly string[];
 }
 
-export function evaluationSample(task: Pick<PreparedTask, 'name' | 'metric' | 'validation' | 'validationPrompts' | 'labelWords'>, requested: number | 'all', seed: number): EvaluationSample {
+/**
+ * What a sample is drawn from: a prepared task, or (app/train/prepare/evaluated-rows.ts) a split's
+ * examples before tokenization, each with the answer its prompt will expect.
+ */
+export interface SampleSource {
+  readonly name: string;
+  readonly metric: PreparedTask['metric'];
+  readonly validation: { readonly length: number };
+  readonly validationPrompts: readonly { readonly expected: string }[];
+  readonly labelWords?: readonly string[];
+  /** Set when the validation holds only the sample, drawn from the whole split before tokenization. */
+  readonly validationSample?: PreparedTask['validationSample'];
+}
+
+export function evaluationSample(task: SampleSource, requested: number | 'all', seed: number): EvaluationSample {
+  if (task.validationSample && task.validationSample.requested === requested) return presampled(task, task.validationSample);
   const splitSize = task.validation.length;
   const notices: string[] = [];
   if (requested !== 'all' && requested > splitSize) {
@@ -58,6 +73,19 @@ export function evaluationSample(task: Pick<PreparedTask, 'name' | 'metric' | 'v
     return counts;
   };
   return { indices, splitSize, requested, labels: countOf(indices), splitLabels: countOf(range(splitSize)), notices };
+}
+
+/**
+ * A validation that is already the sample (only its examples were tokenized): every example is
+ * evaluated, and the split's size and label counts are those of the whole split it was drawn from.
+ * Labels are counted again, since tokenization may have dropped an example of the sample.
+ */
+function presampled(task: SampleSource, drawn: NonNullable<SampleSource['validationSample']>): EvaluationSample {
+  const indices = range(task.validation.length);
+  if (!drawn.splitLabels) return { ...drawn, indices };
+  const labels = Object.fromEntries(Object.keys(drawn.splitLabels).map((word) => [word, 0]));
+  for (const prompt of task.validationPrompts) labels[prompt.expected.trim()] = (labels[prompt.expected.trim()] ?? 0) + 1;
+  return { ...drawn, indices, labels };
 }
 
 /**

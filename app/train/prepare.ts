@@ -33,6 +33,7 @@ import { splitTask, type SplitReport } from './prepare/split-task.ts';
 import { planTemplate, type TemplatePlan } from './prepare/templates.ts';
 import { tokenizePart, type CacheReport, type PartCache } from './prepare/tokenize-part.ts';
 import { validationPrompts } from './prepare/validation-prompts.ts';
+import { evaluatedValidation } from './prepare/evaluated-rows.ts';
 import type { Recipe, RecipeTask, TaskFormat } from './recipe.ts';
 import { IGNORE_INDEX } from './batch.ts';
 import type { PreparedTask } from './task-data.ts';
@@ -78,6 +79,12 @@ interface PrepareOptionsBase {
   readonly onProgress?: (progress: PrepareProgress) => void;
   /** Keep each task's examples before tokenization (PreparedTasks.examples); they cost memory, so only an export asks. */
   readonly keepExamples?: boolean;
+  /**
+   * Tokenize only the validation examples an evaluation scores (the recipe's eval_examples), as a run
+   * does: the rest of a large split would be tokenized for nothing. Exports and audits leave it out
+   * and get the whole split.
+   */
+  readonly evaluatedOnly?: boolean;
 }
 
 /**
@@ -182,7 +189,13 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
   const trainLabel = `${task.name} (${sources.train.name})`;
   const validationSource = sources.validation ?? sources.train;
   const validationLabel = `${task.name} (${validationSource.name})`;
-  const tokenizeTotal = split.train.length + split.validation.length;
+  const labels = mapped.train.summary.labels;
+  const labelWords = task.format === 'classification' && labels ? labels.words : undefined;
+  const evaluated = options.evaluatedOnly
+    ? evaluatedValidation({ name: task.name, metric: plan.metric, ...(labelWords ? { labelWords } : {}) }, split.validation, recipe.eval_whole_split ? 'all' : recipe.eval_examples, recipe.seed)
+    : { examples: split.validation };
+  const validationExamples = evaluated.examples;
+  const tokenizeTotal = split.train.length + validationExamples.length;
   const tokenizeProgress = progress('tokenize');
   const preparation = (part: 'train' | 'validation'): Json => ({
     version: PREPARATION_VERSION,
@@ -191,6 +204,8 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     ...(task.drop_duplicates ? { dropDuplicates: true } : {}),
     split: { method: split.report.method, validation_fraction: task.validation_fraction, seed: recipe.seed, ...(part === 'train' ? { max_examples: task.max_examples ?? null } : {}) },
     part,
+    // The sample depends on the task's name too (it seeds it), which nothing else here holds.
+    ...(part === 'validation' && evaluated.sample ? { evaluated: { task: task.name, requested: evaluated.sample.requested } } : {}),
   });
   const cacheFor = async (source: ImportedSource, part: 'train' | 'validation'): Promise<PartCache | undefined> =>
     options.storage === undefined
@@ -211,7 +226,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     });
   }
   const validation = await tokenizePart(
-    split.validation,
+    validationExamples,
     tokenizer,
     tokenizeOptions,
     { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
@@ -221,10 +236,8 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     checkVocabulary(train.task.examples, options.modelVocabSize, task.name, sources.train.name);
     checkVocabulary(validation.task.examples, options.modelVocabSize, task.name, validationSource.name);
   }
-  const labels = mapped.train.summary.labels;
-  const labelWords = task.format === 'classification' && labels ? labels.words : undefined;
   const prompts = hasValidationPrompts(task.format)
-    ? validationPrompts(validation.task.examples, split.validation, tokenizer, {
+    ? validationPrompts(validation.task.examples, validationExamples, tokenizer, {
         template: plan.template.rendering,
         maxLength: recipe.max_length,
         label: validationLabel,
@@ -243,6 +256,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
       validation: validation.task.examples,
       validationPrompts: prompts,
       ...(labelWords ? { labelWords } : {}),
+      ...(evaluated.sample ? { validationSample: evaluated.sample } : {}),
       meanTokens: train.statistics.meanTokensPerExample,
     },
     report: {

@@ -132,6 +132,7 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
       openFile: env.openTaskFile,
       storage: env.storage,
       tokenizerIdentity: await tokenizerIdentity(files),
+      evaluatedOnly: true,
       ...(env.fetch ? { fetch: env.fetch } : {}),
       ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
       ...(env.hubAccessToken ? { hubAccessToken: env.hubAccessToken } : {}),

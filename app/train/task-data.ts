@@ -3,6 +3,7 @@
  * validated, split and tokenized (app/train/prepare.ts builds it; the trainer and the evaluator read it).
  */
 import type { TokenizedExample } from '../data/tokenize/types.ts';
+import type { EvaluationSample } from './eval-sample.ts';
 import type { RecipeTask } from './recipe.ts';
 
 export interface ValidationPrompt {
@@ -31,6 +32,11 @@ export interface PreparedTask {
   validationPrompts: readonly ValidationPrompt[];
   /** Classification: every label word, as the model is taught to say it (for scoring the label words). */
   labelWords?: readonly string[];
+  /**
+   * Present when `validation` holds only the evaluation sample, drawn from the whole split before
+   * tokenization (a run tokenizes no other validation example): the sample's facts about the split.
+   */
+  validationSample?: Omit<EvaluationSample, 'indices'>;
   /** Mean tokens per training example, for the mixture preview. */
   meanTokens: number;
 }

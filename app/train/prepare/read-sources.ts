@@ -8,7 +8,7 @@ import { collectRows, hubSplitName, importFile, ProblemLog, readHubDatasetRows, 
 import { contentHash, sha256Hex } from '../../data/tokenize/index.ts';
 import type { Storage } from '../../store/storage.ts';
 import type { RecipeTask } from '../recipe.ts';
-import { readCachedRows, rowCacheKey, writeCachedRows, type RowCacheOptions } from './row-cache.ts';
+import { readCachedRows, ROW_CACHE_MAX_BYTES, rowCacheKey, writeCachedRows, type RowCacheOptions } from './row-cache.ts';
 import { describeTask, PrepareError } from './errors.ts';
 
 export interface ImportedSource {
@@ -78,7 +78,7 @@ async function importFiles(task: RecipeTask, source: FileSource, access: SourceA
   for (const [index, blob] of blobs.entries()) {
     const name = paths[index]!;
     const hash = access.storage ? await contentHash(blob) : undefined;
-    const key = hash ? await rowCacheKey(hash, { fileName: name, ...read }) : undefined;
+    const key = hash && blob.size <= ROW_CACHE_MAX_BYTES ? await rowCacheKey(hash, { fileName: name, ...read }) : undefined;
     const cached = access.storage && key ? await readCachedRows(access.storage, key) : undefined;
     const parsed =
       cached ??

@@ -12,6 +12,13 @@ import type { Json, Storage } from '../../store/storage.ts';
 
 export const ROW_CACHE_VERSION = 1;
 
+/**
+ * Files larger than this are parsed again rather than cached: a cached parse is one JSON text of every
+ * row, which for a 50 MB file held about two more copies of it in memory at once (the text and its
+ * bytes), while parsing it again takes seconds and the tokenization cache still saves the slow step.
+ */
+export const ROW_CACHE_MAX_BYTES = 16 * 2 ** 20;
+
 interface CachedRowsMeta {
   [key: string]: Json;
   version: number;
