@@ -1,3 +1,4 @@
+import { zlibSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { CocktailError } from '../errors.ts';
 import { RecipeError, type Recipe } from '../train/recipe.ts';
@@ -67,5 +68,30 @@ describe('recipe links', () => {
     expect(error).toBeInstanceOf(RecipeError);
     expect((error as RecipeError).problems.map((problem) => problem.path).sort()).toEqual(['batch_size', 'mixture.strategy']);
     expect((error as Error).message).toMatch(/^The shared recipe has 2 problems/);
+  });
+
+  it('refuse a recipe with a field no recipe has, naming it, so a link cannot smuggle settings in', () => {
+    const smuggled = { ...FINANCE_COCKTAIL, upload_to: 'https://elsewhere.example/collect', lora: { ...FINANCE_COCKTAIL.lora, script: 'alert(1)' } } as unknown as Recipe;
+    expect(() => decodeRecipeLink(encodeRecipeLink(smuggled))).toThrow(RecipeError);
+    expect(() => decodeRecipeLink(encodeRecipeLink(smuggled))).toThrow(/\(recipe\): unknown field "upload_to"[\s\S]*lora: unknown field "script"/);
+  });
+
+  it('refuse a short link that inflates past a recipe\'s size, without inflating all of it', () => {
+    // 16 MiB of one character compress to a link of about 20 KiB.
+    const json = JSON.stringify({ ...FINANCE_COCKTAIL, name: 'x'.repeat(16 * 2 ** 20) });
+    const link = `1.${Buffer.from(zlibSync(new TextEncoder().encode(json), { level: 9 })).toString('base64url')}`;
+    expect(link.length).toBeLessThan(40_000);
+    let error: unknown;
+    try {
+      decodeRecipeLink(link);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(RecipeError);
+    expect((error as RecipeError).message).toMatch(/^The shared recipe has 1 problem:\n {2}\(recipe\): holds more than 64 KiB of recipe; a recipe is a few kilobytes of settings/);
+  });
+
+  it('refuse a link longer than the largest recipe makes', () => {
+    expect(() => decodeRecipeLink(`1.${'A'.repeat(200_000)}`)).toThrow(/is 200002 characters long, longer than a link of the largest recipe \(64 KiB\) ever is/);
   });
 });

@@ -4,9 +4,10 @@
  * Decoding says in words what is wrong with a link that was cut short or changed while being copied,
  * and checks the recipe with the same schema as a recipe file, so a link is no back door.
  */
-import { strFromU8, strToU8, unzlibSync, zlibSync } from 'fflate';
+import { strFromU8, strToU8, Unzlib, zlibSync } from 'fflate';
 import { CocktailError } from '../errors.ts';
-import { parseRecipe, type Recipe } from '../train/recipe.ts';
+import { parseRecipe, RecipeError, type Recipe } from '../train/recipe.ts';
+import { RECIPE_LIMITS } from '../train/recipe-size.ts';
 
 const LINK_VERSION = '1';
 const PREFIX = `${LINK_VERSION}.`;
@@ -17,6 +18,11 @@ const CHUNK = 0x8000;
 /** A zlib stream's two header bytes and four checksum bytes. */
 const ZLIB_OVERHEAD = 6;
 const CUT_SHORT = 'it was probably cut short when it was copied';
+
+/** The longest link a recipe of the largest allowed size makes (base64 of its compressed bytes, which deflate never grows by more than a few bytes per 16 KiB). */
+const MAX_LINK_LENGTH = PREFIX.length + Math.ceil(((RECIPE_LIMITS.bytes * 1.01 + 64) * 4) / 3);
+/** Compressed bytes inflated at a time: deflate expands a byte to at most about a thousand, so no step holds more than a megabyte before the size is checked. */
+const INFLATE_SLICE = 1024;
 
 /** What the studio names a shared recipe in messages about it. */
 export const SHARED_RECIPE_NAME = 'The shared recipe';
@@ -39,6 +45,8 @@ export function decodeRecipeLink(link: string): Recipe {
       ? damaged(`the link was made by a newer Cocktail Studio (link format ${version}); open it there, or ask for the recipe file instead`)
       : damaged('it does not start like a recipe link; it was probably cut or changed when it was copied');
   }
+  // A link longer than any recipe makes, or one that inflates past a recipe's size, is refused before it is read further.
+  if (text.length > MAX_LINK_LENGTH) throw tooLarge(`is ${text.length} characters long, longer than a link of the largest recipe (${RECIPE_LIMITS.bytes / 1024} KiB) ever is`);
   const body = text.slice(PREFIX.length);
   if (!BASE64URL.test(body)) throw damaged('it contains characters a recipe link never has; it was probably changed when it was copied');
   // No whole number of bytes is ever written as 4k + 1 base64 characters: the end is missing.
@@ -47,8 +55,9 @@ export function decodeRecipeLink(link: string): Recipe {
   let bytes: Uint8Array;
   try {
     if (zlib.length < ZLIB_OVERHEAD) throw new RangeError('shorter than a zlib header and checksum');
-    bytes = unzlibSync(zlib);
-  } catch {
+    bytes = inflateAtMost(zlib, RECIPE_LIMITS.bytes);
+  } catch (error) {
+    if (error instanceof RecipeError) throw error;
     throw damaged(CUT_SHORT);
   }
   if (adler32(bytes) !== new DataView(zlib.buffer, zlib.byteOffset + zlib.length - 4).getUint32(0)) {
@@ -66,6 +75,32 @@ export function decodeRecipeLink(link: string): Recipe {
 /** The full address that opens `recipe` on the Recipes page of the studio at `location`. */
 export function recipeShareUrl(recipe: Recipe, location: { origin: string; pathname: string }): string {
   return `${location.origin}${location.pathname}#/recipes?r=${encodeRecipeLink(recipe)}`;
+}
+
+function tooLarge(what: string): RecipeError {
+  return new RecipeError(SHARED_RECIPE_NAME, [{ path: '', message: `${what}; a recipe is a few kilobytes of settings. It was not loaded.` }]);
+}
+
+/** The zlib stream's content, refused as soon as it passes `limit` bytes (a small link can inflate to gigabytes). */
+function inflateAtMost(zlib: Uint8Array, limit: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  let ended = false;
+  const inflater = new Unzlib((chunk, final) => {
+    total += chunk.length;
+    if (total > limit) throw tooLarge(`holds more than ${limit / 1024} KiB of recipe`);
+    parts.push(chunk);
+    ended ||= final;
+  });
+  for (let start = 0; start < zlib.length; start += INFLATE_SLICE) inflater.push(zlib.subarray(start, start + INFLATE_SLICE), start + INFLATE_SLICE >= zlib.length);
+  if (!ended) throw new RangeError('the zlib stream did not end');
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return bytes;
 }
 
 function damaged(reason: string): CocktailError {

@@ -8,6 +8,7 @@ import type { FileFormat, TextSplitting } from '../data/index.ts';
 import { CocktailError } from '../errors.ts';
 import type { LoraTarget } from '../model/config.ts';
 import schema from './recipe.schema.json';
+import { RECIPE_LIMITS, recipeSizeProblems } from './recipe-size.ts';
 
 export type TaskFormat = 'tokens' | 'instruction' | 'messages' | 'prompt_completion' | 'text' | 'classification' | 'qa';
 export type MixtureStrategyName = 'proportional' | 'uniform' | 'temperature' | 'annealed' | 'reverse_annealed' | 'round_robin' | 'manual' | 'sequential' | 'adaptive';
@@ -114,12 +115,16 @@ export { schema as RECIPE_SCHEMA };
 export function parseRecipe(input: string | unknown, fileName = 'recipe.json'): Recipe {
   let raw: unknown = input;
   if (typeof input === 'string') {
+    // Refused before it is parsed: a recipe file of megabytes is not one.
+    if (input.length > RECIPE_LIMITS.bytes) throw new RecipeError(fileName, recipeSizeProblems(undefined, input.length));
     try {
       raw = JSON.parse(input);
     } catch (error) {
       throw new RecipeError(fileName, [{ path: '', message: `not valid JSON (${(error as Error).message})` }]);
     }
   }
+  const tooLarge = recipeSizeProblems(raw, typeof input === 'string' ? input.length : undefined);
+  if (tooLarge.length > 0) throw new RecipeError(fileName, tooLarge);
   // Ajv fills defaults in place: work on a copy so the caller's object is not changed.
   const recipe = structuredClone(raw) as Record<string, unknown>;
   if (recipe && typeof recipe === 'object' && !Array.isArray(recipe)) {

@@ -2,12 +2,13 @@ import { useId, useState } from 'react';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import { FINANCE_COCKTAIL } from '../../studio/presets.ts';
 import { parseRecipe, RecipeError, type Recipe, type RecipeProblem } from '../../train/recipe.ts';
+import { RECIPE_LIMITS } from '../../train/recipe-size.ts';
 import { formatBytes } from '../format.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { ProblemList } from './ProblemList.tsx';
 
-/** A recipe is a few kilobytes; a file far larger is not one, and is refused before it is read. */
-const MAX_RECIPE_FILE_BYTES = 1024 * 1024;
+/** A recipe is a few kilobytes; a file larger than a recipe may be (app/train/recipe-size.ts) is refused before it is read. */
+const MAX_RECIPE_FILE_BYTES = RECIPE_LIMITS.bytes;
 
 type OpenState = { status: 'idle' } | { status: 'problems'; fileName: string; problems: RecipeProblem[] } | { status: 'failed'; fileName: string; error: ErrorReport };
 
@@ -22,7 +23,7 @@ export function LoadRecipe({ onLoad }: { onLoad(recipe: Recipe, what: string): v
   const open = async (file: File) => {
     try {
       if (file.size > MAX_RECIPE_FILE_BYTES) {
-        throw new RecipeError(file.name, [{ path: '', message: `is ${formatBytes(file.size)}; a recipe file is a few kilobytes of JSON. Is this the right file?` }]);
+        throw new RecipeError(file.name, [{ path: '', message: `is ${formatBytes(file.size)}; a recipe file is a few kilobytes of JSON (at most ${formatBytes(MAX_RECIPE_FILE_BYTES)}). Is this the right file?` }]);
       }
       const recipe = parseRecipe(await file.text(), file.name);
       setOpened({ status: 'idle' });
