@@ -33,10 +33,10 @@ async function train(recipe: Record<string, unknown>, name: string): Promise<Eve
 describe('cocktail train on large and overlong inputs', { timeout: 300_000 }, () => {
   it('reports preparation progress of a large file as JSON events, ending at its size, before the first step', async () => {
     const file = join(dir, 'large.jsonl');
-    const lines = Array.from({ length: 20_000 }, (_, i) => `${JSON.stringify({ instruction: `Repeat the number ${i}`, input: 'the market rose as profits grew', output: `${i}` })}\n`);
+    const lines = Array.from({ length: 20_000 }, (_, i) => `${JSON.stringify({ instruction: `Repeat the number ${i}`, input: 'up', output: `${i}` })}\n`);
     await appendFile(file, lines.join(''));
     const size = (await stat(file)).size;
-    const events = await train({ tasks: [{ name: 'large', source: { file: 'large.jsonl' }, format: 'instruction', max_examples: 8 }], max_length: 64 }, 'large');
+    const events = await train({ tasks: [{ name: 'large', source: { file: 'large.jsonl' }, format: 'instruction', max_examples: 8 }], max_length: 128 }, 'large');
     const firstStep = events.findIndex((e) => e.event === 'step');
     const prepare = events.filter((e, i) => e.event === 'prepare' && i < firstStep);
     expect(prepare.filter((e) => e.stage === 'import').at(-1)).toMatchObject({ task: 'large', done: size, total: size });
