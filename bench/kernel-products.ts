@@ -43,6 +43,9 @@ export interface KernelResults {
   warmups: number;
   /** The largest max |ours − TF.js| / max |TF.js| over the comparison calls. */
   largest_difference: number;
+  /** With --peak-tflops (bench/gpu.sh): the adapter's FP32 peak, and each row's ours_gflops as a share of it, in row order. */
+  fp32_peak_tflops?: number;
+  ours_peak_shares?: number[];
   /** What the figures mean on this machine (SwiftShader: a CPU, so ratios only), and the time the whole run took. */
   notes: string;
 }

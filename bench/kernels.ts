@@ -70,10 +70,12 @@ function parseTokens(text: string): number[] {
 
 async function main(): Promise<void> {
   // argv: node, bin/run-ts.mjs, bench/kernels.ts, options…
-  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string' });
+  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string', 'peak-tflops': 'number' });
   const kernels = options.kernels ?? 'auto';
   if (kernels !== 'auto' && kernels !== 'gpu' && kernels !== 'cpu') throw new CocktailError('BAD_ARGUMENT', `--kernels ${kernels}: give auto, gpu or cpu`);
   const tokens = parseTokens(options.tokens ?? '512,2048');
+  const peakTflops = options['peak-tflops'];
+  if (peakTflops !== undefined && !(peakTflops > 0)) throw new CocktailError('BAD_ARGUMENT', `--peak-tflops ${peakTflops}: give the adapter's FP32 peak in TFLOP/s, e.g. 67 for an H100 SXM`);
   const config = parseModelConfig(JSON.parse(await readFile(CONFIG, 'utf8')), CONFIG);
   // Cheapest first: a run stopped early (its file is rewritten after every product) has measured the most rows.
   const products = tokens
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
       runs: runs.runs,
       warmups: runs.warmups,
       largest_difference: largestDifference,
+      ...(peakTflops !== undefined ? { fp32_peak_tflops: peakTflops, ours_peak_shares: rows.map((row) => row.ours_gflops / (peakTflops * 1000)) } : {}),
       notes: [
         cpu ? 'A CPU adapter (SwiftShader): compare ratios, not GFLOP/s.' : '',
         `B·T = ${tokens.join(', ')}; our frozen weights bf16, TF.js's the same values in f32 (it has no bf16).`,

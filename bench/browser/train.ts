@@ -194,7 +194,8 @@ async function tfjsSteps(config: ModelConfig, options: TrainBenchOptions, exampl
     const value = tf.tidy(() => {
       const { value: lossValue, grads } = tf.variableGrads(loss, variables);
       const gradients = variables.map((variable) => grads[variable.name]!);
-      const norm = tf.sqrt(tf.addN(gradients.map((g) => g.square().sum())));
+      // One sum at a time: tf.addN binds every input at once, past the 10 storage buffers a stage may have.
+      const norm = tf.sqrt(gradients.map((g) => g.square().sum()).reduce((sum, term) => sum.add(term)));
       const clip = tf.minimum(tf.scalar(1), tf.scalar(CLIP).div(norm.add(1e-6)));
       const [beta1, beta2] = BETAS;
       for (const [i, variable] of variables.entries()) {
