@@ -113,6 +113,9 @@ test('load a Hub model, import two finance tasks, mix, train with a reload in th
   await importTaskFile(page, FPB, { delimiter: 'At sign (@)', header: 'No', name: 'phrases' });
   await importTaskFile(page, await labelSortedTweets(testInfo), { delimiter: 'Detect', header: 'Detect', name: 'tweets', labels: '0 = bearish\n1 = bullish\n2 = neutral' });
   await expect(page.getByRole('list', { name: 'Tasks in the recipe' }).getByRole('listitem')).toHaveCount(2);
+  // The recipe's default max_length (256) is past the model's 128 positions: the page says what a run will use.
+  const CLAMPED = "max_length 256 is longer than the model's context of 128 positions (max_position_embeddings): this run uses 128.";
+  await expect(page.getByTestId('context-notice')).toHaveText(CLAMPED);
   await screenshot(page, testInfo, '03-tasks');
 
   // Train settings first, so the mixture preview shows this run's length.
@@ -122,8 +125,10 @@ test('load a Hub model, import two finance tasks, mix, train with a reload in th
   for (const target of ['k_proj', 'o_proj']) await page.getByRole('checkbox', { name: target }).uncheck();
   await setNumber(page, 'Learning rate', 1e-3);
   await setNumber(page, 'Batch size', 2);
+  await expect(page.getByTestId('context-notice')).toHaveText(CLAMPED);
   // The model's whole context: a longer example now loses the end of its answer, never its prompt's start.
   await setNumber(page, 'Max length (tokens)', 128);
+  await expect(page.getByTestId('context-notice')).toHaveCount(0);
   await setNumber(page, 'Steps', STEPS);
   await setNumber(page, 'Evaluate every (steps)', 15);
   await setNumber(page, 'Evaluation examples', 4);
