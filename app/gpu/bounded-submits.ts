@@ -103,14 +103,19 @@ export class TimedWork {
   private submitCount = 0;
   private readonly seconds: number;
 
+  /**
+   * `measured: false` for work too small to say anything about the GPU's throughput (a one-token decode
+   * step is fixed dispatch costs and latency): it is still cut by the estimate, but never lowers it.
+   */
   constructor(
     private readonly ctx: GpuContext,
     private readonly label: string,
     private readonly throughput: ThroughputEstimate,
     budget: SubmitBudget | undefined,
+    private readonly measured = true,
   ) {
     this.seconds = budget?.seconds ?? DEFAULT_SUBMIT_SECONDS;
-    this.timer = PieceTimer.ifSupported(ctx.device, label);
+    this.timer = measured ? PieceTimer.ifSupported(ctx.device, label) : undefined;
   }
 
   /** A stream for the next part of the work (each part is submitted before the next one's inputs are written). */
@@ -138,6 +143,7 @@ export class TimedWork {
 
   /** After the work's results were read: its GPU time from timestamps when there are any, else the wall clock since it began. */
   async measure(): Promise<void> {
+    if (!this.measured) return;
     const timed = await this.timer?.read();
     if (timed && timed.flops > 0 && timed.seconds > 0) this.throughput.measured(timed.flops, timed.seconds, 'timestamps');
     else this.throughput.measured(this.flops, (performance.now() - this.started) / 1000, 'wall clock');

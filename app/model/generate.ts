@@ -145,7 +145,7 @@ export class Generator {
     const { graph, batch, lastRow } = allocated.value;
     try {
       await throwGpuErrors(allocated);
-      return await this.pick('prefill', (stream) => graph.encodeForward(stream, batch, this.options.lora, { cache: this.cache, offset: 0 }), graph.final, lastRow, temperature, options, random);
+      return await this.pick('prefill', true, (stream) => graph.encodeForward(stream, batch, this.options.lora, { cache: this.cache, offset: 0 }), graph.final, lastRow, temperature, options, random);
     } finally {
       graph.destroy();
       for (const tensor of [batch.ids, batch.positions, lastRow]) tensor.buffer.destroy();
@@ -156,21 +156,22 @@ export class Generator {
     const { queue } = this.ctx.device;
     queue.writeBuffer(this.stepIds.buffer, 0, Uint32Array.of(token));
     queue.writeBuffer(this.stepPositions.buffer, 0, Uint32Array.of(position));
-    return this.pick(`decode ${position}`, (stream) => this.step.encodeForward(stream, { ids: this.stepIds, positions: this.stepPositions }, this.options.lora, { cache: this.cache, offset: position }), this.step.final, this.lastRow, temperature, options, random);
+    return this.pick(`decode ${position}`, false, (stream) => this.step.encodeForward(stream, { ids: this.stepIds, positions: this.stepPositions }, this.options.lora, { cache: this.cache, offset: position }), this.step.final, this.lastRow, temperature, options, random);
   }
 
   /**
    * Encodes the forward (cut between layers into bounded submits, like training), projects the chosen
-   * row to logits, picks a token on the GPU, submits, and reads the one id back.
+   * row to logits, picks a token on the GPU, submits, and reads the one id back. `measured`: the
+   * prompt's prefill tells the device's throughput; a decode step's one token says little about it.
    */
-  private async pick(label: string, forward: (stream: CommandStream) => void, hidden: GpuTensor, row: GpuTensor, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
+  private async pick(label: string, measured: boolean, forward: (stream: CommandStream) => void, hidden: GpuTensor, row: GpuTensor, temperature: number, options: GenerateOptions, random: Random): Promise<number> {
     if (temperature > 0) this.ctx.device.queue.writeBuffer(this.uniform.buffer, 0, drawUniforms(random, 1) as Float32Array<ArrayBuffer>);
     let work: TimedWork | undefined;
     try {
       // The sampled id is read only when the GPU accepted every submit: otherwise the buffer holds the previous token.
       await throwGpuErrors(
         withinErrorScopes(this.ctx, 'a generation step', () => {
-          work = new TimedWork(this.ctx, label, this.throughput, this.options.submitBudget);
+          work = new TimedWork(this.ctx, label, this.throughput, this.options.submitBudget, measured);
           const stream = work.stream();
           forward(stream);
           encodeSelectedLogits(this.ctx, stream.encoder, { x: hidden, w: this.model.lmHead, rows: row }, this.logits);

@@ -3,7 +3,7 @@ import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
 import { QWEN2_TINY, randomModel, randomTask, type RandomModel } from '../../test/random-model.ts';
 import { textTasks } from '../../test/tasks.ts';
-import { BoundedSubmits, ThroughputEstimate, unboundedStream, type SubmitBudget } from '../gpu/bounded-submits.ts';
+import { BoundedSubmits, ThroughputEstimate, TimedWork, unboundedStream, type SubmitBudget } from '../gpu/bounded-submits.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { PieceTimer } from '../gpu/piece-timer.ts';
 import { createIndexTensor, readTensor } from '../gpu/tensor.ts';
@@ -107,6 +107,17 @@ describe('bounded submits', { timeout: 120_000 }, () => {
     expect(times.pieces).toBe(L);
     expect(times.flops).toBe(L * graph.layerForwardFlops());
     expect(times.seconds).toBeGreaterThan(0);
+
+    // Work too small to tell the throughput (a decode step) is cut by the estimate but never changes it.
+    const estimate = new ThroughputEstimate(1e8);
+    const unmeasured = new TimedWork(ctx, 'decode', estimate, { seconds: Infinity }, false);
+    const decode = unmeasured.stream();
+    graph.encodeForward(decode, { ids, positions });
+    unmeasured.submitLast(decode);
+    await ctx.device.queue.onSubmittedWorkDone();
+    await unmeasured.measure();
+    unmeasured.destroy();
+    expect([estimate.value, estimate.source]).toEqual([1e8, 'guess']);
     for (const resource of [timer, graph]) resource.destroy();
     for (const tensor of [ids, positions]) tensor.buffer.destroy();
   });
