@@ -2,6 +2,7 @@
 //
 //   residual_add         y = a + b        (a residual stream joining a branch's output)
 //   residual_accumulate  x += addend      (the stream updated in place; gradients of one tensor summed)
+//   residual_scale       x *= scale       (Gemma's embeddings times √hidden_size, in place)
 //
 // Shapes: every tensor has the same n elements (any shape, row-major).
 // Workgroup 256; grid-stride loop, so any n runs on a capped grid.
@@ -10,6 +11,7 @@
 
 struct Dims {
   n: u32,
+  scale: f32,
 }
 
 const WORKGROUP_SIZE = 256u;
@@ -34,5 +36,13 @@ fn residual_accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(n
   let stride = groups.x * WORKGROUP_SIZE;
   for (var i = gid.x; i < dims.n; i += stride) {
     x[i] += addend[i];
+  }
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn residual_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let stride = groups.x * WORKGROUP_SIZE;
+  for (var i = gid.x; i < dims.n; i += stride) {
+    x[i] *= dims.scale;
   }
 }

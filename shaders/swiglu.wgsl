@@ -1,8 +1,11 @@
-// swiglu.wgsl: the Llama MLP gating, forward and backward, elementwise over n = BT·I values
+// swiglu.wgsl: the gated MLP's activation, forward and backward, elementwise over n = BT·I values
 //
-//   swiglu_fwd  h = silu(gate) ⊙ up,  silu(g) = g·σ(g)
-//   swiglu_bwd  dgate += dh · up · σ(g)·(1 + g·(1 − σ(g)))
-//               dup   += dh · silu(g)
+//   swiglu_fwd  h = act(gate) ⊙ up
+//   swiglu_bwd  dgate += dh · up · act'(g),   dup += dh · act(g)
+// act is silu(g) = g·σ(g) (the Llama family), or with GELU set Gemma's GeGLU gelu_pytorch_tanh:
+//   gelu(g) = ½g(1 + tanh u) = g·σ(2u),  u = √(2/π)(g + 0.044715 g³)
+//   gelu'(g) = σ(2u) + g·σ(2u)(1 − σ(2u))·2√(2/π)(1 + 3·0.044715 g²)
+// (tanh through σ, whose exp never overflows).
 // The backward ACCUMULATES into dgate and dup (llm.c style); the caller clears them.
 //
 // Shapes: gate, up, h, dh, dgate, dup all [BT, I] f32 (I may be odd; nothing is vectorised).
@@ -13,7 +16,11 @@ struct Dims {
   n: u32,
 }
 
+override GELU: bool = false;
+
 const WORKGROUP_SIZE = 256u;
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const GELU_CUBIC = 0.044715;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> gate: array<f32>;
@@ -30,12 +37,22 @@ fn sigmoid(v: f32) -> f32 {
   return select(e * s, s, v >= 0.0);
 }
 
+// (act(g), act'(g)) of the configured activation.
+fn activation(g: f32) -> vec2<f32> {
+  if (GELU) {
+    let u2 = 2.0 * SQRT_2_OVER_PI * (g + GELU_CUBIC * g * g * g);
+    let s = sigmoid(u2);
+    return vec2<f32>(g * s, s + g * s * (1.0 - s) * 2.0 * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * g * g));
+  }
+  let s = sigmoid(g);
+  return vec2<f32>(g * s, s * (1.0 + g * (1.0 - s)));
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn swiglu_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * WORKGROUP_SIZE;
   for (var i = gid.x; i < dims.n; i += stride) {
-    let g = gate[i];
-    h[i] = g * sigmoid(g) * up[i];
+    h[i] = activation(gate[i]).x * up[i];
   }
 }
 
@@ -43,10 +60,9 @@ fn swiglu_fwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 fn swiglu_bwd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let stride = groups.x * WORKGROUP_SIZE;
   for (var i = gid.x; i < dims.n; i += stride) {
-    let g = gate[i];
-    let s = sigmoid(g);
+    let a = activation(gate[i]);
     let grad = dh[i];
-    dgate[i] += grad * up[i] * s * (1.0 + g * (1.0 - s));
-    dup[i] += grad * g * s;
+    dgate[i] += grad * up[i] * a.y;
+    dup[i] += grad * a.x;
   }
 }

@@ -51,6 +51,25 @@ export const PHI3_TINY = {
   tie_word_embeddings: false,
 };
 
+/** Gemma 3: a sliding and a full layer, MQA (one KV head), head_dim 16 with query_pre_attn_scalar 12, GeGLU, four norms a layer. */
+export const GEMMA3_TINY = {
+  architectures: ['Gemma3ForCausalLM'],
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 1,
+  head_dim: 16,
+  query_pre_attn_scalar: 12,
+  layer_types: ['sliding_attention', 'full_attention'],
+  sliding_window: 64,
+  rope_local_base_freq: 10000,
+  rope_theta: 1000000,
+  vocab_size: 96,
+  max_position_embeddings: 128,
+  rms_norm_eps: 1e-6,
+};
+
 export const LLAMA_TINY = { ...QWEN2_TINY, architectures: ['LlamaForCausalLM'], num_key_value_heads: 4, tie_word_embeddings: true, vocab_size: 80 };
 
 export interface RandomModel {

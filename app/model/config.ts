@@ -4,8 +4,9 @@
  * the tensor named before anything reaches the GPU.
  */
 import { CocktailError } from '../errors.ts';
+import { MAX_HEAD_DIM } from '../gpu/ops/attention.ts';
 
-export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM'] as const;
+export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM', 'Gemma3ForCausalLM'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /**
@@ -59,6 +60,17 @@ export interface LongRopeScaling {
   attentionFactor: number;
 }
 
+/** What Gemma 3 (text) computes differently from the Llama family (modeling_gemma3.py). */
+export interface GemmaLayout {
+  /** Embeddings are multiplied by √hidden_size (in the weights' dtype, as Gemma3TextScaledWordEmbedding does). */
+  embeddingScale: number;
+  /** Attention scores are scaled by query_pre_attn_scalar^−½ instead of head_dim^−½. */
+  attentionScale: number;
+  /** Per layer: true for a sliding-window layer (RoPE base rope_local_base_freq), false for a full one (rope_theta and rope_scaling). */
+  slidingLayers: boolean[];
+  ropeLocalTheta: number;
+}
+
 export interface ModelConfig {
   architecture: Architecture;
   modelType: string;
@@ -82,7 +94,14 @@ export interface ModelConfig {
   mlpBias: boolean;
   /** Phi-3: one qkv_proj [(H + 2·Hkv)·D, C] split as [Q | K | V], one gate_up_proj [2·I, C] split as [gate | up]. */
   fusedProjections: boolean;
-  /** Qwen3's q_norm and k_norm: an RMSNorm over each head [D] after the projection, before RoPE. */
+  /** The gated MLP's activation: silu (SwiGLU), or Gemma 3's gelu_pytorch_tanh (GeGLU). */
+  mlpActivation: 'silu' | 'gelu_tanh';
+  /**
+   * Gemma 3: every RMSNorm computes x·(1 + w); a layer has four norms (input, post-attention before the
+   * residual add, pre-feed-forward, post-feed-forward before the add); see GemmaLayout. Null otherwise.
+   */
+  gemma: GemmaLayout | null;
+  /** Qwen3's and Gemma 3's q_norm and k_norm: an RMSNorm over each head [D] after the projection, before RoPE. */
   qkNorm: boolean;
   bosTokenId: number | null;
   eosTokenIds: number[];
@@ -122,8 +141,12 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw fail(`"${field}" must be a positive number, got ${JSON.stringify(value)}`, field);
     return value;
   };
-  const activation = config.hidden_act ?? 'silu';
-  if (activation !== 'silu') throw fail(`"hidden_act" ${JSON.stringify(activation)} is not supported; the Llama family uses "silu"`, 'hidden_act');
+  const isGemma3 = architecture === 'Gemma3ForCausalLM';
+  // Gemma3TextConfig names it hidden_activation; the others hidden_act.
+  const activationField = isGemma3 ? 'hidden_activation' : 'hidden_act';
+  const activation = config[activationField] ?? (isGemma3 ? 'gelu_pytorch_tanh' : 'silu');
+  const supportedActivation = isGemma3 ? 'gelu_pytorch_tanh' : 'silu';
+  if (activation !== supportedActivation) throw fail(`"${activationField}" ${JSON.stringify(activation)} is not supported; ${architecture} here uses "${supportedActivation}"`, activationField);
 
   const hiddenSize = integer('hidden_size');
   const numHeads = integer('num_attention_heads');
@@ -131,6 +154,8 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
   if (numHeads % numKvHeads !== 0) throw fail(`num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`, 'num_key_value_heads');
   const headDim = config.head_dim === undefined || config.head_dim === null ? hiddenSize / numHeads : integer('head_dim');
   if (!Number.isSafeInteger(headDim)) throw fail(`hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}; give head_dim`, 'head_dim');
+  // Refused here, before any weight is downloaded, rather than by the attention kernel at the first forward (Gemma 3's head_dim is 256).
+  if (headDim > MAX_HEAD_DIM || headDim % 4 !== 0) throw fail(`head_dim ${headDim} is not supported: the attention kernel holds head dims that are multiples of 4 up to ${MAX_HEAD_DIM}`, 'head_dim');
   const partialRotaryFactor = config.partial_rotary_factor === undefined ? 1 : number('partial_rotary_factor');
   if (partialRotaryFactor > 1 || (headDim * partialRotaryFactor) % 2 !== 0) throw fail(`partial_rotary_factor ${partialRotaryFactor} must rotate an even number of dims of head_dim ${headDim}`, 'partial_rotary_factor');
 
@@ -159,12 +184,15 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     ropeTheta: number('rope_theta', 10000),
     partialRotaryFactor,
     ropeScaling: parseRopeScaling(config, { rotaryHalf, maxPositionEmbeddings }, fail),
-    tieWordEmbeddings: config.tie_word_embeddings === true,
+    // Gemma3TextConfig ties the head unless told otherwise; the others default to untied.
+    tieWordEmbeddings: isGemma3 ? config.tie_word_embeddings !== false : config.tie_word_embeddings === true,
     qkvBias: isQwen2 || attentionBias,
     oBias: !isQwen2 && attentionBias,
     mlpBias: !isPhi3 && config.mlp_bias === true,
     fusedProjections: isPhi3,
-    qkNorm: isQwen3,
+    mlpActivation: isGemma3 ? 'gelu_tanh' : 'silu',
+    gemma: isGemma3 ? parseGemmaLayout(config, { hiddenSize, headDim, numLayers: integer('num_hidden_layers') }, fail) : null,
+    qkNorm: isQwen3 || isGemma3,
     bosTokenId: Number.isSafeInteger(config.bos_token_id) ? (config.bos_token_id as number) : null,
     eosTokenIds: tokenIds(config.eos_token_id),
     slidingWindow: slidingWindowOf(architecture, config.sliding_window, maxPositionEmbeddings),
@@ -177,9 +205,42 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
  * 262144 is past its whole context, so it never applies.
  */
 function slidingWindowOf(architecture: string, window: unknown, maxPositionEmbeddings: number): number | null {
-  if (architecture !== 'MistralForCausalLM' && architecture !== 'Phi3ForCausalLM') return null;
+  if (architecture !== 'MistralForCausalLM' && architecture !== 'Phi3ForCausalLM' && architecture !== 'Gemma3ForCausalLM') return null;
   if (!Number.isSafeInteger(window)) return null;
   return architecture === 'Phi3ForCausalLM' && (window as number) >= maxPositionEmbeddings ? null : (window as number);
+}
+
+/**
+ * Gemma3TextConfig's layer layout: layer_types, or else every sliding_window_pattern-th layer full
+ * (layer i slides unless (i + 1) % pattern == 0); attention scaled by query_pre_attn_scalar^−½;
+ * embeddings by √hidden_size. Soft-capping and bidirectional attention are refused by name.
+ */
+function parseGemmaLayout(
+  config: Record<string, unknown>,
+  { hiddenSize, headDim, numLayers }: { hiddenSize: number; headDim: number; numLayers: number },
+  fail: (problem: string, field?: string) => Error,
+): GemmaLayout {
+  for (const field of ['final_logit_softcapping', 'attn_logit_softcapping']) {
+    if (config[field] !== undefined && config[field] !== null) throw fail(`"${field}": ${JSON.stringify(config[field])} is not supported (logit soft-capping is not implemented); the published Gemma 3 configs set it to null`, field);
+  }
+  if (config.use_bidirectional_attention === true) throw fail('"use_bidirectional_attention": true is not supported; this engine trains causal decoders', 'use_bidirectional_attention');
+  let slidingLayers: boolean[];
+  if (Array.isArray(config.layer_types)) {
+    const types = config.layer_types as unknown[];
+    if (types.length !== numLayers || !types.every((type) => type === 'sliding_attention' || type === 'full_attention')) {
+      throw fail(`"layer_types" must list "sliding_attention" or "full_attention" for each of the ${numLayers} layers`, 'layer_types');
+    }
+    slidingLayers = types.map((type) => type === 'sliding_attention');
+  } else {
+    const pattern = config.sliding_window_pattern ?? config._sliding_window_pattern ?? 6;
+    if (!Number.isSafeInteger(pattern) || (pattern as number) < 1) throw fail(`"sliding_window_pattern" must be a positive integer, got ${JSON.stringify(pattern)}`, 'sliding_window_pattern');
+    slidingLayers = Array.from({ length: numLayers }, (_, i) => (i + 1) % (pattern as number) !== 0);
+  }
+  const scalar = config.query_pre_attn_scalar ?? headDim;
+  if (typeof scalar !== 'number' || !(scalar > 0)) throw fail(`"query_pre_attn_scalar" must be a positive number, got ${JSON.stringify(scalar)}`, 'query_pre_attn_scalar');
+  const localTheta = config.rope_local_base_freq ?? 10000;
+  if (typeof localTheta !== 'number' || !(localTheta > 0)) throw fail(`"rope_local_base_freq" must be a positive number, got ${JSON.stringify(localTheta)}`, 'rope_local_base_freq');
+  return { embeddingScale: Math.sqrt(hiddenSize), attentionScale: scalar ** -0.5, slidingLayers, ropeLocalTheta: localTheta };
 }
 
 /** Keys of Phi-3 configs that change the model in ways this engine does not compute, refused by name. */
@@ -258,6 +319,7 @@ export function expectedWeights(config: ModelConfig): WeightSpec[] {
       { name: `${p}.input_layernorm.weight`, shape: [C] },
       ...attention.map(projection),
       { name: `${p}.post_attention_layernorm.weight`, shape: [C] },
+      ...(config.gemma ? [{ name: `${p}.pre_feedforward_layernorm.weight`, shape: [C] }, { name: `${p}.post_feedforward_layernorm.weight`, shape: [C] }] : []),
       ...mlp.map(projection),
     );
     if (config.qkvBias) {

@@ -5,7 +5,7 @@
  * are small and go up as f32. Tables larger than one binding are split by vocabulary rows.
  */
 import type { GpuContext } from '../gpu/device.ts';
-import { encodeTensorData, type DType } from '../gpu/dtype.ts';
+import { bf16BitsToF32, encodeTensorData, f16BitsToF32, type DType } from '../gpu/dtype.ts';
 import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { createRopeFrequencies, ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
 import { guardGpu } from '../gpu/scope.ts';
@@ -16,7 +16,9 @@ import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type M
 export interface GpuLayer {
   inputNorm: GpuTensor;
   postAttentionNorm: GpuTensor;
-  /** Qwen3's per-head q_norm and k_norm weights [D] (f32), when the config has them. */
+  /** Gemma 3's norms on each branch's output, before its residual add (f32, as 1 + w). */
+  sandwich?: { postAttention: GpuTensor; postFeedforward: GpuTensor };
+  /** Qwen3's and Gemma 3's per-head q_norm and k_norm weights [D] (f32), when the config has them. */
   qNorm?: GpuTensor;
   kNorm?: GpuTensor;
   /** Frozen projection weights [out, in] and their biases where the architecture has them: the projections loraTargetsOf(config) lists. */
@@ -37,6 +39,10 @@ export interface GpuModel {
   ropeFrequenciesLong?: GpuTensor;
   /** What multiplies RoPE's cos and sin: LongRoPE's attention factor, else 1. */
   ropeScale: number;
+  /** Gemma 3's sliding-window layers' table (base rope_local_base_freq, no scaling). */
+  ropeFrequenciesLocal?: GpuTensor;
+  /** What the embeddings are multiplied by: Gemma 3's √hidden_size rounded to the stored table's dtype, else 1. */
+  embeddingScale: number;
   /** Bytes of every buffer above. */
   bytes: number;
   destroy(): void;
@@ -82,9 +88,13 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     const label = rows ? `${name}[${start}:${start + count}]` : name;
     return track(createTensor(ctx.device, label, [count, columns], weightDtype, await weightData(source, weightDtype, start * columns, count * columns)));
   };
+  // Gemma3RMSNorm computes x·(1 + w) with w in float32: uploading 1 + w (added in f32) gives the same product.
+  const normPlusOne = config.gemma !== null;
   const float = async (name: string): Promise<GpuTensor> => {
     const source = ref(name);
-    return track(createTensor(ctx.device, name, source.shape, 'f32', Float32Array.from(await readWeightFloat64(source))));
+    const values = Float32Array.from(await readWeightFloat64(source));
+    if (normPlusOne && name.endsWith('norm.weight')) for (let i = 0; i < values.length; i++) values[i] = Math.fround(1 + values[i]!);
+    return track(createTensor(ctx.device, name, source.shape, 'f32', values));
   };
 
   const vocabParts = async (name: string): Promise<GpuTensor[]> =>
@@ -100,7 +110,13 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
       projections[target] = { weight: await packed(`${path}.weight`), ...(weights.refs.has(`${path}.bias`) ? { bias: await float(`${path}.bias`) } : {}) };
     }
     const headNorms = config.qkNorm ? { qNorm: await float(`${prefix}.self_attn.q_norm.weight`), kNorm: await float(`${prefix}.self_attn.k_norm.weight`) } : {};
-    layers.push({ inputNorm: await float(`${prefix}.input_layernorm.weight`), postAttentionNorm: await float(`${prefix}.post_attention_layernorm.weight`), ...headNorms, projections });
+    if (config.gemma) {
+      // The MLP's input norm is pre_feedforward_layernorm; post_attention_layernorm normalises the attention output.
+      const sandwich = { postAttention: await float(`${prefix}.post_attention_layernorm.weight`), postFeedforward: await float(`${prefix}.post_feedforward_layernorm.weight`) };
+      layers.push({ inputNorm: await float(`${prefix}.input_layernorm.weight`), postAttentionNorm: await float(`${prefix}.pre_feedforward_layernorm.weight`), sandwich, ...headNorms, projections });
+    } else {
+      layers.push({ inputNorm: await float(`${prefix}.input_layernorm.weight`), postAttentionNorm: await float(`${prefix}.post_attention_layernorm.weight`), ...headNorms, projections });
+    }
   }
   const finalNorm = await float('model.norm.weight');
   const lmHead = config.tieWordEmbeddings ? embedding : await vocabParts('lm_head.weight');
@@ -109,6 +125,8 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
   const longRope = config.ropeScaling?.ropeType === 'longrope' ? config.ropeScaling : undefined;
   const ropeFrequenciesLong = longRope ? createRopeFrequencies(ctx.device, 'rope inv_freq (LongRoPE long factors)', ropeInverseFrequencies(config, longRope.originalMaxPositionEmbeddings + 1)) : undefined;
   if (ropeFrequenciesLong) tensors.push(ropeFrequenciesLong);
+  const ropeFrequenciesLocal = config.gemma ? createRopeFrequencies(ctx.device, 'rope inv_freq (sliding layers)', ropeInverseFrequencies({ ...config, ropeTheta: config.gemma.ropeLocalTheta, ropeScaling: null })) : undefined;
+  if (ropeFrequenciesLocal) tensors.push(ropeFrequenciesLocal);
   return {
     config,
     weightDtype,
@@ -119,9 +137,18 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     ropeFrequencies,
     ...(ropeFrequenciesLong ? { ropeFrequenciesLong } : {}),
     ropeScale: ropeAttentionFactor(config),
+    ...(ropeFrequenciesLocal ? { ropeFrequenciesLocal } : {}),
+    embeddingScale: config.gemma ? roundToStored(config.gemma.embeddingScale, ref('model.embed_tokens.weight').dtype) : 1,
     bytes: tensors.reduce((sum, tensor) => sum + tensor.buffer.size, 0),
     destroy: () => tensors.forEach((tensor) => tensor.buffer.destroy()),
   };
+}
+
+/** `value` rounded to a stored dtype, as torch's `.to(weight.dtype)` rounds Gemma's embedding scale. */
+function roundToStored(value: number, dtype: WeightRef['dtype']): number {
+  if (dtype === 'F32') return Math.fround(value);
+  const bits = encodeTensorData(STORED_DTYPE[dtype], [value])[0]! & 0xffff;
+  return dtype === 'BF16' ? bf16BitsToF32(bits) : f16BitsToF32(bits);
 }
 
 /**

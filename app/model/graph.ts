@@ -19,7 +19,7 @@ import { encodeColumnsCopy } from '../gpu/ops/columns.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
 import { encodeLoraLinear, encodeLoraLinearBackward, type LoraDropout } from '../gpu/ops/lora_linear.ts';
 import { encodeMatmul } from '../gpu/ops/matmul.ts';
-import { encodeResidualAdd } from '../gpu/ops/residual.ts';
+import { encodeResidualAdd, encodeResidualScale } from '../gpu/ops/residual.ts';
 import { encodeRmsnorm, encodeRmsnormBackward } from '../gpu/ops/rmsnorm.ts';
 import { encodeRope, encodeRopeBackward } from '../gpu/ops/rope.ts';
 import { encodeSwiglu, encodeSwigluBackward } from '../gpu/ops/swiglu.ts';
@@ -116,6 +116,8 @@ export class ActivationSet {
   readonly mlpOut: GpuTensor;
   /** Qwen3: q and k as projected, before their per-head RMSNorm, and each head's saved rstd [N·heads]. */
   readonly headNorm?: HeadNormActivations;
+  /** Gemma 3: the attention and MLP outputs after their own norms, and those norms' rstd [N]. */
+  readonly sandwich?: { attention: GpuTensor; attentionRstd: GpuTensor; mlp: GpuTensor; mlpRstd: GpuTensor };
   /** X·Aᵀ [N, r] per adapted projection (one shared scratch when nothing reads it back). */
   readonly u = new Map<LoraTarget, GpuTensor>();
 
@@ -140,6 +142,7 @@ export class ActivationSet {
     if (config.qkNorm) {
       this.headNorm = { qRaw: make('q before norm', [N * H, D]), kRaw: make('k before norm', [N * Hkv, D]), qRstd: make('q norm rstd', [N * H]), kRstd: make('k norm rstd', [N * Hkv]) };
     }
+    if (config.gemma) this.sandwich = { attention: make('attention out normed', [N, C]), attentionRstd: make('attention out rstd', [N]), mlp: make('mlp out normed', [N, C]), mlpRstd: make('mlp out rstd', [N]) };
     if (lora.rank === 0) return;
     if (lora.keepPerTarget) for (const target of lora.targets) this.u.set(target, make(`U ${target}`, [N, lora.rank]));
     else {
@@ -275,6 +278,7 @@ export class DecoderGraph {
     const { model, ctx } = this;
     const stream = isCommandStream(target) ? target : unboundedStream(target);
     encodeEmbedding(ctx, stream.encoder, { ids: batch.ids, parts: model.embedding }, this.residual[0]!);
+    if (model.embeddingScale !== 1) encodeResidualScale(ctx, stream.encoder, this.residual[0]!, model.embeddingScale);
     const flops = this.layerForwardFlops(cache ? cache.offset + this.shape.T : this.shape.T);
     for (let layer = 0; layer < model.config.numLayers; layer++) {
       this.encodeLayerForward(stream.encoder, layer, batch, lora, cache);
@@ -310,7 +314,7 @@ export class DecoderGraph {
     encodeRmsnorm(ctx, encoder, { x, w: weights.inputNorm, eps }, acts.n1, acts.rstd1);
     const N = this.shape.B * this.shape.T;
     const { headNorm } = acts;
-    const rope = this.ropeTable(batch, cache);
+    const rope = this.ropeTable(batch, layer, cache);
     if (this.fused) {
       project('qkv_proj', acts.n1, this.fused.qkv);
       this.encodeSplit(encoder, this.fused.qkv, [acts.q, acts.k, acts.v]);
@@ -337,9 +341,14 @@ export class DecoderGraph {
     const keys = cache
       ? { k: cache.cache.k[layer]!, v: cache.cache.v[layer]!, keyLength: cache.offset + this.shape.T }
       : { k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}) };
-    encodeAttentionForward(ctx, encoder, { q: acts.q, ...keys }, { o: acts.o, logsumexp: acts.logsumexp });
+    encodeAttentionForward(ctx, encoder, { q: acts.q, ...keys, ...this.attentionScale() }, { o: acts.o, logsumexp: acts.logsumexp });
     project('o_proj', acts.o, acts.attentionOut);
-    encodeResidualAdd(ctx, encoder, x, acts.attentionOut, acts.xMid);
+    const { sandwich } = acts;
+    if (sandwich) {
+      // Gemma 3: the attention output is normalised before it joins the residual stream.
+      encodeRmsnorm(ctx, encoder, { x: acts.attentionOut, w: weights.sandwich!.postAttention, eps }, sandwich.attention, sandwich.attentionRstd);
+      encodeResidualAdd(ctx, encoder, x, sandwich.attention, acts.xMid);
+    } else encodeResidualAdd(ctx, encoder, x, acts.attentionOut, acts.xMid);
 
     encodeRmsnorm(ctx, encoder, { x: acts.xMid, w: weights.postAttentionNorm, eps }, acts.n2, acts.rstd2);
     if (this.fused) {
@@ -349,9 +358,12 @@ export class DecoderGraph {
       project('gate_proj', acts.n2, acts.gate);
       project('up_proj', acts.n2, acts.up);
     }
-    encodeSwiglu(ctx, encoder, { gate: acts.gate, up: acts.up }, acts.h);
+    encodeSwiglu(ctx, encoder, { gate: acts.gate, up: acts.up, activation: config.mlpActivation }, acts.h);
     project('down_proj', acts.h, acts.mlpOut);
-    encodeResidualAdd(ctx, encoder, acts.xMid, acts.mlpOut, this.residual[layer + 1]!);
+    if (sandwich) {
+      encodeRmsnorm(ctx, encoder, { x: acts.mlpOut, w: weights.sandwich!.postFeedforward, eps }, sandwich.mlp, sandwich.mlpRstd);
+      encodeResidualAdd(ctx, encoder, acts.xMid, sandwich.mlp, this.residual[layer + 1]!);
+    } else encodeResidualAdd(ctx, encoder, acts.xMid, acts.mlpOut, this.residual[layer + 1]!);
   }
 
   /**
@@ -359,12 +371,20 @@ export class DecoderGraph {
    * LongRoPE switches to its long factors once that passes original_max_position_embeddings, as
    * transformers does from the largest position + 1 of each forward.
    */
-  private ropeTable(batch: BatchTensors, cache?: CacheWrite): { frequencies: GpuTensor; scale: number } {
+  private ropeTable(batch: BatchTensors, layer: number, cache?: CacheWrite): { frequencies: GpuTensor; scale: number } {
     const { model } = this;
+    // Gemma 3's sliding-window layers rotate with their own base frequency and no scaling.
+    if (model.config.gemma?.slidingLayers[layer] && model.ropeFrequenciesLocal) return { frequencies: model.ropeFrequenciesLocal, scale: 1 };
     const scaling = model.config.ropeScaling;
     const length = Math.max(batch.positionLimit ?? 0, (cache?.offset ?? 0) + this.shape.T);
     const long = scaling?.ropeType === 'longrope' && length > scaling.originalMaxPositionEmbeddings && model.ropeFrequenciesLong;
     return { frequencies: long || model.ropeFrequencies, scale: model.ropeScale };
+  }
+
+  /** Gemma 3's query_pre_attn_scalar^−½; the kernel's default 1/√head_dim otherwise. */
+  private attentionScale(): { scale?: number } {
+    const gemma = this.model.config.gemma;
+    return gemma ? { scale: gemma.attentionScale } : {};
   }
 
   /** Copies consecutive column blocks of `fused` [N, Σ widths] into `parts` (each seen as [N, width]). */
@@ -460,8 +480,16 @@ export class DecoderGraph {
 
     // MLP: x_next = x_mid + down(silu(gate(n2))·up(n2))
     clear(work.dh, work.dgate, work.dup, work.dn);
-    back('down_proj', acts.h, work.dx, work.dh);
-    encodeSwigluBackward(ctx, encoder, { gate: acts.gate, up: acts.up, dh: work.dh }, work.dgate, work.dup);
+    const { sandwich } = acts;
+    let dMlpOut = work.dx;
+    if (sandwich) {
+      // Gemma 3: back through the post-feed-forward norm first (the residual's own gradient stays in dx).
+      clear(work.dPost!);
+      encodeRmsnormBackward(ctx, encoder, { dy: work.dx, x: acts.mlpOut, w: weights.sandwich!.postFeedforward, rstd: sandwich.mlpRstd }, work.dPost!);
+      dMlpOut = work.dPost!;
+    }
+    back('down_proj', acts.h, dMlpOut, work.dh);
+    encodeSwigluBackward(ctx, encoder, { gate: acts.gate, up: acts.up, dh: work.dh, activation: config.mlpActivation }, work.dgate, work.dup);
     if (this.fused) {
       this.encodeJoin(encoder, [work.dgate, work.dup], this.fused.gateUp);
       back('gate_up_proj', acts.n2, this.fused.gateUp, work.dn);
@@ -473,18 +501,24 @@ export class DecoderGraph {
 
     // Attention: x_mid = x + o_proj(attention(rope(q(n1)), rope(k(n1)), v(n1)))
     clear(work.dAttention, work.dq, work.dk, work.dv, work.dqRotated, work.dkRotated, work.dn);
-    back('o_proj', acts.o, work.dx, work.dAttention);
+    let dAttentionOut = work.dx;
+    if (sandwich) {
+      clear(work.dPost!);
+      encodeRmsnormBackward(ctx, encoder, { dy: work.dx, x: acts.attentionOut, w: weights.sandwich!.postAttention, rstd: sandwich.attentionRstd }, work.dPost!);
+      dAttentionOut = work.dPost!;
+    }
+    back('o_proj', acts.o, dAttentionOut, work.dAttention);
     encodeAttentionBackward(
       ctx,
       encoder,
-      { q: acts.q, k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}) },
+      { q: acts.q, k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}), ...this.attentionScale() },
       { o: acts.o, logsumexp: acts.logsumexp },
       work.dAttention,
       { dq: work.dq, dk: work.dk, dv: work.dv },
       { stats: work.attentionStats },
     );
     const { numHeads: H, numKvHeads: Hkv, headDim: D } = config;
-    const rope = this.ropeTable(batch);
+    const rope = this.ropeTable(batch, layer);
     encodeRopeBackward(ctx, encoder, { dy: view(work.dq, [N, H, D]), positions: batch.positions, ...rope }, view(work.dqRotated, [N, H, D]));
     encodeRopeBackward(ctx, encoder, { dy: view(work.dk, [N, Hkv, D]), positions: batch.positions, ...rope }, view(work.dkRotated, [N, Hkv, D]));
     let dqProjected = work.dqRotated;
@@ -568,6 +602,8 @@ class GradientWorkspace {
   readonly attentionStats: GpuTensor;
   /** The LoRA backward's scratch dY·B [N, r]. */
   readonly g: GpuTensor;
+  /** Gemma 3: the gradient behind a branch's output norm [N, C]. */
+  readonly dPost?: GpuTensor;
 
   constructor(make: (name: string, dims: number[]) => GpuTensor, config: ModelConfig, { B, T }: BatchShape, rank: number) {
     const { hiddenSize: C, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
@@ -585,5 +621,6 @@ class GradientWorkspace {
     this.dkRotated = make('d k before rope', [B, T, Hkv, D]);
     this.attentionStats = make('attention backward stats', attentionScratchShapes({ B, H, T }).stats);
     this.g = make('lora dY·B', [N, Math.max(rank, 1)]);
+    if (config.gemma) this.dPost = make('d branch out before its norm', [N, C]);
   }
 }

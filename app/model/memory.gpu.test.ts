@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { readFile } from 'node:fs/promises';
 import { fixturePath } from '../../test/fixtures.ts';
-import { LLAMA_TINY, PHI3_TINY, QWEN2_TINY, QWEN3_TINY, randomGpuModel, randomModel, randomTask } from '../../test/random-model.ts';
+import { GEMMA3_TINY, LLAMA_TINY, PHI3_TINY, QWEN2_TINY, QWEN3_TINY, randomGpuModel, randomModel, randomTask } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { DType } from '../gpu/dtype.ts';
 import { Evaluator } from '../train/evaluate.ts';
@@ -35,6 +35,7 @@ const CASES: Case[] = [
   { name: 'Qwen2 in f32 with recomputation, LoRA on k and gate, one adapter per task', config: QWEN2_TINY, dtype: 'f32', targets: ['k_proj', 'gate_proj'], recompute: true, layout: 'per_task', gradAccum: 1 },
   { name: 'Qwen3 (q/k head norms, head_dim 12 ≠ hidden / heads) in bf16 with recomputation, LoRA on q, k and up', config: QWEN3_TINY, dtype: 'bf16', targets: ['q_proj', 'k_proj', 'up_proj'], recompute: true, layout: 'shared', gradAccum: 1 },
   { name: 'Phi-3 (fused qkv and gate_up, LongRoPE tables) in bf16, LoRA on the fused projections and down', config: PHI3_TINY, dtype: 'bf16', targets: ['qkv_proj', 'gate_up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 1 },
+  { name: 'Gemma 3 (four norms a layer, local and global RoPE tables) in f32, LoRA on o, gate and down', config: GEMMA3_TINY, dtype: 'f32', targets: ['o_proj', 'gate_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 1 },
   { name: 'Llama (tied head, no biases) in f32, LoRA on all seven projections', config: LLAMA_TINY, dtype: 'f32', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 3 },
 ];
 
@@ -75,7 +76,8 @@ describe('the memory planner against what is really allocated', { timeout: 120_0
       const evaluator = new Evaluator(ctx, model.gpu, TOKENIZER_UNUSED, { B: 3, T: seqLength }, 4);
       const generator = new Generator(ctx, model.gpu, { capacity: seqLength + 5, lora: trainer.gpuAdapters()[0]! });
       try {
-        expect(weights, 'frozen weights').toBe(model.gpu.bytes - 2 * (model.config.headDim / 2) * 4);
+        const ropeTables = [model.gpu.ropeFrequencies, model.gpu.ropeFrequenciesLong, model.gpu.ropeFrequenciesLocal].reduce((sum, table) => sum + (table?.buffer.size ?? 0), 0);
+        expect(weights, 'frozen weights').toBe(model.gpu.bytes - ropeTables);
         const trainerPlanned = weights! + lora! + activations! + workspace! + small!;
         expect(Math.abs(trainerPlanned - trainer.gpuBytes) / trainer.gpuBytes).toBeLessThan(0.02);
         expect(trainerPlanned).toBe(trainer.gpuBytes);

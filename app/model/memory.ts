@@ -88,7 +88,9 @@ export function modelWeightBytes(config: ModelConfig, dtype: DType, limits: Devi
 
 /** The RoPE frequency table every model uploads beside its weights (two with LongRoPE: short and long factors). */
 export function ropeTableBytes(config: ModelConfig): number {
-  return (config.ropeScaling?.ropeType === 'longrope' ? 2 : 1) * tensor('f32', ropeInverseFrequencies(config).length, 2);
+  // LongRoPE keeps its long factors' table too; Gemma 3 its sliding layers' one (same length).
+  const tables = 1 + (config.ropeScaling?.ropeType === 'longrope' ? 1 : 0) + (config.gemma ? 1 : 0);
+  return tables * tensor('f32', ropeInverseFrequencies(config).length, 2);
 }
 
 /** uploadLora: A and B per adapted projection, and for training their gradients and both AdamW moments, all f32. */
@@ -122,6 +124,7 @@ function activationSetBytes(config: ModelConfig, B: number, T: number, plan: Gra
     tensor('f32', B, H, T) + // logsumexp
     3 * tensor('f32', N, I) + // gate, up, h
     (config.qkNorm ? tensor('f32', N * H, D) + tensor('f32', N * Hkv, D) + tensor('f32', N * H) + tensor('f32', N * Hkv) : 0) + // q, k before their head norms, and the norms' rstd
+    (config.gemma ? 2 * tensor('f32', N, C) + 2 * tensor('f32', N) : 0) + // Gemma 3: attention and MLP outputs after their norms, and the rstd
     u
   );
 }
@@ -143,7 +146,8 @@ export function graphBytes(config: ModelConfig, B: number, T: number, plan: Grap
     3 * tensor('f32', N, H, D) + // d attention out, d q, d q before rope
     3 * tensor('f32', N, Hkv, D) + // d k, d v, d k before rope
     tensor('f32', ...attentionScratchShapes({ B, H, T }).stats) +
-    tensor('f32', N, Math.max(plan.rank, 1)); // the LoRA backward's dY·B
+    tensor('f32', N, Math.max(plan.rank, 1)) + // the LoRA backward's dY·B
+    (config.gemma ? tensor('f32', N, C) : 0); // Gemma 3: the gradient behind a branch's output norm
   return { activations, workspace };
 }
 

@@ -7,6 +7,7 @@ import type { LoraTarget, ModelConfig } from './config.ts';
 import { LORA_TARGETS } from './config.ts';
 import { loraPairKey } from './lora.ts';
 import { ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/reference/rope.ts';
+import { geluTanh } from '../gpu/reference/swiglu.ts';
 
 export interface ReferenceWeights {
   config: ModelConfig;
@@ -48,11 +49,20 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
     if (!tensor) throw new Error(`reference model has no tensor ${name}`);
     return tensor;
   };
+  const { gemma } = config;
+  // Gemma3RMSNorm multiplies by (1 + w); the others by w.
+  const norm = (input: Float64Array, rows: number, width: number, name: string): Float64Array => {
+    const w = weight(name);
+    return rmsNorm(input, rows, width, gemma ? w.map((value) => 1 + value) : w, config.rmsNormEps);
+  };
   const embed = weight('model.embed_tokens.weight');
   let x: Float64Array = new Float64Array(T * C);
   ids.forEach((id, t) => x.set(embed.subarray(id * C, (id + 1) * C), t * C));
+  if (gemma) x = x.map((value) => value * gemma.embeddingScale);
   // transformers picks LongRoPE's factors from the largest position + 1, and scales cos and sin by its attention factor.
   const inverseFrequencies = ropeInverseFrequencies(config, startPosition + T);
+  // Gemma 3's sliding layers use rope_local_base_freq, unscaled.
+  const localFrequencies = gemma ? ropeInverseFrequencies({ ...config, ropeTheta: gemma.ropeLocalTheta, ropeScaling: null }) : inverseFrequencies;
   const ropeScale = ropeAttentionFactor(config);
   const states: Float64Array[] = [x];
 
@@ -70,7 +80,7 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
       return out;
     };
 
-    const normed = rmsNorm(x, T, C, weight(`${p}.input_layernorm.weight`), config.rmsNormEps);
+    const normed = norm(x, T, C, `${p}.input_layernorm.weight`);
     let q: Float64Array;
     let k: Float64Array;
     let v: Float64Array;
@@ -83,26 +93,30 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
       v = project(normed, 'v_proj', C, Hkv * D);
     }
     if (config.qkNorm) {
-      // Qwen3Attention: q_norm / k_norm over each head's D dims, after the projection and before RoPE.
-      q = rmsNorm(q, T * H, D, weight(`${p}.self_attn.q_norm.weight`), config.rmsNormEps);
-      k = rmsNorm(k, T * Hkv, D, weight(`${p}.self_attn.k_norm.weight`), config.rmsNormEps);
+      // Qwen3Attention and Gemma3Attention: q_norm / k_norm over each head's D dims, after the projection and before RoPE.
+      q = norm(q, T * H, D, `${p}.self_attn.q_norm.weight`);
+      k = norm(k, T * Hkv, D, `${p}.self_attn.k_norm.weight`);
     }
-    applyRope(q, T, H, D, inverseFrequencies, startPosition, ropeScale);
-    applyRope(k, T, Hkv, D, inverseFrequencies, startPosition, ropeScale);
-    const attended = causalAttention(q, k, v, T, H, Hkv, D);
+    const frequencies = gemma?.slidingLayers[layer] ? localFrequencies : inverseFrequencies;
+    applyRope(q, T, H, D, frequencies, startPosition, ropeScale);
+    applyRope(k, T, Hkv, D, frequencies, startPosition, ropeScale);
+    const attended = causalAttention(q, k, v, T, H, Hkv, D, gemma?.attentionScale);
     const attentionOut = project(attended, 'o_proj', H * D, C);
-    x = add(x, attentionOut);
+    // Gemma3DecoderLayer: post_attention_layernorm on the attention output, then pre_feedforward_layernorm on the MLP input.
+    x = add(x, gemma ? norm(attentionOut, T, C, `${p}.post_attention_layernorm.weight`) : attentionOut);
 
-    const normed2 = rmsNorm(x, T, C, weight(`${p}.post_attention_layernorm.weight`), config.rmsNormEps);
+    const normed2 = norm(x, T, C, gemma ? `${p}.pre_feedforward_layernorm.weight` : `${p}.post_attention_layernorm.weight`);
     const I = config.intermediateSize;
     // Phi3MLP: gate_up_proj's output chunks into [gate | up].
     const [gate, up] = config.fusedProjections ? (splitColumns(project(normed2, 'gate_up_proj', C, 2 * I), T, [I, I]) as [Float64Array, Float64Array]) : [project(normed2, 'gate_proj', C, I), project(normed2, 'up_proj', C, I)];
     const hidden = new Float64Array(T * I);
-    for (let i = 0; i < hidden.length; i++) hidden[i] = silu(gate[i]!) * up[i]!;
-    x = add(x, project(hidden, 'down_proj', I, C));
+    const activation = config.mlpActivation === 'gelu_tanh' ? geluTanh : silu;
+    for (let i = 0; i < hidden.length; i++) hidden[i] = activation(gate[i]!) * up[i]!;
+    const mlpOut = project(hidden, 'down_proj', I, C);
+    x = add(x, gemma ? norm(mlpOut, T, C, `${p}.post_feedforward_layernorm.weight`) : mlpOut);
     if (layer < config.numLayers - 1) states.push(x);
   }
-  states.push(rmsNorm(x, T, C, weight('model.norm.weight'), config.rmsNormEps));
+  states.push(norm(x, T, C, 'model.norm.weight'));
   return states;
 }
 
@@ -179,10 +193,9 @@ function applyRope(x: Float64Array, T: number, heads: number, D: number, inverse
   }
 }
 
-function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, T: number, H: number, Hkv: number, D: number): Float64Array {
+function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, T: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D)): Float64Array {
   const out = new Float64Array(T * H * D);
   const group = H / Hkv;
-  const scale = 1 / Math.sqrt(D);
   const scores = new Float64Array(T);
   for (let h = 0; h < H; h++) {
     const kvHead = Math.floor(h / group);

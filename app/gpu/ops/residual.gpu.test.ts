@@ -3,9 +3,9 @@ import { setUpTestGpu } from '../../../test/gpu-harness.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
 import { ShapeError } from '../errors.ts';
-import { residualAccumulateReference, residualAddReference } from '../reference/residual.ts';
+import { residualAccumulateReference, residualAddReference, residualScaleReference } from '../reference/residual.ts';
 import { readTensor } from '../tensor.ts';
-import { encodeResidualAccumulate, encodeResidualAdd } from './residual.ts';
+import { encodeResidualAccumulate, encodeResidualAdd, encodeResidualScale } from './residual.ts';
 
 const gpu = setUpTestGpu();
 const { submit, upload } = gpu;
@@ -72,4 +72,17 @@ describe('residual refuses bad calls before dispatch', () => {
     const half = upload('addend', [4], undefined, 'bf16');
     expect(() => encodeResidualAccumulate(gpu.ctx, gpu.ctx.device.createCommandEncoder(), upload('x', [4]), half)).toThrow(/"addend" is bf16; this op takes f32/);
   });
+});
+
+describe('residual scale: x *= scale', () => {
+  for (const shape of SHAPES) {
+    it(`scales in place, exactly as f32 rounds, for shape [${shape.join(', ')}]`, async () => {
+      const x = randomValues(product(shape));
+      const tensor = upload('x', shape, x);
+      // √640 in f32: Gemma 3 270M's embedding scale.
+      const scale = Math.fround(Math.sqrt(640));
+      await submit((encoder) => encodeResidualScale(gpu.ctx, encoder, tensor, scale));
+      expect(relativeError(await readTensor(gpu.ctx.device, tensor), Float32Array.from(residualScaleReference(x, scale)))).toBe(0);
+    });
+  }
 });

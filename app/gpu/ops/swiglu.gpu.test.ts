@@ -61,6 +61,30 @@ describe('swiglu backward: dgate += dh·up·silu′(gate), dup += dh·silu(gate)
   }
 });
 
+describe("GeGLU (Gemma 3's gelu_pytorch_tanh gate)", () => {
+  for (const c of [CASES[0]!, CASES[3]!, CASES[4]!]) {
+    it(`forward and accumulating backward match the Float64 reference for BT=${c.BT} I=${c.I}: ${c.label}`, async () => {
+      const n = c.BT * c.I;
+      const shape = [c.BT, c.I];
+      const [gate, up, dh] = [randomValues(n, c.gateScale), randomValues(n, 2), randomValues(n, 1)];
+      const [dgate0, dup0] = [randomValues(n, 1), randomValues(n, 1)];
+      const inputs = { gate: upload('gate', shape, gate), up: upload('up', shape, up), activation: 'gelu_tanh' as const };
+      const h = upload('h', shape);
+      const dgate = upload('dgate', shape, dgate0);
+      const dup = upload('dup', shape, dup0);
+      await submit((encoder) => {
+        encodeSwiglu(gpu.ctx, encoder, inputs, h);
+        encodeSwigluBackward(gpu.ctx, encoder, { ...inputs, dh: upload('dh', shape, dh) }, dgate, dup);
+      });
+      expect(relativeError(await readTensor(gpu.ctx.device, h), swigluForwardReference(gate, up, 'gelu_tanh'))).toBeLessThan(1e-5);
+      const want = swigluBackwardReference(gate, up, dh, 'gelu_tanh');
+      const plus = (initial: Float32Array, delta: Float64Array) => delta.map((value, i) => value + initial[i]!);
+      expect(relativeError(await readTensor(gpu.ctx.device, dgate), plus(dgate0, want.dgate))).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(gpu.ctx.device, dup), plus(dup0, want.dup))).toBeLessThan(1e-5);
+    });
+  }
+});
+
 describe('swiglu refuses bad calls before dispatch', () => {
   it('names the tensor and both shapes when up does not match gate', () => {
     const call = () => encodeSwiglu(gpu.ctx, gpu.ctx.device.createCommandEncoder(), { gate: upload('gate', [5, 172]), up: upload('up', [5, 171]) }, upload('h', [5, 172]));

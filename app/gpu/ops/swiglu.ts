@@ -6,17 +6,20 @@ import { expectBindable, expectDType, expectRank, expectSeparateBuffers, expectS
 
 const OP = 'swiglu';
 
-/** gate_proj and up_proj outputs, both [BT, I]. */
+export type GateActivation = 'silu' | 'gelu_tanh';
+
+/** gate_proj and up_proj outputs, both [BT, I], and the gate's activation (silu unless given; Gemma's GeGLU is gelu_tanh). */
 export interface SwigluInputs {
   gate: GpuTensor;
   up: GpuTensor;
+  activation?: GateActivation;
 }
 
-/** Encodes h [BT, I] = silu(gate) ⊙ up. Validates first. */
-export function encodeSwiglu(ctx: GpuContext, encoder: GPUCommandEncoder, { gate, up }: SwigluInputs, h: GpuTensor): void {
+/** Encodes h [BT, I] = act(gate) ⊙ up. Validates first. */
+export function encodeSwiglu(ctx: GpuContext, encoder: GPUCommandEncoder, { gate, up, activation }: SwigluInputs, h: GpuTensor): void {
   const n = checkSwiglu(ctx.device, gate, [up, h]);
   expectSeparateBuffers(OP, [h], [gate, up, h]);
-  const pipeline = ctx.pipelines.get(OP, shaderCode, 'swiglu_fwd');
+  const pipeline = ctx.pipelines.get(OP, shaderCode, 'swiglu_fwd', { GELU: activation === 'gelu_tanh' ? 1 : 0 });
   const pass = encoder.beginComputePass({ label: `${OP} forward` });
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup(ctx.device, pipeline, [[0, dimsUniform(ctx, n)], [1, gate.buffer], [2, up.buffer], [3, h.buffer]]));
@@ -24,17 +27,17 @@ export function encodeSwiglu(ctx: GpuContext, encoder: GPUCommandEncoder, { gate
   pass.end();
 }
 
-/** Encodes dgate += dh·up·silu'(gate) and dup += dh·silu(gate) (accumulating; the caller clears them). */
+/** Encodes dgate += dh·up·act'(gate) and dup += dh·act(gate) (accumulating; the caller clears them). */
 export function encodeSwigluBackward(
   ctx: GpuContext,
   encoder: GPUCommandEncoder,
-  { gate, up, dh }: SwigluInputs & { dh: GpuTensor },
+  { gate, up, dh, activation }: SwigluInputs & { dh: GpuTensor },
   dgate: GpuTensor,
   dup: GpuTensor,
 ): void {
   const n = checkSwiglu(ctx.device, gate, [up, dh, dgate, dup]);
   expectSeparateBuffers(OP, [dgate, dup], [gate, up, dh, dgate, dup]);
-  const pipeline = ctx.pipelines.get(OP, shaderCode, 'swiglu_bwd');
+  const pipeline = ctx.pipelines.get(OP, shaderCode, 'swiglu_bwd', { GELU: activation === 'gelu_tanh' ? 1 : 0 });
   const pass = encoder.beginComputePass({ label: `${OP} backward` });
   pass.setPipeline(pipeline);
   pass.setBindGroup(

@@ -20,6 +20,17 @@ describe('swiglu reference', () => {
     expect(sigmoid(-30)).toBeCloseTo(Math.exp(-30) / (1 + Math.exp(-30)), 25);
   });
 
+  it("GeGLU's gelu_tanh: gelu(0) = 0, gelu(1) = ½(1 + tanh(√(2/π)·1.044715)), and its backward matches finite differences", () => {
+    expect(Array.from(swigluForwardReference([0, 1], [1, 1], 'gelu_tanh'))).toEqual([0, 0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * 1.044715))]);
+    const gate = values(40, 6);
+    const up = values(40, 2);
+    const g = values(40, 1);
+    const { dgate, dup } = swigluBackwardReference(gate, up, g, 'gelu_tanh');
+    const loss = () => weightedSum(swigluForwardReference(gate, up, 'gelu_tanh'), g);
+    expect(relativeError(dgate, finiteDifferenceGradient(loss, gate))).toBeLessThan(1e-8);
+    expect(relativeError(dup, finiteDifferenceGradient(loss, up))).toBeLessThan(1e-8);
+  });
+
   it('backward dgate and dup match central finite differences', () => {
     const gate = values(40, 6);
     const up = values(40, 2);
