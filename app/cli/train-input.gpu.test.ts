@@ -1,6 +1,6 @@
 /**
  * `cocktail train --json` on the inputs of issue 13: a large task file reports how far its preparation
- * is before the first step.
+ * is before the first step; rows longer than the model's positions are not trained as they are.
  */
 import { execFile } from 'node:child_process';
 import { appendFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { filesFromDirectory } from '../model/node-source.ts';
+import { loadTokenizer } from '../model/tokenizer.ts';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/cocktail.mjs');
@@ -44,5 +46,21 @@ describe('cocktail train on large and overlong inputs', { timeout: 300_000 }, ()
     // Eight training examples and the four validation examples an evaluation scores, not the 2,000 of the split.
     expect(prepare.filter((e) => e.stage === 'tokenize').at(-1)).toMatchObject({ done: 12, total: 12 });
     expect(events.find((e) => e.event === 'task')).toMatchObject({ task: 'large', rows: 20_000, validation: 2_000 });
+  });
+
+  it('clamps a max_length past the model\'s 128 positions, with a notice, and trains a 767-token row cut to them', async () => {
+    const tokenizer = await loadTokenizer(await filesFromDirectory(fixturePath('models/aidreams260K')));
+    const words = 'profits rose sharply as the company grew';
+    let answer = words;
+    while (tokenizer.encode(answer).length < 767) answer = `${answer} ${words}`;
+    expect(tokenizer.encode(answer).length).toBeGreaterThanOrEqual(767);
+    const rows = [{ instruction: 'Say it all', input: '', output: answer }, ...Array.from({ length: 11 }, (_, i) => ({ instruction: `Say ${i}`, input: '', output: `${i}` }))];
+    await writeFile(join(dir, 'long.jsonl'), rows.map((row) => JSON.stringify(row)).join('\n'));
+    const events = await train({ tasks: [{ name: 'long', source: { file: 'long.jsonl' }, format: 'instruction', validation_fraction: 0 }], max_length: 1024 }, 'long');
+    expect(events).toContainEqual({ event: 'notice', message: "max_length 1024 is longer than the model's context of 128 positions (max_position_embeddings): this run uses 128." });
+    const task = events.find((e) => e.event === 'task')!;
+    expect(task).toMatchObject({ task: 'long', rows: 12, train: 12, truncated: 1 });
+    expect(task.maxTokens).toBeLessThanOrEqual(128);
+    expect(events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual([1]);
   });
 });

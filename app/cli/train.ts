@@ -94,7 +94,12 @@ async function trainInFolder({ recipe, recipeDir, runId, out, intent, gpuMemory:
         onPrepare: everyInterval(PREPARE_PROGRESS_INTERVAL_MS, (progress) => emit({ event: 'prepare', ...progress }, `  ${progress.task}: ${describePrepareProgress(progress)}`)),
         onPrepared: (reports) => {
           for (const report of reports) {
-            emit({ event: 'task', task: report.task, rows: report.rows, dropped: report.droppedRows, train: report.split.train, validation: report.split.validation }, `  ${report.task}: ${report.rows} rows, ${report.droppedRows} dropped, ${report.split.train} train / ${report.split.validation} validation`);
+            // The longest training example as trained, and how many were cut to max_length: what a run really sees of long rows.
+            const { maxTokens, truncatedExamples } = report.statistics;
+            emit(
+              { event: 'task', task: report.task, rows: report.rows, dropped: report.droppedRows, train: report.split.train, validation: report.split.validation, maxTokens, truncated: truncatedExamples },
+              `  ${report.task}: ${report.rows} rows, ${report.droppedRows} dropped, ${report.split.train} train / ${report.split.validation} validation; longest ${maxTokens} tokens, ${truncatedExamples} cut to max_length`,
+            );
             emitDroppedRows(report, emit);
           }
         },
