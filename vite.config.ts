@@ -1,6 +1,16 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 import { VitePWA } from 'vite-plugin-pwa';
+import { contentSecurityPolicy, hubEndpointsFromEnv } from './app/studio/csp.ts';
+
+// The Content-Security-Policy (app/studio/csp.ts): in the built index.html as a <meta>, and as a header
+// from `vite preview` so the workers are governed too. Not in `vite dev`, whose hot reload injects inline scripts.
+const hubEndpoints = hubEndpointsFromEnv(process.env.COCKTAIL_HUB_ENDPOINTS);
+const cspMeta: Plugin = {
+  name: 'cocktail-csp-meta',
+  apply: 'build',
+  transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: contentSecurityPolicy(hubEndpoints, { forMeta: true }) }, injectTo: 'head-prepend' }],
+};
 
 // The studio is a static site: `vite build` writes dist/ (or $COCKTAIL_DIST, so parallel test runs
 // do not overwrite each other's build), `vite preview` serves it.
@@ -10,6 +20,7 @@ import { VitePWA } from 'vite-plugin-pwa';
 // network. Models, task files, checkpoints and adapters live in IndexedDB, not in this cache.
 export default defineConfig({
   plugins: [
+    cspMeta,
     react(),
     VitePWA({
       registerType: 'autoUpdate',
@@ -40,5 +51,5 @@ export default defineConfig({
   ],
   worker: { format: 'es' },
   build: { target: 'es2022', sourcemap: true, outDir: process.env.COCKTAIL_DIST ?? 'dist' },
-  preview: { host: '127.0.0.1', port: 4173, strictPort: true },
+  preview: { host: '127.0.0.1', port: 4173, strictPort: true, headers: { 'Content-Security-Policy': contentSecurityPolicy(hubEndpoints) } },
 });

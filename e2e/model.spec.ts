@@ -137,10 +137,17 @@ test.describe('Model page', () => {
       await page.reload();
       await expect(page.getByLabel('Access token')).toHaveValue('');
       await page.getByLabel('Access token').fill('hf_reader');
+      await expect(page.getByTestId('hub-token-storage')).toHaveText('Kept in this tab only; it is gone when the page closes or reloads.');
       await page.getByLabel('Remember it in this browser').check();
+      // Stored where the page says it is, and nowhere else the page can see.
+      await expect(page.getByTestId('hub-token-storage')).toHaveText('Remembered in this browser\'s localStorage for this site, under "cocktail.hubToken", until you forget it.');
+      const stored = () => page.evaluate(() => ({ token: localStorage.getItem('cocktail.hubToken'), elsewhere: [...Object.entries(localStorage), ...Object.entries(sessionStorage)].filter(([key, value]) => key !== 'cocktail.hubToken' && value.includes('hf_reader')).length }));
+      expect(await stored()).toEqual({ token: 'hf_reader', elsewhere: 0 });
       await page.reload();
       await expect(page.getByLabel('Access token')).toHaveValue('hf_reader');
+      // Removed in one click.
       await page.getByRole('button', { name: 'Forget the token' }).click();
+      expect(await stored()).toEqual({ token: null, elsewhere: 0 });
       await page.reload();
       await expect(page.getByLabel('Access token')).toHaveValue('');
       expect(errors).toEqual([]);

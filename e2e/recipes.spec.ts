@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { zlibSync } from 'fflate';
 import { expect, test, type Page } from '@playwright/test';
 import { FINANCE_COCKTAIL } from '../app/studio/presets.ts';
 import { watchConsole } from './console.ts';
@@ -160,6 +161,32 @@ test.describe('Recipes page', () => {
     await alert.getByRole('button', { name: 'Dismiss' }).click();
     await expect(alert).toHaveCount(0);
     expect((await currentRecipe(page)).name).toBe('Still mine');
+    expect(errors).toEqual([]);
+  });
+
+  test('a link or file carrying fields no recipe has, or more than a recipe holds, is refused before anything is stored', async ({ page }) => {
+    const errors = watchConsole(page);
+    await loadFinanceCocktail(page);
+    const stored = () => page.evaluate(() => localStorage.getItem('cocktail.recipe.v1'));
+    const before = await stored();
+    // Links made as the studio makes them (zlib, base64url, format 1), here without its code, which reads the schema.
+    const linkOf = (value: unknown) => `1.${Buffer.from(zlibSync(new TextEncoder().encode(JSON.stringify(value)), { level: 9 })).toString('base64url')}`;
+
+    await page.goto(`/#/recipes?r=${linkOf({ ...FINANCE_COCKTAIL, upload_to: 'https://collector.example.org' })}`);
+    const refused = page.getByRole('alert').filter({ hasText: 'The shared recipe was not loaded' });
+    await expect(refused).toContainText('unknown field "upload_to"');
+    await expect(page.getByRole('button', { name: 'Load', exact: true })).toHaveCount(0);
+    expect(await stored()).toBe(before);
+
+    await page.goto(`/#/recipes?r=${linkOf({ ...FINANCE_COCKTAIL, name: 'x'.repeat(4 * 2 ** 20) })}`);
+    await expect(page.getByRole('alert').filter({ hasText: 'The shared recipe was not loaded' })).toContainText('holds more than 64 KiB of recipe');
+    expect(await stored()).toBe(before);
+
+    await page.goto('/#/recipes');
+    const large = JSON.stringify({ ...FINANCE_COCKTAIL, name: 'x'.repeat(70 * 1024) });
+    await page.getByLabel('Open recipe file').setInputFiles({ name: 'large.json', mimeType: 'application/json', buffer: Buffer.from(large) });
+    await expect(page.getByRole('alert').filter({ hasText: 'large.json was not opened' })).toContainText('a recipe file is a few kilobytes of JSON (at most 64.0 KiB)');
+    expect(await stored()).toBe(before);
     expect(errors).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { HUB_TOKEN_KEY } from '../../state/slices/model.ts';
 import { useStudio } from '../../state/store.ts';
 import { Field } from '../components/Field.tsx';
 
@@ -33,6 +34,11 @@ export function HubTokenField() {
         />{' '}
         Remember it in this browser
       </label>
+      <small className="muted field-hint" data-testid="hub-token-storage">
+        {remember
+          ? `Remembered in this browser's localStorage for this site, under "${HUB_TOKEN_KEY}", until you forget it.`
+          : 'Kept in this tab only; it is gone when the page closes or reloads.'}
+      </small>
       {token && (
         <button type="button" className="secondary" onClick={() => save('', false)}>
           Forget the token
