@@ -20,7 +20,7 @@ import { parseOptions } from './args.ts';
 import { modelFilesFor } from './model-source.ts';
 import { readPeftAdapter } from './peft-files.ts';
 import { readRecipe, recipeModelSource } from './recipe-env.ts';
-import { prepareRecipeData } from './recipe-tasks.ts';
+import { openRecipeModel, prepareRecipeData } from './recipe-tasks.ts';
 
 export const ROUTER_USAGE =
   'cocktail router train --recipe R --experts DIR1,DIR2,... [--names a,b,...] [--layer L] [--pooling mean|last] [--input typed|template] [--hidden H] [--temperature T] [--per-expert N] [--oversample] [--unbalanced] [--top-k K] [--threshold P --fallback base|<shared adapter dir>] [--max-steps N] [--seed N] --out DIR [--json]\n' +
@@ -83,9 +83,10 @@ async function routerTrain(args: string[]): Promise<number> {
 
   const { recipe, recipeDir } = await readRecipe(options.recipe!);
   const modelSource = recipeModelSource(recipeDir, recipe.model.source);
-  const data = await prepareRecipeData(recipe, recipeDir, { keepExamples: true });
+  // Experts are checked against the model's config and the recipe's task names before any task file is read.
+  const { config } = await openRecipeModel(recipe, recipeDir);
   const expertFiles = await Promise.all(dirs.map(async (dir, index) => ({ name: names[index]!, files: await readPeftAdapter(resolve(dir)) })));
-  const experts = await loadExperts(expertFiles, data.config, modelSource);
+  const experts = await loadExperts(expertFiles, config, modelSource);
   const taskNames = recipe.tasks.map((task) => task.name);
   const unmatched = experts.filter((expert) => !taskNames.includes(expert.name));
   if (unmatched.length > 0) {
@@ -94,7 +95,8 @@ async function routerTrain(args: string[]): Promise<number> {
     });
   }
   const fallback = fallbackArg !== undefined && fallbackArg !== BASE_EXPERT ? await readPeftAdapter(resolve(fallbackArg)) : undefined;
-  if (fallback) await loadExperts([...expertFiles, { name: SHARED_EXPERT, files: fallback }], data.config, modelSource);
+  if (fallback) await loadExperts([...expertFiles, { name: SHARED_EXPERT, files: fallback }], config, modelSource);
+  const data = await prepareRecipeData(recipe, recipeDir, { keepExamples: true });
 
   const ctx = await acquireNodeGpu({ label: 'cocktail router train' });
   const model = await loadModel(ctx, data.files);
