@@ -38,6 +38,8 @@ export async function planTraining(request: Commands['model.plan']['payload'], s
       batchSize: plan.batchSize,
       seqLength: plan.seqLength,
       weightDtype: plan.dtype,
+      ...(plan.tableDtype ? { tableDtype: plan.tableDtype } : {}),
+      ...(plan.int4 ? { int4: plan.int4 } : {}),
       lora: { r: plan.r, targets: plan.targets },
       adapters: plan.adapters,
       recompute: plan.recompute,

@@ -9,6 +9,8 @@
  */
 import type { ErrorReport } from '../app/errors.ts';
 import type { GpuInfo } from '../app/gpu/device.ts';
+import type { DType, FrozenDType } from '../app/gpu/dtype.ts';
+import type { Int4Options } from '../app/model/quantization.ts';
 import type { SelfTestProgress, SelfTestReport } from '../app/gpu/selftest.ts';
 import type { FileImportOptions } from '../app/data/import/import-settings.ts';
 import type { ImportProgress } from '../app/data/import/types.ts';
@@ -156,7 +158,12 @@ export interface TrainingPlanRequest {
   targets: LoraTarget[];
   adapters: number;
   recompute: boolean;
-  dtype: 'f32' | 'bf16' | 'f16';
+  /** The projections' dtype; int8/int4 quantize them on upload (app/model/quantization.ts). */
+  dtype: FrozenDType;
+  /** With int8/int4: the vocabulary tables' dtype (16-bit, as the model is stored; bf16 for f32). */
+  tableDtype?: DType;
+  /** With int4: group size and symmetry. */
+  int4?: Int4Options;
   /** The GPU memory the user says this device can give (WebGPU does not tell). */
   budgetBytes: number;
   /** For a whole run's plan (the Train page): its micro-batches per step, its evaluator, and the generator of generation metrics. */

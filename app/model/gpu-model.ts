@@ -5,12 +5,14 @@
  * are small and go up as f32. Tables larger than one binding are split by vocabulary rows.
  */
 import type { GpuContext } from '../gpu/device.ts';
-import { bf16BitsToF32, encodeTensorData, f16BitsToF32, type DType } from '../gpu/dtype.ts';
+import { bf16BitsToF32, encodeTensorData, f16BitsToF32, type DType, type FrozenDType } from '../gpu/dtype.ts';
 import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { createRopeFrequencies, ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/ops/rope.ts';
+import { createQuantizedTensor, quantize } from '../gpu/quant.ts';
 import { guardGpu } from '../gpu/scope.ts';
 import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { LORA_TARGETS, loraTargetsOf, type LoraTarget, type ModelConfig } from './config.ts';
+import { checkModelQuantization, weightFormat, type Int4Options, type WeightFormat } from './quantization.ts';
 import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type ModelWeights, type WeightRef } from './weights.ts';
 
 export interface GpuLayer {
@@ -28,7 +30,9 @@ export interface GpuLayer {
 export interface GpuModel {
   config: ModelConfig;
   /** The dtype projection weights are kept in on the GPU. */
-  weightDtype: DType;
+  weightDtype: FrozenDType;
+  /** Projections' dtype, the vocabulary tables' (16-bit when the projections are quantized) and the quantization. */
+  format: WeightFormat;
   embedding: GpuTensor[];
   layers: GpuLayer[];
   finalNorm: GpuTensor;
@@ -51,8 +55,13 @@ export interface GpuModel {
 const STORED_DTYPE = { F32: 'f32', BF16: 'bf16', F16: 'f16' } as const;
 
 export interface LoadOptions {
-  /** Keep weights in this dtype on the GPU (f32 weights can be narrowed to halve memory); default: as stored. */
-  dtype?: DType;
+  /**
+   * Keep weights in this dtype on the GPU: f32 weights can be narrowed to bf16/f16 to halve memory, and
+   * int8/int4 quantize the projections on upload (app/model/quantization.ts); default: as stored.
+   */
+  dtype?: FrozenDType;
+  /** int4's group size and symmetry (default: group 64 with zero points). */
+  int4?: Int4Options;
   onProgress?: (loaded: number, total: number) => void;
 }
 
@@ -79,14 +88,22 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     options.onProgress?.(++loaded, total);
     return tensor;
   };
-  const weightDtype = options.dtype ?? STORED_DTYPE[weights.dtype];
-  const packed = async (name: string, rows?: { start: number; count: number }): Promise<GpuTensor> => {
+  const format = weightFormat(STORED_DTYPE[weights.dtype], options.dtype, options.int4);
+  checkModelQuantization(config, format.spec);
+  const packed = async (name: string, dtype: DType, rows?: { start: number; count: number }): Promise<GpuTensor> => {
     const source = ref(name);
     const [allRows, columns] = source.shape as [number, number];
     const start = rows?.start ?? 0;
     const count = rows?.count ?? allRows;
     const label = rows ? `${name}[${start}:${start + count}]` : name;
-    return track(createTensor(ctx.device, label, [count, columns], weightDtype, await weightData(source, weightDtype, start * columns, count * columns)));
+    return track(createTensor(ctx.device, label, [count, columns], dtype, await weightData(source, dtype, start * columns, count * columns)));
+  };
+  const projection = async (name: string): Promise<GpuTensor> => {
+    if (!format.spec) return packed(name, format.dtype as DType);
+    const source = ref(name);
+    const [rows, columns] = source.shape as [number, number];
+    const words = quantize(name, format.spec, await readWeightRangeFloat32(source, 0, rows * columns), rows, columns);
+    return track(createQuantizedTensor(ctx.device, name, [rows, columns], format.spec, words));
   };
   // Gemma3RMSNorm computes x·(1 + w) with w in float32: uploading 1 + w (added in f32) gives the same product.
   const normPlusOne = config.gemma !== null;
@@ -98,7 +115,7 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
   };
 
   const vocabParts = async (name: string): Promise<GpuTensor[]> =>
-    Promise.all(planEmbeddingParts(ctx.device, config.vocabSize, config.hiddenSize, weightDtype).map((part) => packed(name, { start: part.rowStart, count: part.rows })));
+    Promise.all(planEmbeddingParts(ctx.device, config.vocabSize, config.hiddenSize, format.tables).map((part) => packed(name, format.tables, { start: part.rowStart, count: part.rows })));
 
   const embedding = await vocabParts('model.embed_tokens.weight');
   const layers: GpuLayer[] = [];
@@ -107,7 +124,7 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     const projections = {} as GpuLayer['projections'];
     for (const target of loraTargetsOf(config)) {
       const path = `${prefix}.${LORA_TARGETS[target]}`;
-      projections[target] = { weight: await packed(`${path}.weight`), ...(weights.refs.has(`${path}.bias`) ? { bias: await float(`${path}.bias`) } : {}) };
+      projections[target] = { weight: await projection(`${path}.weight`), ...(weights.refs.has(`${path}.bias`) ? { bias: await float(`${path}.bias`) } : {}) };
     }
     const headNorms = config.qkNorm ? { qNorm: await float(`${prefix}.self_attn.q_norm.weight`), kNorm: await float(`${prefix}.self_attn.k_norm.weight`) } : {};
     if (config.gemma) {
@@ -129,7 +146,8 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
   if (ropeFrequenciesLocal) tensors.push(ropeFrequenciesLocal);
   return {
     config,
-    weightDtype,
+    weightDtype: format.dtype,
+    format,
     embedding,
     layers,
     finalNorm,

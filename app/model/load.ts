@@ -3,9 +3,8 @@
  * the GPU. The studio's worker and the CLI both load through here.
  */
 import type { GpuContext } from '../gpu/device.ts';
-import type { DType } from '../gpu/dtype.ts';
 import { parseModelConfig, type ModelConfig } from './config.ts';
-import { uploadModel, type GpuModel } from './gpu-model.ts';
+import { uploadModel, type GpuModel, type LoadOptions } from './gpu-model.ts';
 import { missingFile, readJsonFile, type ModelFiles } from './source.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 import { locateWeights } from './weights.ts';
@@ -17,7 +16,7 @@ export interface LoadedModel {
   gpu: GpuModel;
 }
 
-export async function loadModel(ctx: GpuContext, files: ModelFiles, options: { dtype?: DType; onProgress?: (loaded: number, total: number) => void } = {}): Promise<LoadedModel> {
+export async function loadModel(ctx: GpuContext, files: ModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   if (!files.has('config.json')) throw missingFile(files, 'config.json', 'a model folder in Hugging Face layout starts with it');
   const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
   const weights = await locateWeights(files, config);

@@ -10,21 +10,28 @@
  * caller gives (the studio asks the user, defaulting by adapter type); the per-buffer limits
  * (maxBufferSize, maxStorageBufferBindingSize) are real and checked exactly.
  */
-import { BYTES_PER_ELEMENT, storageBytes, type DType, type IndexDType } from '../gpu/dtype.ts';
+import { BYTES_PER_ELEMENT, isQuantized, storageBytes, type DType, type FrozenDType, type IndexDType } from '../gpu/dtype.ts';
 import { adamwPartialCount } from '../gpu/ops/adamw.ts';
 import { attentionScratchShapes } from '../gpu/ops/attention.ts';
 import { crossEntropyChunkRows } from '../gpu/ops/cross_entropy.ts';
 import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { ropeInverseFrequencies } from '../gpu/ops/rope.ts';
+import { quantBytes } from '../gpu/quant.ts';
 import { expectedWeights, loraTargetsOf, projectionFeatures, type LoraTarget, type ModelConfig } from './config.ts';
 import { projectionShape, type LoraConfig } from './lora.ts';
+import { checkModelQuantization, DEFAULT_INT4, describeWeightFormat, type Int4Options, type WeightFormat } from './quantization.ts';
 
 export interface TrainingShape {
   /** Sequences per micro-batch. */
   batchSize: number;
   /** Tokens per sequence (max_length, or the longest example when shorter). */
   seqLength: number;
-  weightDtype: DType;
+  /** The projections' dtype on the GPU. */
+  weightDtype: FrozenDType;
+  /** With int8/int4 projections: the vocabulary tables' dtype (default bf16); otherwise they are in weightDtype. */
+  tableDtype?: DType;
+  /** With int4: group size and symmetry (default DEFAULT_INT4). */
+  int4?: Int4Options;
   lora: Pick<LoraConfig, 'r' | 'targets'>;
   /** Number of adapters trained at once (one per task in the per-task layout). */
   adapters?: number;
@@ -60,6 +67,8 @@ export interface MemoryEstimate {
   fits: boolean;
   /** Why it does not fit, and what to change; empty when it fits. */
   advice: string[];
+  /** With int8/int4 weights: the frozen weights' bytes, and what they would take in 16 bits (bf16). */
+  quantization?: { bytes: number; sixteenBitBytes: number };
 }
 
 const F32 = 4;
@@ -74,14 +83,27 @@ function deviceOf(limits: DeviceLimits) {
   return { limits: { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension ?? 65535 } };
 }
 
-/** uploadModel: projections, embedding and an untied LM head in `dtype` (vocabulary tables split by rows), norms and biases f32, the RoPE table. */
-export function modelWeightBytes(config: ModelConfig, dtype: DType, limits: DeviceLimits): number {
+/** The weight format of a planned shape (as uploadModel resolves it from the recipe). */
+export function shapeWeightFormat(shape: Pick<TrainingShape, 'weightDtype' | 'tableDtype' | 'int4'>): WeightFormat {
+  const { weightDtype: dtype } = shape;
+  if (!isQuantized(dtype)) return { dtype, tables: dtype };
+  return { dtype, tables: shape.tableDtype ?? 'bf16', spec: dtype === 'int8' ? { dtype } : { dtype, ...(shape.int4 ?? DEFAULT_INT4) } };
+}
+
+/**
+ * uploadModel: projections in the format's dtype (quantized: codes, scales and zero points), the
+ * embedding and an untied LM head in its table dtype (split by vocabulary rows), norms and biases
+ * f32, the RoPE table. A plain dtype stands for every matrix in it.
+ */
+export function modelWeightBytes(config: ModelConfig, format: DType | WeightFormat, limits: DeviceLimits): number {
+  const { dtype, tables, spec } = typeof format === 'string' ? { dtype: format, tables: format, spec: undefined } : format;
   let bytes = 0;
   for (const { name, shape } of expectedWeights(config)) {
     if (name === 'model.embed_tokens.weight' || name === 'lm_head.weight') {
-      for (const part of planEmbeddingParts(deviceOf(limits), config.vocabSize, config.hiddenSize, dtype)) bytes += tensor(dtype, part.rows, config.hiddenSize);
+      for (const part of planEmbeddingParts(deviceOf(limits), config.vocabSize, config.hiddenSize, tables)) bytes += tensor(tables, part.rows, config.hiddenSize);
     } else if (name.endsWith('norm.weight') || name.endsWith('.bias')) bytes += tensor('f32', ...shape);
-    else bytes += tensor(dtype, ...shape);
+    else if (spec) bytes += Math.max(4, quantBytes(spec, shape[0]!, shape[1]!));
+    else bytes += tensor(dtype as DType, ...shape);
   }
   return bytes;
 }
@@ -203,8 +225,9 @@ function planLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimit
   const N = shape.batchSize * shape.seqLength;
   const graph = graphBytes(model, shape.batchSize, shape.seqLength, { training: true, recompute: shape.recompute, rank: shape.lora.r, targets: shape.lora.targets });
   const parameters = adamwTensorsOf(model, shape.lora).reduce((sum, dims) => sum + dims[0]! * dims[1]!, 0) * adapters;
+  const format = shapeWeightFormat(shape);
   const lines: MemoryLine[] = [
-    { what: `frozen weights (${shape.weightDtype})`, bytes: modelWeightBytes(model, shape.weightDtype, limits) },
+    { what: `frozen weights (${describeWeightFormat(format)}${format.spec ? `, ${format.tables} vocabulary tables` : ''})`, bytes: modelWeightBytes(model, format, limits) },
     { what: `LoRA weights, gradients and AdamW moments (${parameters.toLocaleString('en-US')} parameters)`, bytes: adapters * loraBytes(model, shape.lora, true) },
     { what: shape.recompute ? 'activations (layer inputs, one layer recomputed)' : 'activations saved for backward', bytes: graph.activations },
     { what: 'gradient workspace and loss chunk', bytes: graph.workspace + lossChunkBytes(model, N, limits) },
@@ -225,12 +248,18 @@ function planLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimit
 function bindingLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimits): MemoryLine[] {
   const { hiddenSize: C, intermediateSize: I, vocabSize: V } = model;
   const N = shape.batchSize * shape.seqLength;
-  const weightBytes = BYTES_PER_ELEMENT[shape.weightDtype];
+  const format = shapeWeightFormat(shape);
+  const weightBytes = BYTES_PER_ELEMENT[format.tables];
   const chunkRows = crossEntropyChunkRows(deviceOf(limits), N, V);
   const embedding = V * C * weightBytes;
-  const largestProjection = Math.max(...loraTargetsOf(model).map((target) => projectionFeatures(model, target)).map(({ inFeatures, outFeatures }) => inFeatures * outFeatures));
+  const largestFeatures = loraTargetsOf(model)
+    .map((target) => projectionFeatures(model, target))
+    .reduce((a, b) => (b.inFeatures * b.outFeatures > a.inFeatures * a.outFeatures ? b : a));
+  const largestProjection = format.spec
+    ? quantBytes(format.spec, largestFeatures.outFeatures, largestFeatures.inFeatures)
+    : largestFeatures.inFeatures * largestFeatures.outFeatures * BYTES_PER_ELEMENT[format.dtype];
   return [
-    { what: 'largest projection weight', bytes: largestProjection * weightBytes },
+    { what: 'largest projection weight', bytes: largestProjection },
     model.fusedProjections ? { what: 'MLP activation [tokens, 2 × intermediate] (fused gate_up)', bytes: N * 2 * I * F32 } : { what: 'MLP activation [tokens, intermediate]', bytes: N * I * F32 },
     { what: `loss chunk [${chunkRows}, vocab]`, bytes: chunkRows * V * F32 },
     { what: 'one embedding part (split by vocabulary rows)', bytes: Math.min(embedding, Math.floor(limits.maxStorageBufferBindingSize / (C * weightBytes)) * C * weightBytes) },
@@ -255,7 +284,7 @@ export function estimateTrainingMemory(model: ModelConfig, shape: TrainingShape,
   for (const binding of bindings) {
     if (binding.bytes > bindingLimit) {
       // What would fit this adapter's limits (and the budget), found as the budget's suggestion is.
-      const fitting = binding.what.startsWith('MLP') ? smallestFitting(shape, (changed) => withinBindings(changed) && total(changed) <= budgetBytes) : undefined;
+      const fitting = binding.what.startsWith('MLP') ? smallestFitting(shape, model, (changed) => withinBindings(changed) && total(changed) <= budgetBytes) : undefined;
       advice.push(
         `${binding.what} needs ${formatMiB(binding.bytes)} in one buffer, over this GPU's limit of ${formatMiB(bindingLimit)}: ${bindingAdvice(binding.what)}` +
           (fitting ? `. Would fit: ${describeShape(fitting)} (about ${formatMiB(total(fitting))}).` : ''),
@@ -264,18 +293,30 @@ export function estimateTrainingMemory(model: ModelConfig, shape: TrainingShape,
   }
   if (totalBytes > budgetBytes) {
     const over = totalBytes - budgetBytes;
-    const options = shrinkOptions(shape).map(({ what, shape: changed }) => `${what} (about ${formatMiB(total(changed))})`);
-    const fitting = smallestFitting(shape, (changed) => total(changed) <= budgetBytes && withinBindings(changed));
+    const options = shrinkOptions(shape, model).map(({ what, shape: changed }) => `${what} (about ${formatMiB(total(changed))})`);
+    const fitting = smallestFitting(shape, model, (changed) => total(changed) <= budgetBytes && withinBindings(changed));
     advice.push(
       `needs about ${formatMiB(totalBytes)}, ${formatMiB(over)} over the budget of ${formatMiB(budgetBytes)}. To fit: ${options.join('; ') || 'choose a smaller model'}.` +
         (fitting ? ` Would fit: ${describeShape(fitting)} (about ${formatMiB(total(fitting))}).` : ' Nothing smaller with this model fits: choose a smaller model.'),
     );
   }
-  return { lines, totalBytes, largestBinding, bindingLimitBytes: bindingLimit, fits: advice.length === 0, advice };
+  const format = shapeWeightFormat(shape);
+  const quantization = format.spec ? { bytes: lines[0]!.bytes, sixteenBitBytes: modelWeightBytes(model, format.tables === 'f16' ? 'f16' : 'bf16', limits) } : undefined;
+  return { lines, totalBytes, largestBinding, bindingLimitBytes: bindingLimit, fits: advice.length === 0, advice, ...(quantization ? { quantization } : {}) };
+}
+
+/** int4 with the default group, when every projection of the model can take it. */
+function int4Fits(model: ModelConfig): boolean {
+  try {
+    checkModelQuantization(model, { dtype: 'int4', ...DEFAULT_INT4 });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One change at a time that lowers memory, in the order a user would try them. */
-function shrinkOptions(shape: TrainingShape): { what: string; shape: TrainingShape }[] {
+function shrinkOptions(shape: TrainingShape, model: ModelConfig): { what: string; shape: TrainingShape }[] {
   const options: { what: string; shape: TrainingShape }[] = [];
   if (!shape.recompute) options.push({ what: 'turn on recomputation (saves most activation memory for about a third more compute)', shape: { ...shape, recompute: true } });
   if (shape.batchSize > 1) {
@@ -290,15 +331,18 @@ function shrinkOptions(shape: TrainingShape): { what: string; shape: TrainingSha
     options.push({ what: `shorten max_length (${shape.seqLength} → ${seqLength})`, shape: { ...shape, seqLength, ...(shape.evaluation ? { evaluation: { ...shape.evaluation, seqLength: Math.min(shape.evaluation.seqLength, seqLength) } } : {}) } });
   }
   if (shape.weightDtype === 'f32') options.push({ what: 'load the weights as bf16 (halves their memory)', shape: { ...shape, weightDtype: 'bf16' } });
+  else if (!isQuantized(shape.weightDtype) && int4Fits(model)) {
+    options.push({ what: 'quantize the frozen projections to int4 (model.dtype "int4", QLoRA-style: about a quarter of their 16-bit memory)', shape: { ...shape, weightDtype: 'int4', tableDtype: shape.weightDtype } });
+  }
   if (shape.lora.r > 8) options.push({ what: `use a smaller LoRA rank (${shape.lora.r} → ${shape.lora.r / 2})`, shape: { ...shape, lora: { ...shape.lora, r: Math.floor(shape.lora.r / 2) } } });
   return options;
 }
 
 /** Applies the first change of shrinkOptions again and again until the shape fits, or nothing is left to change. */
-function smallestFitting(shape: TrainingShape, fits: (shape: TrainingShape) => boolean): TrainingShape | undefined {
+function smallestFitting(shape: TrainingShape, model: ModelConfig, fits: (shape: TrainingShape) => boolean): TrainingShape | undefined {
   let current = shape;
   for (let guard = 0; guard < 64; guard++) {
-    const next = shrinkOptions(current)[0];
+    const next = shrinkOptions(current, model)[0];
     if (!next) return undefined;
     current = next.shape;
     if (fits(current)) return current;
@@ -307,7 +351,7 @@ function smallestFitting(shape: TrainingShape, fits: (shape: TrainingShape) => b
 }
 
 function describeShape(shape: TrainingShape): string {
-  return `batch_size ${shape.batchSize}, max_length ${shape.seqLength}, recompute ${shape.recompute ? 'on' : 'off'}, ${shape.weightDtype} weights, LoRA r=${shape.lora.r}`;
+  return `batch_size ${shape.batchSize}, max_length ${shape.seqLength}, recompute ${shape.recompute ? 'on' : 'off'}, ${describeWeightFormat(shapeWeightFormat(shape))} weights, LoRA r=${shape.lora.r}`;
 }
 
 function bindingAdvice(what: string): string {

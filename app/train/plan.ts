@@ -4,8 +4,10 @@
  * config.json alone, so a run that cannot fit is refused before its weights are downloaded.
  */
 import { CocktailError } from '../errors.ts';
-import type { DType } from '../gpu/dtype.ts';
+import { isQuantized, type DType, type FrozenDType } from '../gpu/dtype.ts';
+import type { LoadOptions } from '../model/gpu-model.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { checkModelQuantization, DEFAULT_INT4, weightFormat, type Int4Options } from '../model/quantization.ts';
 import { estimateTrainingMemory, formatMiB, type DeviceLimits, type MemoryEstimate, type TrainingShape } from '../model/memory.ts';
 import { DEFAULT_METRIC } from './prepare/metric.ts';
 import type { Recipe } from './recipe.ts';
@@ -19,16 +21,28 @@ export function storedDtypeOf(rawConfig: unknown): DType {
   return (typeof torchDtype === 'string' ? TORCH_DTYPES[torchDtype] : undefined) ?? 'f32';
 }
 
+/** int4's settings as the recipe gives them (defaults where it does not). */
+function recipeInt4(recipe: Recipe): Int4Options {
+  return { group: recipe.model.group_size ?? DEFAULT_INT4.group, symmetric: recipe.model.symmetric ?? DEFAULT_INT4.symmetric };
+}
+
+/** How a run of `recipe` loads its model's weights: recipe.model.dtype (quantized or not) and int4's settings. */
+export function recipeLoadOptions(recipe: Recipe): Pick<LoadOptions, 'dtype' | 'int4'> {
+  const { dtype } = recipe.model;
+  if (!dtype) return {};
+  return dtype === 'int4' ? { dtype, int4: recipeInt4(recipe) } : { dtype };
+}
+
 /**
  * The planner's shape for a run of `recipe`: every batch at max_length (the longest a batch can be),
- * the weights in recipe.model.dtype or as stored.
+ * the weights in recipe.model.dtype or as stored (quantized: the vocabulary tables as uploadModel keeps them).
  */
 export function recipeTrainingShape(recipe: Recipe, storedDtype: DType): TrainingShape {
   const generates = recipe.tasks.some((task) => GENERATION_METRICS.has(task.metric ?? DEFAULT_METRIC[task.format]));
   return {
     batchSize: recipe.batch_size,
     seqLength: recipe.max_length,
-    weightDtype: recipe.model.dtype ?? storedDtype,
+    ...weightShape(recipe, storedDtype),
     lora: { r: recipe.lora.r, targets: recipe.lora.targets },
     adapters: recipe.lora.layout === 'per_task' ? recipe.tasks.length : 1,
     recompute: recipe.recompute,
@@ -36,6 +50,19 @@ export function recipeTrainingShape(recipe: Recipe, storedDtype: DType): Trainin
     evaluation: { batchSize: recipe.batch_size, seqLength: recipe.max_length },
     ...(generates ? { generation: { maxNewTokens: recipe.eval_max_new_tokens } } : {}),
   };
+}
+
+function weightShape(recipe: Recipe, storedDtype: DType): { weightDtype: FrozenDType; tableDtype?: DType; int4?: Int4Options } {
+  const weightDtype = recipe.model.dtype ?? storedDtype;
+  if (!isQuantized(weightDtype)) return { weightDtype };
+  const { tables } = weightFormat(storedDtype, weightDtype);
+  return { weightDtype, tableDtype: tables, ...(weightDtype === 'int4' ? { int4: recipeInt4(recipe) } : {}) };
+}
+
+/** Refuses, from config.json alone, a quantization the model's projections cannot take (naming the tensor). */
+export function checkRecipeQuantization(recipe: Recipe, config: ModelConfig, storedDtype: DType): void {
+  const { dtype } = recipe.model;
+  if (dtype && isQuantized(dtype)) checkModelQuantization(config, weightFormat(storedDtype, dtype, recipeInt4(recipe)).spec);
 }
 
 export function planRecipe(recipe: Recipe, config: ModelConfig, storedDtype: DType, limits: DeviceLimits, budgetBytes = Infinity): MemoryEstimate {

@@ -59,7 +59,8 @@ export interface RecipeTask {
 
 export interface Recipe {
   name?: string;
-  model: { source: string; revision: string; dtype?: 'f32' | 'bf16' | 'f16' };
+  /** dtype int8/int4 quantizes the frozen projections on upload; group_size and symmetric are int4's (app/model/quantization.ts). */
+  model: { source: string; revision: string; dtype?: 'f32' | 'bf16' | 'f16' | 'int8' | 'int4'; group_size?: 32 | 64 | 128; symmetric?: boolean };
   tasks: RecipeTask[];
   mixture: { strategy: MixtureStrategyName; temperature?: number; cap?: number; weights?: Record<string, number>; per: 'example' | 'batch'; regularizer_share?: number; adaptive?: RecipeAdaptive };
   lora: { r: number; alpha: number; dropout: number; targets: LoraTarget[]; rslora: boolean; layout: 'shared' | 'per_task'; init_from?: string };
@@ -159,6 +160,11 @@ function semanticProblems(recipe: Recipe): RecipeProblem[] {
     if (names.indexOf(name) !== i) problems.push({ path: `tasks[${i}].name`, message: `"${name}" is used by another task; task names must be unique` });
   });
   problems.push(...lengthProblems(recipe as unknown as Record<string, unknown>));
+  for (const key of ['group_size', 'symmetric'] as const) {
+    if (recipe.model[key] !== undefined && recipe.model.dtype !== 'int4') {
+      problems.push({ path: `model.${key}`, message: `applies to int4 weights only: set model.dtype to "int4", or remove it` });
+    }
+  }
   const { mixture } = recipe;
   if (mixture.strategy === 'temperature' && mixture.temperature === undefined) problems.push({ path: 'mixture.temperature', message: 'the temperature strategy needs a temperature (e.g. 2)' });
   if (mixture.strategy === 'adaptive') {

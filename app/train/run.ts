@@ -19,7 +19,7 @@ import type { Storage } from '../store/storage.ts';
 import type { RefusedCheckpoint } from './checkpoint.ts';
 import { Evaluator, type EvaluateOptions, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
-import { planRecipe, refuseUnlessFits, storedDtypeOf } from './plan.ts';
+import { checkRecipeQuantization, planRecipe, recipeLoadOptions, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import { clampToContext } from './context-length.ts';
 import type { Recipe } from './recipe.ts';
@@ -121,7 +121,7 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
   events.onStage?.('model');
   await refuseIfTooLarge(recipe, env);
   const files = await env.openModel(recipe.model.source, recipe.model.revision);
-  const model = await loadModel(env.ctx, files, recipe.model.dtype ? { dtype: recipe.model.dtype } : {});
+  const model = await loadModel(env.ctx, files, recipeLoadOptions(recipe));
   try {
     const clamped = clampToContext(recipe, model.config.maxPositionEmbeddings);
     if (clamped.notice) events.onNotice?.(clamped.notice);
@@ -155,6 +155,7 @@ async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<vo
   const budget = env.memoryBudgetBytes ?? Infinity;
   // Planned at the length the run will use: max_length clamped to the model's context.
   const planned = clampToContext(recipe, config.maxPositionEmbeddings).recipe;
+  checkRecipeQuantization(recipe, config, storedDtypeOf(raw));
   refuseUnlessFits(planRecipe(planned, config, storedDtypeOf(raw), env.ctx.device.limits, budget), `${recipe.model.source} with this recipe`, budget);
 }
 

@@ -1,7 +1,10 @@
 import { useEffect, useMemo, useState } from 'react';
+import type { DType } from '../../gpu/dtype.ts';
 import type { LoraTarget } from '../../model/config.ts';
 import { loraTargetsOfArchitecture } from '../../model/config.ts';
 import { formatMiB } from '../../model/memory.ts';
+import { weightFormat } from '../../model/quantization.ts';
+import type { Recipe } from '../../train/recipe.ts';
 import { useStudio } from '../../state/store.ts';
 import type { ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
@@ -10,6 +13,23 @@ import { defaultBudget } from './memory-budget.ts';
 
 const GiB = 2 ** 30;
 const STORED_DTYPES = new Set(['f32', 'bf16', 'f16']);
+
+/** The frozen-weight choices of the planner, as recipe.model settings (empty: as stored). */
+const WEIGHT_CHOICES: { value: string; label: string; model: Pick<Recipe['model'], 'dtype' | 'group_size'> }[] = [
+  { value: '', label: 'as stored', model: {} },
+  { value: 'f32', label: 'f32', model: { dtype: 'f32' } },
+  { value: 'bf16', label: 'bf16', model: { dtype: 'bf16' } },
+  { value: 'f16', label: 'f16', model: { dtype: 'f16' } },
+  { value: 'int8', label: 'int8 (a scale per row)', model: { dtype: 'int8' } },
+  { value: 'int4-32', label: 'int4, groups of 32', model: { dtype: 'int4', group_size: 32 } },
+  { value: 'int4-64', label: 'int4, groups of 64 (QLoRA)', model: { dtype: 'int4', group_size: 64 } },
+  { value: 'int4-128', label: 'int4, groups of 128', model: { dtype: 'int4', group_size: 128 } },
+];
+
+function weightChoiceOf(model: Recipe['model']): string {
+  if (model.dtype === 'int4') return `int4-${model.group_size ?? 64}`;
+  return model.dtype ?? '';
+}
 
 /** A whole number in [min, max], or undefined for anything else typed into the field. */
 function wholeNumber(text: string, min: number, max: number): number | undefined {
@@ -41,19 +61,38 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
     return usable.length > 0 ? usable : [...TARGETS];
   });
   const [recompute, setRecompute] = useState(recipe.recompute);
+  const [weights, setWeights] = useState(weightChoiceOf(recipe.model));
   const guess = defaultBudget(adapter);
   const budgetBytes = budgetOverride ?? guess.bytes;
   // What the user is typing; until then the field shows the budget in use (the default follows gpu.info when it arrives).
   const [budgetText, setBudgetText] = useState<string | undefined>(undefined);
 
   const adapters = recipe.lora.layout === 'per_task' ? Math.max(1, recipe.tasks.length) : 1;
-  const dtype = recipe.model.dtype ?? (STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as TrainingPlanRequest['dtype']) : 'f32');
+  const stored: DType = STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as DType) : 'f32';
+  const weightModel = WEIGHT_CHOICES.find((choice) => choice.value === weights)?.model ?? {};
+  const format = weightFormat(stored, weightModel.dtype, { group: weightModel.group_size ?? 64, symmetric: recipe.model.symmetric ?? false });
   const r = wholeNumber(rank, 1, 1024);
   const seq = wholeNumber(seqLength, 1, 131_072);
   const batch = wholeNumber(batchSize, 1, 1024);
   const request = useMemo<TrainingPlanRequest | undefined>(
-    () => (r && seq && batch && targets.length > 0 ? { batchSize: batch, seqLength: seq, r, targets, adapters, recompute, dtype, budgetBytes } : undefined),
-    [r, seq, batch, targets, adapters, recompute, dtype, budgetBytes],
+    () =>
+      r && seq && batch && targets.length > 0
+        ? {
+            batchSize: batch,
+            seqLength: seq,
+            r,
+            targets,
+            adapters,
+            recompute,
+            dtype: format.dtype,
+            ...(format.spec ? { tableDtype: format.tables } : {}),
+            ...(format.spec?.dtype === 'int4' ? { int4: { group: format.spec.group, symmetric: format.spec.symmetric } } : {}),
+            budgetBytes,
+          }
+        : undefined,
+    // format is derived from these three.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [r, seq, batch, targets, adapters, recompute, weights, stored, recipe.model.symmetric, budgetBytes],
   );
 
   useEffect(() => {
@@ -68,6 +107,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
     recipe.max_length === seq &&
     recipe.lora.r === r &&
     recipe.recompute === recompute &&
+    weightChoiceOf(recipe.model) === weights &&
     recipe.lora.targets.length === targets.length &&
     targets.every((target) => recipe.lora.targets.includes(target));
   // The last estimate stays on screen while a newer one is made, marked busy.
@@ -81,6 +121,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
       batch_size: request.batchSize,
       max_length: request.seqLength,
       recompute: request.recompute,
+      model: { source: old.model.source, revision: old.model.revision, ...weightModel, ...(weightModel.dtype === 'int4' && old.model.symmetric !== undefined ? { symmetric: old.model.symmetric } : {}) },
       lora: { ...old.lora, r: request.r, targets: TARGETS.filter((target) => request.targets.includes(target)) },
     }));
   };
@@ -139,6 +180,20 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
           )}
         </Field>
       </div>
+      <Field
+        label="Frozen weights"
+        hint="How the base model's weights are kept on the GPU. int8 and int4 quantize the layers' projections when the model loads (QLoRA-style): the LoRA still trains in f32; the embedding and LM head stay 16-bit."
+      >
+        {(props) => (
+          <select {...props} value={weights} onChange={(event) => setWeights(event.target.value)}>
+            {WEIGHT_CHOICES.map((choice) => (
+              <option key={choice.value} value={choice.value}>
+                {choice.value === '' ? `as stored (${stored})` : choice.label}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
       <fieldset className="model-targets">
         <legend>LoRA targets</legend>
         {TARGETS.map((target) => (
@@ -179,6 +234,12 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
               </tr>
             </tbody>
           </table>
+          {estimate.quantization && (
+            <p data-testid="plan-quantization">
+              Quantized frozen weights take {formatMiB(estimate.quantization.bytes)} instead of {formatMiB(estimate.quantization.sixteenBitBytes)} in 16 bits: they save{' '}
+              {formatMiB(estimate.quantization.sixteenBitBytes - estimate.quantization.bytes)}.
+            </p>
+          )}
           <p className="muted">
             Largest single buffer: {estimate.largestBinding.what}, {formatMiB(estimate.largestBinding.bytes)}.
           </p>
@@ -199,7 +260,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
           Use these settings
         </button>
         <span className="muted" role="status">
-          {inRecipe ? 'The recipe uses these settings.' : 'Writes batch size, sequence length, rank, targets and recomputation into the recipe.'}
+          {inRecipe ? 'The recipe uses these settings.' : 'Writes batch size, sequence length, rank, targets, recomputation and the frozen weights\' dtype into the recipe.'}
         </span>
       </div>
     </section>

@@ -1,4 +1,5 @@
 import { useEffect, useMemo } from 'react';
+import type { DType } from '../../gpu/dtype.ts';
 import { formatMiB } from '../../model/memory.ts';
 import { useStudio } from '../../state/store.ts';
 import { recipeTrainingShape } from '../../train/plan.ts';
@@ -23,7 +24,7 @@ export function RecipeFit() {
 
   const request = useMemo<TrainingPlanRequest | undefined>(() => {
     if (!sameModel || !summary || recipe.tasks.length === 0 || recipe.lora.targets.length === 0) return undefined;
-    const shape = recipeTrainingShape(recipe, STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as TrainingPlanRequest['dtype']) : 'f32');
+    const shape = recipeTrainingShape(recipe, STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as DType) : 'f32');
     return {
       batchSize: shape.batchSize,
       seqLength: shape.seqLength,
@@ -32,6 +33,8 @@ export function RecipeFit() {
       adapters: shape.adapters ?? 1,
       recompute: shape.recompute,
       dtype: shape.weightDtype,
+      ...(shape.tableDtype ? { tableDtype: shape.tableDtype } : {}),
+      ...(shape.int4 ? { int4: shape.int4 } : {}),
       budgetBytes,
       gradAccum: recipe.grad_accum,
       ...(shape.evaluation ? { evaluation: shape.evaluation } : {}),
