@@ -7,6 +7,7 @@ import { CocktailError, toErrorReport } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import { runSelfTest } from '../app/gpu/selftest.ts';
 import { loadModel } from '../app/model/load.ts';
+import { measureModelQuantization } from '../app/model/quant-error.ts';
 import { openIndexedDbStorage } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { auditInStudio } from './audit.ts';
@@ -42,7 +43,7 @@ type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context:
  * Commands that allocate on the GPU or submit work to it: they run one at a time (gpu-queue.ts). The
  * others (files, tokenizer, plans from the adapter's limits, train.pause) never wait behind them.
  */
-const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify']);
+const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify', 'model.quantError']);
 
 /** Runs in progress by run id, so train.pause can reach them. */
 const runs = new Map<string, AbortController>();
@@ -101,6 +102,11 @@ const handlers: Handlers = {
       progress({ stage: 'onnx' });
       return verifyInStudio(ctx, model, files, request.prompt);
     });
+  },
+  'model.quantError': async ({ dtype, int4, ...ref }, { gpu, storage, session }) => {
+    const files = await openModelFiles(await storage(), ref, { offline: true });
+    await session.release(); // the quantized copy gets the memory the session model held
+    return measureModelQuantization(await gpu(), files, { dtype, ...(int4 ? { int4 } : {}) });
   },
   'model.generate': async (request, { gpu, signal, progress, storage, session }) => {
     const ctx = await gpu();

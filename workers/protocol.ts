@@ -9,8 +9,8 @@
  */
 import type { ErrorReport } from '../app/errors.ts';
 import type { GpuInfo } from '../app/gpu/device.ts';
-import type { DType, FrozenDType } from '../app/gpu/dtype.ts';
-import type { Int4Options } from '../app/model/quantization.ts';
+import type { DType, FrozenDType, QuantDType } from '../app/gpu/dtype.ts';
+import type { Int4Options, QuantizationError } from '../app/model/quantization.ts';
 import type { SelfTestProgress, SelfTestReport } from '../app/gpu/selftest.ts';
 import type { FileImportOptions } from '../app/data/import/import-settings.ts';
 import type { ImportProgress } from '../app/data/import/types.ts';
@@ -86,6 +86,8 @@ export interface Commands {
   'model.importLocal': { payload: { name: string; files: File[]; paths?: string[] }; result: ModelSummary; progress: { file: string; loaded: number; total: number } };
   /** What a training configuration needs on this GPU, whether it fits, and what to change when not. */
   'model.plan': { payload: ModelRef & { plan: TrainingPlanRequest }; result: MemoryEstimate; progress: never };
+  /** The model loaded with int8/int4 projections: each projection's output error on calibration rows (app/model/quant-error.ts). */
+  'model.quantError': { payload: ModelRef & { dtype: QuantDType; int4?: Int4Options }; result: QuantizationError; progress: never };
   /** "Verify engine": the same prompt through ONNX Runtime (onnx/model.onnx) and our engine. */
   'model.verify': { payload: ModelRef & HubSettings & { prompt?: string }; result: EngineCheck & { prompt: string }; progress: { stage: 'download' | 'onnx' | 'engine' } };
   /** Generates from the model, with an adapter from the library or without; streams text. */
@@ -376,6 +378,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'model.importLocal',
   'model.plan',
   'model.verify',
+  'model.quantError',
   'model.generate',
   'data.tokenView',
   'eval.run',

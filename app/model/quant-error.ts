@@ -14,29 +14,16 @@ import { encodeMatmul } from '../gpu/ops/matmul.ts';
 import { guardGpu } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, readTensor, view, type GpuTensor } from '../gpu/tensor.ts';
 import { LORA_TARGETS, type LoraTarget } from './config.ts';
-import type { GpuModel } from './gpu-model.ts';
+import type { GpuModel, LoadOptions } from './gpu-model.ts';
 import { DecoderGraph, type ActivationSet } from './graph.ts';
-import { projectionWeightName } from './quantization.ts';
-import { readWeightRangeFloat32, type ModelWeights } from './weights.ts';
+import { loadModel } from './load.ts';
+import { projectionWeightName, type ProjectionError, type QuantizationError } from './quantization.ts';
+import type { ModelFiles } from './source.ts';
+import { locateWeights, readWeightRangeFloat32, type ModelWeights } from './weights.ts';
 
 /** Calibration text: plain English prose, a few dozen tokens with most tokenizers. */
 export const CALIBRATION_TEXT =
   'The committee met on Tuesday to review the quarterly results. Sales rose by four percent, while costs fell slightly, and the board expects steady growth next year.';
-
-export interface ProjectionError {
-  layer: number;
-  target: LoraTarget;
-  relativeError: number;
-}
-
-export interface QuantizationError {
-  /** Calibration rows (tokens) every projection was measured on. */
-  rows: number;
-  projections: ProjectionError[];
-  /** Mean and largest relative error over every projection. */
-  mean: number;
-  worst: ProjectionError;
-}
 
 const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
 const STORED: Record<string, DType> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
@@ -116,4 +103,18 @@ export function frobeniusError(got: ArrayLike<number>, want: ArrayLike<number>):
     norm += want[i]! ** 2;
   }
   return norm === 0 ? Math.sqrt(difference) : Math.sqrt(difference / norm);
+}
+
+/**
+ * Loads `files` with quantized projections, measures them on the calibration text and frees the
+ * model: what the Model page's "Measure" and `cocktail plan --measure` run.
+ */
+export async function measureModelQuantization(ctx: GpuContext, files: ModelFiles, options: Pick<LoadOptions, 'dtype' | 'int4'>): Promise<QuantizationError> {
+  const loaded = await loadModel(ctx, files, options);
+  try {
+    const weights = await locateWeights(files, loaded.config);
+    return await measureQuantizationError(ctx, loaded.gpu, weights, loaded.tokenizer.encode(CALIBRATION_TEXT));
+  } finally {
+    loaded.gpu.destroy();
+  }
 }

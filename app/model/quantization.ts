@@ -63,3 +63,25 @@ export function checkModelQuantization(config: ModelConfig, spec: QuantSpec | un
     checkQuantizable(projectionWeightName(0, target), spec, outFeatures, inFeatures);
   }
 }
+
+/** What app/model/quant-error.ts measures: each projection's relative output error on calibration rows. */
+export interface ProjectionError {
+  layer: number;
+  target: LoraTarget;
+  relativeError: number;
+}
+
+export interface QuantizationError {
+  /** Calibration rows (tokens) every projection was measured on. */
+  rows: number;
+  projections: ProjectionError[];
+  /** Mean and largest relative error over every projection. */
+  mean: number;
+  worst: ProjectionError;
+}
+
+/** One line for people: "int4 changes the layers' outputs by 3.1% on average (worst 7.9%: layer 2 down_proj) over 34 calibration rows". */
+export function describeQuantizationError(dtype: string, error: QuantizationError): string {
+  const percent = (value: number) => `${(value * 100).toFixed(value < 0.01 ? 2 : 1)}%`;
+  return `${dtype} changes the projections' outputs by ${percent(error.mean)} on average (worst ${percent(error.worst.relativeError)}: layer ${error.worst.layer} ${error.worst.target}) over ${error.rows} calibration rows`;
+}

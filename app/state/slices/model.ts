@@ -2,7 +2,9 @@ import type { StateCreator } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import type { EngineCheck } from '../../model/verify.ts';
 import { cachePrefix, DEFAULT_HUB_ENDPOINT, type HubProgress } from '../../model/hub.ts';
+import type { QuantDType } from '../../gpu/dtype.ts';
 import type { MemoryEstimate } from '../../model/memory.ts';
+import type { Int4Options, QuantizationError } from '../../model/quantization.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { HubSettings, ModelRef, ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
 import { secondsLeft, TransferRate } from '../transfer-rate.ts';
@@ -29,6 +31,8 @@ export interface ModelSlice {
   setMemoryBudget(bytes: number | undefined): void;
   plan: { status: 'idle' | 'running' | 'done' | 'failed'; request?: TrainingPlanRequest; estimate?: MemoryEstimate; error?: ErrorReport };
   verify: { status: 'idle' | 'running' | 'done' | 'failed' | 'cancelled'; stage?: 'download' | 'onnx' | 'engine'; result?: EngineCheck & { prompt: string }; error?: ErrorReport };
+  /** The measured error of the model's projections in int8/int4, for the settings in `key` (dtype and group). */
+  quantError: { status: 'idle' | 'running' | 'done' | 'failed'; key?: string; result?: QuantizationError; error?: ErrorReport };
   /** Downloads (or finds in storage) a Hub model, or opens a stored local one, and makes it the recipe's model. */
   loadModel(ref: ModelRef): Promise<void>;
   /** Copies picked or dropped files into storage as `local/<name>` and makes that the recipe's model. */
@@ -40,6 +44,8 @@ export interface ModelSlice {
   /** The model was deleted from storage (Library): it no longer shows as loaded. */
   forgetModel(ref: ModelRef): void;
   planTraining(request: TrainingPlanRequest): Promise<void>;
+  /** Loads the model with int8/int4 projections and measures their output error on calibration rows. */
+  measureQuantization(dtype: QuantDType, int4?: Int4Options): Promise<void>;
   verifyEngine(prompt?: string): Promise<void>;
   cancelVerify(): void;
 }
@@ -125,7 +131,7 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
   const savedBudget = Number(readSetting(MEMORY_BUDGET_KEY));
 
   const adoptModel = (summary: ModelSummary) => {
-    set({ model: { status: 'ready', summary, request: { source: summary.source, revision: summary.revision } }, plan: { status: 'idle' }, verify: { status: 'idle' } });
+    set({ model: { status: 'ready', summary, request: { source: summary.source, revision: summary.revision } }, plan: { status: 'idle' }, verify: { status: 'idle' }, quantError: { status: 'idle' } });
     const { model } = get().recipe;
     if (model.source !== summary.source || model.revision !== summary.revision) {
       get().updateRecipe((recipe) => ({ ...recipe, model: { ...recipe.model, source: summary.source, revision: summary.revision } }));
@@ -168,6 +174,7 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       set({ memoryBudgetBytes: bytes });
     },
     plan: { status: 'idle' },
+    quantError: { status: 'idle' },
     verify: { status: 'idle' },
 
     async loadModel(ref) {
@@ -231,7 +238,7 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       const { summary } = get().model;
       if (summary?.source !== source || summary.revision !== revision) return;
       restoring = undefined;
-      set({ model: { status: 'idle' }, plan: { status: 'idle' }, verify: { status: 'idle' } });
+      set({ model: { status: 'idle' }, plan: { status: 'idle' }, verify: { status: 'idle' }, quantError: { status: 'idle' } });
     },
 
     restoreModel() {
@@ -266,6 +273,19 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
       }
     },
 
+    async measureQuantization(dtype, int4) {
+      const summary = get().model.summary;
+      if (!summary) return;
+      const key = quantizationKey(dtype, int4);
+      set({ quantError: { status: 'running', key } });
+      try {
+        const result = await get().engine().request('model.quantError', { source: summary.source, revision: summary.revision, dtype, ...(int4 ? { int4 } : {}) });
+        set({ quantError: { status: 'done', key, result } });
+      } catch (error) {
+        set({ quantError: { status: 'failed', key, error: toErrorReport(error) } });
+      }
+    },
+
     async verifyEngine(prompt) {
       const summary = get().model.summary;
       if (!summary) return;
@@ -293,3 +313,8 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
     },
   };
 };
+
+/** Which quantization a measurement is for: the planner shows it only while the same one is chosen. */
+export function quantizationKey(dtype: QuantDType, int4?: Int4Options): string {
+  return dtype === 'int4' ? `int4 g${int4?.group ?? 64}${int4?.symmetric ? ' symmetric' : ''}` : dtype;
+}

@@ -3,7 +3,8 @@ import type { DType } from '../../gpu/dtype.ts';
 import type { LoraTarget } from '../../model/config.ts';
 import { loraTargetsOfArchitecture } from '../../model/config.ts';
 import { formatMiB } from '../../model/memory.ts';
-import { weightFormat } from '../../model/quantization.ts';
+import { describeQuantizationError, describeWeightFormat, weightFormat } from '../../model/quantization.ts';
+import { quantizationKey } from '../../state/slices/model.ts';
 import type { Recipe } from '../../train/recipe.ts';
 import { useStudio } from '../../state/store.ts';
 import type { ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
@@ -51,6 +52,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
   const adapter = useStudio((state) => state.gpu.info?.adapter);
   const budgetOverride = useStudio((state) => state.memoryBudgetBytes);
   const plan = useStudio((state) => state.plan);
+  const quantError = useStudio((state) => state.quantError);
   const [rank, setRank] = useState(String(recipe.lora.r));
   const [seqLength, setSeqLength] = useState(String(recipe.max_length));
   const [batchSize, setBatchSize] = useState(String(recipe.batch_size));
@@ -71,6 +73,9 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
   const stored: DType = STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as DType) : 'f32';
   const weightModel = WEIGHT_CHOICES.find((choice) => choice.value === weights)?.model ?? {};
   const format = weightFormat(stored, weightModel.dtype, { group: weightModel.group_size ?? 64, symmetric: recipe.model.symmetric ?? false });
+  const int4 = format.spec?.dtype === 'int4' ? { group: format.spec.group, symmetric: format.spec.symmetric } : undefined;
+  const measuredKey = format.spec ? quantizationKey(format.spec.dtype, int4) : undefined;
+  const measured = quantError.key === measuredKey ? quantError : undefined;
   const r = wholeNumber(rank, 1, 1024);
   const seq = wholeNumber(seqLength, 1, 131_072);
   const batch = wholeNumber(batchSize, 1, 1024);
@@ -239,6 +244,24 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
               Quantized frozen weights take {formatMiB(estimate.quantization.bytes)} instead of {formatMiB(estimate.quantization.sixteenBitBytes)} in 16 bits: they save{' '}
               {formatMiB(estimate.quantization.sixteenBitBytes - estimate.quantization.bytes)}.
             </p>
+          )}
+          {format.spec && (
+            <div className="row" data-testid="quantization-error">
+              <button
+                type="button"
+                className="secondary"
+                disabled={measured?.status === 'running'}
+                onClick={() => void useStudio.getState().measureQuantization(format.spec!.dtype, int4)}
+              >
+                Measure the quantization error
+              </button>
+              <span role="status" className="muted">
+                {measured?.status === 'running' && `Loading ${summary.label} with ${describeWeightFormat(format)} weights and measuring…`}
+                {measured?.status === 'done' && measured.result && `${describeQuantizationError(describeWeightFormat(format), measured.result)}.`}
+                {measured === undefined && 'Loads the model quantized and compares each projection’s outputs with the stored weights’ on a few calibration rows.'}
+              </span>
+              {measured?.status === 'failed' && measured.error && <ErrorNotice error={measured.error} title="The quantization error could not be measured" />}
+            </div>
           )}
           <p className="muted">
             Largest single buffer: {estimate.largestBinding.what}, {formatMiB(estimate.largestBinding.bytes)}.
