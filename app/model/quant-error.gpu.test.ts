@@ -36,7 +36,7 @@ describe('the planner counts quantized weights as uploadModel allocates them', (
       const int4 = { group: 32, symmetric: false } as const;
       const model = await uploadModel(ctx, config, weights, { dtype, int4 });
       try {
-        expect(model.layers[0]!.projections.down_proj.weight.dtype).toBe(dtype);
+        expect(model.layers[0]!.projections.down_proj!.weight.dtype).toBe(dtype);
         expect(model.embedding[0]!.dtype).toBe('bf16');
         expect(modelWeightBytes(config, weightFormat('f32', dtype, int4), ctx.device.limits) + ropeTableBytes(config)).toBe(model.bytes);
       } finally {

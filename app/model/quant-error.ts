@@ -13,7 +13,7 @@ import { encodeTensorData } from '../gpu/dtype.ts';
 import { encodeMatmul } from '../gpu/ops/matmul.ts';
 import { guardGpu } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, readTensor, view, type GpuTensor } from '../gpu/tensor.ts';
-import { LORA_TARGETS, type LoraTarget } from './config.ts';
+import { loraTargetsOf, type LoraTarget } from './config.ts';
 import type { GpuModel, LoadOptions } from './gpu-model.ts';
 import { DecoderGraph, type ActivationSet } from './graph.ts';
 import { loadModel } from './load.ts';
@@ -25,14 +25,13 @@ import { locateWeights, readWeightRangeFloat32, type ModelWeights } from './weig
 export const CALIBRATION_TEXT =
   'The committee met on Tuesday to review the quarterly results. Sales rose by four percent, while costs fell slightly, and the board expects steady growth next year.';
 
-const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
 const STORED: Record<string, DType> = { F32: 'f32', BF16: 'bf16', F16: 'f16' };
 
 /** The activation each projection reads. */
 function projectionInput(acts: ActivationSet, target: LoraTarget): GpuTensor {
   if (target === 'o_proj') return acts.o;
   if (target === 'down_proj') return acts.h;
-  if (target === 'gate_proj' || target === 'up_proj') return acts.n2;
+  if (target === 'gate_proj' || target === 'up_proj' || target === 'gate_up_proj') return acts.n2;
   return acts.n1;
 }
 
@@ -68,8 +67,8 @@ async function measureLayer(ctx: GpuContext, model: GpuModel, weights: ModelWeig
   try {
     await guardGpu(ctx, `measuring layer ${layer}'s quantization error`, async () => {
       const encoder = ctx.device.createCommandEncoder({ label: `quantization error, layer ${layer}` });
-      for (const target of TARGETS) {
-        const quantizedWeight = model.layers[layer]!.projections[target].weight;
+      for (const target of loraTargetsOf(model.config)) {
+        const quantizedWeight = model.layers[layer]!.projections[target]!.weight;
         const [N, K] = quantizedWeight.shape as [number, number];
         const ref = weights.refs.get(projectionWeightName(layer, target))!;
         const dtype = STORED[ref.dtype]!;
