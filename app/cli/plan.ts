@@ -5,7 +5,7 @@ import { acquireNodeGpu } from '../gpu/node-gpu.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { formatMiB, shapeWeightFormat } from '../model/memory.ts';
 import { measureModelQuantization } from '../model/quant-error.ts';
-import { describeQuantizationError, describeWeightFormat, type QuantizationError } from '../model/quantization.ts';
+import { describeQuantizationError, describeWeightFormat, refusePrequantized, type QuantizationError } from '../model/quantization.ts';
 import { checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape, storedDtypeOf } from '../train/plan.ts';
 import { parseOptions } from './args.ts';
 import { modelConfigFor, modelFilesFor } from './model-source.ts';
@@ -32,6 +32,7 @@ export async function planCommand(args: string[]): Promise<number> {
   const { recipe, recipeDir } = await readRecipe(options.recipe!);
   const source = existsSync(resolve(recipeDir, recipe.model.source)) ? resolve(recipeDir, recipe.model.source) : recipe.model.source;
   const raw = await modelConfigFor(source, { revision: recipe.model.revision });
+  refusePrequantized(raw, `${recipe.model.source}/config.json`);
   const config = parseModelConfig(raw, `${recipe.model.source}/config.json`);
   const gpu = await acquireNodeGpu({ label: 'cocktail plan' });
   const { limits } = gpu.device;

@@ -5,6 +5,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { parseModelConfig, type ModelConfig } from './config.ts';
 import { uploadModel, type GpuModel, type LoadOptions } from './gpu-model.ts';
+import { refusePrequantized } from './quantization.ts';
 import { missingFile, readJsonFile, type ModelFiles } from './source.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 import { locateWeights } from './weights.ts';
@@ -18,7 +19,9 @@ export interface LoadedModel {
 
 export async function loadModel(ctx: GpuContext, files: ModelFiles, options: LoadOptions = {}): Promise<LoadedModel> {
   if (!files.has('config.json')) throw missingFile(files, 'config.json', 'a model folder in Hugging Face layout starts with it');
-  const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
+  const raw = await readJsonFile(files, 'config.json');
+  refusePrequantized(raw, `${files.label}/config.json`);
+  const config = parseModelConfig(raw, `${files.label}/config.json`);
   const weights = await locateWeights(files, config);
   const tokenizer = await loadTokenizer(files, config);
   const gpu = await uploadModel(ctx, config, weights, options);

@@ -6,7 +6,12 @@ import { parseRecipe } from '../train/recipe.ts';
 import { checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape } from '../train/plan.ts';
 import { parseModelConfig } from './config.ts';
 import { estimateTrainingMemory, modelWeightBytes, type TrainingShape } from './memory.ts';
-import { checkModelQuantization, weightFormat } from './quantization.ts';
+import { checkModelQuantization, refusePrequantized, weightFormat } from './quantization.ts';
+import { LLAMA_TINY } from '../../test/random-model.ts';
+import { randomModelTensors } from './random-model.ts';
+import { writeSafetensors } from './safetensors.ts';
+import type { ModelFiles } from './source.ts';
+import { locateWeights } from './weights.ts';
 
 const config = async (name: string) => parseModelConfig(JSON.parse(await readFile(fixturePath(`configs/${name}.config.json`), 'utf8')));
 const LIMITS = { maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 30 };
@@ -92,5 +97,25 @@ describe('the recipe chooses int8 or int4', () => {
     const recipe = parseRecipe({ ...minimal, model: { ...minimal.model, dtype: 'int4', group_size: 128 } });
     const smol = await config('SmolLM2-360M-Instruct');
     expect(() => checkRecipeQuantization(recipe, smol, 'bf16')).toThrow(/q_proj\.weight" \[960, 960\].*group size 128 does not divide/);
+  });
+});
+
+describe('pre-quantized checkpoints are refused, saying what is supported', () => {
+  it('refuses a config.json with a GPTQ quantization_config before any weight is read, naming the key and the method', () => {
+    const raw = { ...LLAMA_TINY, quantization_config: { quant_method: 'gptq', bits: 4, group_size: 128, desc_act: false } };
+    const call = () => refusePrequantized(raw, 'TheBloke/Llama-GPTQ/config.json');
+    expect(call).toThrow(CocktailError);
+    expect(call).toThrow(/TheBloke\/Llama-GPTQ\/config\.json: quantization_config says this is a pre-quantized gptq checkpoint; the engine loads F32, F16 and BF16 safetensors only.*model\.dtype "int4"/);
+    expect(() => refusePrequantized(LLAMA_TINY, 'config.json')).not.toThrow();
+  });
+
+  it('names a packed qweight tensor found where a projection weight should be', async () => {
+    const config = parseModelConfig(LLAMA_TINY);
+    const tensors = randomModelTensors(config, { dtype: 'f32', seed: 1 }).map((tensor) =>
+      tensor.name === 'model.layers.0.self_attn.q_proj.weight' ? { name: 'model.layers.0.self_attn.q_proj.qweight', dtype: 'I32' as const, shape: [4, 32], data: new Uint8Array(4 * 32 * 4) } : tensor,
+    );
+    const blob = writeSafetensors(tensors, { format: 'pt' });
+    const files: ModelFiles = { label: 'gptq model', has: (path) => path === 'model.safetensors', open: async () => blob, list: () => ['model.safetensors'] };
+    await expect(locateWeights(files, config)).rejects.toThrow(/tensor "model\.layers\.0\.self_attn\.q_proj\.qweight" \(I32\) is a GPTQ\/AWQ packed weight; the engine loads F32, F16 and BF16 weights only/);
   });
 });

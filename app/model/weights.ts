@@ -39,6 +39,14 @@ export async function locateWeights(files: ModelFiles, config: ModelConfig): Pro
   const fileList = shards.join(', ');
   for (const spec of expectedWeights(config)) {
     const found = byName.get(spec.name);
+    const packed = spec.name.endsWith('.weight') ? byName.get(spec.name.replace(/\.weight$/, '.qweight')) : undefined;
+    if (!found && packed) {
+      throw new CocktailError(
+        'MODEL_PREQUANTIZED',
+        `${packed.file.fileName}: tensor "${packed.entry.name}" (${packed.entry.dtype}) is a GPTQ/AWQ packed weight; the engine loads F32, F16 and BF16 weights only. Load the 16-bit checkpoint with model.dtype "int4" instead: it is quantized on upload.`,
+        { tensor: packed.entry.name, file: packed.file.fileName },
+      );
+    }
     if (!found) {
       throw new CocktailError('MODEL_WEIGHT_MISSING', `${files.label}: tensor "${spec.name}" [${spec.shape.join(', ')}] that config.json implies is not in ${fileList}`, { tensor: spec.name, file: fileList });
     }
