@@ -44,12 +44,13 @@ test.describe('Experiments page', () => {
     await designs.getByRole('checkbox', { name: /all \(every task together\)/ }).uncheck();
     await designs.getByRole('checkbox', { name: /pairs \(each target/ }).check();
     await page.getByLabel('Seeds').fill('1');
-    await expect(page.getByRole('status').filter({ hasText: '3 arms × 1 seeds = 3 runs, about 9 optimizer steps' })).toBeVisible();
+    await expect(page.getByRole('status').filter({ hasText: '3 arms × 1 seeds in 2 training runs (the 2 single-task arms of a seed train in one run, an adapter each), about 9 optimizer steps' })).toBeVisible();
     await page.screenshot({ path: testInfo.outputPath('experiment-design.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Start experiment' }).click();
-    await expect(page.getByText(/Run 2 of 3: arm tweets, seed 7/)).toBeVisible({ timeout: 300_000 });
-    // The first arm's results are in the table already.
+    await expect(page.getByText('Run 1 of 2: single-task arms phrases, tweets (one run, an adapter each), seed 7')).toBeVisible({ timeout: 120_000 });
+    await expect(page.getByText(/Run 2 of 2: arm phrases\+tweets, seed 7/)).toBeVisible({ timeout: 300_000 });
+    // The single arms' results are in the table already.
     await expect(page.getByRole('table', { name: /^Arms/ }).getByRole('row', { name: /^phrases/ })).toBeVisible({ timeout: 60_000 });
 
     await page.reload();

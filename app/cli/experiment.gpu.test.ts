@@ -44,8 +44,8 @@ const ALL_RUNS = ['target seed 5', 'target seed 6', 'target+helper seed 5', 'tar
 
 /** "done <arm> seed <n>" lines of a run's log: the arm runs it finished. */
 const finished = (log: string) => [...log.matchAll(/^ {2}done (\S+) seed (\d+):/gm)].map((m) => `${m[1]} seed ${m[2]}`);
-/** "· arm <arm>, seed <n>" lines: the arm runs it started. */
-const started = (log: string) => [...log.matchAll(/^· arm (\S+), seed (\d+) /gm)].map((m) => `${m[1]} seed ${m[2]}`);
+/** "· arm <arm>, seed <n>" lines: the arm runs it started ("<arm> | <arm>": single-task arms trained together in one run). */
+const started = (log: string) => [...log.matchAll(/^· arm (.+), seed (\d+) /gm)].flatMap((m) => m[1]!.split(' | ').map((arm) => `${arm} seed ${m[2]}`));
 
 const ARGS = () => ['experiment', '--recipe', recipePath, '--design', 'single,pairs', '--targets', 'target', '--seeds', '2', '--out', join(dir, 'out'), '--json'];
 
@@ -83,6 +83,10 @@ describe('cocktail experiment through the real bin', { timeout: 600_000 }, () =>
     // Without --resume the folder's experiment is not overwritten.
     const again = await run(process.execPath, [BIN, ...ARGS()]).catch((error: { stderr: string; code: number }) => error);
     expect((again as { stderr: string }).stderr).toMatch(/already exists; resume it/);
+
+    // The single arms of a seed train together: the first run is both, so both finished before the pause.
+    expect(first.stderr).toMatch(/^· arm target \| helper, seed 5 \(1\/4\)$/m);
+    expect(done.slice(0, 2)).toEqual(['target seed 5', 'helper seed 5']);
 
     const { stdout, stderr } = await run(process.execPath, [BIN, ...ARGS(), '--resume'], { maxBuffer: 16 * 2 ** 20 });
     // Finished arm runs are skipped; the others (the interrupted one from its checkpoint) run once.

@@ -9,8 +9,9 @@
  *   met only when each target's training split holds that many examples, so no arm repeats target
  *   examples; otherwise the experiment is refused before training.
  *
- * Arms always use one shared adapter (lora.layout "shared"): with an adapter per task no task could
- * change another's metric, which is what an experiment measures.
+ * An arm uses one shared adapter (lora.layout "shared"): with an adapter per task no task could change
+ * another's metric, which is what an experiment measures. Single-task arms of one seed may train in one
+ * run with an adapter each (singleArmsRecipe), since each of them has only its own task.
  */
 import { previewMix } from '../mix/index.ts';
 import { mixPlan, optimizerSteps } from '../train/mixture.ts';
@@ -35,6 +36,16 @@ export function armRecipe(recipe: Recipe, tasks: readonly string[], seed: number
     steps,
     eval_every: Math.max(recipe.eval_every, steps),
   };
+}
+
+/**
+ * Single-task arms of one seed as one run: per-task adapters, batches of one task each, `steps` per
+ * task; the trainer's separateTasks trains each adapter as the arm's own run would (its rows, learning
+ * rate, dropout and initialisation), so the run stands for those arms' separate runs.
+ */
+export function singleArmsRecipe(recipe: Recipe, tasks: readonly string[], seed: number, steps: number): Recipe {
+  const arms = armRecipe(recipe, tasks, seed, steps);
+  return { ...arms, lora: { ...arms.lora, layout: 'per_task' }, mixture: { ...arms.mixture, per: 'batch' } };
 }
 
 /** Optimizer steps of the base recipe over all its tasks: the steps rule's budget for every arm. */

@@ -148,3 +148,15 @@ export function incrementalStages(spec: ExperimentSpec): string[][] {
   for (const name of incrementalOrder(spec)) stages.push([...stages.at(-1)!, name]);
   return stages;
 }
+
+/**
+ * The single-task arms that train together, one run per seed with an adapter each: all of them when
+ * there are at least two, every one has the same steps under the budget rule (always so under "steps";
+ * under "target-examples" a single target and a single non-target arm both train the base steps), and
+ * no regularizer is held fixed (it would share each arm's adapter, which per-task adapters cannot do).
+ */
+export function singleArmsTogether(spec: ExperimentSpec, arms: readonly (Arm & { steps: number })[]): string[] {
+  const singles = arms.filter((arm) => arm.tasks.length === 1);
+  if (singles.length < 2 || taskRoles(spec.recipe).regularizers.length > 0 || singles.some((arm) => arm.steps !== singles[0]!.steps)) return [];
+  return singles.map((arm) => arm.id);
+}

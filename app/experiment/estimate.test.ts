@@ -19,8 +19,8 @@ const spec = (steps: number): ExperimentSpec => ({
 });
 
 describe('the experiment estimate', () => {
-  it('counts arms, runs and steps: single (3 arms) and pairs (fpb+tweets, fpb+alpaca) over 3 seeds', () => {
-    expect(experimentSize(spec(100))).toEqual({ arms: 5, runs: 15, steps: 1500 });
+  it('counts arms, runs and steps: single (3 arms, one run per seed) and pairs (fpb+tweets, fpb+alpaca) over 3 seeds', () => {
+    expect(experimentSize(spec(100))).toEqual({ arms: 5, runs: 9, steps: 1500, together: 3 });
   });
 
   it('bounds the time by full batches at the measured tokens per second', () => {

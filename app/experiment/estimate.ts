@@ -6,16 +6,21 @@
  * every step's batch filled to max_length; once arms train, the runner re-estimates from the measured
  * seconds per step.
  */
-import { experimentSeeds, planArms, type ExperimentSpec } from './design.ts';
+import { experimentSeeds, planArms, singleArmsTogether, type ExperimentSpec } from './design.ts';
 
 /** An estimate above this many seconds is warned about (never refused). */
 export const LONG_EXPERIMENT_SECONDS = 24 * 3600;
 
-/** Arms, runs and optimizer steps of a spec before anything is prepared (greedy's later stages are not counted). */
-export function experimentSize(spec: ExperimentSpec): { arms: number; runs: number; steps: number } {
-  const arms = planArms(spec).length;
-  const runs = arms * experimentSeeds(spec).length;
-  return { arms, runs, steps: runs * (spec.recipe.steps ?? 0) };
+/**
+ * Arms, training runs and optimizer steps of a spec before anything is prepared (greedy's later stages
+ * are not counted); `together`: single-task arms that train in one run per seed, an adapter each.
+ */
+export function experimentSize(spec: ExperimentSpec): { arms: number; runs: number; steps: number; together: number } {
+  const steps = spec.recipe.steps ?? 0;
+  const arms = planArms(spec).map((arm) => ({ ...arm, steps }));
+  const seeds = experimentSeeds(spec).length;
+  const together = singleArmsTogether(spec, arms).length;
+  return { arms: arms.length, runs: (arms.length - together + (together > 0 ? 1 : 0)) * seeds, steps: arms.length * seeds * steps, together };
 }
 
 /** Seconds of training at `tokensPerSecond`, every batch counted as full (max_length tokens per example). */

@@ -21,15 +21,17 @@ import { canonicalJson, recipeHash } from '../train/recipe.ts';
 import { evaluationShape, loadAndPrepare, type RunEnvironment, type RunEvents } from '../train/run.ts';
 import type { PreparedTask } from '../train/task-data.ts';
 import { Trainer, type StepRecord } from '../train/trainer.ts';
-import { armRecipe, armSteps, checkBudget } from './budget.ts';
+import { armRecipe, armSteps, checkBudget, singleArmsRecipe } from './budget.ts';
 import { longExperimentWarning } from './estimate.ts';
-import { armId, armRunId, ExperimentError, experimentSeeds, planArms, taskRoles, validateExperiment, type Arm, type ExperimentSpec } from './design.ts';
+import { armId, armRunId, ExperimentError, singleArmsTogether, experimentSeeds, planArms, taskRoles, validateExperiment, type Arm, type ExperimentSpec } from './design.ts';
 import { computeResults, greedyCandidates, greedyStage, type ArmSeedRecord, type ExperimentResults, type GreedyStage } from './results.ts';
 
 export interface ExperimentPlan {
   arms: (Arm & { steps: number })[];
   seeds: number[];
-  /** Arm × seed runs fixed in advance (greedy adds up to one per remaining task and stage). */
+  /** Single-task arms trained together, one run per seed with an adapter each (see singleArmsTogether). */
+  together: string[];
+  /** Training runs fixed in advance (greedy adds up to one per remaining task, stage and seed). */
   runs: number;
   steps: number;
   /** Expected training tokens of those runs, from each task's mean tokens per example. */
@@ -107,11 +109,12 @@ export async function loadExperiment(storage: Storage, id: string): Promise<{ ma
   return { manifest: info.meta, records };
 }
 
-/** The plan: arms, their steps under the budget rule, runs and expected tokens. */
-export function planExperiment(spec: ExperimentSpec, prepared: readonly PreparedTask[]): ExperimentPlan {
+/** The plan: arms, their steps under the budget rule, runs and expected tokens. `together: false` trains every arm in its own run. */
+export function planExperiment(spec: ExperimentSpec, prepared: readonly PreparedTask[], options: { together?: boolean } = {}): ExperimentPlan {
   const seeds = experimentSeeds(spec);
   const { regularizers } = taskRoles(spec.recipe);
   const arms = planArms(spec).map((arm) => ({ ...arm, steps: armSteps(spec.recipe, prepared, arm.tasks, spec.targets, spec.budget) }));
+  const together = options.together === false ? [] : singleArmsTogether(spec, arms);
   const tokensPerStep = (arm: Arm) => {
     const names = [...arm.tasks, ...regularizers];
     const tasks = prepared.filter((task) => names.includes(task.name));
@@ -120,13 +123,18 @@ export function planExperiment(spec: ExperimentSpec, prepared: readonly Prepared
   return {
     arms,
     seeds,
-    runs: arms.length * seeds.length,
+    together,
+    runs: (arms.length - together.length + (together.length > 0 ? 1 : 0)) * seeds.length,
     steps: arms.reduce((sum, arm) => sum + arm.steps, 0) * seeds.length,
     tokens: arms.reduce((sum, arm) => sum + arm.steps * tokensPerStep(arm), 0) * seeds.length,
   };
 }
 
-export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEnvironment, events: ExperimentEvents = {}, options: { signal?: AbortSignal; resume?: boolean } = {}): Promise<ExperimentOutcome> {
+/**
+ * `options.together` (default true): single-task arms of one seed train in one run with an adapter each
+ * where singleArmsTogether allows; false trains each arm in a run of its own (the same results, slower).
+ */
+export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEnvironment, events: ExperimentEvents = {}, options: { signal?: AbortSignal; resume?: boolean; together?: boolean } = {}): Promise<ExperimentOutcome> {
   validateExperiment(spec);
   const { storage, ctx } = env;
   const { signal } = options;
@@ -161,7 +169,7 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
   try {
     checkBudget(spec.recipe, prepared, spec.targets, spec.budget);
     checkValidationSizes(spec, prepared);
-    const plan = planExperiment(spec, prepared);
+    const plan = planExperiment(spec, prepared, { together: options.together ?? true });
     events.onPlan?.(plan);
     await saveManifest('running');
     evaluator = new Evaluator(ctx, model.gpu, model.tokenizer, evaluationShape(spec.recipe, prepared), spec.recipe.lora.r);
@@ -173,17 +181,23 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
     const stepSeconds: number[] = [];
     const remainingSteps = () => plan.steps - records.filter((r) => plan.arms.some((arm) => arm.id === r.arm)).reduce((sum, r) => sum + r.steps, 0);
 
-    /** Trains one arm under one seed unless it has finished before; false when paused. */
-    const runArm = async (tasks: string[], seed: number): Promise<boolean> => {
-      const arm = armId(tasks);
+    /**
+     * Trains arms under one seed in one run, skipping those finished before; false when paused. One arm
+     * trains its tasks with a shared adapter; several single-task arms train together with an adapter
+     * each (the trainer's separateTasks), which gives each the adapter its own run would have.
+     */
+    const runArms = async (arms: readonly (readonly string[])[], seed: number): Promise<boolean> => {
       runIndex++;
-      if (records.some((record) => record.arm === arm && record.seed === seed)) return true;
-      events.onArmStart?.(arm, seed, runIndex, runs);
-      const steps = armSteps(spec.recipe, prepared, tasks, spec.targets, spec.budget);
-      const recipe = armRecipe(spec.recipe, tasks, seed, steps);
-      const armTasks = recipe.tasks.map((task) => prepared.find((p) => p.name === task.name)!);
-      const runId = armRunId(id, arm, seed);
-      const trainer = await Trainer.create(ctx, model.gpu, armTasks, recipe, { runId, storage, resume: true });
+      const pending = arms.filter((tasks) => !records.some((record) => record.arm === armId(tasks) && record.seed === seed));
+      if (pending.length === 0) return true;
+      const together = pending.length > 1;
+      const label = pending.map(armId).join(' | ');
+      events.onArmStart?.(label, seed, runIndex, runs);
+      const steps = armSteps(spec.recipe, prepared, pending[0]!, spec.targets, spec.budget);
+      const recipe = together ? singleArmsRecipe(spec.recipe, pending.map(([task]) => task!), seed, steps) : armRecipe(spec.recipe, pending[0]!, seed, steps);
+      const runTasks = recipe.tasks.map((task) => prepared.find((p) => p.name === task.name)!);
+      const runId = armRunId(id, pending.map(armId).join(','), seed);
+      const trainer = await Trainer.create(ctx, model.gpu, runTasks, recipe, { runId, storage, resume: true, separateTasks: together });
       try {
         while (!trainer.done) {
           if (signal?.aborted) {
@@ -191,7 +205,7 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
               await trainer.saveCheckpoint();
               return false;
             }
-            throw new CocktailError('CANCELLED', `experiment "${id}" was cancelled in arm ${arm}, seed ${seed}, at step ${trainer.step}`, { arm, seed, step: trainer.step });
+            throw new CocktailError('CANCELLED', `experiment "${id}" was cancelled in arm ${label}, seed ${seed}, at step ${trainer.step}`, { arm: label, seed, step: trainer.step });
           }
           const record = await trainer.trainStep();
           stepSeconds.push(record.seconds);
@@ -204,32 +218,39 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
             warned = true;
             events.onWarning?.(warning);
           }
-          events.onStep?.({ arm, seed, run: runIndex, runs, step: trainer.step, totalSteps: trainer.totalSteps, loss: record.loss, tokensPerSecond: record.tokens / record.seconds, armEtaSeconds, etaSeconds });
+          events.onStep?.({ arm: label, seed, run: runIndex, runs, step: trainer.step, totalSteps: trainer.totalSteps, loss: record.loss, tokensPerSecond: record.tokens / record.seconds, armEtaSeconds, etaSeconds });
         }
-        // The history survives a resume in the checkpoint, so an interrupted arm's time is counted whole.
-        const trainSeconds = trainer.history.reduce((sum, r) => sum + r.seconds, 0);
-        const evaluateStart = performance.now();
-        const [adapter] = trainer.gpuAdapters();
-        const { evaluations, reports } = await evaluateAll(evaluatorNow, prepared, adapter!, spec);
-        const evaluateSeconds = (performance.now() - evaluateStart) / 1000;
-        const result: ArmSeedRecord = {
-          arm,
-          tasks,
-          seed,
-          steps: trainer.totalSteps,
-          runId,
-          evaluations,
-          trainSeconds,
-          evaluateSeconds,
-          tokens: trainer.history.reduce((sum, r) => sum + r.tokens, 0),
-        };
         await trainer.saveCheckpoint();
-        const [cpu] = (await trainer.adaptersNow()).values();
-        const peft = cpu ? exportPeftAdapter(cpu, model.config, spec.recipe.model.source) : undefined;
-        if (peft) await storage.put('adapters', `${runId}/shared`, { runId, name: 'shared', baseModel: spec.recipe.model.source, r: cpu!.config.r, steps: trainer.step, experiment: id, arm }, await zipPeftAdapter(peft));
-        await storage.put('runs', recordKey(id, arm, seed), result);
-        records.push(result);
-        await events.onArmDone?.(result, trainer.history, peft, reports);
+        const gpuAdapters = trainer.gpuAdapters();
+        const cpuAdapters = [...(await trainer.adaptersNow()).values()];
+        for (const tasks of pending) {
+          const arm = armId(tasks);
+          // Together, the arm's task is adapter `index` and trained at every `runTasks.length`-th step, from step `index`.
+          const index = together ? runTasks.findIndex((task) => task.name === tasks[0]) : 0;
+          // The history survives a resume in the checkpoint, so an interrupted arm's time is counted whole.
+          const history = together ? trainer.history.filter((_, k) => k % runTasks.length === index).map((step, k) => ({ ...step, step: k + 1, taskLosses: [step.taskLosses[index]!] })) : trainer.history;
+          const evaluateStart = performance.now();
+          const { evaluations, reports } = await evaluateAll(evaluatorNow, prepared, gpuAdapters[index]!, spec);
+          const evaluateSeconds = (performance.now() - evaluateStart) / 1000;
+          const armRun = armRunId(id, arm, seed);
+          const result: ArmSeedRecord = {
+            arm,
+            tasks: [...tasks],
+            seed,
+            steps,
+            runId: armRun,
+            evaluations,
+            trainSeconds: history.reduce((sum, r) => sum + r.seconds, 0),
+            evaluateSeconds,
+            tokens: history.reduce((sum, r) => sum + r.tokens, 0),
+          };
+          const cpu = cpuAdapters[index];
+          const peft = cpu ? exportPeftAdapter(cpu, model.config, spec.recipe.model.source) : undefined;
+          if (peft) await storage.put('adapters', `${armRun}/shared`, { runId: armRun, name: 'shared', baseModel: spec.recipe.model.source, r: cpu!.config.r, steps, experiment: id, arm }, await zipPeftAdapter(peft));
+          await storage.put('runs', recordKey(id, arm, seed), result);
+          records.push(result);
+          await events.onArmDone?.(result, history, peft, reports);
+        }
         return true;
       } finally {
         trainer.destroy();
@@ -241,7 +262,9 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
       return { status: 'paused', results: computeResults(spec, records, []), records, timing: timingOf(records, prepareSeconds, started) };
     };
 
-    for (const arm of plan.arms) for (const seed of plan.seeds) if (!(await runArm(arm.tasks, seed))) return await pause();
+    const together = plan.arms.filter((arm) => plan.together.includes(arm.id)).map((arm) => arm.tasks);
+    if (together.length > 0) for (const seed of plan.seeds) if (!(await runArms(together, seed))) return await pause();
+    for (const arm of plan.arms) if (!plan.together.includes(arm.id)) for (const seed of plan.seeds) if (!(await runArms([arm.tasks], seed))) return await pause();
 
     const greedy: GreedyStage[] = [];
     if (spec.designs.includes('greedy')) {
@@ -250,7 +273,7 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
         const candidates = greedyCandidates(spec, current);
         if (candidates.length === 0) break;
         runs += candidates.filter((tasks) => !plan.arms.some((arm) => arm.id === armId(tasks))).length * plan.seeds.length;
-        for (const tasks of candidates) for (const seed of plan.seeds) if (!(await runArm(tasks, seed))) return await pause();
+        for (const tasks of candidates) for (const seed of plan.seeds) if (!(await runArms([tasks], seed))) return await pause();
         const stage = greedyStage(spec, records, current);
         greedy.push(stage);
         events.onGreedyStage?.(stage);

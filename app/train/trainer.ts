@@ -17,6 +17,7 @@ import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackResult, type Rea
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, elementCount, leadingView, type GpuTensor } from '../gpu/tensor.ts';
 import { MixSampler } from '../mix/sampler.ts';
+import type { MixSamplerState } from '../mix/types.ts';
 import type { Json, Storage } from '../store/storage.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
@@ -55,6 +56,24 @@ export interface TrainerOptions {
   submitBudget?: SubmitBudget;
   /** Told of each stored checkpoint refused on resume (newest first) before an older one is used. */
   onCheckpointRefused?: (refused: RefusedCheckpoint) => void;
+  /**
+   * Per-task adapters (lora.layout "per_task") trained as separate runs of one task each, in one run:
+   * steps take turns between the tasks, `recipe.steps` steps each, and every task draws its rows,
+   * its learning rate, its dropout and its adapter's initialisation exactly as a run of that task
+   * alone (layout "shared", the same seed) would, so each adapter ends as that run's adapter does.
+   * One model, one graph and one checkpoint serve them all (an experiment's single-task arms).
+   */
+  separateTasks?: boolean;
+}
+
+/** What one optimizer step draws from and where it is in its schedule: the run's, or one task's in a separate-tasks run. */
+interface Turn {
+  sampler: number;
+  /** The task every draw of this step belongs to (separate tasks), or undefined: the sampler's own choice. */
+  task: number | undefined;
+  /** This step's index in its schedule, and the schedule's length. */
+  step: number;
+  steps: number;
 }
 
 interface Adapter {
@@ -79,7 +98,8 @@ export class Trainer {
   private readonly lossScratch: GpuTensor;
   /** Everything a step reads back (each micro-batch's row losses, the loss sums, each adapter's status), in one map. */
   private readonly stepReadback: ReadbackBuffer;
-  private sampler: MixSampler;
+  /** The run's sampler, or one per task with `separateTasks`. */
+  private samplers: MixSampler[];
   private completed = 0;
   /** Set when a step failed half way: the GPU state is no longer that of any step, so nothing may continue or be saved. */
   private failure: Error | undefined;
@@ -103,15 +123,17 @@ export class Trainer {
       owned.push({ destroy: () => tensor.buffer.destroy() });
       return tensor;
     };
-    this.totalSteps = optimizerSteps(recipe, tasks);
-    this.sampler = MixSampler.create(mixConfig(recipe, tasks, this.totalSteps));
+    const separate = options.separateTasks === true;
+    this.totalSteps = optimizerSteps(recipe, tasks) * (separate ? tasks.length : 1);
+    this.samplers = separate ? tasks.map((task) => MixSampler.create(mixConfig(aloneRecipe(recipe, task.name), [task], recipe.steps!))) : [MixSampler.create(mixConfig(recipe, tasks, this.totalSteps))];
     const longest = Math.max(...tasks.flatMap((task) => task.train.map((example) => example.inputIds.length)));
     this.seqLength = Math.min(recipe.max_length, longest);
     const B = recipe.batch_size;
     const N = B * this.seqLength;
     const loraConfig: LoraConfig = { r: recipe.lora.r, alpha: recipe.lora.alpha, dropout: recipe.lora.dropout, targets: recipe.lora.targets, rslora: recipe.lora.rslora };
     const names = recipe.lora.layout === 'per_task' ? tasks.map((task) => task.name) : ['shared'];
-    this.adapters = names.map((name, i) => this.createAdapter(name, options.initialAdapters ? startingAdapter(options.initialAdapters, i, loraConfig) : initLoraAdapter(model.config, loraConfig, recipe.seed + i)));
+    // A separate task's adapter starts as the only adapter of its own run would: from the run's seed.
+    this.adapters = names.map((name, i) => this.createAdapter(name, options.initialAdapters ? startingAdapter(options.initialAdapters, i, loraConfig) : initLoraAdapter(model.config, loraConfig, recipe.seed + (separate ? 0 : i))));
     this.graph = new DecoderGraph(ctx, model, { B, T: this.seqLength }, { training: true, recompute: recipe.recompute, loraRank: loraConfig.r, loraTargets: loraConfig.targets });
     owned.push(this.graph);
     this.inputs = {
@@ -132,6 +154,9 @@ export class Trainer {
   /** A trainer for a recipe, resumed from its checkpoint when `options.resume` and one exists. */
   static async create(ctx: GpuContext, model: GpuModel, tasks: readonly PreparedTask[], recipe: Recipe, options: TrainerOptions): Promise<Trainer> {
     if (tasks.length === 0) throw new CocktailError('TRAIN_NO_TASKS', 'a run needs at least one task with training examples');
+    if (options.separateTasks && (recipe.lora.layout !== 'per_task' || recipe.steps === undefined)) {
+      throw new CocktailError('TRAIN_SEPARATE_TASKS', 'training tasks as separate runs needs per-task adapters (lora.layout "per_task") and a number of steps per task (recipe.steps)', { field: 'lora.layout' });
+    }
     const empty = tasks.find((task) => task.train.length === 0);
     if (empty) throw new CocktailError('TRAIN_EMPTY_TASK', `task "${empty.name}" has no training examples left after validation and splitting`, { task: empty.name });
     const hash = await recipeHash(recipe);
@@ -184,16 +209,24 @@ export class Trainer {
     this.refuseAfterFailure();
     const started = performance.now();
     const { recipe, ctx } = this;
-    const samplerBefore = this.sampler.state();
+    const turn = this.turn();
+    const sampler = this.samplers[turn.sampler]!;
+    const samplerBefore = sampler.state();
     const batches: HostBatch[] = [];
     for (let micro = 0; micro < recipe.grad_accum; micro++) {
-      const draws = this.sampler.nextBatch();
-      batches.push(buildTrainingBatch(draws.map(({ task, row }) => ({ task, example: this.tasks[task]!.train[row]! })), this.seqLength, recipe.packing));
+      const draws = sampler.nextBatch();
+      batches.push(
+        buildTrainingBatch(
+          draws.map(({ task, row }) => ({ task: turn.task ?? task, example: this.tasks[turn.task ?? task]!.train[row]! })),
+          this.seqLength,
+          recipe.packing,
+        ),
+      );
     }
     const labels = batches.reduce((sum, batch) => sum + batch.labelCount, 0);
     const usedAdapters = new Set(batches.map((batch) => this.adapterOf(batch)));
     this.stepReadback.reset();
-    const lr = learningRate({ kind: recipe.schedule.kind, lr: recipe.optimizer.lr, warmupSteps: recipe.schedule.warmup_steps, totalSteps: this.totalSteps }, this.completed);
+    const lr = learningRate({ kind: recipe.schedule.kind, lr: recipe.optimizer.lr, warmupSteps: recipe.schedule.warmup_steps, totalSteps: turn.steps }, turn.step);
     // Every submit of the step runs inside one pair of error scopes; nothing is read until they come back empty.
     let submitted: ReturnType<Trainer['encodeStep']>;
     let read: ReadbackResult;
@@ -201,7 +234,7 @@ export class Trainer {
     try {
       const scoped = withinErrorScopes(ctx, `training step ${this.completed + 1}`, () => {
         work = new TimedWork(ctx, `step ${this.completed + 1}`, this.throughput, this.options.submitBudget);
-        return this.encodeStep(work, batches, usedAdapters, labels, lr);
+        return this.encodeStep(work, batches, usedAdapters, labels, lr, turn.step);
       });
       await throwGpuErrors(scoped);
       submitted = scoped.value;
@@ -244,7 +277,7 @@ export class Trainer {
     const loss = lossSum / labelCount;
     if (skipped && recipe.nonfinite === 'stop') {
       // AdamW left the skipped adapter's weights as they were; rewinding the sampler makes a checkpoint saved now that of the last good step.
-      this.sampler = MixSampler.fromState(samplerBefore);
+      this.samplers[turn.sampler] = MixSampler.fromState(samplerBefore);
       throw new CocktailError('TRAIN_NONFINITE', `step ${this.completed + 1} produced a non-finite loss or gradient (loss ${loss}); training stopped and the weights are those of step ${this.completed}`, { step: this.completed + 1 });
     }
     this.completed++;
@@ -265,7 +298,7 @@ export class Trainer {
   }
 
   /** Encodes and submits the step's micro-batches and the optimizer update, with the copies its readback needs. */
-  private encodeStep(work: TimedWork, batches: readonly HostBatch[], usedAdapters: ReadonlySet<Adapter>, labels: number, lr: number) {
+  private encodeStep(work: TimedWork, batches: readonly HostBatch[], usedAdapters: ReadonlySet<Adapter>, labels: number, lr: number, scheduleStep: number) {
     const { recipe, ctx } = this;
     const rowLossSlots: ReadbackSlot[] = [];
     let tokens = 0;
@@ -287,7 +320,7 @@ export class Trainer {
       device.queue.writeBuffer(inputs.positions.buffer, 0, batch.positions);
       device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
       device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
-      graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: this.completed * recipe.grad_accum + micro };
+      graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: scheduleStep * recipe.grad_accum + micro };
       const stream = work.stream(`step ${this.completed} micro ${micro}`);
       if (micro === 0) {
         // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
@@ -356,7 +389,8 @@ export class Trainer {
         step: this.completed,
         totalSteps: this.totalSteps,
         adamSteps: this.adapters.map((adapter) => adapter.adamSteps),
-        sampler: this.sampler.state(),
+        // Separate tasks: the first task's sampler; restore() replays every task's from the step.
+        sampler: this.samplers[0]!.state(),
         tensors: [...tensors].map(([name, values]) => ({ name, length: values.length })),
         history: this.history,
         savedAt: Date.now(),
@@ -377,12 +411,14 @@ export class Trainer {
 
   /** Every task's probability at the next step, as the sampler will draw it. */
   mixProbabilities(): number[] {
-    return this.sampler.probabilities();
+    if (this.options.separateTasks) return this.tasks.map(() => 1 / this.tasks.length);
+    return this.samplers[0]!.probabilities();
   }
 
   /** Adaptive mixing's new multipliers, from the next step on (they are part of the sampler's checkpointed state). */
   setMixMultipliers(multipliers: readonly number[]): void {
-    this.sampler.setMultipliers(multipliers);
+    if (this.options.separateTasks) throw new CocktailError('MIX_ADAPTIVE_INVALID', 'tasks trained as separate runs take turns; their mixture cannot adapt', { field: 'adaptive' });
+    this.samplers[0]!.setMultipliers(multipliers);
   }
 
   /** The adapters on the GPU, in task order for per-task adapters (for evaluation and generation). */
@@ -405,6 +441,29 @@ export class Trainer {
   private refuseAfterFailure(): void {
     if (this.failure) {
       throw new CocktailError('TRAIN_FAILED', `this run stopped at step ${this.completed} (${this.failure.message}); resume it from its last checkpoint`, { step: this.completed });
+    }
+  }
+
+  /** Normal runs: the run's sampler and schedule. Separate tasks: steps take turns, task k mod N at its own step k div N. */
+  private turn(): Turn {
+    if (!this.options.separateTasks) return { sampler: 0, task: undefined, step: this.completed, steps: this.totalSteps };
+    const count = this.tasks.length;
+    const task = this.completed % count;
+    return { sampler: task, task, step: Math.floor(this.completed / count), steps: this.totalSteps / count };
+  }
+
+  /**
+   * Every task's sampler after `completed` turns, drawn again from its seed (a sampler is a pure function
+   * of its config and draws, so this is its exact state); the stored first task's state must agree.
+   */
+  private replaySeparateSamplers(stored: MixSamplerState): void {
+    const count = this.tasks.length;
+    this.samplers.forEach((sampler, task) => {
+      const turns = this.completed > task ? Math.floor((this.completed - task - 1) / count) + 1 : 0;
+      for (let i = 0; i < turns * this.recipe.grad_accum; i++) sampler.nextBatch();
+    });
+    if (this.samplers[0]!.state().step !== stored.step) {
+      throw new CocktailError('CHECKPOINT_CORRUPT', `the checkpoint of run "${this.options.runId}" is at step ${this.completed}, but its first task's sampler is at draw ${stored.step} where the run's turns give ${this.samplers[0]!.state().step}`, { runId: this.options.runId });
     }
   }
 
@@ -438,10 +497,18 @@ export class Trainer {
         }
       }
     }
-    this.sampler = MixSampler.fromState(meta.sampler);
     this.completed = meta.step;
+    if (this.options.separateTasks) this.replaySeparateSamplers(meta.sampler);
+    else this.samplers[0] = MixSampler.fromState(meta.sampler);
     this.history.push(...(meta.history as StepRecord[]));
   }
+}
+
+/** The recipe of one task trained alone: what a separate task's sampler draws as. */
+function aloneRecipe(recipe: Recipe, name: string): Recipe {
+  const weight = recipe.mixture.weights?.[name];
+  const { weights: _weights, ...mixture } = recipe.mixture;
+  return { ...recipe, tasks: recipe.tasks.filter((task) => task.name === name), lora: { ...recipe.lora, layout: 'shared' }, mixture: { ...mixture, ...(weight === undefined ? {} : { weights: { [name]: weight } }) } };
 }
 
 /** An imported adapter to continue from; it must have the recipe's rank and targets. */

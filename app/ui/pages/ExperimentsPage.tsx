@@ -19,6 +19,12 @@ const DESIGN_HELP: Record<DesignName, string> = {
   custom: 'task sets you list',
 };
 
+/** A run's arms as the runner names them: one arm ("a+b"), or single-task arms trained together ("a | b"). */
+function runLabel(arms: string): string {
+  const together = arms.split(' | ');
+  return together.length > 1 ? `single-task arms ${together.join(', ')} (one run, an adapter each)` : `arm ${arms}`;
+}
+
 /**
  * Experiments: which of the recipe's tasks help the target tasks. The page designs an experiment on
  * the studio's recipe (targets, designs, seeds, budget), shows its size and an estimated time, runs,
@@ -36,7 +42,7 @@ export function ExperimentsPage() {
     void useStudio.getState().restoreExperiment();
   }, []);
 
-  const sizing = useMemo((): { arms: number; runs: number; steps: number; seconds?: number; warning?: string; problem?: undefined } | { problem: string } => {
+  const sizing = useMemo((): { arms: number; runs: number; steps: number; together: number; seconds?: number; warning?: string; problem?: undefined } | { problem: string } => {
     try {
       const spec = experimentSpecOf(recipe, form);
       const seconds = tokensPerSecond ? estimatedSeconds(spec, tokensPerSecond) : undefined;
@@ -111,7 +117,8 @@ export function ExperimentsPage() {
             </p>
           ) : (
             <p role="status" className="experiment-size">
-              {sizing.arms} arms × {form.seeds} seeds = {sizing.runs} runs, about {sizing.steps} optimizer steps
+              {sizing.arms} arms × {form.seeds} seeds in {sizing.runs} training runs
+              {sizing.together > 0 ? ` (the ${sizing.together} single-task arms of a seed train in one run, an adapter each)` : ''}, about {sizing.steps} optimizer steps
               {form.designs.includes('greedy') ? ' (greedy adds runs as it goes)' : ''}
               {form.budget === 'target-examples' ? ' (mixtures train longer under this budget)' : ''}.{' '}
               {sizing.seconds !== undefined
@@ -148,7 +155,7 @@ export function ExperimentsPage() {
           <div aria-live="polite">
             {experiment.current ? (
               <>
-                <ProgressBar label={`Run ${experiment.current.run} of ${experiment.current.runs}: arm ${experiment.current.arm}, seed ${experiment.current.seed}`} value={experiment.step?.step ?? 0} max={experiment.step?.totalSteps ?? null} {...(experiment.step ? { etaSeconds: experiment.step.armEtaSeconds } : {})} />
+                <ProgressBar label={`Run ${experiment.current.run} of ${experiment.current.runs}: ${runLabel(experiment.current.arm)}, seed ${experiment.current.seed}`} value={experiment.step?.step ?? 0} max={experiment.step?.totalSteps ?? null} {...(experiment.step ? { etaSeconds: experiment.step.armEtaSeconds } : {})} />
                 {experiment.step && <p className="muted">Experiment: about {formatDuration(experiment.step.etaSeconds)} left at {Math.round(experiment.step.tokensPerSecond)} tokens/s.</p>}
               </>
             ) : (
