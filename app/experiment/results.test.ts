@@ -24,13 +24,14 @@ function records(targetRate: Record<string, number>): ArmSeedRecord[] {
       const random = seededRandom(hashLabel(`seed:${seed}`));
       const scores = Array.from({ length: EXAMPLES }, () => (random() < p ? 1 : 0));
       const flat = Array.from({ length: EXAMPLES }, () => 0.5);
+      const sample = Array.from({ length: EXAMPLES }, (_, i) => i);
       out.push({
         arm,
         tasks: arm.split('+'),
         seed,
         steps: 10,
         runId: `${arm}-${seed}`,
-        evaluations: { t: { metric: 'accuracy', losses: scores.map((s) => 1 - s), scores }, h: { metric: 'accuracy', losses: flat, scores: flat }, c: { metric: 'accuracy', losses: flat, scores: flat } },
+        evaluations: { t: { metric: 'accuracy', examples: sample, losses: scores.map((s) => 1 - s), scores }, h: { metric: 'accuracy', examples: sample, losses: flat, scores: flat }, c: { metric: 'accuracy', examples: sample, losses: flat, scores: flat } },
         trainSeconds: 1,
         evaluateSeconds: 1,
         tokens: 100,
@@ -108,6 +109,11 @@ describe('experiment results', () => {
     expect(stage.added).toBeNull();
     expect(stage.arm).toBe('t');
     expect(stage.tried.map((entry) => entry.added)).toEqual(['h', 'c']);
+  });
+
+  it('refuses to compare arms that scored other validation examples of a task, naming the arm, seed and task', () => {
+    const list = records(rates).map((record) => (record.arm === 't+h' && record.seed === 2 ? { ...record, evaluations: { ...record.evaluations, h: { ...record.evaluations.h!, examples: record.evaluations.h!.examples.map((i) => i + 1) } } } : record));
+    expect(() => computeResults(spec, list)).toThrow(expect.objectContaining({ code: 'EXPERIMENT_SAMPLE_MISMATCH', message: expect.stringMatching(/^arm t\+h \(seed 2\) scored other validation examples of task "h" than arm t \(seed 1\)/) }));
   });
 
   it('counts only arms finished under every seed', () => {

@@ -5,7 +5,7 @@
  * records give the same report (every bootstrap has its own seeded stream), so a resumed experiment
  * reports exactly what an uninterrupted one does.
  */
-import { armId, experimentSeeds, incrementalStages, planArms, taskRoles, type Arm, type BudgetRule, type ExperimentSpec } from './design.ts';
+import { armId, ExperimentError, experimentSeeds, incrementalStages, planArms, taskRoles, type Arm, type BudgetRule, type ExperimentSpec } from './design.ts';
 import { honestSplit, partOf, type HonestSplit } from './honest-split.ts';
 import { hashLabel, orientationOf, pairedEffect, summarize, type Effect, type Orientation, type Summary } from './statistics.ts';
 import type { Json } from '../store/storage.ts';
@@ -13,6 +13,8 @@ import type { Json } from '../store/storage.ts';
 export interface TaskScores {
   [key: string]: Json;
   metric: string;
+  /** The validation examples scored (indices into the task's validation split): the same in every arm and seed. */
+  examples: number[];
   /** Each evaluated validation example's loss, in validation order. */
   losses: number[];
   /** Each evaluated validation example's metric score (its loss for the loss metric). */
@@ -86,13 +88,39 @@ export function completeArms(spec: ExperimentSpec, records: readonly ArmSeedReco
   return complete;
 }
 
+/**
+ * Arms are compared example by example (paired effects, one honest split per task), so every arm and
+ * seed must have scored the same validation examples of each task; refuses records that did not.
+ */
+function checkSameExamples(arms: Map<string, ArmSeedRecord[]>): void {
+  const first = new Map<string, { record: ArmSeedRecord; examples: string }>();
+  for (const list of arms.values()) {
+    for (const record of list) {
+      for (const [task, scores] of Object.entries(record.evaluations)) {
+        const examples = JSON.stringify(scores.examples);
+        const seen = first.get(task);
+        if (!seen) first.set(task, { record, examples });
+        else if (seen.examples !== examples) {
+          throw new ExperimentError(
+            'EXPERIMENT_SAMPLE_MISMATCH',
+            `arm ${record.arm} (seed ${record.seed}) scored other validation examples of task "${task}" than arm ${seen.record.arm} (seed ${seen.record.seed}); arms can only be compared on the same examples`,
+            { task, arm: record.arm, seed: record.seed },
+          );
+        }
+      }
+    }
+  }
+}
+
 /** Splits each task's evaluated examples into selection and report parts (same examples in every arm). */
 class Scorer {
   private readonly splits = new Map<string, HonestSplit>();
   constructor(
     private readonly spec: ExperimentSpec,
     private readonly arms: Map<string, ArmSeedRecord[]>,
-  ) {}
+  ) {
+    checkSameExamples(arms);
+  }
 
   split(task: string, count: number): HonestSplit {
     const key = `${task}:${count}`;

@@ -15,6 +15,7 @@
 import { CocktailError } from '../errors.ts';
 import type { GpuLora } from '../model/lora-gpu.ts';
 import { EXPERIMENT_KEY_PREFIX, type Json, type Storage } from '../store/storage.ts';
+import { evaluationSample } from '../train/eval-sample.ts';
 import { Evaluator, type TaskEvaluation } from '../train/evaluate.ts';
 import { exportPeftAdapter, zipPeftAdapter, type PeftFiles } from '../train/peft.ts';
 import { canonicalJson, recipeHash } from '../train/recipe.ts';
@@ -289,13 +290,24 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
   }
 }
 
-/** Every task of the recipe, with per-example scores. */
+/**
+ * The validation examples every arm and seed of the experiment scores for a task: one seeded sample
+ * (stratified by label for classification, app/train/eval-sample.ts) from the base recipe's seed, not
+ * the arm's, so arms are compared on the same examples and the honest split divides the same list.
+ */
+function experimentSample(spec: ExperimentSpec, task: PreparedTask): { requested: number | 'all'; indices: readonly number[] } {
+  const requested = spec.recipe.eval_whole_split ? 'all' : spec.recipe.eval_examples;
+  return { requested, indices: evaluationSample(task, requested, spec.recipe.seed).indices };
+}
+
+/** Every task of the recipe, with per-example scores on the experiment's sample. */
 async function evaluateAll(evaluator: Evaluator, prepared: readonly PreparedTask[], adapter: GpuLora, spec: ExperimentSpec): Promise<{ evaluations: ArmSeedRecord['evaluations']; reports: TaskEvaluation[] }> {
   const evaluations: ArmSeedRecord['evaluations'] = {};
   const reports: TaskEvaluation[] = [];
   for (const task of prepared) {
-    const { perExample, ...report } = await evaluator.evaluateTask(task, adapter, { examples: spec.recipe.eval_whole_split ? 'all' : spec.recipe.eval_examples, seed: spec.recipe.seed, maxNewTokens: spec.recipe.eval_max_new_tokens, labelScoring: spec.recipe.eval_label_scoring, perExample: true });
-    evaluations[task.name] = { metric: report.metric, losses: perExample!.losses, scores: perExample!.scores };
+    const sample = experimentSample(spec, task);
+    const { perExample, ...report } = await evaluator.evaluateTask(task, adapter, { examples: sample.requested, seed: spec.recipe.seed, maxNewTokens: spec.recipe.eval_max_new_tokens, labelScoring: spec.recipe.eval_label_scoring, perExample: true });
+    evaluations[task.name] = { metric: report.metric, examples: [...sample.indices], losses: perExample!.losses, scores: perExample!.scores };
     reports.push(report);
   }
   return { evaluations, reports };
@@ -304,7 +316,7 @@ async function evaluateAll(evaluator: Evaluator, prepared: readonly PreparedTask
 /** Each task needs two scored validation examples: one for the selection part, one for the report part. */
 function checkValidationSizes(spec: ExperimentSpec, prepared: readonly PreparedTask[]): void {
   for (const task of prepared) {
-    const scored = Math.min(spec.recipe.eval_examples, task.metric === 'loss' ? task.validation.length : task.validationPrompts.length);
+    const scored = experimentSample(spec, task).indices.length;
     if (scored < 2) {
       throw new ExperimentError('EXPERIMENT_TOO_FEW_EXAMPLES', `task "${task.name}" has ${scored} validation example(s) to score; an experiment needs at least 2 (one to select on, one to report): raise eval_examples or the task's validation_fraction`, { task: task.name, scored });
     }
