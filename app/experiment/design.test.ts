@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseRecipe } from '../train/recipe.ts';
 import type { PreparedTask } from '../train/task-data.ts';
 import { armRecipe, armSteps, checkBudget } from './budget.ts';
-import { incrementalStages, planArms, validateExperiment, type ExperimentSpec } from './design.ts';
+import { incrementalStages, planArms, singleArmsTogether, validateExperiment, type ExperimentSpec } from './design.ts';
 
 const recipe = (overrides: Record<string, unknown> = {}) =>
   parseRecipe({
@@ -69,6 +69,17 @@ describe('experiment designs', () => {
 });
 
 describe('experiment bad input, refused before anything runs', () => {
+  it('trains the single-task arms of a seed together only when there are two or more, with equal steps and no regularizer', () => {
+    const noRegularizer = (overrides: Partial<ExperimentSpec> = {}) => spec({ recipe: recipe({ tasks: recipe().tasks.filter((task) => task.role !== 'regularizer') }), ...overrides });
+    const withSteps = (s: ExperimentSpec, steps: (id: string) => number) => planArms(s).map((arm) => ({ ...arm, steps: steps(arm.id) }));
+    expect(singleArmsTogether(noRegularizer({ designs: ['single', 'all'] }), withSteps(noRegularizer({ designs: ['single', 'all'] }), () => 10))).toEqual(['a', 'b', 'c']);
+    // The regularizer would share each single arm's adapter.
+    expect(singleArmsTogether(spec(), withSteps(spec(), () => 10))).toEqual([]);
+    // One single arm (the target's) has nothing to train with.
+    expect(singleArmsTogether(noRegularizer({ designs: ['pairs'] }), withSteps(noRegularizer({ designs: ['pairs'] }), () => 10))).toEqual([]);
+    expect(singleArmsTogether(noRegularizer(), withSteps(noRegularizer(), (id) => (id === 'b' ? 12 : 10)))).toEqual([]);
+  });
+
   it('refuses a design naming a task that is not in the recipe', () => {
     expect(() => validateExperiment(spec({ designs: ['incremental'], order: ['b', 'zzz'] }))).toThrow(/order: "zzz" is not a task of the recipe; its tasks are "a", "b", "c"/);
     expect(() => validateExperiment(spec({ designs: ['custom'], custom: [['a', 'nope']] }))).toThrow(/custom\[0\]: "nope" is not a task/);
