@@ -13,6 +13,7 @@ import type { LoraAdapter } from '../model/lora.ts';
 import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { Evaluator } from '../train/evaluate.ts';
+import { evaluationSample } from '../train/eval-sample.ts';
 import type { PreparedTask } from '../train/task-data.ts';
 import { combineAdapters } from './combine.ts';
 import { BASE_EXPERT, type RoutingDecision } from './decide.ts';
@@ -44,7 +45,10 @@ export interface RouterEvaluation {
 }
 
 export interface RouterEvalOptions {
-  maxExamples: number;
+  /** How many validation examples of each task to route and score, or the whole split. */
+  examples: number | 'all';
+  /** The recipe's seed: the prompts are the same seeded, label-stratified sample a run evaluates. */
+  seed: number;
   maxNewTokens: number;
   /** The evaluator's batch shape (evaluationShape of the recipe). */
   shape: { B: number; T: number };
@@ -102,9 +106,12 @@ export async function evaluateRouter(
     let right = 0;
     let total = 0;
     for (const { task, validation } of routed) {
-      const count = Math.min(options.maxExamples, task.validation.length);
+      // A prefix of a label-sorted file would route one class only: score the run's own fair sample.
+      const sampleIndices = evaluationSample(task, options.examples, options.seed).indices;
+      const sampled = sampleIndices.map((i) => task.validation[i]!);
+      const count = sampled.length;
       const byRow = new Map(validation.map((example) => [example.source.row, example]));
-      const texts = task.validation.slice(0, count).map((item) => {
+      const texts = sampled.map((item) => {
         const example = byRow.get(item.source.row);
         const text = example && routerInputText(example, router.input);
         if (text === undefined) throw new CocktailError('ROUTER_NO_PROMPT', `task "${task.name}", row ${item.source.row}: the validation example has no prompt to route`, { task: task.name, row: item.source.row });
@@ -118,11 +125,11 @@ export async function evaluateRouter(
       right += correct;
       total += decisions.length;
 
-      const all = decisions.map((_, i) => i);
+      const all = sampleIndices;
       const routedScores = new Array<number>(count);
       for (const [key, group] of answerGroups(decisions)) {
         const adapter = group.mixture ? combineAdapters(group.mixture.map(({ expert, weight }) => ({ adapter: adapterOf(expert)!, weight })), model.config.numLayers) : adapterOf(key);
-        (await scores(task, group.indices, adapter)).forEach((score, i) => (routedScores[group.indices[i]!] = score));
+        (await scores(task, group.indices.map((i) => sampleIndices[i]!), adapter)).forEach((score, i) => (routedScores[group.indices[i]!] = score));
       }
       const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
       const routedScore = mean(routedScores);
