@@ -2,7 +2,7 @@ import type { TokenizedExample } from '../app/data/tokenize/types.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import type { DType } from '../app/gpu/dtype.ts';
 import { parseModelConfig, type ModelConfig } from '../app/model/config.ts';
-import { uploadModel, type GpuModel } from '../app/model/gpu-model.ts';
+import { uploadModel, type GpuModel, type LoadOptions } from '../app/model/gpu-model.ts';
 import { randomModelTensors } from '../app/model/random-model.ts';
 import type { ReferenceWeights } from '../app/model/reference.ts';
 import { writeSafetensors } from '../app/model/safetensors.ts';
@@ -107,11 +107,11 @@ export async function randomModel(ctx: GpuContext, raw: object, dtype: DType, se
  * Only the GPU model, for tests of allocation at a real model's width, where randomModel's Float64
  * copy of every weight would take gigabytes.
  */
-export async function randomGpuModel(ctx: GpuContext, raw: object, dtype: DType, seed = 1): Promise<GpuModel> {
+export async function randomGpuModel(ctx: GpuContext, raw: object, dtype: DType, seed = 1, load: LoadOptions = {}): Promise<GpuModel> {
   const config = parseModelConfig(raw);
   const blob = writeSafetensors(randomModelTensors(config, { dtype, seed }), { format: 'pt' });
   const files: ModelFiles = { label: 'random model', has: (path) => path === 'model.safetensors', open: async () => blob, list: () => ['model.safetensors'] };
-  return uploadModel(ctx, config, await locateWeights(files, config));
+  return uploadModel(ctx, config, await locateWeights(files, config), load);
 }
 
 /** A task of random token sequences of the given lengths, every token after the first labelled. */

@@ -8,7 +8,7 @@ import type { DType } from '../gpu/dtype.ts';
 import { Evaluator } from '../train/evaluate.ts';
 import { parseRecipe } from '../train/recipe.ts';
 import { Trainer } from '../train/trainer.ts';
-import type { LoraTarget } from './config.ts';
+import { parseModelConfig, type LoraTarget } from './config.ts';
 import { Generator } from './generate.ts';
 import { DecoderGraph } from './graph.ts';
 import { estimateTrainingMemory, type TrainingShape } from './memory.ts';
@@ -109,6 +109,30 @@ describe('the memory planner against what is really allocated', { timeout: 120_0
       const shape: TrainingShape = { batchSize: 1, seqLength: 512, weightDtype: 'bf16', lora: { r: 16, targets }, recompute: true };
       const estimate = estimateTrainingMemory(model.config, shape, ctx.device.limits, 2 ** 40);
       expect(estimate.totalBytes).toBe(trainer.gpuBytes);
+    } finally {
+      trainer.destroy();
+      model.destroy();
+    }
+  });
+
+  it('plans Phi-4-mini-instruct LoRA (r = 16 on attention and MLP, B·T = 512, recompute) with int4 frozen weights under 4 GB, and that plan is what the trainer allocates (one layer of the published config, live)', async () => {
+    // Issue 19 item 3. The int4 projections are decoded in the matrix products; the vocabulary tables stay
+    // bf16, as in QLoRA, so the 200,064-token embedding (1.2 GB) is most of what remains.
+    const published = JSON.parse(await readFile(fixturePath('configs/Phi-4-mini-instruct.config.json'), 'utf8')) as Record<string, unknown>;
+    const targets: LoraTarget[] = ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'];
+    const int4 = { group: 64, symmetric: false } as const;
+    const shape: TrainingShape = { batchSize: 1, seqLength: 512, weightDtype: 'int4', int4, lora: { r: 16, targets }, recompute: true };
+    const whole = estimateTrainingMemory(parseModelConfig(published), shape, ctx.device.limits, 2 ** 40);
+    expect(whole.totalBytes).toBeLessThan(4e9);
+    const bf16 = estimateTrainingMemory(parseModelConfig(published), { ...shape, weightDtype: 'bf16' }, ctx.device.limits, 2 ** 40);
+    expect(bf16.totalBytes).toBeGreaterThan(7e9);
+
+    const model = await randomGpuModel(ctx, { ...published, num_hidden_layers: 1, vocab_size: 256 }, 'bf16', 5, { dtype: 'int4', int4 });
+    const task = randomTask('a', 256, [512, 300], 6);
+    const recipe = parseRecipe({ model: { source: 'random', dtype: 'int4', group_size: 64 }, tasks: [{ name: 'a', source: { file: 'a.jsonl' }, format: 'text' }], lora: { r: 16, alpha: 32, targets }, batch_size: 1, max_length: 512, recompute: true, steps: 1 });
+    const trainer = await Trainer.create(ctx, model, [task], recipe, { runId: 'phi-4-mini int4 memory' });
+    try {
+      expect(estimateTrainingMemory(model.config, shape, ctx.device.limits, 2 ** 40).totalBytes).toBe(trainer.gpuBytes);
     } finally {
       trainer.destroy();
       model.destroy();
