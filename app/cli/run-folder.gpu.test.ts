@@ -111,6 +111,34 @@ describe('cocktail train keeps what a run folder holds', { timeout: 600_000 }, (
     expect(await readdir(join(out, 'adapter'))).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   });
 
+  it('a run whose process died mid-way (SIGKILL after its step-2 checkpoint) resumes with --resume past the stale lock, and trains the steps left as an uninterrupted run does', async () => {
+    const recipePath = await writeRecipe('crashed', { steps: 6 });
+    const whole = await train(['--recipe', recipePath, '--out', join(dir, 'uninterrupted-run')]);
+    expect(whole.code).toBe(0);
+
+    const out = join(dir, 'crashed-run');
+    const victim = spawn(process.execPath, [BIN, 'train', '--recipe', recipePath, '--out', out, '--json'], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const died = new Promise<NodeJS.Signals | null>((done) => victim.on('exit', (_, signal) => done(signal)));
+    const second = join(out, 'state', 'checkpoints', 'crashed%400000000002.item');
+    while (!existsSync(second) && victim.exitCode === null) await new Promise((wait) => setTimeout(wait, 20));
+    victim.kill('SIGKILL');
+    expect(await died).toBe('SIGKILL');
+    expect(existsSync(join(out, LOCK_FILE))).toBe(true);
+    const storage = await openFileStorage(join(out, 'state'));
+    const kept = (await listCheckpoints(storage, 'crashed')).map((item) => (item.meta as { step: number }).step);
+    expect(kept.length).toBeGreaterThan(0);
+    expect(Math.max(...kept)).toBeLessThan(6);
+
+    const resumed = await train(['--recipe', recipePath, '--out', out, '--resume']);
+    expect(resumed.code).toBe(0);
+    const steps = resumed.events.filter((e) => e.event === 'step');
+    expect(steps.map((e) => e.step)).toEqual(Array.from({ length: 6 - Math.max(...kept) }, (_, i) => Math.max(...kept) + 1 + i));
+    const uninterrupted = new Map(whole.events.filter((e) => e.event === 'step').map((e) => [e.step, e.loss]));
+    for (const step of steps) expect(step.loss).toBe(uninterrupted.get(step.step));
+    expect(await readFile(join(out, 'adapter', 'adapter_model.safetensors'))).toEqual(await readFile(join(dir, 'uninterrupted-run', 'adapter', 'adapter_model.safetensors')));
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+  });
+
   it('nonfinite: stop keeps the last good step’s adapter and checkpoint; a run whose every step was skipped fails with a summary', async () => {
     // A starting adapter with huge (finite) B on q and k: attention scores overflow, so every step is non-finite.
     const start = initLoraAdapter(config, { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'k_proj'], rslora: false }, 9);
