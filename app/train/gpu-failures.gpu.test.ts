@@ -248,7 +248,7 @@ describe('GPU errors stop a run visibly and keep its last checkpoint (Dawn)', { 
       tasks: [{ name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, metric: 'loss', max_examples: 16 }],
       lora: { r: 2, alpha: 4, targets: ['q_proj'] },
       batch_size: 2,
-      max_length: 32,
+      max_length: 128,
       steps: 3,
       eval_every: 1000,
       checkpoint_every: 1000,
