@@ -11,27 +11,30 @@ import { parseOptions } from './args.ts';
 import { readRecipe, recipeEnvironment } from './recipe-env.ts';
 
 export const EXPERIMENT_USAGE =
-  'cocktail experiment --recipe R --design single,all,leave-one-out,pairs,incremental,greedy --targets a,b [--order x,y,z] [--seeds N] [--budget steps|target-examples] --out DIR [--resume] [--json]';
+  'cocktail experiment --recipe R --design single,all,leave-one-out,pairs,incremental,greedy,custom --targets a,b [--order x,y,z] [--sets a+b,a+c] [--seeds N] [--budget steps|target-examples] --out DIR [--resume] [--json]';
 
 const list = (value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
 
 /** The experiment the arguments describe; every problem is refused here, before anything loads. */
-export function experimentSpecOf(recipe: ExperimentSpec['recipe'], options: { design?: string; targets?: string; order?: string; seeds?: number; budget?: string }): ExperimentSpec {
+export function experimentSpecOf(recipe: ExperimentSpec['recipe'], options: { design?: string; targets?: string; order?: string; seeds?: number; budget?: string; sets?: string }): ExperimentSpec {
   const designs = list(options.design);
   for (const design of designs) {
-    if (!(DESIGNS as readonly string[]).includes(design)) throw new CocktailError('BAD_ARGUMENT', `--design "${design}" is not one of ${DESIGNS.filter((d) => d !== 'custom').join(', ')}`);
+    if (!(DESIGNS as readonly string[]).includes(design)) throw new CocktailError('BAD_ARGUMENT', `--design "${design}" is not one of ${DESIGNS.join(', ')}`);
   }
-  if (designs.includes('custom')) throw new CocktailError('BAD_ARGUMENT', '--design custom needs task sets, which the studio or the experiment API take; the CLI runs the other designs');
+  // --sets a+b,a+c: the custom design's task sets, each a +-joined list of tasks.
+  const custom = list(options.sets).map((set) => set.split('+').map((task) => task.trim()).filter(Boolean));
+  if (designs.includes('custom') && custom.length === 0) throw new CocktailError('BAD_ARGUMENT', '--design custom needs its task sets: --sets a+b,a+c (each set joins task names with +)');
+  if (!designs.includes('custom') && custom.length > 0) throw new CocktailError('BAD_ARGUMENT', '--sets gives the custom design its task sets: add custom to --design');
   const budget = options.budget ?? 'steps';
   if (budget !== 'steps' && budget !== 'target-examples') throw new CocktailError('BAD_ARGUMENT', `--budget must be "steps" or "target-examples", got "${budget}"`);
   const order = list(options.order);
-  const spec: ExperimentSpec = { recipe, targets: list(options.targets), designs: designs as DesignName[], seeds: options.seeds ?? DEFAULT_SEEDS, budget: budget as BudgetRule, ...(order.length > 0 ? { order } : {}) };
+  const spec: ExperimentSpec = { recipe, targets: list(options.targets), designs: designs as DesignName[], seeds: options.seeds ?? DEFAULT_SEEDS, budget: budget as BudgetRule, ...(order.length > 0 ? { order } : {}), ...(custom.length > 0 ? { custom } : {}) };
   validateExperiment(spec);
   return spec;
 }
 
 export async function experimentCommand(args: string[]): Promise<number> {
-  const options = parseOptions('experiment', args, { recipe: 'string', design: 'string', targets: 'string', order: 'string', seeds: 'integer', budget: 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe', 'design', 'targets', 'out']);
+  const options = parseOptions('experiment', args, { recipe: 'string', design: 'string', targets: 'string', order: 'string', sets: 'string', seeds: 'integer', budget: 'string', out: 'string', resume: 'flag', json: 'flag' }, ['recipe', 'design', 'targets', 'out']);
   const { recipe, recipeDir } = await readRecipe(options.recipe!);
   const spec = experimentSpecOf(recipe, options);
   const out = resolve(options.out!);
