@@ -18,6 +18,8 @@ export interface ExperimentForm {
   budget: BudgetRule;
   /** Incremental order, comma-separated task names; empty: the recipe's order. */
   order: string;
+  /** The custom design's task sets, comma-separated, each set's tasks joined with + ("a+b, a+c"). */
+  custom: string;
 }
 
 export interface ExperimentState {
@@ -57,7 +59,19 @@ export function experimentSpecOf(recipe: unknown, form: ExperimentForm): Experim
     .split(',')
     .map((name) => name.trim())
     .filter(Boolean);
-  const spec: ExperimentSpec = { recipe: parseRecipe(recipe, 'the studio’s recipe'), targets: form.targets, designs: form.designs, seeds: form.seeds, budget: form.budget, ...(order.length > 0 ? { order } : {}) };
+  const custom = form.custom
+    .split(',')
+    .map((set) => set.split('+').map((name) => name.trim()).filter(Boolean))
+    .filter((set) => set.length > 0);
+  const spec: ExperimentSpec = {
+    recipe: parseRecipe(recipe, 'the studio’s recipe'),
+    targets: form.targets,
+    designs: form.designs,
+    seeds: form.seeds,
+    budget: form.budget,
+    ...(order.length > 0 ? { order } : {}),
+    ...(form.designs.includes('custom') ? { custom } : {}),
+  };
   validateExperiment(spec);
   return spec;
 }
@@ -134,7 +148,7 @@ export const createExperimentSlice: StateCreator<AppState, [], [], ExperimentSli
   };
 
   return {
-    experiment: { status: 'idle', form: { targets: [], designs: ['single', 'all'], seeds: DEFAULT_SEEDS, budget: 'steps', order: '' } },
+    experiment: { status: 'idle', form: { targets: [], designs: ['single', 'all'], seeds: DEFAULT_SEEDS, budget: 'steps', order: '', custom: '' } },
 
     setExperimentForm(change) {
       update({ form: { ...get().experiment.form, ...change } });
@@ -184,7 +198,7 @@ export const createExperimentSlice: StateCreator<AppState, [], [], ExperimentSli
           request,
           report: snapshot.report,
           status: snapshot.status === 'completed' ? 'completed' : 'paused',
-          form: { targets: request.targets, designs: request.designs, seeds: request.seeds, budget: request.budget, order: (request.order ?? []).join(', ') },
+          form: { targets: request.targets, designs: request.designs, seeds: request.seeds, budget: request.budget, order: (request.order ?? []).join(', '), custom: (request.custom ?? []).map((set) => set.join('+')).join(', ') },
         });
       } catch (error) {
         update({ error: toErrorReport(error) });

@@ -86,7 +86,7 @@ export function ExperimentsPage() {
         </fieldset>
         <fieldset disabled={locked}>
           <legend>Design</legend>
-          {DESIGNS.filter((design) => design !== 'custom').map((design) => (
+          {DESIGNS.map((design) => (
             <label key={design} className="checkbox">
               <input type="checkbox" checked={form.designs.includes(design)} onChange={() => set({ designs: toggle(form.designs, design) })} /> {design} <small className="muted">({DESIGN_HELP[design]})</small>
             </label>
@@ -107,6 +107,11 @@ export function ExperimentsPage() {
           {form.designs.includes('incremental') && (
             <Field label="Incremental order" hint="Task names, comma-separated; empty: the recipe’s order.">
               {(props) => <input {...props} disabled={locked} value={form.order} onChange={(event) => set({ order: event.target.value })} />}
+            </Field>
+          )}
+          {form.designs.includes('custom') && (
+            <Field label="Custom task sets" hint="Sets separated by commas, a set’s tasks joined with +: “fpb+tweets, fpb+alpaca”.">
+              {(props) => <input {...props} disabled={locked} value={form.custom} placeholder="fpb+tweets, fpb+alpaca" onChange={(event) => set({ custom: event.target.value })} />}
             </Field>
           )}
         </div>
