@@ -35,7 +35,7 @@ test.describe('Content-Security-Policy', () => {
     const violations = await watchViolations(page);
     await page.goto('/#/model');
     const meta = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
-    expect(meta).toContain("script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval';");
+    expect(meta).toContain("script-src 'self' 'wasm-unsafe-eval';");
     expect(meta).toContain("connect-src 'self' https://huggingface.co");
     // The worker's own response carries the policy, with what a <meta> cannot say.
     const workerPolicy = (await page.request.get(engineWorkerPath())).headers()['content-security-policy'];

@@ -1,8 +1,8 @@
 /**
  * The studio's Content-Security-Policy. Scripts and workers come only from the studio's own origin,
  * plus WebAssembly compilation ('wasm-unsafe-eval'), which ONNX Runtime's wasm backend needs for
- * "Verify engine", and code generation ('unsafe-eval'), which Ajv's schema validators need; no inline
- * script runs. Connections go only to the studio's origin and
+ * "Verify engine"; no inline script runs and no code is built from strings (the recipe's validator is
+ * compiled ahead of time: app/train/recipe-validator-code.ts). Connections go only to the studio's origin and
  * the Hub endpoints the build allows: the Hugging Face Hub (huggingface.co, whose downloads redirect to
  * its CDN hosts under huggingface.co and hf.co) and a mirror on this machine (loopback, any port).
  * Another endpoint (a company mirror) is added at build time with COCKTAIL_HUB_ENDPOINTS. Styles may
@@ -36,9 +36,7 @@ export function contentSecurityPolicy(extraHubEndpoints: readonly string[] = [],
   const hubs = [...new Set([...DEFAULT_HUB_SOURCES, ...extraHubEndpoints.map(hubSource)])];
   const directives: [string, ...string[]][] = [
     ['default-src', "'self'"],
-    // 'unsafe-eval': Ajv compiles the recipe schema's validator with new Function (precompiling it
-    // with Ajv's standalone code would let this go). Still no inline script and no other origin.
-    ['script-src', "'self'", "'wasm-unsafe-eval'", "'unsafe-eval'"],
+    ['script-src', "'self'", "'wasm-unsafe-eval'"],
     ['worker-src', "'self'"],
     ['connect-src', "'self'", ...hubs],
     ['style-src', "'self'", "'unsafe-inline'"],

@@ -3,11 +3,13 @@
  * and loads it, the CLI runs it, a checkpoint records its hash. Validation reports every problem at
  * once, each with the JSON path of the field at fault.
  */
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import type { FileFormat, TextSplitting } from '../data/index.ts';
 import { CocktailError } from '../errors.ts';
 import type { LoraTarget } from '../model/config.ts';
 import schema from './recipe.schema.json';
+// Compiled ahead of time (recipe-validator-code.ts), so no validator is built with new Function at run time.
+import validateSchema from './recipe-validator.js';
 import { RECIPE_LIMITS, recipeSizeProblems } from './recipe-size.ts';
 
 export type TaskFormat = 'tokens' | 'instruction' | 'messages' | 'prompt_completion' | 'text' | 'classification' | 'qa';
@@ -106,9 +108,6 @@ export class RecipeError extends CocktailError {
     });
   }
 }
-
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validateSchema = ajv.compile(schema);
 
 export { schema as RECIPE_SCHEMA };
 
