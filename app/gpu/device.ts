@@ -43,6 +43,8 @@ export interface AcquireOptions {
   label?: string;
   /** What to tell a person when there is no WebGPU or no adapter; defaults to browser advice. */
   help?: string;
+  /** Wanted features not to ask for, as on an adapter that lacks them (tests of the routes that work without). */
+  withoutFeatures?: readonly GPUFeatureName[];
 }
 
 /**
@@ -57,7 +59,7 @@ export async function acquireGpu(gpu: GPU | undefined, options: AcquireOptions =
   if (!adapter) {
     throw new GpuError('NO_ADAPTER', `WebGPU is present but offered no adapter. ${help}`);
   }
-  const requiredFeatures = WANTED_FEATURES.filter((feature) => adapter.features.has(feature));
+  const requiredFeatures = WANTED_FEATURES.filter((feature) => adapter.features.has(feature) && !options.withoutFeatures?.includes(feature));
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice({

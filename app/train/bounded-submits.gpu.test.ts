@@ -122,6 +122,32 @@ describe('bounded submits', { timeout: 120_000 }, () => {
     for (const tensor of [ids, positions]) tensor.buffer.destroy();
   });
 
+  it('on an adapter without timestamp queries, sizes submits from the wall clock over the FLOPs, and a tiny budget still cuts at every layer with the same results', async () => {
+    const plain = await acquireTestGpu({ withoutFeatures: ['timestamp-query'] });
+    const other = await randomModel(plain, QWEN2_TINY, 'bf16', 12);
+    try {
+      expect(plain.device.features.has('timestamp-query')).toBe(false);
+      const run = async (budget: SubmitBudget) => {
+        const trainer = await Trainer.create(plain, other.gpu, tasks(), recipe, { runId: 'untimed', submitBudget: budget });
+        const step = await trainer.trainStep();
+        const outcome = { loss: step.loss, submits: trainer.submitsOfLastStep, source: trainer.throughput.source, value: trainer.throughput.value };
+        trainer.destroy();
+        return outcome;
+      };
+      const whole = await run({ seconds: Infinity, flopsPerSecond: 1e8 });
+      expect(whole.source).toBe('wall clock');
+      expect(whole.value).toBeGreaterThan(0);
+      expect(whole.value).not.toBe(1e8);
+      const cut = await run({ seconds: 1e-12 });
+      const L = other.config.numLayers;
+      expect([whole.submits, cut.submits]).toEqual([3, 2 * (2 * L + 2) + 1]);
+      expect(cut.loss).toBe(whole.loss);
+    } finally {
+      other.gpu.destroy();
+      plain.destroy();
+    }
+  });
+
   it('follows a slower measurement at once and a faster one gradually', () => {
     const estimate = new ThroughputEstimate(1e9);
     estimate.measured(1e9, 10);
