@@ -47,9 +47,13 @@ const spec = (lr?: number): ExperimentSpec => ({ recipe: recipe(lr), targets: ['
 const numbers = (records: readonly ArmSeedRecord[]) =>
   [...records].sort((a, b) => `${a.arm}/${a.seed}`.localeCompare(`${b.arm}/${b.seed}`)).map(({ arm, seed, steps, evaluations, tokens }) => ({ arm, seed, steps, evaluations, tokens }));
 
+/** The uninterrupted experiment the interrupted ones are compared with, run once for the file. */
+let straightRun: ReturnType<typeof runExperiment> | undefined;
+const uninterrupted = async () => (straightRun ??= openFileStorage(join(dir, 'straight')).then((storage) => runExperiment(spec(), 'straight', recipeEnvironment(dir, ctx, storage, true))));
+
 describe('resuming an experiment', { timeout: 600_000 }, () => {
   it('stopped mid-arm (paused, then cancelled) and resumed, gives the results of an uninterrupted experiment', async () => {
-    const straight = await runExperiment(spec(), 'straight', recipeEnvironment(dir, ctx, await openFileStorage(join(dir, 'straight')), true));
+    const straight = await uninterrupted();
     expect(straight.status).toBe('completed');
     expect(straight.records).toHaveLength(4);
 
@@ -82,6 +86,34 @@ describe('resuming an experiment', { timeout: 600_000 }, () => {
     expect(started).toEqual(['target+helper/4']);
     expect(numbers(resumed.records)).toEqual(numbers(straight.records));
     expect(resumed.results).toEqual(straight.results);
+  });
+
+  it('a device lost mid-arm stops the experiment with the reason; resumed on a new device, finished arms are not redone and the results are the uninterrupted ones', async () => {
+    const straight = await uninterrupted();
+    const storage = await openFileStorage(join(dir, 'lost'));
+    const lostGpu = await acquireTestGpu();
+    // Lost at step 3 of the second arm's first seed: that arm's periodic checkpoint at step 2 remains.
+    const lose: ExperimentEvents = {
+      onStep: (p) => {
+        if (p.arm === 'target+helper' && p.seed === 3 && p.step === 3) lostGpu.destroy();
+      },
+    };
+    await expect(runExperiment(spec(), 'z', recipeEnvironment(dir, lostGpu, storage, true), lose)).rejects.toMatchObject({
+      code: 'DEVICE_LOST',
+      message: expect.stringMatching(/^The GPU device was lost[\s\S]*Experiment "z" stopped with 2 arm runs finished; they are kept, and resuming continues/),
+    });
+
+    const freshGpu = await acquireTestGpu();
+    try {
+      const started: string[] = [];
+      const resumed = await runExperiment(spec(), 'z', recipeEnvironment(dir, freshGpu, storage, true), { onArmStart: (arm, seed) => started.push(`${arm}/${seed}`) }, { resume: true });
+      expect(resumed.status).toBe('completed');
+      expect(started).toEqual(['target+helper/3', 'target+helper/4']);
+      expect(numbers(resumed.records)).toEqual(numbers(straight.records));
+      expect(resumed.results).toEqual(straight.results);
+    } finally {
+      freshGpu.destroy();
+    }
   });
 
   it('refuses to resume a paused experiment with a changed recipe, and keeps its finished arms viewable', async () => {

@@ -13,6 +13,8 @@
  * reason cancels (finished arms and the last periodic checkpoint stay).
  */
 import { CocktailError } from '../errors.ts';
+import { GpuError } from '../gpu/errors.ts';
+import { deviceLoss } from '../gpu/scope.ts';
 import type { GpuLora } from '../model/lora-gpu.ts';
 import { EXPERIMENT_KEY_PREFIX, type Json, type Storage } from '../store/storage.ts';
 import { evaluationSample } from '../train/eval-sample.ts';
@@ -284,6 +286,12 @@ export async function runExperiment(spec: ExperimentSpec, id: string, env: RunEn
     }
     await saveManifest('completed');
     return { status: 'completed', results: computeResults(spec, records, greedy), records, timing: timingOf(records, prepareSeconds, started) };
+  } catch (error) {
+    // A lost device explains whatever failed after it (a readback aborted, a buffer gone): say that,
+    // and that resuming keeps every finished arm.
+    const failure = (await deviceLoss(ctx)) ?? error;
+    if (!(failure instanceof GpuError)) throw error;
+    throw new GpuError(failure.code, `${failure.message} Experiment "${id}" stopped with ${records.length} arm runs finished; they are kept, and resuming continues from the interrupted arm's last checkpoint.`, { ...failure.details, experiment: id, finishedRuns: records.length });
   } finally {
     evaluator?.destroy();
     model.gpu.destroy();
