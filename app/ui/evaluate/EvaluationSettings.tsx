@@ -1,5 +1,5 @@
 import { useStudio } from '../../state/store.ts';
-import type { Recipe } from '../../train/recipe.ts';
+import type { Recipe, RecipeProblem } from '../../train/recipe.ts';
 import { CheckboxField, NumberField, SelectField } from '../train/fields.tsx';
 
 /** How the recipe's evaluations sample and score: the same settings as the Train page's, where evaluating happens. */
@@ -10,6 +10,15 @@ export function EvaluationSettings() {
   return (
     <fieldset className="settings-group eval-settings">
       <legend>Evaluation sample and scoring</legend>
+      <EvaluationSampleFields recipe={recipe} set={set} problems={problems} />
+    </fieldset>
+  );
+}
+
+/** Which validation examples an evaluation scores and how it scores labels; on the Evaluate and Train pages. */
+export function EvaluationSampleFields({ recipe, set, problems }: { recipe: Recipe; set: (change: Partial<Recipe>) => void; problems: readonly RecipeProblem[] }) {
+  return (
+    <>
       <NumberField
         label="Evaluation examples"
         path="eval_examples"
@@ -33,6 +42,6 @@ export function EvaluationSettings() {
         problems={problems}
         hint="Classification: the sum favours label words of fewer tokens; per token (length-normalized) compares words of different lengths fairly."
       />
-    </fieldset>
+    </>
   );
 }

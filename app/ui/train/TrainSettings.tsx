@@ -2,6 +2,7 @@ import { loraTargetsOfArchitecture, type LoraTarget } from '../../model/config.t
 import { useStudio } from '../../state/store.ts';
 import { DEFAULT_RECIPE } from '../../studio/presets.ts';
 import type { Recipe } from '../../train/recipe.ts';
+import { EvaluationSampleFields } from '../evaluate/EvaluationSettings.tsx';
 import { CheckboxField, NumberField, problemsAt, SelectField } from './fields.tsx';
 
 const TARGET_PARTS: Record<LoraTarget, string> = {
@@ -178,20 +179,7 @@ export function TrainSettings({ disabled }: { disabled: boolean }) {
         <fieldset className="settings-group">
           <legend>Evaluation and checkpoints</legend>
           <NumberField label="Evaluate every (steps)" path="eval_every" integer min={1} value={recipe.eval_every} onChange={(eval_every) => top({ eval_every })} problems={problems} hint="Steps between evaluations on each task’s validation split; the run also ends with one." />
-          <NumberField label="Evaluation examples" path="eval_examples" integer min={1} value={recipe.eval_examples} onChange={(eval_examples) => top({ eval_examples })} problems={problems} hint="Validation examples per task in each evaluation: more is steadier and slower." />
-          <CheckboxField label="Whole validation split" path="eval_whole_split" checked={recipe.eval_whole_split} onChange={(eval_whole_split) => top({ eval_whole_split })} hint="Evaluate every validation example instead of a seeded, label-stratified sample." />
-          <SelectField
-            label="Label scoring"
-            path="eval_label_scoring"
-            value={recipe.eval_label_scoring}
-            options={[
-              { value: 'sum', label: 'Summed log-probability' },
-              { value: 'per_token', label: 'Log-probability per token' },
-            ]}
-            onChange={(eval_label_scoring) => top({ eval_label_scoring })}
-            problems={problems}
-            hint="Classification: per token (length-normalized) keeps label words of more tokens from losing for their length."
-          />
+          <EvaluationSampleFields recipe={recipe} set={top} problems={problems} />
           <NumberField label="Generated tokens per answer" path="eval_max_new_tokens" integer min={1} value={recipe.eval_max_new_tokens} onChange={(eval_max_new_tokens) => top({ eval_max_new_tokens })} problems={problems} hint="For metrics scored on generated text (ROUGE-L, exact and numeric match)." />
           <NumberField label="Checkpoint every (steps)" path="checkpoint_every" integer min={1} value={recipe.checkpoint_every} onChange={(checkpoint_every) => top({ checkpoint_every })} problems={problems} hint="A reload or a crash loses at most this many steps; resuming starts from the last checkpoint." />
           <NumberField label="Checkpoints kept" path="keep_checkpoints" integer min={1} value={recipe.keep_checkpoints} onChange={(keep_checkpoints) => top({ keep_checkpoints })} problems={problems} hint="The newest ones are kept; when the latest is damaged, resuming falls back to the one before." />
