@@ -1,10 +1,11 @@
 import type { TokenizedExample } from '../app/data/tokenize/types.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import type { DType } from '../app/gpu/dtype.ts';
-import { parseModelConfig, type ModelConfig } from '../app/model/config.ts';
+import { parseModelConfig, type LoraTarget, type ModelConfig } from '../app/model/config.ts';
 import { uploadModel, type GpuModel, type LoadOptions } from '../app/model/gpu-model.ts';
 import { randomModelTensors } from '../app/model/random-model.ts';
-import type { ReferenceWeights } from '../app/model/reference.ts';
+import { initLoraAdapter, loraScale, type LoraAdapter } from '../app/model/lora.ts';
+import type { ReferenceLora, ReferenceWeights } from '../app/model/reference.ts';
 import { writeSafetensors } from '../app/model/safetensors.ts';
 import type { ModelFiles } from '../app/model/source.ts';
 import { locateWeights, readWeightFloat64 } from '../app/model/weights.ts';
@@ -122,4 +123,16 @@ export function randomTask(name: string, vocabSize: number, lengths: readonly nu
     return { source: { row: i + 1 }, inputIds: ids, labels: Int32Array.from(ids, (id, t) => (t === 0 ? -100 : id)), turnIndex: new Int32Array(length).fill(-1), roles: [], truncatedTokens: 0 };
   });
   return { name, role: 'task', metric: 'loss', train: examples, validation: examples.slice(0, 2), validationPrompts: [], meanTokens: lengths.reduce((a, b) => a + b, 0) / lengths.length };
+}
+
+/**
+ * A rank-2 LoRA adapter (alpha 4) whose B is uniform in ±spread — PEFT starts B at zero, which would
+ * leave the adapter out of every number a test compares — and its Float64 copy for the reference.
+ */
+export function randomLora(config: ModelConfig, targets: LoraTarget[], seeds: { adapter: number; b: number }, spread: number): { adapter: LoraAdapter; float64: ReferenceLora } {
+  const adapter = initLoraAdapter(config, { r: 2, alpha: 4, dropout: 0, targets, rslora: false }, seeds.adapter);
+  const random = Random.fromSeed(seeds.b);
+  for (const pair of adapter.pairs.values()) random.fillUniform(pair.b, -spread, spread);
+  const pairs = new Map([...adapter.pairs].map(([key, pair]) => [key, { a: Float64Array.from(pair.a), b: Float64Array.from(pair.b) }]));
+  return { adapter, float64: { scale: loraScale(adapter.config), r: 2, pairs } };
 }

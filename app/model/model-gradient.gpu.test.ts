@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { graphStep, type GraphStep } from '../../test/graph-step.ts';
 import { finiteDifferenceGradient } from '../../test/numeric.ts';
-import { QWEN2_TINY, randomModel, randomTask, type RandomModel } from '../../test/random-model.ts';
+import { QWEN2_TINY, randomModel, randomTask, randomLora, type RandomModel } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { buildTrainingBatch, IGNORE_INDEX, type HostBatch } from '../train/batch.ts';
-import { Random } from '../util/random.ts';
 import type { LoraTarget } from './config.ts';
-import { initLoraAdapter, loraPairKey, loraScale, type LoraAdapter } from './lora.ts';
+import { loraPairKey, type LoraAdapter } from './lora.ts';
 import { referenceLoss, type ReferenceLora } from './reference.ts';
 
 /**
@@ -28,10 +27,7 @@ beforeAll(async () => {
   ctx = await acquireTestGpu();
   model = await randomModel(ctx, QWEN2_TINY, 'bf16', 3);
   expect(model.config).toMatchObject({ numHeads: 4, numKvHeads: 2, qkvBias: true, tieWordEmbeddings: false });
-  adapter = initLoraAdapter(model.config, { r: 2, alpha: 4, dropout: 0, targets: TARGETS, rslora: false }, 5);
-  const random = Random.fromSeed(6);
-  for (const pair of adapter.pairs.values()) random.fillUniform(pair.b, -0.3, 0.3);
-  float64 = { scale: loraScale(adapter.config), r: 2, pairs: new Map([...adapter.pairs].map(([key, pair]) => [key, { a: Float64Array.from(pair.a), b: Float64Array.from(pair.b) }])) };
+  ({ adapter, float64 } = randomLora(model.config, TARGETS, { adapter: 5, b: 6 }, 0.3));
   const task = randomTask('t', model.config.vocabSize, [6, 9], 8);
   batch = buildTrainingBatch(task.train.map((example) => ({ task: 0, example })), 32, false);
   gpu = await graphStep(ctx, model.gpu, adapter, batch);

@@ -4,17 +4,16 @@ import { fixturePath } from '../../test/fixtures.ts';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { graphStep, type GraphStep } from '../../test/graph-step.ts';
 import { finiteDifferenceGradient } from '../../test/numeric.ts';
-import { randomModel, randomTask, type RandomModel } from '../../test/random-model.ts';
+import { randomModel, randomTask, randomLora, type RandomModel } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { exportPeftAdapter, importPeftAdapter } from '../train/peft.ts';
 import { buildTrainingBatch, IGNORE_INDEX, type HostBatch } from '../train/batch.ts';
 import { readSafetensorsHeader } from './safetensors.ts';
 import { relativeError } from '../util/numeric.ts';
-import { Random } from '../util/random.ts';
 import { parseModelConfig, type LoraTarget } from './config.ts';
 import { Generator } from './generate.ts';
 import { sequenceLogits } from './logits.ts';
-import { initLoraAdapter, loraPairKey, loraScale, type LoraAdapter } from './lora.ts';
+import { loraPairKey, type LoraAdapter } from './lora.ts';
 import { uploadLora } from './lora-gpu.ts';
 import { referenceLogits, referenceLoss, type ReferenceLora } from './reference.ts';
 
@@ -39,10 +38,7 @@ let float64: ReferenceLora;
 beforeAll(async () => {
   ctx = await acquireTestGpu();
   model = await randomModel(ctx, CUT, 'f32', 11, { initializerRange: 0.02 });
-  adapter = initLoraAdapter(model.config, { r: 2, alpha: 4, dropout: 0, targets: TARGETS, rslora: false }, 12);
-  const random = Random.fromSeed(13);
-  for (const pair of adapter.pairs.values()) random.fillUniform(pair.b, -0.05, 0.05);
-  float64 = { scale: loraScale(adapter.config), r: 2, pairs: new Map([...adapter.pairs].map(([key, pair]) => [key, { a: Float64Array.from(pair.a), b: Float64Array.from(pair.b) }])) };
+  ({ adapter, float64 } = randomLora(model.config, TARGETS, { adapter: 12, b: 13 }, 0.05));
 }, 120_000);
 afterAll(() => {
   model?.gpu.destroy();
