@@ -35,7 +35,8 @@ export default defineConfig({
           // Node-only: the CLI spawns processes; model tests read fixture folders from disk (the studio's
           // end-to-end journey loads the same model in Chromium through the Hub layout). Training's
           // browser tests (app/train/*.browser.test.ts) use random-weight models and IndexedDB instead.
-          exclude: ['app/cli/**', 'app/model/**', 'app/train/**/*.gpu.test.ts', 'app/experiment/**'],
+          // The router's tests (app/route) load the fixture model from disk too.
+          exclude: ['app/cli/**', 'app/model/**', 'app/train/**/*.gpu.test.ts', 'app/experiment/**', 'app/route/**'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           fileParallelism: false,
@@ -54,7 +55,7 @@ export default defineConfig({
         // Every dependency the browser tests load, pre-bundled before the first test: one found later
         // (the engine worker's imports are not scanned) makes Vite re-bundle and reload the page, which
         // kills a worker in the middle of its test. '#onnxruntime' resolves to onnxruntime-web/wasm here.
-        optimizeDeps: { include: ['@huggingface/jinja', '@huggingface/tokenizers', 'ajv', 'fflate', 'hyparquet', 'idb', 'onnxruntime-web/wasm'] },
+        optimizeDeps: { include: ['@huggingface/jinja', '@huggingface/tokenizers', 'fast-deep-equal', 'fflate', 'hyparquet', 'idb', 'onnxruntime-web/wasm'] },
       },
     ],
   },

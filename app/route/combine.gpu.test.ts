@@ -3,7 +3,7 @@ import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { loraLinearReference } from '../gpu/reference/lora_linear.ts';
-import { LORA_TARGETS, type LoraTarget, type ModelConfig } from '../model/config.ts';
+import { loraTargetsOf, type LoraTarget, type ModelConfig } from '../model/config.ts';
 import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
 import { sequenceLogits } from '../model/logits.ts';
 import { initLoraAdapter, loraScale, type LoraAdapter } from '../model/lora.ts';
@@ -27,7 +27,9 @@ afterAll(() => {
   ctx?.destroy();
 });
 
-const ALL = Object.keys(LORA_TARGETS) as LoraTarget[];
+
+/** Every projection the model has (the fixture is a Llama: the seven unfused ones). */
+const all = (config: ModelConfig): LoraTarget[] => [...loraTargetsOf(config)];
 
 function trainedLooking(config: ModelConfig, r: number, alpha: number, targets: LoraTarget[], seed: number, rslora = false): LoraAdapter {
   const adapter = initLoraAdapter(config, { r, alpha, dropout: 0, targets, rslora }, seed);
@@ -40,9 +42,9 @@ describe('top-k soft mixing as one rank-k·r adapter', () => {
   it('gives, at every projection, the weighted sum of the experts’ outputs (Float64), across ranks, scales and target sets', () => {
     const config = model.config;
     const experts = [
-      { adapter: trainedLooking(config, 4, 8, ALL, 1), weight: 0.5 },
+      { adapter: trainedLooking(config, 4, 8, all(config), 1), weight: 0.5 },
       { adapter: trainedLooking(config, 2, 16, ['q_proj', 'v_proj'], 2, true), weight: 0.3 },
-      { adapter: trainedLooking(config, 4, 4, ALL, 3), weight: 0.2 },
+      { adapter: trainedLooking(config, 4, 4, all(config), 3), weight: 0.2 },
     ];
     const combined = combineAdapters(experts, config.numLayers);
     expect(combined.config).toMatchObject({ r: 10, alpha: 10, rslora: false });
@@ -68,8 +70,8 @@ describe('top-k soft mixing as one rank-k·r adapter', () => {
 
   it('runs through the fused LoRA kernel as it is: the real model’s logits with the mixture match the Float64 reference', async () => {
     const experts = [
-      { adapter: trainedLooking(model.config, 4, 8, ALL, 4), weight: 0.7 },
-      { adapter: trainedLooking(model.config, 4, 8, ALL, 5), weight: 0.3 },
+      { adapter: trainedLooking(model.config, 4, 8, all(model.config), 4), weight: 0.7 },
+      { adapter: trainedLooking(model.config, 4, 8, all(model.config), 5), weight: 0.3 },
     ];
     const combined = combineAdapters(experts, model.config.numLayers);
     const prompt = [1, 319, 459, 355, 260, 275, 429];
