@@ -4,7 +4,7 @@
  * the tensor named before anything reaches the GPU.
  */
 import { CocktailError } from '../errors.ts';
-import { MAX_HEAD_DIM } from '../gpu/ops/attention.ts';
+import { MAX_HEAD_DIM } from '../gpu/ops/attention-limits.ts';
 
 export const SUPPORTED_ARCHITECTURES = ['LlamaForCausalLM', 'Qwen2ForCausalLM', 'MistralForCausalLM', 'Qwen3ForCausalLM', 'Phi3ForCausalLM', 'Gemma3ForCausalLM'] as const;
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];

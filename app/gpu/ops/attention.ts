@@ -2,13 +2,13 @@ import shaderCode from '../../../shaders/attention.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { createTensor, type GpuTensor } from '../tensor.ts';
+import { MAX_HEAD_DIM } from './attention-limits.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'attention';
 
-/** Per-thread vectors (a query, a key, accumulators) are private arrays of this size in the shader. */
-export const MAX_HEAD_DIM = 128;
+export { MAX_HEAD_DIM };
 /** The WebGPU default maxComputeWorkgroupStorageSize: the tiles fit it, so they run on every adapter. */
 export const WORKGROUP_MEMORY_BUDGET = 16384;
 /** Invocations per workgroup of the tiled passes: one per query row (fwd, dq) or per key (dkdv). */
