@@ -112,7 +112,7 @@ async function benchTraining(gpu: GpuContext, shape: Shape & { why: string }, re
     encodeCrossEntropy(
       gpu,
       encoder,
-      { x: graph.final, w: model.lmHead, labels: loss.labels },
+      { x: graph.final, w: model.lmHead, labels: loss.labels, softcap: model.config.finalLogitSoftcapping },
       { stats: loss.stats, rowLoss: loss.rowLoss, ...(backward ? { backward: { dx: graph.dFinal!, gradScale: 1 / labelCount } } : {}) },
       loss.scratch,
     );

@@ -7,6 +7,8 @@
 //   dlogits[r, v] = (softmax[r, v] − [v = label[row]]) · grad_scale   for labelled rows, 0 otherwise;
 //                   written over the logits in the scratch
 //   dX[row, :]   += Σ_v dlogits[r, v] · W[v, :]                      ACCUMULATES: the caller clears dX
+//   With SOFTCAP = cap > 0 (Gemma's final_logit_softcapping), softmax_xent first caps each logit:
+//   l ← cap·tanh(l / cap), and dlogits gains the chain factor 1 − tanh²(l / cap) of the raw logit.
 //   stats        += (Σ_row row_loss, #rows with 0 <= label < V, #labels neither −100 nor in [0, V))
 //                   ACCUMULATES over micro-batches: a step's loss is stats[0] / stats[1]
 //
@@ -26,6 +28,8 @@
 //                   shard's vocab, 4-wide along V. dispatch (ceil(C / 32), ceil(rows / 32)).
 // then once for all BT rows:
 //   reduce_stats    Workgroup 256, a single one: sums row_loss and counts labels into stats. dispatch (1).
+// after lm_head_logits with GATHER, when SOFTCAP > 0:
+//   softcap_logits  Workgroup 256, one logit each, in place over the caller's [P, V]. dispatch (ceil(V / 256), P).
 // Bindings: 0 dims (uniform), 1 x, 2 W shard, 3 logits (scratch [rows, V], or [P, V] with GATHER),
 //           4 labels, 5 row_loss, 6 dX, 7 stats, 8 rows_idx.
 
@@ -43,6 +47,7 @@ struct Dims {
 override W_DTYPE: u32 = 0u;   // 0 f32, 1 bf16, 2 f16
 override GATHER: bool = false;
 override BACKWARD: bool = true;
+override SOFTCAP: f32 = 0.0;  // final-logit soft-cap; 0: logits are used as they are
 
 const IGNORE_INDEX: i32 = -100;
 const WG: u32 = 256u;
@@ -90,6 +95,20 @@ fn source_row(r: u32) -> u32 {
     return min(u32(max(rows_idx[r], 0)), dims.BT - 1u);
   }
   return dims.row0 + r;
+}
+
+// tanh(l / cap) of a raw logit. tanh saturates to ±1 in f32 past |20|; clamping there keeps an
+// exp-based tanh from overflowing into NaN.
+fn cap_tanh(l: f32) -> f32 {
+  return tanh(clamp(l / SOFTCAP, -20.0, 20.0));
+}
+
+// The logit the loss and sampling see: cap·tanh(l / cap) with SOFTCAP, else l.
+fn capped(l: f32) -> f32 {
+  if (SOFTCAP > 0.0) {
+    return SOFTCAP * cap_tanh(l);
+  }
+  return l;
 }
 
 fn is_labelled(label: i32) -> bool {
@@ -161,13 +180,13 @@ fn softmax_xent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let label = labels[row];
   let labelled = is_labelled(label);
   // Read before any thread overwrites the row with dlogits (the storageBarrier below orders the two).
-  let target_logit = logits[base + u32(clamp(label, 0, i32(V) - 1))];
+  let target_logit = capped(logits[base + u32(clamp(label, 0, i32(V) - 1))]);
 
   // Online softmax: one pass keeps a running max and the sum of exp(l − max), rescaled when the max grows.
   var m = LOWEST;
   var s = 0.0;
   for (var v = t; v < V; v += WG) {
-    let l = logits[base + v];
+    let l = capped(logits[base + v]);
     if (l > m) {
       s = s * exp(m - l) + 1.0;
       m = l;
@@ -196,9 +215,15 @@ fn softmax_xent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     storageBarrier();
     let scale = select(0.0, dims.grad_scale, labelled);
     for (var v = t; v < V; v += WG) {
-      let p = exp(logits[base + v] - lse);
+      let raw = logits[base + v];
+      let p = exp(capped(raw) - lse);
       let onehot = select(0.0, 1.0, i32(v) == label);
-      logits[base + v] = (p - onehot) * scale;
+      var chain = 1.0;
+      if (SOFTCAP > 0.0) {
+        let th = cap_tanh(raw);
+        chain = 1.0 - th * th;
+      }
+      logits[base + v] = (p - onehot) * scale * chain;
     }
   }
 }
@@ -253,6 +278,16 @@ fn lm_head_dx(@builtin(global_invocation_id) gid: vec3<u32>) {
       dx[out_row + c] += acc[i][j];
     }
   }
+}
+
+@compute @workgroup_size(WG)
+fn softcap_logits(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let v = gid.x;
+  if (v >= dims.V || gid.y >= dims.rows) {
+    return;
+  }
+  let i = gid.y * dims.V + v;
+  logits[i] = capped(logits[i]);
 }
 
 @compute @workgroup_size(WG)

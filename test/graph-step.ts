@@ -36,7 +36,7 @@ export async function graphStep(ctx: GpuContext, model: GpuModel, adapter: LoraA
     const encoder = device.createCommandEncoder();
     graph.encodeForward(encoder, inputs, lora);
     encoder.clearBuffer(graph.dFinal!.buffer);
-    encodeCrossEntropy(ctx, encoder, { x: graph.final, w: model.lmHead, labels }, { stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / batch.labelCount } }, scratch);
+    encodeCrossEntropy(ctx, encoder, { x: graph.final, w: model.lmHead, labels, softcap: model.config.finalLogitSoftcapping }, { stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / batch.labelCount } }, scratch);
     graph.encodeBackward(encoder, inputs, lora);
     device.queue.submit([encoder.finish()]);
     const { lossSum, labelCount } = await readCrossEntropyStats(device, stats);

@@ -103,6 +103,11 @@ export interface ModelConfig {
   gemma: GemmaLayout | null;
   /** Qwen3's and Gemma 3's q_norm and k_norm: an RMSNorm over each head [D] after the projection, before RoPE. */
   qkNorm: boolean;
+  /**
+   * Gemma's final_logit_softcapping: the logits the loss, evaluation and generation see are cap·tanh(logit / cap)
+   * (Gemma3ForCausalLM.forward). Null when the config leaves it out or null, as the published Gemma 3 configs do.
+   */
+  finalLogitSoftcapping: number | null;
   bosTokenId: number | null;
   eosTokenIds: number[];
   /** Sliding-window attention (Mistral); null when every token sees the whole prefix. */
@@ -193,6 +198,7 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     mlpActivation: isGemma3 ? 'gelu_tanh' : 'silu',
     gemma: isGemma3 ? parseGemmaLayout(config, { hiddenSize, headDim, numLayers: integer('num_hidden_layers') }, fail) : null,
     qkNorm: isQwen3 || isGemma3,
+    finalLogitSoftcapping: isGemma3 ? finalLogitSoftcappingOf(config, fail) : null,
     bosTokenId: Number.isSafeInteger(config.bos_token_id) ? (config.bos_token_id as number) : null,
     eosTokenIds: tokenIds(config.eos_token_id),
     slidingWindow: slidingWindowOf(architecture, config.sliding_window, maxPositionEmbeddings),
@@ -213,15 +219,15 @@ function slidingWindowOf(architecture: string, window: unknown, maxPositionEmbed
 /**
  * Gemma3TextConfig's layer layout: layer_types, or else every sliding_window_pattern-th layer full
  * (layer i slides unless (i + 1) % pattern == 0); attention scaled by query_pre_attn_scalar^−½;
- * embeddings by √hidden_size. Soft-capping and bidirectional attention are refused by name.
+ * embeddings by √hidden_size. Attention-logit soft-capping (Gemma 2's) and bidirectional attention are refused by name.
  */
 function parseGemmaLayout(
   config: Record<string, unknown>,
   { hiddenSize, headDim, numLayers }: { hiddenSize: number; headDim: number; numLayers: number },
   fail: (problem: string, field?: string) => Error,
 ): GemmaLayout {
-  for (const field of ['final_logit_softcapping', 'attn_logit_softcapping']) {
-    if (config[field] !== undefined && config[field] !== null) throw fail(`"${field}": ${JSON.stringify(config[field])} is not supported (logit soft-capping is not implemented); the published Gemma 3 configs set it to null`, field);
+  if (config.attn_logit_softcapping !== undefined && config.attn_logit_softcapping !== null) {
+    throw fail(`"attn_logit_softcapping": ${JSON.stringify(config.attn_logit_softcapping)} is not supported (attention-logit soft-capping is not implemented); the published Gemma 3 configs set it to null`, 'attn_logit_softcapping');
   }
   if (config.use_bidirectional_attention === true) throw fail('"use_bidirectional_attention": true is not supported; this engine trains causal decoders', 'use_bidirectional_attention');
   let slidingLayers: boolean[];
@@ -241,6 +247,14 @@ function parseGemmaLayout(
   const localTheta = config.rope_local_base_freq ?? 10000;
   if (typeof localTheta !== 'number' || !(localTheta > 0)) throw fail(`"rope_local_base_freq" must be a positive number, got ${JSON.stringify(localTheta)}`, 'rope_local_base_freq');
   return { embeddingScale: Math.sqrt(hiddenSize), attentionScale: scalar ** -0.5, slidingLayers, ropeLocalTheta: localTheta };
+}
+
+/** Gemma's final_logit_softcapping: a positive cap, or null (absent) for none. */
+function finalLogitSoftcappingOf(config: Record<string, unknown>, fail: (problem: string, field?: string) => Error): number | null {
+  const cap = config.final_logit_softcapping;
+  if (cap === undefined || cap === null) return null;
+  if (typeof cap !== 'number' || !Number.isFinite(cap) || cap <= 0) throw fail(`"final_logit_softcapping" must be a positive number or null, got ${JSON.stringify(cap)}`, 'final_logit_softcapping');
+  return cap;
 }
 
 /** Keys of Phi-3 configs that change the model in ways this engine does not compute, refused by name. */

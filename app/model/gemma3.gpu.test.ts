@@ -66,7 +66,7 @@ describe('Gemma 3 configs', () => {
     expect(config.gemma!.slidingLayers.flatMap((sliding, i) => (sliding ? [] : [i]))).toEqual([5, 11, 17, 23]);
   });
 
-  it('refuses logit soft-capping and other activations by their keys, before any weight is read', () => {
+  it('refuses attention-logit soft-capping, a bad final cap and other activations by their keys, before any weight is read', () => {
     const field = (raw: object) => {
       try {
         parseModelConfig(raw);
@@ -75,7 +75,8 @@ describe('Gemma 3 configs', () => {
       }
       return undefined;
     };
-    expect(field({ ...CUT, final_logit_softcapping: 30 })).toBe('final_logit_softcapping');
+    expect(field({ ...CUT, final_logit_softcapping: -30 })).toBe('final_logit_softcapping');
+    expect(parseModelConfig({ ...CUT, final_logit_softcapping: 30 }).finalLogitSoftcapping).toBe(30);
     expect(field({ ...CUT, attn_logit_softcapping: 50 })).toBe('attn_logit_softcapping');
     expect(field({ ...CUT, hidden_activation: 'gelu' })).toBe('hidden_activation');
     expect(field({ ...CUT, layer_types: ['full_attention'] })).toBe('layer_types');

@@ -174,7 +174,7 @@ export class Generator {
           work = new TimedWork(this.ctx, label, this.throughput, this.options.submitBudget, measured);
           const stream = work.stream();
           forward(stream);
-          encodeSelectedLogits(this.ctx, stream.encoder, { x: hidden, w: this.model.lmHead, rows: row }, this.logits);
+          encodeSelectedLogits(this.ctx, stream.encoder, { x: hidden, w: this.model.lmHead, rows: row, softcap: this.model.config.finalLogitSoftcapping }, this.logits);
           if (temperature > 0) encodeSampleTopP(this.ctx, stream.encoder, this.logits, this.uniform, this.token, { temperature, topP: options.topP ?? 1 });
           else encodeArgmax(this.ctx, stream.encoder, this.logits, this.token);
           stream.add(2 * this.model.config.hiddenSize * this.model.config.vocabSize);

@@ -24,7 +24,7 @@ export async function sequenceLogits(ctx: GpuContext, model: GpuModel, ids: read
   try {
     const encoder = ctx.device.createCommandEncoder({ label: 'sequence logits' });
     graph.encodeForward(encoder, { ids: idsTensor, positions: positionsTensor, positionLimit: startPosition + T }, lora);
-    encodeSelectedLogits(ctx, encoder, { x: graph.final, w: model.lmHead, rows }, logits);
+    encodeSelectedLogits(ctx, encoder, { x: graph.final, w: model.lmHead, rows, softcap: model.config.finalLogitSoftcapping }, logits);
     ctx.device.queue.submit([encoder.finish()]);
     return await readTensor(ctx.device, logits);
   } finally {

@@ -6,6 +6,7 @@
 import type { LoraTarget, ModelConfig } from './config.ts';
 import { LORA_TARGETS } from './config.ts';
 import { loraPairKey } from './lora.ts';
+import { softcapReference } from '../gpu/reference/cross_entropy.ts';
 import { ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/reference/rope.ts';
 import { geluTanh } from '../gpu/reference/swiglu.ts';
 
@@ -27,13 +28,14 @@ export interface ReferenceLora {
 
 /**
  * Logits [T, V] for one sequence of token ids at positions startPosition .. startPosition + T − 1
- * (0 by default), with causal attention among them.
+ * (0 by default), with causal attention among them; soft-capped as Gemma3ForCausalLM caps them
+ * (cap·tanh(logits / cap)) when the config sets final_logit_softcapping.
  */
 export function referenceLogits(model: ReferenceWeights, ids: readonly number[], lora?: ReferenceLora, startPosition = 0): Float64Array {
   const { hiddenSize: C, vocabSize: V } = model.config;
   const final = referenceHiddenStates(model, ids, lora, startPosition).at(-1)!;
   const head = model.config.tieWordEmbeddings ? model.tensors.get('model.embed_tokens.weight')! : model.tensors.get('lm_head.weight')!;
-  return linear(final, ids.length, C, head, V);
+  return softcapReference(linear(final, ids.length, C, head, V), model.config.finalLogitSoftcapping);
 }
 
 /**

@@ -285,7 +285,7 @@ export class Evaluator {
           stream.encoder.clearBuffer(tensors.stats.buffer);
           const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
           this.graph.encodeForward(stream, batchTensors, lora);
-          encodeCrossEntropy(ctx, stream.encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
+          encodeCrossEntropy(ctx, stream.encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets, softcap: this.model.config.finalLogitSoftcapping }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
           stream.add(2 * this.shape.B * this.shape.T * this.model.config.hiddenSize * this.model.config.vocabSize);
           work.submitLast(stream);
         }),

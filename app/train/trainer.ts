@@ -333,7 +333,7 @@ export class Trainer {
       encodeCrossEntropy(
         ctx,
         stream.encoder,
-        { x: graph.final, w: this.model.lmHead, labels: inputs.targets },
+        { x: graph.final, w: this.model.lmHead, labels: inputs.targets, softcap: this.model.config.finalLogitSoftcapping },
         { stats: this.stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / labels } },
         lossScratch,
       );

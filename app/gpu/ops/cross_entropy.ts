@@ -24,6 +24,8 @@ export interface CrossEntropyInputs {
   w: GpuTensor | readonly GpuTensor[];
   /** Targets [BT] i32, IGNORE_INDEX for no loss. Label t is the target of position t: the caller shifts. */
   labels: GpuTensor;
+  /** Final-logit soft-cap (Gemma's final_logit_softcapping): the loss sees cap·tanh(logit / cap). Null or absent: none. */
+  softcap?: number | null;
 }
 
 export interface CrossEntropyOutputs {
@@ -102,6 +104,14 @@ function checkGridLimits(device: GPUDevice, shards: readonly Shard[], rows: numb
   if (backward) expectWorkgroups(OP, device, [Math.ceil(C / 32), Math.ceil(rows / 32)]);
 }
 
+function checkSoftcap(softcap: number | null | undefined): void {
+  if (softcap === undefined || softcap === null) return;
+  if (!Number.isFinite(softcap) || softcap <= 0) throw new ShapeError(`${OP}: softcap must be a positive finite number or null, got ${softcap}`, { op: OP, softcap });
+}
+
+/** The SOFTCAP override: 0 means no cap. */
+const softcapConstant = (softcap: number | null | undefined): number => softcap ?? 0;
+
 /** Checks every shape, dtype and limit; returns the dimensions. Throws before anything is encoded. */
 export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs, outputs: CrossEntropyOutputs, scratch: GpuTensor): CrossEntropyDims & { shards: Shard[] } {
   const { x, labels } = inputs;
@@ -115,6 +125,7 @@ export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs,
   expectShape(OP, outputs.rowLoss, [BT], 'BT');
   expectRank(OP, scratch, 2, 'chunk rows, V');
   expectShape(OP, scratch, [scratch.shape[0]!, V], 'chunk rows, V');
+  checkSoftcap(inputs.softcap);
   const { backward } = outputs;
   if (backward) {
     expectShape(OP, backward.dx, [BT, C], 'BT, C');
@@ -149,7 +160,7 @@ export function encodeCrossEntropy(
   const gradScale = backward?.gradScale ?? 0;
   const constants = { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 0, BACKWARD: backward ? 1 : 0 };
   const logitsPipeline = ctx.pipelines.get(OP, shaderCode, 'lm_head_logits', constants);
-  const softmaxPipeline = ctx.pipelines.get(OP, shaderCode, 'softmax_xent', constants);
+  const softmaxPipeline = ctx.pipelines.get(OP, shaderCode, 'softmax_xent', { ...constants, SOFTCAP: softcapConstant(inputs.softcap) });
   const dxPipeline = backward ? ctx.pipelines.get(OP, shaderCode, 'lm_head_dx', constants) : undefined;
   const reducePipeline = ctx.pipelines.get(OP, shaderCode, 'reduce_stats', constants);
   // softmax_xent and reduce_stats read neither v0 nor Vs: they share the first shard's uniform, so a
@@ -222,6 +233,8 @@ export interface SelectedLogitsInputs {
   w: GpuTensor | readonly GpuTensor[];
   /** Rows of x to project, [P] i32, each in [0, BT) (out-of-range indices are clamped into x). */
   rows: GpuTensor;
+  /** Final-logit soft-cap, as for encodeCrossEntropy: the logits written are cap·tanh(logit / cap). */
+  softcap?: number | null;
 }
 
 /** Checks the selected-logits call; returns P and the shards. Throws before anything is encoded. */
@@ -237,12 +250,17 @@ export function checkSelectedLogits(device: GPUDevice, inputs: SelectedLogitsInp
   const P = rows.shape[0]!;
   expectShape(OP, logits, [P, V], 'P, V');
   expectDType(OP, logits, ['f32']);
+  checkSoftcap(inputs.softcap);
   for (const tensor of [x, rows, logits, ...shards.map((s) => s.tensor)]) expectBindable(OP, device, tensor);
   for (const { Vs } of shards) expectWorkgroups(OP, device, [Math.ceil(Vs / 32), Math.ceil(P / 32)]);
+  if (inputs.softcap) expectWorkgroups(OP, device, [Math.ceil(V / 256), P]);
   return { P, shards };
 }
 
-/** Encodes logits[p, :] = x[rows[p], :]·Wᵀ into `logits` [P, V]: the last position of each sequence in generation, label words in scoring. */
+/**
+ * Encodes logits[p, :] = x[rows[p], :]·Wᵀ into `logits` [P, V] (soft-capped when `softcap` is set): the last
+ * position of each sequence in generation, label words in scoring.
+ */
 export function encodeSelectedLogits(ctx: GpuContext, encoder: GPUCommandEncoder, inputs: SelectedLogitsInputs, logits: GpuTensor): void {
   const { device } = ctx;
   const { P, shards } = checkSelectedLogits(device, inputs, logits);
@@ -264,6 +282,19 @@ export function encodeSelectedLogits(ctx: GpuContext, encoder: GPUCommandEncoder
       ]),
     );
     pass.dispatchWorkgroups(Math.ceil(shard.Vs / 32), Math.ceil(P / 32));
+  }
+  if (inputs.softcap) {
+    // After every shard's logits: the cap applies to the whole row in place.
+    const capPipeline = ctx.pipelines.get(OP, shaderCode, 'softcap_logits', { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 1, BACKWARD: 0, SOFTCAP: inputs.softcap });
+    pass.setPipeline(capPipeline);
+    pass.setBindGroup(
+      0,
+      bindGroup(device, capPipeline, [
+        [0, ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows: P, row0: 0, BT, C, V, v0: 0, Vs: V, gradScale: 0 }))],
+        [3, logits.buffer],
+      ]),
+    );
+    pass.dispatchWorkgroups(Math.ceil(V / 256), P);
   }
   pass.end();
 }
@@ -324,7 +355,7 @@ export function crossEntropy(
 }
 
 /** One-shot selected logits with indices known on the CPU, which are checked against BT first. */
-export function selectedLogits(ctx: GpuContext, x: GpuTensor, w: GpuTensor | readonly GpuTensor[], rows: readonly number[]): GpuTensor {
+export function selectedLogits(ctx: GpuContext, x: GpuTensor, w: GpuTensor | readonly GpuTensor[], rows: readonly number[], softcap?: number | null): GpuTensor {
   const BT = x.shape[0] ?? 0;
   const bad = rows.findIndex((row) => !Number.isInteger(row) || row < 0 || row >= BT);
   if (bad >= 0) throw new ShapeError(`${OP}: selected row ${rows[bad]} (at ${bad}) is outside [0, ${BT})`, { op: OP, row: rows[bad], BT });
@@ -334,7 +365,7 @@ export function selectedLogits(ctx: GpuContext, x: GpuTensor, w: GpuTensor | rea
   const logits = createTensor(ctx.device, 'selected logits', [rows.length, V], 'f32');
   try {
     const encoder = ctx.device.createCommandEncoder({ label: `${OP}:selected` });
-    encodeSelectedLogits(ctx, encoder, { x, w, rows: index }, logits);
+    encodeSelectedLogits(ctx, encoder, { x, w, rows: index, softcap }, logits);
     ctx.device.queue.submit([encoder.finish()]);
   } catch (error) {
     logits.buffer.destroy();

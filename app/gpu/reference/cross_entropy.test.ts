@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { finiteDifferenceGradient, relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import { crossEntropyReference, IGNORE_INDEX, logitsReference } from './cross_entropy.ts';
+import { crossEntropyReference, IGNORE_INDEX, logitsReference, softcapReference } from './cross_entropy.ts';
 
 function randomCase(BT: number, C: number, V: number, seed: number) {
   const random = Random.fromSeed(seed);
@@ -56,5 +56,31 @@ describe('cross_entropy reference', () => {
     const all = logitsReference(x, w, [0, 1, 2, 3], C, V);
     const picked = logitsReference(x, w, [3, 1], C, V);
     expect(Array.from(picked)).toEqual([...all.subarray(3 * V, 4 * V), ...all.subarray(V, 2 * V)]);
+  });
+});
+
+describe('cross_entropy reference with final-logit soft-capping', () => {
+  it('caps a known logit pair: loss = softplus(c₁ − c₀) with cᵢ = 2·tanh(lᵢ / 2)', () => {
+    // x = [1], W = [[6], [−4]]: raw logits 6 and −4, capped 2·tanh(3) and 2·tanh(−2); label 0.
+    const result = crossEntropyReference({ BT: 1, C: 1, V: 2, x: [1], w: [6, -4], labels: [0], gradScale: 1, softcap: 2 });
+    const [c0, c1] = [2 * Math.tanh(3), 2 * Math.tanh(-2)];
+    expect(result.lossSum).toBeCloseTo(Math.log(1 + Math.exp(c1 - c0)), 14);
+    expect(Array.from(softcapReference(Float64Array.of(6, -4, 0), 2))).toEqual([c0, c1, 0]);
+  });
+
+  it('matches central finite differences for dX with cap 2 on logits of magnitude ~5, where the cap matters', () => {
+    const { BT, C, V, x, w, labels } = randomCase(5, 6, 11, 5);
+    for (let i = 0; i < x.length; i++) x[i]! *= 4;
+    labels[2] = IGNORE_INDEX;
+    const raw = logitsReference(x, w, [0, 1, 3, 4], C, V);
+    const largest = raw.reduce((m, value) => Math.max(m, Math.abs(value)), 0);
+    expect(largest, 'logits reach past the cap').toBeGreaterThan(4);
+    const gradScale = 1 / 4;
+    const capped = crossEntropyReference({ BT, C, V, x, w, labels, gradScale, softcap: 2 });
+    const numeric = finiteDifferenceGradient(() => gradScale * crossEntropyReference({ BT, C, V, x, w, labels, gradScale, softcap: 2 }).lossSum, x);
+    expect(relativeError(capped.dx, numeric)).toBeLessThan(1e-7);
+    const uncapped = crossEntropyReference({ BT, C, V, x, w, labels, gradScale });
+    expect(relativeError(capped.dx, uncapped.dx), 'the cap changes the gradient').toBeGreaterThan(0.1);
+    expect(Math.abs(capped.lossSum - uncapped.lossSum) / uncapped.lossSum, 'the cap changes the loss').toBeGreaterThan(0.1);
   });
 });
