@@ -228,8 +228,25 @@ fn block_tn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
   var acc3 = vec4<f32>(0.0);
-  // One token at a time, every step-th one from `first`: a lane's tokens need not come in fours.
-  for (var m = first; m < M; m += step) {
+  // Every step-th token from `first`, four at a time: SwiftShader neither unrolls loops nor overlaps
+  // their iterations, so one token per iteration spent as much on the loop as on the 16 products.
+  let stride = 4u * step;
+  var m = first;
+  for (; m + 3u * step < M; m += stride) {
+    let g0 = lhs_at(m * N, g_cols);
+    let g1 = lhs_at((m + step) * N, g_cols);
+    let g2 = lhs_at((m + 2u * step) * N, g_cols);
+    let g3 = lhs_at((m + 3u * step) * N, g_cols);
+    let x0 = rhs_at(m * K, x_cols);
+    let x1 = rhs_at((m + step) * K, x_cols);
+    let x2 = rhs_at((m + 2u * step) * K, x_cols);
+    let x3 = rhs_at((m + 3u * step) * K, x_cols);
+    acc0 += g0.x * x0 + g1.x * x1 + g2.x * x2 + g3.x * x3;
+    acc1 += g0.y * x0 + g1.y * x1 + g2.y * x2 + g3.y * x3;
+    acc2 += g0.z * x0 + g1.z * x1 + g2.z * x2 + g3.z * x3;
+    acc3 += g0.w * x0 + g1.w * x1 + g2.w * x2 + g3.w * x3;
+  }
+  for (; m < M; m += step) {
     let g = lhs_at(m * N, g_cols);
     let xv = rhs_at(m * K, x_cols);
     acc0 += g.x * xv;
