@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../app/model/config.ts';
 import { FIXTURES } from '../test/fixtures.ts';
-import { gflopsOf, kernelProducts, kernelRow, kernelTable, median, operandShapes, productFlops, type KernelResults } from './kernel-products.ts';
+import { gflopsOf, kernelProducts, kernelRow, kernelTable, median, onVocabShard, operandShapes, productFlops, type KernelResults } from './kernel-products.ts';
 
 const path = `${FIXTURES}/configs/SmolLM2-135M.config.json`;
 const smol = parseModelConfig(JSON.parse(readFileSync(path, 'utf8')), path);
@@ -39,6 +39,17 @@ describe('bench:kernels products of a SmolLM2-135M LoRA step', () => {
 
   it('marks only the frozen weights of nt and nn as the model dtype', () => {
     for (const product of products) expect(product.frozenWeight).toBe(product.layout !== 'tn' && !product.kernel.startsWith('LoRA'));
+  });
+
+  it('measures the LM head on a vocabulary shard by name and shape, and leaves other products whole', () => {
+    const head = onVocabShard(byName.get('lm_head dY·W')!, 16);
+    // 49,152 / 16 = 3,072 words: 1/16 of the FLOPs, the same layout and operand dtypes.
+    expect(head).toEqual({ kernel: 'lm_head dY·W (vocab shard 1/16: 3072 of 49152 words)', layout: 'nn', shape: [2048, 3072, 576], frozenWeight: true });
+    expect(productFlops(head.shape) * 16).toBe(productFlops([2048, 49152, 576]));
+    expect(onVocabShard(byName.get('lm_head X·Wᵀ')!, 1)).toBe(byName.get('lm_head X·Wᵀ'));
+    expect(onVocabShard(byName.get('q/o_proj X·Wᵀ')!, 16)).toBe(byName.get('q/o_proj X·Wᵀ'));
+    expect(() => onVocabShard(byName.get('lm_head X·Wᵀ')!, 5)).toThrow(/49152 into 5 equal shards/);
+    expect(() => onVocabShard(byName.get('lm_head X·Wᵀ')!, 8192)).toThrow(/multiple of 4/);
   });
 
   it('names q_proj and o_proj apart when the heads do not span the hidden size', () => {

@@ -7,8 +7,10 @@
  *
  * Options: --tokens 512,2048  --runs N  --warmups N  --kernels auto|gpu|cpu  --wall (no timestamp
  * queries)  --only <text> (products whose name contains it)  --node  --out <file stem>.
- * On a CPU adapter (SwiftShader) the defaults are 1 timed run and no extra warm-up (the comparison call
- * is the warm-up), because the LM head alone at 2048 tokens is 116 GFLOP; elsewhere 10 runs after 3.
+ * On a CPU adapter (SwiftShader) the defaults are 1 timed run and no extra warm-up, and with timestamp
+ * queries that run is the comparison call itself (each contender runs a product once), and the LM head
+ * at 2,048 tokens or more is measured on 1/16 of the vocabulary (--lm-head-shards N; 1 runs it whole),
+ * because the whole head there is 116 GFLOP per product; elsewhere 10 runs after 3 warm-ups, whole.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -18,11 +20,14 @@ import { CocktailError } from '../app/errors.ts';
 import { parseModelConfig } from '../app/model/config.ts';
 import { openBenchPage } from './bench-page.ts';
 import type { KernelBenchDevice, KernelBenchRuns, KernelBenchSetup, KernelMeasurement } from './browser/kernels.ts';
-import { kernelProducts, kernelRow, kernelTable, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
+import { kernelProducts, kernelRow, kernelTable, onVocabShard, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CONFIG = resolve(ROOT, '../shared/fixtures/configs/SmolLM2-135M.config.json');
 const LORA_RANK = 16;
+/** On a CPU adapter: the LM head at this many tokens or more runs on a vocabulary shard (see onVocabShard). */
+const CPU_SHARDED_LM_HEAD_TOKENS = 2048;
+const CPU_LM_HEAD_SHARDS = 16;
 
 /** Runs the page's two functions in Chromium or, with --node, in this process on Dawn. */
 interface Bench {
@@ -70,26 +75,31 @@ function parseTokens(text: string): number[] {
 
 async function main(): Promise<void> {
   // argv: node, bin/run-ts.mjs, bench/kernels.ts, options…
-  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string', 'peak-tflops': 'number' });
+  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string', 'peak-tflops': 'number', 'lm-head-shards': 'integer' });
   const kernels = options.kernels ?? 'auto';
   if (kernels !== 'auto' && kernels !== 'gpu' && kernels !== 'cpu') throw new CocktailError('BAD_ARGUMENT', `--kernels ${kernels}: give auto, gpu or cpu`);
   const tokens = parseTokens(options.tokens ?? '512,2048');
   const peakTflops = options['peak-tflops'];
   if (peakTflops !== undefined && !(peakTflops > 0)) throw new CocktailError('BAD_ARGUMENT', `--peak-tflops ${peakTflops}: give the adapter's FP32 peak in TFLOP/s, e.g. 67 for an H100 SXM`);
   const config = parseModelConfig(JSON.parse(await readFile(CONFIG, 'utf8')), CONFIG);
-  // Cheapest first: a run stopped early (its file is rewritten after every product) has measured the most rows.
-  const products = tokens
+  const shardsOption = options['lm-head-shards'];
+  if (shardsOption !== undefined && !(shardsOption >= 1)) throw new CocktailError('BAD_ARGUMENT', `--lm-head-shards ${shardsOption}: give 1 (the whole vocabulary) or more`);
+  const wholeProducts = tokens
     .flatMap((t) => kernelProducts(config, t, LORA_RANK))
-    .filter((p) => !options.only || p.kernel.includes(options.only))
-    .sort((a, b) => productFlops(a.shape) - productFlops(b.shape));
-  if (products.length === 0) throw new CocktailError('BAD_ARGUMENT', `--only ${options.only}: no product's name contains it`);
+    .filter((p) => !options.only || p.kernel.includes(options.only));
+  if (wholeProducts.length === 0) throw new CocktailError('BAD_ARGUMENT', `--only ${options.only}: no product's name contains it`);
   const started = performance.now();
   const bench = options.node ? await nodeBench() : await chromiumBench();
   try {
     const device = await bench.setup({ kernels, wallClock: options.wall === true });
     const cpu = device.isFallbackAdapter || /swiftshader/i.test(device.adapter);
     const runs: KernelBenchRuns = { runs: options.runs ?? (cpu ? 1 : 10), warmups: options.warmups ?? (cpu ? 0 : 3) };
-    console.error(`${bench.browser}; ${device.adapter}; timing by ${device.timing}; ${products.length} products, ${runs.runs} timed run(s) each after ${runs.warmups} extra warm-up(s)`);
+    runs.timeComparison = cpu && device.timing === 'timestamp-query' && runs.runs === 1 && runs.warmups === 0;
+    const shards = (product: KernelProduct): number => shardsOption ?? (cpu && product.shape[0] >= CPU_SHARDED_LM_HEAD_TOKENS ? CPU_LM_HEAD_SHARDS : 1);
+    // Cheapest first: a run stopped early (its file is rewritten after every product) has measured the most rows.
+    const products = wholeProducts.map((p) => onVocabShard(p, shards(p))).sort((a, b) => productFlops(a.shape) - productFlops(b.shape));
+    const sharded = products.filter((p) => p.kernel.includes('vocab shard')).map((p) => `${p.kernel} at ${p.shape[0]} tokens`);
+    console.error(`${bench.browser}; ${device.adapter}; timing by ${device.timing}; ${products.length} products, ${runs.runs} timed run(s) each after ${runs.warmups} extra warm-up(s)${runs.timeComparison ? ', the timed run being the compared call' : ''}`);
     const rows: KernelRow[] = [];
     let largestDifference = 0;
     const stem = options.out ? resolve(options.out) : join(ROOT, 'bench/results/kernels');
@@ -109,6 +119,8 @@ async function main(): Promise<void> {
       notes: [
         cpu ? 'A CPU adapter (SwiftShader): compare ratios, not GFLOP/s.' : '',
         `B·T = ${tokens.join(', ')}; our frozen weights bf16, TF.js's the same values in f32 (it has no bf16).`,
+        runs.timeComparison ? 'Each contender ran each product once: the compared call is the timed run (timestamps bracket the pass, so compilation is outside it).' : '',
+        sharded.length > 0 ? `Measured on a vocabulary shard (the same product over fewer output columns; the row's N says how many): ${sharded.join('; ')}.` : '',
         rows.length < products.length ? `INCOMPLETE: ${rows.length} of ${products.length} products measured so far;` : 'The whole run took',
         `${((performance.now() - started) / 60_000).toFixed(1)} minutes.`,
       ].filter(Boolean).join(' '),

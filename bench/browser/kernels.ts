@@ -7,6 +7,9 @@
  * pipelines), then `warmups` more untimed calls, then `runs` rounds in which each runs once, timed by
  * timestamp queries when the device has them (TF.js through tf.time's kernelMs) and by the wall clock
  * from submit to onSubmittedWorkDone otherwise. Both write a fresh output (no accumulation).
+ * With `timeComparison` (a CPU adapter: one run there) the compared calls are also the timed ones, so
+ * each contender runs a product once; timestamps bracket the pass, so pipeline compilation (before the
+ * pass is encoded) is outside the time either way.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -39,6 +42,8 @@ export interface KernelBenchRuns {
   runs: number;
   /** Untimed calls of each after the comparison call, which is the first warm-up. */
   warmups: number;
+  /** Time the comparison calls themselves as the one run (needs timestamp queries, runs 1 and warmups 0). */
+  timeComparison?: boolean;
 }
 
 export interface KernelMeasurement {
@@ -128,31 +133,44 @@ export async function kernelBenchProduct(product: KernelProduct, setup: KernelBe
       await device.queue.onSubmittedWorkDone();
       return performance.now() - start;
     };
-    const theirs = async (timed: boolean): Promise<number> => {
+    const theirs = async (timed: boolean): Promise<{ ms: number; result: tf.Tensor }> => {
+      let result: tf.Tensor | undefined;
+      const multiply = (): void => {
+        result = tf.matMul(a, b, transposeA, transposeB);
+      };
       if (timed && timestamps) {
-        const { kernelMs } = await tf.time(() => tf.matMul(a, b, transposeA, transposeB).dispose());
+        const { kernelMs } = await tf.time(multiply);
         if (typeof kernelMs !== 'number') throw new Error(`TF.js gave no kernel time: ${JSON.stringify(kernelMs)}`);
-        return kernelMs;
+        return { ms: kernelMs, result: result! };
       }
       const start = performance.now();
-      tf.matMul(a, b, transposeA, transposeB).dispose();
+      multiply();
       await device.queue.onSubmittedWorkDone();
-      return performance.now() - start;
+      return { ms: performance.now() - start, result: result! };
     };
-    await ours(false);
-    const expected = tf.matMul(a, b, transposeA, transposeB);
-    const difference = relativeError(await readTensor(device, out), await expected.data());
-    expected.dispose();
+    const timeDiscarding = async (timed: boolean): Promise<number> => {
+      const { ms, result } = await theirs(timed);
+      result.dispose();
+      return ms;
+    };
+    const comparedOnce = setup.timeComparison === true && timestamps;
+    if (setup.timeComparison && !(timestamps && setup.runs === 1 && setup.warmups === 0)) {
+      throw new Error('timing the comparison call needs timestamp queries, 1 run and no extra warm-up');
+    }
+    const oursFirst = await ours(comparedOnce);
+    const expected = await theirs(comparedOnce);
+    const difference = relativeError(await readTensor(device, out), await expected.result.data());
+    expected.result.dispose();
     if (!(difference < 1e-4)) throw new Error(`${product.kernel}: ours and TF.js disagree by ${difference} (relative)`);
+    const oursMs: number[] = comparedOnce ? [oursFirst] : [];
+    const tfjsMs: number[] = comparedOnce ? [expected.ms] : [];
     for (let i = 0; i < setup.warmups; i++) {
       await ours(false);
-      await theirs(false);
+      await timeDiscarding(false);
     }
-    const oursMs: number[] = [];
-    const tfjsMs: number[] = [];
-    for (let run = 0; run < setup.runs; run++) {
+    for (let run = oursMs.length; run < setup.runs; run++) {
       oursMs.push(await ours(true));
-      tfjsMs.push(await theirs(true));
+      tfjsMs.push(await timeDiscarding(true));
     }
     return { oursMs: median(oursMs), tfjsMs: median(tfjsMs), route: matmulRouteName(gpu, product.layout, product.shape, rhsDtype), difference };
   } finally {
