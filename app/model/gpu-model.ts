@@ -12,8 +12,9 @@ import { createQuantizedTensor, quantize } from '../gpu/quant.ts';
 import { guardGpu } from '../gpu/scope.ts';
 import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
 import { LORA_TARGETS, loraTargetsOf, type LoraTarget, type ModelConfig } from './config.ts';
+import { checkPrequantizedRequest, int4WordsFromPacked } from './prequantized.ts';
 import { checkModelQuantization, weightFormat, type Int4Options, type WeightFormat } from './quantization.ts';
-import { readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type ModelWeights, type WeightRef } from './weights.ts';
+import { readPackedProjection, readWeightFloat64, readWeightRangeBytes, readWeightRangeFloat32, type ModelWeights, type WeightRef } from './weights.ts';
 
 export interface GpuLayer {
   inputNorm: GpuTensor;
@@ -80,7 +81,7 @@ export async function uploadModel(ctx: GpuContext, config: ModelConfig, weights:
 }
 
 async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: ModelWeights, options: LoadOptions, tensors: GpuTensor[]): Promise<GpuModel> {
-  const total = weights.refs.size;
+  const total = weights.refs.size + (weights.prequantized?.packed.size ?? 0);
   let loaded = 0;
   const ref = (name: string): WeightRef => weights.refs.get(name)!;
   const track = (tensor: GpuTensor): GpuTensor => {
@@ -88,7 +89,12 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     options.onProgress?.(++loaded, total);
     return tensor;
   };
-  const format = weightFormat(STORED_DTYPE[weights.dtype], options.dtype, options.int4);
+  const { prequantized } = weights;
+  // A GPTQ/AWQ checkpoint's projections are int4 in its own groups, whatever the load asks (a mismatch is refused).
+  if (prequantized) checkPrequantizedRequest(prequantized.format, { ...(options.dtype ? { dtype: options.dtype } : {}), ...(options.int4 ? { group: options.int4.group } : {}) }, 'loading the model');
+  const format = prequantized
+    ? weightFormat(STORED_DTYPE[weights.dtype], 'int4', { group: prequantized.format.group, symmetric: prequantized.format.symmetric })
+    : weightFormat(STORED_DTYPE[weights.dtype], options.dtype, options.int4);
   checkModelQuantization(config, format.spec);
   const packed = async (name: string, dtype: DType, rows?: { start: number; count: number }): Promise<GpuTensor> => {
     const source = ref(name);
@@ -99,6 +105,12 @@ async function uploadWeights(ctx: GpuContext, config: ModelConfig, weights: Mode
     return track(createTensor(ctx.device, label, [count, columns], dtype, await weightData(source, dtype, start * columns, count * columns)));
   };
   const projection = async (name: string): Promise<GpuTensor> => {
+    const packedRef = prequantized?.packed.get(name);
+    if (packedRef && prequantized) {
+      const [rows, columns] = packedRef.shape;
+      const words = int4WordsFromPacked(name, prequantized.format, await readPackedProjection(packedRef), rows, columns);
+      return track(createQuantizedTensor(ctx.device, name, [rows, columns], format.spec!, words));
+    }
     if (!format.spec) return packed(name, format.dtype as DType);
     const source = ref(name);
     const [rows, columns] = source.shape as [number, number];

@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { CocktailError } from '../errors.ts';
 import { parseRecipe } from '../train/recipe.ts';
-import { checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape } from '../train/plan.ts';
+import { checkRecipePrequantized, checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape } from '../train/plan.ts';
 import { parseModelConfig } from './config.ts';
 import { estimateTrainingMemory, modelWeightBytes, type TrainingShape } from './memory.ts';
-import { checkModelQuantization, refusePrequantized, weightFormat } from './quantization.ts';
+import { prequantizedFormatOf } from './prequantized.ts';
+import { checkModelQuantization, weightFormat } from './quantization.ts';
 import { LLAMA_TINY } from '../../test/random-model.ts';
 import { randomModelTensors } from './random-model.ts';
 import { writeSafetensors } from './safetensors.ts';
@@ -100,13 +101,22 @@ describe('the recipe chooses int8 or int4', () => {
   });
 });
 
-describe('pre-quantized checkpoints are refused, saying what is supported', () => {
-  it('refuses a config.json with a GPTQ quantization_config before any weight is read, naming the key and the method', () => {
-    const raw = { ...LLAMA_TINY, quantization_config: { quant_method: 'gptq', bits: 4, group_size: 128, desc_act: false } };
-    const call = () => refusePrequantized(raw, 'TheBloke/Llama-GPTQ/config.json');
+describe('pre-quantized checkpoints: what is refused, saying what is supported', () => {
+  it('refuses a config.json with a bitsandbytes quantization_config before any weight is read, naming the key and the method', () => {
+    const raw = { ...LLAMA_TINY, quantization_config: { quant_method: 'bitsandbytes', load_in_4bit: true } };
+    const call = () => prequantizedFormatOf(raw, 'someone/Llama-bnb-4bit/config.json');
     expect(call).toThrow(CocktailError);
-    expect(call).toThrow(/TheBloke\/Llama-GPTQ\/config\.json: quantization_config says this is a pre-quantized gptq checkpoint; the engine loads F32, F16 and BF16 safetensors only.*model\.dtype "int4"/);
-    expect(() => refusePrequantized(LLAMA_TINY, 'config.json')).not.toThrow();
+    expect(call).toThrow(/someone\/Llama-bnb-4bit\/config\.json: quantization_config\.quant_method "bitsandbytes": this pre-quantized format is not supported; supported: "gptq", "awq" \(4-bit\).*model\.dtype "int4"/);
+    expect(prequantizedFormatOf(LLAMA_TINY, 'config.json')).toBeNull();
+  });
+
+  it('plans a GPTQ checkpoint only from a recipe that says int4 in its group size, before any download', () => {
+    const raw = { ...LLAMA_TINY, quantization_config: { quant_method: 'gptq', bits: 4, group_size: 128, desc_act: false } };
+    const recipe = (model: object) => parseRecipe({ model: { source: 'q', ...model }, tasks: [{ name: 'fpb', source: { file: 'fpb.txt' }, format: 'text' }], steps: 10 });
+    expect(() => checkRecipePrequantized(recipe({ dtype: 'int4', group_size: 128 }), raw, 'q/config.json')).not.toThrow();
+    expect(() => checkRecipePrequantized(recipe({}), raw, 'q/config.json')).toThrow(/q\/config\.json: a gptq int4 checkpoint \(group 128\) loads its projections as int4: set model\.dtype to "int4" and model\.group_size to 128/);
+    expect(() => checkRecipePrequantized(recipe({ dtype: 'int4' }), raw, 'q/config.json')).toThrow(/int4 group size 64 was asked of a gptq checkpoint quantized in groups of 128/);
+    expect(() => checkRecipePrequantized(recipe({}), LLAMA_TINY, 'q/config.json')).not.toThrow();
   });
 
   it('names a packed qweight tensor found where a projection weight should be', async () => {
@@ -116,6 +126,6 @@ describe('pre-quantized checkpoints are refused, saying what is supported', () =
     );
     const blob = writeSafetensors(tensors, { format: 'pt' });
     const files: ModelFiles = { label: 'gptq model', has: (path) => path === 'model.safetensors', open: async () => blob, list: () => ['model.safetensors'] };
-    await expect(locateWeights(files, config)).rejects.toThrow(/tensor "model\.layers\.0\.self_attn\.q_proj\.qweight" \(I32\) is a GPTQ\/AWQ packed weight; the engine loads F32, F16 and BF16 weights only/);
+    await expect(locateWeights(files, config)).rejects.toThrow(/tensor "model\.layers\.0\.self_attn\.q_proj\.qweight" \(I32\) is a GPTQ\/AWQ packed weight, but config\.json has no quantization_config saying how it is packed/);
   });
 });

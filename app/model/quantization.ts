@@ -85,21 +85,3 @@ export function describeQuantizationError(dtype: string, error: QuantizationErro
   const percent = (value: number) => `${(value * 100).toFixed(value < 0.01 ? 2 : 1)}%`;
   return `${dtype} changes the projections' outputs by ${percent(error.mean)} on average (worst ${percent(error.worst.relativeError)}: layer ${error.worst.layer} ${error.worst.target}) over ${error.rows} calibration rows`;
 }
-
-/**
- * Refuses a pre-quantized checkpoint (GPTQ, AWQ, bitsandbytes, ...: config.json has a
- * quantization_config), before its weights are downloaded: the engine loads F32, F16 and BF16
- * safetensors and quantizes them itself (docs/quantization.md says why GPTQ/AWQ are not mapped yet).
- */
-export function refusePrequantized(rawConfig: unknown, file: string): void {
-  const quantization = (rawConfig as { quantization_config?: unknown } | null)?.quantization_config;
-  if (quantization === undefined || quantization === null) return;
-  const method = (quantization as { quant_method?: unknown }).quant_method;
-  const name = typeof method === 'string' ? `${method} ` : '';
-  throw new CocktailError(
-    'MODEL_PREQUANTIZED',
-    `${file}: quantization_config says this is a pre-quantized ${name}checkpoint; the engine loads F32, F16 and BF16 safetensors only (GPTQ, AWQ and bitsandbytes weights are not supported). ` +
-      'Load the original 16-bit checkpoint with model.dtype "int4" (or "int8"): it is quantized on upload to about the same memory.',
-    { file, key: 'quantization_config', ...(typeof method === 'string' ? { quantMethod: method } : {}) },
-  );
-}

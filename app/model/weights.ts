@@ -6,6 +6,7 @@
 import { CocktailError } from '../errors.ts';
 import { bf16BitsToF32, f16BitsToF32 } from '../gpu/dtype.ts';
 import { expectedWeights, type ModelConfig } from './config.ts';
+import { checkPackable, packedShapes, type PackedProjection, type PrequantizedFormat } from './prequantized.ts';
 import { readSafetensorsHeader, readTensorBytes, type SafetensorsFile, type TensorEntry } from './safetensors.ts';
 import { locateFile, missingFile, readJsonFile, type ModelFiles } from './source.ts';
 
@@ -19,15 +20,26 @@ export interface WeightRef {
   entry: TensorEntry;
 }
 
+/** A GPTQ/AWQ projection's packed tensors (qweight, qzeros, scales and GPTQ's g_idx), found in the checkpoint. */
+export interface PackedWeightRef {
+  /** The projection's weight name (…q_proj.weight) and its [out, in] shape. */
+  name: string;
+  shape: [number, number];
+  parts: Partial<Record<'qweight' | 'qzeros' | 'scales' | 'g_idx', { file: SafetensorsFile; entry: TensorEntry }>>;
+}
+
 export interface ModelWeights {
   refs: Map<string, WeightRef>;
   /** The dtype most weights are stored in (what "bf16 model" means). */
   dtype: WeightDType;
+  /** A pre-quantized checkpoint's format and its packed projections by weight name (the others are in refs). */
+  prequantized?: { format: PrequantizedFormat; packed: Map<string, PackedWeightRef> };
 }
 
 const INDEX_FILE = 'model.safetensors.index.json';
 
-export async function locateWeights(files: ModelFiles, config: ModelConfig): Promise<ModelWeights> {
+/** With `prequantized` (config.json's quantization_config), projections may come as GPTQ/AWQ packed tensors. */
+export async function locateWeights(files: ModelFiles, config: ModelConfig, prequantized: PrequantizedFormat | null = null): Promise<ModelWeights> {
   const shards = await safetensorsFiles(files);
   const byName = new Map<string, { file: SafetensorsFile; entry: TensorEntry }>();
   for (const path of shards) {
@@ -36,14 +48,19 @@ export async function locateWeights(files: ModelFiles, config: ModelConfig): Pro
     for (const entry of file.tensors.values()) byName.set(entry.name, { file, entry });
   }
   const refs = new Map<string, WeightRef>();
+  const packedRefs = new Map<string, PackedWeightRef>();
   const fileList = shards.join(', ');
   for (const spec of expectedWeights(config)) {
     const found = byName.get(spec.name);
     const packed = spec.name.endsWith('.weight') ? byName.get(spec.name.replace(/\.weight$/, '.qweight')) : undefined;
+    if (!found && packed && prequantized) {
+      packedRefs.set(spec.name, packedWeightRef(spec.name, spec.shape as [number, number], prequantized, byName));
+      continue;
+    }
     if (!found && packed) {
       throw new CocktailError(
         'MODEL_PREQUANTIZED',
-        `${packed.file.fileName}: tensor "${packed.entry.name}" (${packed.entry.dtype}) is a GPTQ/AWQ packed weight; the engine loads F32, F16 and BF16 weights only. Load the 16-bit checkpoint with model.dtype "int4" instead: it is quantized on upload.`,
+        `${packed.file.fileName}: tensor "${packed.entry.name}" (${packed.entry.dtype}) is a GPTQ/AWQ packed weight, but config.json has no quantization_config saying how it is packed. Use the checkpoint's own config.json, or load the 16-bit checkpoint with model.dtype "int4": it is quantized on upload.`,
         { tensor: packed.entry.name, file: packed.file.fileName },
       );
     }
@@ -63,7 +80,48 @@ export async function locateWeights(files: ModelFiles, config: ModelConfig): Pro
     }
     refs.set(spec.name, { name: spec.name, shape: spec.shape, dtype: entry.dtype, file, entry });
   }
-  return { refs, dtype: dominantDtype([...refs.values()]) };
+  return { refs, dtype: dominantDtype([...refs.values()]), ...(prequantized ? { prequantized: { format: prequantized, packed: packedRefs } } : {}) };
+}
+
+const PACKED_DTYPES = { qweight: ['I32', 'U32'], qzeros: ['I32', 'U32'], scales: ['F16'], g_idx: ['I32'] } as const;
+
+/** The packed tensors of one projection, each checked for presence, dtype and shape against the format. */
+function packedWeightRef(name: string, shape: [number, number], format: PrequantizedFormat, byName: Map<string, { file: SafetensorsFile; entry: TensorEntry }>): PackedWeightRef {
+  const [N, K] = shape;
+  checkPackable(name, format, N, K);
+  const base = name.replace(/\.weight$/, '');
+  const parts: PackedWeightRef['parts'] = {};
+  for (const [part, expected] of Object.entries(packedShapes(format, N, K)) as [keyof typeof PACKED_DTYPES, number[] | undefined][]) {
+    const found = byName.get(`${base}.${part}`);
+    // GPTQ's g_idx is optional: without it the groups are the contiguous ones.
+    if (!expected || (!found && part === 'g_idx')) continue;
+    if (!found) throw new CocktailError('MODEL_WEIGHT_MISSING', `${format.method} projection "${base}" has no "${base}.${part}" tensor`, { tensor: `${base}.${part}` });
+    const { file, entry } = found;
+    if (!(PACKED_DTYPES[part] as readonly string[]).includes(entry.dtype)) {
+      throw new CocktailError('MODEL_WEIGHT_DTYPE', `${file.fileName}: tensor "${entry.name}" is ${entry.dtype}; ${format.method} stores it as ${PACKED_DTYPES[part].join(' or ')}`, { tensor: entry.name, file: file.fileName });
+    }
+    if (entry.shape.join(',') !== expected.join(',')) {
+      throw new CocktailError(
+        'MODEL_WEIGHT_SHAPE',
+        `${file.fileName}: tensor "${entry.name}" has shape [${entry.shape.join(', ')}] but ${format.method} int4 with group size ${format.group} of a [${N}, ${K}] projection implies [${expected.join(', ')}]`,
+        { tensor: entry.name, file: file.fileName },
+      );
+    }
+    parts[part] = found;
+  }
+  return { name, shape, parts };
+}
+
+/** A packed projection's tensors read from their files. */
+export async function readPackedProjection(ref: PackedWeightRef): Promise<PackedProjection> {
+  const read = async (part: keyof PackedWeightRef['parts']): Promise<ArrayBuffer | undefined> => {
+    const found = ref.parts[part];
+    if (!found) return undefined;
+    const bytes = await readTensorBytes(found.file, found.entry.name);
+    return bytes.slice().buffer;
+  };
+  const [qweight, qzeros, scales, gIdx] = await Promise.all([read('qweight'), read('qzeros'), read('scales'), read('g_idx')]);
+  return { qweight: new Uint32Array(qweight!), qzeros: new Uint32Array(qzeros!), scales: new Uint16Array(scales!), ...(gIdx ? { gIdx: new Int32Array(gIdx) } : {}) };
 }
 
 async function safetensorsFiles(files: ModelFiles): Promise<string[]> {

@@ -7,6 +7,7 @@ import { CocktailError } from '../errors.ts';
 import { isQuantized, type DType, type FrozenDType } from '../gpu/dtype.ts';
 import type { LoadOptions } from '../model/gpu-model.ts';
 import type { ModelConfig } from '../model/config.ts';
+import { checkPrequantizedRequest, prequantizedFormatOf } from '../model/prequantized.ts';
 import { checkModelQuantization, DEFAULT_INT4, weightFormat, type Int4Options } from '../model/quantization.ts';
 import { estimateTrainingMemory, formatMiB, type DeviceLimits, type MemoryEstimate, type TrainingShape } from '../model/memory.ts';
 import { DEFAULT_METRIC } from './prepare/metric.ts';
@@ -63,6 +64,21 @@ function weightShape(recipe: Recipe, storedDtype: DType): { weightDtype: FrozenD
 export function checkRecipeQuantization(recipe: Recipe, config: ModelConfig, storedDtype: DType): void {
   const { dtype } = recipe.model;
   if (dtype && isQuantized(dtype)) checkModelQuantization(config, weightFormat(storedDtype, dtype, recipeInt4(recipe)).spec);
+}
+
+/**
+ * Refuses, from config.json alone, a recipe whose model.dtype does not say what a pre-quantized (GPTQ/AWQ)
+ * checkpoint holds: "int4" with the checkpoint's group size, so the plan counts the weights the load
+ * will hold; and refuses an unsupported quantization_config by its key.
+ */
+export function checkRecipePrequantized(recipe: Recipe, rawConfig: unknown, file: string): void {
+  const format = prequantizedFormatOf(rawConfig, file);
+  if (!format) return;
+  const where = `${file}: a ${format.method} int4 checkpoint (group ${format.group})`;
+  if (recipe.model.dtype !== 'int4') {
+    throw new CocktailError('MODEL_PREQUANTIZED', `${where} loads its projections as int4: set model.dtype to "int4" and model.group_size to ${format.group}`, { path: 'model.dtype', method: format.method, group: format.group });
+  }
+  checkPrequantizedRequest(format, { dtype: 'int4', group: recipeInt4(recipe).group }, `${where}, recipe model.group_size`);
 }
 
 export function planRecipe(recipe: Recipe, config: ModelConfig, storedDtype: DType, limits: DeviceLimits, budgetBytes = Infinity): MemoryEstimate {

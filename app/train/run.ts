@@ -14,13 +14,12 @@ import { deviceLoss } from '../gpu/scope.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { loadModel } from '../model/load.ts';
 import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
-import { refusePrequantized } from '../model/quantization.ts';
 import type { ModelFiles } from '../model/source.ts';
 import type { Storage } from '../store/storage.ts';
 import type { RefusedCheckpoint } from './checkpoint.ts';
 import { Evaluator, type EvaluateOptions, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
-import { checkRecipeQuantization, planRecipe, recipeLoadOptions, refuseUnlessFits, storedDtypeOf } from './plan.ts';
+import { checkRecipePrequantized, checkRecipeQuantization, planRecipe, recipeLoadOptions, refuseUnlessFits, storedDtypeOf } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import { clampToContext } from './context-length.ts';
 import type { Recipe } from './recipe.ts';
@@ -154,7 +153,7 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
 async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<void> {
   if (!env.openModelConfig) return;
   const raw = await env.openModelConfig(recipe.model.source, recipe.model.revision);
-  refusePrequantized(raw, `${recipe.model.source}/config.json`);
+  checkRecipePrequantized(recipe, raw, `${recipe.model.source}/config.json`);
   const config = parseModelConfig(raw, `${recipe.model.source}/config.json`);
   const budget = env.memoryBudgetBytes ?? Infinity;
   // Planned at the length the run will use: max_length clamped to the model's context.

@@ -187,7 +187,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
       </div>
       <Field
         label="Frozen weights"
-        hint="How the base model's weights are kept on the GPU. int8 and int4 quantize the layers' projections when the model loads (QLoRA-style): the LoRA still trains in f32; the embedding and LM head stay 16-bit."
+        hint="How the base model's weights are kept on the GPU. int8 and int4 quantize the layers' projections when the model loads (QLoRA-style): the LoRA still trains in f32; the embedding and LM head stay 16-bit. Pre-quantized GPTQ (4-bit, without act-order) and AWQ (GEMM) checkpoints load as int4 in their own group size; other quantization_config methods are refused by name."
       >
         {(props) => (
           <select {...props} value={weights} onChange={(event) => setWeights(event.target.value)}>
