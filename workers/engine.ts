@@ -26,6 +26,7 @@ import { tokenViewInStudio } from './token-view.ts';
 import { evaluateInStudio, trainInStudio } from './train.ts';
 import { loadExperimentInStudio, runExperimentInStudio } from './experiment.ts';
 import { requireOnnxExport, verifyInStudio } from './verify.ts';
+import { evaluateRouterInStudio, generateRoutedInStudio, importRouterInStudio, trainRouterInStudio } from './router.ts';
 import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type HubSettings, type Request, type WorkerEvent } from './protocol.ts';
 
 interface HandlerContext<K extends CommandType> {
@@ -43,7 +44,7 @@ type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context:
  * Commands that allocate on the GPU or submit work to it: they run one at a time (gpu-queue.ts). The
  * others (files, tokenizer, plans from the adapter's limits, train.pause) never wait behind them.
  */
-const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify', 'model.quantError']);
+const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify', 'model.quantError', 'router.train', 'router.evaluate', 'router.generate']);
 
 /** Runs in progress by run id, so train.pause can reach them. */
 const runs = new Map<string, AbortController>();
@@ -144,6 +145,22 @@ const handlers: Handlers = {
     await session.release();
     return evaluateInStudio(request, await gpu(), await storage(), signal, progress);
   },
+  'router.train': async (request, { gpu, signal, progress, storage, session }) => {
+    await session.release(); // the router's features are computed on a model of its own
+    return trainRouterInStudio(request, await gpu(), await storage(), signal, progress);
+  },
+  'router.evaluate': async (request, { gpu, signal, progress, storage, session }) => {
+    await session.release();
+    return evaluateRouterInStudio(request, await gpu(), await storage(), signal, progress);
+  },
+  'router.generate': async (request, { gpu, signal, progress, storage, session }) => {
+    const ctx = await gpu();
+    const store = await storage();
+    return session.use(modelLabel(request), ctx, async () => loadModel(ctx, await openModelFiles(store, request, { ...hubOptions(request), signal })), (model) =>
+      generateRoutedInStudio(request, model, ctx, store, signal, progress),
+    );
+  },
+  'router.import': async (request, { storage }) => importRouterInStudio(request, await storage()),
 };
 
 function hubOptions({ hubEndpoint, hubToken }: HubSettings): Pick<OpenModelOptions, 'hubEndpoint' | 'hubToken'> {

@@ -9,6 +9,7 @@ import { CocktailError } from '../app/errors.ts';
 import type { GpuContext } from '../app/gpu/device.ts';
 import { Generator } from '../app/model/generate.ts';
 import type { LoadedModel } from '../app/model/load.ts';
+import type { GpuLora } from '../app/model/lora-gpu.ts';
 import type { TextTokenizer } from '../app/model/tokenizer.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { PLAIN_TEMPLATE_BY_FORMAT } from '../app/train/prepare.ts';
@@ -40,8 +41,25 @@ export async function generateInStudio(
   progress: (progress: Commands['model.generate']['progress']) => void,
 ): Promise<GenerateResponse> {
   checkSettings(request);
-  const prompt = promptIds(model.tokenizer, request.prompt);
   const lora = request.adapterKey ? await uploadStoredAdapter(ctx, storage, request.adapterKey, model.config) : undefined;
+  try {
+    return await generateWithLora(request, model, ctx, lora, signal, progress);
+  } finally {
+    lora?.destroy();
+  }
+}
+
+/** Generates for the request with an adapter already on the GPU (or none: the base model). */
+export async function generateWithLora(
+  request: GenerateRequest,
+  model: LoadedModel,
+  ctx: GpuContext,
+  lora: GpuLora | undefined,
+  signal: AbortSignal,
+  progress: (progress: Commands['model.generate']['progress']) => void,
+): Promise<GenerateResponse> {
+  checkSettings(request);
+  const prompt = promptIds(model.tokenizer, request.prompt);
   // The KV cache holds what this request can reach, not the model's whole context.
   const capacity = Math.min(model.config.maxPositionEmbeddings, prompt.length + request.maxNewTokens);
   let generator: Generator | undefined;
@@ -69,7 +87,6 @@ export async function generateInStudio(
     };
   } finally {
     generator?.destroy();
-    lora?.destroy();
   }
 }
 

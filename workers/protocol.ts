@@ -28,6 +28,9 @@ import type { BudgetRule, DesignName } from '../app/experiment/design.ts';
 import type { ExperimentReport } from '../app/experiment/export.ts';
 import type { ArmProgress } from '../app/experiment/runner.ts';
 import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
+import type { HeadEvaluation } from '../app/route/head.ts';
+import type { RouterEvaluation } from '../app/route/evaluate.ts';
+import type { RoutedPrompt } from '../app/route/router.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -109,7 +112,87 @@ export interface Commands {
   /** The data audit of a recipe's prepared tasks (app/audit); `terms` is the edited bias term list. */
   'audit.run': { payload: { recipe: unknown; terms?: string } & HubSettings; result: AuditReport; progress: AuditProgress };
   'export.recipe': { payload: ExportRecipeRequest & HubSettings; result: ExportRecipeResult; progress: TrainProgress };
+  /**
+   * Trains a router over library adapters on the recipe's tasks (app/route), routes the tasks' validation
+   * prompts for its confusion matrix, and keeps it in the "routers" store as a zipped bundle
+   * (docs/router-format.md) with a RouterRecord as its meta.
+   */
+  'router.train': { payload: RouterTrainRequest & HubSettings; result: RouterRecord; progress: RouterTrainProgress };
+  /** A stored router measured on its recipe's validation prompts (app/route/evaluate.ts); the result is kept in its record. */
+  'router.evaluate': { payload: { routerKey: string; sharedKey?: string } & HubSettings; result: RouterEvaluation; progress: TrainProgress };
+  /** Routes the prompt with a stored router and generates with the expert it chose (threshold and fallback applied). */
+  'router.generate': { payload: GenerateRequest & { routerKey: string }; result: RoutedGenerateResponse; progress: RoutedGenerateProgress };
+  /** Checks a router bundle (zip) and adds it to the library. */
+  'router.import': { payload: { name: string; file: Blob }; result: RouterRecord; progress: never };
 }
+
+/** What the Router page asks the engine to train. */
+export interface RouterTrainRequest {
+  name: string;
+  /** The recipe whose tasks teach the router (a run's own recipe); experts are named after its tasks. */
+  recipe: unknown;
+  /** One per routed task: the task's name and the library adapter that answers its prompts. */
+  experts: { name: string; adapterKey: string }[];
+  /** Who answers below the threshold: nobody (no threshold), the base model, or a library adapter ("shared"). */
+  fallback: null | 'base' | 'shared';
+  /** With fallback "shared": the library adapter (the run's shared cocktail adapter, say). */
+  sharedKey?: string;
+  /** "oversample" balances by repeating the smaller tasks' prompts; "unbalanced" exists for comparison. */
+  balance: 'balanced' | 'oversample' | 'unbalanced';
+  /** hidden_states index; default the middle layer. */
+  layer?: number;
+  pooling: 'mean' | 'last';
+  /** Units of a relu hidden layer; none for a linear head. */
+  hidden?: number;
+  temperature: number;
+  threshold: number;
+  maxSteps?: number;
+}
+
+export type RouterTrainProgress =
+  | { kind: 'stage'; stage: 'model' | 'data' | 'features' | 'head' | 'validate' | 'store'; detail?: string }
+  | { kind: 'prepare'; progress: PrepareProgress }
+  | { kind: 'eval'; evaluation: HeadEvaluation; maxSteps: number };
+
+/** What the "routers" store keeps per router (its meta; the bytes are the bundle, zipped). */
+export interface RouterRecord {
+  key: string;
+  name: string;
+  createdAt: number;
+  /** Expert names in the order of the head's outputs (the tasks they answer). */
+  experts: string[];
+  /** The library adapter each expert came from, in order (empty for an imported bundle). */
+  expertKeys: string[];
+  fallback: string | null;
+  sharedKey?: string;
+  baseModel: { name: string; revision: string | null };
+  layer: number;
+  pooling: 'mean' | 'last';
+  hidden: number | null;
+  temperature: number;
+  threshold: number;
+  topK: number;
+  balance?: RouterTrainRequest['balance'];
+  trainCounts?: number[];
+  heldOutCounts?: number[];
+  bestStep?: number;
+  heldOutAccuracy?: number;
+  stoppedEarly?: boolean;
+  /** The head's evaluations while it trained (for the charts). */
+  history: HeadEvaluation[];
+  /** The recipe's validation prompts routed: how many, the share routed to their own task's expert, and the confusion (task → expert → count). */
+  validation?: { prompts: number; accuracy: number | null; confusion: Record<string, Record<string, number>> };
+  /** The recipe it was trained on, which its evaluation reads (none for an imported bundle). */
+  recipe?: unknown;
+  /** The last evaluation (router.evaluate). */
+  evaluation?: RouterEvaluation;
+}
+
+export interface RoutedGenerateResponse extends GenerateResponse {
+  routing: RoutedPrompt;
+}
+
+export type RoutedGenerateProgress = { kind: 'routed'; routing: RoutedPrompt } | { kind: 'token'; id: number; text: string };
 
 export interface ExportRecipeRequest {
   recipe: unknown;
@@ -387,6 +470,10 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'experiment.run',
   'experiment.pause',
   'experiment.load',
+  'router.train',
+  'router.evaluate',
+  'router.generate',
+  'router.import',
 ];
 
 export function isCommandType(type: unknown): type is CommandType {

@@ -9,11 +9,18 @@ import { STORE_NAMES, checkKey, emptyUsage, type ItemInfo, type Json, type Stora
  * To change the schema, bump SCHEMA_VERSION and add a step to `migrate`; never edit a past step.
  */
 export const DATABASE_NAME = 'cocktail-studio';
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** The stores each schema version added (STORE_NAMES is the union of them all). */
+const STORES_ADDED_IN: Record<number, readonly StoreName[]> = {
+  1: ['models', 'datasets', 'runs', 'checkpoints', 'adapters'],
+  // Routers over task adapters (app/route): a library of their own, beside the adapters they route between.
+  2: ['routers'],
+};
 
 function migrate(db: IDBPDatabase, oldVersion: number): void {
-  if (oldVersion < 1) {
-    for (const name of STORE_NAMES) {
+  for (let version = oldVersion + 1; version <= SCHEMA_VERSION; version++) {
+    for (const name of STORES_ADDED_IN[version] ?? []) {
       db.createObjectStore(name, { keyPath: 'key' });
       db.createObjectStore(bytesStore(name));
     }

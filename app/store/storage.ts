@@ -6,7 +6,7 @@
  */
 import { CocktailError } from '../errors.ts';
 
-export const STORE_NAMES = ['models', 'datasets', 'runs', 'checkpoints', 'adapters'] as const;
+export const STORE_NAMES = ['models', 'datasets', 'runs', 'checkpoints', 'adapters', 'routers'] as const;
 export type StoreName = (typeof STORE_NAMES)[number];
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
