@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../workers/protocol.ts';
+import type { AdapterItem } from './library-items.ts';
+import { candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, headEtaSeconds, perTaskRuns, routerRequest } from './router-plan.ts';
+
+function run(change: Partial<RunRecord> = {}, layout = 'per_task'): RunRecord {
+  return {
+    runId: 'r1',
+    name: 'Per task',
+    recipe: { model: { source: 'org/tiny' }, lora: { layout }, tasks: [{ name: 'phrases' }, { name: 'tweets' }, { name: 'math' }] },
+    status: 'completed',
+    step: 3,
+    totalSteps: 3,
+    startedAt: 1,
+    updatedAt: 2,
+    evaluations: [],
+    adapterKeys: ['r1/phrases', 'r1/tweets'],
+    ...change,
+  };
+}
+
+const adapter = (key: string, baseModel?: string): AdapterItem => ({ key, name: key, bytes: 1, updatedAt: 1, ...(baseModel ? { baseModel } : {}) });
+
+describe('router plan', () => {
+  it('offers only per-task runs with at least two adapters', () => {
+    expect(perTaskRuns([run(), run({ runId: 'shared' }, 'shared'), run({ runId: 'one', adapterKeys: ['one/phrases'] })]).map((r) => r.runId)).toEqual(['r1']);
+  });
+
+  it("answers each task with the run's own adapter of that task, leaving tasks without one unrouted", () => {
+    expect(defaultExperts(run())).toEqual({ phrases: 'r1/phrases', tweets: 'r1/tweets' });
+  });
+
+  it('offers library adapters of the same base model, and those whose base is unknown', () => {
+    const offered = candidateAdapters(run(), [adapter('a', 'org/tiny'), adapter('b', 'org/other'), adapter('c')]);
+    expect(offered.map((item) => item.key)).toEqual(['a', 'c']);
+  });
+
+  it('builds the request from the chosen experts in the order of the tasks', () => {
+    const { request, problems } = routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: ' mine ', experts: { tweets: 'r1/tweets', phrases: 'r1/phrases', math: '' }, hidden: 16 }, run());
+    expect(problems).toEqual([]);
+    expect(request).toEqual({
+      name: 'mine',
+      recipe: run().recipe,
+      experts: [
+        { name: 'phrases', adapterKey: 'r1/phrases' },
+        { name: 'tweets', adapterKey: 'r1/tweets' },
+      ],
+      fallback: null,
+      balance: 'balanced',
+      pooling: 'mean',
+      hidden: 16,
+      temperature: 1,
+      threshold: 0,
+      maxSteps: 400,
+    });
+  });
+
+  it('refuses fewer than two experts, a threshold without a fallback, and a shared fallback without an adapter', () => {
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts: { phrases: 'r1/phrases' } }, run()).problems).toEqual([
+      'choose an adapter for at least two tasks: a router chooses between at least two experts (1 chosen)',
+    ]);
+    const experts = { phrases: 'r1/phrases', tweets: 'r1/tweets' };
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.6 }, run()).problems).toEqual([
+      'a confidence threshold needs a fallback (the base model or a shared adapter) to answer below it',
+    ]);
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.6, fallback: 'shared' }, run()).problems).toEqual(['choose the shared adapter that answers below the threshold']);
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, experts }, run()).problems).toEqual(['give the router a name']);
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts }, undefined).problems).toEqual(['choose a run whose tasks teach the router']);
+  });
+
+  it('sends the shared adapter only with the shared fallback', () => {
+    const experts = { phrases: 'r1/phrases', tweets: 'r1/tweets' };
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.5, fallback: 'shared', sharedKey: 'r0/shared' }, run()).request).toMatchObject({ fallback: 'shared', sharedKey: 'r0/shared', threshold: 0.5 });
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.5, fallback: 'base', sharedKey: 'r0/shared' }, run()).request).not.toHaveProperty('sharedKey');
+  });
+
+  it('estimates the time left from the pace between evaluations', () => {
+    expect(headEtaSeconds([{ step: 10, at: 0 }], 100)).toBeUndefined();
+    // 10 steps took 2 s: 0.2 s a step, 70 steps left.
+    expect(headEtaSeconds([{ step: 10, at: 1000 }, { step: 20, at: 2000 }, { step: 30, at: 3000 }], 100)).toBeCloseTo(70 * 0.1, 10);
+    expect(headEtaSeconds([{ step: 10, at: 0 }, { step: 20, at: 2000 }], 20)).toBe(0);
+  });
+
+  it('lays the confusion out with the experts first, a fallback that answered after them, and shares per task', () => {
+    const grid = confusionGrid({ phrases: { phrases: 3, tweets: 1 }, tweets: { tweets: 2, base: 2 } }, ['phrases', 'tweets']);
+    expect(grid.rows).toEqual(['phrases', 'tweets']);
+    expect(grid.columns).toEqual(['phrases', 'tweets', 'base']);
+    expect(grid.counts).toEqual([
+      [3, 1, 0],
+      [0, 2, 2],
+    ]);
+    expect(grid.shares).toEqual([
+      [0.75, 0.25, 0],
+      [0, 0.5, 0.5],
+    ]);
+  });
+});
