@@ -15,6 +15,7 @@ import { createLibrarySlice, type LibrarySlice } from './slices/library.ts';
 import { createModelSlice, type ModelSlice } from './slices/model.ts';
 import { createPlaygroundSlice, type PlaygroundSlice } from './slices/playground.ts';
 import { createRecipeSlice, type RecipeSlice } from './slices/recipe.ts';
+import { createRouterSlice, type RouterSlice } from './slices/router.ts';
 import { createStorageSlice, type StorageSlice } from './slices/storage.ts';
 import { createTasksSlice, type TasksSlice } from './slices/tasks.ts';
 import { createTrainSlice, type TrainSlice } from './slices/train.ts';
@@ -25,7 +26,7 @@ export interface EngineSlice {
   engine(): EngineBridge;
 }
 
-export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice & AuditSlice & ExperimentSlice;
+export type AppState = EngineSlice & GpuSlice & StorageSlice & RecipeSlice & ModelSlice & TasksSlice & TrainSlice & EvaluateSlice & PlaygroundSlice & LibrarySlice & AuditSlice & ExperimentSlice & RouterSlice;
 
 export const useStudio = create<AppState>()((...args) => {
   const [set, get] = args;
@@ -55,5 +56,6 @@ export const useStudio = create<AppState>()((...args) => {
     ...createLibrarySlice(...args),
     ...createAuditSlice(...args),
     ...createExperimentSlice(...args),
+    ...createRouterSlice(...args),
   };
 });

@@ -8,6 +8,7 @@ import { MixturePage } from './pages/MixturePage.tsx';
 import { ModelPage } from './pages/ModelPage.tsx';
 import { PlaygroundPage } from './pages/PlaygroundPage.tsx';
 import { RecipesPage } from './pages/RecipesPage.tsx';
+import { RouterPage } from './pages/RouterPage.tsx';
 import { StartPage } from './pages/StartPage.tsx';
 import { TasksPage } from './pages/TasksPage.tsx';
 import { TrainPage } from './pages/TrainPage.tsx';
@@ -21,6 +22,7 @@ const PAGE_COMPONENTS: Record<PageId, () => ReactElement> = {
   train: TrainPage,
   evaluate: EvaluatePage,
   experiments: ExperimentsPage,
+  router: RouterPage,
   playground: PlaygroundPage,
   library: LibraryPage,
   recipes: RecipesPage,

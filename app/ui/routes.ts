@@ -13,6 +13,7 @@ export const PAGES = [
   { id: 'train', label: 'Train' },
   { id: 'evaluate', label: 'Evaluate' },
   { id: 'experiments', label: 'Experiments' },
+  { id: 'router', label: 'Router' },
   { id: 'playground', label: 'Playground' },
   { id: 'library', label: 'Library' },
   { id: 'recipes', label: 'Recipes' },

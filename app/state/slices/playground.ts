@@ -1,5 +1,6 @@
 import type { StateCreator } from 'zustand';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
+import type { RoutedPrompt } from '../../route/router.ts';
 import type { CommandType, GenerateRequest, GenerateResponse } from '../../../workers/protocol.ts';
 import { createFrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
@@ -11,7 +12,7 @@ import { hubSettingsOf } from './model.ts';
  * other; each streams its text as the worker decodes it (batched per animation frame), and Stop
  * cancels the generation in flight and the one still waiting. The settings survive a reload.
  */
-export type PaneId = 'base' | 'adapter';
+export type PaneId = 'base' | 'adapter' | 'routed';
 export type ChatRole = 'system' | 'user' | 'assistant';
 
 export interface ChatMessage {
@@ -32,6 +33,8 @@ export interface PlaygroundSettings {
   adapterKey?: string;
   /** The left pane's adapter, to compare two adapters; undefined or '': the base model. */
   compareAdapterKey?: string;
+  /** The router of the "routed" column (a key of the "routers" store); undefined or '': no routed column. */
+  routerKey?: string;
 }
 
 export interface PaneState {
@@ -47,6 +50,8 @@ export interface PaneState {
   chatRendering?: GenerateResponse['chatRendering'];
   /** The GPU job the request waits behind (training, say) before it can load the model. */
   waitingBehind?: CommandType;
+  /** The routed column: the router's probabilities for the prompt and who answered. */
+  routing?: RoutedPrompt;
   error?: ErrorReport;
 }
 
@@ -61,9 +66,10 @@ export interface PlaygroundSlice {
   updatePlayground(change: Partial<PlaygroundSettings>): void;
   /**
    * Generates in both panes: the right one with `adapterKey` (none: it stays empty), the left one with
-   * `compareKey`, or the base model when there is none.
+   * `compareKey`, or the base model when there is none; then, with `routerKey`, the routed column with
+   * the expert that router chooses for the prompt.
    */
-  generateInPlayground(adapterKey: string | undefined, compareKey?: string): Promise<void>;
+  generateInPlayground(adapterKey: string | undefined, compareKey?: string, routerKey?: string): Promise<void>;
   stopPlayground(): void;
 }
 
@@ -104,7 +110,7 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
   const setPane = (pane: PaneId, change: (current: PaneState) => PaneState) =>
     set((state) => ({ playground: { ...state.playground, panes: { ...state.playground.panes, [pane]: change(state.playground.panes[pane]) } } }));
 
-  const generate = async (pane: PaneId, request: GenerateRequest, signal: AbortSignal) => {
+  const generate = async (pane: PaneId, request: GenerateRequest, signal: AbortSignal, routerKey?: string) => {
     setPane(pane, () => ({ status: 'generating', text: '', tokens: 0, ...(request.adapterKey ? { adapterKey: request.adapterKey } : {}) }));
     // The rate counts from the first token, so loading the model and reading the prompt do not drag it down.
     let firstTokenAt: number | undefined;
@@ -118,13 +124,16 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
       }),
     );
     try {
-      const result = await get()
-        .engine()
-        .request('model.generate', request, {
-          signal,
-          onProgress: (progress) => stream.push(progress.text),
-          onQueued: (behind) => setPane(pane, ({ waitingBehind: _waited, ...current }) => (behind ? { ...current, waitingBehind: behind } : current)),
-        });
+      const onQueued = (behind: CommandType | null) => setPane(pane, ({ waitingBehind: _waited, ...current }) => (behind ? { ...current, waitingBehind: behind } : current));
+      const result = routerKey
+        ? await get()
+            .engine()
+            .request('router.generate', { ...request, routerKey }, {
+              signal,
+              onProgress: (progress) => (progress.kind === 'routed' ? setPane(pane, (current) => ({ ...current, routing: progress.routing })) : stream.push(progress.text)),
+              onQueued,
+            })
+        : await get().engine().request('model.generate', request, { signal, onProgress: (progress) => stream.push(progress.text), onQueued });
       stream.flush();
       setPane(pane, ({ waitingBehind: _waited, ...current }) => ({
         ...current,
@@ -146,7 +155,7 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
   };
 
   return {
-    playground: { settings: loadSettings(), panes: { base: IDLE_PANE, adapter: IDLE_PANE }, running: false },
+    playground: { settings: loadSettings(), panes: { base: IDLE_PANE, adapter: IDLE_PANE, routed: IDLE_PANE }, running: false },
 
     updatePlayground(change) {
       const settings = { ...get().playground.settings, ...change };
@@ -154,7 +163,7 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
       set((state) => ({ playground: { ...state.playground, settings } }));
     },
 
-    async generateInPlayground(adapterKey, compareKey) {
+    async generateInPlayground(adapterKey, compareKey, routerKey) {
       if (get().playground.running) return;
       const controller = new AbortController();
       abort = controller;
@@ -174,14 +183,20 @@ export const createPlaygroundSlice: StateCreator<AppState, [], [], PlaygroundSli
         playground: {
           ...state.playground,
           running: true,
-          panes: { base: { ...IDLE_PANE, status: 'waiting', ...(compareKey ? { adapterKey: compareKey } : {}) }, adapter: adapterKey ? { ...IDLE_PANE, status: 'waiting', adapterKey } : IDLE_PANE },
+          panes: {
+            base: { ...IDLE_PANE, status: 'waiting', ...(compareKey ? { adapterKey: compareKey } : {}) },
+            adapter: adapterKey ? { ...IDLE_PANE, status: 'waiting', adapterKey } : IDLE_PANE,
+            routed: routerKey ? { ...IDLE_PANE, status: 'waiting' } : IDLE_PANE,
+          },
         },
       }));
       try {
         await generate('base', compareKey ? { ...request, adapterKey: compareKey } : request, controller.signal);
-        if (!adapterKey) return;
-        if (controller.signal.aborted) setPane('adapter', (current) => ({ ...current, status: 'stopped' }));
-        else await generate('adapter', { ...request, adapterKey }, controller.signal);
+        for (const [pane, wanted] of [['adapter', adapterKey], ['routed', routerKey]] as const) {
+          if (!wanted) continue;
+          if (controller.signal.aborted) setPane(pane, (current) => ({ ...current, status: 'stopped' }));
+          else await generate(pane, pane === 'adapter' ? { ...request, adapterKey: wanted } : request, controller.signal, pane === 'routed' ? wanted : undefined);
+        }
       } finally {
         if (abort === controller) abort = undefined;
         set((state) => ({ playground: { ...state.playground, running: false } }));

@@ -7,6 +7,7 @@ import { CompareRuns } from '../evaluate/CompareRuns.tsx';
 import { EvaluateModel } from '../evaluate/EvaluateModel.tsx';
 import { EvaluationProgress } from '../evaluate/EvaluationProgress.tsx';
 import { MetricsTable } from '../evaluate/MetricsTable.tsx';
+import { RouterEvaluationPanel } from '../evaluate/RouterEvaluationPanel.tsx';
 import { RunCurves } from '../evaluate/RunCurves.tsx';
 import { hrefFor, useRoute } from '../routes.ts';
 
@@ -98,6 +99,7 @@ export function EvaluatePage() {
           <CompareRuns sources={sources} />
         ))}
       <RunCurves />
+      <RouterEvaluationPanel />
     </div>
   );
 }

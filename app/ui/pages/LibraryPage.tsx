@@ -5,6 +5,7 @@ import { AdaptersSection } from '../library/AdaptersSection.tsx';
 import { DatasetsSection } from '../library/DatasetsSection.tsx';
 import { ImportRecipe } from '../library/ImportRecipe.tsx';
 import { ModelsSection } from '../library/ModelsSection.tsx';
+import { RoutersSection } from '../library/RoutersSection.tsx';
 import { RunsSection } from '../library/RunsSection.tsx';
 import { StoragePanel } from '../StoragePanel.tsx';
 
@@ -34,6 +35,7 @@ export function LibraryPage() {
       <ModelsSection />
       <DatasetsSection />
       <AdaptersSection />
+      <RoutersSection />
       <RunsSection />
       <ImportRecipe />
     </div>

@@ -5,6 +5,7 @@ import { Field } from '../components/Field.tsx';
 import { GenerationSettings } from '../playground/GenerationSettings.tsx';
 import { OutputPane } from '../playground/OutputPane.tsx';
 import { PromptInput } from '../playground/PromptInput.tsx';
+import { RoutingBars } from '../playground/RoutingBars.tsx';
 import { hrefFor, useRoute } from '../routes.ts';
 
 const NO_ADAPTER = '';
@@ -25,13 +26,18 @@ export function PlaygroundPage() {
   const modelLoaded = useStudio((state) => state.model.status === 'ready');
   const summary = useStudio((state) => state.model.summary);
 
+  const routers = useStudio((state) => state.routers.items);
+
   useEffect(() => {
     void useStudio.getState().refreshLibrary();
+    void useStudio.getState().refreshRouters();
   }, []);
 
   const known = (key: string | null | undefined) => (key && adapters.some((a) => a.key === key) ? key : undefined);
   const adapterKey = settings.adapterKey === NO_ADAPTER ? undefined : (known(settings.adapterKey) ?? known(linked) ?? latestRunAdapter(adapters, model.source)?.key);
   const compareKey = known(settings.compareAdapterKey);
+  const routerKey = settings.routerKey && routers.some((router) => router.key === settings.routerKey) ? settings.routerKey : undefined;
+  const router = routers.find((candidate) => candidate.key === routerKey);
   const modelLabel = model.source.startsWith('local/') ? model.source : `${model.source}@${model.revision}`;
   const summaryOfThisModel = summary && summary.source === model.source && summary.revision === model.revision ? summary : undefined;
   const noChatTemplate =
@@ -61,7 +67,7 @@ export function PlaygroundPage() {
           noValidate
           onSubmit={(event) => {
             event.preventDefault();
-            void useStudio.getState().generateInPlayground(adapterKey, compareKey);
+            void useStudio.getState().generateInPlayground(adapterKey, compareKey, routerKey);
           }}
         >
           <PromptInput settings={settings} disabled={running} />
@@ -87,6 +93,18 @@ export function PlaygroundPage() {
               </select>
             )}
           </Field>
+          <Field label="Router" hint={<>A third, “routed” column: the router picks the expert that answers this prompt (routers are trained on the <a href={hrefFor('router')}>Router page</a>).</>}>
+            {(props) => (
+              <select {...props} value={routerKey ?? ''} disabled={running} onChange={(event) => useStudio.getState().updatePlayground({ routerKey: event.target.value })}>
+                <option value="">No routed column</option>
+                {routers.map((candidate) => (
+                  <option key={candidate.key} value={candidate.key}>
+                    {candidate.name} ({candidate.experts.join(', ')}){candidate.baseModel.name !== model.source ? ` (for ${candidate.baseModel.name})` : ''}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
           <GenerationSettings settings={settings} disabled={running} />
           <div className="row">
             <button type="submit" disabled={running}>
@@ -98,7 +116,7 @@ export function PlaygroundPage() {
           </div>
         </form>
       </section>
-      <div className="playground-panes">
+      <div className={routerKey ? 'playground-panes with-routed' : 'playground-panes'}>
         <OutputPane
           id="base"
           title={panes.base.adapterKey ?? compareKey ? 'Left adapter' : 'Base model'}
@@ -112,6 +130,15 @@ export function PlaygroundPage() {
           pane={panes.adapter}
           empty={adapters.length === 0 ? 'No adapters in the library yet: train a run, or import one on the Library page.' : adapterKey ? undefined : 'Choose an adapter to compare with the base model.'}
         />
+        {routerKey && (
+          <OutputPane
+            id="routed"
+            title="Routed"
+            subtitle={`router ${router?.name ?? routerKey}: ${router?.experts.join(', ') ?? ''}`}
+            pane={panes.routed}
+            header={panes.routed.routing && <RoutingBars routing={panes.routed.routing} />}
+          />
+        )}
       </div>
     </div>
   );

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { PaneState } from '../../state/slices/playground.ts';
 import { describeBlank, visibleWhitespace } from '../../studio/visible-whitespace.ts';
 import { waitingFor } from '../../studio/gpu-jobs.ts';
@@ -50,11 +51,12 @@ function VisibleText({ text }: { text: string }) {
 }
 
 /** One model's answer, streaming in, with its speed, or the error that stopped it. */
-export function OutputPane({ id, title, subtitle, pane, empty }: { id: string; title: string; subtitle: string; pane: PaneState; empty?: string }) {
+export function OutputPane({ id, title, subtitle, pane, empty, header }: { id: string; title: string; subtitle: string; pane: PaneState; empty?: string; header?: ReactNode }) {
   return (
     <section className={`output-pane status-${pane.status}`} aria-labelledby={`${id}-title`} data-testid={`pane-${id}`}>
       <h3 id={`${id}-title`}>{title}</h3>
       <p className="muted pane-subtitle">{subtitle}</p>
+      {header}
       <div className="pane-text" aria-live="polite" aria-busy={pane.status === 'generating'} data-testid={`pane-${id}-text`}>
         {pane.text ? <VisibleText text={pane.text} /> : empty && pane.status === 'idle' ? <span className="muted">{empty}</span> : ''}
       </div>
