@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { unzipSync } from 'fflate';
+import { watchConsole } from './console.ts';
+import { FIXTURE_MODEL } from './hub.ts';
+import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test, TWEETS_FILE, TWEETS_TASK } from './studio.ts';
+
+/** Two fixture tasks with an adapter each (lora.layout per_task), a few steps: SwiftShader trains it in a minute or two. */
+const recipe = {
+  name: 'Router spec',
+  model: { source: FIXTURE_MODEL, revision: 'main' },
+  tasks: [PHRASES_TASK, TWEETS_TASK],
+  mixture: { strategy: 'uniform', per: 'batch' },
+  lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false, layout: 'per_task' },
+  optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 },
+  schedule: { kind: 'constant', warmup_steps: 0 },
+  batch_size: 2,
+  grad_accum: 1,
+  max_length: 96,
+  packing: false,
+  train_on_prompts: false,
+  steps: 2,
+  clip: 1,
+  nonfinite: 'skip',
+  recompute: false,
+  eval_every: 100,
+  eval_examples: 2,
+  eval_max_new_tokens: 2,
+  checkpoint_every: 100,
+  seed: 7,
+};
+
+test.describe('Router page', () => {
+  test('trains a router over a per-task run, shows its confusion matrix, keeps it in the Library across a reload, exports the bundle and routes a Playground prompt', async ({ page, hub: _hub }, testInfo) => {
+    test.setTimeout(480_000);
+    const errors = watchConsole(page);
+    await seedRecipe(page, recipe, 'always');
+    await importTaskFiles(page, [FPB_FILE, TWEETS_FILE]);
+
+    await page.goto('/#/train');
+    await page.getByRole('button', { name: 'Start', exact: true }).click();
+    await expect(page.getByRole('status').filter({ hasText: 'Router spec:' })).toContainText('Completed: 2 steps.', { timeout: 240_000 });
+
+    await page.goto('/#/router');
+    await expect(page.getByRole('heading', { name: 'Router', exact: true })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Train router' })).toBeDisabled();
+    await page.getByLabel('Run', { exact: true }).selectOption({ label: 'Router spec (phrases, tweets)' });
+    // The run's own per-task adapters answer their tasks.
+    await expect(page.getByLabel('Expert for phrases')).toHaveValue(/\/phrases$/);
+    await expect(page.getByLabel('Expert for tweets')).toHaveValue(/\/tweets$/);
+    await page.getByLabel('Router name').fill('Finance router');
+    await page.getByLabel('Most head steps').fill('60');
+    await page.getByRole('button', { name: 'Train router' }).click();
+    await expect(page.getByRole('figure', { name: 'Router loss' }).locator('.recharts-line')).toHaveCount(2, { timeout: 120_000 });
+    await expect(page.getByTestId('router-result')).toContainText(/Validation prompts routed to their own task’s expert: \d+\.\d% of \d+/, { timeout: 120_000 });
+    const heatmap = page.getByRole('img', { name: 'Routing confusion matrix' });
+    await expect(heatmap.locator('svg.recharts-surface')).toBeVisible();
+    await expect(heatmap).toContainText('phrases');
+    await expect(heatmap).toContainText('tweets');
+    await expect(page.getByRole('figure', { name: 'Router accuracy' }).locator('.recharts-line')).toHaveCount(2);
+    await page.screenshot({ path: testInfo.outputPath('router-trained.png'), fullPage: true });
+
+    await page.goto('/#/library');
+    await page.reload();
+    const routers = page.getByRole('region', { name: 'Routers' });
+    const row = routers.getByRole('row', { name: /Finance router/ });
+    await expect(row).toContainText('phrases, tweets');
+    const download = page.waitForEvent('download');
+    await row.getByRole('button', { name: 'Download bundle' }).click();
+    const bundle = await download;
+    expect(bundle.suggestedFilename()).toBe('Finance-router-router.zip');
+    const files = unzipSync(new Uint8Array(await readFile(await bundle.path())));
+    expect(Object.keys(files).sort()).toEqual([
+      'phrases/adapter_config.json',
+      'phrases/adapter_model.safetensors',
+      'router.json',
+      'router.safetensors',
+      'tweets/adapter_config.json',
+      'tweets/adapter_model.safetensors',
+    ]);
+    const spec = JSON.parse(new TextDecoder().decode(files['router.json'])) as Record<string, unknown>;
+    expect(spec).toMatchObject({
+      format: 'cocktail-router',
+      version: 1,
+      experts: ['phrases', 'tweets'],
+      base_model: { name_or_path: FIXTURE_MODEL, revision: 'main' },
+      features: { pooling: 'mean', input: 'typed', add_bos: true },
+      template: '{prompt}',
+      head: { hidden: null, activation: null, out_features: 2, standardize: true },
+      temperature: 1,
+      top_k: 1,
+      threshold: 0,
+      fallback: null,
+    });
+    expect((spec.features as { layer: number }).layer).toBeGreaterThan(0);
+    expect((spec.training as { balance: string; trainCounts: number[] }).trainCounts).toHaveLength(2);
+    expect((spec.training as { trainCounts: number[] }).trainCounts[0]).toBe((spec.training as { trainCounts: number[] }).trainCounts[1]);
+    expect(JSON.parse(new TextDecoder().decode(files['phrases/adapter_config.json']))).toMatchObject({ peft_type: 'LORA', r: 2 });
+
+    await page.goto('/#/playground');
+    await page.getByLabel('Router', { exact: true }).selectOption({ label: 'Finance router (phrases, tweets)' });
+    await page.getByRole('textbox', { name: 'Prompt' }).fill('Operating profit rose to EUR 13.1 mn from EUR 8.7 mn.');
+    await page.getByLabel('Max new tokens').fill('4');
+    await page.getByLabel('Temperature').fill('0');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect(page.getByTestId('pane-routed-status')).toContainText('Done:', { timeout: 120_000 });
+    const bars = page.getByRole('list', { name: 'Router probabilities' });
+    await expect(bars.getByRole('listitem')).toHaveCount(2);
+    await expect(bars).toContainText('phrases');
+    await expect(bars).toContainText('tweets');
+    await expect(page.getByTestId('routed-expert')).toContainText(/Answered by “(phrases|tweets)”/);
+    await page.screenshot({ path: testInfo.outputPath('router-playground.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
