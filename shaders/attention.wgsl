@@ -3,8 +3,9 @@
 //
 //   S[i,j] = scale · q[b,i,h,:]·k[b,j,h/G,:]          G = H / Hkv query heads share one kv head
 //   O[b,i,h,:] = Σ_j softmax_j(S[i,:]) · v[b,j,h/G,:]  L[b,h,i] = log Σ_j exp S[i,j]   (sums over visible keys)
-//   key j is visible to query i iff j <= i + (K − T)   (causal; T < K: a query block after a KV cache)
-//                       and segments[b,j] == segments[b, i + K − T] != 0  (with segments; 0 = padding)
+//   key j is visible to query i iff j <= p = i + (K − T)   (causal; T < K: a query block after a KV cache)
+//                       and j > p − W                (with a sliding window of W positions, p's own included)
+//                       and segments[b,j] == segments[b, p] != 0  (with segments; 0 = padding)
 //   where K <= Tk is the number of keys in use (k and v may be a KV cache of capacity Tk).
 //   A query with no visible key gets O = 0 and L = −∞ (written by bit pattern).
 //
@@ -14,13 +15,14 @@
 //   Gradients of the G query heads sharing a kv head sum into it inside one thread: no float atomics.
 //
 // Shapes (row-major f32): q, o, dO, dq [B,T,H,D]; k, v, dk, dv [B,Tk,Hkv,D]; L [B,H,T];
-// segments u32 [B,Tk]; stats (L·log2 e, Δ) [B,H,T,2]. D = HEAD_DIM, a multiple of 4, at most 128.
+// segments u32 [B,Tk]; stats (L·log2 e, Δ) [B,H,T,2]. D = HEAD_DIM, a multiple of 4: at most 128 on the
+// row route (the entry points below, for CPU adapters), at most 256 on the lane route (at the end of the file).
 //
 // A "row" is one (position t, query head h) pair. The heads of a kv group are interleaved,
 // r = t·G + g with h = kvh·G + g, so a workgroup that owns rows of one kv head reads each key tile
 // once for all G heads (one thread per row for decode is then G threads, not 1).
 //
-// Entry points (in one command encoder; the backward runs stats, then dq and dkdv):
+// Row route entry points (in one command encoder; the backward runs stats, then dq and dkdv):
 //   attention_fwd       one thread per row, BLOCK_ROWS rows per workgroup; loops over tiles of
 //                       BLOCK_KEYS keys and values staged in workgroup memory, skipping tiles past the
 //                       causal edge; running max and sum in base 2, acc rescaled only when the max
@@ -52,13 +54,17 @@ struct Dims {
   // 1 when a segments tensor is bound. A uniform rather than an override: it costs a branch per
   // staged key or row, not per score, and halves the pipelines to compile.
   segmented: u32,
+  // Sliding window W (a query sees the W positions ending at its own); 0 for the whole prefix.
+  window: u32,
 }
 
 override HEAD_DIM: u32 = 64u;
 override BLOCK_ROWS: u32 = 64u;   // fwd, dq: the workgroup size; dkdv: rows per staged tile
 override BLOCK_KEYS: u32 = 16u;   // fwd, dq: keys per staged tile; dkdv: the workgroup size
+override LANES: u32 = 1u;         // lane route: threads per row or key; the row route is one lane
 
-// Per-thread vectors (a query, a key, their accumulators) are private arrays of this many vec4s.
+// Row route: per-thread vectors (a query, a key, their accumulators) are private arrays of this many
+// vec4s. On a CPU adapter they are ordinary memory; a real GPU would spill them (the lane route's reason).
 const MAX_HEAD_DIM4 = 32u;
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
@@ -212,12 +218,26 @@ fn key_end_for_rows(row0: u32, rows: u32) -> u32 {
   return row_position(last_row) + cache_offset() + 1u;
 }
 
+// The first key a query at key position last_key sees: the window's start, or 0.
+fn first_key_of(last_key: u32) -> u32 {
+  if (dims.window == 0u || last_key < dims.window) {
+    return 0u;
+  }
+  return last_key + 1u - dims.window;
+}
+
+// The first key any row from row0 on sees (rows are ordered by position), rounded down to a tile of `tile`.
+fn key_start_for_rows(row0: u32, tile: u32) -> u32 {
+  return first_key_of(row_position(row0) + cache_offset()) / tile * tile;
+}
+
 struct RowState {
   in_range: bool,
   b: u32,
   t: u32,
   h: u32,
-  // The last key position this row may see.
+  // The first and last key positions this row may see.
+  first_key: u32,
   last_key: u32,
   segment: u32,
 }
@@ -229,7 +249,7 @@ fn row_state(wg: vec3<u32>, lid: u32) -> RowState {
   let r = min(row, rows - 1u);
   let t = row_position(r);
   let last_key = t + cache_offset();
-  return RowState(row < rows, wg.z, t, row_head(r, wg.y), last_key, segment_at(wg.z, last_key));
+  return RowState(row < rows, wg.z, t, row_head(r, wg.y), first_key_of(last_key), last_key, segment_at(wg.z, last_key));
 }
 
 fn key_visible(row: RowState, key: u32) -> bool {
@@ -247,12 +267,12 @@ fn attention_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
   var running_sum = 0.0;
   let d4 = head_dim4();
   let key_end = key_end_for_rows(wg.x * BLOCK_ROWS, dims.T * group_size());
-  for (var k0 = 0u; k0 < key_end; k0 += BLOCK_KEYS) {
+  for (var k0 = key_start_for_rows(wg.x * BLOCK_ROWS, BLOCK_KEYS); k0 < key_end; k0 += BLOCK_KEYS) {
     stage_keys(row.b, wg.y, k0, lid, BLOCK_ROWS);
     workgroupBarrier();
     if (row.in_range && k0 <= row.last_key) {
       let count = min(BLOCK_KEYS, row.last_key + 1u - k0);
-      for (var j = 0u; j < count; j++) {
+      for (var j = max(row.first_key, k0) - k0; j < count; j++) {
         // Only visible keys: a hidden value may hold anything, and 0 · Inf would be NaN.
         if (!key_visible(row, j)) {
           continue;
@@ -305,9 +325,15 @@ fn attention_bwd_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let base = query_base(b, t, h);
+  // Summed in the order the gradient passes sum dO·v (per lane, then over lanes; one lane on the row
+  // route), so that a row seeing a single key, where O = v exactly, gets dS = 0 exactly.
   var delta = 0.0;
-  for (var c = 0u; c < head_dim4(); c++) {
-    delta += dot(d_o[base + c], o_saved[base + c]);
+  for (var lane = 0u; lane < LANES; lane++) {
+    var partial = 0.0;
+    for (var c = lane; c < head_dim4(); c += LANES) {
+      partial += dot(d_o[base + c], o_saved[base + c]);
+    }
+    delta += partial;
   }
   let index = stats_index(b, t, h);
   let bits = lse_saved[index];
@@ -329,12 +355,12 @@ fn attention_bwd_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
   var acc: HeadVector;
   let d4 = head_dim4();
   let key_end = key_end_for_rows(wg.x * BLOCK_ROWS, dims.T * group_size());
-  for (var k0 = 0u; k0 < key_end; k0 += BLOCK_KEYS) {
+  for (var k0 = key_start_for_rows(wg.x * BLOCK_ROWS, BLOCK_KEYS); k0 < key_end; k0 += BLOCK_KEYS) {
     stage_keys(row.b, wg.y, k0, lid, BLOCK_ROWS);
     workgroupBarrier();
     if (row.in_range && k0 <= row.last_key) {
       let count = min(BLOCK_KEYS, row.last_key + 1u - k0);
-      for (var j = 0u; j < count; j++) {
+      for (var j = max(row.first_key, k0) - k0; j < count; j++) {
         if (key_visible(row, j)) {
           let p = exp2(dot_key_tile(&query, j) - row_stats.x);
           let ds = p * (dot_value_tile(&grad_out, j) - row_stats.y);
@@ -399,6 +425,17 @@ fn first_visible_row(j: u32) -> u32 {
   return select(0u, (j - offset) * group_size(), j > offset);
 }
 
+// One past the last row whose position sees key position j through the window: t + K − T < j + W.
+fn visible_row_end(j: u32) -> u32 {
+  let rows = dims.T * group_size();
+  if (dims.window == 0u) {
+    return rows;
+  }
+  let end = j + dims.window;
+  let offset = cache_offset();
+  return select(0u, min((end - offset) * group_size(), rows), end > offset);
+}
+
 @compute @workgroup_size(BLOCK_KEYS)
 fn attention_bwd_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wg.z;
@@ -413,15 +450,16 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoc
   var dk_acc: HeadVector;
   var dv_acc: HeadVector;
   let d4 = head_dim4();
-  let rows = dims.T * group_size();
   // Rows are ordered by position, so the rows that see a key are those from its first_visible_row on.
   let first_row = first_visible_row(j0);
+  let row_end = visible_row_end(min(j0 + BLOCK_KEYS, dims.keys) - 1u);
   let own_first_row = first_visible_row(key_position);
-  for (var r0 = first_row; r0 < rows; r0 += BLOCK_ROWS) {
+  let own_row_end = visible_row_end(key_position);
+  for (var r0 = first_row; r0 < row_end; r0 += BLOCK_ROWS) {
     stage_rows(b, kv_head, r0, lid);
     workgroupBarrier();
-    if (in_range && segment != 0u) {
-      let count = min(BLOCK_ROWS, rows - r0);
+    if (in_range && segment != 0u && own_row_end > r0) {
+      let count = min(BLOCK_ROWS, own_row_end - r0);
       for (var i = max(own_first_row, r0) - r0; i < count; i++) {
         if (row_segment_tile[i] == segment) {
           let row_stats = stats_tile[i];
@@ -444,5 +482,318 @@ fn attention_bwd_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invoc
   for (var c = 0u; c < d4; c++) {
     dk[base + c] += dk_acc[c] * LN2;
     dv[base + c] += dv_acc[c];
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Lane route (real GPUs, and head dims past the row route's MAX_HEAD_DIM4): LANES threads cooperate on
+// one row (fwd, dq) or one key (dkdv), lane l holding the head dims' vec4s l, l + LANES, l + 2·LANES, ...
+// (at most MAX_LANE4 of them: LANES is the smallest power of two that allows it), so a thread keeps at
+// most 4 vectors of 16 floats live (64 floats) at any head dim up to 256. Neighbouring lanes read
+// neighbouring vec4s: loads of q, k, v and dO coalesce. Each lane writes its partial dot products for a
+// tile of LANE_TILE keys (or rows) to workgroup memory; after a barrier every lane of the row sums the
+// same partials in the same order, so all lanes hold bit-identical scores and running statistics.
+// Workgroup LANE_THREADS = 64: 64 / LANES rows (or keys). Two barriers per tile.
+//   attention_fwd_lanes, attention_bwd_dq_lanes  dispatch (ceil(T·G / (64 / LANES)), Hkv, B)
+//   attention_bwd_dkdv_lanes                     dispatch (ceil(K / (64 / LANES)), Hkv, B)
+// Workgroup memory: 64·LANE_TILE·4 bytes per partial array (fwd one, dq and dkdv two): 8 KiB at most.
+
+const LANE_THREADS = 64u;
+const LANE_TILE = 16u;
+const MAX_LANE4 = 4u;
+
+alias LaneVector = array<vec4<f32>, MAX_LANE4>;
+
+var<workgroup> partial_first: array<f32, LANE_THREADS * LANE_TILE>;
+var<workgroup> partial_second: array<f32, LANE_THREADS * LANE_TILE>;
+
+fn items_per_group() -> u32 {
+  return LANE_THREADS / LANES;
+}
+
+// vec4 c of this lane is the head's vec4 lane + c·LANES, present while below head_dim4().
+fn lane_has(lane: u32, c: u32) -> bool {
+  return lane + c * LANES < head_dim4();
+}
+
+fn lane_load_q(base: u32, lane: u32, scale: f32) -> LaneVector {
+  var out: LaneVector;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      out[c] = q[base + lane + c * LANES] * scale;
+    }
+  }
+  return out;
+}
+
+fn lane_load_grad_out(base: u32, lane: u32) -> LaneVector {
+  var out: LaneVector;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      out[c] = d_o[base + lane + c * LANES];
+    }
+  }
+  return out;
+}
+
+fn lane_load_key(base: u32, lane: u32) -> LaneVector {
+  var out: LaneVector;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      out[c] = k[base + lane + c * LANES];
+    }
+  }
+  return out;
+}
+
+fn lane_load_value(base: u32, lane: u32) -> LaneVector {
+  var out: LaneVector;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      out[c] = v[base + lane + c * LANES];
+    }
+  }
+  return out;
+}
+
+// Dot products of a held vector with this lane's part of a row of k, v, q or dO, read one vec4 at a
+// time so that nothing but the held vectors stays live.
+fn lane_dot_key(x: ptr<function, LaneVector>, base: u32, lane: u32) -> f32 {
+  var sum = 0.0;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      sum += dot((*x)[c], k[base + lane + c * LANES]);
+    }
+  }
+  return sum;
+}
+
+fn lane_dot_value(x: ptr<function, LaneVector>, base: u32, lane: u32) -> f32 {
+  var sum = 0.0;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      sum += dot((*x)[c], v[base + lane + c * LANES]);
+    }
+  }
+  return sum;
+}
+
+fn lane_dot_query(x: ptr<function, LaneVector>, base: u32, lane: u32) -> f32 {
+  var sum = 0.0;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      sum += dot((*x)[c], q[base + lane + c * LANES]);
+    }
+  }
+  return sum;
+}
+
+fn lane_dot_grad_out(x: ptr<function, LaneVector>, base: u32, lane: u32) -> f32 {
+  var sum = 0.0;
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      sum += dot((*x)[c], d_o[base + lane + c * LANES]);
+    }
+  }
+  return sum;
+}
+
+// Σ over the row's lanes of their partials for tile entry j: the same order in every lane.
+fn lane_sum(partials: ptr<workgroup, array<f32, LANE_THREADS * LANE_TILE>>, item: u32, j: u32) -> f32 {
+  var sum = 0.0;
+  for (var l = 0u; l < LANES; l++) {
+    sum += (*partials)[(item * LANES + l) * LANE_TILE + j];
+  }
+  return sum;
+}
+
+struct LaneRow {
+  in_range: bool,
+  b: u32,
+  base: u32,
+  stats_index: u32,
+  first_key: u32,
+  last_key: u32,
+  segment: u32,
+}
+
+// Rows past the end take the last row's indices, so their loads stay in bounds; they write nothing.
+fn lane_row(wg: vec3<u32>, item: u32) -> LaneRow {
+  let rows = dims.T * group_size();
+  let row = wg.x * items_per_group() + item;
+  let r = min(row, rows - 1u);
+  let t = row_position(r);
+  let h = row_head(r, wg.y);
+  let last_key = t + cache_offset();
+  return LaneRow(row < rows, wg.z, query_base(wg.z, t, h), stats_index(wg.z, t, h), first_key_of(last_key), last_key, segment_at(wg.z, last_key));
+}
+
+fn lane_key_visible(row: LaneRow, key: u32) -> bool {
+  return key >= row.first_key && key <= row.last_key && row.segment != 0u && segment_at(row.b, key) == row.segment;
+}
+
+@compute @workgroup_size(LANE_THREADS)
+fn attention_fwd_lanes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let item = lid / LANES;
+  let lane = lid % LANES;
+  let row = lane_row(wg, item);
+  var query = lane_load_q(row.base, lane, dims.scale * LOG2E);
+  var acc: LaneVector;
+  var running_max = NEG_BIG;
+  var running_sum = 0.0;
+  let row0 = wg.x * items_per_group();
+  let key_end = min(row_position(min(row0 + items_per_group(), dims.T * group_size()) - 1u) + cache_offset() + 1u, dims.keys);
+  for (var k0 = key_start_for_rows(row0, LANE_TILE); k0 < key_end; k0 += LANE_TILE) {
+    for (var j = 0u; j < LANE_TILE; j++) {
+      partial_first[lid * LANE_TILE + j] = lane_dot_key(&query, key_base(row.b, min(k0 + j, key_end - 1u), wg.y), lane);
+    }
+    workgroupBarrier();
+    let count = min(LANE_TILE, key_end - k0);
+    for (var j = 0u; j < count; j++) {
+      // Only visible keys: a hidden value may hold anything, and 0 · Inf would be NaN.
+      if (!lane_key_visible(row, k0 + j)) {
+        continue;
+      }
+      let score = lane_sum(&partial_first, item, j);
+      if (score > running_max + RESCALE_SLACK) {
+        let rescale = exp2(running_max - score);
+        running_sum *= rescale;
+        for (var c = 0u; c < MAX_LANE4; c++) {
+          acc[c] *= rescale;
+        }
+        running_max = score;
+      }
+      let p = exp2(score - running_max);
+      running_sum += p;
+      let value = key_base(row.b, k0 + j, wg.y) + lane;
+      for (var c = 0u; c < MAX_LANE4; c++) {
+        if (lane_has(lane, c)) {
+          acc[c] += p * v[value + c * LANES];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (!row.in_range) {
+    return;
+  }
+  var inverse = 0.0;
+  var lse_bits = NEG_INF_BITS;
+  if (running_sum > 0.0) {
+    inverse = 1.0 / running_sum;
+    lse_bits = bitcast<u32>((running_max + log2(running_sum)) * LN2);
+  }
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      o[row.base + lane + c * LANES] = acc[c] * inverse;
+    }
+  }
+  if (lane == 0u) {
+    lse[row.stats_index] = lse_bits;
+  }
+}
+
+@compute @workgroup_size(LANE_THREADS)
+fn attention_bwd_dq_lanes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let item = lid / LANES;
+  let lane = lid % LANES;
+  let row = lane_row(wg, item);
+  var query = lane_load_q(row.base, lane, dims.scale * LOG2E);
+  var grad_out = lane_load_grad_out(row.base, lane);
+  let row_stats = stats_saved[row.stats_index];
+  var acc: LaneVector;
+  let row0 = wg.x * items_per_group();
+  let key_end = min(row_position(min(row0 + items_per_group(), dims.T * group_size()) - 1u) + cache_offset() + 1u, dims.keys);
+  for (var k0 = key_start_for_rows(row0, LANE_TILE); k0 < key_end; k0 += LANE_TILE) {
+    for (var j = 0u; j < LANE_TILE; j++) {
+      let base = key_base(row.b, min(k0 + j, key_end - 1u), wg.y);
+      partial_first[lid * LANE_TILE + j] = lane_dot_key(&query, base, lane);
+      partial_second[lid * LANE_TILE + j] = lane_dot_value(&grad_out, base, lane);
+    }
+    workgroupBarrier();
+    let count = min(LANE_TILE, key_end - k0);
+    for (var j = 0u; j < count; j++) {
+      if (lane_key_visible(row, k0 + j)) {
+        let p = exp2(lane_sum(&partial_first, item, j) - row_stats.x);
+        let ds = p * (lane_sum(&partial_second, item, j) - row_stats.y);
+        let key = key_base(row.b, k0 + j, wg.y) + lane;
+        for (var c = 0u; c < MAX_LANE4; c++) {
+          if (lane_has(lane, c)) {
+            acc[c] += ds * k[key + c * LANES];
+          }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (!row.in_range) {
+    return;
+  }
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      let index = row.base + lane + c * LANES;
+      dq[index] += acc[c] * dims.scale;
+    }
+  }
+}
+
+@compute @workgroup_size(LANE_THREADS)
+fn attention_bwd_dkdv_lanes(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let item = lid / LANES;
+  let lane = lid % LANES;
+  let b = wg.z;
+  let kv_head = wg.y;
+  let j0 = wg.x * items_per_group();
+  let key_position = min(j0 + item, dims.keys - 1u);
+  let in_range = j0 + item < dims.keys;
+  let segment = segment_at(b, key_position);
+  let base = key_base(b, key_position, kv_head);
+  var key = lane_load_key(base, lane);
+  var value = lane_load_value(base, lane);
+  var dk_acc: LaneVector;
+  var dv_acc: LaneVector;
+  let query_scale = dims.scale * LOG2E;
+  let own_first_row = first_visible_row(key_position);
+  let own_row_end = visible_row_end(key_position);
+  let row_end = visible_row_end(min(j0 + items_per_group(), dims.keys) - 1u);
+  for (var r0 = first_visible_row(j0); r0 < row_end; r0 += LANE_TILE) {
+    for (var i = 0u; i < LANE_TILE; i++) {
+      let r = min(r0 + i, row_end - 1u);
+      let row_base = query_base(b, row_position(r), row_head(r, kv_head));
+      partial_first[lid * LANE_TILE + i] = lane_dot_query(&key, row_base, lane) * query_scale;
+      partial_second[lid * LANE_TILE + i] = lane_dot_grad_out(&value, row_base, lane);
+    }
+    workgroupBarrier();
+    if (in_range && segment != 0u && own_row_end > r0) {
+      let count = min(LANE_TILE, own_row_end - r0);
+      for (var i = max(own_first_row, r0) - r0; i < count; i++) {
+        let r = r0 + i;
+        let t = row_position(r);
+        if (segment_at(b, t + cache_offset()) == segment) {
+          let h = row_head(r, kv_head);
+          let row_stats = stats_saved[stats_index(b, t, h)];
+          let p = exp2(lane_sum(&partial_first, item, i) - row_stats.x);
+          let ds = p * (lane_sum(&partial_second, item, i) - row_stats.y);
+          let row_base = query_base(b, t, h) + lane;
+          for (var c = 0u; c < MAX_LANE4; c++) {
+            if (lane_has(lane, c)) {
+              dv_acc[c] += p * d_o[row_base + c * LANES];
+              dk_acc[c] += ds * q[row_base + c * LANES];
+            }
+          }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (!in_range) {
+    return;
+  }
+  for (var c = 0u; c < MAX_LANE4; c++) {
+    if (lane_has(lane, c)) {
+      let index = base + lane + c * LANES;
+      dk[index] += dk_acc[c] * dims.scale;
+      dv[index] += dv_acc[c];
+    }
   }
 }

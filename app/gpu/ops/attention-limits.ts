@@ -1,6 +1,8 @@
 /**
- * The attention kernel's head-dim limit, apart from the kernel so that code which only checks a model's
+ * The attention kernel's head-dim limits, apart from the kernel so that code which only checks a model's
  * shape (app/model/config.ts, imported by the CLI and by Playwright specs) does not load the shader.
- * Per-thread vectors (a query, a key, accumulators) are private arrays of this size in the shader.
+ * MAX_HEAD_DIM: the lane route's (Gemma 3's 256); its threads share a head, 4 vec4s each at most.
+ * MAX_ROW_HEAD_DIM: the row route's, whose threads hold whole head vectors in private arrays of this size.
  */
-export const MAX_HEAD_DIM = 128;
+export const MAX_HEAD_DIM = 256;
+export const MAX_ROW_HEAD_DIM = 128;

@@ -4,6 +4,7 @@ import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
+import { setKernelFamily, type KernelFamily } from '../kernel-family.ts';
 import {
   attentionReference,
   attentionBackwardReference,
@@ -12,8 +13,10 @@ import {
 import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import {
   MAX_HEAD_DIM,
+  MAX_ROW_HEAD_DIM,
   WORKGROUP_MEMORY_BUDGET,
   attentionBackward,
+  attentionRoute,
   attentionForward,
   attentionScratchShapes,
   attentionTiles,
@@ -44,6 +47,8 @@ interface Case {
   /** Segment ids [B,Tk] (0 = padding). */
   segments?: number[];
   scale?: number;
+  /** Sliding window of this many positions. */
+  window?: number;
   /** Inputs are uniform in ±magnitude. */
   magnitude?: number;
 }
@@ -65,7 +70,7 @@ function spread(data: Float32Array, B: number, Tk: number, capacity: number, wid
 }
 
 function prepare(testCase: Case, seed = 1): Prepared {
-  const { B, T, H, Hkv, D, segments, scale } = testCase;
+  const { B, T, H, Hkv, D, segments, scale, window } = testCase;
   const Tk = testCase.Tk ?? T;
   const capacity = testCase.capacity ?? Tk;
   const width = Hkv * D;
@@ -87,13 +92,14 @@ function prepare(testCase: Case, seed = 1): Prepared {
     k: upload('k', [B, capacity, Hkv, D], spread(k, B, Tk, capacity, width, NaN)),
     v: upload('v', [B, capacity, Hkv, D], spread(v, B, Tk, capacity, width, NaN)),
     ...(scale !== undefined ? { scale } : {}),
+    ...(window !== undefined ? { window } : {}),
     ...(testCase.capacity !== undefined ? { keyLength: Tk } : {}),
   };
   if (segments) {
     inputs.segments = createIndexTensor(ctx.device, 'segments', [B, Tk], 'u32', segments);
     tensors.push(inputs.segments);
   }
-  const reference = { B, T, Tk, H, Hkv, D, q, k, v, ...(segments ? { segments } : {}), ...(scale !== undefined ? { scale } : {}) };
+  const reference = { B, T, Tk, H, Hkv, D, q, k, v, ...(segments ? { segments } : {}), ...(scale !== undefined ? { scale } : {}), ...(window !== undefined ? { window } : {}) };
   const keysInUse = (data: Float32Array) => {
     const used = new Float32Array(B * Tk * width);
     const unused: number[] = [];
@@ -154,8 +160,8 @@ async function backwardErrors(testCase: Case): Promise<{ dq: number; dk: number;
   }
 }
 
-function describeShape({ B, T, H, Hkv, D }: Case): string {
-  return `B=${B} T=${T} H=${H} Hkv=${Hkv} D=${D}`;
+function describeShape({ B, T, H, Hkv, D, window }: Case): string {
+  return `B=${B} T=${T} H=${H} Hkv=${Hkv} D=${D}${window ? ` window=${window}` : ''}`;
 }
 
 async function expectForwardMatches(testCase: Case): Promise<void> {
@@ -198,143 +204,187 @@ const GRID: Case[] = [1, 7, 37, 64].flatMap((T, ti) =>
   HEAD_GROUPS.map(([H, Hkv], gi) => ({ B: 1 + ((ti + gi) % 2), T, H, Hkv, D: gi < 2 === (ti % 2 === 0) ? 16 : 64 })),
 );
 
-describe('attention forward: O = softmax(scale·q·kᵀ, causal)·v with grouped-query heads', () => {
-  for (const testCase of GRID) {
-    it(`matches the Float64 reference (O and L) for ${describeShape(testCase)}`, () => expectForwardMatches(testCase));
-  }
+const FAMILIES: KernelFamily[] = ['cpu', 'gpu'];
 
-  it('matches the Float64 reference for T=37 H=4 Hkv=2 D=16 with a padding mask', () =>
-    expectForwardMatches({ B: 2, T: 37, H: 4, Hkv: 2, D: 16, segments: rightPadding(37, [30, 11]) }));
+/** Windows smaller than T, so most rows lose keys to them; one a single position wide. */
+const WINDOWED: Case[] = [
+  { B: 2, T: 37, H: 4, Hkv: 2, D: 16, window: 5 },
+  { B: 1, T: 64, H: 9, Hkv: 3, D: 64, window: 17 },
+  { B: 1, T: 23, H: 2, Hkv: 1, D: 128, window: 1 },
+];
 
-  it('matches the Float64 reference for T=64 H=9 Hkv=3 D=64 with packed examples', () =>
-    expectForwardMatches({ B: 2, T: 64, H: 9, Hkv: 3, D: 64, segments: [...packed(64, [5, 1, 30, 20]), ...packed(64, [64])] }));
+for (const family of FAMILIES) {
+  describe(`attention forward on the ${family} family's route: O = softmax(scale·q·kᵀ, causal)·v with grouped-query heads`, () => {
+    beforeAll(() => setKernelFamily(ctx, family));
+    for (const testCase of GRID) {
+      it(`matches the Float64 reference (O and L) for ${describeShape(testCase)}`, () => expectForwardMatches(testCase));
+    }
 
-  it('matches the Float64 reference for decode: T=1 after a cache of Tk=13 keys, H=4 Hkv=2 D=64', () =>
-    expectForwardMatches({ B: 2, T: 1, Tk: 13, H: 4, Hkv: 2, D: 64 }));
+    it('matches the Float64 reference for T=37 H=4 Hkv=2 D=16 with a padding mask', () =>
+      expectForwardMatches({ B: 2, T: 37, H: 4, Hkv: 2, D: 16, segments: rightPadding(37, [30, 11]) }));
 
-  it('matches the Float64 reference for decode over a left-padded cache (T=1 Tk=13, B=2)', () =>
-    expectForwardMatches({ B: 2, T: 1, Tk: 13, H: 9, Hkv: 3, D: 16, segments: leftPadding(13, [0, 4]) }));
+    it('matches the Float64 reference for T=64 H=9 Hkv=3 D=64 with packed examples', () =>
+      expectForwardMatches({ B: 2, T: 64, H: 9, Hkv: 3, D: 64, segments: [...packed(64, [5, 1, 30, 20]), ...packed(64, [64])] }));
 
-  it('matches the Float64 reference for a block of 5 new tokens after a cache (T=5 Tk=13)', () =>
-    expectForwardMatches({ B: 1, T: 5, Tk: 13, H: 4, Hkv: 1, D: 16 }));
+    it('matches the Float64 reference for decode: T=1 after a cache of Tk=13 keys, H=4 Hkv=2 D=64', () =>
+      expectForwardMatches({ B: 2, T: 1, Tk: 13, H: 4, Hkv: 2, D: 64 }));
 
-  it('reads only the keys in use of a KV cache (keyLength=13 of 20 slots, the rest NaN), B=2 T=1', () =>
-    expectForwardMatches({ B: 2, T: 1, Tk: 13, capacity: 20, H: 4, Hkv: 2, D: 16 }));
+    it('matches the Float64 reference for decode over a left-padded cache (T=1 Tk=13, B=2)', () =>
+      expectForwardMatches({ B: 2, T: 1, Tk: 13, H: 9, Hkv: 3, D: 16, segments: leftPadding(13, [0, 4]) }));
 
-  it('matches the Float64 reference for a long sequence T=256 H=2 Hkv=1 D=16', () =>
-    expectForwardMatches({ B: 1, T: 256, H: 2, Hkv: 1, D: 16 }));
+    it('matches the Float64 reference for a block of 5 new tokens after a cache (T=5 Tk=13)', () =>
+      expectForwardMatches({ B: 1, T: 5, Tk: 13, H: 4, Hkv: 1, D: 16 }));
 
-  it(`matches the Float64 reference at the largest head dim D=${MAX_HEAD_DIM}`, () =>
-    expectForwardMatches({ B: 1, T: 9, H: 2, Hkv: 1, D: MAX_HEAD_DIM }));
+    it('reads only the keys in use of a KV cache (keyLength=13 of 20 slots, the rest NaN), B=2 T=1', () =>
+      expectForwardMatches({ B: 2, T: 1, Tk: 13, capacity: 20, H: 4, Hkv: 2, D: 16 }));
 
-  it('stays accurate when scores span tens of units (online max rescaling, scale=1)', () =>
-    expectForwardMatches({ B: 1, T: 37, H: 2, Hkv: 1, D: 16, scale: 1, magnitude: 2 }));
+    it('matches the Float64 reference for a long sequence T=256 H=2 Hkv=1 D=16', () =>
+      expectForwardMatches({ B: 1, T: 256, H: 2, Hkv: 1, D: 16 }));
 
-  it('applies a scale other than 1/sqrt(D)', () => expectForwardMatches({ B: 1, T: 7, H: 4, Hkv: 2, D: 16, scale: 0.3 }));
+    it(`matches the Float64 reference at the largest head dim D=${MAX_HEAD_DIM}`, () =>
+      expectForwardMatches({ B: 1, T: 9, H: 2, Hkv: 1, D: MAX_HEAD_DIM }));
 
-  it('gives zeros and L = −∞ to a query that sees no key (left padding), and no NaN elsewhere', async () => {
-    const T = 7;
-    const testCase: Case = { B: 2, T, H: 4, Hkv: 2, D: 16, segments: leftPadding(T, [0, 3]) };
-    const { inputs, tensors } = prepare(testCase);
-    const saved = attentionForward(ctx, inputs);
-    try {
-      const o = await readTensor(ctx.device, saved.o);
-      const logsumexp = await readTensor(ctx.device, saved.logsumexp);
-      const rowsOfSecond = o.subarray(T * 4 * 16);
-      expect(Array.from(rowsOfSecond.subarray(0, 3 * 4 * 16)).every((x) => x === 0)).toBe(true);
-      expect(o.every((x) => Number.isFinite(x))).toBe(true);
-      for (let h = 0; h < 4; h++) {
-        const row = (4 + h) * T; // b = 1
-        expect(Array.from(logsumexp.subarray(row, row + 3))).toEqual([-Infinity, -Infinity, -Infinity]);
-        expect(logsumexp.subarray(row + 3, row + T).every((x) => Number.isFinite(x))).toBe(true);
+    it('matches the Float64 reference at head dim 256 (Gemma 3) with GQA, B=2 T=19 H=4 Hkv=1', () =>
+      expectForwardMatches({ B: 2, T: 19, H: 4, Hkv: 1, D: 256 }));
+
+    it('matches the Float64 reference at head dim 96 (Phi-3-mini), which no power of two of lanes splits evenly', () =>
+      expectForwardMatches({ B: 1, T: 21, H: 4, Hkv: 2, D: 96 }));
+
+    for (const testCase of WINDOWED) {
+      it(`matches the Float64 reference past a sliding window: ${describeShape(testCase)}`, () => expectForwardMatches(testCase));
+    }
+
+    it('matches the Float64 reference for a sliding window over packed examples (T=40, window 6, D=64)', () =>
+      expectForwardMatches({ B: 1, T: 40, H: 4, Hkv: 2, D: 64, window: 6, segments: packed(40, [3, 17, 12]) }));
+
+    it('matches the Float64 reference for decode past the window over a KV cache (T=1 Tk=29 of 32, window 4)', () =>
+      expectForwardMatches({ B: 2, T: 1, Tk: 29, capacity: 32, H: 4, Hkv: 2, D: 64, window: 4 }));
+
+    it('stays accurate when scores span tens of units (online max rescaling, scale=1)', () =>
+      expectForwardMatches({ B: 1, T: 37, H: 2, Hkv: 1, D: 16, scale: 1, magnitude: 2 }));
+
+    it('applies a scale other than 1/sqrt(D)', () => expectForwardMatches({ B: 1, T: 7, H: 4, Hkv: 2, D: 16, scale: 0.3 }));
+
+    it('gives zeros and L = −∞ to a query that sees no key (left padding), and no NaN elsewhere', async () => {
+      const T = 7;
+      const testCase: Case = { B: 2, T, H: 4, Hkv: 2, D: 16, segments: leftPadding(T, [0, 3]) };
+      const { inputs, tensors } = prepare(testCase);
+      const saved = attentionForward(ctx, inputs);
+      try {
+        const o = await readTensor(ctx.device, saved.o);
+        const logsumexp = await readTensor(ctx.device, saved.logsumexp);
+        const rowsOfSecond = o.subarray(T * 4 * 16);
+        expect(Array.from(rowsOfSecond.subarray(0, 3 * 4 * 16)).every((x) => x === 0)).toBe(true);
+        expect(o.every((x) => Number.isFinite(x))).toBe(true);
+        for (let h = 0; h < 4; h++) {
+          const row = (4 + h) * T; // b = 1
+          expect(Array.from(logsumexp.subarray(row, row + 3))).toEqual([-Infinity, -Infinity, -Infinity]);
+          expect(logsumexp.subarray(row + 3, row + T).every((x) => Number.isFinite(x))).toBe(true);
+        }
+      } finally {
+        release([...tensors, saved.o, saved.logsumexp]);
       }
-    } finally {
-      release([...tensors, saved.o, saved.logsumexp]);
-    }
+    });
+
+    it('keeps packed examples apart: each gets the output it would get alone', async () => {
+      const lengths = [5, 9];
+      const H = 4;
+      const D = 16;
+      const whole = prepare({ B: 1, T: 14, H, Hkv: 2, D, segments: packed(14, lengths) });
+      const saved = attentionForward(ctx, whole.inputs);
+      const packedOutput = await readTensor(ctx.device, saved.o);
+      release([...whole.tensors, saved.o, saved.logsumexp]);
+      let start = 0;
+      for (const length of lengths) {
+        const slice = (data: Float32Array, Hx: number) => data.slice(start * Hx * D, (start + length) * Hx * D);
+        const alone = {
+          q: createTensor(ctx.device, 'q', [1, length, H, D], 'f32', slice(whole.reference.q as Float32Array, H)),
+          k: createTensor(ctx.device, 'k', [1, length, 2, D], 'f32', slice(whole.reference.k as Float32Array, 2)),
+          v: createTensor(ctx.device, 'v', [1, length, 2, D], 'f32', slice(whole.reference.v as Float32Array, 2)),
+        };
+        const result = attentionForward(ctx, alone);
+        const output = await readTensor(ctx.device, result.o);
+        // The same keys in the same order: equal up to rounding, far inside the usual tolerance.
+        expect(relativeError(slice(packedOutput, H), output)).toBeLessThan(1e-6);
+        release([...Object.values(alone), result.o, result.logsumexp]);
+        start += length;
+      }
+    });
   });
 
-  it('keeps packed examples apart: each gets the output it would get alone', async () => {
-    const lengths = [5, 9];
-    const H = 4;
-    const D = 16;
-    const whole = prepare({ B: 1, T: 14, H, Hkv: 2, D, segments: packed(14, lengths) });
-    const saved = attentionForward(ctx, whole.inputs);
-    const packedOutput = await readTensor(ctx.device, saved.o);
-    release([...whole.tensors, saved.o, saved.logsumexp]);
-    let start = 0;
-    for (const length of lengths) {
-      const slice = (data: Float32Array, Hx: number) => data.slice(start * Hx * D, (start + length) * Hx * D);
-      const alone = {
-        q: createTensor(ctx.device, 'q', [1, length, H, D], 'f32', slice(whole.reference.q as Float32Array, H)),
-        k: createTensor(ctx.device, 'k', [1, length, 2, D], 'f32', slice(whole.reference.k as Float32Array, 2)),
-        v: createTensor(ctx.device, 'v', [1, length, 2, D], 'f32', slice(whole.reference.v as Float32Array, 2)),
-      };
-      const result = attentionForward(ctx, alone);
-      const output = await readTensor(ctx.device, result.o);
-      // The same keys in the same order: equal up to rounding, far inside the usual tolerance.
-      expect(relativeError(slice(packedOutput, H), output)).toBeLessThan(1e-6);
-      release([...Object.values(alone), result.o, result.logsumexp]);
-      start += length;
+  describe(`attention backward on the ${family} family's route: dq, dk, dv from recomputed probabilities`, () => {
+    beforeAll(() => setKernelFamily(ctx, family));
+    for (const testCase of GRID) {
+      it(`matches the Float64 reference (dq, dk, dv) for ${describeShape(testCase)}`, () => expectBackwardMatches(testCase));
     }
-  });
-});
 
-describe('attention backward: dq, dk, dv from recomputed probabilities', () => {
-  for (const testCase of GRID) {
-    it(`matches the Float64 reference (dq, dk, dv) for ${describeShape(testCase)}`, () => expectBackwardMatches(testCase));
-  }
+    it('matches the Float64 reference for T=37 H=4 Hkv=2 D=16 with a padding mask', () =>
+      expectBackwardMatches({ B: 2, T: 37, H: 4, Hkv: 2, D: 16, segments: rightPadding(37, [30, 11]) }));
 
-  it('matches the Float64 reference for T=37 H=4 Hkv=2 D=16 with a padding mask', () =>
-    expectBackwardMatches({ B: 2, T: 37, H: 4, Hkv: 2, D: 16, segments: rightPadding(37, [30, 11]) }));
+    it('matches the Float64 reference for T=64 H=9 Hkv=3 D=64 with packed examples', () =>
+      expectBackwardMatches({ B: 2, T: 64, H: 9, Hkv: 3, D: 64, segments: [...packed(64, [5, 1, 30, 20]), ...packed(64, [64])] }));
 
-  it('matches the Float64 reference for T=64 H=9 Hkv=3 D=64 with packed examples', () =>
-    expectBackwardMatches({ B: 2, T: 64, H: 9, Hkv: 3, D: 64, segments: [...packed(64, [5, 1, 30, 20]), ...packed(64, [64])] }));
+    it('matches the Float64 reference with queries that see no key (left padding), without NaN', () =>
+      expectBackwardMatches({ B: 2, T: 7, H: 4, Hkv: 2, D: 16, segments: leftPadding(7, [0, 3]) }));
 
-  it('matches the Float64 reference with queries that see no key (left padding), without NaN', () =>
-    expectBackwardMatches({ B: 2, T: 7, H: 4, Hkv: 2, D: 16, segments: leftPadding(7, [0, 3]) }));
+    it('matches the Float64 reference for a block of 5 new tokens after a cache (T=5 Tk=13)', () =>
+      expectBackwardMatches({ B: 2, T: 5, Tk: 13, H: 4, Hkv: 2, D: 16 }));
 
-  it('matches the Float64 reference for a block of 5 new tokens after a cache (T=5 Tk=13)', () =>
-    expectBackwardMatches({ B: 2, T: 5, Tk: 13, H: 4, Hkv: 2, D: 16 }));
+    it('matches the Float64 reference for decode: T=1 after a cache of Tk=13 keys', () =>
+      expectBackwardMatches({ B: 1, T: 1, Tk: 13, H: 9, Hkv: 3, D: 64 }));
 
-  it('matches the Float64 reference for decode: T=1 after a cache of Tk=13 keys', () =>
-    expectBackwardMatches({ B: 1, T: 1, Tk: 13, H: 9, Hkv: 3, D: 64 }));
+    it('leaves KV cache slots past keyLength untouched (keyLength=13 of 20, T=5, B=2)', () =>
+      expectBackwardMatches({ B: 2, T: 5, Tk: 13, capacity: 20, H: 4, Hkv: 2, D: 16 }));
 
-  it('leaves KV cache slots past keyLength untouched (keyLength=13 of 20, T=5, B=2)', () =>
-    expectBackwardMatches({ B: 2, T: 5, Tk: 13, capacity: 20, H: 4, Hkv: 2, D: 16 }));
+    it('matches the Float64 reference for a long sequence T=256 H=2 Hkv=1 D=16', () =>
+      expectBackwardMatches({ B: 1, T: 256, H: 2, Hkv: 1, D: 16 }));
 
-  it('matches the Float64 reference for a long sequence T=256 H=2 Hkv=1 D=16', () =>
-    expectBackwardMatches({ B: 1, T: 256, H: 2, Hkv: 1, D: 16 }));
+    it(`matches the Float64 reference at the largest head dim D=${MAX_HEAD_DIM}`, () =>
+      expectBackwardMatches({ B: 1, T: 9, H: 2, Hkv: 1, D: MAX_HEAD_DIM }));
 
-  it(`matches the Float64 reference at the largest head dim D=${MAX_HEAD_DIM}`, () =>
-    expectBackwardMatches({ B: 1, T: 9, H: 2, Hkv: 1, D: MAX_HEAD_DIM }));
+    it('matches the Float64 reference at head dim 256 (Gemma 3) with GQA, B=2 T=19 H=4 Hkv=1', () =>
+      expectBackwardMatches({ B: 2, T: 19, H: 4, Hkv: 1, D: 256 }));
 
-  it('stays accurate when scores span tens of units (scale=1)', () =>
-    expectBackwardMatches({ B: 1, T: 37, H: 2, Hkv: 1, D: 16, scale: 1, magnitude: 2 }));
+    it('matches the Float64 reference at head dim 96 (Phi-3-mini)', () => expectBackwardMatches({ B: 1, T: 21, H: 4, Hkv: 2, D: 96 }));
 
-  it('accumulates into dq, dk and dv instead of overwriting them', async () => {
-    const testCase: Case = { B: 1, T: 7, H: 4, Hkv: 2, D: 16 };
-    const { reference, inputs, dO, tensors } = prepare(testCase);
-    const before = (shape: number[], value: number) => createTensor(ctx.device, 'grad', shape, 'f32', new Float32Array(shape.reduce((a, b) => a * b)).fill(value));
-    const gradients = { dq: before([1, 7, 4, 16], 0.5), dk: before([1, 7, 2, 16], -1), dv: before([1, 7, 2, 16], 2) };
-    const dOTensor = createTensor(ctx.device, 'dO', [1, 7, 4, 16], 'f32', dO);
-    const saved = attentionForward(ctx, inputs);
-    const stats = createTensor(ctx.device, 'stats', attentionScratchShapes({ B: 1, T: 7, H: 4 }).stats, 'f32');
-    try {
-      const encoder = ctx.device.createCommandEncoder();
-      encodeAttentionBackward(ctx, encoder, inputs, saved, dOTensor, gradients, { stats });
-      ctx.device.queue.submit([encoder.finish()]);
-      const want = attentionBackwardReference(reference, dO);
-      expect(relativeError(await readTensor(ctx.device, gradients.dq), want.dq.map((x) => x + 0.5))).toBeLessThan(TOLERANCE);
-      expect(relativeError(await readTensor(ctx.device, gradients.dk), want.dk.map((x) => x - 1))).toBeLessThan(TOLERANCE);
-      expect(relativeError(await readTensor(ctx.device, gradients.dv), want.dv.map((x) => x + 2))).toBeLessThan(TOLERANCE);
-    } finally {
-      release([...tensors, ...Object.values(gradients), dOTensor, saved.o, saved.logsumexp, stats]);
+    for (const testCase of WINDOWED) {
+      it(`matches the Float64 reference past a sliding window: ${describeShape(testCase)}`, () => expectBackwardMatches(testCase));
     }
+
+    it('matches the Float64 reference for a sliding window over packed examples (T=40, window 6, D=64)', () =>
+      expectBackwardMatches({ B: 1, T: 40, H: 4, Hkv: 2, D: 64, window: 6, segments: packed(40, [3, 17, 12]) }));
+
+    it('matches the Float64 reference for a block of 5 tokens after a cache, past the window (T=5 Tk=20 of 24, window 7)', () =>
+      expectBackwardMatches({ B: 2, T: 5, Tk: 20, capacity: 24, H: 4, Hkv: 2, D: 16, window: 7 }));
+
+    it('stays accurate when scores span tens of units (scale=1)', () =>
+      expectBackwardMatches({ B: 1, T: 37, H: 2, Hkv: 1, D: 16, scale: 1, magnitude: 2 }));
+
+    it('accumulates into dq, dk and dv instead of overwriting them', async () => {
+      const testCase: Case = { B: 1, T: 7, H: 4, Hkv: 2, D: 16 };
+      const { reference, inputs, dO, tensors } = prepare(testCase);
+      const before = (shape: number[], value: number) => createTensor(ctx.device, 'grad', shape, 'f32', new Float32Array(shape.reduce((a, b) => a * b)).fill(value));
+      const gradients = { dq: before([1, 7, 4, 16], 0.5), dk: before([1, 7, 2, 16], -1), dv: before([1, 7, 2, 16], 2) };
+      const dOTensor = createTensor(ctx.device, 'dO', [1, 7, 4, 16], 'f32', dO);
+      const saved = attentionForward(ctx, inputs);
+      const stats = createTensor(ctx.device, 'stats', attentionScratchShapes({ B: 1, T: 7, H: 4 }).stats, 'f32');
+      try {
+        const encoder = ctx.device.createCommandEncoder();
+        encodeAttentionBackward(ctx, encoder, inputs, saved, dOTensor, gradients, { stats });
+        ctx.device.queue.submit([encoder.finish()]);
+        const want = attentionBackwardReference(reference, dO);
+        expect(relativeError(await readTensor(ctx.device, gradients.dq), want.dq.map((x) => x + 0.5))).toBeLessThan(TOLERANCE);
+        expect(relativeError(await readTensor(ctx.device, gradients.dk), want.dk.map((x) => x - 1))).toBeLessThan(TOLERANCE);
+        expect(relativeError(await readTensor(ctx.device, gradients.dv), want.dv.map((x) => x + 2))).toBeLessThan(TOLERANCE);
+      } finally {
+        release([...tensors, ...Object.values(gradients), dOTensor, saved.o, saved.logsumexp, stats]);
+      }
+    });
   });
-});
+}
 
 describe('attention memory', () => {
-  const dims = (T: number): AttentionDims => ({ B: 2, T, Tk: T, H: 9, Hkv: 3, D: 64, keyLength: T });
+  const dims = (T: number): AttentionDims => ({ B: 2, T, Tk: T, H: 9, Hkv: 3, D: 64, keyLength: T, window: 0 });
   const elements = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
   it('asks for backward scratch that grows linearly with T, never a T×T score buffer', () => {
@@ -353,6 +403,28 @@ describe('attention memory', () => {
       expect(keyGradients.keys).toBeLessThanOrEqual(256);
       expect(Math.min(forward.keys, keyGradients.rows)).toBeGreaterThanOrEqual(4);
     }
+  });
+});
+
+describe('attention routes', () => {
+  afterAll(() => setKernelFamily(ctx, 'auto'));
+
+  it('keeps at most 64 live floats per thread on the lane route (4 vectors of at most 16) at head dims 64, 96, 128, 256', () => {
+    setKernelFamily(ctx, 'gpu');
+    for (const D of [64, 96, 128, 256]) {
+      const route = attentionRoute(ctx, D);
+      if (route.kind !== 'lanes') throw new Error(`D=${D}: the gpu family runs the lane route`);
+      expect(64 % route.lanes).toBe(0);
+      // The floats of one head vector a lane holds; dkdv, the largest, holds four (k, v, dk, dv).
+      expect(4 * Math.ceil(D / 4 / route.lanes)).toBeLessThanOrEqual(16);
+    }
+    expect([64, 128, 256].map((D) => (attentionRoute(ctx, D) as { lanes: number }).lanes)).toEqual([4, 8, 16]);
+  });
+
+  it(`keeps the row route on CPU adapters up to D=${MAX_ROW_HEAD_DIM} and takes the lane route past it`, () => {
+    setKernelFamily(ctx, 'cpu');
+    expect(attentionRoute(ctx, MAX_ROW_HEAD_DIM)).toEqual({ kind: 'rows' });
+    expect(attentionRoute(ctx, MAX_ROW_HEAD_DIM + 4).kind).toBe('lanes');
   });
 });
 
@@ -392,6 +464,11 @@ describe('attention refuses bad calls before dispatch', () => {
 
   it('refuses a non-finite scale', () => {
     expect(call([1, 4, 4, 16], [1, 4, 4, 16], { scale: NaN })).toThrow(/scale must be a finite number/);
+  });
+
+  it('refuses a sliding window that is not a positive integer', () => {
+    expect(call([1, 4, 4, 16], [1, 4, 4, 16], { window: 0 })).toThrow(/sliding window must be a positive integer number of positions, got 0/);
+    expect(call([1, 4, 4, 16], [1, 4, 4, 16], { window: 2.5 })).toThrow(/got 2.5/);
   });
 
   it('names a gradient tensor of the wrong shape', () => {

@@ -2,13 +2,14 @@ import shaderCode from '../../../shaders/attention.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { createTensor, type GpuTensor } from '../tensor.ts';
-import { MAX_HEAD_DIM } from './attention-limits.ts';
+import { kernelFamily } from '../kernel-family.ts';
+import { MAX_HEAD_DIM, MAX_ROW_HEAD_DIM } from './attention-limits.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 
 const OP = 'attention';
 
-export { MAX_HEAD_DIM };
+export { MAX_HEAD_DIM, MAX_ROW_HEAD_DIM };
 /** The WebGPU default maxComputeWorkgroupStorageSize: the tiles fit it, so they run on every adapter. */
 export const WORKGROUP_MEMORY_BUDGET = 16384;
 /** Invocations per workgroup of the tiled passes: one per query row (fwd, dq) or per key (dkdv). */
@@ -20,6 +21,9 @@ const THREADS = 64;
  */
 const MAX_TILE = 16;
 const STATS_WORKGROUP = 64;
+/** Lane route: invocations per workgroup, and the most vec4s of a head one lane holds (shaders/attention.wgsl). */
+const LANE_THREADS = 64;
+const MAX_LANE_VEC4S = 4;
 
 /**
  * Inputs of causal grouped-query attention: q [B,T,H,D], k and v [B,Tk,Hkv,D], f32, row-major, as the
@@ -40,6 +44,11 @@ export interface AttentionInputs {
   segments?: GpuTensor;
   /** Score scale; defaults to 1/sqrt(D). */
   scale?: number;
+  /**
+   * Sliding window (Mistral, Phi-3, Gemma 3's sliding layers): a query at position p sees keys
+   * p − window + 1 .. p, its own included. A positive integer; the whole prefix when absent.
+   */
+  window?: number;
   /**
    * When k and v are a KV cache of capacity Tk: the keys in use, positions [0, keyLength), so the
    * queries sit at positions keyLength − T .. keyLength − 1 and later slots are never read into a
@@ -75,6 +84,31 @@ export interface AttentionDims {
   D: number;
   /** Keys in use (AttentionInputs.keyLength); Tk unless k and v are a partly filled cache. */
   keyLength: number;
+  /** Sliding window (AttentionInputs.window); 0 for the whole prefix. */
+  window: number;
+}
+
+/**
+ * How the kernel spreads a row over threads. 'rows': one thread per query row (fwd, dq) or key (dkdv),
+ * holding whole head vectors, with keys or rows staged in workgroup memory: fastest on CPU adapters,
+ * where a thread's arrays are ordinary memory, and limited to MAX_ROW_HEAD_DIM. 'lanes': `lanes`
+ * threads share a row, each holding at most 4 vec4s of every head vector (64 live floats at most, at
+ * any head dim up to MAX_HEAD_DIM), with coalesced loads: the route for real GPUs, whose registers
+ * would spill a whole row.
+ */
+export type AttentionRoute = { kind: 'rows' } | { kind: 'lanes'; lanes: number };
+
+/** The route a context runs head dim D on: rows on CPU adapters while D allows, lanes otherwise. */
+export function attentionRoute(ctx: Pick<GpuContext, 'info'>, D: number): AttentionRoute {
+  if (kernelFamily(ctx) === 'cpu' && D <= MAX_ROW_HEAD_DIM) return { kind: 'rows' };
+  return { kind: 'lanes', lanes: lanesFor(D) };
+}
+
+/** The fewest lanes (a power of two, so rows fill the 64-thread workgroup) that hold D in 4 vec4s each. */
+export function lanesFor(D: number): number {
+  let lanes = 1;
+  while (Math.ceil(D / 4 / lanes) > MAX_LANE_VEC4S) lanes *= 2;
+  return lanes;
 }
 
 /** Tile sizes of one pass: `rows` query rows and `keys` keys; one of them is the workgroup size. */
@@ -111,8 +145,9 @@ export function attentionScratchShapes({ B, H, T }: Pick<AttentionDims, 'B' | 'H
 }
 
 /** Checks q, k, v, segments and scale; returns the dimensions. Throws before anything is encoded. */
-export function checkAttentionInputs(device: GPUDevice, inputs: AttentionInputs): AttentionDims {
-  const { q, k, v, segments, scale, keyLength } = inputs;
+export function checkAttentionInputs(ctx: Pick<GpuContext, 'device' | 'info'>, inputs: AttentionInputs): AttentionDims {
+  const { device } = ctx;
+  const { q, k, v, segments, scale, keyLength, window } = inputs;
   expectRank(OP, q, 4, 'B, T, H, D');
   expectRank(OP, k, 4, 'B, Tk, Hkv, D');
   const [B, T, H, D] = q.shape as [number, number, number, number];
@@ -138,10 +173,14 @@ export function checkAttentionInputs(device: GPUDevice, inputs: AttentionInputs)
   if (scale !== undefined && !Number.isFinite(scale)) {
     throw new ShapeError(`${OP}: scale must be a finite number, got ${scale}`, { op: OP, scale });
   }
+  if (window !== undefined && !(Number.isSafeInteger(window) && window >= 1)) {
+    throw new ShapeError(`${OP}: sliding window must be a positive integer number of positions, got ${window}`, { op: OP, window });
+  }
   for (const tensor of [q, k, v, segments]) if (tensor) expectBindable(OP, device, tensor);
-  const dims = { B, T, Tk, H, Hkv, D, keyLength: keyLength ?? Tk };
-  expectWorkgroups(OP, device, rowGrid(dims));
-  expectWorkgroups(OP, device, keyGrid(dims));
+  const dims = { B, T, Tk, H, Hkv, D, keyLength: keyLength ?? Tk, window: window ?? 0 };
+  const route = attentionRoute(ctx, D);
+  expectWorkgroups(OP, device, rowGrid(dims, route));
+  expectWorkgroups(OP, device, keyGrid(dims, route));
   expectWorkgroups(OP, device, statsGrid(dims));
   return dims;
 }
@@ -161,17 +200,17 @@ function checkSaved(device: GPUDevice, { B, T, H, D }: AttentionDims, { o, logsu
  */
 export function encodeAttentionForward(ctx: GpuContext, encoder: GPUCommandEncoder, inputs: AttentionInputs, saved: AttentionSaved): void {
   const { device } = ctx;
-  const dims = checkAttentionInputs(device, inputs);
+  const dims = checkAttentionInputs(ctx, inputs);
   checkSaved(device, dims, saved);
-  const tile = attentionTiles(dims.D).forward;
-  const pipeline = ctx.pipelines.get(OP, shaderCode, 'attention_fwd', constants(dims, tile));
+  const route = attentionRoute(ctx, dims.D);
+  const pipeline = ctx.pipelines.get(OP, shaderCode, entryPoint('attention_fwd', route), constants(dims, route, attentionTiles(dims.D).forward));
   const pass = encoder.beginComputePass({ label: `${OP} forward` });
   pass.setPipeline(pipeline);
   pass.setBindGroup(
     0,
     bindGroup(device, pipeline, [...inputBindings(ctx, dims, inputs), [5, saved.o.buffer], [6, saved.logsumexp.buffer]]),
   );
-  pass.dispatchWorkgroups(...rowGrid(dims));
+  pass.dispatchWorkgroups(...rowGrid(dims, route));
   pass.end();
 }
 
@@ -190,9 +229,10 @@ export function encodeAttentionBackward(
   scratch: AttentionScratch,
 ): void {
   const { device } = ctx;
-  const dims = checkAttentionInputs(device, inputs);
+  const dims = checkAttentionInputs(ctx, inputs);
   checkSaved(device, dims, saved);
   const { B, T, Tk, H, Hkv, D } = dims;
+  const route = attentionRoute(ctx, D);
   expectShape(OP, dO, [B, T, H, D], 'B, T, H, D');
   expectShape(OP, gradients.dq, [B, T, H, D], 'B, T, H, D');
   expectShape(OP, gradients.dk, [B, Tk, Hkv, D], 'B, Tk, Hkv, D');
@@ -207,7 +247,7 @@ export function encodeAttentionBackward(
   const inputsBound = inputBindings(ctx, dims, inputs);
   const pass = encoder.beginComputePass({ label: `${OP} backward` });
 
-  const stats = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_stats', { HEAD_DIM: D });
+  const stats = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_stats', { HEAD_DIM: D, LANES: route.kind === 'lanes' ? route.lanes : 1 });
   pass.setPipeline(stats);
   pass.setBindGroup(
     0,
@@ -221,12 +261,12 @@ export function encodeAttentionBackward(
   );
   pass.dispatchWorkgroups(...statsGrid(dims));
 
-  const dq = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_dq', constants(dims, tiles.forward));
+  const dq = ctx.pipelines.get(OP, shaderCode, entryPoint('attention_bwd_dq', route), constants(dims, route, tiles.forward));
   pass.setPipeline(dq);
   pass.setBindGroup(0, bindGroup(device, dq, [...inputsBound, [8, dO.buffer], [11, scratch.stats.buffer], [12, gradients.dq.buffer]]));
-  pass.dispatchWorkgroups(...rowGrid(dims));
+  pass.dispatchWorkgroups(...rowGrid(dims, route));
 
-  const dkdv = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_dkdv', constants(dims, tiles.keyGradients));
+  const dkdv = ctx.pipelines.get(OP, shaderCode, entryPoint('attention_bwd_dkdv', route), constants(dims, route, tiles.keyGradients));
   pass.setPipeline(dkdv);
   pass.setBindGroup(
     0,
@@ -238,7 +278,7 @@ export function encodeAttentionBackward(
       [14, gradients.dv.buffer],
     ]),
   );
-  pass.dispatchWorkgroups(...keyGrid(dims));
+  pass.dispatchWorkgroups(...keyGrid(dims, route));
   pass.end();
 }
 
@@ -301,25 +341,34 @@ function inputBindings(ctx: GpuContext, dims: AttentionDims, inputs: AttentionIn
   ];
 }
 
-function constants({ D }: AttentionDims, tile: AttentionTile): Record<string, number> {
-  return { HEAD_DIM: D, BLOCK_ROWS: tile.rows, BLOCK_KEYS: tile.keys };
+function entryPoint(name: string, route: AttentionRoute): string {
+  return route.kind === 'lanes' ? `${name}_lanes` : name;
+}
+
+function constants({ D }: AttentionDims, route: AttentionRoute, tile: AttentionTile): Record<string, number> {
+  return route.kind === 'lanes' ? { HEAD_DIM: D, LANES: route.lanes } : { HEAD_DIM: D, BLOCK_ROWS: tile.rows, BLOCK_KEYS: tile.keys };
+}
+
+/** Rows (rows route) or keys (dkdv) one workgroup owns. */
+function itemsPerWorkgroup(route: AttentionRoute, tile: number): number {
+  return route.kind === 'lanes' ? LANE_THREADS / route.lanes : tile;
 }
 
 /** fwd and dq: workgroups over the T·G rows of each kv head. */
-function rowGrid({ B, T, H, Hkv, D }: AttentionDims): [number, number, number] {
-  return [Math.ceil((T * (H / Hkv)) / attentionTiles(D).forward.rows), Hkv, B];
+function rowGrid({ B, T, H, Hkv, D }: AttentionDims, route: AttentionRoute): [number, number, number] {
+  return [Math.ceil((T * (H / Hkv)) / itemsPerWorkgroup(route, attentionTiles(D).forward.rows)), Hkv, B];
 }
 
 /** dkdv: workgroups over the keys in use of each kv head. */
-function keyGrid({ B, Hkv, D, keyLength }: AttentionDims): [number, number, number] {
-  return [Math.ceil(keyLength / attentionTiles(D).keyGradients.keys), Hkv, B];
+function keyGrid({ B, Hkv, D, keyLength }: AttentionDims, route: AttentionRoute): [number, number, number] {
+  return [Math.ceil(keyLength / itemsPerWorkgroup(route, attentionTiles(D).keyGradients.keys)), Hkv, B];
 }
 
 function statsGrid({ B, T, H }: AttentionDims): [number, number, number] {
   return [Math.ceil(T / STATS_WORKGROUP), H, B];
 }
 
-function dimsUniform({ B, T, Tk, keyLength, H, Hkv }: AttentionDims, scale: number, segmented: boolean): ArrayBuffer {
+function dimsUniform({ B, T, Tk, keyLength, H, Hkv, window }: AttentionDims, scale: number, segmented: boolean): ArrayBuffer {
   return packUniforms([
     ['u32', B],
     ['u32', T],
@@ -329,6 +378,7 @@ function dimsUniform({ B, T, Tk, keyLength, H, Hkv }: AttentionDims, scale: numb
     ['u32', Hkv],
     ['f32', scale],
     ['u32', segmented ? 1 : 0],
+    ['u32', window],
   ]);
 }
 

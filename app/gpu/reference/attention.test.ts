@@ -12,9 +12,10 @@ interface Shape {
   D: number;
   segments?: number[];
   scale?: number;
+  window?: number;
 }
 
-function randomInputs({ B, T, Tk, H, Hkv, D, segments, scale }: Shape, seed = 1): AttentionReferenceInputs & { q: Float64Array; k: Float64Array; v: Float64Array } {
+function randomInputs({ B, T, Tk, H, Hkv, D, segments, scale, window }: Shape, seed = 1): AttentionReferenceInputs & { q: Float64Array; k: Float64Array; v: Float64Array } {
   const random = Random.fromSeed(seed);
   const values = (count: number) => Float64Array.from({ length: count }, () => random.uniform(-1.5, 1.5));
   return {
@@ -24,6 +25,7 @@ function randomInputs({ B, T, Tk, H, Hkv, D, segments, scale }: Shape, seed = 1)
     v: values(B * Tk * Hkv * D),
     ...(segments ? { segments } : {}),
     ...(scale !== undefined ? { scale } : {}),
+    ...(window !== undefined ? { window } : {}),
   };
 }
 
@@ -53,6 +55,10 @@ describe('attention reference backward', () => {
 
   it('matches central finite differences for a query block after a KV cache (T=3 Tk=7)', () => {
     expectGradientsMatchFiniteDifferences({ B: 1, T: 3, Tk: 7, H: 4, Hkv: 2, D: 2 });
+  });
+
+  it('matches central finite differences with a sliding window of 3 over 7 positions, packed segments', () => {
+    expectGradientsMatchFiniteDifferences({ B: 2, T: 7, Tk: 7, H: 2, Hkv: 1, D: 3, window: 3, segments: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2] });
   });
 });
 
@@ -87,6 +93,19 @@ describe('attention reference forward', () => {
     const after = attentionReference(changed).o;
     expect(Array.from(after.subarray(4))).toEqual(Array.from(before.subarray(4)));
     expect(Array.from(after.subarray(0, 4))).not.toEqual(Array.from(before.subarray(0, 4)));
+  });
+
+  it('a sliding window of w shows query p the keys p − w + 1 .. p: earlier keys change nothing', () => {
+    const shape = { B: 1, T: 6, Tk: 6, H: 1, Hkv: 1, D: 2, window: 3 };
+    const before = attentionReference(randomInputs(shape)).o;
+    const changed = randomInputs(shape);
+    changed.k.fill(7, 0, 2 * 2); // keys 0 and 1: outside the window of positions 4 and 5
+    changed.v.fill(-3, 0, 2 * 2);
+    const after = attentionReference(changed).o;
+    expect(Array.from(after.subarray(4 * 2))).toEqual(Array.from(before.subarray(4 * 2)));
+    // Position 3 sees keys 1..3, so it moves; with the window as wide as the sequence nothing is hidden.
+    expect(after[3 * 2]).not.toEqual(before[3 * 2]);
+    expect(Array.from(attentionReference(randomInputs({ ...shape, window: 6 })).o)).toEqual(Array.from(attentionReference(randomInputs({ ...shape, window: undefined })).o));
   });
 
   it('scales scores by 1/sqrt(D) unless told otherwise', () => {

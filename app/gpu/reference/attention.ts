@@ -7,8 +7,9 @@
  *
  * Key j is visible to query i when j <= i + (Tk − T) (causal; T < Tk is a query block after a KV
  * cache) and, with `segments` [B,Tk], when segments[b,j] equals the query's own segment
- * segments[b, i + Tk − T] and is not 0 (0 marks padding). A query with no visible key gets O = 0,
- * L = −∞ and no gradient.
+ * segments[b, i + Tk − T] and is not 0 (0 marks padding), and, with a sliding `window` w, when j lies
+ * in (p − w, p] for the query's position p = i + Tk − T (w positions, the query's own included). A query
+ * with no visible key gets O = 0, L = −∞ and no gradient.
  */
 export interface AttentionReferenceInputs {
   B: number;
@@ -21,6 +22,8 @@ export interface AttentionReferenceInputs {
   k: ArrayLike<number>; // [B,Tk,Hkv,D]
   v: ArrayLike<number>; // [B,Tk,Hkv,D]
   segments?: ArrayLike<number>; // [B,Tk]
+  /** Sliding window: a query sees the `window` positions ending at its own; unlimited when absent. */
+  window?: number;
   /** Defaults to 1/sqrt(D). */
   scale?: number;
 }
@@ -84,10 +87,11 @@ export function attentionBackwardReference(inputs: AttentionReferenceInputs, dO:
 }
 
 /** Whether query i of sequence b may attend key j. */
-export function isVisible(inputs: Pick<AttentionReferenceInputs, 'T' | 'Tk' | 'segments'>, b: number, i: number, j: number): boolean {
-  const { T, Tk, segments } = inputs;
+export function isVisible(inputs: Pick<AttentionReferenceInputs, 'T' | 'Tk' | 'segments' | 'window'>, b: number, i: number, j: number): boolean {
+  const { T, Tk, segments, window } = inputs;
   const position = i + Tk - T;
   if (j > position) return false;
+  if (window !== undefined && j <= position - window) return false;
   if (!segments) return true;
   const segment = segments[b * Tk + position]!;
   return segment !== 0 && segments[b * Tk + j] === segment;
