@@ -110,7 +110,11 @@ export interface ModelConfig {
   finalLogitSoftcapping: number | null;
   bosTokenId: number | null;
   eosTokenIds: number[];
-  /** Sliding-window attention (Mistral); null when every token sees the whole prefix. */
+  /**
+   * Sliding-window attention: a token sees the slidingWindow positions ending at its own (Mistral's and
+   * Phi-3's every layer, Gemma 3's sliding layers; see attentionWindowOf); null when every token sees the
+   * whole prefix.
+   */
   slidingWindow: number | null;
   /** The name the model was saved under (`_name_or_path`, written by save_pretrained): a Hub id or a path. */
   nameOrPath?: string;
@@ -204,6 +208,17 @@ export function parseModelConfig(raw: unknown, fileName = 'config.json'): ModelC
     slidingWindow: slidingWindowOf(architecture, config.sliding_window, maxPositionEmbeddings),
     ...(typeof config._name_or_path === 'string' && config._name_or_path.trim() !== '' ? { nameOrPath: config._name_or_path.trim() } : {}),
   };
+}
+
+/**
+ * The sliding window of one layer, or null for a layer that sees the whole prefix: Gemma 3 windows its
+ * sliding layers only (layer_types), Mistral and Phi-3 every layer. transformers' masks let query q see
+ * key k when q − window < k <= q (masking_utils.sliding_window_overlay), so `window` positions, q's own included.
+ */
+export function attentionWindowOf(config: Pick<ModelConfig, 'slidingWindow' | 'gemma'>, layer: number): number | null {
+  if (config.slidingWindow === null) return null;
+  if (config.gemma && !config.gemma.slidingLayers[layer]) return null;
+  return config.slidingWindow;
 }
 
 /**

@@ -67,8 +67,9 @@ export class Generator {
   ) {
     this.throughput = throughputFor(ctx, options.submitBudget);
     const { config } = model;
-    // Without a capacity, the whole context the model attends over (a sliding-window model's window).
-    const capacity = options.capacity ?? Math.min(config.maxPositionEmbeddings, config.slidingWindow ?? Infinity);
+    // Without a capacity, the model's whole context. A sliding-window layer masks cache positions
+    // before its window, so the cache holds every position: Gemma 3's full layers read them all.
+    const capacity = options.capacity ?? config.maxPositionEmbeddings;
     const scoped = withinErrorScopes(ctx, `allocating a ${capacity}-token KV cache`, () => ({
       cache: createKvCache(ctx, config, capacity),
       step: new DecoderGraph(ctx, model, { B: 1, T: 1 }, { training: false, loraRank: options.lora?.config.r ?? 0 }),

@@ -24,7 +24,7 @@ import { encodeRmsnorm, encodeRmsnormBackward } from '../gpu/ops/rmsnorm.ts';
 import { encodeRope, encodeRopeBackward } from '../gpu/ops/rope.ts';
 import { encodeSwiglu, encodeSwigluBackward } from '../gpu/ops/swiglu.ts';
 import { createTensor, elementCount, view, type GpuTensor } from '../gpu/tensor.ts';
-import { LORA_TARGETS, loraTargetsOf, type LoraTarget, type ModelConfig } from './config.ts';
+import { attentionWindowOf, LORA_TARGETS, loraTargetsOf, type LoraTarget, type ModelConfig } from './config.ts';
 import type { GpuLayer, GpuModel } from './gpu-model.ts';
 import type { GpuLora } from './lora-gpu.ts';
 import { loraPairKey } from './lora.ts';
@@ -60,7 +60,6 @@ export interface CacheWrite {
 }
 
 export function createKvCache(ctx: GpuContext, config: ModelConfig, capacity: number): KvCache {
-  if (config.slidingWindow !== null && capacity > config.slidingWindow) refuseSlidingWindow(config.slidingWindow, capacity);
   const shape = [1, capacity, config.numKvHeads, config.headDim];
   const make = (name: string) => createTensor(ctx.device, name, shape, 'f32');
   const k = Array.from({ length: config.numLayers }, (_, layer) => make(`k cache ${layer}`));
@@ -77,18 +76,6 @@ const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
  */
 const DROPOUT_SLOTS_PER_LAYER = 7;
 const DROPOUT_SLOT: Record<LoraTarget, number> = { q_proj: 0, k_proj: 1, v_proj: 2, o_proj: 3, gate_proj: 4, up_proj: 5, down_proj: 6, qkv_proj: 0, gate_up_proj: 4 };
-
-/**
- * Mistral attends over the last sliding_window positions only; this engine's attention sees the whole
- * prefix, which is the same thing while no sequence is longer than the window, and differs after.
- */
-function refuseSlidingWindow(window: number, length: number): never {
-  throw new CocktailError(
-    'MODEL_SLIDING_WINDOW',
-    `this model attends over a sliding window of ${window} positions, and this engine applies no window: a sequence of ${length} positions would be computed differently from the model. Keep max_length (prompt plus new tokens, when generating) at ${window} or less.`,
-    { slidingWindow: window, length },
-  );
-}
 
 /** The LoRA side of an activation set: rank, and the targets whose X·Aᵀ the backward reads. */
 interface ActivationLora {
@@ -212,7 +199,6 @@ export class DecoderGraph {
     this.shape = shape;
     const { config } = model;
     const N = shape.B * shape.T;
-    if (config.slidingWindow !== null && shape.T > config.slidingWindow) refuseSlidingWindow(config.slidingWindow, shape.T);
     const make: Allocate = host
       ? (name, dims) => host.leading(name, dims)
       : (name, dims) => {
@@ -341,7 +327,7 @@ export class DecoderGraph {
     const keys = cache
       ? { k: cache.cache.k[layer]!, v: cache.cache.v[layer]!, keyLength: cache.offset + this.shape.T }
       : { k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}) };
-    encodeAttentionForward(ctx, encoder, { q: acts.q, ...keys, ...this.attentionScale() }, { o: acts.o, logsumexp: acts.logsumexp });
+    encodeAttentionForward(ctx, encoder, { q: acts.q, ...keys, ...this.attentionOptions(layer) }, { o: acts.o, logsumexp: acts.logsumexp });
     project('o_proj', acts.o, acts.attentionOut);
     const { sandwich } = acts;
     if (sandwich) {
@@ -381,10 +367,15 @@ export class DecoderGraph {
     return { frequencies: long || model.ropeFrequencies, scale: model.ropeScale };
   }
 
-  /** Gemma 3's query_pre_attn_scalar^−½; the kernel's default 1/√head_dim otherwise. */
-  private attentionScale(): { scale?: number } {
-    const gemma = this.model.config.gemma;
-    return gemma ? { scale: gemma.attentionScale } : {};
+  /**
+   * Gemma 3's query_pre_attn_scalar^−½ (the kernel's default 1/√head_dim otherwise), and the layer's
+   * sliding window, if it has one (over positions in the batch row or the cache: a packed example's
+   * positions and its row's indices differ by a constant, so the window is the same).
+   */
+  private attentionOptions(layer: number): { scale?: number; window?: number } {
+    const { config } = this.model;
+    const window = attentionWindowOf(config, layer);
+    return { ...(config.gemma ? { scale: config.gemma.attentionScale } : {}), ...(window !== null ? { window } : {}) };
   }
 
   /** Copies consecutive column blocks of `fused` [N, Σ widths] into `parts` (each seen as [N, width]). */
@@ -511,7 +502,7 @@ export class DecoderGraph {
     encodeAttentionBackward(
       ctx,
       encoder,
-      { q: acts.q, k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}), ...this.attentionScale() },
+      { q: acts.q, k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}), ...this.attentionOptions(layer) },
       { o: acts.o, logsumexp: acts.logsumexp },
       work.dAttention,
       { dq: work.dq, dk: work.dk, dv: work.dv },

@@ -36,6 +36,16 @@ const CASES: Case[] = [
   { name: 'Qwen3 (q/k head norms, head_dim 12 ≠ hidden / heads) in bf16 with recomputation, LoRA on q, k and up', config: QWEN3_TINY, dtype: 'bf16', targets: ['q_proj', 'k_proj', 'up_proj'], recompute: true, layout: 'shared', gradAccum: 1 },
   { name: 'Phi-3 (fused qkv and gate_up, LongRoPE tables) in bf16, LoRA on the fused projections and down', config: PHI3_TINY, dtype: 'bf16', targets: ['qkv_proj', 'gate_up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 1 },
   { name: 'Gemma 3 (four norms a layer, local and global RoPE tables) in f32, LoRA on o, gate and down', config: GEMMA3_TINY, dtype: 'f32', targets: ['o_proj', 'gate_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 1 },
+  {
+    // Every per-layer buffer at the published width, head_dim 256 included; two layers (a sliding and a full one), a 256-token vocabulary.
+    name: 'Gemma 3 270m as published (head_dim 256, hidden 640, MLP 2048) cut to two layers, in bf16, LoRA on q, v and up',
+    config: { ...JSON.parse(await readFile(fixturePath('configs/gemma-3-270m.config.json'), 'utf8')), num_hidden_layers: 2, layer_types: ['sliding_attention', 'full_attention'], vocab_size: 256 },
+    dtype: 'bf16',
+    targets: ['q_proj', 'v_proj', 'up_proj'],
+    recompute: false,
+    layout: 'shared',
+    gradAccum: 1,
+  },
   { name: 'Llama (tied head, no biases) in f32, LoRA on all seven projections', config: LLAMA_TINY, dtype: 'f32', targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], recompute: false, layout: 'shared', gradAccum: 3 },
 ];
 

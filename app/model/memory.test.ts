@@ -55,4 +55,15 @@ describe('memory estimator', () => {
     expect(8 * 2048 * config.intermediateSize * 4).toBeLessThanOrEqual(2 ** 27);
     expect(estimateTrainingMemory(config, { ...SHAPE, batchSize: 8, seqLength: 2048, recompute: true }, limits, Infinity).fits).toBe(true);
   });
+
+  it('plans Gemma 3 270m and 1b as published (head_dim 256): bf16 weights at 2 bytes per parameter (norms in f32), within a laptop GPU', async () => {
+    for (const [name, parameters] of [['gemma-3-270m', 268_098_176], ['gemma-3-1b-it', 999_885_952]] as const) {
+      const config = parseModelConfig(JSON.parse(await readFile(fixturePath(`configs/${name}.config.json`), 'utf8')));
+      const estimate = estimateTrainingMemory(config, { ...SHAPE, recompute: true }, LIMITS, 4 * 2 ** 30);
+      // Four norms of hidden_size a layer, q and k norms of head_dim, and the final norm, kept in f32.
+      const norms = config.numLayers * (4 * config.hiddenSize + 2 * config.headDim) + config.hiddenSize;
+      expect(estimate.lines[0]!.bytes, name).toBe(2 * parameters + 2 * norms);
+      expect(estimate.fits, name).toBe(true);
+    }
+  });
 });

@@ -212,12 +212,13 @@ describe('Phi-3 LoRA gradients against finite differences of the reference', () 
 });
 
 describe("Phi-3-mini-4k's sliding window", () => {
-  it('runs sequences up to the window and refuses longer ones, naming the window', async () => {
+  // Past the window the attention is computed with it: checked against the Float64 reference in sliding-window.gpu.test.ts.
+  it('runs sequences up to the window and past it', async () => {
     const model = await randomModel(ctx, { ...PHI3_TINY, rope_scaling: null, sliding_window: 10 }, 'f32', 41);
     try {
       expect(model.config.slidingWindow).toBe(10);
       new DecoderGraph(ctx, model.gpu, { B: 1, T: 10 }, { training: false, loraRank: 0 }).destroy();
-      expect(() => new DecoderGraph(ctx, model.gpu, { B: 1, T: 11 }, { training: false, loraRank: 0 })).toThrow(expect.objectContaining({ code: 'MODEL_SLIDING_WINDOW', details: { slidingWindow: 10, length: 11 } }));
+      new DecoderGraph(ctx, model.gpu, { B: 1, T: 11 }, { training: false, loraRank: 0 }).destroy();
     } finally {
       model.gpu.destroy();
     }

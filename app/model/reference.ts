@@ -4,7 +4,7 @@
  * differences are checked against. Slow by design (no tiling, no caching); for tiny models and tests.
  */
 import type { LoraTarget, ModelConfig } from './config.ts';
-import { LORA_TARGETS } from './config.ts';
+import { attentionWindowOf, LORA_TARGETS } from './config.ts';
 import { loraPairKey } from './lora.ts';
 import { softcapReference } from '../gpu/reference/cross_entropy.ts';
 import { ropeAttentionFactor, ropeInverseFrequencies } from '../gpu/reference/rope.ts';
@@ -102,7 +102,7 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
     const frequencies = gemma?.slidingLayers[layer] ? localFrequencies : inverseFrequencies;
     applyRope(q, T, H, D, frequencies, startPosition, ropeScale);
     applyRope(k, T, Hkv, D, frequencies, startPosition, ropeScale);
-    const attended = causalAttention(q, k, v, T, H, Hkv, D, gemma?.attentionScale);
+    const attended = causalAttention(q, k, v, { T, H, Hkv, D, scale: gemma?.attentionScale, window: attentionWindowOf(config, layer) });
     const attentionOut = project(attended, 'o_proj', H * D, C);
     // Gemma3DecoderLayer: post_attention_layernorm on the attention output, then pre_feedforward_layernorm on the MLP input.
     x = add(x, gemma ? norm(attentionOut, T, C, `${p}.post_attention_layernorm.weight`) : attentionOut);
@@ -195,23 +195,30 @@ function applyRope(x: Float64Array, T: number, heads: number, D: number, inverse
   }
 }
 
-function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, T: number, H: number, Hkv: number, D: number, scale = 1 / Math.sqrt(D)): Float64Array {
+/** Query i sees keys j with i − window < j <= i (the whole prefix without a window). */
+function causalAttention(
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  { T, H, Hkv, D, scale = 1 / Math.sqrt(D), window }: { T: number; H: number; Hkv: number; D: number; scale?: number | undefined; window: number | null },
+): Float64Array {
   const out = new Float64Array(T * H * D);
   const group = H / Hkv;
   const scores = new Float64Array(T);
   for (let h = 0; h < H; h++) {
     const kvHead = Math.floor(h / group);
     for (let i = 0; i < T; i++) {
+      const first = window === null ? 0 : Math.max(0, i - window + 1);
       let max = -Infinity;
-      for (let j = 0; j <= i; j++) {
+      for (let j = first; j <= i; j++) {
         let dot = 0;
         for (let d = 0; d < D; d++) dot += q[(i * H + h) * D + d]! * k[(j * Hkv + kvHead) * D + d]!;
         scores[j] = dot * scale;
         max = Math.max(max, scores[j]!);
       }
       let sum = 0;
-      for (let j = 0; j <= i; j++) sum += scores[j] = Math.exp(scores[j]! - max);
-      for (let j = 0; j <= i; j++) {
+      for (let j = first; j <= i; j++) sum += scores[j] = Math.exp(scores[j]! - max);
+      for (let j = first; j <= i; j++) {
         const weight = scores[j]! / sum;
         for (let d = 0; d < D; d++) out[(i * H + h) * D + d]! += weight * v[(j * Hkv + kvHead) * D + d]!;
       }

@@ -18,9 +18,11 @@ export const SUGGESTED_MODELS: readonly SuggestedModel[] = [
   { id: 'HuggingFaceTB/SmolLM2-360M-Instruct', parameters: '360M', download: '724 MB', note: 'better answers, still light' },
   { id: 'Qwen/Qwen2.5-0.5B-Instruct', parameters: '494M', download: '988 MB', note: 'strong for its size; large vocabulary (151,936)' },
   { id: 'Qwen/Qwen3-0.6B', parameters: '596M', download: '1.5 GB', note: 'thinks step by step or answers directly; large vocabulary (151,936)' },
+  { id: 'google/gemma-3-270m', parameters: '268M', download: '536 MB', note: 'made for task-specific fine-tuning; gated: accept the Gemma licence on the Hub first; large vocabulary (262,144)' },
+  { id: 'google/gemma-3-1b-it', parameters: '1.0B', download: '2.0 GB', note: 'gated: accept the Gemma licence on the Hub first; large vocabulary (262,144); needs a discrete GPU' },
   { id: 'meta-llama/Llama-3.2-1B-Instruct', parameters: '1.24B', download: '2.5 GB', note: 'gated: accept the licence on the Hub first; needs a discrete GPU' },
   { id: 'microsoft/Phi-4-mini-instruct', parameters: '3.84B', download: '7.7 GB', note: 'successor of the cocktail paper’s Phi-3-Mini; 200,064-token vocabulary; needs a large discrete GPU' },
-  { id: 'microsoft/Phi-3-mini-4k-instruct', parameters: '3.82B', download: '7.6 GB', note: 'the cocktail paper’s best model; sequences up to its 2,047-token window; needs a large discrete GPU' },
+  { id: 'microsoft/Phi-3-mini-4k-instruct', parameters: '3.82B', download: '7.6 GB', note: 'the cocktail paper’s best model; attends over a 2,047-token sliding window; needs a large discrete GPU' },
   { id: 'TinyLlama/TinyLlama-1.1B-Chat-v1.0', parameters: '1.1B', download: '2.2 GB', note: 'classic Llama 2 architecture; needs a discrete GPU' },
 ];
 
