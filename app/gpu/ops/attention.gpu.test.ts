@@ -247,8 +247,10 @@ for (const family of FAMILIES) {
     it('matches the Float64 reference at head dim 256 (Gemma 3) with GQA, B=2 T=19 H=4 Hkv=1', () =>
       expectForwardMatches({ B: 2, T: 19, H: 4, Hkv: 1, D: 256 }));
 
-    it('matches the Float64 reference at head dim 96 (Phi-3-mini), which no power of two of lanes splits evenly', () =>
-      expectForwardMatches({ B: 1, T: 21, H: 4, Hkv: 2, D: 96 }));
+    it('matches the Float64 reference at head dim 96 (Phi-3-mini)', () => expectForwardMatches({ B: 1, T: 21, H: 4, Hkv: 2, D: 96 }));
+
+    it('matches the Float64 reference at head dim 20, whose 5 vec4s split unevenly over 2 lanes', () =>
+      expectForwardMatches({ B: 2, T: 13, H: 2, Hkv: 1, D: 20 }));
 
     for (const testCase of WINDOWED) {
       it(`matches the Float64 reference past a sliding window: ${describeShape(testCase)}`, () => expectForwardMatches(testCase));
@@ -346,6 +348,9 @@ for (const family of FAMILIES) {
       expectBackwardMatches({ B: 2, T: 19, H: 4, Hkv: 1, D: 256 }));
 
     it('matches the Float64 reference at head dim 96 (Phi-3-mini)', () => expectBackwardMatches({ B: 1, T: 21, H: 4, Hkv: 2, D: 96 }));
+
+    it('matches the Float64 reference at head dim 20, whose 5 vec4s split unevenly over 2 lanes', () =>
+      expectBackwardMatches({ B: 2, T: 13, H: 2, Hkv: 1, D: 20 }));
 
     for (const testCase of WINDOWED) {
       it(`matches the Float64 reference past a sliding window: ${describeShape(testCase)}`, () => expectBackwardMatches(testCase));
