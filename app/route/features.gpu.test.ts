@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
+import { GEMMA3_TINY, randomModel } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
 import { filesFromDirectory } from '../model/node-source.ts';
@@ -27,9 +28,9 @@ afterAll(() => {
 });
 
 /** The pooled hidden state of one prompt, in Float64, from the reference model run alone. */
-function referenceFeature(ids: readonly number[], layer: number, pooling: Pooling): Float64Array {
-  const C = reference.config.hiddenSize;
-  const states = referenceHiddenStates(reference, ids)[layer]!;
+function referenceFeature(ids: readonly number[], layer: number, pooling: Pooling, weights: ReferenceWeights = reference): Float64Array {
+  const C = weights.config.hiddenSize;
+  const states = referenceHiddenStates(weights, ids)[layer]!;
   if (pooling === 'last') return states.slice((ids.length - 1) * C, ids.length * C);
   const mean = new Float64Array(C);
   for (let t = 0; t < ids.length; t++) for (let c = 0; c < C; c++) mean[c]! += states[t * C + c]! / ids.length;
@@ -80,5 +81,20 @@ describe('router features on the real aidreams260K model', () => {
     expect(truncationNotice(prompt, model.config)).toMatch(new RegExp(`has ${prompt.truncatedFrom} tokens, more than the model's context of 128`));
     const features = await routerFeatures(ctx, model, [prompt.ids], { layer: 2, pooling: 'mean' });
     expect(relativeError(features, referenceFeature(prompt.ids, 2, 'mean'))).toBeLessThan(1e-4);
+  });
+
+  it('scales Gemma’s embeddings by √C before the first layer, as the model does, at every layer (a random Gemma 3)', async () => {
+    const gemma = await randomModel(ctx, GEMMA3_TINY, 'f32', 7);
+    try {
+      expect(gemma.gpu.embeddingScale).not.toBe(1);
+      const prompts = [[2, 17, 40, 5, 88], [2, 9, 9, 31]];
+      const C = gemma.config.hiddenSize;
+      for (const layer of [0, 1, 2]) {
+        const features = await routerFeatures(ctx, gemma.gpu, prompts, { layer, pooling: 'mean' });
+        prompts.forEach((ids, index) => expect(relativeError(features.subarray(index * C, (index + 1) * C), referenceFeature(ids, layer, 'mean', gemma.reference)), `prompt ${index}, layer ${layer}`).toBeLessThan(1e-4));
+      }
+    } finally {
+      gemma.gpu.destroy();
+    }
   });
 });

@@ -16,6 +16,7 @@ import type { ModelConfig } from '../model/config.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
+import { encodeResidualScale } from '../gpu/ops/residual.ts';
 
 export type Pooling = 'mean' | 'last';
 
@@ -92,6 +93,8 @@ async function hiddenStates(ctx: GpuContext, model: GpuModel, prompts: readonly 
       if (layer === config.numLayers) graph.encodeForward(encoder, batch);
       else {
         encodeEmbedding(ctx, encoder, { ids: idsTensor, parts: model.embedding }, graph.residual[0]!);
+        // Gemma scales its embeddings by √C before the first layer, as encodeForward does.
+        if (model.embeddingScale !== 1) encodeResidualScale(ctx, encoder, graph.residual[0]!, model.embeddingScale);
         for (let index = 0; index < layer; index++) graph.encodeLayerForward(encoder, index, batch);
       }
       ctx.device.queue.submit([encoder.finish()]);
