@@ -6,11 +6,16 @@
 //   1 nn   dX[M,K] (=|+=) scale · dY[M,N] · W[N,K]    ROWS=M COLS=K INNER=N   W f32, bf16 or f16
 //   2 tn   dW[N,K] (=|+=) scale · dY[M,N]ᵀ · X[M,K]   ROWS=N COLS=K INNER=M   all f32
 //
-// This file is the core only: app/gpu/ops/matmul_gpu.ts puts a weight prelude (app/gpu/wgsl.ts) in
-// front of it, which declares binding 2 (`rhs`, in the weights' storage type) and
-// `fn load_rhs4(q: u32) -> vec4<f32>`, elements 4q .. 4q+3 decoded to f32. The GEMM core is written
-// once and each weight encoding is composed in, so a new encoding is one more prelude.
-// Needs N % 4 == 0 and K % 4 == 0 (every operand's contiguous side): loads are real vec4 loads.
+// This file is the core only: app/gpu/ops/matmul_gpu.ts puts two preludes (app/gpu/wgsl.ts) in front
+// of it: a weight prelude, which declares binding 2 (`rhs`, in the weights' storage type) and
+// `fn load_rhs4(q: u32) -> vec4<f32>`, elements 4q .. 4q+3 decoded to f32; and a row prelude,
+// `fn lhs_row(r: u32) -> u32`, the stored row of lhs that OUT row r reads in nt and nn (r itself, or
+// a gathered row: the LM head's selected logits). The GEMM core is written once and each weight
+// encoding and caller is composed in: matmul, and the LM head of cross_entropy (its logits are a
+// column block of a [rows, V] scratch, its dlogits read back from there), through the strides and
+// offsets of Dims.
+// Needs N % 4 == 0 and K % 4 == 0 (every operand's contiguous side), and strides and offsets that are
+// multiples of 4: loads are real vec4 loads.
 //
 // Entry points:
 //   matmul_gemm  workgroup 16x16 computes a 64x64 tile of OUT, 4x4 per thread in registers. Each step
@@ -24,13 +29,18 @@
 //                32 lanes of a column split K (coalesced vec4 loads of the weight row), keep ROWS_GEMV
 //                partial sums each and add them in workgroup memory (8 KiB).
 //                dispatch ceil(N / 8) workgroups as (x, y), x <= 65535; those past the end write nothing.
-// Bindings: 0 dims (uniform), 1 lhs (X or dY, as vec4), 2 rhs (prelude), 3 out (f32).
+// Bindings: 0 dims (uniform), 1 lhs (X or dY, as vec4), 2 rhs (weight prelude), 3 out (f32), and 4 the
+// gathered rows (i32) where the row prelude gathers.
 
 struct Dims {
   rows: u32,
   cols: u32,
   inner: u32,
   scale: f32,
+  lhs_stride: u32,  // elements between stored rows of lhs (nt, nn: INNER for a dense operand; tn: ROWS)
+  lhs_offset: u32,  // element of lhs where the operand begins
+  out_stride: u32,  // elements between rows of out (COLS for a dense output)
+  out_offset: u32,  // element of out that holds OUT[0, 0]
 }
 
 override LAYOUT: u32 = 0u;
@@ -64,12 +74,12 @@ fn stage_a(t: u32, r0: u32, k0: u32) {
     let k = k0 + t / 16u;
     let r = r0 + (t % 16u) * 4u;
     let valid = k < dims.inner && r < dims.rows;
-    a_tile[t] = lhs4(select(0u, (k * dims.rows + r) / 4u, valid), valid);
+    a_tile[t] = lhs4(select(0u, (k * dims.lhs_stride + dims.lhs_offset + r) / 4u, valid), valid);
   } else {
     let r = r0 + t / 4u;
     let k = k0 + (t % 4u) * 4u;
     let valid = r < dims.rows && k < dims.inner;
-    a_tile[t] = lhs4(select(0u, (r * dims.inner + k) / 4u, valid), valid);
+    a_tile[t] = lhs4(select(0u, (lhs_row(min(r, dims.rows - 1u)) * dims.lhs_stride + dims.lhs_offset + k) / 4u, valid), valid);
   }
 }
 
@@ -169,7 +179,7 @@ fn matmul_gemm(
     let r = r0 + lid.y * 4u + i;
     if (r < dims.rows) {
       let row = acc[i];
-      let base = r * dims.cols + c;
+      let base = dims.out_offset + r * dims.out_stride + c;
       store(base, row.x);
       store(base + 1u, row.y);
       store(base + 2u, row.z);
@@ -198,7 +208,7 @@ fn matmul_gemv(
   for (var q = lane; q < quads; q += GEMV_LANES) {
     let w = load_rhs4(n * quads + q);
     for (var m = 0u; m < ROWS_GEMV; m++) {
-      acc[m] += dot(lhs[m * quads + q], w);
+      acc[m] += dot(lhs[(lhs_row(m) * dims.lhs_stride + dims.lhs_offset) / 4u + q], w);
     }
   }
   gemv_partials[t] = acc;
@@ -212,5 +222,5 @@ fn matmul_gemv(
   for (var l = 0u; l < GEMV_LANES; l++) {
     sum += gemv_partials[first + l][lane];
   }
-  store(lane * N + n, sum);
+  store(dims.out_offset + lane * dims.out_stride + n, sum);
 }

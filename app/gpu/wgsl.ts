@@ -45,6 +45,26 @@ export function weightPrelude(dtype: DType, name: string, binding: number): stri
   ].join('\n');
 }
 
+/**
+ * The row prelude of the GPU family's GEMM core (shaders/matmul_gpu.wgsl): which stored row of lhs
+ * OUT row r reads in nt and nn. 'dense' reads row r; 'gather' reads row rows[r] of binding 4 (an i32
+ * array), clamped into lhs so a bad index cannot read past it (the LM head's selected logits).
+ */
+export function lhsRowPrelude(kind: 'dense' | 'gather'): { key: string; code: string } {
+  const code =
+    kind === 'dense'
+      ? 'fn lhs_row(r: u32) -> u32 {\n  return r;\n}\n'
+      : [
+          '@group(0) @binding(4) var<storage, read> gathered_rows: array<i32>;',
+          'fn lhs_row(r: u32) -> u32 {',
+          '  let stored_rows = (arrayLength(&lhs) * 4u - dims.lhs_offset) / dims.lhs_stride;',
+          '  return min(u32(max(gathered_rows[r], 0)), stored_rows - 1u);',
+          '}',
+          '',
+        ].join('\n');
+  return { key: `rows:${kind}`, code: `// row prelude (app/gpu/wgsl.ts): ${kind}\n${code}` };
+}
+
 /** A shader assembled from preludes and a core, with the key the pipeline cache stores it under. */
 export function assembleShader(core: { key: string; code: string }, preludes: readonly { key: string; code: string }[]): { key: string; code: string } {
   return { key: [core.key, ...preludes.map((prelude) => prelude.key)].join('+'), code: [...preludes.map((prelude) => prelude.code), core.code].join('\n') };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setKernelFamily } from '../kernel-family.ts';
 import { acquireTestGpu } from '../../../test/gpu.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
@@ -13,6 +14,7 @@ import {
   crossEntropy,
   crossEntropyChunkRows,
   encodeCrossEntropy,
+  lmHeadOnGemmCore,
   readCrossEntropyStats,
   selectedLogits,
 } from './cross_entropy.ts';
@@ -225,6 +227,53 @@ describe('cross_entropy logits for selected positions', () => {
     const x = createTensor(ctx.device, 'x', [4, 8], 'f32');
     const w = createTensor(ctx.device, 'W', [10, 8], 'f32');
     expect(() => selectedLogits(ctx, x, w, [1, 4])).toThrow(/selected row 4 \(at 1\) is outside \[0, 4\)/);
+  });
+});
+
+describe("the LM head's products on the GPU family's GEMM core (forced on this adapter), against the Float64 reference", () => {
+  beforeAll(() => setKernelFamily(ctx, 'gpu'));
+  afterAll(() => setKernelFamily(ctx, 'auto'));
+  const shard = (v0: number, Vs: number, dtype: DType = 'bf16') => ({ v0, Vs, tensor: { dtype } as GpuTensor });
+
+  it('takes the core where C, V and every shard start are multiples of 4, and the LM head kernels elsewhere', () => {
+    expect(lmHeadOnGemmCore(ctx, 64, [shard(0, 512)])).toBe(true);
+    expect(lmHeadOnGemmCore(ctx, 64, [shard(0, 200), shard(200, 4), shard(204, 308)])).toBe(true);
+    expect(lmHeadOnGemmCore(ctx, 61, [shard(0, 512)])).toBe(false);
+    expect(lmHeadOnGemmCore(ctx, 64, [shard(0, 509)])).toBe(false);
+    expect(lmHeadOnGemmCore(ctx, 64, [shard(0, 202), shard(202, 306)])).toBe(false);
+    setKernelFamily(ctx, 'cpu');
+    expect(lmHeadOnGemmCore(ctx, 64, [shard(0, 512)])).toBe(false);
+    setKernelFamily(ctx, 'gpu');
+  });
+
+  it('matches for BT=37 C=64 V=512 f32 in chunks of 16 rows (a chunk smaller than the 64-row tile), every 4th label ignored', async () => {
+    expectClose(await compare({ BT: 37, C: 64, V: 512, dtype: 'f32', ignoreEvery: 4 }, 16));
+  });
+
+  it('matches for BT=70 C=132 V=1000 f16 in one chunk (two row tiles, C past the 16-wide inner step)', async () => {
+    expectClose(await compare({ BT: 70, C: 132, V: 1000, dtype: 'f16', ignoreEvery: 5 }, 70));
+  });
+
+  it('matches with the LM head in vocab shards 200 + 4 + 308 (bf16), logits in the tens', async () => {
+    expectClose(await compare({ BT: 19, C: 64, V: 512, dtype: 'bf16', ignoreEvery: 3, shards: [200, 4, 308], xScale: 10 }, 8));
+  });
+
+  it('still matches on the LM head kernels where C is not a multiple of 4', async () => {
+    expectClose(await compare({ BT: 9, C: 61, V: 257, dtype: 'bf16', ignoreEvery: 2 }, 4));
+  });
+
+  it('gives the logits of selected rows on gemv (4 rows, gathered) and gemm (12 rows) in three shards', async () => {
+    const c: Case = { BT: 37, C: 64, V: 508, dtype: 'bf16', ignoreEvery: 0, shards: [100, 300, 108] };
+    const { x, w, inputs, destroy } = prepare(c, 6);
+    try {
+      for (const rows of [[36, 0, 17, 17], [5, 36, 1, 0, 2, 9, 33, 12, 7, 7, 20, 30]]) {
+        const logits = selectedLogits(ctx, inputs.x, inputs.w, rows);
+        expect(relativeError(await readTensor(ctx.device, logits), logitsReference(x, w, rows, c.C, c.V))).toBeLessThan(1e-4);
+        logits.buffer.destroy();
+      }
+    } finally {
+      destroy();
+    }
   });
 });
 

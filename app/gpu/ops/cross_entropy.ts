@@ -5,6 +5,10 @@ import { LimitError, ShapeError } from '../errors.ts';
 import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
+import { kernelFamily } from '../kernel-family.ts';
+import { hasWeightPrelude } from '../wgsl.ts';
+import { matmulTarget } from './matmul.ts';
+import { dispatchGemm, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
 
 const OP = 'cross_entropy';
 
@@ -143,6 +147,21 @@ export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs,
 }
 
 /**
+ * Whether the LM head's two products (logits = x·Wᵀ, dX += dlogits·W) run on the GPU family's GEMM core
+ * (shaders/matmul_gpu.wgsl, the kernel of matmul's 'gemm' route) instead of lm_head_logits and
+ * lm_head_dx: on a context of the 'gpu' family (app/gpu/kernel-family.ts) whose device has the core's
+ * workgroup memory and size, when C, V and every shard's rows and start are multiples of 4 (its vec4
+ * loads). Otherwise the CPU family's kernels of cross_entropy.wgsl run, which take any shape.
+ */
+export function lmHeadOnGemmCore(ctx: Pick<GpuContext, 'info'>, C: number, shards: readonly Pick<Shard, 'v0' | 'Vs' | 'tensor'>[]): boolean {
+  if (kernelFamily(ctx) !== 'gpu') return false;
+  const target = matmulTarget(ctx);
+  if (target.maxWorkgroupStorageBytes < GEMM_WORKGROUP_BYTES || target.maxInvocationsPerWorkgroup < GPU_KERNEL_INVOCATIONS) return false;
+  const V = shards.reduce((sum, shard) => sum + shard.Vs, 0);
+  return C % 4 === 0 && V % 4 === 0 && shards.every((shard) => shard.v0 % 4 === 0 && shard.Vs % 4 === 0 && hasWeightPrelude(shard.tensor.dtype));
+}
+
+/**
  * Encodes the fused LM head + cross-entropy into `encoder`: for each chunk of `scratch.shape[0]` rows,
  * logits into the scratch, softmax / row loss / dlogits in place, then dX += dlogits·W; finally the
  * loss sum and label counts are added to `stats`. Validates first. Nothing is allocated but bind groups.
@@ -168,10 +187,27 @@ export function encodeCrossEntropy(
   const uniform = (rows: number, row0: number, shard: Shard): GPUBuffer =>
     ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows, row0, BT, C, V, v0: shard.v0, Vs: shard.Vs, gradScale }));
 
+  const onGemmCore = lmHeadOnGemmCore(ctx, C, shards);
   const pass = encoder.beginComputePass({ label: OP });
   for (let row0 = 0; row0 < BT; row0 += chunkRows) {
     const rows = Math.min(chunkRows, BT - row0);
     for (const shard of shards) {
+      if (onGemmCore) {
+        // The shard's logits are columns v0 .. v0+Vs of the [rows, V] scratch.
+        dispatchGemm(ctx, pass, {
+          layout: 'nt',
+          kernel: 'gemm',
+          rows,
+          cols: shard.Vs,
+          inner: C,
+          lhs: { buffer: inputs.x.buffer, stride: C, offset: row0 * C },
+          rhs: shard.tensor,
+          out: { buffer: scratch.buffer, stride: V, offset: shard.v0 },
+          accumulate: false,
+          scale: 1,
+        });
+        continue;
+      }
       pass.setPipeline(logitsPipeline);
       pass.setBindGroup(
         0,
@@ -198,6 +234,22 @@ export function encodeCrossEntropy(
     pass.dispatchWorkgroups(rows);
     if (backward && dxPipeline) {
       for (const shard of shards) {
+        if (onGemmCore) {
+          // dX[row0 .., :] += dlogits[:, v0 .. v0+Vs]·W_shard: the scratch now holds dlogits.
+          dispatchGemm(ctx, pass, {
+            layout: 'nn',
+            kernel: 'gemm',
+            rows,
+            cols: C,
+            inner: shard.Vs,
+            lhs: { buffer: scratch.buffer, stride: V, offset: shard.v0 },
+            rhs: shard.tensor,
+            out: { buffer: backward.dx.buffer, stride: C, offset: row0 * C },
+            accumulate: true,
+            scale: 1,
+          });
+          continue;
+        }
         pass.setPipeline(dxPipeline);
         pass.setBindGroup(
           0,
@@ -267,9 +319,26 @@ export function encodeSelectedLogits(ctx: GpuContext, encoder: GPUCommandEncoder
   const [BT, C] = inputs.x.shape as [number, number];
   const V = logits.shape[1]!;
   const pipeline = ctx.pipelines.get(OP, shaderCode, 'lm_head_logits', { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 1, BACKWARD: 0 });
+  const onGemmCore = lmHeadOnGemmCore(ctx, C, shards);
   const pass = encoder.beginComputePass({ label: `${OP}:selected` });
   pass.setPipeline(pipeline);
   for (const shard of shards) {
+    if (onGemmCore) {
+      // Decoding (P <= 8) takes the core's gemv, larger batches its gemm; both read x through the gathered rows.
+      dispatchGemm(ctx, pass, {
+        layout: 'nt',
+        kernel: P <= GEMV_MAX_ROWS ? 'gemv' : 'gemm',
+        rows: P,
+        cols: shard.Vs,
+        inner: C,
+        lhs: { buffer: inputs.x.buffer, stride: C, offset: 0, gather: inputs.rows.buffer },
+        rhs: shard.tensor,
+        out: { buffer: logits.buffer, stride: V, offset: shard.v0 },
+        accumulate: false,
+        scale: 1,
+      });
+      continue;
+    }
     const uniform = ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows: P, row0: 0, BT, C, V, v0: shard.v0, Vs: shard.Vs, gradScale: 0 }));
     pass.setBindGroup(
       0,

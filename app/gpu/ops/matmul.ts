@@ -8,7 +8,7 @@ import type { GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
-import { encodeMatmulGpu, GEMM_TILE, GEMM_WORKGROUP_BYTES, GEMV_COLUMNS, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
+import { encodeMatmulGpu, gemmWorkgroups, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
 
 export { isCpuAdapter };
 
@@ -136,12 +136,8 @@ function routeGpuFamily(layout: MatmulLayout, dims: MatmulDims, target: MatmulTa
   const { rows, cols } = matmulOutput(layout, dims);
   const fits = dims.N % 4 === 0 && dims.K % 4 === 0 && target.maxWorkgroupStorageBytes >= GEMM_WORKGROUP_BYTES && target.maxInvocationsPerWorkgroup >= GPU_KERNEL_INVOCATIONS;
   if (!fits) return undefined;
-  if (layout === 'nt' && dims.M <= GEMV_MAX_ROWS) {
-    const groups = Math.ceil(dims.N / GEMV_COLUMNS);
-    const x = Math.min(groups, target.maxWorkgroupsPerDimension);
-    return { kernel: 'gemv', split: 1, workgroups: [x, Math.ceil(groups / x)] };
-  }
-  if (Math.min(rows, cols) > SKINNY_MAX_SIDE) return { kernel: 'gemm', split: 1, workgroups: [Math.ceil(cols / GEMM_TILE), Math.ceil(rows / GEMM_TILE)] };
+  if (layout === 'nt' && dims.M <= GEMV_MAX_ROWS) return { kernel: 'gemv', split: 1, workgroups: gemmWorkgroups('gemv', rows, cols, target.maxWorkgroupsPerDimension) };
+  if (Math.min(rows, cols) > SKINNY_MAX_SIDE) return { kernel: 'gemm', split: 1, workgroups: gemmWorkgroups('gemm', rows, cols, target.maxWorkgroupsPerDimension) };
   return undefined;
 }
 

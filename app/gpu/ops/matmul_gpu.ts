@@ -1,7 +1,7 @@
 import coreCode from '../../../shaders/matmul_gpu.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { assembleShader, weightPrelude } from '../wgsl.ts';
+import { assembleShader, hasWeightPrelude, lhsRowPrelude, weightPrelude } from '../wgsl.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import type { MatmulDims, MatmulLayout, MatmulRoute } from './matmul.ts';
 
@@ -35,20 +35,84 @@ export interface GpuMatmulCall {
   timestampWrites?: GPUComputePassTimestampWrites;
 }
 
+/**
+ * One product of the GEMM core over operands that need not be whole tensors (cross_entropy's LM head):
+ * OUT[rows, cols] (=|+=) scale·Σ over `inner`, lhs read from element `offset` with `stride` elements
+ * between its stored rows (optionally gathered by `rows`, nt and nn), out written from element `offset`
+ * with `stride` between rows. Strides and offsets must be multiples of 4, as cols and lhs's contiguous side
+ * (checked here).
+ */
+export interface GemmCall {
+  layout: MatmulLayout;
+  kernel: 'gemm' | 'gemv';
+  rows: number;
+  cols: number;
+  inner: number;
+  lhs: { buffer: GPUBuffer; stride: number; offset: number; gather?: GPUBuffer };
+  rhs: GpuTensor;
+  out: { buffer: GPUBuffer; stride: number; offset: number };
+  accumulate: boolean;
+  scale: number;
+}
+
+/** The workgroups of a gemm or gemv call, within the device's per-dimension limit. */
+export function gemmWorkgroups(kernel: 'gemm' | 'gemv', rows: number, cols: number, maxPerDimension: number): [number, number] {
+  if (kernel === 'gemm') return [Math.ceil(cols / GEMM_TILE), Math.ceil(rows / GEMM_TILE)];
+  const groups = Math.ceil(cols / GEMV_COLUMNS);
+  const x = Math.min(groups, maxPerDimension);
+  return [x, Math.ceil(groups / x)];
+}
+
+/** Whether a weight dtype has a prelude for the GEMM core; int8/int4 stay on the CPU family's kernels. */
+function expectPrelude(rhs: GpuTensor, what: string): asserts rhs is GpuTensor & { dtype: 'f32' | 'bf16' | 'f16' } {
+  if (!hasWeightPrelude(rhs.dtype)) throw new TypeError(`${what}: no weight prelude for ${rhs.dtype}`);
+}
+
+/** Sets the pipeline and bind group of one GEMM-core product in an open pass and dispatches it. */
+export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call: GemmCall): void {
+  const { layout, kernel, rows, cols, inner, lhs, rhs, out } = call;
+  expectPrelude(rhs, `gemm ${layout}`);
+  // The sides read as vec4s: cols, and lhs's contiguous one (inner in nt and nn, rows in tn).
+  const aligned = [cols, layout === 'tn' ? rows : inner, lhs.stride, lhs.offset, out.stride, out.offset].every((n) => n % 4 === 0);
+  if (!aligned || (kernel === 'gemv' && (layout !== 'nt' || rows > GEMV_MAX_ROWS)) || (lhs.gather && layout === 'tn')) {
+    throw new TypeError(`gemm ${layout} ${kernel}: [${rows}, ${cols}] over ${inner} with strides ${lhs.stride}, ${out.stride} and offsets ${lhs.offset}, ${out.offset} is not a product this kernel takes`);
+  }
+  const shader = assembleShader({ key: 'matmul_gpu', code: coreCode }, [
+    { key: `rhs:${rhs.dtype}`, code: weightPrelude(rhs.dtype, 'rhs', 2) },
+    lhsRowPrelude(lhs.gather ? 'gather' : 'dense'),
+  ]);
+  const constants = { LAYOUT: LAYOUT_CODE[layout], ACCUMULATE: call.accumulate ? 1 : 0, ...(kernel === 'gemv' ? { ROWS_GEMV: rows } : {}) };
+  const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${kernel}`, constants);
+  const uniforms = ctx.uniforms.get(
+    'matmul_gpu:dims',
+    packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale], ['u32', lhs.stride], ['u32', lhs.offset], ['u32', out.stride], ['u32', out.offset]]),
+  );
+  const entries: [number, GPUBuffer][] = [[0, uniforms], [1, lhs.buffer], [2, rhs.buffer], [3, out.buffer]];
+  if (lhs.gather) entries.push([4, lhs.gather]);
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup(ctx.device, pipeline, entries));
+  pass.dispatchWorkgroups(...gemmWorkgroups(kernel, rows, cols, ctx.info.limits.maxComputeWorkgroupsPerDimension ?? 65535));
+}
+
 /** Encodes one already-validated product on a GPU-family route (one dispatch). */
 export function encodeMatmulGpu(ctx: GpuContext, encoder: GPUCommandEncoder, call: GpuMatmulCall): void {
   const { layout, dims, route, lhs, rhs, out } = call;
-  if (rhs.dtype !== 'f32' && rhs.dtype !== 'bf16' && rhs.dtype !== 'f16') throw new TypeError(`matmul ${layout}: no weight prelude for ${rhs.dtype}`);
-  const shader = assembleShader({ key: 'matmul_gpu', code: coreCode }, [{ key: `rhs:${rhs.dtype}`, code: weightPrelude(rhs.dtype, 'rhs', 2) }]);
-  const constants = { LAYOUT: LAYOUT_CODE[layout], ACCUMULATE: call.accumulate ? 1 : 0, ...(route.kernel === 'gemv' ? { ROWS_GEMV: dims.M } : {}) };
-  const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${route.kernel}`, constants);
+  if (route.kernel !== 'gemm' && route.kernel !== 'gemv') throw new TypeError(`matmul ${layout}: ${route.kernel} is not a GPU-family kernel`);
   const rows = layout === 'tn' ? dims.N : dims.M;
   const cols = layout === 'nt' ? dims.N : dims.K;
   const inner = layout === 'nt' ? dims.K : layout === 'nn' ? dims.N : dims.M;
-  const uniforms = ctx.uniforms.get('matmul:dims', packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale]]));
   const pass = encoder.beginComputePass({ label: `matmul ${layout} ${route.kernel}`, ...(call.timestampWrites ? { timestampWrites: call.timestampWrites } : {}) });
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup(ctx.device, pipeline, [[0, uniforms], [1, lhs.buffer], [2, rhs.buffer], [3, out.buffer]]));
-  pass.dispatchWorkgroups(...route.workgroups);
+  dispatchGemm(ctx, pass, {
+    layout,
+    kernel: route.kernel,
+    rows,
+    cols,
+    inner,
+    lhs: { buffer: lhs.buffer, stride: layout === 'tn' ? rows : inner, offset: 0 },
+    rhs,
+    out: { buffer: out.buffer, stride: cols, offset: 0 },
+    accumulate: call.accumulate,
+    scale: call.scale,
+  });
   pass.end();
 }
