@@ -1,4 +1,4 @@
-import type { DType } from './dtype.ts';
+import type { DType, FrozenDType } from './dtype.ts';
 
 /**
  * WGSL preludes composed in front of a kernel core, so each core is written once for every weight
@@ -27,16 +27,39 @@ export const WEIGHT_DECODERS: Record<DType, WeightDecoder> = {
   f16: { storage: 'vec2<u32>', body: 'let p = $w[q];\n  return vec4<f32>(unpack2x16float(p.x), unpack2x16float(p.y));' },
 };
 
-/** Whether a weight dtype has a prelude here (int8/int4 run on the kernels of shaders/matmul.wgsl with shaders/quant.wgsl). */
-export function hasWeightPrelude(dtype: string): dtype is DType {
-  return Object.hasOwn(WEIGHT_DECODERS, dtype);
+/**
+ * int8 and int4 (app/gpu/quant.ts's layout: codes, then scales, then int4's zero points, in one
+ * array<u32>) for the GEMM core of shaders/matmul_gpu.wgsl, whose names they use: the weight is W [N, K]
+ * with N·K = dims.cols · dims.inner in both layouts that read it (nt: COLS = N, INNER = K; nn: COLS = K,
+ * INNER = N), and K is INNER in nt and COLS in nn (LAYOUT). Element 4q starts a 4-run inside one word,
+ * one row and one int4 group (K % 4 == 0, the group a multiple of 8 dividing K), so one scale serves it.
+ * The decoders of shaders/quant.wgsl (int8_codes4, int4_codes4, ...) must come first: the caller puts
+ * that file in front, which keeps this module free of shader imports.
+ */
+export const QUANT_WEIGHT_DECODERS: Record<'int8' | 'int4', WeightDecoder & { overrides: string }> = {
+  int8: {
+    storage: 'u32',
+    overrides: '',
+    body: 'let row_length = select(dims.cols, dims.inner, LAYOUT == 0u);\n  let scale = bitcast<f32>($w[int8_scales_at(dims.cols * dims.inner) + (4u * q) / row_length]);\n  return int8_codes4($w[q]) * scale;',
+  },
+  int4: {
+    storage: 'u32',
+    overrides: 'override RHS_GROUP: u32;  // elements per int4 scale and zero point\n',
+    body: 'let elements = dims.cols * dims.inner;\n  let g = (4u * q) / RHS_GROUP;\n  let zero = nibble($w[int4_zeros_at(elements, RHS_GROUP) + g / 8u], g % 8u);\n  return int4_codes4($w[q / 2u], (q & 1u) * 4u, zero) * bitcast<f32>($w[int4_scales_at(elements) + g]);',
+  },
+};
+
+/** Whether a weight dtype has a prelude for the GEMM core here. */
+export function hasWeightPrelude(dtype: string): dtype is FrozenDType {
+  return Object.hasOwn(WEIGHT_DECODERS, dtype) || Object.hasOwn(QUANT_WEIGHT_DECODERS, dtype);
 }
 
 /** The prelude that declares weight binding `binding` as `name` in `dtype` with its vec4 decoder. */
-export function weightPrelude(dtype: DType, name: string, binding: number): string {
-  const decoder = WEIGHT_DECODERS[dtype];
+export function weightPrelude(dtype: FrozenDType, name: string, binding: number): string {
+  const decoder = dtype === 'int8' || dtype === 'int4' ? QUANT_WEIGHT_DECODERS[dtype] : WEIGHT_DECODERS[dtype];
   return [
     `// weight prelude (app/gpu/wgsl.ts): ${name} in ${dtype}`,
+    ...('overrides' in decoder ? [decoder.overrides] : []),
     `@group(0) @binding(${binding}) var<storage, read> ${name}: array<${decoder.storage}>;`,
     `fn load_${name}4(q: u32) -> vec4<f32> {`,
     `  ${decoder.body.replaceAll('$w', name)}`,

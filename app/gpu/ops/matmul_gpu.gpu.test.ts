@@ -3,7 +3,8 @@ import { acquireTestGpu } from '../../../test/gpu.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
 import type { GpuContext } from '../device.ts';
-import { decodeTensorData, encodeTensorData, type DType } from '../dtype.ts';
+import { decodeTensorData, encodeTensorData, isQuantized, type DType, type TensorDType } from '../dtype.ts';
+import { createQuantizedTensor, dequantize, quantize, type QuantSpec } from '../quant.ts';
 import { kernelFamily, setKernelFamily } from '../kernel-family.ts';
 import { matmulNNReference, matmulNTReference, matmulTNReference } from '../reference/matmul.ts';
 import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
@@ -54,9 +55,9 @@ async function compare(layout: MatmulLayout, dims: MatmulDims, dtype: DType, opt
 }
 
 const describeShape = ({ M, N, K }: MatmulDims): string => `M=${M} N=${N} K=${K}`;
-const routeOf = (layout: MatmulLayout, { M, N, K }: MatmulDims, dtype: DType = 'f32'): string => matmulRouteName(ctx, layout, [M, N, K], dtype);
-/** The weight dtypes the GPU family decodes itself (int8/int4 stay on shaders/matmul.wgsl with shaders/quant.wgsl). */
-const preludeDTypes = (layout: MatmulLayout): DType[] => matmulRhsDTypes(layout).filter(hasWeightPrelude);
+const routeOf = (layout: MatmulLayout, { M, N, K }: MatmulDims, dtype: TensorDType = 'f32'): string => matmulRouteName(ctx, layout, [M, N, K], dtype);
+/** The unquantized weight dtypes (int8/int4, whose preludes decode app/gpu/quant.ts's layout, have their own cases below). */
+const preludeDTypes = (layout: MatmulLayout): DType[] => matmulRhsDTypes(layout).filter((dtype): dtype is DType => hasWeightPrelude(dtype) && !isQuantized(dtype));
 
 // Edges of the 64x64 output tile and of the 16-deep inner step (an inner side of 20), next to a SmolLM2 size.
 const GEMM_SHAPES: Record<MatmulLayout, MatmulDims[]> = {
@@ -97,9 +98,11 @@ describe('the GPU kernel family is chosen by the adapter and can be forced', () 
     expect(routeMatmul('nn', { M: 512, N: 1536, K: 576 }, { ...GPU_TARGET, maxInvocationsPerWorkgroup: 128 }).kernel).toBe('tiled');
   });
 
-  it('keeps int8 and int4 weights, which have no GPU-family prelude yet, on the shared kernels', () => {
-    expect(routeMatmul('nt', { M: 512, N: 1536, K: 576 }, GPU_TARGET, 'int8').kernel).toBe('tiled');
-    expect(routeMatmul('nt', { M: 1, N: 1536, K: 576 }, GPU_TARGET, 'int4').kernel).toBe('skinny');
+  it('sends int8 and int4 weights to gemm and gemv too (their preludes decode inside the tiled core)', () => {
+    expect(routeMatmul('nt', { M: 512, N: 1536, K: 576 }, GPU_TARGET, 'int8').kernel).toBe('gemm');
+    expect(routeMatmul('nn', { M: 512, N: 1536, K: 576 }, GPU_TARGET, 'int4').kernel).toBe('gemm');
+    expect(routeMatmul('nt', { M: 1, N: 1536, K: 576 }, GPU_TARGET, 'int4').kernel).toBe('gemv');
+    expect(routeMatmul('nt', { M: 512, N: 1536, K: 575 }, GPU_TARGET, 'int8').kernel).toBe('tiled');
   });
 });
 
@@ -141,4 +144,44 @@ describe('GPU-family decoding product (gemv, nt with M <= 8) matches the Float64
   it('accumulates when asked, scaling the product', async () => {
     expect(await compare('nt', { M: 2, N: 40, K: 64 }, 'f32', { accumulate: true, scale: 0.5 })).toBeLessThan(1e-4);
   });
+});
+
+/** One product through quantized W on a GPU-family route: its error against the Float64 product of the dequantized weights. */
+async function compareQuantized(layout: 'nt' | 'nn', dims: MatmulDims, spec: QuantSpec): Promise<number> {
+  const { M, N, K } = dims;
+  const random = Random.fromSeed(M * 7 + N * 13 + K);
+  const w = random.fillUniform(new Float32Array(N * K), -1, 1);
+  const lhs = random.fillUniform(new Float32Array(layout === 'nt' ? M * K : M * N), -1, 1);
+  const words = quantize('W', spec, w, N, K);
+  const tensors = [
+    createTensor(ctx.device, 'lhs', layout === 'nt' ? [M, K] : [M, N], 'f32', lhs),
+    createQuantizedTensor(ctx.device, 'W', [N, K], spec, words),
+    createTensor(ctx.device, 'out', layout === 'nt' ? [M, N] : [M, K], 'f32'),
+  ] as [GpuTensor, GpuTensor, GpuTensor];
+  try {
+    matmul(ctx, layout, ...tensors, { accumulate: false });
+    return relativeError(await readTensor(ctx.device, tensors[2]), REFERENCES[layout](dims, lhs, dequantize(spec, words, N, K)));
+  } finally {
+    for (const tensor of tensors) tensor.buffer.destroy();
+  }
+}
+
+const QUANT_SPECS: QuantSpec[] = [{ dtype: 'int8' }, { dtype: 'int4', group: 32, symmetric: false }, { dtype: 'int4', group: 64, symmetric: true }];
+// gemm with edges off the 64x64 tile and the 16-deep step (K = 192 = 3 groups of 64), and gemv.
+const QUANT_SHAPES: { layout: 'nt' | 'nn'; dims: MatmulDims; route: string }[] = [
+  { layout: 'nt', dims: { M: 70, N: 100, K: 192 }, route: 'gemm' },
+  { layout: 'nn', dims: { M: 65, N: 132, K: 192 }, route: 'gemm' },
+  { layout: 'nt', dims: { M: 3, N: 68, K: 128 }, route: 'gemv' },
+];
+
+describe('GPU-family products through int8 and int4 weights match the Float64 product of the dequantized weights', () => {
+  for (const spec of QUANT_SPECS) {
+    const name = spec.dtype === 'int8' ? 'int8' : `int4 g${spec.group}${spec.symmetric ? ' symmetric' : ''}`;
+    for (const { layout, dims, route } of QUANT_SHAPES) {
+      it(`${layout} on ${route} for ${describeShape(dims)} with ${name} W`, async () => {
+        expect(routeOf(layout, dims, spec.dtype)).toBe(route);
+        expect(await compareQuantized(layout, dims, spec)).toBeLessThan(1e-4);
+      });
+    }
+  }
 });

@@ -1,4 +1,6 @@
 import coreCode from '../../../shaders/matmul_gpu.wgsl?raw';
+import quantCode from '../../../shaders/quant.wgsl?raw';
+import { isQuantized, type FrozenDType } from '../dtype.ts';
 import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { assembleShader, hasWeightPrelude, lhsRowPrelude, weightPrelude } from '../wgsl.ts';
@@ -63,8 +65,8 @@ export function gemmWorkgroups(kernel: 'gemm' | 'gemv', rows: number, cols: numb
   return [x, Math.ceil(groups / x)];
 }
 
-/** Whether a weight dtype has a prelude for the GEMM core; int8/int4 stay on the CPU family's kernels. */
-function expectPrelude(rhs: GpuTensor, what: string): asserts rhs is GpuTensor & { dtype: 'f32' | 'bf16' | 'f16' } {
+/** Refuses a weight dtype the GEMM core has no prelude for (u32, i32). */
+function expectPrelude(rhs: GpuTensor, what: string): asserts rhs is GpuTensor & { dtype: FrozenDType } {
   if (!hasWeightPrelude(rhs.dtype)) throw new TypeError(`${what}: no weight prelude for ${rhs.dtype}`);
 }
 
@@ -77,11 +79,19 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
   if (!aligned || (kernel === 'gemv' && (layout !== 'nt' || rows > GEMV_MAX_ROWS)) || (lhs.gather && layout === 'tn')) {
     throw new TypeError(`gemm ${layout} ${kernel}: [${rows}, ${cols}] over ${inner} with strides ${lhs.stride}, ${out.stride} and offsets ${lhs.offset}, ${out.offset} is not a product this kernel takes`);
   }
+  const quantized = isQuantized(rhs.dtype);
   const shader = assembleShader({ key: 'matmul_gpu', code: coreCode }, [
+    // int8/int4's preludes call the decoders of quant.wgsl.
+    ...(quantized ? [{ key: 'quant', code: quantCode }] : []),
     { key: `rhs:${rhs.dtype}`, code: weightPrelude(rhs.dtype, 'rhs', 2) },
     lhsRowPrelude(lhs.gather ? 'gather' : 'dense'),
   ]);
-  const constants = { LAYOUT: LAYOUT_CODE[layout], ACCUMULATE: call.accumulate ? 1 : 0, ...(kernel === 'gemv' ? { ROWS_GEMV: rows } : {}) };
+  const constants = {
+    LAYOUT: LAYOUT_CODE[layout],
+    ACCUMULATE: call.accumulate ? 1 : 0,
+    ...(kernel === 'gemv' ? { ROWS_GEMV: rows } : {}),
+    ...(rhs.dtype === 'int4' ? { RHS_GROUP: rhs.group! } : {}),
+  };
   const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${kernel}`, constants);
   const uniforms = ctx.uniforms.get(
     'matmul_gpu:dims',
