@@ -6,7 +6,7 @@
  * where the values are final, into one staging buffer, and read with one map.
  */
 import { LimitError } from './errors.ts';
-import { elementCount, type GpuTensor } from './tensor.ts';
+import { byteOffset, elementCount, type GpuTensor } from './tensor.ts';
 
 /** A staging buffer that collects copies of f32 (or 32-bit status) tensors, read back in one map. */
 export class ReadbackBuffer {
@@ -33,7 +33,7 @@ export class ReadbackBuffer {
       throw new LimitError(`${this.label}: ${tensor.name} (${bytes} bytes) does not fit; ${this.capacity - this.used} of ${this.capacity} bytes are left`, { tensor: tensor.name });
     }
     const slot = { offset: this.used, length: bytes / 4 };
-    if (bytes > 0) encoder.copyBufferToBuffer(tensor.buffer, 0, this.staging, this.used, bytes);
+    if (bytes > 0) encoder.copyBufferToBuffer(tensor.buffer, byteOffset(tensor), this.staging, this.used, bytes);
     this.used += bytes;
     return slot;
   }

@@ -9,6 +9,59 @@ export interface GpuTensor {
   readonly buffer: GPUBuffer;
   /** int4 only: elements per scale and zero point (app/gpu/quant.ts). */
   readonly group?: number;
+  /**
+   * A view into a buffer shared with other tensors (the flat LoRA layout, app/model/lora-gpu.ts): its
+   * first byte in `buffer`, a multiple of VIEW_ALIGNMENT. Absent: the tensor owns its buffer from byte 0.
+   */
+  readonly offset?: number;
+}
+
+/** WebGPU's largest minStorageBufferOffsetAlignment: a view that starts on it can be bound on every device. */
+export const VIEW_ALIGNMENT = 256;
+
+/** Buffers that hold views: binding one whole (tensorBinding refuses it) would silently read another tensor's bytes. */
+const viewedBuffers = new WeakSet<GPUBuffer>();
+
+/** Marks `buffer` as holding views, so that binding it whole instead of one of its views is refused. */
+export function holdsViews(buffer: GPUBuffer): void {
+  viewedBuffers.add(buffer);
+}
+
+/** Whether `buffer` holds views (see holdsViews). */
+export function isViewedBuffer(buffer: GPUBuffer): boolean {
+  return viewedBuffers.has(buffer);
+}
+
+/** The tensor's first byte in its buffer (0 unless it is a view). */
+export function byteOffset(tensor: GpuTensor): number {
+  return tensor.offset ?? 0;
+}
+
+/** `count` elements of `dtype` at byte `offset` of `buffer`: a view that binds only its own range. */
+export function viewAt(buffer: GPUBuffer, name: string, shape: readonly number[], dtype: DType | IndexDType, offset: number): GpuTensor {
+  if (offset % VIEW_ALIGNMENT !== 0) throw new RangeError(`view "${name}" starts at byte ${offset}, not a multiple of ${VIEW_ALIGNMENT}`);
+  if (offset + storageBytes(dtype, elementCount(shape)) > buffer.size) throw new RangeError(`view "${name}" [${shape.join(', ')}] at byte ${offset} ends past its buffer of ${buffer.size} bytes`);
+  return { name, shape: [...shape], dtype, buffer, offset };
+}
+
+/** The binding of a tensor: a view's own byte range, or its whole buffer. */
+export function tensorBinding(tensor: GpuTensor): GPUBufferBinding {
+  if (tensor.offset === undefined) return { buffer: tensor.buffer };
+  return { buffer: tensor.buffer, offset: tensor.offset, size: viewBytes(tensor) };
+}
+
+/** Bytes of a view's range (viewAt makes views of unquantized dtypes only). */
+export function viewBytes(tensor: GpuTensor): number {
+  return storageBytes(tensor.dtype as DType | IndexDType, elementCount(tensor.shape));
+}
+
+/** Whether two tensors' bytes overlap (the same buffer, intersecting ranges); a whole-buffer tensor spans its buffer. */
+export function sharesBytes(a: GpuTensor, b: GpuTensor): boolean {
+  if (a.buffer !== b.buffer) return false;
+  const range = (t: GpuTensor): [number, number] => (t.offset === undefined ? [0, t.buffer.size] : [t.offset, t.offset + viewBytes(t)]);
+  const [aStart, aEnd] = range(a);
+  const [bStart, bEnd] = range(b);
+  return aStart < bEnd && bStart < aEnd;
 }
 
 export function elementCount(shape: readonly number[]): number {
@@ -50,7 +103,7 @@ export async function readTensor(device: GPUDevice, tensor: GpuTensor): Promise<
   const bytes = elementCount(tensor.shape) * 4;
   const staging = device.createBuffer({ label: `${tensor.name}:readback`, size: Math.max(4, bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder({ label: `read ${tensor.name}` });
-  encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, Math.max(4, bytes));
+  encoder.copyBufferToBuffer(tensor.buffer, byteOffset(tensor), staging, 0, tensor.offset === undefined ? Math.max(4, bytes) : bytes);
   device.queue.submit([encoder.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
   const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
@@ -100,7 +153,7 @@ export async function readIndexTensor(device: GPUDevice, tensor: GpuTensor): Pro
   const bytes = Math.max(4, elementCount(tensor.shape) * 4);
   const staging = device.createBuffer({ label: `${tensor.name}:readback`, size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder({ label: `read ${tensor.name}` });
-  encoder.copyBufferToBuffer(tensor.buffer, 0, staging, 0, bytes);
+  encoder.copyBufferToBuffer(tensor.buffer, byteOffset(tensor), staging, 0, tensor.offset === undefined ? bytes : elementCount(tensor.shape) * 4);
   device.queue.submit([encoder.finish()]);
   await staging.mapAsync(GPUMapMode.READ);
   const copy = staging.getMappedRange().slice(0, elementCount(tensor.shape) * 4);

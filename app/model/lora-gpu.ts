@@ -5,7 +5,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { readTensors } from '../gpu/readback.ts';
 import { guardGpu } from '../gpu/scope.ts';
-import { createTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { createTensor, elementCount, holdsViews, VIEW_ALIGNMENT, viewAt, type GpuTensor } from '../gpu/tensor.ts';
 import type { LoraTarget } from './config.ts';
 import { loraPairKey, loraScale, type LoraAdapter, type LoraConfig } from './lora.ts';
 
@@ -19,11 +19,26 @@ export interface GpuLoraTraining {
   /** AdamW first and second moments, per pair. */
   m: Map<string, GpuLoraPair>;
   v: Map<string, GpuLoraPair>;
+  /**
+   * The whole adapter as a few flat tensors: every pair's A and B, their gradients and moments are views
+   * at the same offsets of these, so the optimizer (and the per-step clearing of the gradients) runs
+   * once per chunk instead of once per tensor. Bytes between views (alignment) are zero and stay zero.
+   */
+  flat: LoraFlatChunk[];
+}
+
+/** One flat chunk of an adapter in training: parameters, gradients and moments of the same layout, all [elements] f32. */
+export interface LoraFlatChunk {
+  param: GpuTensor;
+  grad: GpuTensor;
+  m: GpuTensor;
+  v: GpuTensor;
 }
 
 export interface GpuLora {
   config: LoraConfig;
   scale: number;
+  /** A and B per pair: views into the adapter's flat buffers (bind them as tensors, never by their buffer). */
   pairs: Map<string, GpuLoraPair>;
   training?: GpuLoraTraining;
   pair(layer: number, target: LoraTarget): GpuLoraPair | undefined;
@@ -37,36 +52,80 @@ export function uploadLoraChecked(ctx: GpuContext, adapter: LoraAdapter, options
   return guardGpu(ctx, `uploading the rank-${adapter.config.r} LoRA adapter`, () => uploadLora(ctx, adapter, options), (lora) => lora.destroy());
 }
 
-export function uploadLora(ctx: GpuContext, adapter: LoraAdapter, options: { training: boolean }): GpuLora {
-  const all: GpuTensor[] = [];
-  const make = (name: string, shape: number[], data?: Float32Array): GpuTensor => {
-    const tensor = createTensor(ctx.device, name, shape, 'f32', data);
-    all.push(tensor);
-    return tensor;
-  };
+/** Where each tensor of an adapter lies in its flat chunks. */
+interface FlatSlot {
+  key: string;
+  part: 'a' | 'b';
+  shape: number[];
+  chunk: number;
+  /** Byte offset in the chunk, a multiple of VIEW_ALIGNMENT. */
+  offset: number;
+}
+
+/**
+ * Packs A and B of every pair, in order, into chunks no larger than one binding may be (each chunk is
+ * bound whole by the optimizer); each tensor starts on VIEW_ALIGNMENT so it can be bound on its own.
+ */
+export function loraFlatLayout(adapter: LoraAdapter, maxChunkBytes: number): { slots: FlatSlot[]; chunkBytes: number[] } {
   const { r } = adapter.config;
-  const pairs = new Map<string, GpuLoraPair>();
-  const grads = new Map<string, GpuLoraPair>();
-  const m = new Map<string, GpuLoraPair>();
-  const v = new Map<string, GpuLoraPair>();
+  const slots: FlatSlot[] = [];
+  const chunkBytes: number[] = [];
   for (const [key, pair] of adapter.pairs) {
-    const shapeA = [r, pair.inFeatures];
-    const shapeB = [pair.outFeatures, r];
-    pairs.set(key, { a: make(`lora ${key} A`, shapeA, pair.a), b: make(`lora ${key} B`, shapeB, pair.b) });
-    if (options.training) {
-      for (const [map, what] of [[grads, 'grad'], [m, 'm'], [v, 'v']] as const) {
-        map.set(key, { a: make(`lora ${key} A ${what}`, shapeA), b: make(`lora ${key} B ${what}`, shapeB) });
-      }
+    for (const [part, shape] of [['a', [r, pair.inFeatures]], ['b', [pair.outFeatures, r]]] as const) {
+      const bytes = Math.ceil((4 * elementCount(shape)) / VIEW_ALIGNMENT) * VIEW_ALIGNMENT;
+      // A tensor larger than a chunk gets one of its own; the optimizer's binding check then names it.
+      if (chunkBytes.length === 0 || chunkBytes.at(-1)! + bytes > maxChunkBytes) chunkBytes.push(0);
+      slots.push({ key, part, shape: [...shape], chunk: chunkBytes.length - 1, offset: chunkBytes.at(-1)! });
+      chunkBytes[chunkBytes.length - 1]! += bytes;
     }
+  }
+  return { slots, chunkBytes };
+}
+
+export function uploadLora(ctx: GpuContext, adapter: LoraAdapter, options: { training: boolean }): GpuLora {
+  const { device } = ctx;
+  const owned: GpuTensor[] = [];
+  const maxChunkBytes = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / VIEW_ALIGNMENT) * VIEW_ALIGNMENT;
+  const { slots, chunkBytes } = loraFlatLayout(adapter, maxChunkBytes);
+  const flatTensors = (what: string, data?: (chunk: number) => Float32Array): GpuTensor[] =>
+    chunkBytes.map((bytes, chunk) => {
+      const whole = createTensor(device, `lora ${what} ${chunk + 1} of ${chunkBytes.length}`, [bytes / 4], 'f32', data?.(chunk));
+      holdsViews(whole.buffer);
+      owned.push(whole);
+      // The chunk itself is bound as a view of all of it, so that binding its buffer directly stays refused.
+      return viewAt(whole.buffer, whole.name, whole.shape, 'f32', 0);
+    });
+  const initial = chunkBytes.map((bytes) => new Float32Array(bytes / 4));
+  for (const slot of slots) initial[slot.chunk]!.set(adapter.pairs.get(slot.key)![slot.part], slot.offset / 4);
+  const params = flatTensors('weights', (chunk) => initial[chunk]!);
+  const views = (chunks: GpuTensor[], what: string): Map<string, GpuLoraPair> => {
+    const pairs = new Map<string, Partial<GpuLoraPair>>();
+    for (const slot of slots) {
+      const pair = pairs.get(slot.key) ?? {};
+      pair[slot.part] = viewAt(chunks[slot.chunk]!.buffer, `lora ${slot.key} ${slot.part.toUpperCase()}${what}`, slot.shape, 'f32', slot.offset);
+      pairs.set(slot.key, pair);
+    }
+    return pairs as Map<string, GpuLoraPair>;
+  };
+  const pairs = views(params, '');
+  let training: GpuLoraTraining | undefined;
+  if (options.training) {
+    const [grads, m, v] = [flatTensors('gradients'), flatTensors('exp_avg'), flatTensors('exp_avg_sq')] as const;
+    training = {
+      grads: views(grads, ' grad'),
+      m: views(m, ' m'),
+      v: views(v, ' v'),
+      flat: params.map((param, chunk) => ({ param, grad: grads[chunk]!, m: m[chunk]!, v: v[chunk]! })),
+    };
   }
   return {
     config: adapter.config,
     scale: loraScale(adapter.config),
     pairs,
-    ...(options.training ? { training: { grads, m, v } } : {}),
+    ...(training ? { training } : {}),
     pair: (layer, target) => pairs.get(loraPairKey(layer, target)),
-    bytes: all.reduce((sum, tensor) => sum + tensor.buffer.size, 0),
-    destroy: () => all.forEach((tensor) => tensor.buffer.destroy()),
+    bytes: owned.reduce((sum, tensor) => sum + tensor.buffer.size, 0),
+    destroy: () => owned.forEach((tensor) => tensor.buffer.destroy()),
   };
 }
 

@@ -15,7 +15,7 @@ import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from 
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
 import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackResult, type ReadbackSlot } from '../gpu/readback.ts';
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
-import { createIndexTensor, createTensor, elementCount, leadingView, type GpuTensor } from '../gpu/tensor.ts';
+import { byteOffset, createIndexTensor, createTensor, elementCount, leadingView, type GpuTensor } from '../gpu/tensor.ts';
 import { MixSampler } from '../mix/sampler.ts';
 import type { MixSamplerState } from '../mix/types.ts';
 import type { Json, Storage } from '../store/storage.ts';
@@ -82,7 +82,10 @@ interface Adapter {
   gpu: GpuLora;
   /** AdamW's t: optimizer steps this adapter has taken. */
   adamSteps: number;
+  /** Every A and B with its gradient and moments (views into `flat`), in the order checkpoints name them. */
   tensors: AdamwTensor[];
+  /** The same tensors as a few flat chunks: what the optimizer and the gradients' clearing run over. */
+  flat: AdamwTensor[];
   partials: GpuTensor;
   status: GpuTensor;
 }
@@ -325,7 +328,7 @@ export class Trainer {
       if (micro === 0) {
         // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.
         stream.encoder.clearBuffer(this.stats.buffer);
-        for (const used of usedAdapters) for (const tensor of used.tensors) stream.encoder.clearBuffer(tensor.grad.buffer);
+        for (const used of usedAdapters) for (const chunk of used.flat) stream.encoder.clearBuffer(chunk.grad.buffer);
       }
       const batchTensors = { ids: inputs.ids, positions: inputs.positions, segments: inputs.segments };
       graph.encodeForward(stream, batchTensors, adapter.gpu);
@@ -354,7 +357,7 @@ export class Trainer {
       encodeAdamw(
         ctx,
         update,
-        adapter.tensors,
+        adapter.flat,
         {
           step: adapter.adamSteps + 1,
           lr,
@@ -474,15 +477,15 @@ export class Trainer {
   private createAdapter(name: string, cpu: LoraAdapter): Adapter {
     const gpu = uploadLora(this.ctx, cpu, { training: true });
     this.owned.push(gpu);
-    const { grads, m, v } = gpu.training!;
+    const { grads, m, v, flat } = gpu.training!;
     const tensors: AdamwTensor[] = [];
     for (const [key, pair] of gpu.pairs) {
       for (const part of ['a', 'b'] as const) tensors.push({ param: pair[part], grad: grads.get(key)![part], m: m.get(key)![part], v: v.get(key)![part] });
     }
-    const partials = createTensor(this.ctx.device, `${name} adamw partials`, [adamwPartialCount(tensors)], 'f32');
+    const partials = createTensor(this.ctx.device, `${name} adamw partials`, [adamwPartialCount(flat)], 'f32');
     const status = createTensor(this.ctx.device, `${name} adamw status`, [4], 'f32');
     for (const tensor of [partials, status]) this.owned.push({ destroy: () => tensor.buffer.destroy() });
-    return { name, cpu, gpu, adamSteps: 0, tensors, partials, status };
+    return { name, cpu, gpu, adamSteps: 0, tensors, flat, partials, status };
   }
 
   private restore(checkpoint: Checkpoint): void {
@@ -493,7 +496,7 @@ export class Trainer {
         for (const part of ['param', 'm', 'v'] as const) {
           const values = tensors.get(`${adapter.name}/${index}/${part}`);
           if (!values) throw new CocktailError('CHECKPOINT_CORRUPT', `the checkpoint has no ${part} for ${adapter.name} tensor ${index}`, {});
-          this.ctx.device.queue.writeBuffer(tensor[part].buffer, 0, values as Float32Array<ArrayBuffer>);
+          this.ctx.device.queue.writeBuffer(tensor[part].buffer, byteOffset(tensor[part]), values as Float32Array<ArrayBuffer>);
         }
       }
     }

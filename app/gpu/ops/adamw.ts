@@ -135,11 +135,11 @@ export function encodeAdamw(ctx: GpuContext, encoder: GPUCommandEncoder, tensors
   const pass = encoder.beginComputePass({ label: OP });
   pass.setPipeline(sumSquares);
   for (const { tensor, dims, n } of perTensor) {
-    pass.setBindGroup(0, bindGroup(device, sumSquares, [[1, dims], [2, tensor.grad.buffer], [3, scratch.partials.buffer], [4, scratch.status.buffer]]));
+    pass.setBindGroup(0, bindGroup(device, sumSquares, [[1, dims], [2, tensor.grad], [3, scratch.partials], [4, scratch.status]]));
     pass.dispatchWorkgroups(partialCount(n));
   }
   pass.setPipeline(finalize);
-  pass.setBindGroup(0, bindGroup(device, finalize, [[0, hyper], [3, scratch.partials.buffer], [4, scratch.status.buffer]]));
+  pass.setBindGroup(0, bindGroup(device, finalize, [[0, hyper], [3, scratch.partials], [4, scratch.status]]));
   pass.dispatchWorkgroups(1);
   pass.setPipeline(update);
   for (const { tensor, dims, n } of perTensor) {
@@ -148,11 +148,11 @@ export function encodeAdamw(ctx: GpuContext, encoder: GPUCommandEncoder, tensors
       bindGroup(device, update, [
         [0, hyper],
         [1, dims],
-        [2, tensor.grad.buffer],
-        [5, tensor.param.buffer],
-        [6, tensor.m.buffer],
-        [7, tensor.v.buffer],
-        [8, scratch.status.buffer],
+        [2, tensor.grad],
+        [5, tensor.param],
+        [6, tensor.m],
+        [7, tensor.v],
+        [8, scratch.status],
       ]),
     );
     pass.dispatchWorkgroups(Math.min(Math.ceil(n / WG), MAX_UPDATE_WORKGROUPS));

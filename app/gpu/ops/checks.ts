@@ -1,6 +1,6 @@
 import { LimitError, ShapeError } from '../errors.ts';
 import type { TensorDType } from '../dtype.ts';
-import { elementCount, type GpuTensor } from '../tensor.ts';
+import { elementCount, viewBytes, type GpuTensor } from '../tensor.ts';
 
 /** Shape and limit checks shared by every op wrapper: they run before anything is encoded. */
 
@@ -36,7 +36,7 @@ export function expectDType(op: string, tensor: GpuTensor, allowed: readonly Ten
 /** A storage binding may not exceed maxStorageBufferBindingSize; split such tensors (ENGINEERING.md §5). */
 export function expectBindable(op: string, device: GPUDevice, tensor: GpuTensor): void {
   const limit = device.limits.maxStorageBufferBindingSize;
-  const bytes = tensor.buffer.size;
+  const bytes = tensor.offset === undefined ? tensor.buffer.size : viewBytes(tensor);
   if (bytes > limit) {
     throw new LimitError(
       `${op}: tensor "${tensor.name}" needs ${bytes} bytes in one binding, over this device's ` +

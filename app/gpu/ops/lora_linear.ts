@@ -4,7 +4,7 @@ import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import { dropoutKey, dropoutThreshold, type LoraDropout } from '../reference/lora_linear.ts';
-import { createTensor, type GpuTensor } from '../tensor.ts';
+import { createTensor, sharesBytes, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 import { checkMatmul, encodeMatmul, expectQuantGroup, matmulTarget, pairedLoads, skinnyRoute } from './matmul.ts';
@@ -137,15 +137,15 @@ export function encodeLoraLinear(
   const constants = shaderConstants(inputs, K);
   const uniforms = dimsUniform(ctx, dims, inputs.lora);
   // Bindings must exist even when the overrides make the shader skip them.
-  const uBuffer = u?.buffer ?? ctx.placeholder;
-  const biasBuffer = inputs.bias?.buffer ?? ctx.placeholder;
-  const bBuffer = inputs.lora?.b.buffer ?? ctx.placeholder;
+  const uBuffer = u ?? ctx.placeholder;
+  const biasBuffer = inputs.bias ?? ctx.placeholder;
+  const bBuffer = inputs.lora?.b ?? ctx.placeholder;
 
   const pass = encoder.beginComputePass({ label: OP });
   if (R > 0) {
     const down = ctx.pipelines.get(OP, shaderCode, 'lora_down', constants);
     pass.setPipeline(down);
-    pass.setBindGroup(0, bindGroup(device, down, [[0, uniforms], [1, inputs.x.buffer], [7, inputs.lora!.a.buffer], [8, uBuffer]]));
+    pass.setBindGroup(0, bindGroup(device, down, [[0, uniforms], [1, inputs.x], [7, inputs.lora!.a], [8, uBuffer]]));
     pass.dispatchWorkgroups(Math.ceil(Math.ceil(R / 4) / 4), Math.ceil(M / 16));
   }
   const forward = ctx.pipelines.get(OP, shaderCode, 'lora_linear_fwd', constants);
@@ -154,12 +154,12 @@ export function encodeLoraLinear(
     0,
     bindGroup(device, forward, [
       [0, uniforms],
-      [1, inputs.x.buffer],
-      [2, inputs.w.buffer],
+      [1, inputs.x],
+      [2, inputs.w],
       [3, biasBuffer],
       [4, uBuffer],
       [5, bBuffer],
-      [6, y.buffer],
+      [6, y],
     ]),
   );
   pass.dispatchWorkgroups(Math.ceil(N / 32), Math.ceil(M / 32));
@@ -233,7 +233,7 @@ export function checkLoraLinearBackward(
   for (const tensor of written) {
     expectDType(OP, tensor, ['f32']);
     expectBindable(OP, device, tensor);
-    const shared = [...inputTensors, ...written].find((other) => other !== tensor && other.buffer === tensor.buffer);
+    const shared = [...inputTensors, ...written].find((other) => other !== tensor && sharesBytes(other, tensor));
     if (shared) {
       throw new ShapeError(`${OP}: "${tensor.name}" is written by the backward pass and shares its buffer with "${shared.name}"`, {
         op: OP,
@@ -277,7 +277,7 @@ export function encodeLoraLinearBackward(
   const pass = encoder.beginComputePass({ label: `${OP} backward` });
   const gradAPipeline = ctx.pipelines.get(OP, shaderCode, 'lora_grad_a', { ...constants, SPLIT: gradA.split });
   pass.setPipeline(gradAPipeline);
-  pass.setBindGroup(0, bindGroup(device, gradAPipeline, [[0, uniforms], [1, x.buffer], [10, g.buffer], [12, gradients.da.buffer]]));
+  pass.setBindGroup(0, bindGroup(device, gradAPipeline, [[0, uniforms], [1, x], [10, g], [12, gradients.da]]));
   pass.dispatchWorkgroups(...gradA.workgroups);
   const gradX = ctx.pipelines.get(OP, shaderCode, 'lora_linear_bwd_dx', constants);
   pass.setPipeline(gradX);
@@ -285,11 +285,11 @@ export function encodeLoraLinearBackward(
     0,
     bindGroup(device, gradX, [
       [0, uniforms],
-      [2, w.buffer],
-      [7, lora.a.buffer],
-      [9, dy.buffer],
-      [10, g.buffer],
-      [11, gradients.dx.buffer],
+      [2, w],
+      [7, lora.a],
+      [9, dy],
+      [10, g],
+      [11, gradients.dx],
     ]),
   );
   pass.dispatchWorkgroups(Math.ceil(K / 32), Math.ceil(M / 32));

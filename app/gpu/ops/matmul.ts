@@ -4,7 +4,7 @@ import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE, isQuantized, type FrozenDType, type TensorDType } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
 import { isCpuAdapter, kernelFamily, type KernelFamily } from '../kernel-family.ts';
-import type { GpuTensor } from '../tensor.ts';
+import { sharesBytes, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
@@ -191,7 +191,7 @@ export function checkMatmul(
   expectDType(op, out, ['f32']);
   if (!Number.isFinite(scale)) throw new ShapeError(`${op}: scale must be a finite number, got ${scale}`, { op, scale });
   for (const input of [lhs, rhs]) {
-    if (input.buffer === out.buffer) {
+    if (sharesBytes(input, out)) {
       throw new ShapeError(`${op}: output "${out.name}" shares its buffer with input "${input.name}"`, { op, tensor: out.name });
     }
   }
@@ -236,7 +236,7 @@ export function encodeMatmul(
   const uniforms = ctx.uniforms.get(`${OP}:dims`, packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', scale]]));
   const pass = encoder.beginComputePass({ label: `${OP} ${layout} ${route.kernel}`, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup(device, pipeline, [[0, uniforms], [1, lhs.buffer], [2, rhs.buffer], [3, out.buffer]]));
+  pass.setBindGroup(0, bindGroup(device, pipeline, [[0, uniforms], [1, lhs], [2, rhs], [3, out]]));
   pass.dispatchWorkgroups(...route.workgroups);
   pass.end();
 }

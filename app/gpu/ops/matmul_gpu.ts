@@ -4,7 +4,7 @@ import { isQuantized, type FrozenDType } from '../dtype.ts';
 import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { assembleShader, hasWeightPrelude, lhsRowPrelude, weightPrelude } from '../wgsl.ts';
-import { bindGroup, packUniforms } from './encode.ts';
+import { bindGroup, packUniforms, type BindingResource } from './encode.ts';
 import type { MatmulDims, MatmulLayout, MatmulRoute } from './matmul.ts';
 
 /**
@@ -50,9 +50,10 @@ export interface GemmCall {
   rows: number;
   cols: number;
   inner: number;
-  lhs: { buffer: GPUBuffer; stride: number; offset: number; gather?: GPUBuffer };
+  /** A tensor binds its own range (a LoRA view), a buffer all of it. */
+  lhs: { buffer: BindingResource; stride: number; offset: number; gather?: GPUBuffer };
   rhs: GpuTensor;
-  out: { buffer: GPUBuffer; stride: number; offset: number };
+  out: { buffer: BindingResource; stride: number; offset: number };
   accumulate: boolean;
   scale: number;
 }
@@ -97,7 +98,7 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
     'matmul_gpu:dims',
     packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale], ['u32', lhs.stride], ['u32', lhs.offset], ['u32', out.stride], ['u32', out.offset]]),
   );
-  const entries: [number, GPUBuffer][] = [[0, uniforms], [1, lhs.buffer], [2, rhs.buffer], [3, out.buffer]];
+  const entries: [number, BindingResource][] = [[0, uniforms], [1, lhs.buffer], [2, rhs], [3, out.buffer]];
   if (lhs.gather) entries.push([4, lhs.gather]);
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup(ctx.device, pipeline, entries));
@@ -118,9 +119,9 @@ export function encodeMatmulGpu(ctx: GpuContext, encoder: GPUCommandEncoder, cal
     rows,
     cols,
     inner,
-    lhs: { buffer: lhs.buffer, stride: layout === 'tn' ? rows : inner, offset: 0 },
+    lhs: { buffer: lhs, stride: layout === 'tn' ? rows : inner, offset: 0 },
     rhs,
-    out: { buffer: out.buffer, stride: cols, offset: 0 },
+    out: { buffer: out, stride: cols, offset: 0 },
     accumulate: call.accumulate,
     scale: call.scale,
   });
