@@ -5,7 +5,7 @@ import { Random } from '../../util/random.ts';
 import type { GpuContext } from '../device.ts';
 import { ShapeError } from '../errors.ts';
 import { adamwReferenceStep, type AdamwReferenceTensor } from '../reference/adamw.ts';
-import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
+import { byteOffset, createTensor, holdsViews, readTensor, VIEW_ALIGNMENT, viewAt, type GpuTensor } from '../tensor.ts';
 import { ADAMW_FLAGS, TORCH_ADAMW_DEFAULTS, adamw, adamwPartialCount, readAdamwStatus, type AdamwStep, type AdamwTensor } from './adamw.ts';
 
 let ctx: GpuContext;
@@ -160,6 +160,114 @@ describe('adamw against the Float64 reference of torch.optim.AdamW over several 
       expect(relativeError([status.gradNorm], [reference.gradNorm])).toBeLessThan(1e-5);
     } finally {
       problem.destroy();
+    }
+  });
+});
+
+/**
+ * The same tensors as aligned views of four flat buffers (the LoRA layout of app/model/lora-gpu.ts),
+ * beside `problem`'s one buffer per tensor; each step copies problem's gradients into the views.
+ */
+class FlatTwin {
+  readonly chunk: AdamwTensor;
+  readonly views: AdamwTensor[];
+
+  constructor(private readonly problem: Problem) {
+    const offsets: number[] = [];
+    let bytes = 0;
+    for (const { param } of problem.gpu) {
+      offsets.push(bytes);
+      bytes += Math.ceil((4 * param.shape.reduce((a, b) => a * b, 1)) / VIEW_ALIGNMENT) * VIEW_ALIGNMENT;
+    }
+    const whole = (name: string): GpuTensor => {
+      const tensor = createTensor(ctx.device, `flat ${name}`, [bytes / 4], 'f32');
+      holdsViews(tensor.buffer);
+      return viewAt(tensor.buffer, tensor.name, tensor.shape, 'f32', 0);
+    };
+    this.chunk = { param: whole('param'), grad: whole('grad'), m: whole('m'), v: whole('v') };
+    this.views = problem.gpu.map(({ param }, i) => {
+      const at = (flat: GpuTensor, part: string) => viewAt(flat.buffer, `${part}${i}`, param.shape, 'f32', offsets[i]!);
+      return { param: at(this.chunk.param, 'param'), grad: at(this.chunk.grad, 'grad'), m: at(this.chunk.m, 'm'), v: at(this.chunk.v, 'v') };
+    });
+    this.views.forEach((view, i) => ctx.device.queue.writeBuffer(view.param.buffer, byteOffset(view.param), problem.initial[i]! as Float32Array<ArrayBuffer>));
+  }
+
+  copyGradients(): void {
+    const encoder = ctx.device.createCommandEncoder();
+    this.problem.gpu.forEach(({ grad }, i) => encoder.copyBufferToBuffer(grad.buffer, 0, this.views[i]!.grad.buffer, byteOffset(this.views[i]!.grad), 4 * grad.shape.reduce((a, b) => a * b, 1)));
+    ctx.device.queue.submit([encoder.finish()]);
+  }
+
+  async bits(pick: (t: AdamwTensor) => GpuTensor): Promise<number[][]> {
+    return Promise.all(this.views.map(async (t) => [...new Uint32Array((await readTensor(ctx.device, pick(t))).buffer)]));
+  }
+
+  destroy(): void {
+    for (const tensor of Object.values(this.chunk)) tensor.buffer.destroy();
+  }
+}
+
+describe('adamw over one flat buffer (tensors as aligned views, one dispatch pair for all)', () => {
+  async function both(hyper: Omit<AdamwStep, 'step'>, steps: number) {
+    const problem = new Problem(SHAPES, 12);
+    const flat = new FlatTwin(problem);
+    const statuses: { separate: number; flat: number }[] = [];
+    for (let step = 1; step <= steps; step++) {
+      problem.setGradients(1);
+      flat.copyGradients();
+      const separate = adamw(ctx, problem.gpu, { ...hyper, step });
+      const whole = adamw(ctx, [flat.chunk], { ...hyper, step });
+      statuses.push({ separate: (await readAdamwStatus(ctx.device, separate)).gradNorm, flat: (await readAdamwStatus(ctx.device, whole)).gradNorm });
+      separate.buffer.destroy();
+      whole.buffer.destroy();
+      adamwReferenceStep(problem.cpu, { ...hyper, step });
+    }
+    const bitsOf = async (pick: (t: AdamwTensor) => GpuTensor) => Promise.all(problem.gpu.map(async (t) => [...new Uint32Array((await readTensor(ctx.device, pick(t))).buffer)]));
+    return { problem, flat, statuses, separateBits: { param: await bitsOf((t) => t.param), m: await bitsOf((t) => t.m), v: await bitsOf((t) => t.v) } };
+  }
+
+  it('equals one dispatch per tensor bit for bit without clipping, and the Float64 reference, over 4 steps with weight decay', async () => {
+    const { problem, flat, statuses, separateBits } = await both({ ...BASE, weightDecay: 0.01 }, 4);
+    try {
+      expect(await flat.bits((t) => t.param)).toEqual(separateBits.param);
+      expect(await flat.bits((t) => t.m)).toEqual(separateBits.m);
+      expect(await flat.bits((t) => t.v)).toEqual(separateBits.v);
+      const errors = await problem.compare();
+      expect(Math.max(errors.update, errors.m, errors.v)).toBeLessThan(1e-4);
+      // The padding between views holds zero gradients: the norm is the same sum in another order.
+      for (const { separate, flat: whole } of statuses) expect(relativeError([whole], [separate])).toBeLessThan(1e-6);
+    } finally {
+      problem.destroy();
+      flat.destroy();
+    }
+  });
+
+  it('matches one dispatch per tensor with clipping active (the norm summed in another order)', async () => {
+    const { problem, flat, separateBits } = await both({ ...BASE, maxGradNorm: 1 }, 3);
+    try {
+      const params = await flat.bits((t) => t.param);
+      const asFloats = (bits: number[][]) => bits.map((b) => new Float32Array(Uint32Array.from(b).buffer));
+      const update = (p: Float32Array[]) => p.map((values, i) => values.map((x, j) => x - problem.initial[i]![j]!));
+      const [flatUpdate, separateUpdate] = [update(asFloats(params)), update(asFloats(separateBits.param))];
+      for (const [i, values] of flatUpdate.entries()) expect(relativeError(values, separateUpdate[i]!)).toBeLessThan(1e-5);
+      const errors = await problem.compare();
+      expect(Math.max(errors.update, errors.m, errors.v)).toBeLessThan(1e-4);
+    } finally {
+      problem.destroy();
+      flat.destroy();
+    }
+  });
+
+  it('refuses to bind a buffer that holds views as a whole tensor (it would read every view from byte 0)', () => {
+    const problem = new Problem([[5]], 13);
+    const flat = new FlatTwin(problem);
+    try {
+      const wholeBuffer = (t: GpuTensor): GpuTensor => ({ name: t.name, shape: t.shape, dtype: t.dtype, buffer: t.buffer });
+      const chunk = flat.chunk;
+      expect(() => adamw(ctx, [{ param: wholeBuffer(chunk.param), grad: chunk.grad, m: chunk.m, v: chunk.v }], { ...BASE, step: 1 })).toThrow(/holds several tensors; bind the tensor/);
+    } finally {
+      problem.destroy();
+      flat.destroy();
     }
   });
 });
