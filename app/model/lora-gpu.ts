@@ -5,8 +5,9 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { readTensors } from '../gpu/readback.ts';
 import { guardGpu } from '../gpu/scope.ts';
-import { createTensor, elementCount, holdsViews, VIEW_ALIGNMENT, viewAt, type GpuTensor } from '../gpu/tensor.ts';
+import { createTensor, elementCount, holdsViews, viewAt, type GpuTensor } from '../gpu/tensor.ts';
 import type { LoraTarget } from './config.ts';
+import { flatLayout, maxChunkBytes } from './lora-layout.ts';
 import { loraPairKey, loraScale, type LoraAdapter, type LoraConfig } from './lora.ts';
 
 export interface GpuLoraPair {
@@ -52,41 +53,20 @@ export function uploadLoraChecked(ctx: GpuContext, adapter: LoraAdapter, options
   return guardGpu(ctx, `uploading the rank-${adapter.config.r} LoRA adapter`, () => uploadLora(ctx, adapter, options), (lora) => lora.destroy());
 }
 
-/** Where each tensor of an adapter lies in its flat chunks. */
-interface FlatSlot {
-  key: string;
-  part: 'a' | 'b';
-  shape: number[];
-  chunk: number;
-  /** Byte offset in the chunk, a multiple of VIEW_ALIGNMENT. */
-  offset: number;
-}
-
-/**
- * Packs A and B of every pair, in order, into chunks no larger than one binding may be (each chunk is
- * bound whole by the optimizer); each tensor starts on VIEW_ALIGNMENT so it can be bound on its own.
- */
-export function loraFlatLayout(adapter: LoraAdapter, maxChunkBytes: number): { slots: FlatSlot[]; chunkBytes: number[] } {
-  const { r } = adapter.config;
-  const slots: FlatSlot[] = [];
-  const chunkBytes: number[] = [];
-  for (const [key, pair] of adapter.pairs) {
-    for (const [part, shape] of [['a', [r, pair.inFeatures]], ['b', [pair.outFeatures, r]]] as const) {
-      const bytes = Math.ceil((4 * elementCount(shape)) / VIEW_ALIGNMENT) * VIEW_ALIGNMENT;
-      // A tensor larger than a chunk gets one of its own; the optimizer's binding check then names it.
-      if (chunkBytes.length === 0 || chunkBytes.at(-1)! + bytes > maxChunkBytes) chunkBytes.push(0);
-      slots.push({ key, part, shape: [...shape], chunk: chunkBytes.length - 1, offset: chunkBytes.at(-1)! });
-      chunkBytes[chunkBytes.length - 1]! += bytes;
-    }
-  }
-  return { slots, chunkBytes };
-}
-
 export function uploadLora(ctx: GpuContext, adapter: LoraAdapter, options: { training: boolean }): GpuLora {
   const { device } = ctx;
   const owned: GpuTensor[] = [];
-  const maxChunkBytes = Math.floor(Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize) / VIEW_ALIGNMENT) * VIEW_ALIGNMENT;
-  const { slots, chunkBytes } = loraFlatLayout(adapter, maxChunkBytes);
+  const { r } = adapter.config;
+  const tensors = [...adapter.pairs].flatMap(([key, pair]) => [
+    { key, part: 'a' as const, shape: [r, pair.inFeatures] },
+    { key, part: 'b' as const, shape: [pair.outFeatures, r] },
+  ]);
+  const layout = flatLayout(
+    tensors.map(({ shape }) => elementCount(shape)),
+    maxChunkBytes(device.limits),
+  );
+  const { chunkBytes } = layout;
+  const slots = tensors.map((tensor, i) => ({ ...tensor, ...layout.slots[i]! }));
   const flatTensors = (what: string, data?: (chunk: number) => Float32Array): GpuTensor[] =>
     chunkBytes.map((bytes, chunk) => {
       const whole = createTensor(device, `lora ${what} ${chunk + 1} of ${chunkBytes.length}`, [bytes / 4], 'f32', data?.(chunk));

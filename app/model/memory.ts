@@ -18,6 +18,7 @@ import { planEmbeddingParts } from '../gpu/ops/embedding.ts';
 import { ropeInverseFrequencies } from '../gpu/ops/rope.ts';
 import { quantBytes } from '../gpu/quant.ts';
 import { expectedWeights, loraTargetsOf, projectionFeatures, type LoraTarget, type ModelConfig } from './config.ts';
+import { flatLayout, maxChunkBytes } from './lora-layout.ts';
 import { projectionShape, type LoraConfig } from './lora.ts';
 import { checkModelQuantization, DEFAULT_INT4, describeWeightFormat, type Int4Options, type WeightFormat } from './quantization.ts';
 
@@ -115,14 +116,13 @@ export function ropeTableBytes(config: ModelConfig): number {
   return tables * tensor('f32', ropeInverseFrequencies(config).length, 2);
 }
 
-/** uploadLora: A and B per adapted projection, and for training their gradients and both AdamW moments, all f32. */
+/**
+ * uploadLora: A and B per adapted projection, and for training their gradients and both AdamW moments,
+ * all f32, each laid out flat (lora-layout.ts: tensors aligned, so the total does not depend on the chunks).
+ */
 export function loraBytes(config: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targets'>, training: boolean): number {
-  let perLayer = 0;
-  for (const target of lora.targets) {
-    const { inFeatures, outFeatures } = projectionShape(config, target);
-    perLayer += tensor('f32', lora.r, inFeatures) + tensor('f32', outFeatures, lora.r);
-  }
-  return perLayer * config.numLayers * (training ? 4 : 1);
+  const { chunkBytes } = flatLayout(adamwTensorsOf(config, lora).map(([rows, cols]) => rows! * cols!), Number.POSITIVE_INFINITY);
+  return chunkBytes.reduce((sum, bytes) => sum + bytes, 0) * (training ? 4 : 1);
 }
 
 export interface GraphPlan {
@@ -174,10 +174,11 @@ export function graphBytes(config: ModelConfig, B: number, T: number, plan: Grap
 }
 
 /** Trainer's own buffers besides model, adapters and graph: batch, loss, optimizer scratch, the step's readback. */
-function trainerSmallBytes(config: ModelConfig, shape: TrainingShape, adapters: number): number {
+function trainerSmallBytes(config: ModelConfig, shape: TrainingShape, adapters: number, limits: DeviceLimits): number {
   const N = shape.batchSize * shape.seqLength;
-  const perAdapter = adamwTensorsOf(config, shape.lora);
-  const partials = tensor('f32', adamwPartialCount(perAdapter.map((dims) => ({ param: { shape: dims } }))));
+  // AdamW runs over the adapter's flat chunks (lora-gpu.ts), each with its share of the partial sums.
+  const { chunkBytes } = flatLayout(adamwTensorsOf(config, shape.lora).map(([rows, cols]) => rows! * cols!), maxChunkBytes(limits));
+  const partials = tensor('f32', adamwPartialCount(chunkBytes.map((bytes) => ({ param: { shape: [bytes / 4] } }))));
   const status = tensor('f32', 4);
   const rowLoss = tensor('f32', N);
   const stats = tensor('f32', 3);
@@ -185,7 +186,7 @@ function trainerSmallBytes(config: ModelConfig, shape: TrainingShape, adapters: 
   return 4 * N * INDEX + stats + rowLoss + adapters * (partials + status) + readback;
 }
 
-/** The shapes of one adapter's trained tensors, in the order Trainer hands them to AdamW. */
+/** The shapes of one adapter's trained tensors, in the order uploadLora lays them out. */
 function adamwTensorsOf(config: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targets'>): number[][] {
   const shapes: number[][] = [];
   for (let layer = 0; layer < config.numLayers; layer++) {
@@ -231,7 +232,7 @@ function planLines(model: ModelConfig, shape: TrainingShape, limits: DeviceLimit
     { what: `LoRA weights, gradients and AdamW moments (${parameters.toLocaleString('en-US')} parameters)`, bytes: adapters * loraBytes(model, shape.lora, true) },
     { what: shape.recompute ? 'activations (layer inputs, one layer recomputed)' : 'activations saved for backward', bytes: graph.activations },
     { what: 'gradient workspace and loss chunk', bytes: graph.workspace + lossChunkBytes(model, N, limits) },
-    { what: 'batch, losses, optimizer scratch and RoPE table', bytes: trainerSmallBytes(model, shape, adapters) + ropeTableBytes(model) },
+    { what: 'batch, losses, optimizer scratch and RoPE table', bytes: trainerSmallBytes(model, shape, adapters, limits) + ropeTableBytes(model) },
   ];
   if (shape.evaluation) {
     const { batchSize, seqLength } = shape.evaluation;
