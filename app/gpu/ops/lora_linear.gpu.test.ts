@@ -1,14 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../../test/gpu.ts';
 import type { GpuContext } from '../device.ts';
-import { decodeTensorData, encodeTensorData, type DType } from '../dtype.ts';
+import { decodeTensorData, encodeTensorData, type DType, type FrozenDType } from '../dtype.ts';
 import { LimitError, ShapeError } from '../errors.ts';
 import { dropoutMask, loraDownReference, loraLinearBackwardReference, loraLinearReference, type LoraDropout } from '../reference/lora_linear.ts';
 import { SELF_TEST_CASES, checkLoraLinearCase, describeCase } from '../selftest.ts';
 import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
-import { loraLinear, loraLinearBackward, loraLinearWithU } from './lora_linear.ts';
+import { setKernelFamily } from '../kernel-family.ts';
+import { frozenProductOnGemmCore, loraLinear, loraLinearBackward, loraLinearWithU } from './lora_linear.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -162,6 +163,45 @@ describe("lora_linear backward: dX += dY·W + s·drop'(dY·B·A), dA += s·(dY·
       for (const [output, error] of Object.entries(errors)) expect(error, output).toBeLessThan(1e-4);
     });
   }
+});
+
+describe("lora_linear's frozen products on the GPU family's GEMM core (forced on this adapter), against the Float64 reference", () => {
+  beforeAll(() => setKernelFamily(ctx, 'gpu'));
+  afterAll(() => setKernelFamily(ctx, 'auto'));
+  const w = (dtype: FrozenDType): GpuTensor => ({ name: 'W', shape: [0, 0], dtype, buffer: {} as GPUBuffer });
+
+  it('takes the core where the router sends X·Wᵀ or dY·W to gemm or gemv, and the fused kernels elsewhere', () => {
+    expect(frozenProductOnGemmCore(ctx, 'nt', { M: 130, N: 192, K: 576, R: 16 }, w('bf16'))).toBe(true);
+    expect(frozenProductOnGemmCore(ctx, 'nt', { M: 3, N: 192, K: 576, R: 16 }, w('int8'))).toBe(true);
+    expect(frozenProductOnGemmCore(ctx, 'nn', { M: 130, N: 192, K: 576, R: 16 }, w('f16'))).toBe(true);
+    expect(frozenProductOnGemmCore(ctx, 'nt', { M: 130, N: 70, K: 45, R: 16 }, w('f32'))).toBe(false);
+    setKernelFamily(ctx, 'cpu');
+    expect(frozenProductOnGemmCore(ctx, 'nt', { M: 130, N: 192, K: 576, R: 16 }, w('bf16'))).toBe(false);
+    setKernelFamily(ctx, 'gpu');
+  });
+
+  // Y and dX on the core (gemm at M = 130 and 70 past the 64-row tile, gemv at M = 3), and with dropout,
+  // where dX keeps the fused kernel for its mask while Y still runs on the core.
+  const cases: BackwardCase[] = [
+    { M: 130, N: 192, K: 576, R: 16, dtype: 'bf16', p: 0 },
+    { M: 70, N: 100, K: 132, R: 8, dtype: 'f32', p: 0 },
+    { M: 3, N: 68, K: 20, R: 4, dtype: 'f16', p: 0 },
+    { M: 70, N: 100, K: 132, R: 16, dtype: 'bf16', p: 0.25 },
+  ];
+  for (const testCase of cases) {
+    it(`matches Y, U, dX, dA and dB for ${describeBackward(testCase)}`, async () => {
+      const errors = await compareBackward(testCase);
+      for (const [output, error] of Object.entries(errors)) expect(error, output).toBeLessThan(1e-4);
+    });
+  }
+
+  it('keeps the fused forward, with the same numbers, when there is a bias', async () => {
+    expect((await checkLoraLinearCase(ctx, { M: 70, N: 100, K: 132, R: 16, dtype: 'bf16', bias: true })).relativeError).toBeLessThan(1e-4);
+  });
+
+  it('computes the frozen layer alone on the core when no LoRA pair is given', async () => {
+    expect((await checkLoraLinearCase(ctx, { M: 70, N: 100, K: 132, R: 0, dtype: 'f16', bias: false })).relativeError).toBeLessThan(1e-4);
+  });
 });
 
 describe('lora_linear dropout on the GPU', () => {

@@ -7,7 +7,7 @@ import { dropoutKey, dropoutThreshold, type LoraDropout } from '../reference/lor
 import { createTensor, sharesBytes, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
-import { checkMatmul, encodeMatmul, expectQuantGroup, matmulTarget, pairedLoads, skinnyRoute } from './matmul.ts';
+import { checkMatmul, encodeMatmul, expectQuantGroup, matmulTarget, pairedLoads, routeMatmul, skinnyRoute, type MatmulLayout } from './matmul.ts';
 
 export type { LoraDropout } from '../reference/lora_linear.ts';
 
@@ -121,6 +121,18 @@ function dimsUniform(ctx: GpuContext, { M, N, K, R }: LoraLinearDims, lora: Lora
 }
 
 /**
+ * Whether a product of the frozen W ('nt': X·Wᵀ, 'nn': dY·W) runs as matmul's products on the GPU
+ * family's GEMM core (shaders/matmul_gpu.wgsl, coalesced workgroup tiles) rather than in the fused
+ * kernels of lora_linear.wgsl: where the router sends it to gemm or gemv (the 'gpu' family, N and K
+ * multiples of 4, the device's limits). The fused kernels stay for what the core has no epilogue for:
+ * a bias in the forward, and a dropout mask on the LoRA branch of dX.
+ */
+export function frozenProductOnGemmCore(ctx: Pick<GpuContext, 'info'>, layout: MatmulLayout, { M, N, K }: LoraLinearDims, w: GpuTensor): boolean {
+  const { kernel } = routeMatmul(layout, { M, N, K }, matmulTarget(ctx), w.dtype);
+  return kernel === 'gemm' || kernel === 'gemv';
+}
+
+/**
  * Encodes Y = X·Wᵀ + bias + s·(drop(X)·Aᵀ)·Bᵀ into `encoder` (two dispatches: U = drop(X)·Aᵀ, then
  * the fused product). With LoRA, `u` [M,R] receives U, which the backward pass needs. Validates first.
  */
@@ -147,6 +159,13 @@ export function encodeLoraLinear(
     pass.setPipeline(down);
     pass.setBindGroup(0, bindGroup(device, down, [[0, uniforms], [1, inputs.x], [7, inputs.lora!.a], [8, uBuffer]]));
     pass.dispatchWorkgroups(Math.ceil(Math.ceil(R / 4) / 4), Math.ceil(M / 16));
+  }
+  if (!inputs.bias && frozenProductOnGemmCore(ctx, 'nt', dims, inputs.w)) {
+    pass.end();
+    // Y = X·Wᵀ on the GEMM core, then Y += s·U·Bᵀ (U already holds drop(X)·Aᵀ).
+    encodeMatmul(ctx, encoder, 'nt', inputs.x, inputs.w, y, { accumulate: false });
+    if (R > 0) encodeMatmul(ctx, encoder, 'nt', u!, inputs.lora!.b, y, { accumulate: true, scale: inputs.lora!.scale });
+    return;
   }
   const forward = ctx.pipelines.get(OP, shaderCode, 'lora_linear_fwd', constants);
   pass.setPipeline(forward);
@@ -279,6 +298,13 @@ export function encodeLoraLinearBackward(
   pass.setPipeline(gradAPipeline);
   pass.setBindGroup(0, bindGroup(device, gradAPipeline, [[0, uniforms], [1, x], [10, g], [12, gradients.da]]));
   pass.dispatchWorkgroups(...gradA.workgroups);
+  if (!dropsAnything(lora) && frozenProductOnGemmCore(ctx, 'nn', dims, w)) {
+    pass.end();
+    // dX += dY·W on the GEMM core, then dX += s·G·A (no mask: nothing was dropped).
+    encodeMatmul(ctx, encoder, 'nn', dy, w, gradients.dx, { accumulate: true });
+    encodeMatmul(ctx, encoder, 'nn', g, lora.a, gradients.dx, { accumulate: true, scale: lora.scale });
+    return;
+  }
   const gradX = ctx.pipelines.get(OP, shaderCode, 'lora_linear_bwd_dx', constants);
   pass.setPipeline(gradX);
   pass.setBindGroup(
