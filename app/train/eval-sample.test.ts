@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluationSample, stratifiedQuotas } from './eval-sample.ts';
+import { drawSample, evaluationSample, stratifiedQuotas } from './eval-sample.ts';
 import { prepareTasks } from './prepare.ts';
 import { fixtureTokenizer, RECIPE_DIR, testRecipe, TWEETS_TASK } from './prepare/test-support.ts';
 import type { PreparedTask } from './task-data.ts';
@@ -100,5 +100,41 @@ describe('stratified quotas', () => {
     expect(stratifiedQuotas([1, 1, 1], 2)).toEqual([1, 1, 0]);
     expect(stratifiedQuotas([7, 2, 1], 4)).toEqual([3, 1, 0]);
     expect(stratifiedQuotas([2, 0, 5], 7)).toEqual([2, 0, 5]);
+  });
+});
+
+describe('drawing the sample among the examples tokenization keeps', () => {
+  // Two labels in their seeded orders; tokenization drops candidates 5, 2 and 4.
+  const plan = { groups: [[5, 1, 3, 0], [2, 4, 6]], requested: 4 };
+  const dropped = new Set([5, 2, 4]);
+
+  it('takes the first survivors of each order, sharing out again the quota of a label whose survivors run out', () => {
+    // Sizes 4 and 3 share 4 as 16/7 = 2.29 and 12/7 = 1.71: quotas 2 and 2 (the larger remainder takes the one left).
+    // The second label keeps only 6, so it counts 1: sizes 4 and 1 share 4 as 3.2 and 0.8, quotas 3 and 1.
+    expect(drawSample(plan, (candidate) => !dropped.has(candidate))).toEqual({ candidates: [0, 1, 3, 6] });
+  });
+
+  it('asks for the next unknown candidates of each order until it knows enough, and ends with the same sample', () => {
+    const known = new Map<number, boolean>();
+    const asked: number[][] = [];
+    for (;;) {
+      const draw = drawSample(plan, (candidate) => known.get(candidate));
+      if ('candidates' in draw) {
+        expect(draw.candidates).toEqual([0, 1, 3, 6]);
+        break;
+      }
+      asked.push([...draw.need]);
+      for (const candidate of draw.need) known.set(candidate, !dropped.has(candidate));
+    }
+    // Two of each order; then one more of the first (5 was dropped) and the last of the second (2 and 4 were);
+    // then, the second label holding one survivor only, a third of the first.
+    expect(asked).toEqual([[5, 1, 2, 4], [3, 6], [0]]);
+    // Never asked about a candidate the sample did not need.
+    expect(known.size).toBe(7);
+  });
+
+  it('is the shuffled split when nothing is dropped, and all survivors when fewer survive than asked', () => {
+    expect(drawSample({ groups: [[4, 2, 0, 3, 1]], requested: 3 }, () => true)).toEqual({ candidates: [0, 2, 4] });
+    expect(drawSample({ groups: [[4, 2, 0, 3, 1]], requested: 4 }, (candidate) => candidate % 2 === 0)).toEqual({ candidates: [0, 2, 4] });
   });
 });

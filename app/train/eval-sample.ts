@@ -24,6 +24,13 @@ export interface EvaluationSample {
   readonly notices: readonly string[];
 }
 
+/** One example of the validation split before tokenization: its row, and the answer its prompt expects. */
+export interface SplitCandidate {
+  readonly row: number;
+  /** Classification: the label word; '' elsewhere. */
+  readonly expected: string;
+}
+
 /**
  * What a sample is drawn from: a prepared task, or (app/train/prepare/evaluated-rows.ts) a split's
  * examples before tokenization, each with the answer its prompt will expect.
@@ -31,61 +38,161 @@ export interface EvaluationSample {
 export interface SampleSource {
   readonly name: string;
   readonly metric: PreparedTask['metric'];
-  readonly validation: { readonly length: number };
+  readonly validation: readonly { readonly source: { readonly row: number } }[];
   readonly validationPrompts: readonly { readonly expected: string }[];
   readonly labelWords?: readonly string[];
   /** Set when the validation holds only the sample, drawn from the whole split before tokenization. */
   readonly validationSample?: PreparedTask['validationSample'];
+  /** Set when tokenization dropped examples of the split: the split as it was before (prepare.ts). */
+  readonly validationSplit?: PreparedTask['validationSplit'];
 }
 
+/**
+ * The sample drawn from a split whose every example is known to survive tokenization or not: a
+ * prepared task's validation (the survivors; the split before tokenization when it differs).
+ */
 export function evaluationSample(task: SampleSource, requested: number | 'all', seed: number): EvaluationSample {
   if (task.validationSample && task.validationSample.requested === requested) return presampled(task, task.validationSample);
-  const splitSize = task.validation.length;
+  const { candidates, indexOf } = splitOf(task);
+  const draw = drawSample(planSample(task, candidates, requested, seed), (candidate) => indexOf(candidate) !== undefined);
+  if ('need' in draw) throw new Error(`every example of "${task.name}" is known to survive tokenization or not, yet the sample asked about ${draw.need.length} more`);
+  const facts = splitFacts(task, candidates, requested);
+  const labels = facts.splitLabels ? { labels: labelCounts(facts.splitLabels, draw.candidates.map((candidate) => candidates[candidate]!.expected)) } : {};
+  return withShortfall(task, { ...facts, indices: draw.candidates.map((candidate) => indexOf(candidate)!), ...labels });
+}
+
+/**
+ * The split a prepared task's sample is drawn from, and where each of its examples sits in the task's
+ * validation (undefined for one tokenization dropped). Both keep the split's order, so the indices
+ * of a sample stay ascending.
+ */
+function splitOf(task: SampleSource): { candidates: readonly SplitCandidate[]; indexOf: (candidate: number) => number | undefined } {
+  if (!task.validationSplit) {
+    const candidates = task.validation.map((example, index) => ({ row: example.source.row, expected: task.validationPrompts[index]?.expected ?? '' }));
+    return { candidates, indexOf: (candidate) => candidate };
+  }
+  const candidates = task.validationSplit;
+  const indexOfRow = new Map(task.validation.map((example, index) => [example.source.row, index]));
+  return { candidates, indexOf: (candidate) => indexOfRow.get(candidates[candidate]!.row) };
+}
+
+/**
+ * How the sample is drawn, before anything is known of tokenization: the candidates in groups (one per
+ * label for classification, in labelWords' order, or one group), each group in a seeded order, and how
+ * many the sample takes. Each group's order is a Fisher-Yates shuffle of its members from one stream
+ * seeded by the recipe's seed and the task's name, so when tokenization drops nothing the sample is the
+ * one a shuffle of the split's examples always gave.
+ */
+export interface SamplePlan {
+  readonly groups: readonly (readonly number[])[];
+  readonly requested: number;
+}
+
+export function planSample(task: Pick<SampleSource, 'name' | 'metric' | 'labelWords'>, candidates: readonly SplitCandidate[], requested: number | 'all', seed: number): SamplePlan {
+  const random = Random.fromSeed(sampleSeed(seed, task.name));
+  const wanted = requested === 'all' ? candidates.length : requested;
+  if (!isClassification(task, candidates)) return { groups: [shuffleInPlace(range(candidates.length), random)], requested: wanted };
+  const byLabel = new Map<string, number[]>(task.labelWords!.map((word) => [word, []]));
+  candidates.forEach((candidate, index) => {
+    const members = byLabel.get(candidate.expected) ?? [];
+    members.push(index);
+    byLabel.set(candidate.expected, members);
+  });
+  return { groups: [...byLabel.values()].map((members) => shuffleInPlace(members, random)), requested: wanted };
+}
+
+/** The candidates the sample takes (ascending), or those whose fate under tokenization it must learn first. */
+export type SampleDraw = { readonly candidates: readonly number[] } | { readonly need: readonly number[] };
+
+/**
+ * Each group gives the first survivors of its seeded order up to its quota; quotas are the largest-
+ * remainder shares of the groups' sizes (stratifiedQuotas). A group whose survivors run out before its
+ * quota counts only its survivors from then on, and the quotas are shared out again, so the sample is
+ * as large as asked whenever the split has that many survivors.
+ *
+ * `survives` answers true or false for a candidate whose tokenization is known, undefined otherwise;
+ * the draw asks only about candidates in its groups' orders, and returns `need` (the next unknown ones,
+ * as many as still missing) until every answer it used is known. It is one function of the answers it
+ * reads, so a caller that tokenizes the needed candidates and draws again (prepare.ts, a run) ends with
+ * the very sample a draw over the wholly tokenized split gives (evaluationSample).
+ */
+export function drawSample(plan: SamplePlan, survives: (candidate: number) => boolean | undefined): SampleDraw {
+  const sizes = plan.groups.map((group) => group.length);
+  for (;;) {
+    const quotas = stratifiedQuotas(sizes, Math.min(plan.requested, sizes.reduce((a, b) => a + b, 0)));
+    const need: number[] = [];
+    const taken: number[][] = [];
+    let regrouped = false;
+    plan.groups.forEach((group, g) => {
+      const kept: number[] = [];
+      let unknown = false;
+      for (const candidate of group) {
+        if (kept.length === quotas[g]) break;
+        const known = survives(candidate);
+        if (known === undefined) {
+          need.push(...group.filter((other) => survives(other) === undefined).slice(0, quotas[g]! - kept.length));
+          unknown = true;
+          break;
+        }
+        if (known) kept.push(candidate);
+      }
+      taken.push(kept);
+      // Every member was read and too few survive: the group holds only its survivors.
+      if (!unknown && kept.length < quotas[g]! && sizes[g] !== kept.length) {
+        sizes[g] = kept.length;
+        regrouped = true;
+      }
+    });
+    if (need.length > 0) return { need };
+    if (!regrouped) return { candidates: taken.flat().sort((a, b) => a - b) };
+  }
+}
+
+/** What a sample says about the split it was drawn from; known before tokenization. */
+export function splitFacts(task: Pick<SampleSource, 'name' | 'metric' | 'labelWords'>, candidates: readonly SplitCandidate[], requested: number | 'all'): Omit<EvaluationSample, 'indices' | 'labels'> {
+  const splitSize = candidates.length;
   const notices: string[] = [];
   if (requested !== 'all' && requested > splitSize) {
     notices.push(`${requested} evaluation examples were asked for, but the validation split of "${task.name}" holds ${splitSize}: all ${splitSize} are evaluated.`);
   }
-  const size = requested === 'all' ? splitSize : Math.min(requested, splitSize);
-  const random = Random.fromSeed(sampleSeed(seed, task.name));
-  const classification = task.metric === 'accuracy' && task.labelWords !== undefined && task.validationPrompts.length === splitSize;
-  if (!classification) {
-    const indices = size === splitSize ? range(splitSize) : shuffleInPlace(range(splitSize), random).slice(0, size).sort((a, b) => a - b);
-    return { indices, splitSize, requested, notices };
-  }
-
-  const byLabel = new Map<string, number[]>(task.labelWords!.map((word) => [word, []]));
-  task.validationPrompts.forEach((prompt, index) => {
-    const members = byLabel.get(prompt.expected) ?? [];
-    members.push(index);
-    byLabel.set(prompt.expected, members);
-  });
-  const missing = [...byLabel].filter(([, members]) => members.length === 0).map(([word]) => word.trim());
+  if (!isClassification(task, candidates)) return { splitSize, requested, notices };
+  const splitLabels = labelCounts(Object.fromEntries(task.labelWords!.map((word) => [word.trim(), 0])), candidates.map((candidate) => candidate.expected));
+  const missing = task.labelWords!.filter((word) => splitLabels[word.trim()] === 0).map((word) => word.trim());
   if (missing.length > 0) {
     notices.push(`The validation split of "${task.name}" has no example labelled ${missing.map((word) => `"${word}"`).join(', ')}: its recall cannot be measured and the sample cannot include it.`);
   }
-  const quotas = stratifiedQuotas([...byLabel.values()].map((members) => members.length), size);
-  const indices: number[] = [];
-  [...byLabel.values()].forEach((members, i) => indices.push(...shuffleInPlace([...members], random).slice(0, quotas[i])));
-  indices.sort((a, b) => a - b);
-  const countOf = (chosen: readonly number[]) => {
-    const counts = Object.fromEntries([...byLabel.keys()].map((word) => [word.trim(), 0]));
-    for (const index of chosen) counts[task.validationPrompts[index]!.expected.trim()]! += 1;
-    return counts;
-  };
-  return { indices, splitSize, requested, labels: countOf(indices), splitLabels: countOf(range(splitSize)), notices };
+  return { splitSize, requested, splitLabels, notices };
+}
+
+/** Classification is sampled by label when every candidate carries its label word. */
+function isClassification(task: Pick<SampleSource, 'metric' | 'labelWords'>, candidates: readonly SplitCandidate[]): boolean {
+  return task.metric === 'accuracy' && task.labelWords !== undefined && candidates.every((candidate) => candidate.expected !== '');
+}
+
+/** Examples per label word (trimmed), every label of the split listed, in the split's order of labels. */
+function labelCounts(splitLabels: Readonly<Record<string, number>>, words: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(Object.keys(splitLabels).map((word) => [word, 0]));
+  for (const word of words) counts[word.trim()] = (counts[word.trim()] ?? 0) + 1;
+  return counts;
+}
+
+/** Says so when tokenization left fewer examples of the split than the sample asked for. */
+function withShortfall(task: Pick<SampleSource, 'name'>, sample: EvaluationSample): EvaluationSample {
+  const asked = sample.requested === 'all' ? sample.splitSize : Math.min(sample.requested, sample.splitSize);
+  const drawn = sample.indices.length;
+  if (drawn >= asked) return sample;
+  const notice = `${asked} evaluation examples were asked for, but tokenization kept fewer of the validation split of "${task.name}" (it drops an example longer than max_length, or left with nothing to learn): ${drawn} are evaluated.`;
+  return { ...sample, notices: [...sample.notices, notice] };
 }
 
 /**
  * A validation that is already the sample (only its examples were tokenized): every example is
  * evaluated, and the split's size and label counts are those of the whole split it was drawn from.
- * Labels are counted again, since tokenization may have dropped an example of the sample.
  */
 function presampled(task: SampleSource, drawn: NonNullable<SampleSource['validationSample']>): EvaluationSample {
   const indices = range(task.validation.length);
-  if (!drawn.splitLabels) return { ...drawn, indices };
-  const labels = Object.fromEntries(Object.keys(drawn.splitLabels).map((word) => [word, 0]));
-  for (const prompt of task.validationPrompts) labels[prompt.expected.trim()] = (labels[prompt.expected.trim()] ?? 0) + 1;
-  return { ...drawn, indices, labels };
+  if (!drawn.splitLabels) return withShortfall(task, { ...drawn, indices });
+  return withShortfall(task, { ...drawn, indices, labels: labelCounts(drawn.splitLabels, task.validationPrompts.map((prompt) => prompt.expected)) });
 }
 
 /**

@@ -19,7 +19,7 @@
  */
 import { createRowMapper, DataError, ProblemLog, type Example, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
 import { deduplicate } from '../data/dedupe.ts';
-import { formatTokenizeReport, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
+import { formatTokenizeReport, tokenizeTask, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Json, Storage } from '../store/storage.ts';
@@ -33,7 +33,7 @@ import { splitTask, type SplitReport } from './prepare/split-task.ts';
 import { planTemplate, type TemplatePlan } from './prepare/templates.ts';
 import { tokenizePart, type CacheReport, type PartCache } from './prepare/tokenize-part.ts';
 import { validationPrompts } from './prepare/validation-prompts.ts';
-import { evaluatedValidation } from './prepare/evaluated-rows.ts';
+import { evaluatedValidation, splitCandidates } from './prepare/evaluated-rows.ts';
 import type { Recipe, RecipeTask, TaskFormat } from './recipe.ts';
 import { IGNORE_INDEX } from './batch.ts';
 import type { PreparedTask } from './task-data.ts';
@@ -47,7 +47,7 @@ export type { SplitReport } from './prepare/split-task.ts';
 export type { CacheReport } from './prepare/tokenize-part.ts';
 
 /** Raise when preparation gives different examples for the same recipe and files, so cached tokenizations miss. */
-export const PREPARATION_VERSION = 1;
+export const PREPARATION_VERSION = 2;
 
 export type PrepareStage = 'import' | 'map' | 'tokenize';
 
@@ -191,11 +191,9 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
   const validationLabel = `${task.name} (${validationSource.name})`;
   const labels = mapped.train.summary.labels;
   const labelWords = task.format === 'classification' && labels ? labels.words : undefined;
-  const evaluated = options.evaluatedOnly
-    ? evaluatedValidation({ name: task.name, metric: plan.metric, ...(labelWords ? { labelWords } : {}) }, split.validation, recipe.eval_whole_split ? 'all' : recipe.eval_examples, recipe.seed)
-    : { examples: split.validation };
-  const validationExamples = evaluated.examples;
-  const tokenizeTotal = split.train.length + validationExamples.length;
+  const requested = recipe.eval_whole_split ? 'all' : recipe.eval_examples;
+  const sampleTarget = options.evaluatedOnly && requested !== 'all' ? Math.min(requested, split.validation.length) : split.validation.length;
+  let tokenizeTotal = split.train.length + sampleTarget;
   const tokenizeProgress = progress('tokenize');
   const preparation = (part: 'train' | 'validation'): Json => ({
     version: PREPARATION_VERSION,
@@ -225,13 +223,29 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
       file: sources.train.name,
     });
   }
+  // A run tokenizes the sample's candidates as its draw asks about them, then the sample again through
+  // the cache (a few examples; the cache stores the sample, keyed by what it was drawn for).
+  let drawn = 0;
+  const evaluated = options.evaluatedOnly
+    ? await evaluatedValidation({ name: task.name, metric: plan.metric, ...(labelWords ? { labelWords } : {}) }, split.validation, requested, recipe.seed, async (asked) => {
+        tokenizeTotal = Math.max(tokenizeTotal, split.train.length + drawn + asked.length);
+        const tokenized = await tokenizeTask(asked, tokenizer, tokenizeOptions, { task: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + drawn + done, tokenizeTotal) });
+        drawn += asked.length;
+        return new Set(tokenized.examples.map((example) => example.source.row));
+      })
+    : { examples: split.validation };
+  const validationExamples = evaluated.examples;
   const validation = await tokenizePart(
     validationExamples,
     tokenizer,
     tokenizeOptions,
-    { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
+    evaluated.sample
+      ? { label: validationLabel, signal }
+      : { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
     await cacheFor(validationSource, 'validation'),
   );
+  if (evaluated.sample) tokenizeProgress(split.train.length + drawn, split.train.length + drawn);
+  const dropped = !evaluated.sample && validation.task.examples.length < validationExamples.length;
   if (options.modelVocabSize !== undefined) {
     checkVocabulary(train.task.examples, options.modelVocabSize, task.name, sources.train.name);
     checkVocabulary(validation.task.examples, options.modelVocabSize, task.name, validationSource.name);
@@ -257,6 +271,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
       validationPrompts: prompts,
       ...(labelWords ? { labelWords } : {}),
       ...(evaluated.sample ? { validationSample: evaluated.sample } : {}),
+      ...(dropped ? { validationSplit: splitCandidates(validationExamples) } : {}),
       meanTokens: train.statistics.meanTokensPerExample,
     },
     report: {

@@ -132,9 +132,9 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
       openFile: env.openTaskFile,
       storage: env.storage,
       tokenizerIdentity: await tokenizerIdentity(files),
-      // Not evaluatedOnly: a sample drawn before tokenization loses the examples tokenization then drops
-      // (a prompt longer than max_length), so an evaluation asked for 6 tweets scored 5. Until the
-      // sample is drawn among the examples that survive, runs tokenize the whole validation split.
+      // Only the validation examples the run's evaluations score: the sample drawn among the examples
+      // tokenization keeps, the same one the whole tokenized split would give (prepare/evaluated-rows.ts).
+      evaluatedOnly: true,
       ...(env.fetch ? { fetch: env.fetch } : {}),
       ...(env.hubEndpoint ? { hubEndpoint: env.hubEndpoint } : {}),
       ...(env.hubAccessToken ? { hubAccessToken: env.hubAccessToken } : {}),

@@ -3,7 +3,7 @@
  * validated, split and tokenized (app/train/prepare.ts builds it; the trainer and the evaluator read it).
  */
 import type { TokenizedExample } from '../data/tokenize/types.ts';
-import type { EvaluationSample } from './eval-sample.ts';
+import type { EvaluationSample, SplitCandidate } from './eval-sample.ts';
 import type { RecipeTask } from './recipe.ts';
 
 export interface ValidationPrompt {
@@ -37,6 +37,12 @@ export interface PreparedTask {
    * tokenization (a run tokenizes no other validation example): the sample's facts about the split.
    */
   validationSample?: Omit<EvaluationSample, 'indices'>;
+  /**
+   * Present when tokenization dropped examples of the validation split (and `validation` holds the
+   * whole split otherwise): the split before tokenization, which the evaluation sample is drawn from
+   * so that it is the sample a run draws while tokenizing only what it evaluates (eval-sample.ts).
+   */
+  validationSplit?: readonly SplitCandidate[];
   /** Mean tokens per training example, for the mixture preview. */
   meanTokens: number;
 }
