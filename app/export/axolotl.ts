@@ -5,6 +5,7 @@
  */
 import { adamwKeys, jsonl, yamlWithSources, type ConfigKey } from './config-file.ts';
 import { DEEPSPEED_CONFIG, OUTPUT_DIR, type ExportFiles, type ExportPlan } from './plan.ts';
+import { clusterBits } from './quantization.ts';
 import type { ExportRow } from './segments.ts';
 
 const CONFIG_DOC = 'Axolotl config reference, https://docs.axolotl.ai/docs/config.html';
@@ -38,10 +39,13 @@ function datasetEntry(path: string, kind: ExportRow['kind']): Record<string, unk
 export function axolotlConfigKeys(plan: ExportPlan): ConfigKey[] {
   const { recipe, batch, mode } = plan;
   const doc = CONFIG_DOC;
+  const bits = clusterBits(recipe);
   const keys: ConfigKey[] = [
     { key: 'base_model', value: recipe.model.source, source: doc, from: 'model.source' },
     { key: 'revision_of_model', value: recipe.model.revision, source: doc, from: 'model.revision' },
-    { key: 'adapter', value: 'lora', source: doc },
+    // QLoRA is adapter "qlora" with load_in_4bit (Axolotl refuses one without the other); 8-bit is a "lora" with load_in_8bit.
+    bits === 4 ? { key: 'adapter', value: 'qlora', source: doc, from: 'model.dtype' } : { key: 'adapter', value: 'lora', source: doc },
+    ...(bits === undefined ? [] : [{ key: bits === 4 ? 'load_in_4bit' : 'load_in_8bit', value: true, source: doc, from: 'model.dtype' }]),
     { key: 'lora_r', value: recipe.lora.r, source: doc, from: 'lora.r' },
     { key: 'lora_alpha', value: recipe.lora.alpha, source: doc, from: 'lora.alpha' },
     { key: 'lora_dropout', value: recipe.lora.dropout, source: doc, from: 'lora.dropout' },

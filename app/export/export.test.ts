@@ -334,6 +334,46 @@ describe('exportRecipe', () => {
     expect(JSON.parse(text(exportRecipe({ ...continued, target: 'trl' }).files, 'run.json'))).toMatchObject({ init_adapter: 'init_adapter' });
   });
 
+  it('quantizes the cluster\'s base as model.dtype asks: bitsandbytes NF4 (QLoRA) for int4, LLM.int8() for int8, and says the codes differ from ours', () => {
+    const quantized = (target: ExportTarget, dtype: 'int4' | 'int8', extra: Record<string, unknown> = {}) => exportRecipe({ ...request(target, 'native'), recipe: { ...recipe, model: { ...recipe.model, dtype, ...extra } } });
+
+    const axolotl4 = text(quantized('axolotl', 'int4', { group_size: 32 }).files, 'config.yml');
+    const axolotl8 = text(quantized('axolotl', 'int8').files, 'config.yml');
+    expect(YAML.parse(axolotl4)).toMatchObject({ adapter: 'qlora', load_in_4bit: true });
+    expect(YAML.parse(axolotl8)).toMatchObject({ adapter: 'lora', load_in_8bit: true });
+    for (const [config, absent] of [[axolotl4, ['load_in_8bit', 'bf16', 'fp16']], [axolotl8, ['load_in_4bit', 'bf16', 'fp16']]] as const) {
+      for (const key of absent) expect(YAML.parse(config), key).not.toHaveProperty(key);
+      for (const [key, comment] of yamlKeysWithSources(config)) expect(comment, key).toMatch(/^# Axolotl .*https:\/\/docs\.axolotl\.ai\//);
+    }
+
+    const factory4 = text(quantized('llamafactory', 'int4').files, 'config.yaml');
+    const factory8 = text(quantized('llamafactory', 'int8').files, 'config.yaml');
+    expect(YAML.parse(factory4)).toMatchObject({ quantization_bit: 4, quantization_type: 'nf4', finetuning_type: 'lora' });
+    expect(YAML.parse(factory8)).toMatchObject({ quantization_bit: 8 });
+    expect(YAML.parse(factory8)).not.toHaveProperty('quantization_type');
+    // Left to its default (bitsandbytes), which LLaMA-Factory versions spell differently.
+    expect(YAML.parse(factory4)).not.toHaveProperty('quantization_method');
+    for (const config of [factory4, factory8]) for (const [key, comment] of yamlKeysWithSources(config)) expect(comment, key).toMatch(/^# (LLaMA-Factory src\/llamafactory\/hparams\/\w+\.py|transformers TrainingArguments)/);
+
+    const trl4 = quantized('trl', 'int4').files;
+    expect(JSON.parse(text(trl4, 'run.json'))).toMatchObject({ quantization: { load_in_4bit: true, bnb_4bit_quant_type: 'nf4' } });
+    expect(JSON.parse(text(quantized('trl', 'int8').files, 'run.json'))).toMatchObject({ quantization: { load_in_8bit: true } });
+    expect(JSON.parse(text(exportRecipe(request('trl', 'native')).files, 'run.json'))).toMatchObject({ quantization: null });
+    const script = text(trl4, 'train.py');
+    expect(script).toContain('quantization = BitsAndBytesConfig(**run["quantization"])');
+    expect(script).toContain('quantization_config=quantization');
+    expect(script).toContain('prepare_model_for_kbit_training(model');
+
+    // MAPPING.md: where model.dtype went, and why the losses will differ a little.
+    const mapping4 = text(quantized('trl', 'int4', { group_size: 32 }).files, 'MAPPING.md');
+    expect(mapping4).toMatch(/^\| model\.dtype \| "int4" \| .*quantized by bitsandbytes instead/m);
+    expect(mapping4).toMatch(/^\| model\.group_size \| 32 \| NOT carried/m);
+    expect(mapping4).toContain('group-wise int4 (round to nearest, groups of 32, with a zero point per group); the cluster loads the model with bitsandbytes NF4');
+    expect(mapping4).toContain('close to ours but not equal');
+    expect(text(quantized('axolotl', 'int8').files, 'MAPPING.md')).toContain('bitsandbytes LLM.int8()');
+    expect(exportRecipe(request('axolotl', 'native')).notes.map((note) => note.field)).not.toContain('model.dtype');
+  });
+
   it('refuses an unknown target with the list of targets, and a device count that does not divide the batch', () => {
     expect(() => parseExportTarget('unsloth')).toThrow('unknown export target "unsloth"; the targets are axolotl, llamafactory, trl');
     expect(() => exportRecipe(request('trl', 'native', { gpus: 3, nodes: 1 }))).toThrow(/8 examples per step .* cannot be shared evenly by 3 GPUs/);

@@ -12,6 +12,7 @@ import { adamwKeys, jsonl, yamlWithSources, type ConfigKey } from './config-file
 import { hfScheduler } from './axolotl.ts';
 import { DEEPSPEED_CONFIG, OUTPUT_DIR, type ExportFiles, type ExportPlan } from './plan.ts';
 import { asPromptCompletion, withoutUntrainedTail, type ExportRow } from './segments.ts';
+import { clusterBits } from './quantization.ts';
 import type { TaskRows } from './task-data.ts';
 
 const MODEL_ARGS = 'LLaMA-Factory src/llamafactory/hparams/model_args.py';
@@ -84,6 +85,7 @@ export function llamaFactoryConfigKeys(plan: ExportPlan): ConfigKey[] {
   ];
   if (recipe.model.dtype === 'bf16') keys.push({ key: 'bf16', value: true, source: TRAINING_ARGS, from: 'model.dtype' });
   if (recipe.model.dtype === 'f16') keys.push({ key: 'fp16', value: true, source: TRAINING_ARGS, from: 'model.dtype' });
+  keys.push(...quantizationKeys(clusterBits(recipe)));
   if (mode === 'premixed') {
     keys.push(
       { key: 'tokenized_path', value: 'data/premixed_tokenized', source: `${DATA_ARGS} (written by ${LLAMAFACTORY_PREPARE} from data/premixed.jsonl)`, from: 'tasks, mixture' },
@@ -110,6 +112,20 @@ export function llamaFactoryConfigKeys(plan: ExportPlan): ConfigKey[] {
   if (plan.initAdapter) keys.push({ key: 'adapter_name_or_path', value: plan.initAdapter, source: MODEL_ARGS, from: 'lora.init_from' });
   if (batch.devices > 1) keys.push({ key: 'deepspeed', value: DEEPSPEED_CONFIG, source: `${TRAINING_ARGS}; LLaMA-Factory examples/deepspeed/ds_z2_config.json` });
   return keys;
+}
+
+/**
+ * On-the-fly bitsandbytes quantization (QuantizationArguments in model_args.py): quantization_bit, and
+ * for 4 bits quantization_type nf4 (its default, written so the file says what the cluster runs).
+ * quantization_method is left to its default, which is bitsandbytes in every version: older ones spell
+ * it "bitsandbytes", newer ones "bnb" (QuantizationMethod.BNB), and each refuses the other's spelling.
+ */
+function quantizationKeys(bits: 4 | 8 | undefined): ConfigKey[] {
+  if (bits === undefined) return [];
+  return [
+    { key: 'quantization_bit', value: bits, source: `${MODEL_ARGS} (QuantizationArguments)`, from: 'model.dtype' },
+    ...(bits === 4 ? [{ key: 'quantization_type', value: 'nf4', source: `${MODEL_ARGS} (QuantizationArguments)`, from: 'model.dtype' }] : []),
+  ];
 }
 
 export function llamaFactoryFiles(plan: ExportPlan, files: ExportFiles): void {

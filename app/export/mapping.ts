@@ -4,6 +4,7 @@
  */
 import type { ConfigKey } from './config-file.ts';
 import type { ExportNote, ExportPlan } from './plan.ts';
+import { clusterBits, quantizationNotes } from './quantization.ts';
 import { TARGET_TITLES } from './targets.ts';
 
 /** Recipe fields that no configuration key carries, and where they went. */
@@ -15,8 +16,10 @@ function fieldRows(plan: ExportPlan): { field: string; value: unknown; became?: 
     { field: 'name', value: recipe.name ?? null, became: 'the title of README.md and of the configuration' },
     { field: 'model.source', value: recipe.model.source },
     { field: 'model.revision', value: recipe.model.revision },
-    { field: 'model.dtype', value: recipe.model.dtype ?? null, became: recipe.model.dtype ? undefined : 'unset: the target loads the model in its default precision' },
+    { field: 'model.dtype', value: recipe.model.dtype ?? null, became: !recipe.model.dtype ? 'unset: the target loads the model in its default precision' : clusterBits(recipe) ? 'quantized by bitsandbytes instead: close, not equal (see the notes)' : undefined },
   ];
+  if (recipe.model.group_size !== undefined) rows.push({ field: 'model.group_size', value: recipe.model.group_size, became: 'NOT carried: see the notes' });
+  if (recipe.model.symmetric !== undefined) rows.push({ field: 'model.symmetric', value: recipe.model.symmetric, became: 'NOT carried: see the notes' });
   recipe.tasks.forEach((task, i) => {
     const p = `tasks[${i}]`;
     rows.push(
@@ -113,6 +116,7 @@ export function standingNotes(plan: Pick<ExportPlan, 'recipe' | 'mode' | 'target
       message: 'the studio averages the loss over every labelled token of the whole step; transformers averages per micro-batch unless it counts the step\'s tokens (recent versions do, with num_items_in_batch), so steps of uneven lengths weigh slightly differently',
     },
     { field: 'nonfinite', message: `the studio ${plan.recipe.nonfinite === 'skip' ? 'skips' : 'stops at'} a step with a non-finite loss or gradient; the targets have no such switch` },
+    ...quantizationNotes(plan.recipe),
   ];
   if (plan.mode === 'native') {
     notes.push({

@@ -13,6 +13,7 @@ import { CocktailError } from '../errors.ts';
 import { adamwKeys, jsonl, keysObject, type ConfigKey } from './config-file.ts';
 import { hfScheduler } from './axolotl.ts';
 import { DEEPSPEED_CONFIG, OUTPUT_DIR, type ExportFiles, type ExportPlan } from './plan.ts';
+import { bitsAndBytesConfig, clusterBits } from './quantization.ts';
 import { asPromptCompletion, withoutUntrainedTail, type ExportRow } from './segments.ts';
 
 const SFT_CONFIG_DOC = 'trl/trainer/sft_config.py (SFTConfig) and transformers src/transformers/training_args.py (TrainingArguments, its base)';
@@ -82,7 +83,15 @@ export function trlFiles(plan: ExportPlan, files: ExportFiles): void {
   const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   files.set(TRL_FILES.sftConfig, json(keysObject(trlSftConfigKeys(plan))));
   files.set(TRL_FILES.loraConfig, json(keysObject(trlLoraConfigKeys(plan))));
-  const run: Record<string, unknown> = { model: plan.recipe.model.source, revision: plan.recipe.model.revision, mode: plan.mode, init_adapter: plan.initAdapter ?? null };
+  const bits = clusterBits(plan.recipe);
+  const run: Record<string, unknown> = {
+    model: plan.recipe.model.source,
+    revision: plan.recipe.model.revision,
+    mode: plan.mode,
+    init_adapter: plan.initAdapter ?? null,
+    // model.dtype int8/int4: transformers.BitsAndBytesConfig's keyword arguments, or null.
+    quantization: bits === undefined ? null : bitsAndBytesConfig(bits),
+  };
   if (plan.mode === 'premixed') {
     files.set('data/premixed.jsonl', jsonl(plan.premixed ?? []));
     run.train_file = 'data/premixed.jsonl';
@@ -109,7 +118,8 @@ const TRAIN_SCRIPT = `"""Trains the exported recipe with TRL (written by Cocktai
 
 sft_config.json holds trl.SFTConfig's keyword arguments (trl/trainer/sft_config.py; SFTConfig extends
 transformers.TrainingArguments), lora_config.json peft.LoraConfig's (peft/tuners/lora/config.py), and
-run.json the model, the data files and, in native mode, each task's sampling probability.
+run.json the model, its quantization (transformers.BitsAndBytesConfig's keyword arguments, or null),
+the data files and, in native mode, each task's sampling probability.
 Launch it as run.sh shows: python, accelerate launch, or torchrun.
 """
 import json
@@ -117,8 +127,8 @@ import os
 
 import torch
 from datasets import interleave_datasets, load_dataset
-from peft import LoraConfig, PeftModel, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer
+from peft import LoraConfig, PeftModel, get_peft_model, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, DataCollatorForSeq2Seq, Trainer
 from trl import SFTConfig, SFTTrainer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -137,7 +147,14 @@ run = read_json("run.json")
 args = SFTConfig(**read_json("sft_config.json"))
 lora = LoraConfig(**read_json("lora_config.json"))
 tokenizer = AutoTokenizer.from_pretrained(run["model"], revision=run["revision"])
-model = AutoModelForCausalLM.from_pretrained(run["model"], revision=run["revision"])
+if run["quantization"]:
+    # QLoRA (4-bit NF4) or LLM.int8(): the frozen base in bitsandbytes, each process on its own GPU.
+    quantization = BitsAndBytesConfig(**run["quantization"])
+    device = {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    model = AutoModelForCausalLM.from_pretrained(run["model"], revision=run["revision"], quantization_config=quantization, device_map=device)
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
+else:
+    model = AutoModelForCausalLM.from_pretrained(run["model"], revision=run["revision"])
 evaluation = {name: rows(path) for name, path in run["eval_files"].items()} or None
 if run["init_adapter"]:
     # The recipe continues from an adapter (lora.init_from): train that one rather than a fresh one.
