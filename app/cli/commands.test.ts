@@ -1,8 +1,12 @@
+import { openAsBlob } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { prepareTasks } from '../train/prepare.ts';
+import { fixtureTokenizer } from '../train/prepare/test-support.ts';
+import { parseRecipe } from '../train/recipe.ts';
 import { main, USAGE } from './main.ts';
 
 /** Runs a command in this process and returns what it printed to stdout and stderr. */
@@ -83,6 +87,25 @@ describe('cocktail mix', () => {
     for (const step of mix.expected) probabilities.forEach((p, i) => expect(step[i]).toBeCloseTo(p, 12));
     const chiSquare = mix.counts.reduce((sum, count, i) => sum + (count - 1200 * probabilities[i]!) ** 2 / (1200 * probabilities[i]!), 0);
     expect(chiSquare).toBeLessThan(13.82); // the 0.999 quantile of chi-square with 2 degrees of freedom
+  });
+});
+
+describe('cocktail mix at a max_length past the model\'s context', () => {
+  it('prepares the tasks at the model\'s 128 positions, as a run does, and says so on stderr', { timeout: 120_000 }, async () => {
+    const tasks = [{ name: 'tweets', source: { file: fixturePath('datasets/twitter_fin_sentiment/sent_train.csv') }, format: 'classification', columns: { text: 'text', label: 'label' }, labels: { '0': 'Bearish', '1': 'Bullish', '2': 'Neutral' }, max_examples: 300 }];
+    const base = { model: { source: fixturePath('models/aidreams260K') }, tasks, lora: { r: 4, alpha: 8, targets: ['q_proj'] }, batch_size: 4, steps: 5, seed: 5 };
+    const long = await cocktail('mix', '--recipe', await writeRecipe({ ...base, max_length: 1024 }), '--json');
+    const fitting = await cocktail('mix', '--recipe', await writeRecipe({ ...base, max_length: 128 }), '--json');
+    expect(long.code).toBe(0);
+    expect(long.stderr).toBe("max_length 1024 is longer than the model's context of 128 positions (max_position_embeddings): this run uses 128.");
+    expect(fitting.stderr).toBe('');
+    // The same examples and draws as the recipe at 128, where some tweets lose their whole answer and are dropped ...
+    expect(JSON.parse(long.stdout)).toEqual(JSON.parse(fitting.stdout));
+    // ... which preparing at 1024 keeps: the clamp changed what was counted.
+    const tokenizer = await fixtureTokenizer();
+    const unclamped = await prepareTasks(parseRecipe({ ...base, max_length: 1024 }), { tokenizer, openFile: (path) => openAsBlob(path) });
+    const examples = (JSON.parse(long.stdout) as { tasks: { examples: number }[] }).tasks[0]!.examples;
+    expect(unclamped.tasks[0]!.train.length).toBeGreaterThan(examples);
   });
 });
 

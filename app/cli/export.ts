@@ -18,8 +18,12 @@ export async function exportCommand(args: string[]): Promise<number> {
   const options = parseOptions('export', args, { recipe: 'string', target: 'string', out: 'string', mode: 'string', gpus: 'integer', nodes: 'integer', json: 'flag' }, ['recipe', 'target', 'out']);
   const target = parseExportTarget(options.target!);
   const mode = parseExportMode(options.mode ?? 'native');
-  const { recipe, recipeDir } = await readRecipe(options.recipe!);
-  const prepared = await prepareRecipeData(recipe, recipeDir, { keepExamples: true });
+  const read = await readRecipe(options.recipe!);
+  const recipeDir = read.recipeDir;
+  const prepared = await prepareRecipeData(read.recipe, recipeDir, { keepExamples: true });
+  // The cluster trains at the length a run here trains at: max_length clamped to the model's context.
+  const recipe = prepared.recipe;
+  if (prepared.contextNotice) console.error(prepared.contextNotice);
   const sourceFiles = new Map<string, Uint8Array>();
   for (const task of recipe.tasks) {
     if (!('file' in task.source)) continue;

@@ -14,8 +14,9 @@ export const MIX_USAGE = 'cocktail mix --recipe <recipe.json> [--steps N] [--jso
 export async function mixCommand(args: string[]): Promise<number> {
   const options = parseOptions('mix', args, { recipe: 'string', steps: 'integer', json: 'flag' }, ['recipe']);
   const read = await readRecipe(options.recipe!);
-  const recipe = withSteps(read.recipe, options.steps);
-  const { tasks } = await prepareRecipeData(recipe, read.recipeDir);
+  const { tasks, recipe, contextNotice } = await prepareRecipeData(withSteps(read.recipe, options.steps), read.recipeDir);
+  // On stderr, so that --json's line stays the only one on stdout.
+  if (contextNotice) console.error(contextNotice);
   const steps = optimizerSteps(recipe, tasks);
   const config = mixConfig(recipe, tasks, steps);
   const run = drawRun(config);

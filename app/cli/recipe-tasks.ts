@@ -1,7 +1,7 @@
 /**
  * A recipe's tasks prepared exactly as `cocktail train` prepares them (same import, mapping, split and
- * tokenization), with only the model's tokenizer: commands that need the examples but not the GPU
- * (`cocktail mix`, `cocktail export`) use this.
+ * tokenization, at max_length clamped to the model's context), with only the model's tokenizer:
+ * commands that need the examples but not the GPU (`cocktail mix`, `cocktail export`, the router's) use this.
  */
 import { existsSync, openAsBlob } from 'node:fs';
 import { resolve } from 'node:path';
@@ -9,6 +9,7 @@ import { CocktailError } from '../errors.ts';
 import { parseModelConfig, type ModelConfig } from '../model/config.ts';
 import { readJsonFile, type ModelFiles } from '../model/source.ts';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import { clampToContext } from '../train/context-length.ts';
 import { prepareTasks, type PreparedTasks } from '../train/prepare.ts';
 import { parseRecipe, type Recipe } from '../train/recipe.ts';
 import { modelFilesFor } from './model-source.ts';
@@ -17,6 +18,10 @@ export interface RecipeData extends PreparedTasks {
   files: ModelFiles;
   config: ModelConfig;
   tokenizer: TextTokenizer;
+  /** The recipe as a run uses it: max_length no longer than the model's context (app/train/context-length.ts). */
+  recipe: Recipe;
+  /** Set when max_length was clamped, in the words a run says it. */
+  contextNotice?: string;
 }
 
 export async function openRecipeModel(recipe: Recipe, recipeDir: string): Promise<{ files: ModelFiles; config: ModelConfig; tokenizer: TextTokenizer }> {
@@ -28,14 +33,15 @@ export async function openRecipeModel(recipe: Recipe, recipeDir: string): Promis
 
 export async function prepareRecipeData(recipe: Recipe, recipeDir: string, options: { keepExamples?: boolean } = {}): Promise<RecipeData> {
   const model = await openRecipeModel(recipe, recipeDir);
-  const prepared = await prepareTasks(recipe, {
+  const clamped = clampToContext(recipe, model.config.maxPositionEmbeddings);
+  const prepared = await prepareTasks(clamped.recipe, {
     tokenizer: model.tokenizer,
     keepExamples: options.keepExamples === true,
     openFile: (path) => openRecipeTaskFile(recipeDir, path),
     ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}),
     ...(process.env.HF_TOKEN ? { hubAccessToken: process.env.HF_TOKEN } : {}),
   });
-  return { ...model, ...prepared };
+  return { ...model, ...prepared, recipe: clamped.recipe, ...(clamped.notice ? { contextNotice: clamped.notice } : {}) };
 }
 
 export async function openRecipeTaskFile(recipeDir: string, path: string): Promise<Blob> {
