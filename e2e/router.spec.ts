@@ -8,7 +8,11 @@ import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test, TWEE
 const recipe = {
   name: 'Router spec',
   model: { source: FIXTURE_MODEL, revision: 'main' },
-  tasks: [PHRASES_TASK, TWEETS_TASK],
+  // Small validation splits: the router routes each one whole for its confusion matrix.
+  tasks: [
+    { ...PHRASES_TASK, validation_fraction: 0.01 },
+    { ...TWEETS_TASK, validation_fraction: 0.005 },
+  ],
   mixture: { strategy: 'uniform', per: 'batch' },
   lora: { r: 2, alpha: 4, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false, layout: 'per_task' },
   optimizer: { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0 },
@@ -109,6 +113,15 @@ test.describe('Router page', () => {
     await expect(bars).toContainText('tweets');
     await expect(page.getByTestId('routed-expert')).toContainText(/Answered by “(phrases|tweets)”/);
     await page.screenshot({ path: testInfo.outputPath('router-playground.png'), fullPage: true });
+
+    await page.goto('/#/evaluate');
+    await expect(page.getByLabel('Router to evaluate')).toHaveValue(/^Finance-router-/);
+    await page.getByRole('button', { name: 'Evaluate router' }).click();
+    await expect(page.getByTestId('routing-accuracy')).toContainText(/Routing accuracy on the validation prompts: \d+\.\d%/, { timeout: 180_000 });
+    const table = page.getByRole('table', { name: 'Routed against oracle, shared and base' });
+    await expect(table.getByRole('row', { name: /^phrases accuracy/ })).toBeVisible();
+    await expect(table.getByRole('row', { name: /^tweets accuracy/ })).toBeVisible();
+    await expect(page.getByRole('img', { name: 'Router evaluation confusion matrix' }).locator('svg.recharts-surface')).toBeVisible();
     expect(errors).toEqual([]);
   });
 });

@@ -146,6 +146,8 @@ export interface RouterTrainRequest {
   hidden?: number;
   temperature: number;
   threshold: number;
+  /** 1 (default): the top expert answers; k > 1: the top k are mixed with their renormalized probabilities. */
+  topK?: number;
   maxSteps?: number;
 }
 

@@ -140,6 +140,17 @@ describe('router commands of the engine worker', { timeout: 300_000 }, () => {
     expect(routed.text).toBe((await bridge.request('model.generate', base)).text);
   });
 
+  it('mixes the top two experts with their renormalized probabilities when router.json asks for top_k 2', async () => {
+    const entries = unzipSync((await storage.getBytes('routers', trained.key))!);
+    const json = JSON.parse(new TextDecoder().decode(entries['router.json'])) as Record<string, unknown>;
+    const mixing = await bridge.request('router.import', { name: 'mixing.zip', file: new Blob([zipSync({ ...entries, 'router.json': new TextEncoder().encode(JSON.stringify({ ...json, top_k: 2 })) }) as Uint8Array<ArrayBuffer>]) });
+    const routed = await bridge.request('router.generate', { ...REF, prompt: 'Give three tips for staying healthy.', maxNewTokens: 4, temperature: 0, topP: 1, hubEndpoint: server.endpoint, routerKey: mixing.key });
+    const { probabilities, mixture } = routed.routing;
+    expect(mixture!.map(({ expert }) => expert).sort()).toEqual(['alpaca', 'fpb']);
+    for (const { expert, weight } of mixture!) expect(weight).toBeCloseTo(probabilities[expert]! / (probabilities.fpb! + probabilities.alpaca!), 12);
+    expect(routed.ids.length).toBeGreaterThan(0);
+  });
+
   it('refuses fewer than two experts, and an expert named after no task of the recipe, before any feature is computed', async () => {
     await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }] }))).rejects.toMatchObject({ code: 'ROUTER_TOO_FEW_EXPERTS' });
     await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }, { name: 'gsm8k', adapterKey: 'lib/alpaca' }] }))).rejects.toMatchObject({

@@ -104,7 +104,7 @@ export async function trainRouterInStudio(
       experts: unmatched.map((expert) => expert.name),
     });
   }
-  const policy: RoutingPolicy = { topK: 1, threshold: request.threshold, fallback: request.fallback === null ? null : request.fallback === 'base' ? BASE_EXPERT : SHARED_EXPERT };
+  const policy: RoutingPolicy = { topK: request.topK ?? 1, threshold: request.threshold, fallback: request.fallback === null ? null : request.fallback === 'base' ? BASE_EXPERT : SHARED_EXPERT };
   if (request.fallback === 'shared' && !request.sharedKey) throw new CocktailError('ROUTER_NO_FALLBACK', 'the fallback is the shared adapter, but no library adapter was chosen for it', { field: 'sharedKey' });
   const expertFiles: ExpertFiles[] = [];
   for (const expert of request.experts) expertFiles.push({ name: expert.name, files: await openStoredAdapter(storage, expert.adapterKey) });

@@ -68,6 +68,12 @@ describe('router plan', () => {
     expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts }, undefined).problems).toEqual(['choose a run whose tasks teach the router']);
   });
 
+  it('mixes the top k experts when asked, never more than are chosen', () => {
+    const experts = { phrases: 'r1/phrases', tweets: 'r1/tweets' };
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, topK: 2 }, run()).request).toMatchObject({ topK: 2 });
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, topK: 3 }, run()).problems).toEqual(['mix at most as many experts as are chosen (2)']);
+  });
+
   it('sends the shared adapter only with the shared fallback', () => {
     const experts = { phrases: 'r1/phrases', tweets: 'r1/tweets' };
     expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.5, fallback: 'shared', sharedKey: 'r0/shared' }, run()).request).toMatchObject({ fallback: 'shared', sharedKey: 'r0/shared', threshold: 0.5 });

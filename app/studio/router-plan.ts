@@ -23,6 +23,8 @@ export interface RouterSettings {
   hidden: number;
   temperature: number;
   threshold: number;
+  /** How many of the most probable experts answer together (1: the top one alone). */
+  topK: number;
   maxSteps: number;
 }
 
@@ -35,6 +37,7 @@ export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
   hidden: 0,
   temperature: 1,
   threshold: 0,
+  topK: 1,
   maxSteps: 400,
 };
 
@@ -78,6 +81,7 @@ export function routerRequest(settings: RouterSettings, run: RunRecord | undefin
   if (!(settings.threshold >= 0 && settings.threshold <= 1)) problems.push('the threshold is a probability from 0 to 1');
   if (settings.fallback === 'shared' && !settings.sharedKey) problems.push('choose the shared adapter that answers below the threshold');
   if (!(settings.temperature > 0)) problems.push('the temperature must be above 0');
+  if (!(Number.isSafeInteger(settings.topK) && settings.topK >= 1 && settings.topK <= Math.max(1, experts.length))) problems.push(`mix at most as many experts as are chosen (${experts.length})`);
   if (!(Number.isSafeInteger(settings.hidden) && settings.hidden >= 0)) problems.push('hidden units must be a whole number (0 for a linear head)');
   if (!(Number.isSafeInteger(settings.maxSteps) && settings.maxSteps >= 10)) problems.push('train the head for at least 10 steps');
   if (problems.length > 0) return { problems };
@@ -95,6 +99,7 @@ export function routerRequest(settings: RouterSettings, run: RunRecord | undefin
       ...(settings.hidden > 0 ? { hidden: settings.hidden } : {}),
       temperature: settings.temperature,
       threshold: settings.threshold,
+      ...(settings.topK > 1 ? { topK: settings.topK } : {}),
       maxSteps: settings.maxSteps,
     },
   };

@@ -106,6 +106,17 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
       <Field label="Temperature" hint="Probabilities are softmax(logits / temperature): above 1 flattens them, below 1 sharpens them.">
         {(props) => <input {...props} type="number" min={0.05} step={0.05} value={settings.temperature} disabled={disabled} onChange={(event) => update({ temperature: number(event.target.value, settings.temperature) })} />}
       </Field>
+      <Field label="Experts that answer" hint="The most probable expert alone, or the top k mixed: their LoRA deltas weighted by the router’s renormalized probabilities (one adapter of rank k·r).">
+        {(props) => (
+          <select {...props} value={String(settings.topK)} disabled={disabled} onChange={(event) => update({ topK: Number(event.target.value) })}>
+            {Array.from({ length: Math.max(1, Object.values(settings.experts).filter(Boolean).length) }, (_, index) => index + 1).map((k) => (
+              <option key={k} value={k}>
+                {k === 1 ? 'The top expert (top-1)' : `The top ${k}, mixed`}
+              </option>
+            ))}
+          </select>
+        )}
+      </Field>
       <Field label="Confidence threshold" hint="Below this top probability the fallback answers instead (0: never).">
         {(props) => <input {...props} type="number" min={0} max={1} step={0.05} value={settings.threshold} disabled={disabled} onChange={(event) => update({ threshold: number(event.target.value, settings.threshold) })} />}
       </Field>
