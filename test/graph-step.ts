@@ -17,27 +17,33 @@ export interface GraphStep {
   gradients: Map<string, { a: Float32Array; b: Float32Array }>;
 }
 
-/** One forward, fused cross-entropy (scaled by 1 / the batch's labels) and backward of a host batch, as the trainer encodes it. */
-export async function graphStep(ctx: GpuContext, model: GpuModel, adapter: LoraAdapter, batch: HostBatch, options: { recompute?: boolean } = {}): Promise<GraphStep> {
+/**
+ * One forward, fused cross-entropy (scaled by 1 / the batch's labels) and backward of a host batch, as the trainer encodes it.
+ * `positionOffset` moves every position by that much (tokens at positions offset .. offset + T − 1, attending only to
+ * each other, with the rotary variant a context of offset + T positions selects: LongRoPE's long factors past its original context).
+ */
+export async function graphStep(ctx: GpuContext, model: GpuModel, adapter: LoraAdapter, batch: HostBatch, options: { recompute?: boolean; positionOffset?: number } = {}): Promise<GraphStep> {
   const { device } = ctx;
   const N = batch.B * batch.T;
+  const offset = options.positionOffset ?? 0;
   const lora = uploadLora(ctx, adapter, { training: true });
   const graph = new DecoderGraph(ctx, model, { B: batch.B, T: batch.T }, { training: true, recompute: options.recompute ?? false, loraRank: adapter.config.r, loraTargets: adapter.config.targets });
   const inputs = {
     ids: createIndexTensor(device, 'ids', [N], 'u32', batch.ids),
-    positions: createIndexTensor(device, 'positions', [N], 'u32', batch.positions),
+    positions: createIndexTensor(device, 'positions', [N], 'u32', offset ? batch.positions.map((position) => position + offset) : batch.positions),
     segments: createIndexTensor(device, 'segments', [batch.B, batch.T], 'u32', batch.segments),
   };
+  const positionLimit = offset ? { positionLimit: offset + batch.T } : {};
   const labels = createIndexTensor(device, 'labels', [N], 'i32', batch.targets);
   const stats = createTensor(device, 'stats', [3], 'f32');
   const rowLoss = createTensor(device, 'row loss', [N], 'f32');
   const scratch = createTensor(device, 'logits chunk', [crossEntropyChunkRows(device, N, model.config.vocabSize), model.config.vocabSize], 'f32');
   try {
     const encoder = device.createCommandEncoder();
-    graph.encodeForward(encoder, inputs, lora);
+    graph.encodeForward(encoder, { ...inputs, ...positionLimit }, lora);
     encoder.clearBuffer(graph.dFinal!.buffer);
     encodeCrossEntropy(ctx, encoder, { x: graph.final, w: model.lmHead, labels, softcap: model.config.finalLogitSoftcapping }, { stats, rowLoss, backward: { dx: graph.dFinal!, gradScale: 1 / batch.labelCount } }, scratch);
-    graph.encodeBackward(encoder, inputs, lora);
+    graph.encodeBackward(encoder, { ...inputs, ...positionLimit }, lora);
     device.queue.submit([encoder.finish()]);
     const { lossSum, labelCount } = await readCrossEntropyStats(device, stats);
     const gradients = new Map<string, { a: Float32Array; b: Float32Array }>();

@@ -12,8 +12,11 @@ import { geluTanh } from '../gpu/reference/swiglu.ts';
 
 export interface ReferenceWeights {
   config: ModelConfig;
-  /** Every weight by its HF name, as Float64. */
-  tensors: Map<string, Float64Array>;
+  /**
+   * Every weight by its HF name, as Float64, or as Float32 where that holds the stored values exactly (bf16
+   * and f16 weights of models too wide for a Float64 copy); the arithmetic is Float64 either way.
+   */
+  tensors: Map<string, Float64Array | Float32Array>;
 }
 
 /**
@@ -46,7 +49,7 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
   const { config } = model;
   const { hiddenSize: C, numHeads: H, numKvHeads: Hkv, headDim: D } = config;
   const T = ids.length;
-  const weight = (name: string): Float64Array => {
+  const weight = (name: string): Float64Array | Float32Array => {
     const tensor = model.tensors.get(name);
     if (!tensor) throw new Error(`reference model has no tensor ${name}`);
     return tensor;
@@ -54,7 +57,7 @@ export function referenceHiddenStates(model: ReferenceWeights, ids: readonly num
   const { gemma } = config;
   // Gemma3RMSNorm multiplies by (1 + w); the others by w.
   const norm = (input: Float64Array, rows: number, width: number, name: string): Float64Array => {
-    const w = weight(name);
+    const w = Float64Array.from(weight(name));
     return rmsNorm(input, rows, width, gemma ? w.map((value) => 1 + value) : w, config.rmsNormEps);
   };
   const embed = weight('model.embed_tokens.weight');
