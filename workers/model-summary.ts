@@ -6,6 +6,7 @@
  */
 import { CocktailError } from '../app/errors.ts';
 import { parameterCount, parseModelConfig } from '../app/model/config.ts';
+import { prequantizedFormatOf } from '../app/model/prequantized.ts';
 import { missingFile, readJsonFile, type ModelFiles } from '../app/model/source.ts';
 import { loadTokenizer } from '../app/model/tokenizer.ts';
 import { locateWeights } from '../app/model/weights.ts';
@@ -14,9 +15,12 @@ import type { ModelRef, ModelSummary } from './protocol.ts';
 
 export async function summarizeModel(files: ModelFiles, ref: ModelRef & { label: string }, sizeOf: (path: string) => Promise<number>): Promise<ModelSummary> {
   if (!files.has('config.json')) throw missingFile(files, 'config.json', 'a model folder in Hugging Face layout starts with it');
-  const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
+  const raw = await readJsonFile(files, 'config.json');
+  // A GPTQ/AWQ checkpoint's packed projections are located as such; an unsupported quantization_config is refused by its key.
+  const prequantized = prequantizedFormatOf(raw, `${files.label}/config.json`);
+  const config = parseModelConfig(raw, `${files.label}/config.json`);
   const tokenizer = await loadTokenizer(files, config);
-  const weights = await locateWeights(files, config);
+  const weights = await locateWeights(files, config, prequantized);
   const paths = files.list();
   const sizes = await Promise.all(paths.map(sizeOf));
   const fileList = paths.map((path, index) => ({ path, bytes: sizes[index]! }));
