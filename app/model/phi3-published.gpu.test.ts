@@ -184,7 +184,8 @@ function checkStep(model: () => Published, lora: () => { adapter: LoraAdapter; f
       expect(Math.abs(numeric), `${keys[i]} has a directional derivative to compare`).toBeGreaterThan(1e-7);
       expect(Math.abs(analytic - numeric) / Math.abs(numeric), `${keys[i]}: GPU ${analytic}, finite differences ${numeric}`).toBeLessThan(5e-3);
     });
-  });
+    // Tens of seconds on an idle 2-core CI runner; the limit leaves room for a machine shared with other jobs.
+  }, 360_000);
 }
 
 describe('Phi-3-mini-4k-instruct at its published dimensions (one layer, vocabulary 32,064)', () => {
@@ -193,14 +194,14 @@ describe('Phi-3-mini-4k-instruct at its published dimensions (one layer, vocabul
   beforeAll(async () => {
     model = await published(await readConfig('Phi-3-mini-4k-instruct'), 81);
     lora = randomPhiLora(model.config, 82);
-  }, 120_000);
+  }, 360_000);
   // Dropped, not only destroyed: the next model is as large.
   afterAll(() => {
     model?.gpu.destroy();
     model = undefined;
   });
 
-  checkStep(() => model!, () => lora, 2, 0);
+  checkStep(() => model!, () => lora, 1, 0);
 });
 
 /**
@@ -215,7 +216,7 @@ describe('Phi-4-mini-instruct at its published dimensions (one layer, vocabulary
   beforeAll(async () => {
     model = await published({ ...(await readConfig('Phi-4-mini-instruct')), vocab_size: 32064 }, 83);
     lora = randomPhiLora(model.config, 84);
-  }, 120_000);
+  }, 360_000);
   afterAll(() => {
     model?.gpu.destroy();
     model = undefined;
