@@ -3,6 +3,7 @@ import { acquireTestGpu } from '../../../test/gpu.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
 import type { GpuContext } from '../device.ts';
+import { setKernelFamily } from '../kernel-family.ts';
 import { decodeTensorData, encodeTensorData, type DType } from '../dtype.ts';
 import { crossEntropyReference, IGNORE_INDEX, logitsReference, softcapReference } from '../reference/cross_entropy.ts';
 import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
@@ -120,6 +121,29 @@ describe('cross_entropy with a final-logit soft-cap against the Float64 referenc
       expect(() => selectedLogits(ctx, x, w, [0], Number.NaN)).toThrow(/softcap must be a positive finite number/);
     } finally {
       [x, w, labels].forEach((t) => t.buffer.destroy());
+    }
+  });
+});
+
+describe('soft-capped logits and loss with the GPU family forced (the LM head on the shared GEMM core)', () => {
+  beforeAll(() => setKernelFamily(ctx, 'gpu'));
+  afterAll(() => setKernelFamily(ctx, 'auto'));
+
+  it('gives the capped loss and dX, and capped selected logits (gemv and gemm gathers), as the Float64 reference', async () => {
+    const { x, w, labels, inputs, destroy } = prepare(12, 64, 256, 'bf16', [128, 128], 21);
+    const gradScale = 1 / countLabels(labels, 256);
+    const out = crossEntropy(ctx, { ...inputs, softcap: CAP }, { gradScale, chunkRows: 5 });
+    const decode = selectedLogits(ctx, inputs.x, inputs.w, [11], CAP);
+    const batch = selectedLogits(ctx, inputs.x, inputs.w, [11, 0, 3, 4, 5, 6, 7, 8, 9, 10], CAP);
+    try {
+      const want = crossEntropyReference({ BT: 12, C: 64, V: 256, x, w, labels, gradScale, softcap: CAP });
+      expect(relativeError(await readTensor(ctx.device, out.rowLoss), want.rowLoss)).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(ctx.device, out.dx!), want.dx)).toBeLessThan(1e-4);
+      expect(relativeError(await readTensor(ctx.device, decode), softcapReference(logitsReference(x, w, [11], 64, 256), CAP))).toBeLessThan(1e-5);
+      expect(relativeError(await readTensor(ctx.device, batch), softcapReference(logitsReference(x, w, [11, 0, 3, 4, 5, 6, 7, 8, 9, 10], 64, 256), CAP))).toBeLessThan(1e-5);
+    } finally {
+      destroy();
+      [out.stats, out.rowLoss, out.dx, decode, batch].forEach((t) => t?.buffer.destroy());
     }
   });
 });
