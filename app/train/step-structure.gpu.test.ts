@@ -4,6 +4,7 @@ import { loadFixtureModel } from '../../test/model.ts';
 import { relativeError } from '../../test/numeric.ts';
 import { textTasks } from '../../test/tasks.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import { setKernelFamily } from '../gpu/kernel-family.ts';
 import { adamwReferenceStep, type AdamwReferenceTensor } from '../gpu/reference/adamw.ts';
 import { readTensors } from '../gpu/readback.ts';
 import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
@@ -12,7 +13,7 @@ import { filesFromDirectory } from '../model/node-source.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { parseRecipe, type Recipe } from './recipe.ts';
 import type { PreparedTask } from './task-data.ts';
-import { Trainer, type TrainerOptions } from './trainer.ts';
+import { Trainer, type StepRecord, type TrainerOptions } from './trainer.ts';
 
 /**
  * The structure of one training step on the real aidreams260K model: the optimizer over the adapter's
@@ -85,33 +86,59 @@ function readbacksPerStep(): number {
 }
 
 describe('one training step on the real aidreams260K model', { timeout: 300_000 }, () => {
-  it('updates every LoRA tensor as the Float64 AdamW of its gradient, with the global norm clipped, over the flat buffers', async () => {
-    const r = recipe({ clip: 0.05 });
-    const run = await trainer(r);
-    try {
-      const record = await run.trainStep();
-      const gpu = run.gpuAdapters()[0]!;
-      const keys = [...gpu.pairs.keys()];
-      const parts = keys.flatMap((key) => (['a', 'b'] as const).map((part) => ({ key, part })));
-      const grads = await readTensors(ctx.device, parts.map(({ key, part }) => gpu.training!.grads.get(key)![part]));
-      const after = await readTensors(ctx.device, parts.map(({ key, part }) => gpu.pairs.get(key)![part]));
-      const reference: AdamwReferenceTensor[] = parts.map(({ key, part }, i) => {
-        const initial = start.pairs.get(key)![part];
-        return { param: Float64Array.from(initial), grad: grads[i]!, m: new Float64Array(initial.length), v: new Float64Array(initial.length) };
-      });
-      const { optimizer } = r;
-      const result = adamwReferenceStep(reference, { step: 1, lr: optimizer.lr, beta1: optimizer.betas[0], beta2: optimizer.betas[1], eps: optimizer.eps, weightDecay: optimizer.weight_decay, maxGradNorm: r.clip });
-      expect(result.clipCoefficient).toBeLessThan(0.5);
-      expect(relativeError([record.gradNorm], [result.gradNorm])).toBeLessThan(1e-5);
-      parts.forEach(({ key, part }, i) => {
-        const initial = start.pairs.get(key)![part];
-        const update = after[i]!.map((p, j) => p - initial[j]!);
-        const expected = reference[i]!.param.map((p, j) => p - initial[j]!);
-        expect(relativeError(update, expected), `${key} ${part}`).toBeLessThan(1e-4);
-      });
-    } finally {
-      run.destroy();
+  /** The first step of a run on `family`'s kernels: its record, and every tensor's gradient and value after it, in pair order. */
+  const firstSteps = new Map<string, Promise<{ record: StepRecord; parts: { key: string; part: 'a' | 'b' }[]; grads: Float32Array[]; after: Float32Array[] }>>();
+  function firstStep(family: 'cpu' | 'gpu', r: Recipe) {
+    let step = firstSteps.get(family);
+    if (!step) {
+      step = (async () => {
+        setKernelFamily(ctx, family);
+        const run = await trainer(r);
+        try {
+          const record = await run.trainStep();
+          const gpu = run.gpuAdapters()[0]!;
+          const parts = [...gpu.pairs.keys()].flatMap((key) => (['a', 'b'] as const).map((part) => ({ key, part })));
+          const grads = await readTensors(ctx.device, parts.map(({ key, part }) => gpu.training!.grads.get(key)![part]));
+          const after = await readTensors(ctx.device, parts.map(({ key, part }) => gpu.pairs.get(key)![part]));
+          return { record, parts, grads, after };
+        } finally {
+          run.destroy();
+          setKernelFamily(ctx, 'auto');
+        }
+      })();
+      firstSteps.set(family, step);
     }
+    return step;
+  }
+  const clipped = recipe({ clip: 0.05 });
+
+  it.each(['cpu', 'gpu'] as const)('updates every LoRA tensor as the Float64 AdamW of its gradient, with the global norm clipped, over the flat buffers (%s kernel family)', async (family) => {
+    const { record, parts, grads, after } = await firstStep(family, clipped);
+    const reference: AdamwReferenceTensor[] = parts.map(({ key, part }, i) => {
+      const initial = start.pairs.get(key)![part];
+      return { param: Float64Array.from(initial), grad: grads[i]!, m: new Float64Array(initial.length), v: new Float64Array(initial.length) };
+    });
+    const { optimizer } = clipped;
+    const result = adamwReferenceStep(reference, { step: 1, lr: optimizer.lr, beta1: optimizer.betas[0], beta2: optimizer.betas[1], eps: optimizer.eps, weightDecay: optimizer.weight_decay, maxGradNorm: clipped.clip });
+    expect(result.clipCoefficient).toBeLessThan(0.5);
+    expect(relativeError([record.gradNorm], [result.gradNorm])).toBeLessThan(1e-5);
+    parts.forEach(({ key, part }, i) => {
+      const initial = start.pairs.get(key)![part];
+      const update = after[i]!.map((p, j) => p - initial[j]!);
+      const expected = reference[i]!.param.map((p, j) => p - initial[j]!);
+      expect(relativeError(update, expected), `${key} ${part}`).toBeLessThan(1e-4);
+    });
+  });
+
+  // The GPU family binds LoRA B and its gradient (views of the flat buffers) through its GEMM core; the CPU
+  // family's gradients are those backward.gpu.test checks against finite differences of the Float64 loss.
+  it('gives every LoRA gradient the same on both kernel families', async () => {
+    const [cpu, gpu] = [await firstStep('cpu', clipped), await firstStep('gpu', clipped)];
+    expect(Math.abs(gpu.record.loss - cpu.record.loss) / cpu.record.loss).toBeLessThan(1e-5);
+    cpu.parts.forEach(({ key, part }, i) => {
+      expect(Math.max(...cpu.grads[i]!.map(Math.abs)), `${key} ${part}`).toBeGreaterThan(0);
+      expect(relativeError(gpu.grads[i]!, cpu.grads[i]!), `${key} ${part}`).toBeLessThan(1e-4);
+    });
   });
 
   it('on a fast adapter is one submit per micro-batch plus the optimizer’s, read back only at the end', async () => {
