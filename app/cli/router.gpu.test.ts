@@ -1,0 +1,153 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath } from '../../test/fixtures.ts';
+
+const run = promisify(execFile);
+const BIN = resolve(import.meta.dirname, '../../bin/cocktail.mjs');
+const cocktail = (args: string[]) => run(process.execPath, [BIN, ...args], { maxBuffer: 16 * 2 ** 20 });
+const lastJson = <T = Record<string, unknown>>(stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!) as T;
+
+const TASKS = ['fpb', 'gsm8k', 'alpaca'];
+/** A prompt of each task's kind, typed as a person would (no template), none of them in the recipe's data. */
+const TYPED: Record<string, string> = {
+  fpb: 'Net sales of the Finnish paper maker decreased by 8.5 % to EUR 1.2 bn in the third quarter.',
+  gsm8k: 'Tom has 3 boxes with 12 apples in each box. He gives away 9 apples. How many apples does Tom have left?',
+  alpaca: 'Write a short poem about the sea.',
+};
+
+interface RouterEvaluation {
+  routing_accuracy: number;
+  confusion: Record<string, Record<string, number>>;
+  tasks: Record<string, { metric: string; examples: number; routing_accuracy: number; routed: number; oracle: number; shared: number | null; base: number; regret: number }>;
+}
+
+/**
+ * Issue 15 end to end through the CLI on the real tiny model: `cocktail train` with per-task adapters
+ * (lora.layout per_task) on FPB, GSM8K and Alpaca, then `router train`, `route`, `router eval` and
+ * `generate --router`. Sized for CI: a few training steps (the router's features come from the frozen
+ * base model, so how good the experts are does not change its routing) and a few prompts per task.
+ * Routing accuracy on more prompts, by layer and pooling, is measured in docs/router-format.md.
+ */
+describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout: 600_000 }, () => {
+  let dir: string;
+  let recipePath: string;
+  const adapterDir = (task: string) => join(dir, 'run', `adapter-${task}`);
+  const bundle = () => join(dir, 'router');
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cocktail-router-'));
+    const recipe = {
+      model: { source: fixturePath('models/aidreams260K') },
+      tasks: [
+        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 30, validation_fraction: 0.005 },
+        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', max_examples: 30, validation_fraction: 0.01 },
+        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', max_examples: 30, validation_fraction: 0.02 },
+      ],
+      mixture: { strategy: 'round_robin', per: 'batch' },
+      lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'], layout: 'per_task' },
+      batch_size: 1,
+      max_length: 128,
+      steps: 3,
+      eval_every: 1000,
+      eval_examples: 2,
+      eval_max_new_tokens: 2,
+      seed: 3,
+    };
+    recipePath = join(dir, 'recipe.json');
+    await writeFile(recipePath, JSON.stringify(recipe));
+    await cocktail(['train', '--recipe', recipePath, '--out', join(dir, 'run'), '--json']);
+  }, 600_000);
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true });
+  });
+
+  it('router train writes a bundle in PEFT’s multi-adapter layout from a balanced set of training prompts', async () => {
+    const { stdout } = await cocktail(['router', 'train', '--recipe', recipePath, '--experts', TASKS.map(adapterDir).join(','), '--out', bundle(), '--json']);
+    const summary = lastJson<{ event: string; experts: string[]; train_counts: number[]; held_out_counts: number[] }>(stdout);
+    expect(summary).toMatchObject({ event: 'router', experts: TASKS });
+    // 30 training examples per task: 20% (6) held out per expert, the other 24 each to train on.
+    expect(summary.held_out_counts).toEqual([6, 6, 6]);
+    expect(summary.train_counts).toEqual([24, 24, 24]);
+    expect((await readdir(bundle())).sort()).toEqual(['alpaca', 'fpb', 'gsm8k', 'router.json', 'router.safetensors']);
+    for (const task of TASKS) {
+      expect((await readdir(join(bundle(), task))).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
+      // The expert is the run's adapter, byte for byte.
+      expect(await readFile(join(bundle(), task, 'adapter_model.safetensors'))).toEqual(await readFile(join(adapterDir(task), 'adapter_model.safetensors')));
+    }
+    const json = JSON.parse(await readFile(join(bundle(), 'router.json'), 'utf8')) as Record<string, unknown>;
+    expect(json).toMatchObject({ experts: TASKS, features: { layer: 2, pooling: 'mean', input: 'typed', max_tokens: 128 }, head: { in_features: 64, out_features: 3 }, top_k: 1 });
+  });
+
+  it('route prints the probabilities over the experts and chooses each typed prompt’s own task', async () => {
+    for (const task of TASKS) {
+      const routed = lastJson<{ probabilities: Record<string, number>; chosen: string }>((await cocktail(['route', '--router', bundle(), '--prompt', TYPED[task]!, '--json'])).stdout);
+      expect(Object.keys(routed.probabilities)).toEqual(TASKS);
+      expect(Object.values(routed.probabilities).reduce((sum, p) => sum + p, 0)).toBeCloseTo(1, 5);
+      const top = TASKS.reduce((best, name) => (routed.probabilities[name]! > routed.probabilities[best]! ? name : best));
+      expect(routed.chosen, TYPED[task]).toBe(top);
+      expect(routed.chosen, TYPED[task]).toBe(task);
+    }
+  });
+
+  it('route reads a prompt longer than the model’s context up to the context, and says so', async () => {
+    const { stdout, stderr } = await cocktail(['route', '--router', bundle(), '--prompt', `${TYPED.fpb} `.repeat(12), '--json']);
+    const routed = lastJson<{ chosen: string; notice: string }>(stdout);
+    expect(routed.notice).toMatch(/^the prompt has \d+ tokens, more than the model's context of 128: the router read its first 128$/);
+    expect(Number(/has (\d+) tokens/.exec(routed.notice)![1])).toBeGreaterThan(128);
+    expect(stderr).toContain(`notice: ${routed.notice}`);
+    expect(TASKS).toContain(routed.chosen);
+  });
+
+  it('router eval reports routing accuracy, the confusion matrix and each task’s metric routed, with its own adapter, the shared one and the base model', async () => {
+    // The fpb expert doubles as the "shared" adapter: on fpb it is the oracle, so shared must equal oracle there.
+    const { stdout } = await cocktail(['router', 'eval', '--recipe', recipePath, '--router', bundle(), '--shared', adapterDir('fpb'), '--json']);
+    const evaluation = lastJson<RouterEvaluation>(stdout);
+    expect(Object.keys(evaluation.tasks)).toEqual(TASKS);
+    expect(Object.keys(evaluation.confusion)).toEqual(TASKS);
+    let right = 0;
+    let total = 0;
+    for (const task of TASKS) {
+      const result = evaluation.tasks[task]!;
+      const row = evaluation.confusion[task]!;
+      expect(Object.keys(row).every((expert) => TASKS.includes(expert))).toBe(true);
+      expect(Object.values(row).reduce((sum, n) => sum + n, 0)).toBe(result.examples);
+      // Two validation prompts per task (eval_examples), or fewer where a split has fewer.
+      expect(result.examples).toBeGreaterThan(0);
+      expect(result.examples).toBeLessThanOrEqual(2);
+      expect(result.routing_accuracy).toBe((row[task] ?? 0) / result.examples);
+      right += row[task] ?? 0;
+      total += result.examples;
+      for (const score of [result.routed, result.oracle, result.base, result.shared!]) {
+        expect(score).toBeGreaterThanOrEqual(0);
+        expect(score).toBeLessThanOrEqual(1);
+      }
+      expect(result.regret).toBeCloseTo(result.oracle - result.routed, 12);
+      // Only a misrouted prompt can score otherwise than with its own adapter, each by at most 1 on these [0, 1] metrics.
+      expect(Math.abs(result.routed - result.oracle)).toBeLessThanOrEqual(1 - result.routing_accuracy + 1e-12);
+      if (result.routing_accuracy === 1) expect(result.routed).toBe(result.oracle);
+    }
+    expect(evaluation.routing_accuracy).toBeCloseTo(right / total, 12);
+    expect(evaluation.tasks.fpb!.shared).toBe(evaluation.tasks.fpb!.oracle);
+    expect(Object.fromEntries(TASKS.map((task) => [task, evaluation.tasks[task]!.metric]))).toEqual({ fpb: 'accuracy', gsm8k: 'numeric_match', alpaca: 'rouge_l' });
+    // The routed == oracle check above ran: at least one task's prompts all went to its own expert.
+    expect(TASKS.filter((task) => evaluation.tasks[task]!.routing_accuracy === 1).length).toBeGreaterThan(0);
+  });
+
+  it('generate --router answers with the expert the router chose: the same tokens as generate with that expert’s adapter', async () => {
+    const prompt = TYPED.gsm8k!;
+    const routed = lastJson<{ ids: number[]; text: string; routed: { chosen: string; probabilities: Record<string, number> } }>((await cocktail(['generate', '--router', bundle(), '--prompt', prompt, '--max-new-tokens', '6', '--json'])).stdout);
+    expect(routed.routed.chosen).toBe('gsm8k');
+    expect(Object.keys(routed.routed.probabilities)).toEqual(TASKS);
+    const direct = lastJson<{ ids: number[]; text: string }>((await cocktail(['generate', '--model', fixturePath('models/aidreams260K'), '--adapter', join(bundle(), 'gsm8k'), '--prompt', prompt, '--max-new-tokens', '6', '--json'])).stdout);
+    expect(routed.ids.length).toBeGreaterThan(0);
+    expect(routed.ids).toEqual(direct.ids);
+    expect(routed.text).toBe(direct.text);
+    // Without --json it says who answered before the answer.
+    const { stdout } = await cocktail(['generate', '--router', bundle(), '--prompt', prompt, '--max-new-tokens', '6']);
+    expect(stdout.split('\n')[0]).toMatch(/^gsm8k: fpb [01]\.\d{3}, gsm8k [01]\.\d{3}, alpaca [01]\.\d{3}$/);
+    expect(stdout).toContain(direct.text);
+  });
+});
