@@ -31,6 +31,7 @@ import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
 import type { HeadEvaluation } from '../app/route/head.ts';
 import type { RouterEvaluation } from '../app/route/evaluate.ts';
 import type { RoutedPrompt } from '../app/route/router.ts';
+import type { Pooling } from '../app/route/features.ts';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -141,7 +142,7 @@ export interface RouterTrainRequest {
   balance: 'balanced' | 'oversample' | 'unbalanced';
   /** hidden_states index; default the middle layer. */
   layer?: number;
-  pooling: 'mean' | 'last';
+  pooling: Pooling;
   /** Units of a relu hidden layer; none for a linear head. */
   hidden?: number;
   temperature: number;
@@ -169,7 +170,7 @@ export interface RouterRecord {
   sharedKey?: string;
   baseModel: { name: string; revision: string | null };
   layer: number;
-  pooling: 'mean' | 'last';
+  pooling: Pooling;
   hidden: number | null;
   temperature: number;
   threshold: number;

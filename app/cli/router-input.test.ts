@@ -52,6 +52,11 @@ describe('cocktail router train refuses bad experts', { timeout: 120_000 }, () =
     expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', experts, '--out', join(dir, 'out')])).toMatch(/expert "alpaca" adapts down_proj, q_proj, v_proj, but expert "fpb" adapts q_proj, v_proj \(target_modules\)/);
   });
 
+  it('refuses a pooling it does not know, listing mean, last and mean_last', async () => {
+    const experts = [await expert('adapter-fpb', ['q_proj', 'v_proj']), await expert('adapter-alpaca', ['q_proj', 'v_proj'])].join(',');
+    expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', experts, '--pooling', 'max', '--out', join(dir, 'out')])).toMatch(/--pooling must be mean, last, mean_last, got "max"/);
+  });
+
   it('refuses an expert with no task of its name, listing the tasks', async () => {
     const experts = [await expert('adapter-fpb', ['q_proj', 'v_proj']), await expert('adapter-math', ['q_proj', 'v_proj'])].join(',');
     expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', experts, '--out', join(dir, 'out')])).toMatch(/expert "math" has no task of that name in the recipe \(tasks: fpb, alpaca\)/);

@@ -12,7 +12,7 @@ import { readRouterBundle, writeRouterBundle, type RouterBundle } from '../route
 import { BASE_EXPERT, checkPolicy, type RoutingPolicy } from '../route/decide.ts';
 import { evaluateRouter } from '../route/evaluate.ts';
 import { loadExperts, type Expert } from '../route/experts.ts';
-import { defaultRouterLayer } from '../route/features.ts';
+import { defaultRouterLayer, isPooling, POOLINGS } from '../route/features.ts';
 import { routePrompts, trainRouter, type RoutedPrompt } from '../route/router.ts';
 import type { PeftFiles } from '../train/peft.ts';
 import { evaluationShape } from '../train/run.ts';
@@ -23,7 +23,7 @@ import { readRecipe, recipeModelSource } from './recipe-env.ts';
 import { openRecipeModel, prepareRecipeData } from './recipe-tasks.ts';
 
 export const ROUTER_USAGE =
-  'cocktail router train --recipe R --experts DIR1,DIR2,... [--names a,b,...] [--layer L] [--pooling mean|last] [--input typed|template] [--hidden H] [--temperature T] [--per-expert N] [--oversample] [--unbalanced] [--top-k K] [--threshold P --fallback base|<shared adapter dir>] [--max-steps N] [--seed N] --out DIR [--json]\n' +
+  'cocktail router train --recipe R --experts DIR1,DIR2,... [--names a,b,...] [--layer L] [--pooling mean|last|mean_last] [--input typed|template] [--hidden H] [--temperature T] [--per-expert N] [--oversample] [--unbalanced] [--top-k K] [--threshold P --fallback base|<shared adapter dir>] [--max-steps N] [--seed N] --out DIR [--json]\n' +
   '             cocktail router eval --recipe R --router DIR [--shared <adapter dir>] [--json]';
 export const ROUTE_USAGE = 'cocktail route --router DIR --prompt TEXT [--model <dir|hub id>] [--json]';
 
@@ -74,7 +74,7 @@ async function routerTrain(args: string[]): Promise<number> {
   const names = options.names !== undefined ? list(options.names) : dirs.map(expertName);
   if (names.length !== dirs.length) throw new CocktailError('BAD_ARGUMENT', `--names gives ${names.length} names for ${dirs.length} experts; give one per --experts folder, in order`);
   const pooling = options.pooling ?? 'mean';
-  if (pooling !== 'mean' && pooling !== 'last') throw new CocktailError('BAD_ARGUMENT', `--pooling must be "mean" or "last", got "${pooling}"`);
+  if (!isPooling(pooling)) throw new CocktailError('BAD_ARGUMENT', `--pooling must be ${POOLINGS.join(', ')}, got "${pooling}"`);
   const input = options.input ?? 'typed';
   if (input !== 'typed' && input !== 'template') throw new CocktailError('BAD_ARGUMENT', `--input must be "typed" or "template", got "${input}"`);
   const fallbackArg = options.fallback;

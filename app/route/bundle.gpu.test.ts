@@ -8,6 +8,7 @@ import { exportPeftAdapter, type PeftFiles } from '../train/peft.ts';
 import { Random } from '../util/random.ts';
 import { readRouterBundle, writeRouterBundle, type RouterBundle } from './bundle.ts';
 import { loadExperts } from './experts.ts';
+import { featureWidth, type Pooling } from './features.ts';
 import { headProbabilities, trainRouterHead } from './head.ts';
 
 const gpu = setUpTestGpu();
@@ -18,13 +19,13 @@ function adapter(model: ModelConfig, seed: number, targets: LoraTarget[] = ['q_p
   return exportPeftAdapter(initLoraAdapter(model, { r: 4, alpha: 8, dropout: 0, targets, rslora: false }, seed), model, base);
 }
 
-async function trainedBundle(model: ModelConfig, hidden?: number): Promise<RouterBundle> {
+async function trainedBundle(model: ModelConfig, hidden?: number, pooling: Pooling = 'mean'): Promise<RouterBundle> {
   const random = Random.fromSeed(1);
-  const C = model.hiddenSize;
+  const C = featureWidth(pooling, model.hiddenSize);
   const set = (N: number) => ({ features: random.fillUniform(new Float32Array(N * C), -3, 3), labels: Int32Array.from({ length: N }, (_, n) => n % 3) });
   const { head } = await trainRouterHead(gpu.ctx, set(30), set(9), { experts: 3, maxSteps: 20, temperature: 0.8, ...(hidden ? { hidden } : {}) });
   return {
-    router: { experts: ['fpb', 'gsm8k', 'alpaca'], feature: { layer: 2, pooling: 'mean' }, input: 'typed', head, policy: { topK: 1, threshold: 0.5, fallback: 'shared' }, baseModel: { name: BASE, revision: 'main' } },
+    router: { experts: ['fpb', 'gsm8k', 'alpaca'], feature: { layer: 2, pooling }, input: 'typed', head, policy: { topK: 1, threshold: 0.5, fallback: 'shared' }, baseModel: { name: BASE, revision: 'main' } },
     adapters: new Map(['fpb', 'gsm8k', 'alpaca', 'shared'].map((name, i) => [name, adapter(model, i + 1)])),
   };
 }
@@ -55,6 +56,26 @@ describe('router bundle', () => {
       expect(Array.from(await headProbabilities(gpu.ctx, back.router.head, features))).toEqual(Array.from(await headProbabilities(gpu.ctx, bundle.router.head, features)));
     });
   }
+
+  it('keeps "mean_last" pooling: router.json names it with in_features 2C, and it loads back with the same probabilities', async () => {
+    const model = await config();
+    const bundle = await trainedBundle(model, 8, 'mean_last');
+    const files = writeRouterBundle(bundle, { maxTokens: 128 });
+    const json = JSON.parse(await files.get('router.json')!.text()) as Record<string, unknown>;
+    expect(json).toMatchObject({ features: { layer: 2, pooling: 'mean_last' }, head: { in_features: 2 * model.hiddenSize, hidden: 8, out_features: 3 } });
+    const back = await readRouterBundle(files, 'bundle');
+    expect(back.router.feature).toEqual({ layer: 2, pooling: 'mean_last' });
+    const features = Random.fromSeed(5).fillUniform(new Float32Array(7 * 2 * model.hiddenSize), -3, 3);
+    expect(Array.from(await headProbabilities(gpu.ctx, back.router.head, features))).toEqual(Array.from(await headProbabilities(gpu.ctx, bundle.router.head, features)));
+  });
+
+  it('refuses a router.json with a pooling it does not know, naming the choices', async () => {
+    const files = writeRouterBundle(await trainedBundle(await config()), { maxTokens: 128 });
+    const json = JSON.parse(await files.get('router.json')!.text()) as { features: { pooling: string } };
+    json.features.pooling = 'max';
+    files.set('router.json', new Blob([JSON.stringify(json)]));
+    await expect(readRouterBundle(files, 'bundle')).rejects.toMatchObject({ code: 'ROUTER_BAD_POOLING', message: expect.stringMatching(/"mean", "last", "mean_last", got "max"/) });
+  });
 
   it('refuses a bundle whose expert list does not match its folders, naming the missing and the unlisted', async () => {
     const model = await config();

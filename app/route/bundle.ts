@@ -9,7 +9,7 @@ import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorTo
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftFiles } from '../train/peft.ts';
 import { BASE_EXPERT, checkPolicy } from './decide.ts';
 import { checkExpertName } from './experts.ts';
-import { checkFeatureSpec } from './features.ts';
+import { checkFeatureSpec, type Pooling } from './features.ts';
 import type { HeadLayerWeights } from './head.ts';
 import type { Router } from './router.ts';
 
@@ -30,7 +30,7 @@ interface RouterJson {
   version: number;
   experts: string[];
   base_model: { name_or_path: string; revision: string | null };
-  features: { layer: number; pooling: 'mean' | 'last'; input: 'typed' | 'template'; add_bos: true; max_tokens: number | null };
+  features: { layer: number; pooling: Pooling; input: 'typed' | 'template'; add_bos: true; max_tokens: number | null };
   template: string;
   head: { in_features: number; hidden: number | null; activation: 'relu' | null; out_features: number; standardize: true };
   temperature: number;
@@ -133,6 +133,9 @@ export async function readRouterBundle(files: ReadonlyMap<string, Blob>, label: 
   }
   const feature = { layer: json.features.layer, pooling: json.features.pooling };
   checkFeatureSpec(feature, { numLayers: Number.MAX_SAFE_INTEGER });
+  if (feature.pooling === 'mean_last' && C % 2 !== 0) {
+    throw fail('ROUTER_BUNDLE_INVALID', `"mean_last" pooling joins two hidden states, so head.in_features must be even (2 × the hidden size), not ${C}`, { field: 'head.in_features' });
+  }
   const adapters = new Map<string, PeftFiles>();
   for (const name of expectedFolders) {
     adapters.set(name, { config: await files.get(`${name}/${ADAPTER_CONFIG}`)!.text(), weights: files.get(`${name}/${ADAPTER_WEIGHTS}`)!, location: `${label}/${name}` });

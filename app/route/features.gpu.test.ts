@@ -8,8 +8,11 @@ import { filesFromDirectory } from '../model/node-source.ts';
 import { referenceHiddenStates, type ReferenceWeights } from '../model/reference.ts';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
 import { relativeError } from '../util/numeric.ts';
-import { defaultRouterLayer, routerFeatures, type Pooling } from './features.ts';
+import { defaultRouterLayer, featureWidth, routerFeatures, type Pooling } from './features.ts';
+import { headProbabilities } from './head.ts';
 import { routerInputText, routerPromptIds, truncationNotice } from './prompt.ts';
+import { routePrompts, trainRouter } from './router.ts';
+import type { ConversationExample } from '../data/example.ts';
 
 let ctx: GpuContext;
 let model: GpuModel;
@@ -31,10 +34,15 @@ afterAll(() => {
 function referenceFeature(ids: readonly number[], layer: number, pooling: Pooling, weights: ReferenceWeights = reference): Float64Array {
   const C = weights.config.hiddenSize;
   const states = referenceHiddenStates(weights, ids)[layer]!;
-  if (pooling === 'last') return states.slice((ids.length - 1) * C, ids.length * C);
+  const last = states.slice((ids.length - 1) * C, ids.length * C);
   const mean = new Float64Array(C);
   for (let t = 0; t < ids.length; t++) for (let c = 0; c < C; c++) mean[c]! += states[t * C + c]! / ids.length;
-  return mean;
+  if (pooling === 'last') return last;
+  if (pooling === 'mean') return mean;
+  const joined = new Float64Array(2 * C);
+  joined.set(mean, 0);
+  joined.set(last, C);
+  return joined;
 }
 
 const TEXTS = [
@@ -49,13 +57,14 @@ describe('router features on the real aidreams260K model', () => {
     expect(defaultRouterLayer(model.config)).toBe(2);
   });
 
-  for (const pooling of ['mean', 'last'] as const) {
+  for (const pooling of ['mean', 'last', 'mean_last'] as const) {
     it(`pool (${pooling}) hidden_states of prompts of different lengths, batched and padded, as the Float64 reference computes each alone, at layers 0, 2 and 4`, async () => {
       const prompts = TEXTS.map((text) => routerPromptIds(tokenizer, text, model.config).ids);
       expect(new Set(prompts.map((ids) => ids.length)).size).toBe(prompts.length);
-      const C = model.config.hiddenSize;
+      const C = featureWidth(pooling, model.config.hiddenSize);
       for (const layer of [0, 2, 4]) {
         const features = await routerFeatures(ctx, model, prompts, { layer, pooling });
+        expect(features).toHaveLength(prompts.length * C);
         prompts.forEach((ids, index) => {
           const want = referenceFeature(ids, layer, pooling);
           expect(relativeError(features.subarray(index * C, (index + 1) * C), want), `prompt ${index}, layer ${layer}`).toBeLessThan(1e-4);
@@ -63,6 +72,24 @@ describe('router features on the real aidreams260K model', () => {
       }
     });
   }
+
+  it('trains and routes on "mean_last" features: a head over 2C inputs, routed probabilities = the head over the reference-checked features, and a router of another width is refused', async () => {
+    const asExample = (text: string, row: number): ConversationExample => ({ kind: 'conversation', source: { row }, typed: text, turns: [{ role: 'user', content: text, train: false }] });
+    const finance = ['Profit rose to EUR 3 mn.', 'Net sales fell 5 %.', 'Operating loss widened in the quarter.', 'The company sold its unit for EUR 20 mn.'];
+    const questions = ['How many apples does Tom have left?', 'What is 3 times 4 plus 2?', 'How much did she pay in total?', 'How many hours did he work?'];
+    const C = model.config.hiddenSize;
+    const { router } = await trainRouter(ctx, model, tokenizer, [{ name: 'fpb', train: finance.map(asExample) }, { name: 'gsm8k', train: questions.map(asExample) }], {
+      feature: { layer: 2, pooling: 'mean_last' }, input: 'typed', balance: 'balanced', hidden: 8, maxSteps: 20, seed: 1,
+      policy: { topK: 1, threshold: 0, fallback: null }, baseModel: { name: 'aidreams260K', revision: null },
+    });
+    expect(router.head.featureMean).toHaveLength(2 * C);
+    expect(router.head.layers[0]!.inFeatures).toBe(2 * C);
+    const routed = await routePrompts(ctx, model, tokenizer, router, TEXTS);
+    const features = await routerFeatures(ctx, model, TEXTS.map((text) => routerPromptIds(tokenizer, text, model.config).ids), router.feature);
+    const probabilities = await headProbabilities(ctx, router.head, features);
+    routed.forEach((decision, n) => expect(Object.values(decision.probabilities)).toEqual(Array.from(probabilities.subarray(n * 2, n * 2 + 2))));
+    await expect(routePrompts(ctx, model, tokenizer, { ...router, feature: { layer: 2, pooling: 'mean' } }, TEXTS)).rejects.toMatchObject({ code: 'ROUTER_MODEL_MISMATCH', message: expect.stringMatching(/reads 128 features, but mean pooling of this model's hidden size 64 gives 64/) });
+  });
 
   it('reads what a person types: the classification text and the question without their templates', () => {
     const source = { row: 1 };

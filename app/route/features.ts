@@ -2,6 +2,9 @@
  * The router's features: the frozen base model's hidden state over a prompt (no adapter applied) at
  * one layer, pooled over the prompt's tokens. Layer ℓ is Hugging Face's hidden_states[ℓ]: 0 the
  * embeddings, ℓ in 1..L−1 the residual stream after ℓ layers, L the final norm's output.
+ * Pooling: "mean" over the tokens or the "last" token's state (C features each), or both joined,
+ * "mean_last" = [mean ; last] (2C features): on the small fixture model neither alone separates
+ * tasks as well as the two together (docs/router-format.md).
  *
  * Prompts run in batches on our forward kernels, right-padded: attention is causal, so no real token
  * sees the padding after it, and the pooled rows are exactly those of each prompt run alone. Only
@@ -18,7 +21,8 @@ import type { GpuModel } from '../model/gpu-model.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
 import { encodeResidualScale } from '../gpu/ops/residual.ts';
 
-export type Pooling = 'mean' | 'last';
+export const POOLINGS = ['mean', 'last', 'mean_last'] as const;
+export type Pooling = (typeof POOLINGS)[number];
 
 export interface FeatureSpec {
   /** hidden_states index, 0..numLayers. */
@@ -38,15 +42,25 @@ export function checkFeatureSpec(spec: FeatureSpec, config: Pick<ModelConfig, 'n
   if (!Number.isSafeInteger(spec.layer) || spec.layer < 0 || spec.layer > config.numLayers) {
     throw new CocktailError('ROUTER_BAD_LAYER', `router layer ${spec.layer} is not a hidden state of this ${config.numLayers}-layer model: choose 0 (embeddings) to ${config.numLayers} (final norm)`, { layer: spec.layer, numLayers: config.numLayers });
   }
-  if (spec.pooling !== 'mean' && spec.pooling !== 'last') throw new CocktailError('ROUTER_BAD_POOLING', `router pooling must be "mean" or "last", got "${String(spec.pooling)}"`, { pooling: spec.pooling });
+  if (!isPooling(spec.pooling)) throw new CocktailError('ROUTER_BAD_POOLING', `router pooling must be ${POOLINGS.map((name) => `"${name}"`).join(', ')}, got "${String(spec.pooling)}"`, { pooling: spec.pooling });
 }
 
-/** Features [prompts, C] (row-major), one row per prompt, in the order given. */
+export function isPooling(value: unknown): value is Pooling {
+  return (POOLINGS as readonly unknown[]).includes(value);
+}
+
+/** Features per prompt: C for one pooling, 2C for mean and last joined. */
+export function featureWidth(pooling: Pooling, hiddenSize: number): number {
+  return pooling === 'mean_last' ? 2 * hiddenSize : hiddenSize;
+}
+
+/** Features [prompts, featureWidth] (row-major), one row per prompt, in the order given. */
 export async function routerFeatures(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], spec: FeatureSpec, signal?: AbortSignal): Promise<Float32Array> {
   const { config } = model;
   checkFeatureSpec(spec, config);
   const C = config.hiddenSize;
-  const out = new Float32Array(prompts.length * C);
+  const width = featureWidth(spec.pooling, C);
+  const out = new Float32Array(prompts.length * width);
   prompts.forEach((ids, index) => {
     if (ids.length === 0) throw new CocktailError('ROUTER_EMPTY_PROMPT', `prompt ${index + 1} has no tokens to route by`, { index });
     if (ids.length > config.maxPositionEmbeddings) throw new CocktailError('ROUTER_PROMPT_TOO_LONG', `prompt ${index + 1} has ${ids.length} tokens, more than the model's context of ${config.maxPositionEmbeddings}; truncate it first (routerPromptIds does)`, { index });
@@ -61,19 +75,27 @@ export async function routerFeatures(ctx: GpuContext, model: GpuModel, prompts: 
     const batch = order.slice(start, end);
     const longest = prompts[batch.at(-1)!]!.length;
     const hidden = await hiddenStates(ctx, model, batch.map((index) => prompts[index]!), longest, spec.layer);
-    batch.forEach((index, row) => out.set(pool(hidden, row, longest, C, prompts[index]!.length, spec.pooling), index * C));
+    batch.forEach((index, row) => out.set(pool(hidden, row, longest, C, prompts[index]!.length, spec.pooling), index * width));
     start = end;
   }
   return out;
 }
 
-/** Mean over the prompt's tokens, or its last token, of row `row` of hidden [B, T, C]. */
+/** The pooled features of row `row` of hidden [B, T, C] over its first `length` tokens. */
 function pool(hidden: Float32Array, row: number, T: number, C: number, length: number, pooling: Pooling): Float32Array {
   const base = row * T * C;
-  if (pooling === 'last') return hidden.slice(base + (length - 1) * C, base + length * C);
-  const sum = new Float64Array(C);
-  for (let t = 0; t < length; t++) for (let c = 0; c < C; c++) sum[c]! += hidden[base + t * C + c]!;
-  return Float32Array.from(sum, (value) => value / length);
+  const last = () => hidden.slice(base + (length - 1) * C, base + length * C);
+  const mean = () => {
+    const sum = new Float64Array(C);
+    for (let t = 0; t < length; t++) for (let c = 0; c < C; c++) sum[c]! += hidden[base + t * C + c]!;
+    return Float32Array.from(sum, (value) => value / length);
+  };
+  if (pooling === 'last') return last();
+  if (pooling === 'mean') return mean();
+  const joined = new Float32Array(2 * C);
+  joined.set(mean(), 0);
+  joined.set(last(), C);
+  return joined;
 }
 
 /** hidden_states[layer] [B, T, C] of right-padded prompts. */

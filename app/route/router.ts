@@ -10,7 +10,7 @@ import type { GpuModel } from '../model/gpu-model.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { routerSplit, type RouterBalance } from './balance.ts';
 import { decide, type RoutingDecision, type RoutingPolicy } from './decide.ts';
-import { routerFeatures, type FeatureSpec } from './features.ts';
+import { featureWidth, routerFeatures, type FeatureSpec } from './features.ts';
 import { headProbabilities, trainRouterHead, type HeadEvaluation, type HeadTrainingOptions, type RouterHead } from './head.ts';
 import { routerInputText, routerPromptIds, truncationNotice, type RouterInput } from './prompt.ts';
 
@@ -63,7 +63,7 @@ export type FeatureCache = Map<string, Float32Array>;
 /** routerFeatures through a cache: only prompts not in it are computed. */
 async function cachedFeatures(ctx: GpuContext, model: GpuModel, router: Pick<Router, 'feature'>, prompts: readonly (readonly number[])[], cache: FeatureCache | undefined, signal?: AbortSignal): Promise<Float32Array> {
   if (!cache) return routerFeatures(ctx, model, prompts, router.feature, signal);
-  const C = model.config.hiddenSize;
+  const C = featureWidth(router.feature.pooling, model.config.hiddenSize);
   const keys = prompts.map((ids) => ids.join(','));
   const missing = [...new Set(keys.filter((key) => !cache.has(key)))];
   if (missing.length > 0) {
@@ -89,7 +89,7 @@ export async function trainRouter(ctx: GpuContext, model: GpuModel, tokenizer: T
   options.onStage?.('features', `${all.length} prompts (${split.trainCounts.join('/')} to train on, ${split.heldOutCounts[0]} per expert held out)`);
   const prompts = all.map(({ item }) => routerPromptIds(tokenizer, item, model.config));
   const features = await cachedFeatures(ctx, model, { feature: options.feature }, prompts.map((prompt) => prompt.ids), options.cache, options.signal);
-  const C = model.config.hiddenSize;
+  const C = featureWidth(options.feature.pooling, model.config.hiddenSize);
   const trainRows = split.train.length;
   const labelled = (from: number, to: number) => ({ features: features.slice(from * C, to * C), labels: Int32Array.from(all.slice(from, to), ({ label }) => label) });
   options.onStage?.('head', `${options.hidden ? `a ${options.hidden}-unit hidden layer` : 'a linear head'} over ${C} features to ${tasks.length} experts`);
@@ -125,8 +125,9 @@ export interface RoutedPrompt extends RoutingDecision {
 
 /** Routes texts as typed (the router's input is the prompt itself; no template). */
 export async function routePrompts(ctx: GpuContext, model: GpuModel, tokenizer: TextTokenizer, router: Router, texts: readonly string[], options: { signal?: AbortSignal; cache?: FeatureCache } = {}): Promise<RoutedPrompt[]> {
-  if (router.head.featureMean.length !== model.config.hiddenSize) {
-    throw new CocktailError('ROUTER_MODEL_MISMATCH', `the router reads ${router.head.featureMean.length} features, but this model's hidden size is ${model.config.hiddenSize}: it was trained on another base model (${router.baseModel.name})`, {});
+  const width = featureWidth(router.feature.pooling, model.config.hiddenSize);
+  if (router.head.featureMean.length !== width) {
+    throw new CocktailError('ROUTER_MODEL_MISMATCH', `the router reads ${router.head.featureMean.length} features, but ${router.feature.pooling} pooling of this model's hidden size ${model.config.hiddenSize} gives ${width}: it was trained on another base model (${router.baseModel.name})`, {});
   }
   const prompts = texts.map((text) => routerPromptIds(tokenizer, text, model.config));
   const features = await cachedFeatures(ctx, model, router, prompts.map((prompt) => prompt.ids), options.cache, options.signal);

@@ -85,11 +85,12 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
           />
         )}
       </Field>
-      <Field label="Pooling" hint="The mean over the prompt’s tokens, or the last token’s state.">
+      <Field label="Pooling" hint="The mean over the prompt’s tokens, the last token’s state, or both joined (twice the features; the most accurate on small models).">
         {(props) => (
           <select {...props} value={settings.pooling} disabled={disabled} onChange={(event) => update({ pooling: event.target.value as RouterSettings['pooling'] })}>
             <option value="mean">Mean over the prompt</option>
             <option value="last">Last token</option>
+            <option value="mean_last">Mean and last token, joined</option>
           </select>
         )}
       </Field>
