@@ -6,7 +6,8 @@
  * Writes bench/results/kernels.json (see KernelResults in bench/kernel-products.ts) and kernels.md.
  *
  * Options: --tokens 512,2048  --runs N  --warmups N  --kernels auto|gpu|cpu  --wall (no timestamp
- * queries)  --only <text> (products whose name contains it)  --node  --out <file stem>.
+ * queries)  --only <text> (products whose name contains it)  --node  --out <file stem>  --without <features>
+ * (wanted features the device is created without, e.g. subgroups: decoding then takes gemv, not gemv-subgroup).
  * On a CPU adapter (SwiftShader) the defaults are 1 timed run and no extra warm-up, and with timestamp
  * queries that run is the comparison call itself (each contender runs a product once), and the LM head
  * at 2,048 tokens or more is measured on 1/16 of the vocabulary (--lm-head-shards N; 1 runs it whole),
@@ -17,6 +18,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseOptions } from '../app/cli/args.ts';
 import { CocktailError } from '../app/errors.ts';
+import { WANTED_FEATURES } from '../app/gpu/device.ts';
 import { parseModelConfig } from '../app/model/config.ts';
 import { openBenchPage } from './bench-page.ts';
 import type { KernelBenchDevice, KernelBenchRuns, KernelBenchSetup, KernelMeasurement } from './browser/kernels.ts';
@@ -47,9 +49,9 @@ async function chromiumBench(): Promise<Bench> {
   };
 }
 
-async function nodeBench(): Promise<Bench> {
+async function nodeBench(withoutFeatures: GPUFeatureName[]): Promise<Bench> {
   const { acquireNodeGpu } = await import('../app/gpu/node-gpu.ts');
-  const gpu = await acquireNodeGpu({ label: 'bench kernels' });
+  const gpu = await acquireNodeGpu({ label: 'bench kernels', withoutFeatures });
   // TF.js looks for navigator.gpu before it starts a WebGPU backend; it is handed our device.
   const scope = globalThis as { navigator?: { gpu?: unknown } };
   scope.navigator ??= {};
@@ -73,9 +75,17 @@ function parseTokens(text: string): number[] {
   return tokens;
 }
 
+/** --without subgroups,shader-f16: wanted features the device is created without, as on an adapter that lacks them. */
+function parseFeatures(text: string): GPUFeatureName[] {
+  const features = text.split(',').map((part) => part.trim()).filter(Boolean);
+  const unknown = features.filter((feature) => !(WANTED_FEATURES as readonly string[]).includes(feature));
+  if (unknown.length > 0) throw new CocktailError('BAD_ARGUMENT', `--without ${text}: ${unknown.join(', ')} is not one of the features the engine asks for (${WANTED_FEATURES.join(', ')})`);
+  return features as GPUFeatureName[];
+}
+
 async function main(): Promise<void> {
   // argv: node, bin/run-ts.mjs, bench/kernels.ts, options…
-  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string', 'peak-tflops': 'number', 'lm-head-shards': 'integer' });
+  const options = parseOptions('bench:kernels', process.argv.slice(3), { tokens: 'string', runs: 'integer', warmups: 'integer', kernels: 'string', wall: 'flag', only: 'string', node: 'flag', out: 'string', 'peak-tflops': 'number', 'lm-head-shards': 'integer', without: 'string' });
   const kernels = options.kernels ?? 'auto';
   if (kernels !== 'auto' && kernels !== 'gpu' && kernels !== 'cpu') throw new CocktailError('BAD_ARGUMENT', `--kernels ${kernels}: give auto, gpu or cpu`);
   const tokens = parseTokens(options.tokens ?? '512,2048');
@@ -89,9 +99,10 @@ async function main(): Promise<void> {
     .filter((p) => !options.only || p.kernel.includes(options.only));
   if (wholeProducts.length === 0) throw new CocktailError('BAD_ARGUMENT', `--only ${options.only}: no product's name contains it`);
   const started = performance.now();
-  const bench = options.node ? await nodeBench() : await chromiumBench();
+  const withoutFeatures = parseFeatures(options.without ?? '');
+  const bench = options.node ? await nodeBench(withoutFeatures) : await chromiumBench();
   try {
-    const device = await bench.setup({ kernels, wallClock: options.wall === true });
+    const device = await bench.setup({ kernels, wallClock: options.wall === true, withoutFeatures });
     const cpu = device.isFallbackAdapter || /swiftshader/i.test(device.adapter);
     const runs: KernelBenchRuns = { runs: options.runs ?? (cpu ? 1 : 10), warmups: options.warmups ?? (cpu ? 0 : 3) };
     runs.timeComparison = cpu && device.timing === 'timestamp-query' && runs.runs === 1 && runs.warmups === 0;

@@ -27,6 +27,8 @@ export interface KernelBenchSetup {
   kernels: KernelFamilyChoice;
   /** Time by the wall clock even where timestamp queries exist. */
   wallClock: boolean;
+  /** Features not to ask for, as on an adapter that lacks them (e.g. subgroups: decoding then takes gemv). */
+  withoutFeatures?: GPUFeatureName[];
 }
 
 export interface KernelBenchDevice {
@@ -64,7 +66,7 @@ let state: { gpu: GpuContext; timestamps: boolean; random: Random } | undefined;
 
 /** Acquires the page's GPU (or takes Node's Dawn device) and starts TF.js's WebGPU backend on it. */
 export async function kernelBenchSetup(setup: KernelBenchSetup, nodeGpu?: GpuContext): Promise<KernelBenchDevice> {
-  const gpu = nodeGpu ?? (await acquireGpu(navigator.gpu, { label: 'bench kernels' }));
+  const gpu = nodeGpu ?? (await acquireGpu(navigator.gpu, { label: 'bench kernels', withoutFeatures: setup.withoutFeatures ?? [] }));
   setKernelFamily(gpu, setup.kernels);
   const { adapter } = gpu.info;
   // TF.js's kernels are registered for the name 'webgpu': replace the backend that would request a device of its own.

@@ -8,7 +8,7 @@ import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape
 import { kernelFamily } from '../kernel-family.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
 import { matmulTarget } from './matmul.ts';
-import { dispatchGemm, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
+import { dispatchGemm, gemvKernel, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
 
 const OP = 'cross_entropy';
 
@@ -324,10 +324,11 @@ export function encodeSelectedLogits(ctx: GpuContext, encoder: GPUCommandEncoder
   pass.setPipeline(pipeline);
   for (const shard of shards) {
     if (onGemmCore) {
-      // Decoding (P <= 8) takes the core's gemv, larger batches its gemm; both read x through the gathered rows.
+      // Decoding (P <= 8) takes the core's gemv (by subgroups where the device has them), larger batches
+      // its gemm; both read x through the gathered rows.
       dispatchGemm(ctx, pass, {
         layout: 'nt',
-        kernel: P <= GEMV_MAX_ROWS ? 'gemv' : 'gemm',
+        kernel: P <= GEMV_MAX_ROWS ? gemvKernel(ctx) : 'gemm',
         rows: P,
         cols: shard.Vs,
         inner: C,

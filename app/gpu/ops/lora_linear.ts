@@ -8,6 +8,7 @@ import { createTensor, sharesBytes, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 import { checkMatmul, encodeMatmul, expectQuantGroup, matmulTarget, pairedLoads, routeMatmul, skinnyRoute, type MatmulLayout } from './matmul.ts';
+import { isGemmKernel } from './matmul_gpu.ts';
 
 export type { LoraDropout } from '../reference/lora_linear.ts';
 
@@ -123,13 +124,13 @@ function dimsUniform(ctx: GpuContext, { M, N, K, R }: LoraLinearDims, lora: Lora
 /**
  * Whether a product of the frozen W ('nt': X·Wᵀ, 'nn': dY·W) runs as matmul's products on the GPU
  * family's GEMM core (shaders/matmul_gpu.wgsl, coalesced workgroup tiles) rather than in the fused
- * kernels of lora_linear.wgsl: where the router sends it to gemm or gemv (the 'gpu' family, N and K
- * multiples of 4, the device's limits). The fused kernels stay for what the core has no epilogue for:
+ * kernels of lora_linear.wgsl: where the router sends it to gemm, gemv or gemv-subgroup (the 'gpu'
+ * family, K a multiple of 4 and for gemm N too, the device's limits). The fused kernels stay for what the core has no epilogue for:
  * a bias in the forward, and a dropout mask on the LoRA branch of dX.
  */
 export function frozenProductOnGemmCore(ctx: Pick<GpuContext, 'info'>, layout: MatmulLayout, { M, N, K }: LoraLinearDims, w: GpuTensor): boolean {
   const { kernel } = routeMatmul(layout, { M, N, K }, matmulTarget(ctx), w.dtype);
-  return kernel === 'gemm' || kernel === 'gemv';
+  return isGemmKernel(kernel);
 }
 
 /**

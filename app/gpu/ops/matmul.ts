@@ -8,7 +8,7 @@ import { sharesBytes, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
-import { encodeMatmulGpu, gemmWorkgroups, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
+import { encodeMatmulGpu, gemmWorkgroups, isGemmKernel, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
 
 export { isCpuAdapter };
 
@@ -43,9 +43,10 @@ export interface MatmulRoute {
   /**
    * 'tiled' and 'skinny' are the CPU-family kernels of shaders/matmul.wgsl (also the GPU family's
    * products with a side <= 64); 'gemm' (workgroup-memory tiles) and 'gemv' (nt with M <= 8) are the
-   * GPU family's, in shaders/matmul_gpu.wgsl.
+   * GPU family's, in shaders/matmul_gpu.wgsl, and 'gemv-subgroup' is gemv with its sums added by
+   * subgroupAdd (shaders/matmul_gpu_subgroup.wgsl), taken where the device has `subgroups`.
    */
-  kernel: 'tiled' | 'skinny' | 'gemm' | 'gemv';
+  kernel: 'tiled' | 'skinny' | 'gemm' | 'gemv' | 'gemv-subgroup';
   /** Lanes that share one 4x4 output block by splitting the inner dimension (1 for the tiled kernel). */
   split: number;
   workgroups: [number, number];
@@ -67,18 +68,20 @@ export interface MatmulTarget {
   /** The device's limits that the GPU kernels need (their workgroup memory and size); short of them, a route falls back. */
   maxWorkgroupStorageBytes: number;
   maxInvocationsPerWorkgroup: number;
+  /** Whether the device was created with the `subgroups` feature (decoding then takes gemv-subgroup). */
+  subgroups: boolean;
 }
 
 /**
  * A GPU: a few lanes per core of a mid-size GPU, which a [16, 576] LoRA gradient (576 blocks of 4x4)
  * would otherwise leave mostly idle.
  */
-export const GPU_TARGET: MatmulTarget = { family: 'gpu', lanes: 32768, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256 };
+export const GPU_TARGET: MatmulTarget = { family: 'gpu', lanes: 32768, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256, subgroups: false };
 /**
  * A CPU adapter (SwiftShader) runs lanes 4 wide on a few cores and pays dearly for workgroup barriers:
  * there, splitting a LoRA-rank sum over 4 lanes took 1.7x and over 64 lanes 10x as long as one lane per block.
  */
-export const CPU_TARGET: MatmulTarget = { family: 'cpu', lanes: 512, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256 };
+export const CPU_TARGET: MatmulTarget = { family: 'cpu', lanes: 512, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256, subgroups: false };
 
 /** The routing target of a device, from its kernel family (its adapter, unless forced) and limits. */
 export function matmulTarget(ctx: Pick<GpuContext, 'info'>): MatmulTarget {
@@ -89,10 +92,11 @@ export function matmulTarget(ctx: Pick<GpuContext, 'info'>): MatmulTarget {
     maxWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension ?? target.maxWorkgroupsPerDimension,
     maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize ?? target.maxWorkgroupStorageBytes,
     maxInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup ?? target.maxInvocationsPerWorkgroup,
+    subgroups: ctx.info.wantedFeatures.subgroups === true,
   };
 }
 
-/** The kernel a product runs on this context, for benchmark output ("gemm", "skinny/split 8", ...). */
+/** The kernel a product runs on this context, for benchmark output ("gemm", "gemv-subgroup", "skinny/split 8", ...). */
 export function matmulRouteName(ctx: Pick<GpuContext, 'info'>, layout: MatmulLayout, [M, N, K]: readonly [number, number, number], rhsDtype: TensorDType = 'f32'): string {
   const route = routeMatmul(layout, { M, N, K }, matmulTarget(ctx), rhsDtype);
   return route.kernel === 'skinny' ? `skinny/split ${route.split}` : route.kernel;
@@ -127,17 +131,21 @@ export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: Matm
 
 /**
  * The GPU family's kernels, where the product and the device allow them; undefined sends the product
- * to the kernels both families share. Their vec4 loads need N and K divisible by 4 (every operand's
- * contiguous side), and the device must offer their workgroup memory and 256 invocations.
- * Decoding (nt, M <= 8) goes to gemv; products with both output sides over 64 to gemm; LoRA-rank
- * products stay on the skinny kernel, which splits their long sums over a GPU's lanes.
+ * to the kernels both families share. Their vec4 loads need K divisible by 4 (X's and W's rows), gemm's
+ * N too (every operand's contiguous side), and the device must offer their workgroup memory and 256
+ * invocations. Decoding (nt, M <= 8) goes to gemv-subgroup where the device has subgroups, else gemv;
+ * products with both output sides over 64 to gemm; LoRA-rank products stay on the skinny kernel, which
+ * splits their long sums over a GPU's lanes.
  */
 function routeGpuFamily(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget): MatmulRoute | undefined {
   const { rows, cols } = matmulOutput(layout, dims);
-  const fits = dims.N % 4 === 0 && dims.K % 4 === 0 && target.maxWorkgroupStorageBytes >= GEMM_WORKGROUP_BYTES && target.maxInvocationsPerWorkgroup >= GPU_KERNEL_INVOCATIONS;
+  const fits = dims.K % 4 === 0 && target.maxWorkgroupStorageBytes >= GEMM_WORKGROUP_BYTES && target.maxInvocationsPerWorkgroup >= GPU_KERNEL_INVOCATIONS;
   if (!fits) return undefined;
-  if (layout === 'nt' && dims.M <= GEMV_MAX_ROWS) return { kernel: 'gemv', split: 1, workgroups: gemmWorkgroups('gemv', rows, cols, target.maxWorkgroupsPerDimension) };
-  if (Math.min(rows, cols) > SKINNY_MAX_SIDE) return { kernel: 'gemm', split: 1, workgroups: gemmWorkgroups('gemm', rows, cols, target.maxWorkgroupsPerDimension) };
+  if (layout === 'nt' && dims.M <= GEMV_MAX_ROWS) {
+    const kernel = target.subgroups ? 'gemv-subgroup' : 'gemv';
+    return { kernel, split: 1, workgroups: gemmWorkgroups(kernel, rows, cols, target.maxWorkgroupsPerDimension) };
+  }
+  if (dims.N % 4 === 0 && Math.min(rows, cols) > SKINNY_MAX_SIDE) return { kernel: 'gemm', split: 1, workgroups: gemmWorkgroups('gemm', rows, cols, target.maxWorkgroupsPerDimension) };
   return undefined;
 }
 
@@ -220,7 +228,7 @@ export function encodeMatmul(
   const dims = checkMatmul(device, layout, lhs, rhs, out, scale, target);
   const route = routeMatmul(layout, dims, target, rhs.dtype);
   const { rows, cols, inner } = matmulOutput(layout, dims);
-  if (route.kernel === 'gemm' || route.kernel === 'gemv') {
+  if (isGemmKernel(route.kernel)) {
     encodeMatmulGpu(ctx, encoder, { layout, dims, route, lhs, rhs, out, accumulate, scale, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
     return;
   }

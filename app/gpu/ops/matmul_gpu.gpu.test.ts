@@ -9,16 +9,25 @@ import { kernelFamily, setKernelFamily } from '../kernel-family.ts';
 import { matmulNNReference, matmulNTReference, matmulTNReference } from '../reference/matmul.ts';
 import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
+import { dispatchGemm } from './matmul_gpu.ts';
 import { GPU_TARGET, matmul, matmulRhsDTypes, matmulRouteName, matmulTarget, routeMatmul, type MatmulDims, type MatmulLayout, type MatmulOptions } from './matmul.ts';
 
 // The GPU family's kernels (shaders/matmul_gpu.wgsl), forced on whatever adapter runs the tests
-// (SwiftShader in CI): the numbers must equal the Float64 reference, only the speed differs.
+// (SwiftShader in CI): the numbers must equal the Float64 reference, only the speed differs. `ctx` has
+// every wanted feature the adapter offers (SwiftShader offers subgroups, in Dawn and in Chromium);
+// `withoutSubgroups` is a device of the same adapter created without them, as on an adapter that lacks them.
 let ctx: GpuContext;
+let withoutSubgroups: GpuContext;
 beforeAll(async () => {
   ctx = await acquireTestGpu();
   setKernelFamily(ctx, 'gpu');
+  withoutSubgroups = await acquireTestGpu({ withoutFeatures: ['subgroups'] });
+  setKernelFamily(withoutSubgroups, 'gpu');
 });
-afterAll(() => ctx?.destroy());
+afterAll(() => {
+  ctx?.destroy();
+  withoutSubgroups?.destroy();
+});
 
 const REFERENCES = { nt: matmulNTReference, nn: matmulNNReference, tn: matmulTNReference };
 
@@ -29,7 +38,8 @@ function shapes(layout: MatmulLayout, { M, N, K }: MatmulDims): [number[], numbe
 }
 
 /** One product on the GPU and in Float64 (fed the decoded weights): the relative error. */
-async function compare(layout: MatmulLayout, dims: MatmulDims, dtype: DType, options: MatmulOptions = {}): Promise<number> {
+async function compare(layout: MatmulLayout, dims: MatmulDims, dtype: DType, options: MatmulOptions = {}, on: GpuContext = ctx): Promise<number> {
+  const ctx = on;
   const random = Random.fromSeed(dims.M * 7 + dims.N * 3 + dims.K);
   const values = (count: number): Float32Array => random.fillUniform(new Float32Array(count), -1, 1);
   const [lhsShape, rhsShape, outShape] = shapes(layout, dims);
@@ -55,7 +65,7 @@ async function compare(layout: MatmulLayout, dims: MatmulDims, dtype: DType, opt
 }
 
 const describeShape = ({ M, N, K }: MatmulDims): string => `M=${M} N=${N} K=${K}`;
-const routeOf = (layout: MatmulLayout, { M, N, K }: MatmulDims, dtype: TensorDType = 'f32'): string => matmulRouteName(ctx, layout, [M, N, K], dtype);
+const routeOf = (layout: MatmulLayout, { M, N, K }: MatmulDims, dtype: TensorDType = 'f32', on: GpuContext = ctx): string => matmulRouteName(on, layout, [M, N, K], dtype);
 /** The unquantized weight dtypes (int8/int4, whose preludes decode app/gpu/quant.ts's layout, have their own cases below). */
 const preludeDTypes = (layout: MatmulLayout): DType[] => matmulRhsDTypes(layout).filter((dtype): dtype is DType => hasWeightPrelude(dtype) && !isQuantized(dtype));
 
@@ -65,10 +75,16 @@ const GEMM_SHAPES: Record<MatmulLayout, MatmulDims[]> = {
   nn: [{ M: 70, N: 100, K: 132 }, { M: 65, N: 20, K: 68 }, { M: 130, N: 192, K: 576 }],
   tn: [{ M: 70, N: 100, K: 132 }, { M: 20, N: 68, K: 72 }, { M: 130, N: 192, K: 576 }],
 };
-// Every batch size the decoding kernel takes, with K not a multiple of its 32 lanes x 4.
+// Every batch size the decoding kernels take, with odd N (a last workgroup of 1..7 columns) and K not a
+// multiple of 32 lanes x 4 (nor of gemv-subgroup's K-ranges); K itself must be a multiple of 4.
 const GEMV_SHAPES: MatmulDims[] = [
   { M: 1, N: 100, K: 132 },
+  { M: 2, N: 33, K: 52 },
   { M: 3, N: 68, K: 576 },
+  { M: 4, N: 9, K: 260 },
+  { M: 5, N: 71, K: 36 },
+  { M: 6, N: 17, K: 4 },
+  { M: 7, N: 43, K: 100 },
   { M: 8, N: 12, K: 20 },
 ];
 
@@ -88,6 +104,8 @@ describe('the GPU kernel family is chosen by the adapter and can be forced', () 
     expect(routeMatmul('nt', { M: 2048, N: 1536, K: 576 }, GPU_TARGET)).toEqual({ kernel: 'gemm', split: 1, workgroups: [24, 32] });
     expect(routeMatmul('tn', { M: 2048, N: 576, K: 576 }, GPU_TARGET)).toEqual({ kernel: 'gemm', split: 1, workgroups: [9, 9] });
     expect(routeMatmul('nt', { M: 1, N: 49152, K: 576 }, GPU_TARGET)).toEqual({ kernel: 'gemv', split: 1, workgroups: [6144, 1] });
+    expect(routeMatmul('nt', { M: 1, N: 49152, K: 576 }, { ...GPU_TARGET, subgroups: true })).toEqual({ kernel: 'gemv-subgroup', split: 1, workgroups: [6144, 1] });
+    expect(routeMatmul('nt', { M: 8, N: 49151, K: 576 }, { ...GPU_TARGET, subgroups: true }).kernel).toBe('gemv-subgroup');
     expect(routeMatmul('nt', { M: 2048, N: 16, K: 576 }, GPU_TARGET).kernel).toBe('skinny');
   });
 
@@ -131,23 +149,108 @@ for (const layout of ['nt', 'nn', 'tn'] as const) {
   });
 }
 
-describe('GPU-family decoding product (gemv, nt with M <= 8) matches the Float64 reference', () => {
-  for (const dtype of preludeDTypes('nt')) {
-    for (const shape of GEMV_SHAPES) {
-      it(`for ${describeShape(shape)} with ${dtype} W`, async () => {
-        expect(routeOf('nt', shape, dtype)).toBe('gemv');
-        expect(await compare('nt', shape, dtype)).toBeLessThan(1e-4);
+// Decoding takes gemv-subgroup on a device with subgroups and falls back to gemv without them; both
+// must give the reference's numbers for every batch size, weight dtype and odd N.
+const DECODING_ROUTES = [
+  { route: 'gemv-subgroup', device: (): GpuContext => ctx, named: 'a device with subgroups' },
+  { route: 'gemv', device: (): GpuContext => withoutSubgroups, named: 'a device without subgroups' },
+] as const;
+
+for (const { route, device, named } of DECODING_ROUTES) {
+  describe(`GPU-family decoding product (nt, M <= 8) on ${named} takes ${route} and matches the Float64 reference`, () => {
+    it(`has ${route === 'gemv' ? 'no subgroups' : 'subgroups'} (the route's reason)`, () => {
+      expect(device().info.wantedFeatures.subgroups).toBe(route === 'gemv-subgroup');
+      expect(device().device.features.has('subgroups')).toBe(route === 'gemv-subgroup');
+    });
+
+    for (const dtype of preludeDTypes('nt')) {
+      it(`for M = 1..8 with odd N and ${dtype} W`, async () => {
+        for (const shape of GEMV_SHAPES) {
+          expect(routeOf('nt', shape, dtype, device())).toBe(route);
+          expect(await compare('nt', shape, dtype, {}, device()), describeShape(shape)).toBeLessThan(1e-4);
+        }
       });
     }
+
+    it('accumulates when asked, scaling the product', async () => {
+      expect(await compare('nt', { M: 2, N: 40, K: 64 }, 'f32', { accumulate: true, scale: 0.5 }, device())).toBeLessThan(1e-4);
+      expect(await compare('nt', { M: 7, N: 41, K: 64 }, 'bf16', { accumulate: true, scale: -1.5 }, device())).toBeLessThan(1e-4);
+    });
+
+    it('sends K not a multiple of 4 to the skinny kernel, with the same numbers', async () => {
+      const shape = { M: 3, N: 37, K: 131 };
+      expect(routeOf('nt', shape, 'bf16', device())).toMatch(/^skinny/);
+      expect(await compare('nt', shape, 'bf16', {}, device())).toBeLessThan(1e-4);
+    });
+  });
+}
+
+/**
+ * gemv-subgroup through dispatchGemm with `threads` per workgroup: at SwiftShader's 4-wide subgroups,
+ * 256 threads make 64 subgroups (8 share each column), 32 make 8 (one a column, as 32-wide subgroups
+ * at 256), 16 make 4 and 8 make 2 (each takes 2 or 4 columns in turn, as 64- and 128-wide subgroups).
+ */
+async function compareSubgroupPartition(threads: number, { M, N, K }: MatmulDims, dtype: DType): Promise<number> {
+  const random = Random.fromSeed(threads * 31 + M * 7 + N * 3 + K);
+  const x = random.fillUniform(new Float32Array(M * K), -1, 1);
+  const wPacked = encodeTensorData(dtype, random.fillUniform(new Float32Array(N * K), -1, 1));
+  const tensors = [
+    createTensor(ctx.device, 'X', [M, K], 'f32', x),
+    createTensor(ctx.device, 'W', [N, K], dtype, wPacked),
+    createTensor(ctx.device, 'Y', [M, N], 'f32'),
+  ] as [GpuTensor, GpuTensor, GpuTensor];
+  try {
+    const encoder = ctx.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    dispatchGemm(ctx, pass, {
+      layout: 'nt',
+      kernel: 'gemv-subgroup',
+      rows: M,
+      cols: N,
+      inner: K,
+      lhs: { buffer: tensors[0], stride: K, offset: 0 },
+      rhs: tensors[1],
+      out: { buffer: tensors[2], stride: N, offset: 0 },
+      accumulate: false,
+      scale: 1,
+      gemvThreads: threads,
+    });
+    pass.end();
+    ctx.device.queue.submit([encoder.finish()]);
+    return relativeError(await readTensor(ctx.device, tensors[2]), matmulNTReference({ M, N, K }, x, decodeTensorData(dtype, wPacked, N * K)));
+  } finally {
+    for (const tensor of tensors) tensor.buffer.destroy();
+  }
+}
+
+describe('gemv-subgroup is correct however many subgroups share a workgroup (any subgroup size)', () => {
+  for (const threads of [8, 16, 32, 256]) {
+    it(`with ${threads} threads per workgroup`, async () => {
+      for (const [shape, dtype] of [[{ M: 1, N: 19, K: 132 }, 'f32'], [{ M: 8, N: 21, K: 52 }, 'bf16'], [{ M: 5, N: 8, K: 4 }, 'f16']] as const) {
+        expect(await compareSubgroupPartition(threads, shape, dtype), `${describeShape(shape)} ${dtype}`).toBeLessThan(1e-4);
+      }
+    });
   }
 
-  it('accumulates when asked, scaling the product', async () => {
-    expect(await compare('nt', { M: 2, N: 40, K: 64 }, 'f32', { accumulate: true, scale: 0.5 })).toBeLessThan(1e-4);
+  it('is refused on a device created without subgroups, whose route is gemv', () => {
+    expect(routeOf('nt', { M: 1, N: 100, K: 132 }, 'f32', withoutSubgroups)).toBe('gemv');
+    const encoder = withoutSubgroups.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    const w = createTensor(withoutSubgroups.device, 'W', [4, 4], 'f32');
+    try {
+      expect(() =>
+        dispatchGemm(withoutSubgroups, pass, { layout: 'nt', kernel: 'gemv-subgroup', rows: 1, cols: 4, inner: 4, lhs: { buffer: w, stride: 4, offset: 0 }, rhs: w, out: { buffer: w.buffer, stride: 4, offset: 0 }, accumulate: false, scale: 1 }),
+      ).toThrow(/without the subgroups feature/);
+    } finally {
+      pass.end();
+      w.buffer.destroy();
+    }
   });
 });
 
 /** One product through quantized W on a GPU-family route: its error against the Float64 product of the dequantized weights. */
-async function compareQuantized(layout: 'nt' | 'nn', dims: MatmulDims, spec: QuantSpec): Promise<number> {
+async function compareQuantized(layout: 'nt' | 'nn', dims: MatmulDims, spec: QuantSpec, on: GpuContext): Promise<number> {
+  const ctx = on;
   const { M, N, K } = dims;
   const random = Random.fromSeed(M * 7 + N * 13 + K);
   const w = random.fillUniform(new Float32Array(N * K), -1, 1);
@@ -168,19 +271,23 @@ async function compareQuantized(layout: 'nt' | 'nn', dims: MatmulDims, spec: Qua
 
 const QUANT_SPECS: QuantSpec[] = [{ dtype: 'int8' }, { dtype: 'int4', group: 32, symmetric: false }, { dtype: 'int4', group: 64, symmetric: true }];
 // gemm with edges off the 64x64 tile and the 16-deep step (K = 192 = 3 groups of 64), and gemv.
-const QUANT_SHAPES: { layout: 'nt' | 'nn'; dims: MatmulDims; route: string }[] = [
+const QUANT_SHAPES: { layout: 'nt' | 'nn'; dims: MatmulDims; route: string; subgroups?: false }[] = [
   { layout: 'nt', dims: { M: 70, N: 100, K: 192 }, route: 'gemm' },
   { layout: 'nn', dims: { M: 65, N: 132, K: 192 }, route: 'gemm' },
-  { layout: 'nt', dims: { M: 3, N: 68, K: 128 }, route: 'gemv' },
+  { layout: 'nt', dims: { M: 3, N: 68, K: 128 }, route: 'gemv-subgroup' },
+  { layout: 'nt', dims: { M: 8, N: 37, K: 192 }, route: 'gemv-subgroup' },
+  { layout: 'nt', dims: { M: 3, N: 68, K: 128 }, route: 'gemv', subgroups: false },
+  { layout: 'nt', dims: { M: 8, N: 37, K: 192 }, route: 'gemv', subgroups: false },
 ];
 
 describe('GPU-family products through int8 and int4 weights match the Float64 product of the dequantized weights', () => {
   for (const spec of QUANT_SPECS) {
     const name = spec.dtype === 'int8' ? 'int8' : `int4 g${spec.group}${spec.symmetric ? ' symmetric' : ''}`;
-    for (const { layout, dims, route } of QUANT_SHAPES) {
+    for (const { layout, dims, route, subgroups } of QUANT_SHAPES) {
       it(`${layout} on ${route} for ${describeShape(dims)} with ${name} W`, async () => {
-        expect(routeOf(layout, dims, spec.dtype)).toBe(route);
-        expect(await compareQuantized(layout, dims, spec)).toBeLessThan(1e-4);
+        const device = subgroups === false ? withoutSubgroups : ctx;
+        expect(routeOf(layout, dims, spec.dtype, device)).toBe(route);
+        expect(await compareQuantized(layout, dims, spec, device)).toBeLessThan(1e-4);
       });
     }
   }

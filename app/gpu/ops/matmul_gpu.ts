@@ -1,4 +1,5 @@
 import coreCode from '../../../shaders/matmul_gpu.wgsl?raw';
+import subgroupGemvCode from '../../../shaders/matmul_gpu_subgroup.wgsl?raw';
 import quantCode from '../../../shaders/quant.wgsl?raw';
 import { isQuantized, type FrozenDType } from '../dtype.ts';
 import type { GpuContext } from '../device.ts';
@@ -9,8 +10,10 @@ import type { MatmulDims, MatmulLayout, MatmulRoute } from './matmul.ts';
 
 /**
  * The GPU family's matrix products (shaders/matmul_gpu.wgsl): encodeMatmul in ./matmul.ts validates
- * and routes, and hands 'gemm' and 'gemv' routes here. The shader is the GEMM core with the right
- * operand's weight prelude in front (app/gpu/wgsl.ts), one shader per weight dtype.
+ * and routes, and hands 'gemm', 'gemv' and 'gemv-subgroup' routes here. The shader is the GEMM core with
+ * the right operand's weight prelude in front (app/gpu/wgsl.ts), one shader per weight dtype;
+ * 'gemv-subgroup' adds `enable subgroups;` and shaders/matmul_gpu_subgroup.wgsl, only on a device
+ * created with the `subgroups` feature (a module that enables a feature the device lacks fails to compile).
  */
 
 /** Output rows and columns of one gemm workgroup. */
@@ -20,8 +23,21 @@ export const GEMM_WORKGROUP_BYTES = 8192;
 export const GPU_KERNEL_INVOCATIONS = 256;
 /** Decoding batches up to this many rows take the gemv kernel. */
 export const GEMV_MAX_ROWS = 8;
-/** Output columns per gemv workgroup (32 lanes each). */
+/** Output columns per gemv workgroup (32 lanes each; gemv-subgroup: as many subgroups as fit). */
 export const GEMV_COLUMNS = 8;
+
+/** The GPU family's kernels on the GEMM core. */
+export type GemmKernel = 'gemm' | 'gemv' | 'gemv-subgroup';
+
+/** The decoding kernel a device takes: K-sums by subgroupAdd where it has `subgroups`, through workgroup memory otherwise. */
+export function gemvKernel({ info }: Pick<GpuContext, 'info'>): 'gemv' | 'gemv-subgroup' {
+  return info.wantedFeatures.subgroups ? 'gemv-subgroup' : 'gemv';
+}
+
+/** Whether a route's kernel is one of the GEMM core's (the rest are shaders/matmul.wgsl's). */
+export function isGemmKernel(kernel: string): kernel is GemmKernel {
+  return kernel === 'gemm' || kernel === 'gemv' || kernel === 'gemv-subgroup';
+}
 
 const LAYOUT_CODE: Record<MatmulLayout, number> = { nt: 0, nn: 1, tn: 2 };
 
@@ -46,7 +62,7 @@ export interface GpuMatmulCall {
  */
 export interface GemmCall {
   layout: MatmulLayout;
-  kernel: 'gemm' | 'gemv';
+  kernel: GemmKernel;
   rows: number;
   cols: number;
   inner: number;
@@ -56,10 +72,15 @@ export interface GemmCall {
   out: { buffer: BindingResource; stride: number; offset: number };
   accumulate: boolean;
   scale: number;
+  /**
+   * gemv-subgroup only: threads per workgroup (default 256). Fewer threads make fewer subgroups per
+   * workgroup, the partitions that wider subgroups make, so tests reach them on SwiftShader's 4-wide ones.
+   */
+  gemvThreads?: number;
 }
 
-/** The workgroups of a gemm or gemv call, within the device's per-dimension limit. */
-export function gemmWorkgroups(kernel: 'gemm' | 'gemv', rows: number, cols: number, maxPerDimension: number): [number, number] {
+/** The workgroups of a gemm, gemv or gemv-subgroup call, within the device's per-dimension limit. */
+export function gemmWorkgroups(kernel: GemmKernel, rows: number, cols: number, maxPerDimension: number): [number, number] {
   if (kernel === 'gemm') return [Math.ceil(cols / GEMM_TILE), Math.ceil(rows / GEMM_TILE)];
   const groups = Math.ceil(cols / GEMV_COLUMNS);
   const x = Math.min(groups, maxPerDimension);
@@ -75,25 +96,39 @@ function expectPrelude(rhs: GpuTensor, what: string): asserts rhs is GpuTensor &
 export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call: GemmCall): void {
   const { layout, kernel, rows, cols, inner, lhs, rhs, out } = call;
   expectPrelude(rhs, `gemm ${layout}`);
-  // The sides read as vec4s: cols, and lhs's contiguous one (inner in nt and nn, rows in tn).
-  const aligned = [cols, layout === 'tn' ? rows : inner, lhs.stride, lhs.offset, out.stride, out.offset].every((n) => n % 4 === 0);
-  if (!aligned || (kernel === 'gemv' && (layout !== 'nt' || rows > GEMV_MAX_ROWS)) || (lhs.gather && layout === 'tn')) {
+  const gemv = kernel !== 'gemm';
+  // The sides read as vec4s: lhs's contiguous one (inner in nt and nn, rows in tn), and for gemm cols
+  // and out's rows (gemv reads W by rows of K and stores single elements).
+  const vec4Sides = [layout === 'tn' ? rows : inner, lhs.stride, lhs.offset, ...(gemv ? [] : [cols, out.stride, out.offset])];
+  const threads = call.gemvThreads ?? GPU_KERNEL_INVOCATIONS;
+  if (
+    !vec4Sides.every((n) => n % 4 === 0) ||
+    (gemv && (layout !== 'nt' || rows > GEMV_MAX_ROWS)) ||
+    (lhs.gather && layout === 'tn') ||
+    (kernel === 'gemv-subgroup' && !(Number.isInteger(threads) && threads >= 1 && threads <= GPU_KERNEL_INVOCATIONS))
+  ) {
     throw new TypeError(`gemm ${layout} ${kernel}: [${rows}, ${cols}] over ${inner} with strides ${lhs.stride}, ${out.stride} and offsets ${lhs.offset}, ${out.offset} is not a product this kernel takes`);
+  }
+  if (kernel === 'gemv-subgroup' && !ctx.info.wantedFeatures.subgroups) {
+    throw new TypeError(`gemm ${layout} gemv-subgroup: this device was created without the subgroups feature; use gemvKernel(ctx)`);
   }
   const quantized = isQuantized(rhs.dtype);
   const shader = assembleShader({ key: 'matmul_gpu', code: coreCode }, [
+    ...(kernel === 'gemv-subgroup' ? [{ key: 'enable:subgroups', code: 'enable subgroups;\n' }] : []),
     // int8/int4's preludes call the decoders of quant.wgsl.
     ...(quantized ? [{ key: 'quant', code: quantCode }] : []),
     { key: `rhs:${rhs.dtype}`, code: weightPrelude(rhs.dtype, 'rhs', 2) },
     lhsRowPrelude(lhs.gather ? 'gather' : 'dense'),
+    ...(kernel === 'gemv-subgroup' ? [{ key: 'gemv_subgroup', code: subgroupGemvCode }] : []),
   ]);
   const constants = {
     LAYOUT: LAYOUT_CODE[layout],
     ACCUMULATE: call.accumulate ? 1 : 0,
-    ...(kernel === 'gemv' ? { ROWS_GEMV: rows } : {}),
+    ...(gemv ? { ROWS_GEMV: rows } : {}),
+    ...(kernel === 'gemv-subgroup' && call.gemvThreads !== undefined ? { GEMV_THREADS: threads } : {}),
     ...(rhs.dtype === 'int4' ? { RHS_GROUP: rhs.group! } : {}),
   };
-  const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${kernel}`, constants);
+  const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${kernel.replace('-', '_')}`, constants);
   const uniforms = ctx.uniforms.get(
     'matmul_gpu:dims',
     packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale], ['u32', lhs.stride], ['u32', lhs.offset], ['u32', out.stride], ['u32', out.offset]]),
@@ -108,7 +143,7 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
 /** Encodes one already-validated product on a GPU-family route (one dispatch). */
 export function encodeMatmulGpu(ctx: GpuContext, encoder: GPUCommandEncoder, call: GpuMatmulCall): void {
   const { layout, dims, route, lhs, rhs, out } = call;
-  if (route.kernel !== 'gemm' && route.kernel !== 'gemv') throw new TypeError(`matmul ${layout}: ${route.kernel} is not a GPU-family kernel`);
+  if (!isGemmKernel(route.kernel)) throw new TypeError(`matmul ${layout}: ${route.kernel} is not a GPU-family kernel`);
   const rows = layout === 'tn' ? dims.N : dims.M;
   const cols = layout === 'nt' ? dims.N : dims.K;
   const inner = layout === 'nt' ? dims.K : layout === 'nn' ? dims.N : dims.M;
