@@ -8,7 +8,7 @@ import type { GpuContext } from '../app/gpu/device.ts';
 import { runSelfTest } from '../app/gpu/selftest.ts';
 import { loadModel } from '../app/model/load.ts';
 import { measureModelQuantization } from '../app/model/quant-error.ts';
-import { openIndexedDbStorage } from '../app/store/idb.ts';
+import { openIndexedDbStorage, watchSchemaStatus } from '../app/store/idb.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { auditInStudio } from './audit.ts';
 import { importTaskFile, previewHubSplit } from './data.ts';
@@ -173,6 +173,8 @@ export function createEngine(post: (event: WorkerEvent) => void, acquire: () => 
   const running = new Map<number, AbortController>();
   const session = new SessionModel();
   const queue = new GpuQueue<CommandType>();
+  // The studio shows the notice whichever side's connection met the other tab (the page's or this worker's).
+  watchSchemaStatus((status) => post({ v: PROTOCOL_VERSION, type: 'storage-schema', status }));
 
   const acquireOnce = (): Promise<GpuContext> => {
     if (!gpu) {

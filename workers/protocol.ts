@@ -8,6 +8,7 @@
  * event back, never silence.
  */
 import type { ErrorReport } from '../app/errors.ts';
+import type { SchemaStatus } from '../app/store/idb.ts';
 import type { GpuInfo } from '../app/gpu/device.ts';
 import type { DType, FrozenDType, QuantDType } from '../app/gpu/dtype.ts';
 import type { Int4Options, QuantizationError } from '../app/model/quantization.ts';
@@ -451,7 +452,9 @@ export type WorkerEvent =
   /** The GPU reported an error outside any error scope (uncapturederror). */
   | { v: number; type: 'gpu-error'; error: ErrorReport }
   /** The GPU device is gone; every later GPU command must re-acquire it. */
-  | { v: number; type: 'device-lost'; error: ErrorReport };
+  | { v: number; type: 'device-lost'; error: ErrorReport }
+  /** The worker's IndexedDB connection met another tab's schema version (app/store/idb.ts). */
+  | { v: number; type: 'storage-schema'; status: SchemaStatus };
 
 export const COMMAND_TYPES: readonly CommandType[] = [
   'gpu.info',

@@ -3,6 +3,7 @@
  * request is rejected when the worker errors or dies, so no caller waits forever.
  */
 import { CocktailError, type ErrorReport } from '../errors.ts';
+import type { SchemaStatus } from '../store/idb.ts';
 import { PROTOCOL_VERSION, type CommandType, type Commands, type ToWorker, type WorkerEvent } from '../../workers/protocol.ts';
 
 /** What the bridge needs of a Worker (a DOM Worker satisfies it; so does a MessagePort in tests). */
@@ -28,6 +29,8 @@ export interface BridgeListeners {
   onStrayError?(error: EngineError): void;
   /** The worker crashed or could not start; the bridge is dead and rejects every request. */
   onDead?(error: EngineError): void;
+  /** The worker's IndexedDB connection met another tab's schema version. */
+  onSchemaStatus?(status: SchemaStatus): void;
 }
 
 interface Pending {
@@ -119,6 +122,9 @@ export class EngineBridge {
         return;
       case 'device-lost':
         this.listeners.onDeviceLost?.(EngineError.from(event.error));
+        return;
+      case 'storage-schema':
+        this.listeners.onSchemaStatus?.(event.status);
         return;
       default: {
         const unknown: { type?: unknown } = event;

@@ -42,6 +42,7 @@ export const useStudio = create<AppState>()((...args) => {
         // A GPU error outside every error scope belongs to no request: it shows with the engine's other stray errors.
         onGpuError: (error) =>
           set((state) => ({ engineStatus: { ...state.engineStatus, strayErrors: [...state.engineStatus.strayErrors, toErrorReport(error)].slice(-20) } })),
+        onSchemaStatus: (status) => set((state) => ({ storage: { ...state.storage, schema: { ...state.storage.schema, engine: status } } })),
       });
       return bridge;
     },

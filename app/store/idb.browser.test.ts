@@ -1,7 +1,8 @@
 import { deleteDB, openDB } from 'idb';
 import { describe, expect, it } from 'vitest';
 import { storageContract } from './contract.ts';
-import { SCHEMA_VERSION, openIndexedDbStorage } from './idb.ts';
+import { STORE_NAMES } from './storage.ts';
+import { SCHEMA_REPLACED_MESSAGE, SCHEMA_VERSION, openIndexedDbStorage, watchSchemaStatus, type SchemaStatus } from './idb.ts';
 
 const NAME = 'cocktail-studio-test';
 storageContract('IndexedDB', () => openIndexedDbStorage(NAME), () => deleteDB(NAME));
@@ -40,6 +41,51 @@ describe('IndexedDB schema', () => {
     await storage.put('routers', 'router-a', { experts: ['a', 'b'] }, new Uint8Array([1, 2, 3]));
     expect(await storage.getBytes('routers', 'router-a')).toEqual(new Uint8Array([1, 2, 3]));
     await storage.close();
+    await deleteDB(NAME);
+  });
+});
+
+describe('IndexedDB opened by tabs on different schema versions', () => {
+  const statuses: SchemaStatus[] = [];
+  watchSchemaStatus((status) => statuses.push(status));
+
+  it('lets a newer tab upgrade: the older connection closes, says to reload, and keeps what was stored', async () => {
+    await deleteDB(NAME);
+    statuses.length = 0;
+    const older = await openIndexedDbStorage(NAME);
+    await older.put('adapters', 'run/shared', { r: 4 }, new Uint8Array([7, 8]));
+    // Without the older connection's `blocking` handler this open would wait forever.
+    const newer = await openIndexedDbStorage(NAME, SCHEMA_VERSION + 1);
+    expect(statuses).toEqual([{ replaced: true, waitingForOlderTab: false }]);
+    await expect(older.getInfo('adapters', 'run/shared')).rejects.toMatchObject({ code: 'STORAGE_REPLACED', message: SCHEMA_REPLACED_MESSAGE });
+    expect((await newer.getInfo('adapters', 'run/shared'))?.meta).toEqual({ r: 4 });
+    expect(await newer.getBytes('adapters', 'run/shared')).toEqual(new Uint8Array([7, 8]));
+    // This tab's code knows only the older version: opening again says to reload, not "storage unavailable".
+    await expect(openIndexedDbStorage(NAME)).rejects.toMatchObject({ code: 'STORAGE_REPLACED' });
+    await newer.close();
+    await deleteDB(NAME);
+  });
+
+  it('shows that an upgrade waits for an older tab without the handler, until that tab lets go', async () => {
+    await deleteDB(NAME);
+    // A tab of an earlier release: its connection has no versionchange handler, so it holds the database.
+    const olderTab = await openDB(NAME, SCHEMA_VERSION, {
+      upgrade(db) {
+        for (const name of STORE_NAMES) {
+          db.createObjectStore(name, { keyPath: 'key' });
+          db.createObjectStore(`${name}:bytes`);
+        }
+      },
+    });
+    statuses.length = 0;
+    const opening = openIndexedDbStorage(NAME, SCHEMA_VERSION + 1);
+    await expect.poll(() => statuses.at(-1)?.waitingForOlderTab).toBe(true);
+    olderTab.close();
+    const newer = await opening;
+    expect(statuses.at(-1)?.waitingForOlderTab).toBe(false);
+    await newer.put('models', 'm', { ok: true });
+    expect((await newer.getInfo('models', 'm'))?.meta).toEqual({ ok: true });
+    await newer.close();
     await deleteDB(NAME);
   });
 });

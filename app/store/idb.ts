@@ -29,24 +29,98 @@ function migrate(db: IDBPDatabase, oldVersion: number): void {
 
 const bytesStore = (name: StoreName): string => `${name}:bytes`;
 
-export async function openIndexedDbStorage(name = DATABASE_NAME): Promise<Storage> {
+/**
+ * What this tab knows about other tabs' schema versions. `replaced`: a tab with a newer schema asked for
+ * the database, so this tab let its connection go and must be reloaded. `waitingForOlderTab`: this tab's
+ * upgrade waits for a tab on an older schema (one without this handler) to let go. Either way nothing
+ * stored is lost: an upgrade only adds stores.
+ */
+export interface SchemaStatus {
+  replaced: boolean;
+  waitingForOlderTab: boolean;
+}
+
+export const SCHEMA_REPLACED_MESSAGE = 'Cocktail Studio was updated in another tab; reload this one. Nothing you have stored is lost.';
+export const SCHEMA_WAITING_MESSAGE =
+  'Cocktail Studio is open in another tab on an older version, which holds its storage; reload or close that tab to go on. Nothing you have stored is lost.';
+
+const schemaListeners = new Set<(status: SchemaStatus) => void>();
+let replaced = false;
+let waitingOpens = 0;
+
+function announceSchema(): void {
+  const status: SchemaStatus = { replaced, waitingForOlderTab: waitingOpens > 0 };
+  for (const listener of schemaListeners) listener(status);
+}
+
+/** Calls `listener` whenever this tab's SchemaStatus changes (the studio shows it as a notice); returns the unsubscribe. */
+export function watchSchemaStatus(listener: (status: SchemaStatus) => void): () => void {
+  schemaListeners.add(listener);
+  return () => schemaListeners.delete(listener);
+}
+
+const replacedError = (): CocktailError => new CocktailError('STORAGE_REPLACED', SCHEMA_REPLACED_MESSAGE);
+
+/**
+ * `schemaVersion` is SCHEMA_VERSION outside tests; a test opens a later one to play the tab of a newer
+ * release (the steps it adds are none, so the upgrade keeps every store as it is).
+ */
+export async function openIndexedDbStorage(name = DATABASE_NAME, schemaVersion = SCHEMA_VERSION): Promise<Storage> {
+  let connectionReplaced = false;
+  let waiting = false;
+  const stopWaiting = (): void => {
+    if (!waiting) return;
+    waiting = false;
+    waitingOpens -= 1;
+    announceSchema();
+  };
   let db: IDBPDatabase;
   try {
-    db = await openDB(name, SCHEMA_VERSION, {
+    db = await openDB(name, schemaVersion, {
       upgrade: (database, oldVersion) => migrate(database as unknown as IDBPDatabase, oldVersion),
-      blocked: () => undefined,
+      // Another tab still holds the database at an older version: the upgrade waits until it lets go.
+      blocked: () => {
+        if (waiting) return;
+        waiting = true;
+        waitingOpens += 1;
+        announceSchema();
+      },
+      // A newer tab waits for this connection: let go at once (IndexedDB would otherwise hold its upgrade forever).
+      blocking: (_current, _next, event) => {
+        (event.target as IDBDatabase).close();
+        connectionReplaced = true;
+        replaced = true;
+        announceSchema();
+      },
     });
   } catch (error) {
+    // The database is at a later version than this tab's code knows: a newer release opened it.
+    if (error instanceof DOMException && error.name === 'VersionError') {
+      replaced = true;
+      announceSchema();
+      throw replacedError();
+    }
     throw new CocktailError('STORAGE_UNAVAILABLE', `IndexedDB could not be opened (${String(error)}); private windows and some browser settings disable it`);
+  } finally {
+    stopWaiting();
   }
-  return new IndexedDbStorage(db);
+  return new IndexedDbStorage(db, () => connectionReplaced);
 }
 
 class IndexedDbStorage implements Storage {
-  constructor(private readonly db: IDBPDatabase) {}
+  constructor(
+    private readonly connection: IDBPDatabase,
+    private readonly replacedByNewerTab: () => boolean,
+  ) {}
+
+  /** The connection, unless a newer tab took the database: then the typed error that says to reload. */
+  private get db(): IDBPDatabase {
+    if (this.replacedByNewerTab()) throw replacedError();
+    return this.connection;
+  }
 
   locate(store: StoreName, key: string): string {
-    return `IndexedDB "${this.db.name}" › ${store} › ${key}`;
+    return `IndexedDB "${this.connection.name}" › ${store} › ${key}`;
   }
 
   async put(store: StoreName, key: string, meta: Json, bytes?: Uint8Array | Blob): Promise<void> {
@@ -108,6 +182,6 @@ class IndexedDbStorage implements Storage {
   }
 
   async close(): Promise<void> {
-    this.db.close();
+    this.connection.close();
   }
 }

@@ -1,6 +1,7 @@
 import { useEffect, type ReactElement } from 'react';
 import { useStudio } from '../state/store.ts';
 import { ErrorNotice } from './components/ErrorNotice.tsx';
+import { SchemaNotice } from './components/SchemaNotice.tsx';
 import { EvaluatePage } from './pages/EvaluatePage.tsx';
 import { ExperimentsPage } from './pages/ExperimentsPage.tsx';
 import { LibraryPage } from './pages/LibraryPage.tsx';
@@ -64,6 +65,7 @@ export function App() {
         </nav>
       </header>
       <main>
+        <SchemaNotice />
         {engine.status === 'dead' && engine.error && <ErrorNotice error={engine.error} title="The engine stopped" />}
         <Page />
       </main>
