@@ -160,14 +160,15 @@ test.describe('Mixture page', () => {
   test('Hub data sets are downloaded and counted on request, kept in the Library, and counted again offline', async ({ page }, testInfo) => {
     const errors = watchConsole(page);
     const dir = await mkdtemp(join(tmpdir(), 'mixture-hub-'));
-    await writeTweetsDataset(dir, { train: { shards: [600, 400] }, validation: { shards: [100] } });
+    // Tweets of at most 100 bytes: whole within the model's 128 positions, the context the counts are made at.
+    await writeTweetsDataset(dir, { train: { shards: [600, 400], maxBytes: 100 }, validation: { shards: [100], maxBytes: 100 } });
     const hub = await startFixtureHub({ [`datasets/${TWEETS_DATASET}`]: dir });
     try {
       const hubTask = { format: 'classification', columns: { text: 'text', label: 'label' }, labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' }, role: 'task', validation_fraction: 0.1 } as const;
       const recipe = {
         ...RECIPE,
         model: { source: FIXTURE_MODEL, revision: 'main' },
-        // Longer than every tweet (211 tokens at most): the counts below are of whole splits.
+        // Clamped to the model's 128 positions, which hold every tweet above: the counts below are of whole splits.
         max_length: 512,
         tasks: [
           { ...hubTask, name: 'tweets', source: { hub: TWEETS_DATASET, config: 'default', split: 'train', validation_split: 'validation' } },

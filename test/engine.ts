@@ -26,11 +26,11 @@ export interface TestEngine {
 /**
  * The studio's engine in this Node process, as worker tests need it: createEngine behind a bridge over
  * a real MessageChannel (a structured-clone boundary, as in the browser), storage on files, and the
- * real tiny model served in Hub layout. `acquire` is acquireTestGpu, or noGpu for commands that
- * must not touch one.
+ * real tiny model served in Hub layout (and `moreRepos`, repo id -> folder). `acquire` is acquireTestGpu,
+ * or noGpu for commands that must not touch one.
  */
-export async function startTestEngine(acquire: () => Promise<GpuContext>): Promise<TestEngine> {
-  const server = await startHubServer({ [TEST_REPO]: fixturePath('models/aidreams260K') });
+export async function startTestEngine(acquire: () => Promise<GpuContext>, moreRepos: Record<string, string> = {}): Promise<TestEngine> {
+  const server = await startHubServer({ [TEST_REPO]: fixturePath('models/aidreams260K'), ...moreRepos });
   const root = await mkdtemp(join(tmpdir(), 'cocktail-engine-'));
   const storage = await openFileStorage(root);
   const channel = new MessageChannel();

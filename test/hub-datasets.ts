@@ -19,14 +19,23 @@ export interface TweetSplit {
   shards: number[];
   /** Take every n-th row of the file (default 1). The file is sorted by label, so a stride spreads the labels. */
   every?: number;
+  /**
+   * Only rows whose text is at most this many UTF-8 bytes (before the stride). The fixture model's
+   * tokenizer falls back to bytes, so such a text is at most maxBytes + 1 tokens: a test can keep
+   * whole rows within the model's 128 positions.
+   */
+  maxBytes?: number;
 }
 
 /** Writes `{dir}/default/{split}/{shard:04}.parquet` for each split given. */
 export async function writeTweetsDataset(dir: string, splits: { train: TweetSplit; validation?: TweetSplit }): Promise<void> {
   const sources = { train: 'sent_train.csv', validation: 'sent_valid.csv' } as const;
-  for (const [split, { shards, every = 1 }] of Object.entries(splits) as [keyof typeof sources, TweetSplit][]) {
+  const encoder = new TextEncoder();
+  for (const [split, { shards, every = 1, maxBytes = Infinity }] of Object.entries(splits) as [keyof typeof sources, TweetSplit][]) {
     const csv = await readFile(fixturePath(`datasets/twitter_fin_sentiment/${sources[split]}`));
-    const rows = (await importFile(new Blob([csv]), { fileName: sources[split] })).rows.filter((_, index) => index % every === 0);
+    const rows = (await importFile(new Blob([csv]), { fileName: sources[split] })).rows
+      .filter((row) => encoder.encode(String(row.values.text)).length <= maxBytes)
+      .filter((_, index) => index % every === 0);
     await mkdir(join(dir, 'default', split), { recursive: true });
     let start = 0;
     for (const [index, count] of shards.entries()) {

@@ -5,9 +5,12 @@
  */
 import { DEFAULT_TERM_LIST, parseTermList, type AuditProgress, type AuditReport } from '../app/audit/index.ts';
 import { tokenizerIdentity } from '../app/data/tokenize/tokenizer-identity.ts';
+import { parseModelConfig } from '../app/model/config.ts';
+import { readJsonFile } from '../app/model/source.ts';
 import { loadTokenizer } from '../app/model/tokenizer.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { auditRecipe } from '../app/train/audit-recipe.ts';
+import { clampToContext } from '../app/train/context-length.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
 import { openModelFiles } from './model-files.ts';
 import type { HubSettings } from './protocol.ts';
@@ -18,10 +21,12 @@ export async function auditInStudio(request: { recipe: unknown; terms?: string }
   const terms = parseTermList(request.terms ?? DEFAULT_TERM_LIST, 'the bias term list');
   const { hubEndpoint, hubToken } = request;
   const files = await openModelFiles(storage, { source: recipe.model.source, revision: recipe.model.revision }, { ...(hubEndpoint ? { hubEndpoint } : {}), ...(hubToken ? { hubToken } : {}), signal });
+  const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
+  // Audited as a run prepares it: at max_length clamped to the model's context (app/train/context-length.ts).
   return auditRecipe(
-    recipe,
+    clampToContext(recipe, config.maxPositionEmbeddings).recipe,
     {
-      tokenizer: await loadTokenizer(files),
+      tokenizer: await loadTokenizer(files, config),
       openFile: (path) => openTaskFile(storage, path),
       storage,
       tokenizerIdentity: await tokenizerIdentity(files),

@@ -295,6 +295,10 @@ export interface TokenViewRequest extends ModelRef, HubSettings {
 
 export interface TokenViewResult {
   examples: { row: number; tokens: TokenViewEntry[]; trained: number; truncated: boolean }[];
+  /** The max_length the examples were cut at: the recipe's, clamped to the model's context as a run clamps it. */
+  maxLength: number;
+  /** Set when max_length was clamped, in the words a run says it. */
+  contextNotice?: string;
   /** Rows the format could not use, with the reason (the first few). */
   skipped: { row: number; reason: string }[];
   /** The whole task prepared exactly as training prepares it (for the mixture's expected tokens). */

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../test/fixtures.ts';
 import type { HubServer } from '../test/hub-server.ts';
-import { noGpu, startTestEngine, type TestEngine } from '../test/engine.ts';
+import { noGpu, startTestEngine, TEST_REPO, type TestEngine } from '../test/engine.ts';
+import { wideContextModel, type WideContextModel } from '../test/wide-context-model.ts';
 import type { EngineBridge } from '../app/state/bridge.ts';
 import type { PrepareProgress } from '../app/train/prepare.ts';
 import type { RecipeTask } from '../app/train/recipe.ts';
@@ -11,15 +12,23 @@ import type { TokenViewRequest } from './protocol.ts';
 let engine: TestEngine;
 let server: HubServer;
 let bridge: EngineBridge;
+let wide: WideContextModel;
+
+/** aidreams260K with 512 positions: whole FPB and tweet examples fit, as they do not in its real 128. */
+const WIDE_REPO = 'aidreams/aidreams260K-512-positions';
 
 beforeAll(async () => {
-  engine = await startTestEngine(noGpu('the token view needs no GPU'));
+  wide = await wideContextModel(WHOLE_EXAMPLES);
+  engine = await startTestEngine(noGpu('the token view needs no GPU'), { [WIDE_REPO]: wide.dir });
   ({ server, bridge } = engine);
   const file = async (path: string) => new Blob([await readFile(fixturePath(path))]);
   await bridge.request('data.import', { name: 'fpb.txt', file: await file('datasets/fpb/Sentences_50Agree.txt'), options: { delimiter: '@', header: false } });
   await bridge.request('data.import', { name: 'sent_train.csv', file: await file('datasets/twitter_fin_sentiment/sent_train.csv') });
 });
-afterAll(() => engine.close());
+afterAll(async () => {
+  await engine.close();
+  await wide.remove();
+});
 
 const FPB: RecipeTask = { name: 'fpb', source: { file: 'fpb.txt', delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, role: 'task', validation_fraction: 0.1 };
 const TWEETS: RecipeTask = {
@@ -41,7 +50,7 @@ const FPB_SAMPLE: RecipeTask = { ...FPB, max_examples: 20, validation_fraction: 
 const view = (task: RecipeTask, options: Partial<TokenViewRequest> = {}, onProgress?: (progress: PrepareProgress) => void) =>
   bridge.request(
     'data.tokenView',
-    { source: 'aidreams/aidreams260K', revision: 'main', hubEndpoint: server.endpoint, task, maxLength: WHOLE_EXAMPLES, trainOnPrompts: false, examples: 3, ...options },
+    { source: WIDE_REPO, revision: 'main', hubEndpoint: server.endpoint, task, maxLength: WHOLE_EXAMPLES, trainOnPrompts: false, examples: 3, ...options },
     onProgress ? { onProgress } : {},
   );
 
@@ -109,5 +118,24 @@ describe('data.tokenView: a task tokenized as training tokenizes it', { timeout:
       code: 'PREPARE_FILE_NOT_FOUND',
       message: expect.stringMatching(/Task "fpb"[\s\S]*missing\.txt[\s\S]*import it on the Tasks page/),
     });
+  });
+});
+
+describe("data.tokenView at max_length beyond the model's context", { timeout: 120_000 }, () => {
+  it('counts at max_length clamped to the 128 positions of the model, as a run does: 1024 gives the counts of 128', async () => {
+    const task: RecipeTask = { ...FPB, max_examples: 400, validation_fraction: 0 };
+    const atContext = await view(task, { source: TEST_REPO, maxLength: 128, examples: 400 });
+    const beyond = await view(task, { source: TEST_REPO, maxLength: 1024, examples: 400 });
+    // Rows longer than 128 tokens exist, so an unclamped 1024 would count differently.
+    const longest = Math.max(...atContext.examples.map((example) => example.tokens.length));
+    expect(atContext.examples.some((example) => example.truncated) || atContext.skipped.some((skip) => /max_length 128/.test(skip.reason))).toBe(true);
+    expect(longest).toBeLessThanOrEqual(128);
+    expect(beyond.maxLength).toBe(128);
+    expect(atContext.maxLength).toBe(128);
+    expect(beyond.contextNotice).toBe("max_length 1024 is longer than the model's context of 128 positions (max_position_embeddings): this run uses 128.");
+    expect(atContext.contextNotice).toBeUndefined();
+    expect(beyond.stats).toEqual(atContext.stats);
+    expect(beyond.examples).toEqual(atContext.examples);
+    expect(beyond.skipped).toEqual(atContext.skipped);
   });
 });

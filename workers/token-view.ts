@@ -13,6 +13,7 @@ import { parseModelConfig } from '../app/model/config.ts';
 import { readJsonFile, type ModelFiles } from '../app/model/source.ts';
 import { loadTokenizer } from '../app/model/tokenizer.ts';
 import type { Storage } from '../app/store/storage.ts';
+import { clampToContext } from '../app/train/context-length.ts';
 import { prepareTasks, type PrepareProgress } from '../app/train/prepare.ts';
 import { parseRecipe } from '../app/train/recipe.ts';
 import type { TokenViewRequest, TokenViewResult } from './protocol.ts';
@@ -32,16 +33,20 @@ export async function tokenViewInStudio(
 ): Promise<TokenViewResult> {
   const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
   const tokenizer = await loadTokenizer(files, config);
-  const recipe = parseRecipe(
-    {
-      model: { source: request.source, revision: request.revision },
-      tasks: [request.task],
-      max_length: request.maxLength,
-      train_on_prompts: request.trainOnPrompts,
-      seed: request.seed ?? 0,
-      steps: 1,
-    },
-    `task "${request.task.name}"`,
+  // Counted as a run counts them: at max_length clamped to the model's context (app/train/context-length.ts).
+  const { recipe, notice } = clampToContext(
+    parseRecipe(
+      {
+        model: { source: request.source, revision: request.revision },
+        tasks: [request.task],
+        max_length: request.maxLength,
+        train_on_prompts: request.trainOnPrompts,
+        seed: request.seed ?? 0,
+        steps: 1,
+      },
+      `task "${request.task.name}"`,
+    ),
+    config.maxPositionEmbeddings,
   );
   const { tasks, reports } = await prepareTasks(recipe, {
     tokenizer,
@@ -62,6 +67,8 @@ export async function tokenViewInStudio(
       const tokens = tokenView(example, tokenizer);
       return { row: example.source.row, tokens, trained: tokens.filter((token) => token.trained).length, truncated: example.truncatedTokens > 0 };
     }),
+    maxLength: recipe.max_length,
+    ...(notice ? { contextNotice: notice } : {}),
     skipped: skippedRows(report.sources[0]!.validation, [report.tokenize.train, ...(sameFile ? [report.tokenize.validation] : [])], recipe.max_length),
     stats: {
       rows: report.rows,

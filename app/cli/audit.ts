@@ -4,9 +4,12 @@ import { join, resolve } from 'node:path';
 import { DEFAULT_TERM_LIST, parseTermList, type AuditReport } from '../audit/index.ts';
 import { tokenizerIdentity } from '../data/tokenize/tokenizer-identity.ts';
 import { CocktailError } from '../errors.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { readJsonFile } from '../model/source.ts';
 import { loadTokenizer } from '../model/tokenizer.ts';
 import { openFileStorage } from '../store/fs.ts';
 import { auditRecipe } from '../train/audit-recipe.ts';
+import { clampToContext } from '../train/context-length.ts';
 import { parseOptions } from './args.ts';
 import { modelFilesFor } from './model-source.ts';
 import { readRecipe, recipeModelSource, taskFileOpener } from './recipe-env.ts';
@@ -26,9 +29,13 @@ export async function auditCommand(args: string[]): Promise<number> {
   const files = await modelFilesFor(recipeModelSource(recipeDir, recipe.model.source), { revision: recipe.model.revision, quiet: json });
   const storage = await openFileStorage(join(process.env.COCKTAIL_CACHE ?? join(tmpdir(), 'cocktail-studio'), 'audit'));
   const tty = process.stderr.isTTY && !json;
+  const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
+  // Audited as `cocktail train` prepares it: at max_length clamped to the model's context.
+  const clamped = clampToContext(recipe, config.maxPositionEmbeddings);
+  if (clamped.notice) console.error(clamped.notice);
   const report = await auditRecipe(
-    recipe,
-    { tokenizer: await loadTokenizer(files), openFile: taskFileOpener(recipeDir), storage, tokenizerIdentity: await tokenizerIdentity(files), ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}), ...(process.env.HF_TOKEN ? { hubAccessToken: process.env.HF_TOKEN } : {}) },
+    clamped.recipe,
+    { tokenizer: await loadTokenizer(files, config), openFile: taskFileOpener(recipeDir), storage, tokenizerIdentity: await tokenizerIdentity(files), ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}), ...(process.env.HF_TOKEN ? { hubAccessToken: process.env.HF_TOKEN } : {}) },
     { terms, ...(tty ? { onProgress: (event) => process.stderr.write(`\r${event.stage} ${event.task} ${event.done}/${event.total}    `) } : {}) },
   );
   if (tty) process.stderr.write('\n');

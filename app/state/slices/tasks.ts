@@ -83,6 +83,8 @@ export interface TokenViewState {
   status: 'loading' | 'done' | 'failed';
   progress?: PrepareProgress;
   examples?: TokenViewResult['examples'];
+  /** The max_length the examples were cut at (the recipe's, clamped to the model's context). */
+  maxLength?: number;
   skipped?: TokenViewResult['skipped'];
   error?: ErrorReport;
 }
@@ -262,7 +264,7 @@ export const createTasksSlice: StateCreator<AppState, [], [], TasksSlice> = (set
             onProgress: (progress) => set((state) => (state.tokenView?.task === taskName ? { tokenView: { ...state.tokenView, progress } } : {})),
           });
         keepStats(taskName, statsSignature(request), result.stats);
-        if (get().tokenView?.task === taskName) set({ tokenView: { task: taskName, status: 'done', examples: result.examples, skipped: result.skipped } });
+        if (get().tokenView?.task === taskName) set({ tokenView: { task: taskName, status: 'done', examples: result.examples, maxLength: result.maxLength, skipped: result.skipped } });
       } catch (error) {
         if (get().tokenView?.task === taskName) set({ tokenView: { task: taskName, status: 'failed', error: toErrorReport(error) } });
       }

@@ -2,6 +2,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { toErrorReport, type ErrorReport } from '../../errors.ts';
 import { useStudio } from '../../state/store.ts';
 import { mixturePreview, taskSizes, type MixturePreviewResult } from '../../studio/mixture-preview.ts';
+import { ContextNotice } from '../components/ContextNotice.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { CountTasks } from '../mixture/CountTasks.tsx';
 import { ExpectationTable } from '../mixture/ExpectationTable.tsx';
@@ -63,6 +64,7 @@ export function MixturePage() {
 
       <section className="panel" aria-labelledby="mixture-preview-title">
         <h2 id="mixture-preview-title">Preview</h2>
+        <ContextNotice />
         <RunLength optimizerSteps={preview.result?.status === 'ready' ? preview.result.optimizerSteps : null} />
         {preview.error && <ErrorNotice error={preview.error} title="The preview cannot be drawn" />}
         {preview.result && <PreviewBody result={preview.result} strategyLabel={strategyLabel} loadingSizes={importedFiles.status === 'loading' || importedFiles.status === 'idle'} />}

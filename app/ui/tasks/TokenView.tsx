@@ -51,12 +51,14 @@ function Legend() {
 export function TokenView({ task, onTaskChange }: { task: string | undefined; onTaskChange(name: string): void }) {
   const tasks = useStudio((state) => state.recipe.tasks);
   const model = useStudio((state) => state.recipe.model);
-  const maxLength = useStudio((state) => state.recipe.max_length);
+  const recipeMaxLength = useStudio((state) => state.recipe.max_length);
   const trainOnPrompts = useStudio((state) => state.recipe.train_on_prompts);
   const view = useStudio((state) => state.tokenView);
   const stats = useStudio((state) => (task === undefined ? undefined : state.taskStats[task]));
   const chosen = task !== undefined && tasks.some((t) => t.name === task) ? task : tasks[0]?.name;
   const shown = view && view.task === chosen ? view : undefined;
+  // Once tokenized, the length the engine cut at: the recipe's clamped to the model's context, as a run clamps it.
+  const maxLength = shown?.maxLength ?? recipeMaxLength;
 
   if (tasks.length === 0) {
     return <p className="muted">Add a task to see its tokens. (A Hub data set is downloaded into this browser the first time.)</p>;
@@ -80,7 +82,8 @@ export function TokenView({ task, onTaskChange }: { task: string | undefined; on
         </button>
       </div>
       <p className="muted">
-        Tokenized with the recipe’s model <code>{model.source}</code>@{model.revision ?? 'main'} (its tokenizer is downloaded once), at most {maxLength} tokens per example,{' '}
+        Tokenized with the recipe’s model <code>{model.source}</code>@{model.revision ?? 'main'} (its tokenizer is downloaded once), at most {maxLength} tokens per example
+        {maxLength < recipeMaxLength && <> (the model’s context; the recipe asks for {recipeMaxLength})</>},{' '}
         {trainOnPrompts ? 'prompts trained too' : 'loss on the answers only'} (Train page settings).
       </p>
       {shown?.status === 'loading' && (
