@@ -37,11 +37,17 @@ peak_args=()
 if [ -n "$peak" ]; then peak_args=(--peak-tflops "$peak"); else echo "FP32 peak unknown for '$gpu_name': set FP32_PEAK_TFLOPS to get shares of peak"; fi
 
 adapter_of() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).adapter)' "$1"; }
+# Which GEMM route f16 weights should take on this GPU: bench:kernels times gemm and gemm-f16 (enable f16;)
+# on every frozen-weight product where the adapter has shader-f16, and its notes say which was faster.
+f16_verdict_of() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).notes.match(/[^.]*gemm-f16[^]*?\.(?= |$)/)?.[0] ?? "no f16 verdict")' "$1"; }
 
 node bin/run-ts.mjs bench/kernels.ts "${peak_args[@]}" --out "$out-kernels-chromium"
 if adapter_of "$out-kernels-chromium.json" | grep -qi swiftshader; then
   echo "Chromium ran WebGPU on SwiftShader here, not the GPU: running bench:kernels on Dawn in Node instead"
   node bin/run-ts.mjs bench/kernels.ts --node "${peak_args[@]}" --out "$out-kernels-node"
+  f16_verdict_of "$out-kernels-node.json"
+else
+  f16_verdict_of "$out-kernels-chromium.json"
 fi
 # The GPU family forced, then the CPU family forced: which kernels suit this GPU (the router's choice is the first run).
 node bin/run-ts.mjs bench/kernels.ts --kernels cpu "${peak_args[@]}" --out "$out-kernels-cpu-family" || true

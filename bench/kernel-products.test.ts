@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseModelConfig } from '../app/model/config.ts';
 import { FIXTURES } from '../test/fixtures.ts';
-import { gflopsOf, kernelProducts, kernelRow, kernelTable, median, onVocabShard, operandShapes, productFlops, type KernelResults } from './kernel-products.ts';
+import { f16Timing, f16Verdict, gflopsOf, kernelProducts, kernelRow, kernelTable, median, onVocabShard, operandShapes, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
 
 const path = `${FIXTURES}/configs/SmolLM2-135M.config.json`;
 const smol = parseModelConfig(JSON.parse(readFileSync(path, 'utf8')), path);
@@ -76,6 +76,29 @@ describe('bench:kernels arithmetic and results', () => {
     expect(Object.keys(row)).toEqual(['kernel', 'shape', 'ours_gflops', 'tfjs_gflops', 'ratio', 'route']);
     expect(row.ours_gflops).toBeCloseTo((2 * 512 * 576 * 576) / 100 / 1e6, 9);
     expect(row.ratio).toBeCloseTo(2.5, 12);
+  });
+
+  it('adds the f16 routes to a row where both were timed, the faster named (a tie keeps gemm)', () => {
+    const product: KernelProduct = { kernel: 'down_proj dY·W', layout: 'nn', shape: [512, 576, 1536], frozenWeight: true };
+    const row = kernelRow(product, { oursMs: 10, tfjsMs: 30, route: 'gemm', f16: { gemmMs: 10, gemmF16Ms: 8 } });
+    const flop = 2 * 512 * 576 * 1536;
+    expect(row.f16!.gemm_gflops).toBeCloseTo(flop / 10 / 1e6, 9);
+    expect(row.f16!.gemm_f16_gflops).toBeCloseTo(flop / 8 / 1e6, 9);
+    expect(row.f16!.faster).toBe('gemm-f16');
+    expect(f16Timing(product.shape, 5, 5).faster).toBe('gemm');
+    expect(f16Timing(product.shape, 4, 5).faster).toBe('gemm');
+  });
+
+  it('says whether gemm-f16 was timed, and on how many products it was faster', () => {
+    const timed = (gemmMs: number, gemmF16Ms: number): KernelRow =>
+      kernelRow({ kernel: 'p', layout: 'nt', shape: [64, 64, 64], frozenWeight: true }, { oursMs: 1, tfjsMs: 1, route: 'gemm', f16: { gemmMs, gemmF16Ms } });
+    expect(f16Verdict([], false)).toMatch(/not timed: the device has no shader-f16/);
+    expect(f16Verdict([], true)).toMatch(/not timed: no product/);
+    expect(f16Verdict([timed(2, 1), timed(2, 1)], true)).toBe("f16 weights: gemm-f16 faster than gemm on 2 of 2 products (median speed 2.00x of gemm's): faster everywhere: F16_GEMM_DEFAULT may be turned on for this GPU.");
+    expect(f16Verdict([timed(1, 2), timed(2, 1), timed(1, 4)], true)).toMatch(/on 1 of 3 products \(median speed 0\.50x of gemm's\): faster on some products only: keep gemm/);
+    expect(f16Verdict([timed(1, 2)], true)).toMatch(/slower everywhere: keep gemm/);
+    const table = kernelTable({ machine: 'm', adapter: 'a', browser: 'b', rows: [timed(2, 1)], features: ['shader-f16'], kernels: 'auto', timing: 'wall', runs: 1, warmups: 0, largest_difference: 0, notes: '' });
+    expect(table).toContain('| p | 64 | 64 | 64 | 0.26 | 0.52 | gemm-f16 |');
   });
 
   it('gives operand shapes per layout that TF.js multiplies with its transposes', () => {

@@ -25,6 +25,36 @@ export interface KernelRow {
   ratio: number;
   /** The router's choice on this adapter ("gemm", "tiled", "skinny/split 4", ...): a route the device lacks something for falls back, and this says to what. */
   route: string;
+  /** Where the device has shader-f16: the same product with f16 weights on both GEMM routes. */
+  f16?: F16RouteTiming;
+}
+
+/**
+ * A frozen-weight product (nt, nn) timed with f16 weights on gemm (decoded to f32 in the shader) and on
+ * gemm-f16 (`enable f16;`, read and staged natively): the route the router should keep is the faster.
+ */
+export interface F16RouteTiming {
+  gemm_gflops: number;
+  gemm_f16_gflops: number;
+  faster: 'gemm' | 'gemm-f16';
+}
+
+/** The f16 timing of a product from the two medians (ties keep gemm, the default). */
+export function f16Timing(shape: readonly [number, number, number], gemmMs: number, gemmF16Ms: number): F16RouteTiming {
+  const gemm = gflopsOf(shape, gemmMs);
+  const native = gflopsOf(shape, gemmF16Ms);
+  return { gemm_gflops: gemm, gemm_f16_gflops: native, faster: native > gemm ? 'gemm-f16' : 'gemm' };
+}
+
+/** What a run says of the enable-f16 route: not timed (and why), or on how many products it was faster. */
+export function f16Verdict(rows: readonly KernelRow[], hasShaderF16: boolean): string {
+  if (!hasShaderF16) return 'gemm-f16 (the enable-f16 GEMM for f16 weights) was not timed: the device has no shader-f16, so f16 weights take gemm here.';
+  const timed = rows.filter((row) => row.f16);
+  if (timed.length === 0) return 'gemm-f16 was not timed: no product of this run takes it (f16 weights in X·Wᵀ or dY·W on gemm).';
+  const faster = timed.filter((row) => row.f16!.faster === 'gemm-f16').length;
+  const speedup = median(timed.map((row) => row.f16!.gemm_f16_gflops / row.f16!.gemm_gflops));
+  const advice = faster === timed.length ? 'faster everywhere: F16_GEMM_DEFAULT may be turned on for this GPU' : faster === 0 ? 'slower everywhere: keep gemm (F16_GEMM_DEFAULT off)' : 'faster on some products only: keep gemm by default';
+  return `f16 weights: gemm-f16 faster than gemm on ${faster} of ${timed.length} products (median speed ${speedup.toFixed(2)}x of gemm's): ${advice}.`;
 }
 
 /** bench/results/kernels.json: the issue's fields, then how the figures were taken. */
@@ -135,10 +165,12 @@ export function operandShapes(layout: MatmulLayout, [M, N, K]: readonly [number,
 export const TFJS_TRANSPOSES: Record<MatmulLayout, [boolean, boolean]> = { nt: [false, true], nn: [false, false], tn: [true, false] };
 
 /** A results row from the two medians: ratio is ours over TF.js in throughput. */
-export function kernelRow(product: KernelProduct, measured: { oursMs: number; tfjsMs: number; route: string }): KernelRow {
+export function kernelRow(product: KernelProduct, measured: { oursMs: number; tfjsMs: number; route: string; f16?: { gemmMs: number; gemmF16Ms: number } }): KernelRow {
   const ours = gflopsOf(product.shape, measured.oursMs);
   const tfjs = gflopsOf(product.shape, measured.tfjsMs);
-  return { kernel: product.kernel, shape: [...product.shape], ours_gflops: ours, tfjs_gflops: tfjs, ratio: ours / tfjs, route: measured.route };
+  const row: KernelRow = { kernel: product.kernel, shape: [...product.shape], ours_gflops: ours, tfjs_gflops: tfjs, ratio: ours / tfjs, route: measured.route };
+  if (measured.f16) row.f16 = f16Timing(product.shape, measured.f16.gemmMs, measured.f16.gemmF16Ms);
+  return row;
 }
 
 /** The median of a non-empty list (the lower middle for an even count). */
@@ -163,5 +195,10 @@ export function kernelTable(results: KernelResults, target = 2): string {
   }
   const under = results.rows.filter((row) => row.ratio < target).length;
   lines.push('', `${results.rows.length} rows; ${under} under the target ratio of ${target}x.`);
+  const f16Rows = results.rows.filter((row) => row.f16);
+  if (f16Rows.length > 0) {
+    lines.push('', '| kernel, f16 weights | M | N | K | gemm GFLOP/s | gemm-f16 GFLOP/s | faster |', '| --- | --- | --- | --- | --- | --- | --- |');
+    for (const { kernel, shape: [M, N, K], f16 } of f16Rows) lines.push(`| ${kernel} | ${M} | ${N} | ${K} | ${f16!.gemm_gflops.toFixed(2)} | ${f16!.gemm_f16_gflops.toFixed(2)} | ${f16!.faster} |`);
+  }
   return lines.join('\n');
 }

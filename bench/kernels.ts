@@ -22,7 +22,7 @@ import { WANTED_FEATURES } from '../app/gpu/device.ts';
 import { parseModelConfig } from '../app/model/config.ts';
 import { openBenchPage } from './bench-page.ts';
 import type { KernelBenchDevice, KernelBenchRuns, KernelBenchSetup, KernelMeasurement } from './browser/kernels.ts';
-import { kernelProducts, kernelRow, kernelTable, onVocabShard, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
+import { f16Verdict, kernelProducts, kernelRow, kernelTable, onVocabShard, productFlops, type KernelProduct, type KernelResults, type KernelRow } from './kernel-products.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CONFIG = resolve(ROOT, '../shared/fixtures/configs/SmolLM2-135M.config.json');
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
         cpu ? 'A CPU adapter (SwiftShader): compare ratios, not GFLOP/s.' : '',
         `B·T = ${tokens.join(', ')}; our frozen weights bf16, TF.js's the same values in f32 (it has no bf16).`,
         runs.timeComparison ? 'Each contender ran each product once: the compared call is the timed run (timestamps bracket the pass, so compilation is outside it).' : '',
+        f16Verdict(rows, device.features.includes('shader-f16') && !withoutFeatures.includes('shader-f16')),
         sharded.length > 0 ? `Measured on a vocabulary shard (the same product over fewer output columns; the row's N says how many): ${sharded.join('; ')}.` : '',
         rows.length < products.length ? `INCOMPLETE: ${rows.length} of ${products.length} products measured so far;` : 'The whole run took',
         `${((performance.now() - started) / 60_000).toFixed(1)} minutes.`,
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
       largestDifference = Math.max(largestDifference, measured.difference);
       const row = kernelRow(product, measured);
       rows.push(row);
-      console.error(`[${i + 1}/${products.length}] ${row.kernel} [${row.shape.join(', ')}] ${row.route}: ours ${row.ours_gflops.toFixed(2)} GFLOP/s, TF.js ${row.tfjs_gflops.toFixed(2)}, ${row.ratio.toFixed(2)}x`);
+      console.error(`[${i + 1}/${products.length}] ${row.kernel} [${row.shape.join(', ')}] ${row.route}: ours ${row.ours_gflops.toFixed(2)} GFLOP/s, TF.js ${row.tfjs_gflops.toFixed(2)}, ${row.ratio.toFixed(2)}x${row.f16 ? `; f16 weights: gemm ${row.f16.gemm_gflops.toFixed(2)}, gemm-f16 ${row.f16.gemm_f16_gflops.toFixed(2)} GFLOP/s` : ''}`);
       await write();
     }
     console.log(`${await write()}\n\nresults in ${stem}.json and .md`);

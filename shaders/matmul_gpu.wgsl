@@ -6,9 +6,11 @@
 //   1 nn   dX[M,K] (=|+=) scale · dY[M,N] · W[N,K]    ROWS=M COLS=K INNER=N   W f32, bf16 or f16
 //   2 tn   dW[N,K] (=|+=) scale · dY[M,N]ᵀ · X[M,K]   ROWS=N COLS=K INNER=M   all f32
 //
-// This file is the core only: app/gpu/ops/matmul_gpu.ts puts two preludes (app/gpu/wgsl.ts) in front
+// This file is the core only: app/gpu/ops/matmul_gpu.ts puts three preludes (app/gpu/wgsl.ts) in front
 // of it: a weight prelude, which declares binding 2 (`rhs`, in the weights' storage type) and
-// `fn load_rhs4(q: u32) -> vec4<f32>`, elements 4q .. 4q+3 decoded to f32; and a row prelude,
+// `fn load_rhs4(q: u32) -> vec4<f32>`, elements 4q .. 4q+3 decoded to f32; a tile prelude, the type
+// gemm stages rhs in (`alias RhsTile`: vec4<f32>, or vec4<f16> for f16 weights on the `enable f16;`
+// route 'gemm-f16', which reads them natively) and `fn load_rhs_tile4(q: u32) -> RhsTile`; and a row prelude,
 // `fn lhs_row(r: u32) -> u32`, the stored row of lhs that OUT row r reads in nt and nn (r itself, or
 // a gathered row: the LM head's selected logits). The GEMM core is written once and each weight
 // encoding and caller is composed in: matmul, and the LM head of cross_entropy (its logits are a
@@ -25,6 +27,16 @@
 //                read-modify-writes that race). An operand contiguous along INNER is staged as rows
 //                of 4-element chunks, one contiguous along ROWS/COLS as k-major rows of 16 vec4s.
 //                dispatch (ceil(COLS / 64), ceil(ROWS / 64)).
+//                On the 'gemm-f16' route (nt and nn with f16 W, only on a device with shader-f16, after
+//                `enable f16;`) W is read natively as vec4<f16> and staged as vec4<f16> (2 KiB instead
+//                of 4: half the workgroup-memory traffic for that operand, no unpack2x16float), while
+//                X or dY stays f32 in its tile and every product is summed in f32. Why not f16 throughout:
+//                activations and gradients are not f16 values (dY of a loss over thousands of tokens
+//                runs to 1e-8 and below, under f16's smallest subnormal 6e-8; hidden states can pass
+//                its 65504), and an f16 sum over K = 576..1536 terms keeps about 3 significant digits,
+//                where the reference tests ask for 1e-4. Rounding only what is already f16 changes no
+//                number. bf16 weights never take this route: f16 has 5 exponent bits to bf16's 8, so
+//                converting them would turn values past 65504 into infinities and flush small ones.
 //   matmul_gemv  nt with M <= 8 (decoding, ROWS_GEMV = M): 8 output columns per workgroup of 256; the
 //                32 lanes of a column split K (coalesced vec4 loads of the weight row), keep ROWS_GEMV
 //                partial sums each and add them in workgroup memory (8 KiB).
@@ -56,14 +68,19 @@ const BK: u32 = 16u;
 
 // Operand A is OUT-rows x INNER, operand B is INNER x OUT-cols, each 64 x 16 per step in 256 vec4s.
 var<workgroup> a_tile: array<vec4<f32>, 256>;
-var<workgroup> b_tile: array<vec4<f32>, 256>;
+var<workgroup> b_tile: array<RhsTile, 256>;
 
 fn lhs4(q: u32, valid: bool) -> vec4<f32> {
   return select(vec4<f32>(0.0), lhs[q], valid);
 }
 
-fn rhs4(q: u32, valid: bool) -> vec4<f32> {
-  return select(vec4<f32>(0.0), load_rhs4(q), valid);
+fn rhs_tile4(q: u32, valid: bool) -> RhsTile {
+  return select(RhsTile(), load_rhs_tile4(q), valid);
+}
+
+// A staged rhs vector in f32: products are summed in f32 whatever the tile holds.
+fn b_at(i: u32) -> vec4<f32> {
+  return vec4<f32>(b_tile[i]);
 }
 
 // Stages A[r0 .., k0 ..]: nt X[r, k] and nn dY[r, n] are contiguous along INNER (a_tile[r * 4 + kq]
@@ -90,12 +107,12 @@ fn stage_b(t: u32, c0: u32, k0: u32) {
     let c = c0 + t / 4u;
     let k = k0 + (t % 4u) * 4u;
     let valid = c < dims.cols && k < dims.inner;
-    b_tile[t] = rhs4(select(0u, (c * dims.inner + k) / 4u, valid), valid);
+    b_tile[t] = rhs_tile4(select(0u, (c * dims.inner + k) / 4u, valid), valid);
   } else {
     let k = k0 + t / 16u;
     let c = c0 + (t % 16u) * 4u;
     let valid = k < dims.inner && c < dims.cols;
-    b_tile[t] = rhs4(select(0u, (k * dims.cols + c) / 4u, valid), valid);
+    b_tile[t] = rhs_tile4(select(0u, (k * dims.cols + c) / 4u, valid), valid);
   }
 }
 
@@ -110,7 +127,7 @@ fn multiply_tiles(tx: u32, ty: u32, acc_in: Block) -> Block {
   if (LAYOUT == 2u) {
     for (var k = 0u; k < BK; k++) {
       let a = a_tile[k * 16u + ty];
-      let b = b_tile[k * 16u + tx];
+      let b = b_at(k * 16u + tx);
       acc0 += a.x * b;
       acc1 += a.y * b;
       acc2 += a.z * b;
@@ -123,19 +140,19 @@ fn multiply_tiles(tx: u32, ty: u32, acc_in: Block) -> Block {
       let a2 = a_tile[(ty * 4u + 2u) * 4u + kq];
       let a3 = a_tile[(ty * 4u + 3u) * 4u + kq];
       if (LAYOUT == 0u) {
-        let b0 = b_tile[(tx * 4u) * 4u + kq];
-        let b1 = b_tile[(tx * 4u + 1u) * 4u + kq];
-        let b2 = b_tile[(tx * 4u + 2u) * 4u + kq];
-        let b3 = b_tile[(tx * 4u + 3u) * 4u + kq];
+        let b0 = b_at((tx * 4u) * 4u + kq);
+        let b1 = b_at((tx * 4u + 1u) * 4u + kq);
+        let b2 = b_at((tx * 4u + 2u) * 4u + kq);
+        let b3 = b_at((tx * 4u + 3u) * 4u + kq);
         acc0 += vec4<f32>(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
         acc1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
         acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
         acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
       } else {
-        let b0 = b_tile[(kq * 4u) * 16u + tx];
-        let b1 = b_tile[(kq * 4u + 1u) * 16u + tx];
-        let b2 = b_tile[(kq * 4u + 2u) * 16u + tx];
-        let b3 = b_tile[(kq * 4u + 3u) * 16u + tx];
+        let b0 = b_at((kq * 4u) * 16u + tx);
+        let b1 = b_at((kq * 4u + 1u) * 16u + tx);
+        let b2 = b_at((kq * 4u + 2u) * 16u + tx);
+        let b3 = b_at((kq * 4u + 3u) * 16u + tx);
         acc0 += a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
         acc1 += a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
         acc2 += a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;

@@ -32,3 +32,23 @@ export function setKernelFamily({ info }: Pick<GpuContext, 'info'>, choice: Kern
   if (choice === 'auto') forced.delete(info);
   else forced.set(info, choice);
 }
+
+/**
+ * Whether f16 weights take the `enable f16;` GEMM route ('gemm-f16') where the device has shader-f16.
+ * Off by default: the route is kept only where bench:kernels measures it faster than gemm on the same
+ * GPU, and no GPU has measured it yet (bench/README.md). Without shader-f16 it never runs, whatever
+ * this says, and f16 weights take gemm (bench:kernels' route then says why).
+ */
+export const F16_GEMM_DEFAULT = false;
+
+const f16GemmChoice = new WeakMap<object, boolean>();
+
+/** Whether this context asks for the f16 GEMM route (set by setF16Gemm, else F16_GEMM_DEFAULT). */
+export function f16GemmWanted({ info }: Pick<GpuContext, 'info'>): boolean {
+  return f16GemmChoice.get(info) ?? F16_GEMM_DEFAULT;
+}
+
+/** Asks for the f16 GEMM route on one context, or not (benchmarks time both; tests check the fallback). */
+export function setF16Gemm({ info }: Pick<GpuContext, 'info'>, wanted: boolean): void {
+  f16GemmChoice.set(info, wanted);
+}

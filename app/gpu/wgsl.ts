@@ -49,6 +49,35 @@ export const QUANT_WEIGHT_DECODERS: Record<'int8' | 'int4', WeightDecoder & { ov
   },
 };
 
+/**
+ * f16 weights read natively (only in a module that starts with `enable f16;`, on a device with
+ * shader-f16): the same packed bytes seen as vec4<f16> (element 2i is the low half of word i on a
+ * little-endian array, as app/gpu/dtype.ts packs them). load_<name>4 still widens to f32 for gemv.
+ */
+export function nativeF16WeightPrelude(name: string, binding: number): string {
+  return [
+    `// weight prelude (app/gpu/wgsl.ts): ${name} in f16, read natively`,
+    `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4<f16>>;`,
+    `fn load_${name}4(q: u32) -> vec4<f32> {`,
+    `  return vec4<f32>(${name}[q]);`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * The tile prelude of the GEMM core (shaders/matmul_gpu.wgsl): the type its workgroup tile holds the
+ * right operand in, and the loader that fills it. 'f32' stages the decoded f32 values (every weight
+ * encoding, and X in tn); 'f16' stages native f16 weights as they are (after nativeF16WeightPrelude).
+ */
+export function rhsTilePrelude(kind: 'f32' | 'f16'): { key: string; code: string } {
+  const load = kind === 'f32' ? 'load_rhs4(q)' : 'rhs[q]';
+  return {
+    key: `tile:${kind}`,
+    code: `// tile prelude (app/gpu/wgsl.ts): ${kind}\nalias RhsTile = vec4<${kind}>;\nfn load_rhs_tile4(q: u32) -> RhsTile {\n  return ${load};\n}\n`,
+  };
+}
+
 /** Whether a weight dtype has a prelude for the GEMM core here. */
 export function hasWeightPrelude(dtype: string): dtype is FrozenDType {
   return Object.hasOwn(WEIGHT_DECODERS, dtype) || Object.hasOwn(QUANT_WEIGHT_DECODERS, dtype);

@@ -10,12 +10,16 @@
  * With `timeComparison` (a CPU adapter: one run there) the compared calls are also the timed ones, so
  * each contender runs a product once; timestamps bracket the pass, so pipeline compilation (before the
  * pass is encoded) is outside the time either way.
+ *
+ * Where the device has shader-f16, each frozen-weight product that would take gemm-f16 is also timed
+ * with f16 weights on both GEMM routes (gemm, which decodes them to f32, and gemm-f16, which reads them
+ * natively after `enable f16;`), the two outputs compared, so the run says which route is faster there.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { acquireGpu, type GpuContext } from '../../app/gpu/device.ts';
 import { decodeTensorData, encodeTensorData } from '../../app/gpu/dtype.ts';
-import { setKernelFamily, type KernelFamilyChoice } from '../../app/gpu/kernel-family.ts';
+import { f16GemmWanted, setF16Gemm, setKernelFamily, type KernelFamilyChoice } from '../../app/gpu/kernel-family.ts';
 import { encodeMatmul, matmulRouteName } from '../../app/gpu/ops/matmul.ts';
 import { createTensor, readTensor, type GpuTensor } from '../../app/gpu/tensor.ts';
 import { relativeError } from '../../app/util/numeric.ts';
@@ -53,6 +57,8 @@ export interface KernelMeasurement {
   tfjsMs: number;
   route: string;
   difference: number;
+  /** Medians of ours with f16 weights on gemm and on gemm-f16, where the device has shader-f16. */
+  f16?: { gemmMs: number; gemmF16Ms: number };
 }
 
 declare global {
@@ -125,10 +131,10 @@ export async function kernelBenchProduct(product: KernelProduct, setup: KernelBe
   const [transposeA, transposeB] = TFJS_TRANSPOSES[product.layout];
   const querySet = timestamps ? device.createQuerySet({ type: 'timestamp', count: 2 }) : undefined;
   try {
-    const ours = async (timed: boolean): Promise<number> => {
+    const ours = async (timed: boolean, weights = rhs): Promise<number> => {
       const encoder = device.createCommandEncoder({ label: product.kernel });
       const timestampWrites = timed && querySet ? { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } : undefined;
-      encodeMatmul(gpu, encoder, product.layout, lhs, rhs, out, { accumulate: false, ...(timestampWrites ? { timestampWrites } : {}) });
+      encodeMatmul(gpu, encoder, product.layout, lhs, weights, out, { accumulate: false, ...(timestampWrites ? { timestampWrites } : {}) });
       if (timestampWrites) return passMs(device, encoder, querySet!);
       const start = performance.now();
       device.queue.submit([encoder.finish()]);
@@ -174,11 +180,55 @@ export async function kernelBenchProduct(product: KernelProduct, setup: KernelBe
       oursMs.push(await ours(true));
       tfjsMs.push(await timeDiscarding(true));
     }
-    return { oursMs: median(oursMs), tfjsMs: median(tfjsMs), route: matmulRouteName(gpu, product.layout, product.shape, rhsDtype), difference };
+    const route = matmulRouteName(gpu, product.layout, product.shape, rhsDtype);
+    const f16 = await timeF16Routes(product, rhsShape, setup, comparedOnce, (timed, weights) => ours(timed, weights), () => readTensor(device, out));
+    return { oursMs: median(oursMs), tfjsMs: median(tfjsMs), route, difference, ...(f16 ? { f16 } : {}) };
   } finally {
     tf.dispose([a, b]);
     for (const tensor of tensors) tensor.buffer.destroy();
     querySet?.destroy();
+  }
+}
+
+/**
+ * Times ours with the product's weights in f16 on gemm and on gemm-f16 (the route chooser asked for
+ * each in turn), where the device has shader-f16 and the product takes gemm-f16 when asked; undefined
+ * elsewhere. The two outputs must agree: both sum the same f32 products of the same values.
+ */
+async function timeF16Routes(
+  product: KernelProduct,
+  rhsShape: [number, number],
+  setup: KernelBenchRuns,
+  comparedOnce: boolean,
+  ours: (timed: boolean, weights: GpuTensor) => Promise<number>,
+  readOut: () => Promise<Float32Array>,
+): Promise<{ gemmMs: number; gemmF16Ms: number } | undefined> {
+  const { gpu, random } = state!;
+  const wanted = f16GemmWanted(gpu);
+  setF16Gemm(gpu, true);
+  const takesF16Route = matmulRouteName(gpu, product.layout, product.shape, 'f16') === 'gemm-f16';
+  setF16Gemm(gpu, wanted);
+  if (!takesF16Route) return undefined;
+  const [rows, cols] = rhsShape;
+  const weights = createTensor(gpu.device, 'rhs f16', rhsShape, 'f16', encodeTensorData('f16', random.fillUniform(new Float32Array(rows * cols), -1, 1)));
+  try {
+    const timesOf = async (nativeF16: boolean): Promise<{ ms: number; out: Float32Array }> => {
+      setF16Gemm(gpu, nativeF16);
+      const times = [await ours(comparedOnce, weights)];
+      const out = await readOut();
+      if (!comparedOnce) times.pop();
+      for (let i = 0; i < setup.warmups; i++) await ours(false, weights);
+      while (times.length < setup.runs) times.push(await ours(true, weights));
+      return { ms: median(times), out };
+    };
+    const gemm = await timesOf(false);
+    const native = await timesOf(true);
+    const difference = relativeError(native.out, gemm.out);
+    if (!(difference < 1e-4)) throw new Error(`${product.kernel}: gemm-f16 and gemm disagree by ${difference} (relative) on the same f16 weights`);
+    return { gemmMs: gemm.ms, gemmF16Ms: native.ms };
+  } finally {
+    setF16Gemm(gpu, wanted);
+    weights.buffer.destroy();
   }
 }
 

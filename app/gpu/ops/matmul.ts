@@ -3,7 +3,7 @@ import quantCode from '../../../shaders/quant.wgsl?raw';
 import type { GpuContext } from '../device.ts';
 import { DTYPE_CODE, isQuantized, type FrozenDType, type TensorDType } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
-import { isCpuAdapter, kernelFamily, type KernelFamily } from '../kernel-family.ts';
+import { f16GemmWanted, isCpuAdapter, kernelFamily, type KernelFamily } from '../kernel-family.ts';
 import { sharesBytes, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
@@ -44,9 +44,11 @@ export interface MatmulRoute {
    * 'tiled' and 'skinny' are the CPU-family kernels of shaders/matmul.wgsl (also the GPU family's
    * products with a side <= 64); 'gemm' (workgroup-memory tiles) and 'gemv' (nt with M <= 8) are the
    * GPU family's, in shaders/matmul_gpu.wgsl, and 'gemv-subgroup' is gemv with its sums added by
-   * subgroupAdd (shaders/matmul_gpu_subgroup.wgsl), taken where the device has `subgroups`.
+   * subgroupAdd (shaders/matmul_gpu_subgroup.wgsl), taken where the device has `subgroups`;
+   * 'gemm-f16' is gemm reading f16 weights natively after `enable f16;` (where asked for and the device
+   * has `shader-f16`).
    */
-  kernel: 'tiled' | 'skinny' | 'gemm' | 'gemv' | 'gemv-subgroup';
+  kernel: 'tiled' | 'skinny' | 'gemm' | 'gemm-f16' | 'gemv' | 'gemv-subgroup';
   /** Lanes that share one 4x4 output block by splitting the inner dimension (1 for the tiled kernel). */
   split: number;
   workgroups: [number, number];
@@ -70,18 +72,20 @@ export interface MatmulTarget {
   maxInvocationsPerWorkgroup: number;
   /** Whether the device was created with the `subgroups` feature (decoding then takes gemv-subgroup). */
   subgroups: boolean;
+  /** Whether f16 weights take gemm-f16: asked for (f16GemmWanted) and the device has `shader-f16`. */
+  f16Gemm: boolean;
 }
 
 /**
  * A GPU: a few lanes per core of a mid-size GPU, which a [16, 576] LoRA gradient (576 blocks of 4x4)
  * would otherwise leave mostly idle.
  */
-export const GPU_TARGET: MatmulTarget = { family: 'gpu', lanes: 32768, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256, subgroups: false };
+export const GPU_TARGET: MatmulTarget = { family: 'gpu', lanes: 32768, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256, subgroups: false, f16Gemm: false };
 /**
  * A CPU adapter (SwiftShader) runs lanes 4 wide on a few cores and pays dearly for workgroup barriers:
  * there, splitting a LoRA-rank sum over 4 lanes took 1.7x and over 64 lanes 10x as long as one lane per block.
  */
-export const CPU_TARGET: MatmulTarget = { family: 'cpu', lanes: 512, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256, subgroups: false };
+export const CPU_TARGET: MatmulTarget = { family: 'cpu', lanes: 512, maxWorkgroupsPerDimension: 65535, maxWorkgroupStorageBytes: 16384, maxInvocationsPerWorkgroup: 256, subgroups: false, f16Gemm: false };
 
 /** The routing target of a device, from its kernel family (its adapter, unless forced) and limits. */
 export function matmulTarget(ctx: Pick<GpuContext, 'info'>): MatmulTarget {
@@ -93,12 +97,18 @@ export function matmulTarget(ctx: Pick<GpuContext, 'info'>): MatmulTarget {
     maxWorkgroupStorageBytes: limits.maxComputeWorkgroupStorageSize ?? target.maxWorkgroupStorageBytes,
     maxInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup ?? target.maxInvocationsPerWorkgroup,
     subgroups: ctx.info.wantedFeatures.subgroups === true,
+    f16Gemm: f16GemmWanted(ctx) && ctx.info.wantedFeatures['shader-f16'] === true,
   };
 }
 
-/** The kernel a product runs on this context, for benchmark output ("gemm", "gemv-subgroup", "skinny/split 8", ...). */
+/**
+ * The kernel a product runs on this context, for benchmark output ("gemm", "gemv-subgroup", "skinny/split
+ * 8", ...); where gemm-f16 was asked for but the device lacks shader-f16, the fallback says so.
+ */
 export function matmulRouteName(ctx: Pick<GpuContext, 'info'>, layout: MatmulLayout, [M, N, K]: readonly [number, number, number], rhsDtype: TensorDType = 'f32'): string {
-  const route = routeMatmul(layout, { M, N, K }, matmulTarget(ctx), rhsDtype);
+  const target = matmulTarget(ctx);
+  const route = routeMatmul(layout, { M, N, K }, target, rhsDtype);
+  if (route.kernel === 'gemm' && rhsDtype === 'f16' && layout !== 'tn' && f16GemmWanted(ctx) && !target.f16Gemm) return 'gemm (gemm-f16 needs shader-f16)';
   return route.kernel === 'skinny' ? `skinny/split ${route.split}` : route.kernel;
 }
 
@@ -120,7 +130,7 @@ export function matmulOutput(layout: MatmulLayout, { M, N, K }: MatmulDims): { r
 export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget = GPU_TARGET, rhsDtype: TensorDType = 'f32'): MatmulRoute {
   const { rows, cols, inner } = matmulOutput(layout, dims);
   if (target.family === 'gpu' && hasWeightPrelude(rhsDtype)) {
-    const gpuRoute = routeGpuFamily(layout, dims, target);
+    const gpuRoute = routeGpuFamily(layout, dims, target, rhsDtype);
     if (gpuRoute) return gpuRoute;
   }
   if (Math.min(rows, cols) > SKINNY_MAX_SIDE) {
@@ -134,10 +144,10 @@ export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: Matm
  * to the kernels both families share. Their vec4 loads need K divisible by 4 (X's and W's rows), gemm's
  * N too (every operand's contiguous side), and the device must offer their workgroup memory and 256
  * invocations. Decoding (nt, M <= 8) goes to gemv-subgroup where the device has subgroups, else gemv;
- * products with both output sides over 64 to gemm; LoRA-rank products stay on the skinny kernel, which
- * splits their long sums over a GPU's lanes.
+ * products with both output sides over 64 to gemm (f16 weights to gemm-f16 where target.f16Gemm);
+ * LoRA-rank products stay on the skinny kernel, which splits their long sums over a GPU's lanes.
  */
-function routeGpuFamily(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget): MatmulRoute | undefined {
+function routeGpuFamily(layout: MatmulLayout, dims: MatmulDims, target: MatmulTarget, rhsDtype: TensorDType): MatmulRoute | undefined {
   const { rows, cols } = matmulOutput(layout, dims);
   const fits = dims.K % 4 === 0 && target.maxWorkgroupStorageBytes >= GEMM_WORKGROUP_BYTES && target.maxInvocationsPerWorkgroup >= GPU_KERNEL_INVOCATIONS;
   if (!fits) return undefined;
@@ -145,7 +155,10 @@ function routeGpuFamily(layout: MatmulLayout, dims: MatmulDims, target: MatmulTa
     const kernel = target.subgroups ? 'gemv-subgroup' : 'gemv';
     return { kernel, split: 1, workgroups: gemmWorkgroups(kernel, rows, cols, target.maxWorkgroupsPerDimension) };
   }
-  if (dims.N % 4 === 0 && Math.min(rows, cols) > SKINNY_MAX_SIDE) return { kernel: 'gemm', split: 1, workgroups: gemmWorkgroups('gemm', rows, cols, target.maxWorkgroupsPerDimension) };
+  if (dims.N % 4 === 0 && Math.min(rows, cols) > SKINNY_MAX_SIDE) {
+    const kernel = target.f16Gemm && rhsDtype === 'f16' && layout !== 'tn' ? 'gemm-f16' : 'gemm';
+    return { kernel, split: 1, workgroups: gemmWorkgroups(kernel, rows, cols, target.maxWorkgroupsPerDimension) };
+  }
   return undefined;
 }
 

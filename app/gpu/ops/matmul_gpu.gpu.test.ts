@@ -5,7 +5,7 @@ import { Random } from '../../util/random.ts';
 import type { GpuContext } from '../device.ts';
 import { decodeTensorData, encodeTensorData, isQuantized, type DType, type TensorDType } from '../dtype.ts';
 import { createQuantizedTensor, dequantize, quantize, type QuantSpec } from '../quant.ts';
-import { kernelFamily, setKernelFamily } from '../kernel-family.ts';
+import { kernelFamily, setF16Gemm, setKernelFamily } from '../kernel-family.ts';
 import { matmulNNReference, matmulNTReference, matmulTNReference } from '../reference/matmul.ts';
 import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
@@ -15,13 +15,14 @@ import { GPU_TARGET, matmul, matmulRhsDTypes, matmulRouteName, matmulTarget, rou
 // The GPU family's kernels (shaders/matmul_gpu.wgsl), forced on whatever adapter runs the tests
 // (SwiftShader in CI): the numbers must equal the Float64 reference, only the speed differs. `ctx` has
 // every wanted feature the adapter offers (SwiftShader offers subgroups, in Dawn and in Chromium);
-// `withoutSubgroups` is a device of the same adapter created without them, as on an adapter that lacks them.
+// `withoutSubgroups` is a device of the same adapter created without subgroups and shader-f16, as on an
+// adapter that lacks them.
 let ctx: GpuContext;
 let withoutSubgroups: GpuContext;
 beforeAll(async () => {
   ctx = await acquireTestGpu();
   setKernelFamily(ctx, 'gpu');
-  withoutSubgroups = await acquireTestGpu({ withoutFeatures: ['subgroups'] });
+  withoutSubgroups = await acquireTestGpu({ withoutFeatures: ['subgroups', 'shader-f16'] });
   setKernelFamily(withoutSubgroups, 'gpu');
 });
 afterAll(() => {
@@ -291,4 +292,43 @@ describe('GPU-family products through int8 and int4 weights match the Float64 pr
       });
     }
   }
+});
+
+describe('the enable-f16 GEMM route (gemm-f16) is taken only where asked for and the device has shader-f16', () => {
+  const shape = { M: 512, N: 1536, K: 576 };
+  it('routes f16 weights of nt and nn to gemm-f16 on such a target, never bf16 weights, tn or the default target', () => {
+    const f16Target = { ...GPU_TARGET, f16Gemm: true };
+    expect(routeMatmul('nt', shape, f16Target, 'f16').kernel).toBe('gemm-f16');
+    expect(routeMatmul('nn', shape, f16Target, 'f16').kernel).toBe('gemm-f16');
+    expect(routeMatmul('nt', shape, f16Target, 'bf16').kernel).toBe('gemm');
+    expect(routeMatmul('tn', shape, f16Target, 'f32').kernel).toBe('gemm');
+    expect(routeMatmul('nt', { M: 1, N: 1536, K: 576 }, f16Target, 'f16').kernel).toBe('gemv');
+    expect(GPU_TARGET.f16Gemm).toBe(false);
+    expect(routeMatmul('nt', shape, GPU_TARGET, 'f16').kernel).toBe('gemm');
+  });
+
+  it('asked for on a device without shader-f16, falls back to gemm, says so, and gives the reference\'s numbers', async () => {
+    setF16Gemm(withoutSubgroups, true);
+    try {
+      expect(withoutSubgroups.info.wantedFeatures['shader-f16']).toBe(false);
+      for (const layout of ['nt', 'nn'] as const) {
+        const dims = { M: 70, N: 100, K: 132 };
+        expect(routeOf(layout, dims, 'f16', withoutSubgroups)).toBe('gemm (gemm-f16 needs shader-f16)');
+        expect(await compare(layout, dims, 'f16', {}, withoutSubgroups)).toBeLessThan(1e-4);
+      }
+      const w = createTensor(withoutSubgroups.device, 'W', [4, 4], 'f16');
+      const encoder = withoutSubgroups.device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      try {
+        expect(() =>
+          dispatchGemm(withoutSubgroups, pass, { layout: 'nt', kernel: 'gemm-f16', rows: 4, cols: 4, inner: 4, lhs: { buffer: w.buffer, stride: 4, offset: 0 }, rhs: w, out: { buffer: w.buffer, stride: 4, offset: 0 }, accumulate: false, scale: 1 }),
+        ).toThrow(/without shader-f16/);
+      } finally {
+        pass.end();
+        w.buffer.destroy();
+      }
+    } finally {
+      setF16Gemm(withoutSubgroups, false);
+    }
+  });
 });

@@ -4,7 +4,7 @@ import quantCode from '../../../shaders/quant.wgsl?raw';
 import { isQuantized, type FrozenDType } from '../dtype.ts';
 import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { assembleShader, hasWeightPrelude, lhsRowPrelude, weightPrelude } from '../wgsl.ts';
+import { assembleShader, hasWeightPrelude, lhsRowPrelude, nativeF16WeightPrelude, rhsTilePrelude, weightPrelude } from '../wgsl.ts';
 import { bindGroup, packUniforms, type BindingResource } from './encode.ts';
 import type { MatmulDims, MatmulLayout, MatmulRoute } from './matmul.ts';
 
@@ -13,7 +13,9 @@ import type { MatmulDims, MatmulLayout, MatmulRoute } from './matmul.ts';
  * and routes, and hands 'gemm', 'gemv' and 'gemv-subgroup' routes here. The shader is the GEMM core with
  * the right operand's weight prelude in front (app/gpu/wgsl.ts), one shader per weight dtype;
  * 'gemv-subgroup' adds `enable subgroups;` and shaders/matmul_gpu_subgroup.wgsl, only on a device
- * created with the `subgroups` feature (a module that enables a feature the device lacks fails to compile).
+ * created with the `subgroups` feature (a module that enables a feature the device lacks fails to compile);
+ * 'gemm-f16' is gemm after `enable f16;` with f16 weights read and staged natively, only on a device
+ * with `shader-f16` (the core's header says why only the weights are f16).
  */
 
 /** Output rows and columns of one gemm workgroup. */
@@ -27,7 +29,10 @@ export const GEMV_MAX_ROWS = 8;
 export const GEMV_COLUMNS = 8;
 
 /** The GPU family's kernels on the GEMM core. */
-export type GemmKernel = 'gemm' | 'gemv' | 'gemv-subgroup';
+export type GemmKernel = 'gemm' | 'gemm-f16' | 'gemv' | 'gemv-subgroup';
+
+/** The entry point of shaders/matmul_gpu.wgsl (or matmul_gpu_subgroup.wgsl) each kernel runs. */
+const ENTRY_POINT: Record<GemmKernel, string> = { gemm: 'matmul_gemm', 'gemm-f16': 'matmul_gemm', gemv: 'matmul_gemv', 'gemv-subgroup': 'matmul_gemv_subgroup' };
 
 /** The decoding kernel a device takes: K-sums by subgroupAdd where it has `subgroups`, through workgroup memory otherwise. */
 export function gemvKernel({ info }: Pick<GpuContext, 'info'>): 'gemv' | 'gemv-subgroup' {
@@ -36,7 +41,7 @@ export function gemvKernel({ info }: Pick<GpuContext, 'info'>): 'gemv' | 'gemv-s
 
 /** Whether a route's kernel is one of the GEMM core's (the rest are shaders/matmul.wgsl's). */
 export function isGemmKernel(kernel: string): kernel is GemmKernel {
-  return kernel === 'gemm' || kernel === 'gemv' || kernel === 'gemv-subgroup';
+  return Object.hasOwn(ENTRY_POINT, kernel);
 }
 
 const LAYOUT_CODE: Record<MatmulLayout, number> = { nt: 0, nn: 1, tn: 2 };
@@ -81,7 +86,7 @@ export interface GemmCall {
 
 /** The workgroups of a gemm, gemv or gemv-subgroup call, within the device's per-dimension limit. */
 export function gemmWorkgroups(kernel: GemmKernel, rows: number, cols: number, maxPerDimension: number): [number, number] {
-  if (kernel === 'gemm') return [Math.ceil(cols / GEMM_TILE), Math.ceil(rows / GEMM_TILE)];
+  if (kernel === 'gemm' || kernel === 'gemm-f16') return [Math.ceil(cols / GEMM_TILE), Math.ceil(rows / GEMM_TILE)];
   const groups = Math.ceil(cols / GEMV_COLUMNS);
   const x = Math.min(groups, maxPerDimension);
   return [x, Math.ceil(groups / x)];
@@ -92,11 +97,26 @@ function expectPrelude(rhs: GpuTensor, what: string): asserts rhs is GpuTensor &
   if (!hasWeightPrelude(rhs.dtype)) throw new TypeError(`${what}: no weight prelude for ${rhs.dtype}`);
 }
 
+/** The assembled module a GEMM-core kernel runs for weights of `dtype` and lhs rows read `rows`. */
+export function gemmShader(kernel: GemmKernel, dtype: FrozenDType, rows: 'dense' | 'gather'): { key: string; code: string } {
+  const nativeF16 = kernel === 'gemm-f16';
+  return assembleShader({ key: 'matmul_gpu', code: coreCode }, [
+    ...(kernel === 'gemv-subgroup' ? [{ key: 'enable:subgroups', code: 'enable subgroups;\n' }] : []),
+    ...(nativeF16 ? [{ key: 'enable:f16', code: 'enable f16;\n' }] : []),
+    // int8/int4's preludes call the decoders of quant.wgsl.
+    ...(isQuantized(dtype) ? [{ key: 'quant', code: quantCode }] : []),
+    nativeF16 ? { key: 'rhs:f16-native', code: nativeF16WeightPrelude('rhs', 2) } : { key: `rhs:${dtype}`, code: weightPrelude(dtype, 'rhs', 2) },
+    rhsTilePrelude(nativeF16 ? 'f16' : 'f32'),
+    lhsRowPrelude(rows),
+    ...(kernel === 'gemv-subgroup' ? [{ key: 'gemv_subgroup', code: subgroupGemvCode }] : []),
+  ]);
+}
+
 /** Sets the pipeline and bind group of one GEMM-core product in an open pass and dispatches it. */
 export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call: GemmCall): void {
   const { layout, kernel, rows, cols, inner, lhs, rhs, out } = call;
   expectPrelude(rhs, `gemm ${layout}`);
-  const gemv = kernel !== 'gemm';
+  const gemv = kernel === 'gemv' || kernel === 'gemv-subgroup';
   // The sides read as vec4s: lhs's contiguous one (inner in nt and nn, rows in tn), and for gemm cols
   // and out's rows (gemv reads W by rows of K and stores single elements).
   const vec4Sides = [layout === 'tn' ? rows : inner, lhs.stride, lhs.offset, ...(gemv ? [] : [cols, out.stride, out.offset])];
@@ -112,15 +132,11 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
   if (kernel === 'gemv-subgroup' && !ctx.info.wantedFeatures.subgroups) {
     throw new TypeError(`gemm ${layout} gemv-subgroup: this device was created without the subgroups feature; use gemvKernel(ctx)`);
   }
-  const quantized = isQuantized(rhs.dtype);
-  const shader = assembleShader({ key: 'matmul_gpu', code: coreCode }, [
-    ...(kernel === 'gemv-subgroup' ? [{ key: 'enable:subgroups', code: 'enable subgroups;\n' }] : []),
-    // int8/int4's preludes call the decoders of quant.wgsl.
-    ...(quantized ? [{ key: 'quant', code: quantCode }] : []),
-    { key: `rhs:${rhs.dtype}`, code: weightPrelude(rhs.dtype, 'rhs', 2) },
-    lhsRowPrelude(lhs.gather ? 'gather' : 'dense'),
-    ...(kernel === 'gemv-subgroup' ? [{ key: 'gemv_subgroup', code: subgroupGemvCode }] : []),
-  ]);
+  const nativeF16 = kernel === 'gemm-f16';
+  if (nativeF16 && (rhs.dtype !== 'f16' || layout === 'tn' || !ctx.info.wantedFeatures['shader-f16'])) {
+    throw new TypeError(`gemm ${layout} gemm-f16: takes f16 weights (nt, nn) on a device with shader-f16; got ${rhs.dtype} weights${ctx.info.wantedFeatures['shader-f16'] ? '' : ' on a device without shader-f16'}`);
+  }
+  const shader = gemmShader(kernel, rhs.dtype, lhs.gather ? 'gather' : 'dense');
   const constants = {
     LAYOUT: LAYOUT_CODE[layout],
     ACCUMULATE: call.accumulate ? 1 : 0,
@@ -128,7 +144,7 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
     ...(kernel === 'gemv-subgroup' && call.gemvThreads !== undefined ? { GEMV_THREADS: threads } : {}),
     ...(rhs.dtype === 'int4' ? { RHS_GROUP: rhs.group! } : {}),
   };
-  const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${kernel.replace('-', '_')}`, constants);
+  const pipeline = ctx.pipelines.get(shader.key, shader.code, ENTRY_POINT[kernel], constants);
   const uniforms = ctx.uniforms.get(
     'matmul_gpu:dims',
     packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale], ['u32', lhs.stride], ['u32', lhs.offset], ['u32', out.stride], ['u32', out.offset]]),
