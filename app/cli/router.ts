@@ -168,7 +168,7 @@ async function routerEval(args: string[]): Promise<number> {
       console.log(`routing accuracy ${evaluation.routing_accuracy.toFixed(3)}`);
       for (const [task, result] of Object.entries(evaluation.tasks)) {
         const confusion = Object.entries(evaluation.confusion[task]!).map(([expert, count]) => `${expert} ${count}`).join(', ');
-        console.log(`${task} (${result.metric}): routed ${result.routed.toFixed(4)} oracle ${result.oracle.toFixed(4)} shared ${result.shared?.toFixed(4) ?? '-'} base ${result.base.toFixed(4)} regret ${result.regret.toFixed(4)}; routed to ${confusion}`);
+        console.log(`${task} (${result.metric}): routed ${result.routed.toFixed(4)} oracle ${result.oracle.toFixed(4)} shared ${result.shared?.toFixed(4) ?? '-'} base ${result.base.toFixed(4)} regret ${result.regret.toFixed(4)} (95% interval ${result.regret_interval.map((end) => end.toFixed(4)).join(' to ')}; sign test p ${result.regret_test.p_value.toPrecision(3)}, ${result.regret_test.within_noise ? 'within noise of the oracle' : 'more than noise'}); routed to ${confusion}`);
       }
     }
     return 0;

@@ -3,7 +3,8 @@
  * matrix (task → expert that answered), and the task's metric four ways: routed (each prompt answered
  * by whom the router chose), oracle (the task's own adapter), shared (the cocktail adapter, when
  * given) and base (no adapter). Routing regret = oracle − routed for metrics where higher is better,
- * routed − oracle for the loss, so a positive regret always means the router cost something.
+ * routed − oracle for the loss, so a positive regret always means the router cost something; whether
+ * it is more than noise is a paired test over the same prompts (regret.ts).
  */
 import type { Example } from '../data/example.ts';
 import { CocktailError } from '../errors.ts';
@@ -18,6 +19,7 @@ import type { PreparedTask } from '../train/task-data.ts';
 import { combineAdapters } from './combine.ts';
 import { BASE_EXPERT, type RoutingDecision } from './decide.ts';
 import { routerInputText } from './prompt.ts';
+import { regretTest, type RegretTest } from './regret.ts';
 import { routePrompts, type Router } from './router.ts';
 
 export interface RouterEvalTask {
@@ -26,7 +28,7 @@ export interface RouterEvalTask {
   validation: readonly Example[];
 }
 
-export interface TaskRouting {
+export interface TaskRouting extends RegretTest {
   metric: PreparedTask['metric'];
   examples: number;
   routing_accuracy: number;
@@ -133,7 +135,8 @@ export async function evaluateRouter(
       }
       const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
       const routedScore = mean(routedScores);
-      const oracle = mean(await scores(task, all, adapters.get(task.name)));
+      const oracleScores = await scores(task, all, adapters.get(task.name));
+      const oracle = mean(oracleScores);
       const result: TaskRouting = {
         metric: task.metric,
         examples: count,
@@ -143,6 +146,7 @@ export async function evaluateRouter(
         shared: shared ? mean(await scores(task, all, shared)) : null,
         base: mean(await scores(task, all, undefined)),
         regret: task.metric === 'loss' ? routedScore - oracle : oracle - routedScore,
+        ...regretTest(routedScores, oracleScores, task.metric, { task: task.name, seed: options.seed }),
       };
       results[task.name] = result;
       options.onTask?.(task.name, result);

@@ -5,14 +5,23 @@ import { Field } from '../components/Field.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { RoutingConfusion } from '../router/RoutingConfusion.tsx';
 import { hrefFor } from '../routes.ts';
+import type { RegretTest } from '../../route/regret.ts';
 
 const fmt = (value: number | null) => (value === null || !Number.isFinite(value) ? '—' : value.toFixed(3));
+
+/** The paired test of routed against oracle (app/route/regret.ts); evaluations stored before it existed lack it. */
+function noiseCells(row: Partial<RegretTest>) {
+  if (!row.regret_interval || !row.regret_test) return ['—', '—'];
+  const { p_value: p, within_noise: withinNoise } = row.regret_test;
+  return [`${fmt(row.regret_interval[0])} to ${fmt(row.regret_interval[1])}`, `${withinNoise ? 'yes' : 'no'} (p ${p < 0.001 ? '< 0.001' : p.toFixed(3)})`];
+}
 
 /**
  * A router measured on its recipe's validation prompts (app/route/evaluate.ts): routing accuracy, the
  * confusion matrix, and per task the metric when routed, with the task's own adapter (oracle), with a
  * shared cocktail adapter, with the base model, and the routing regret (oracle − routed; for a loss,
- * routed − oracle, so a positive regret always means the router cost something).
+ * routed − oracle, so a positive regret always means the router cost something) with its 95% interval
+ * and whether it is within noise (an exact paired sign test over the same prompts).
  */
 export function RouterEvaluationPanel() {
   const routers = useStudio((state) => state.routers.items);
@@ -110,6 +119,10 @@ export function RouterEvaluationPanel() {
                     <th scope="col" className="number">
                       regret
                     </th>
+                    <th scope="col" className="number">
+                      regret 95% interval
+                    </th>
+                    <th scope="col">within noise of oracle</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -124,6 +137,11 @@ export function RouterEvaluationPanel() {
                       <td className="number">{fmt(row.shared)}</td>
                       <td className="number">{fmt(row.base)}</td>
                       <td className="number">{fmt(row.regret)}</td>
+                      {noiseCells(row).map((cell, index) => (
+                        <td key={index} className={index === 0 ? 'number' : undefined}>
+                          {cell}
+                        </td>
+                      ))}
                     </tr>
                   ))}
                 </tbody>
