@@ -49,6 +49,11 @@ if adapter_of "$out-kernels-chromium.json" | grep -qi swiftshader; then
 else
   f16_verdict_of "$out-kernels-chromium.json"
 fi
+# Decoding (M = 1): gemv-subgroup where the adapter has subgroups, then gemv on a device created without them.
+kernels_runner=(node bin/run-ts.mjs bench/kernels.ts)
+if adapter_of "$out-kernels-chromium.json" | grep -qi swiftshader; then kernels_runner+=(--node); fi
+"${kernels_runner[@]}" --tokens 1 --only "X·Wᵀ" "${peak_args[@]}" --out "$out-kernels-decode" || true
+"${kernels_runner[@]}" --tokens 1 --only "X·Wᵀ" --without subgroups "${peak_args[@]}" --out "$out-kernels-decode-without-subgroups" || true
 # The GPU family forced, then the CPU family forced: which kernels suit this GPU (the router's choice is the first run).
 node bin/run-ts.mjs bench/kernels.ts --kernels cpu "${peak_args[@]}" --out "$out-kernels-cpu-family" || true
 

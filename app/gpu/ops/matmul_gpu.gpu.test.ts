@@ -187,38 +187,44 @@ for (const { route, device, named } of DECODING_ROUTES) {
 }
 
 /**
- * gemv-subgroup through dispatchGemm with `threads` per workgroup: at SwiftShader's 4-wide subgroups,
- * 256 threads make 64 subgroups (8 share each column), 32 make 8 (one a column, as 32-wide subgroups
- * at 256), 16 make 4 and 8 make 2 (each takes 2 or 4 columns in turn, as 64- and 128-wide subgroups).
+ * One decoding product through dispatchGemm on `kernel` (the LM head's path): Y[M, N] = X'·Wᵀ, where X' is
+ * X itself or, with `gather`, rows of a taller X picked by an i32 index (generation's last positions).
+ * `threads` sets gemv-subgroup's workgroup size: at SwiftShader's 4-wide subgroups 256 threads make 64
+ * subgroups (8 share each column), 32 make 8 (one a column, as 32-wide subgroups at 256), 16 make 4 and
+ * 8 make 2 (each takes 2 or 4 columns in turn, as 64- and 128-wide subgroups).
  */
-async function compareSubgroupPartition(threads: number, { M, N, K }: MatmulDims, dtype: DType): Promise<number> {
-  const random = Random.fromSeed(threads * 31 + M * 7 + N * 3 + K);
-  const x = random.fillUniform(new Float32Array(M * K), -1, 1);
+async function compareGemvDispatch(on: GpuContext, kernel: 'gemv' | 'gemv-subgroup', { M, N, K }: MatmulDims, dtype: DType, options: { threads?: number; gather?: boolean } = {}): Promise<number> {
+  const random = Random.fromSeed((options.threads ?? 0) * 31 + M * 7 + N * 3 + K);
+  const stored = options.gather ? M + 3 : M;
+  const x = random.fillUniform(new Float32Array(stored * K), -1, 1);
+  const rows = Int32Array.from({ length: M }, (_, m) => (stored - 1 - 2 * m + 2 * stored) % stored);
   const wPacked = encodeTensorData(dtype, random.fillUniform(new Float32Array(N * K), -1, 1));
   const tensors = [
-    createTensor(ctx.device, 'X', [M, K], 'f32', x),
-    createTensor(ctx.device, 'W', [N, K], dtype, wPacked),
-    createTensor(ctx.device, 'Y', [M, N], 'f32'),
-  ] as [GpuTensor, GpuTensor, GpuTensor];
+    createTensor(on.device, 'X', [stored, K], 'f32', x),
+    createTensor(on.device, 'W', [N, K], dtype, wPacked),
+    createTensor(on.device, 'Y', [M, N], 'f32'),
+    createTensor(on.device, 'rows', [M], 'i32', rows),
+  ] as [GpuTensor, GpuTensor, GpuTensor, GpuTensor];
   try {
-    const encoder = ctx.device.createCommandEncoder();
+    const encoder = on.device.createCommandEncoder();
     const pass = encoder.beginComputePass();
-    dispatchGemm(ctx, pass, {
+    dispatchGemm(on, pass, {
       layout: 'nt',
-      kernel: 'gemv-subgroup',
+      kernel,
       rows: M,
       cols: N,
       inner: K,
-      lhs: { buffer: tensors[0], stride: K, offset: 0 },
+      lhs: { buffer: tensors[0], stride: K, offset: 0, ...(options.gather ? { gather: tensors[3].buffer } : {}) },
       rhs: tensors[1],
       out: { buffer: tensors[2], stride: N, offset: 0 },
       accumulate: false,
       scale: 1,
-      gemvThreads: threads,
+      ...(options.threads ? { gemvThreads: options.threads } : {}),
     });
     pass.end();
-    ctx.device.queue.submit([encoder.finish()]);
-    return relativeError(await readTensor(ctx.device, tensors[2]), matmulNTReference({ M, N, K }, x, decodeTensorData(dtype, wPacked, N * K)));
+    on.device.queue.submit([encoder.finish()]);
+    const picked = options.gather ? Float32Array.from({ length: M * K }, (_, i) => x[rows[Math.floor(i / K)]! * K + (i % K)]!) : x;
+    return relativeError(await readTensor(on.device, tensors[2]), matmulNTReference({ M, N, K }, picked, decodeTensorData(dtype, wPacked, N * K)));
   } finally {
     for (const tensor of tensors) tensor.buffer.destroy();
   }
@@ -228,10 +234,17 @@ describe('gemv-subgroup is correct however many subgroups share a workgroup (any
   for (const threads of [8, 16, 32, 256]) {
     it(`with ${threads} threads per workgroup`, async () => {
       for (const [shape, dtype] of [[{ M: 1, N: 19, K: 132 }, 'f32'], [{ M: 8, N: 21, K: 52 }, 'bf16'], [{ M: 5, N: 8, K: 4 }, 'f16']] as const) {
-        expect(await compareSubgroupPartition(threads, shape, dtype), `${describeShape(shape)} ${dtype}`).toBeLessThan(1e-4);
+        expect(await compareGemvDispatch(ctx, 'gemv-subgroup', shape, dtype, { threads }), `${describeShape(shape)} ${dtype}`).toBeLessThan(1e-4);
       }
     });
   }
+
+  it("reads rows gathered by index (the LM head's selected logits), as gemv does without subgroups", async () => {
+    for (const [shape, dtype] of [[{ M: 4, N: 37, K: 68 }, 'bf16'], [{ M: 8, N: 12, K: 20 }, 'f32']] as const) {
+      expect(await compareGemvDispatch(ctx, 'gemv-subgroup', shape, dtype, { gather: true }), `gemv-subgroup ${describeShape(shape)}`).toBeLessThan(1e-4);
+      expect(await compareGemvDispatch(withoutSubgroups, 'gemv', shape, dtype, { gather: true }), `gemv ${describeShape(shape)}`).toBeLessThan(1e-4);
+    }
+  });
 
   it('is refused on a device created without subgroups, whose route is gemv', () => {
     expect(routeOf('nt', { M: 1, N: 100, K: 132 }, 'f32', withoutSubgroups)).toBe('gemv');
