@@ -17,7 +17,8 @@
 // column block of a [rows, V] scratch, its dlogits read back from there), through the strides and
 // offsets of Dims.
 // Needs N % 4 == 0 and K % 4 == 0 (every operand's contiguous side), and strides and offsets that are
-// multiples of 4: loads are real vec4 loads.
+// multiples of 4: loads are real vec4 loads. matmul_gemv needs only K, lhs's stride and offset to be (it
+// reads W by rows of K and stores single elements), so decoding takes any N.
 //
 // Entry points:
 //   matmul_gemm  workgroup 16x16 computes a 64x64 tile of OUT, 4x4 per thread in registers. Each step
