@@ -19,7 +19,7 @@
  */
 import { createRowMapper, DataError, ProblemLog, type Example, type FetchLike, type FormatMapping, type LabelSet } from '../data/index.ts';
 import { deduplicate } from '../data/dedupe.ts';
-import { formatTokenizeReport, tokenizeTask, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
+import { formatTokenizeReport, tokenizeTask, type ExampleTokenization, type TaskTokenStatistics, type TemplateChoice, type TokenizeOptions, type TokenizeReport } from '../data/tokenize/index.ts';
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import type { Json, Storage } from '../store/storage.ts';
@@ -223,13 +223,19 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
       file: sources.train.name,
     });
   }
-  // A run tokenizes the sample's candidates as its draw asks about them, then the sample again through
-  // the cache (a few examples; the cache stores the sample, keyed by what it was drawn for).
+  // A run tokenizes the sample's candidates as its draw asks about them; the sample then goes through the
+  // cache (which stores it, keyed by what it was drawn for), and on a miss reuses the draw's tokenizations.
+  const drawnTokenizations = new Map<Example, ExampleTokenization>();
   let drawn = 0;
   const evaluated = options.evaluatedOnly
     ? await evaluatedValidation({ name: task.name, metric: plan.metric, ...(labelWords ? { labelWords } : {}) }, split.validation, requested, recipe.seed, async (asked) => {
         tokenizeTotal = Math.max(tokenizeTotal, split.train.length + drawn + asked.length);
-        const tokenized = await tokenizeTask(asked, tokenizer, tokenizeOptions, { task: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + drawn + done, tokenizeTotal) });
+        const tokenized = await tokenizeTask(asked, tokenizer, tokenizeOptions, {
+          task: validationLabel,
+          signal,
+          onProgress: ({ done }) => tokenizeProgress(split.train.length + drawn + done, tokenizeTotal),
+          tokenizations: drawnTokenizations,
+        });
         drawn += asked.length;
         return new Set(tokenized.examples.map((example) => example.source.row));
       })
@@ -240,7 +246,7 @@ async function prepareTask(recipe: Recipe, plan: TaskPlan, options: PrepareOptio
     tokenizer,
     tokenizeOptions,
     evaluated.sample
-      ? { label: validationLabel, signal }
+      ? { label: validationLabel, signal, tokenizations: drawnTokenizations }
       : { label: validationLabel, signal, onProgress: ({ done }) => tokenizeProgress(split.train.length + done, tokenizeTotal) },
     await cacheFor(validationSource, 'validation'),
   );

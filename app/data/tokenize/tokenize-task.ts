@@ -8,7 +8,7 @@ import type { TextTokenizer } from '../../model/tokenizer.ts';
 import type { Example } from '../example.ts';
 import { DataError } from '../errors.ts';
 import { TokenizeError } from './errors.ts';
-import { createExampleTokenizer } from './example-tokenizer.ts';
+import { createExampleTokenizer, type ExampleTokenization } from './example-tokenizer.ts';
 import type { ResolvedTokenizeOptions, TokenizeOptions } from './options.ts';
 import { trainedCount } from './truncate.ts';
 import type { TokenizedExample } from './types.ts';
@@ -53,6 +53,12 @@ export interface TokenizeTaskContext {
   readonly task: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: { done: number; total: number }) => void;
+  /**
+   * Examples tokenized before with the same options (a run's evaluation-sample draw tokenizes its
+   * candidates, then the sample again as the validation part): their results are reused, not made
+   * again, and this call's results are added.
+   */
+  readonly tokenizations?: Map<Example, ExampleTokenization>;
 }
 
 export async function tokenizeTask(examples: readonly Example[], tokenizer: TextTokenizer, options: TokenizeOptions, context: TokenizeTaskContext): Promise<TokenizedTask> {
@@ -79,7 +85,8 @@ export async function tokenizeTask(examples: readonly Example[], tokenizer: Text
     }
     let result;
     try {
-      result = exampleTokenizer.tokenize(example);
+      result = context.tokenizations?.get(example) ?? exampleTokenizer.tokenize(example);
+      context.tokenizations?.set(example, result);
     } catch (error) {
       if (!(error instanceof TokenizeError && error.code === 'TOKENIZE_BAD_TOKENS')) throw error;
       badTokenCount++;

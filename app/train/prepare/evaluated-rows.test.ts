@@ -4,7 +4,12 @@
  * (a prompt longer than max_length): a sample drawn before tokenization once lost them, and an
  * evaluation asked for 6 tweets scored 5.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { TextTokenizer } from '../../model/tokenizer.ts';
+import { openFileStorage } from '../../store/fs.ts';
 import { drawSample, evaluationSample, planSample } from '../eval-sample.ts';
 import { prepareTasks } from '../prepare.ts';
 import type { PreparedTask } from '../task-data.ts';
@@ -75,6 +80,70 @@ describe('the validation examples a run tokenizes', () => {
         expect(fromRun.splitSize).toBe(report.examplesIn);
         expect(Object.values(fromRun.labels!).reduce((a, b) => a + b, 0)).toBe(sampledRows.length);
         if (requested > whole.validation.length) expect(fromRun.notices.join(' ')).toContain(`tokenization kept fewer of the validation split of "tweets"`);
+      }
+    });
+  }
+});
+
+/** The real tokenizer, counting the texts it is asked to encode. */
+function countingTokenizer(real: TextTokenizer): { tokenizer: TextTokenizer; encoded: Map<string, number> } {
+  const encoded = new Map<string, number>();
+  const tokenizer: TextTokenizer = Object.create(real) as TextTokenizer;
+  Object.defineProperty(tokenizer, 'encode', {
+    value: (text: string, options?: { addSpecialTokens?: boolean }) => {
+      encoded.set(text, (encoded.get(text) ?? 0) + 1);
+      return real.encode(text, options);
+    },
+  });
+  return { tokenizer, encoded };
+}
+
+describe('a run tokenizes each evaluated validation example once', () => {
+  // Plain text (no validation prompts, which encode prompts for generation apart from training's
+  // tokenization): a training example's text is encoded once per tokenization. Duplicates dropped, so
+  // one text is one example; overlong rows dropped at 96 tokens, so the draw asks about more candidates
+  // than it takes.
+  const recipe = testRecipe([{ name: 'phrases', source: FPB_TASK.source, format: 'text', columns: { text: 0 }, drop_duplicates: true, validation_fraction: 0.1, max_examples: 16 }], {
+    eval_examples: 24,
+    max_length: 96,
+    overlong: 'drop',
+    seed: 9,
+  });
+
+  for (const cached of [false, true]) {
+    it(cached ? 'through the tokenization cache: a miss reuses the draw’s tokenizations, a hit reads them' : 'without a cache', { timeout: 120_000 }, async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'evaluated-once-'));
+      try {
+        const storage = cached ? await openFileStorage(dir) : undefined;
+        const prepare = async () => {
+          const { tokenizer, encoded } = countingTokenizer(await fixtureTokenizer());
+          const options = { tokenizer, openFile: openRecipeFile, evaluatedOnly: true, keepExamples: true } as const;
+          const prepared = await prepareTasks(recipe, storage ? { ...options, storage, tokenizerIdentity: 'aidreams260K' } : options);
+          return { prepared, encoded };
+        };
+        const { prepared, encoded } = await prepare();
+        const task = prepared.tasks[0]!;
+        const split = prepared.examples![0]!.validation;
+        const textOfRow = new Map(split.map((example) => [example.source.row, example.kind === 'text' ? example.text : '']));
+        expect(task.validation).toHaveLength(24);
+        expect(prepared.reports[0]!.tokenize.validation.examplesIn).toBe(24);
+        const evaluatedTexts = task.validation.map((example) => textOfRow.get(example.source.row)!);
+        expect(new Set(evaluatedTexts).size).toBe(24);
+        expect(evaluatedTexts.map((text) => encoded.get(text))).toEqual(evaluatedTexts.map(() => 1));
+        // The candidates the draw asked about and did not take (dropped as overlong) were tokenized once too, the rest of the split never.
+        const splitCounts = split.map((example) => encoded.get(example.kind === 'text' ? example.text : '') ?? 0);
+        expect(Math.max(...splitCounts)).toBe(1);
+        expect(splitCounts.filter((count) => count === 1).length).toBeGreaterThan(24);
+        if (storage) {
+          expect(prepared.reports[0]!.cache?.validation.outcome).toBe('miss');
+          const again = await prepare();
+          expect(again.prepared.reports[0]!.cache?.validation.outcome).toBe('hit');
+          expect(again.prepared.tasks[0]!.validation).toEqual(task.validation);
+          expect(evaluatedTexts.map((text) => again.encoded.get(text))).toEqual(evaluatedTexts.map(() => 1));
+          await storage.close();
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
       }
     });
   }

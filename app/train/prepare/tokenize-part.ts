@@ -11,6 +11,7 @@ import {
   taskStatistics,
   tokenizeTask,
   type CacheOutcome,
+  type ExampleTokenization,
   type TaskTokenStatistics,
   type TokenizedTask,
   type TokenizeOptions,
@@ -49,6 +50,8 @@ export interface TokenizePartContext {
   readonly label: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: { done: number; total: number }) => void;
+  /** Examples already tokenized with the same options, reused on a miss (tokenizeTask's context). */
+  readonly tokenizations?: Map<Example, ExampleTokenization>;
 }
 
 export async function tokenizePart(
@@ -58,7 +61,7 @@ export async function tokenizePart(
   context: TokenizePartContext,
   cache?: PartCache,
 ): Promise<TokenizedPart> {
-  const taskContext = { task: context.label, signal: context.signal, onProgress: context.onProgress };
+  const taskContext = { task: context.label, signal: context.signal, onProgress: context.onProgress, ...(context.tokenizations ? { tokenizations: context.tokenizations } : {}) };
   if (!cache) {
     const task = await tokenizeTask(examples, tokenizer, options, taskContext);
     return { task, statistics: taskStatistics(task) };
