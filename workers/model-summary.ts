@@ -37,6 +37,7 @@ export async function summarizeModel(files: ModelFiles, ref: ModelRef & { label:
     maxPositions: config.maxPositionEmbeddings,
     parameters: parameterCount(config),
     weightDtype: weights.dtype.toLowerCase(),
+    ...(prequantized ? { prequantized: { method: prequantized.method, group: prequantized.group, symmetric: prequantized.symmetric } } : {}),
     files: fileList,
     totalBytes: sizes.reduce((sum, size) => sum + size, 0),
     hasChatTemplate: tokenizer.hasChatTemplate,

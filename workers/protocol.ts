@@ -231,8 +231,10 @@ export interface ModelSummary extends ModelRef {
   vocabSize: number;
   maxPositions: number;
   parameters: number;
-  /** Dtype of the stored weights ("bf16", "f32", ...). */
+  /** Dtype of the stored weights ("bf16", "f32", ...); of a GPTQ/AWQ checkpoint, its 16-bit tables and norms. */
   weightDtype: string;
+  /** A GPTQ/AWQ checkpoint's int4 projections (config.json's quantization_config). */
+  prequantized?: { method: 'gptq' | 'awq'; group: number; symmetric: boolean };
   files: { path: string; bytes: number }[];
   totalBytes: number;
   hasChatTemplate: boolean;

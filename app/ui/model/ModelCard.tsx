@@ -1,5 +1,6 @@
 import type { ModelSummary } from '../../../workers/protocol.ts';
 import { formatBytes } from '../format.ts';
+import { weightsLabel } from './weights-label.ts';
 
 /** 1_240_000_000 → "1.24B", 231_872 → "232K": how model sizes are usually said. */
 export function formatCount(count: number): string {
@@ -42,7 +43,7 @@ export function ModelCard({ summary }: { summary: ModelSummary }) {
           {summary.parameters.toLocaleString('en-US')} ({formatCount(summary.parameters)})
         </dd>
         <dt>Weights</dt>
-        <dd>{summary.weightDtype}</dd>
+        <dd data-testid="model-weights">{weightsLabel(summary)}</dd>
         <dt>Chat template</dt>
         <dd>{summary.hasChatTemplate ? 'yes' : 'no (prompts are plain text)'}</dd>
         <dt>ONNX export</dt>
