@@ -6,7 +6,7 @@ import { initLoraAdapter } from '../app/model/lora.ts';
 import { exportPeftAdapter } from '../app/train/peft.ts';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL, FIXTURE_MODEL_DIR } from './hub.ts';
-import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test } from './studio.ts';
+import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test, trainRecipe } from './studio.ts';
 
 const RECIPE = {
   name: 'Phrases for the cluster',
@@ -84,11 +84,7 @@ test.describe('Take a recipe to a GPU cluster and bring the adapter back', () =>
   test('an output_dir with checkpoint-N folders imports in the Library, evaluates, and compares with the browser-trained run', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(600_000);
     const errors = watchConsole(page);
-    await seedRecipe(page, RECIPE, 'always');
-    await importTaskFiles(page, [FPB_FILE]);
-    await page.goto('/#/train');
-    await page.getByRole('button', { name: /^Start( a new run)?$/ }).click();
-    await expect(page.getByRole('status').filter({ hasText: `${RECIPE.name}:` })).toContainText('Completed: 2 steps.', { timeout: 240_000 });
+    await trainRecipe(page, RECIPE, [FPB_FILE]);
 
     await page.goto('/#/library');
     await page.getByLabel('Import PEFT adapter').setInputFiles(await outputDirZip(testInfo.outputPath('output.zip')));

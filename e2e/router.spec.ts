@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { unzipSync } from 'fflate';
 import { watchConsole } from './console.ts';
 import { FIXTURE_MODEL } from './hub.ts';
-import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, seedRecipe, test, TWEETS_FILE, TWEETS_TASK } from './studio.ts';
+import { expect, FPB_FILE, PHRASES_TASK, test, trainRecipe, TWEETS_FILE, TWEETS_TASK } from './studio.ts';
 
 /** Two fixture tasks with an adapter each (lora.layout per_task), a few steps: SwiftShader trains it in a minute or two. */
 const recipe = {
@@ -37,12 +37,7 @@ test.describe('Router page', () => {
   test('trains a router over a per-task run, shows its confusion matrix, keeps it in the Library across a reload, exports the bundle and routes a Playground prompt', async ({ page, hub: _hub }, testInfo) => {
     test.setTimeout(480_000);
     const errors = watchConsole(page);
-    await seedRecipe(page, recipe, 'always');
-    await importTaskFiles(page, [FPB_FILE, TWEETS_FILE]);
-
-    await page.goto('/#/train');
-    await page.getByRole('button', { name: 'Start', exact: true }).click();
-    await expect(page.getByRole('status').filter({ hasText: 'Router spec:' })).toContainText('Completed: 2 steps.', { timeout: 240_000 });
+    await trainRecipe(page, recipe, [FPB_FILE, TWEETS_FILE]);
 
     await page.goto('/#/router');
     await expect(page.getByRole('heading', { name: 'Router', exact: true })).toBeVisible();

@@ -106,3 +106,15 @@ export async function importTaskFiles(page: Page, files: TaskFile[]): Promise<vo
     await expect(page.getByTestId('import-summary')).toContainText(file.name, { timeout: 60_000 });
   }
 }
+
+/**
+ * What a spec does before it works with a trained run: seeds the recipe (every load), imports its task
+ * files on the Tasks page, starts it on the Train page and waits until all its steps are done.
+ */
+export async function trainRecipe(page: Page, recipe: { name: string; steps: number }, files: TaskFile[]): Promise<void> {
+  await seedRecipe(page, recipe, 'always');
+  await importTaskFiles(page, files);
+  await page.goto('/#/train');
+  await page.getByRole('button', { name: /^Start( a new run)?$/ }).click();
+  await expect(page.getByRole('status').filter({ hasText: `${recipe.name}:` })).toContainText(`Completed: ${recipe.steps} steps.`, { timeout: 240_000 });
+}

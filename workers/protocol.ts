@@ -131,10 +131,13 @@ export interface Commands {
 /** What the Router page asks the engine to train. */
 export interface RouterTrainRequest {
   name: string;
-  /** The recipe whose tasks teach the router (a run's own recipe); experts are named after its tasks. */
+  /** The recipe whose tasks teach the router (a run's own recipe). */
   recipe: unknown;
-  /** One per routed task: the task's name and the library adapter that answers its prompts. */
-  experts: { name: string; adapterKey: string }[];
+  /**
+   * The experts in the head's order: a name, the library adapter that answers (null for "base", the
+   * model with no adapter) and the recipe tasks whose training prompts teach it (default: the task of its name).
+   */
+  experts: { name: string; adapterKey: string | null; tasks?: string[] }[];
   /** Who answers below the threshold: nobody (no threshold), the base model, or a library adapter ("shared"). */
   fallback: null | 'base' | 'shared';
   /** With fallback "shared": the library adapter (the run's shared cocktail adapter, say). */
@@ -163,9 +166,11 @@ export interface RouterRecord {
   key: string;
   name: string;
   createdAt: number;
-  /** Expert names in the order of the head's outputs (the tasks they answer). */
+  /** Expert names in the order of the head's outputs ("base": the model with no adapter). */
   experts: string[];
-  /** The library adapter each expert came from, in order (empty for an imported bundle). */
+  /** Per expert, the tasks that taught it (absent in records from before assignments: each expert's own name's task). */
+  expertTasks?: string[][];
+  /** The library adapter each expert came from, in order ("" for "base"; empty for an imported bundle). */
   expertKeys: string[];
   fallback: string | null;
   sharedKey?: string;

@@ -11,14 +11,15 @@ import type { GpuContext } from '../app/gpu/device.ts';
 import { loadModel, type LoadedModel } from '../app/model/load.ts';
 import { uploadLoraChecked } from '../app/model/lora-gpu.ts';
 import { readRouterBundle, ROUTER_JSON, writeRouterBundle, type RouterBundle } from '../app/route/bundle.ts';
-import { combineAdapters } from '../app/route/combine.ts';
-import { BASE_EXPERT, checkPolicy, type RoutingPolicy } from '../app/route/decide.ts';
+import { assignTasks } from '../app/route/assignment.ts';
+import { answeringAdapter } from '../app/route/combine.ts';
+import { BASE_EXPERT, type RoutingPolicy } from '../app/route/decide.ts';
 import { evaluateRouter, type RouterEvaluation } from '../app/route/evaluate.ts';
-import { loadExperts, type ExpertFiles } from '../app/route/experts.ts';
-import { defaultRouterLayer } from '../app/route/features.ts';
+import { adapterExperts, checkExpertList, checkExpertsModel, loadExperts, type ExpertFiles } from '../app/route/experts.ts';
 import { HEAD_DEFAULTS } from '../app/route/head.ts';
 import { routerInputText } from '../app/route/prompt.ts';
-import { routePrompts, trainRouter, type Router } from '../app/route/router.ts';
+import { routerTrainingRequest } from '../app/route/request.ts';
+import { routePrompts, routerTasks, trainRouter, type Router } from '../app/route/router.ts';
 import type { Json, Storage } from '../app/store/storage.ts';
 import { clampToContext } from '../app/train/context-length.ts';
 import { importPeftAdapter, type PeftFiles } from '../app/train/peft.ts';
@@ -98,47 +99,55 @@ export async function trainRouterInStudio(
   const name = checkName(request.name);
   const recipe = parseRecipe(request.recipe, `recipe of router "${name}"`);
   const taskNames = recipe.tasks.map((task) => task.name);
-  const unmatched = request.experts.filter((expert) => !taskNames.includes(expert.name));
-  if (unmatched.length > 0) {
-    throw new CocktailError('ROUTER_EXPERT_WITHOUT_TASK', `${unmatched.map((expert) => `expert "${expert.name}"`).join(', ')} has no task of that name in the recipe (tasks: ${taskNames.join(', ')}): the router learns each expert from its task's training prompts`, {
-      experts: unmatched.map((expert) => expert.name),
-    });
+  const names = request.experts.map((expert) => expert.name);
+  checkExpertList(names);
+  const assignment = assignTasks(names, taskNames, new Map(request.experts.flatMap((expert) => (expert.tasks ? [[expert.name, expert.tasks] as const] : []))));
+  for (const expert of request.experts) {
+    if ((expert.name === BASE_EXPERT) !== (expert.adapterKey === null)) {
+      throw new CocktailError('ROUTER_BAD_EXPERT_NAME', expert.name === BASE_EXPERT ? `"${BASE_EXPERT}" is the model with no adapter; it takes no library adapter` : `expert "${expert.name}" needs a library adapter`, { expert: expert.name });
+    }
   }
   const policy: RoutingPolicy = { topK: request.topK ?? 1, threshold: request.threshold, fallback: request.fallback === null ? null : request.fallback === 'base' ? BASE_EXPERT : SHARED_EXPERT };
-  if (request.fallback === 'shared' && !request.sharedKey) throw new CocktailError('ROUTER_NO_FALLBACK', 'the fallback is the shared adapter, but no library adapter was chosen for it', { field: 'sharedKey' });
+  const sharedExpert = request.experts.find((expert) => expert.name === SHARED_EXPERT);
+  if (request.fallback === 'shared' && !request.sharedKey && !sharedExpert) throw new CocktailError('ROUTER_NO_FALLBACK', 'the fallback is the shared adapter, but no library adapter was chosen for it', { field: 'sharedKey' });
+  if (sharedExpert && request.sharedKey && sharedExpert.adapterKey !== request.sharedKey) {
+    throw new CocktailError('ROUTER_DUPLICATE_EXPERT', `the expert "${SHARED_EXPERT}" and the fallback are two different library adapters; the bundle has one "${SHARED_EXPERT}" folder`, { expert: SHARED_EXPERT });
+  }
   const expertFiles: ExpertFiles[] = [];
-  for (const expert of request.experts) expertFiles.push({ name: expert.name, files: await openStoredAdapter(storage, expert.adapterKey) });
-  const sharedFiles = request.fallback === 'shared' ? await openStoredAdapter(storage, request.sharedKey!) : undefined;
+  for (const expert of request.experts) if (expert.adapterKey !== null) expertFiles.push({ name: expert.name, files: await openStoredAdapter(storage, expert.adapterKey) });
+  const sharedFiles = request.fallback === 'shared' && !sharedExpert ? await openStoredAdapter(storage, request.sharedKey!) : undefined;
 
   const opened = await openRecipe(recipe, ctx, storage, signal, request, (stage) => progress({ kind: 'stage', stage }), (prepare) => progress({ kind: 'prepare', progress: prepare }));
   const { model, examples } = opened;
   try {
     // Every expert (and the fallback adapter) adapts this base model and the same modules, or none is used.
-    const experts = await loadExperts(expertFiles, model.config, recipe.model.source);
+    const experts = await loadExperts(expertFiles, model.config, recipe.model.source, { minimum: 1 });
     if (sharedFiles) await loadExperts([...expertFiles, { name: SHARED_EXPERT, files: sharedFiles }], model.config, recipe.model.source);
-    checkPolicy(policy, experts.map((expert) => expert.name));
     const maxSteps = request.maxSteps ?? HEAD_DEFAULTS.maxSteps;
-    const trained = await trainRouter(
-      ctx,
-      model.gpu,
-      model.tokenizer,
-      experts.map((expert) => ({ name: expert.name, train: examples[taskNames.indexOf(expert.name)]!.train })),
+    const training = routerTrainingRequest(
+      names,
+      assignment,
+      taskNames.map((task, index) => ({ name: task, train: examples[index]!.train })),
       {
-        feature: { layer: request.layer ?? defaultRouterLayer(model.config), pooling: request.pooling },
+        ...(request.layer !== undefined ? { layer: request.layer } : {}),
+        pooling: request.pooling,
         input: 'typed',
-        balance: request.balance === 'unbalanced' ? 'unbalanced' : 'balanced',
-        oversample: request.balance === 'oversample',
+        balance: request.balance,
         ...(request.hidden ? { hidden: request.hidden } : {}),
         temperature: request.temperature,
         maxSteps,
         seed: recipe.seed,
         policy,
         baseModel: { name: recipe.model.source, revision: recipe.model.revision },
-        signal,
-        onStage: (stage, detail) => progress({ kind: 'stage', stage, detail }),
-        onEvaluation: (evaluation) => progress({ kind: 'eval', evaluation, maxSteps }),
       },
+      model.config,
     );
+    const trained = await trainRouter(ctx, model.gpu, model.tokenizer, training.experts, {
+      ...training.options,
+      signal,
+      onStage: (stage, detail) => progress({ kind: 'stage', stage, detail }),
+      onEvaluation: (evaluation) => progress({ kind: 'eval', evaluation, maxSteps }),
+    });
     progress({ kind: 'stage', stage: 'validate' });
     const validation = await routeValidationPrompts(ctx, model, trained.router, examples, taskNames, signal);
     progress({ kind: 'stage', stage: 'store' });
@@ -147,7 +156,7 @@ export async function trainRouterInStudio(
     const key = routerKeyFor(name);
     const record: RouterRecord = {
       ...recordOf(key, name, trained.router),
-      expertKeys: request.experts.map((expert) => expert.adapterKey),
+      expertKeys: request.experts.map((expert) => expert.adapterKey ?? ''),
       ...(request.sharedKey && sharedFiles ? { sharedKey: request.sharedKey } : {}),
       history: trained.history,
       validation,
@@ -160,23 +169,26 @@ export async function trainRouterInStudio(
   }
 }
 
-/** The tasks' validation prompts routed, as typed: how many went to their own task's expert, and where each task's went. */
+/** The tasks' validation prompts routed, as typed: how many went to the expert their task teaches, and where each task's went. */
 async function routeValidationPrompts(ctx: GpuContext, model: LoadedModel, router: Router, examples: readonly TaskExamples[], taskNames: readonly string[], signal: AbortSignal): Promise<NonNullable<RouterRecord['validation']>> {
   const confusion: Record<string, Record<string, number>> = {};
   let right = 0;
   let total = 0;
-  for (const task of router.experts) {
-    const texts = examples[taskNames.indexOf(task)]!.validation
-      .map((example) => routerInputText(example, router.input))
-      .filter((text): text is string => text !== undefined && text.trim() !== '')
-      .slice(0, VALIDATION_PROMPTS_PER_TASK);
-    const row: Record<string, number> = {};
-    if (texts.length > 0) {
-      for (const decision of await routePrompts(ctx, model.gpu, model.tokenizer, router, texts, { signal })) row[decision.chosen] = (row[decision.chosen] ?? 0) + 1;
+  const assignment = routerTasks(router);
+  for (const [index, expert] of router.experts.entries()) {
+    for (const task of assignment[index]!) {
+      const texts = examples[taskNames.indexOf(task)]!.validation
+        .map((example) => routerInputText(example, router.input))
+        .filter((text): text is string => text !== undefined && text.trim() !== '')
+        .slice(0, VALIDATION_PROMPTS_PER_TASK);
+      const row: Record<string, number> = {};
+      if (texts.length > 0) {
+        for (const decision of await routePrompts(ctx, model.gpu, model.tokenizer, router, texts, { signal })) row[decision.chosen] = (row[decision.chosen] ?? 0) + 1;
+      }
+      confusion[task] = row;
+      right += row[expert] ?? 0;
+      total += texts.length;
     }
-    confusion[task] = row;
-    right += row[task] ?? 0;
-    total += texts.length;
   }
   return { prompts: total, accuracy: total > 0 ? right / total : null, confusion };
 }
@@ -189,6 +201,7 @@ function recordOf(key: string, name: string, router: Router): Omit<RouterRecord,
     name,
     createdAt: Date.now(),
     experts: router.experts,
+    expertTasks: routerTasks(router),
     fallback: router.policy.fallback,
     baseModel: router.baseModel,
     layer: router.feature.layer,
@@ -271,7 +284,7 @@ export async function evaluateRouterInStudio(
   const opened = await openRecipe(recipe, ctx, storage, signal, request, (stage) => progress({ kind: 'stage', stage }), (prepare) => progress({ kind: 'prepare', progress: prepare }));
   const { model } = opened;
   try {
-    const experts = await loadExperts(bundle.router.experts.map((name) => ({ name, files: bundle.adapters.get(name)! })), model.config, recipe.model.source);
+    const experts = await loadExperts(adapterExperts(bundle.router.experts).map((name) => ({ name, files: bundle.adapters.get(name)! })), model.config, recipe.model.source, { minimum: 1 });
     const sharedFiles = request.sharedKey ? await openStoredAdapter(storage, request.sharedKey) : bundle.adapters.get(SHARED_EXPERT);
     const shared = sharedFiles ? (await loadExperts([{ name: SHARED_EXPERT, files: sharedFiles }], model.config, recipe.model.source, { minimum: 1 }))[0]!.adapter : undefined;
     progress({ kind: 'stage', stage: 'evaluate' });
@@ -317,16 +330,12 @@ export async function generateRoutedInStudio(
   if (bundle.router.baseModel.name !== request.source) {
     throw new CocktailError('ROUTER_MODEL_MISMATCH', `router "${request.routerKey}" routes adapters of ${bundle.router.baseModel.name}, but the Playground's model is ${request.source}: choose that model on the Model page, or another router`, { router: request.routerKey, model: request.source });
   }
+  checkExpertsModel(bundle.adapters, request.source);
   const text = routedText(request.prompt);
   if (text.trim() === '') throw new CocktailError('ROUTER_EMPTY_PROMPT', 'the prompt is empty: the router has nothing to route by', { field: 'prompt' });
   const [routing] = await routePrompts(ctx, model.gpu, model.tokenizer, bundle.router, [text], { signal });
   progress({ kind: 'routed', routing: routing! });
-  const adapterOf = (name: string) => importPeftAdapter(bundle.adapters.get(name)!, model.config);
-  const adapter = routing!.mixture
-    ? combineAdapters(await Promise.all(routing!.mixture.map(async ({ expert, weight }) => ({ adapter: await adapterOf(expert), weight }))), model.config.numLayers)
-    : routing!.chosen === BASE_EXPERT
-      ? undefined
-      : await adapterOf(routing!.chosen);
+  const adapter = await answeringAdapter(routing!, (name) => importPeftAdapter(bundle.adapters.get(name)!, model.config), model.config.numLayers);
   const lora = adapter ? await uploadLoraChecked(ctx, adapter, { training: false }) : undefined;
   try {
     const answer = await generateWithLora(request, model, ctx, lora, signal, ({ id, text: piece }) => progress({ kind: 'token', id, text: piece }));

@@ -8,11 +8,10 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { LoadedModel } from '../model/load.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import type { RouterBundle } from '../route/bundle.ts';
-import { combineAdapters } from '../route/combine.ts';
-import { BASE_EXPERT } from '../route/decide.ts';
+import { answeringAdapter } from '../route/combine.ts';
 import { routePrompts, type RoutedPrompt } from '../route/router.ts';
 import { parseOptions } from './args.ts';
-import { openRouter, printRoute } from './router.ts';
+import { openRouterBundle, printRoute } from './router.ts';
 import { readPeftAdapter } from './peft-files.ts';
 import { modelFilesFor } from './model-source.ts';
 
@@ -30,11 +29,11 @@ export async function generateCommand(args: string[]): Promise<number> {
   if (options.router !== undefined && options.prompt === undefined) throw new CocktailError('BAD_ARGUMENT', '--router routes a text prompt: give --prompt TEXT');
   if (options.model === undefined && options.router === undefined) throw new CocktailError('BAD_ARGUMENT', 'generate needs --model (or --router, whose bundle names its base model)');
   const json = options.json === true;
+  const routed = options.router !== undefined ? await openRouterBundle(options.router, options.model) : undefined;
   const gpu = await acquireNodeGpu({ label: 'cocktail generate' });
-  const routed = options.router !== undefined ? await openRouter(gpu, options.router, options.model) : undefined;
-  const model = routed?.model ?? (await loadModel(gpu, await modelFilesFor(options.model!, { ...(options.revision ? { revision: options.revision } : {}), quiet: json })));
+  const model = await loadModel(gpu, routed?.files ?? (await modelFilesFor(options.model!, { ...(options.revision ? { revision: options.revision } : {}), quiet: json })));
   const promptIds = options.ids !== undefined ? parseIds(options.ids) : model.tokenizer.encode(options.prompt!);
-  const choice = routed ? await routedAdapter(gpu, routed.model, routed.bundle, options.prompt!) : undefined;
+  const choice = routed ? await routedAdapter(gpu, model, routed.bundle, options.prompt!) : undefined;
   if (choice && !json) printRoute(choice.decision, false);
   const adapter = choice ? choice.adapter : options.adapter ? await importPeftAdapter(await readPeftAdapter(options.adapter), model.config) : undefined;
   const lora = adapter ? await uploadLoraChecked(gpu, adapter, { training: false }) : undefined;
@@ -63,12 +62,8 @@ export async function generateCommand(args: string[]): Promise<number> {
 /** The adapter the router picks for the prompt: the chosen expert's, a top-k mixture, or none for "base". */
 async function routedAdapter(ctx: GpuContext, model: LoadedModel, bundle: RouterBundle, prompt: string): Promise<{ decision: RoutedPrompt; adapter: LoraAdapter | undefined }> {
   const [decision] = await routePrompts(ctx, model.gpu, model.tokenizer, bundle.router, [prompt]);
-  const read = (name: string) => importPeftAdapter(bundle.adapters.get(name)!, model.config);
-  if (decision!.mixture) {
-    const experts = await Promise.all(decision!.mixture.map(async ({ expert, weight }) => ({ adapter: await read(expert), weight })));
-    return { decision: decision!, adapter: combineAdapters(experts, model.config.numLayers) };
-  }
-  return { decision: decision!, adapter: decision!.chosen === BASE_EXPERT ? undefined : await read(decision!.chosen) };
+  const adapter = await answeringAdapter(decision!, (name) => importPeftAdapter(bundle.adapters.get(name)!, model.config), model.config.numLayers);
+  return { decision: decision!, adapter };
 }
 
 function parseIds(text: string): number[] {

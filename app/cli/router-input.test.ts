@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { parseModelConfig, type LoraTarget } from '../model/config.ts';
 import { initLoraAdapter } from '../model/lora.ts';
+import { writeRouterBundle } from '../route/bundle.ts';
 import { exportPeftAdapter } from '../train/peft.ts';
 
 const run = promisify(execFile);
@@ -60,5 +61,42 @@ describe('cocktail router train refuses bad experts', { timeout: 120_000 }, () =
   it('refuses an expert with no task of its name, listing the tasks', async () => {
     const experts = [await expert('adapter-fpb', ['q_proj', 'v_proj']), await expert('adapter-math', ['q_proj', 'v_proj'])].join(',');
     expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', experts, '--out', join(dir, 'out')])).toMatch(/expert "math" has no task of that name in the recipe \(tasks: fpb, alpaca\)/);
+  });
+
+  it('refuses a task assigned to two experts, and a task the recipe lacks, naming them', async () => {
+    const fpb = await expert('adapter-fpb', ['q_proj', 'v_proj']);
+    expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', `${fpb},base`, '--expert-tasks', 'base=alpaca+fpb', '--out', join(dir, 'out')])).toMatch(/task "fpb" is assigned to expert "fpb" and to expert "base": every task teaches exactly one expert \[ROUTER_TASK_CLAIMED_TWICE\]/);
+    expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', `${fpb},base`, '--expert-tasks', 'base=gsm8k', '--out', join(dir, 'out')])).toMatch(/task "gsm8k" is not in the recipe \(tasks: fpb, alpaca\).*\[ROUTER_UNKNOWN_TASK\]/);
+    expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', `${fpb},base`, '--out', join(dir, 'out')])).toMatch(/expert "base" has no task of that name in the recipe \(tasks: fpb, alpaca\).*\[ROUTER_EXPERT_WITHOUT_TASK\]/);
+    expect(await refusal(['router', 'train', '--recipe', recipePath, '--experts', 'base', '--expert-tasks', 'base=alpaca', '--out', join(dir, 'out')])).toMatch(/at least two experts; got 1 \("base"\)/);
+  });
+});
+
+/** `cocktail route` and `generate --router` refuse a bundle whose experts were trained on another model than the one they load, before loading it. */
+describe('cocktail route and generate --router check the experts’ base model', { timeout: 120_000 }, () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cocktail-route-model-'));
+    const config = parseModelConfig(JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')));
+    const adapterFor = (seed: number, base: string) => exportPeftAdapter(initLoraAdapter(config, { r: 2, alpha: 4, dropout: 0, targets: ['q_proj'], rslora: false }, seed), config, base);
+    const C = config.hiddenSize;
+    const head = { featureMean: new Float32Array(C), featureScale: new Float32Array(C).fill(1), layers: [{ inFeatures: C, outFeatures: 3, w: new Float32Array(3 * C), b: new Float32Array(3) }], temperature: 1 };
+    const bundle = writeRouterBundle({
+      router: { experts: ['fpb', 'gsm8k', 'base'], tasks: [['fpb'], ['gsm8k'], ['alpaca']], feature: { layer: 1, pooling: 'mean' }, input: 'typed', head, policy: { topK: 1, threshold: 0, fallback: null }, baseModel: { name: 'aidreams/aidreams260K', revision: 'main' } },
+      adapters: new Map([['fpb', adapterFor(1, 'aidreams/aidreams260K')], ['gsm8k', adapterFor(2, 'HuggingFaceTB/SmolLM2-135M')]]),
+    });
+    for (const [path, blob] of bundle) {
+      await mkdir(join(dir, 'router', path, '..'), { recursive: true });
+      await writeFile(join(dir, 'router', path), new Uint8Array(await blob.arrayBuffer()));
+    }
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true });
+  });
+
+  it('refuses, naming the expert and both models', async () => {
+    const want = /expert "gsm8k": the adapter was trained on HuggingFaceTB\/SmolLM2-135M \(base_model_name_or_path in adapter_config.json\), not on aidreams\/aidreams260K.*\[ADAPTER_BASE_MISMATCH\]/;
+    expect(await refusal(['route', '--router', join(dir, 'router'), '--prompt', 'hello', '--json'])).toMatch(want);
+    expect(await refusal(['generate', '--router', join(dir, 'router'), '--prompt', 'hello', '--json'])).toMatch(want);
   });
 });

@@ -5,6 +5,10 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { initLoraAdapter } from '../model/lora.ts';
+import { exportPeftAdapter } from '../train/peft.ts';
+import { Random } from '../util/random.ts';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../../bin/cocktail.mjs');
@@ -171,6 +175,66 @@ describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout
     expect(Object.fromEntries(TASKS.map((task) => [task, evaluation.tasks[task]!.metric]))).toEqual({ fpb: 'accuracy', gsm8k: 'numeric_match', alpaca: 'rouge_l' });
     // The routed == oracle check above ran: at least one task's prompts all went to its own expert.
     expect(TASKS.filter((task) => evaluation.tasks[task]!.routing_accuracy === 1).length).toBeGreaterThan(0);
+  });
+
+  describe('with "base" (no adapter) as the expert of alpaca', () => {
+    const baseBundle = () => join(dir, 'router-base');
+    const EXPERTS = ['fpb', 'gsm8k', 'base'];
+    beforeAll(async () => {
+      await cocktail(['router', 'train', '--recipe', recipePath, '--experts', [adapterDir('fpb'), adapterDir('gsm8k'), 'base'].join(','), '--expert-tasks', 'base=alpaca', '--out', baseBundle(), '--json']);
+    }, 300_000);
+
+    it('router train learns base from alpaca’s prompts exactly as it learned the alpaca adapter: the same probabilities under another name, and no folder for base', async () => {
+      expect((await readdir(baseBundle())).sort()).toEqual(['fpb', 'gsm8k', 'router.json', 'router.safetensors']);
+      const json = JSON.parse(await readFile(join(baseBundle(), 'router.json'), 'utf8')) as Record<string, unknown>;
+      expect(json).toMatchObject({ experts: EXPERTS, expert_tasks: { fpb: ['fpb'], gsm8k: ['gsm8k'], base: ['alpaca'] }, expert_adapters: { fpb: 'fpb', gsm8k: 'gsm8k', base: null }, head: { out_features: 3 } });
+      // Same prompts, same balance, same seed: the head is the same, base's class standing where alpaca's stood.
+      for (const task of TASKS) {
+        const withBase = lastJson<{ probabilities: Record<string, number>; chosen: string }>((await cocktail(['route', '--router', baseBundle(), '--prompt', TYPED[task]!, '--json'])).stdout);
+        const withAdapter = lastJson<{ probabilities: Record<string, number>; chosen: string }>((await cocktail(['route', '--router', bundle(), '--prompt', TYPED[task]!, '--json'])).stdout);
+        expect(withBase.probabilities).toEqual({ fpb: withAdapter.probabilities.fpb, gsm8k: withAdapter.probabilities.gsm8k, base: withAdapter.probabilities.alpaca });
+        expect(withBase.chosen, TYPED[task]).toBe(task === 'alpaca' ? 'base' : task);
+      }
+    });
+
+    it('router eval takes base as alpaca’s oracle and counts alpaca’s prompts routed to base as right', async () => {
+      const evaluation = lastJson<RouterEvaluation>((await cocktail(['router', 'eval', '--recipe', recipePath, '--router', baseBundle(), '--json'])).stdout);
+      expect(Object.keys(evaluation.tasks)).toEqual(TASKS);
+      const alpaca = evaluation.tasks.alpaca!;
+      expect(alpaca.oracle).toBe(alpaca.base);
+      const row = evaluation.confusion.alpaca!;
+      expect(Object.keys(row).every((expert) => EXPERTS.includes(expert))).toBe(true);
+      expect(Object.values(row).reduce((sum, n) => sum + n, 0)).toBe(alpaca.examples);
+      expect(alpaca.routing_accuracy).toBe((row.base ?? 0) / alpaca.examples);
+      // Routed above chance (one in three) to base, as the adapter router routed them to alpaca.
+      expect(alpaca.routing_accuracy).toBeGreaterThan(1 / 3);
+      if (alpaca.routing_accuracy === 1) expect(alpaca.routed).toBe(alpaca.base);
+      expect(evaluation.tasks.fpb!.oracle).toBeGreaterThanOrEqual(0);
+      const right = TASKS.reduce((sum, task) => sum + (evaluation.confusion[task]![task === 'alpaca' ? 'base' : task] ?? 0), 0);
+      const total = TASKS.reduce((sum, task) => sum + evaluation.tasks[task]!.examples, 0);
+      expect(evaluation.routing_accuracy).toBeCloseTo(right / total, 12);
+    });
+
+    it('generate --router answers an alpaca prompt routed to base with no adapter: the same tokens as plain generate', async () => {
+      // Three training steps leave the run's adapters too weak to change a greedy answer; experts whose B is
+      // far from zero make "no adapter applied" visible: either of them answers otherwise than the base model.
+      const config = parseModelConfig(JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')));
+      for (const [seed, name] of ['fpb', 'gsm8k'].entries()) {
+        const strong = initLoraAdapter(config, { r: 4, alpha: 8, dropout: 0, targets: ['q_proj', 'v_proj'], rslora: false }, seed + 1);
+        const random = Random.fromSeed(seed + 100);
+        for (const pair of strong.pairs.values()) random.fillUniform(pair.b, -0.5, 0.5);
+        await writeFile(join(baseBundle(), name, 'adapter_model.safetensors'), new Uint8Array(await exportPeftAdapter(strong, config, fixturePath('models/aidreams260K')).weights.arrayBuffer()));
+      }
+      const prompt = TYPED.alpaca!;
+      const generate = async (args: string[]) => lastJson<{ ids: number[]; text: string; routed?: { chosen: string } }>((await cocktail(['generate', ...args, '--prompt', prompt, '--max-new-tokens', '6', '--json'])).stdout);
+      const routed = await generate(['--router', baseBundle()]);
+      expect(routed.routed!.chosen).toBe('base');
+      const plain = await generate(['--model', fixturePath('models/aidreams260K')]);
+      expect(routed.ids.length).toBeGreaterThan(0);
+      expect(routed.ids).toEqual(plain.ids);
+      expect(routed.text).toBe(plain.text);
+      for (const name of ['fpb', 'gsm8k']) expect((await generate(['--model', fixturePath('models/aidreams260K'), '--adapter', join(baseBundle(), name)])).ids, name).not.toEqual(plain.ids);
+    });
   });
 
   it('generate --router answers with the expert the router chose: the same tokens as generate with that expert’s adapter', async () => {

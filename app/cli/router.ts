@@ -6,13 +6,15 @@ import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { CocktailError } from '../errors.ts';
 import { acquireNodeGpu } from '../gpu/node-gpu.ts';
-import type { GpuContext } from '../gpu/device.ts';
 import { loadModel, type LoadedModel } from '../model/load.ts';
+import type { ModelFiles } from '../model/source.ts';
 import { readRouterBundle, writeRouterBundle, type RouterBundle } from '../route/bundle.ts';
+import { assignTasks, parseExpertTasks } from '../route/assignment.ts';
 import { BASE_EXPERT, checkPolicy, type RoutingPolicy } from '../route/decide.ts';
 import { evaluateRouter } from '../route/evaluate.ts';
-import { loadExperts, type Expert } from '../route/experts.ts';
-import { defaultRouterLayer, isPooling, POOLINGS } from '../route/features.ts';
+import { adapterExperts, checkExpertList, checkExpertsModel, loadExperts, type Expert } from '../route/experts.ts';
+import { isPooling, POOLINGS } from '../route/features.ts';
+import { routerTrainingRequest } from '../route/request.ts';
 import { routePrompts, trainRouter, type RoutedPrompt } from '../route/router.ts';
 import type { PeftFiles } from '../train/peft.ts';
 import { evaluationShape } from '../train/run.ts';
@@ -23,7 +25,7 @@ import { readRecipe, recipeModelSource } from './recipe-env.ts';
 import { openRecipeModel, prepareRecipeData } from './recipe-tasks.ts';
 
 export const ROUTER_USAGE =
-  'cocktail router train --recipe R --experts DIR1,DIR2,... [--names a,b,...] [--layer L] [--pooling mean|last|mean_last] [--input typed|template] [--hidden H] [--temperature T] [--per-expert N] [--oversample] [--unbalanced] [--top-k K] [--threshold P --fallback base|<shared adapter dir>] [--max-steps N] [--seed N] --out DIR [--json]\n' +
+  'cocktail router train --recipe R --experts DIR1,DIR2,...[,base] [--names a,b,...] [--expert-tasks NAME=TASK+TASK,...] [--layer L] [--pooling mean|last|mean_last] [--input typed|template] [--hidden H] [--temperature T] [--per-expert N] [--oversample] [--unbalanced] [--top-k K] [--threshold P --fallback base|<expert name>|<shared adapter dir>] [--max-steps N] [--seed N] --out DIR [--json]\n' +
   '             cocktail router eval --recipe R --router DIR [--shared <adapter dir>] [--json]';
 export const ROUTE_USAGE = 'cocktail route --router DIR --prompt TEXT [--model <dir|hub id>] [--json]';
 
@@ -50,6 +52,7 @@ async function routerTrain(args: string[]): Promise<number> {
       recipe: 'string',
       experts: 'string',
       names: 'string',
+      'expert-tasks': 'string',
       layer: 'integer',
       pooling: 'string',
       input: 'string',
@@ -70,60 +73,69 @@ async function routerTrain(args: string[]): Promise<number> {
   );
   const json = options.json === true;
   const say = (event: Record<string, unknown>, line: string) => console.log(json ? JSON.stringify(event) : line);
-  const dirs = list(options.experts);
-  const names = options.names !== undefined ? list(options.names) : dirs.map(expertName);
-  if (names.length !== dirs.length) throw new CocktailError('BAD_ARGUMENT', `--names gives ${names.length} names for ${dirs.length} experts; give one per --experts folder, in order`);
+  const entries = list(options.experts);
+  const names = options.names !== undefined ? list(options.names) : entries.map((entry) => (entry === BASE_EXPERT ? BASE_EXPERT : expertName(entry)));
+  if (names.length !== entries.length) throw new CocktailError('BAD_ARGUMENT', `--names gives ${names.length} names for ${entries.length} experts; give one per --experts entry, in order`);
+  entries.forEach((entry, index) => {
+    if ((entry === BASE_EXPERT) !== (names[index] === BASE_EXPERT)) {
+      throw new CocktailError('BAD_ARGUMENT', entry === BASE_EXPERT ? `the --experts entry "base" (the model with no adapter) is named "base", not "${names[index]}"` : `"base" names the model with no adapter; the folder ${entry} needs another name (--names)`, { field: 'names' });
+    }
+  });
+  checkExpertList(names);
   const pooling = options.pooling ?? 'mean';
   if (!isPooling(pooling)) throw new CocktailError('BAD_ARGUMENT', `--pooling must be ${POOLINGS.join(', ')}, got "${pooling}"`);
   const input = options.input ?? 'typed';
   if (input !== 'typed' && input !== 'template') throw new CocktailError('BAD_ARGUMENT', `--input must be "typed" or "template", got "${input}"`);
   const fallbackArg = options.fallback;
-  const policy: RoutingPolicy = { topK: options['top-k'] ?? 1, threshold: options.threshold ?? 0, fallback: fallbackArg === undefined ? null : fallbackArg === BASE_EXPERT ? BASE_EXPERT : SHARED_EXPERT };
+  // The fallback is "base", an expert of the router by name, or the folder of a shared adapter that is not an expert.
+  const fallbackDir = fallbackArg !== undefined && fallbackArg !== BASE_EXPERT && !names.includes(fallbackArg) ? fallbackArg : undefined;
+  if (fallbackDir !== undefined && names.includes(SHARED_EXPERT)) {
+    throw new CocktailError('BAD_ARGUMENT', `an expert is already named "${SHARED_EXPERT}": give --fallback ${SHARED_EXPERT} to let it answer below the threshold, or name it otherwise (--names)`, { field: 'fallback' });
+  }
+  const policy: RoutingPolicy = { topK: options['top-k'] ?? 1, threshold: options.threshold ?? 0, fallback: fallbackArg === undefined ? null : fallbackDir !== undefined ? SHARED_EXPERT : fallbackArg };
   checkPolicy(policy, names);
 
   const { recipe, recipeDir } = await readRecipe(options.recipe!);
   const modelSource = recipeModelSource(recipeDir, recipe.model.source);
-  // Experts are checked against the model's config and the recipe's task names before any task file is read.
+  // Experts and their tasks are checked against the model's config and the recipe's task names before any task file is read.
   const { config } = await openRecipeModel(recipe, recipeDir);
-  const expertFiles = await Promise.all(dirs.map(async (dir, index) => ({ name: names[index]!, files: await readPeftAdapter(resolve(dir)) })));
-  const experts = await loadExperts(expertFiles, config, modelSource);
   const taskNames = recipe.tasks.map((task) => task.name);
-  const unmatched = experts.filter((expert) => !taskNames.includes(expert.name));
-  if (unmatched.length > 0) {
-    throw new CocktailError('ROUTER_EXPERT_WITHOUT_TASK', `${unmatched.map((expert) => `expert "${expert.name}"`).join(', ')} has no task of that name in the recipe (tasks: ${taskNames.join(', ')}); the router learns each expert from its task's training prompts: name experts after their tasks (--names)`, {
-      experts: unmatched.map((expert) => expert.name),
-    });
-  }
-  const fallback = fallbackArg !== undefined && fallbackArg !== BASE_EXPERT ? await readPeftAdapter(resolve(fallbackArg)) : undefined;
+  const assignment = assignTasks(names, taskNames, options['expert-tasks'] !== undefined ? parseExpertTasks(options['expert-tasks']) : undefined);
+  const adapterEntries = entries.flatMap((dir, index) => (dir === BASE_EXPERT ? [] : [{ name: names[index]!, dir }]));
+  const expertFiles = await Promise.all(adapterEntries.map(async ({ name, dir }) => ({ name, files: await readPeftAdapter(resolve(dir)) })));
+  const experts = await loadExperts(expertFiles, config, modelSource, { minimum: 1 });
+  const fallback = fallbackDir !== undefined ? await readPeftAdapter(resolve(fallbackDir)) : undefined;
   if (fallback) await loadExperts([...expertFiles, { name: SHARED_EXPERT, files: fallback }], config, modelSource);
   const data = await prepareRecipeData(recipe, recipeDir, { keepExamples: true });
+  const request = routerTrainingRequest(
+    names,
+    assignment,
+    taskNames.map((name, index) => ({ name, train: data.examples![index]!.train })),
+    {
+      ...(options.layer !== undefined ? { layer: options.layer } : {}),
+      pooling,
+      input,
+      balance: options.unbalanced ? 'unbalanced' : options.oversample ? 'oversample' : 'balanced',
+      ...(options['per-expert'] !== undefined ? { perExpert: options['per-expert'] } : {}),
+      ...(options.hidden !== undefined ? { hidden: options.hidden } : {}),
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options['max-steps'] !== undefined ? { maxSteps: options['max-steps'] } : {}),
+      seed: options.seed ?? recipe.seed,
+      policy,
+      baseModel: { name: modelSource, revision: recipe.model.revision ?? null },
+    },
+    data.config,
+  );
 
   const ctx = await acquireNodeGpu({ label: 'cocktail router train' });
   const model = await loadModel(ctx, data.files);
   try {
-    const layer = options.layer ?? defaultRouterLayer(data.config);
-    const trained = await trainRouter(
-      ctx,
-      model.gpu,
-      model.tokenizer,
-      experts.map((expert) => ({ name: expert.name, train: data.examples![taskNames.indexOf(expert.name)]!.train })),
-      {
-        feature: { layer, pooling },
-        input,
-        balance: options.unbalanced ? 'unbalanced' : 'balanced',
-        ...(options['per-expert'] !== undefined ? { perExpert: options['per-expert'] } : {}),
-        oversample: options.oversample === true,
-        ...(options.hidden !== undefined ? { hidden: options.hidden } : {}),
-        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-        ...(options['max-steps'] !== undefined ? { maxSteps: options['max-steps'] } : {}),
-        seed: options.seed ?? recipe.seed,
-        policy,
-        baseModel: { name: modelSource, revision: recipe.model.revision ?? null },
-        onStage: (stage, detail) => say({ event: 'stage', stage, detail }, `· ${stage}: ${detail}`),
-        onEvaluation: (evaluation) =>
-          say({ event: 'router_eval', ...evaluation }, `  step ${evaluation.step}: loss ${evaluation.trainLoss.toFixed(4)} accuracy ${evaluation.trainAccuracy.toFixed(3)}, held out loss ${evaluation.heldOutLoss.toFixed(4)} accuracy ${evaluation.heldOutAccuracy.toFixed(3)}`),
-      },
-    );
+    const trained = await trainRouter(ctx, model.gpu, model.tokenizer, request.experts, {
+      ...request.options,
+      onStage: (stage, detail) => say({ event: 'stage', stage, detail }, `· ${stage}: ${detail}`),
+      onEvaluation: (evaluation) =>
+        say({ event: 'router_eval', ...evaluation }, `  step ${evaluation.step}: loss ${evaluation.trainLoss.toFixed(4)} accuracy ${evaluation.trainAccuracy.toFixed(3)}, held out loss ${evaluation.heldOutLoss.toFixed(4)} accuracy ${evaluation.heldOutAccuracy.toFixed(3)}`),
+    });
     if (trained.truncated > 0) say({ event: 'notice', truncated: trained.truncated }, `  ${trained.truncated} prompts were longer than the model's context of ${data.config.maxPositionEmbeddings} tokens; the router read their first ${data.config.maxPositionEmbeddings}`);
     const adapters = new Map<string, PeftFiles>(experts.map((expert) => [expert.name, expert.files]));
     if (fallback) adapters.set(SHARED_EXPERT, fallback);
@@ -131,8 +143,8 @@ async function routerTrain(args: string[]): Promise<number> {
     await writeBundleFolder(out, { router: trained.router, adapters }, data.config.maxPositionEmbeddings);
     const summary = trained.router.training!;
     say(
-      { event: 'router', out, experts: trained.router.experts, train_counts: summary.trainCounts, held_out_counts: summary.heldOutCounts, best_step: summary.bestStep, held_out_accuracy: summary.heldOutAccuracy, stopped_early: summary.stoppedEarly },
-      `wrote the router over ${trained.router.experts.join(', ')} to ${out} (step ${summary.bestStep}, held-out accuracy ${summary.heldOutAccuracy.toFixed(3)})`,
+      { event: 'router', out, experts: trained.router.experts, expert_tasks: Object.fromEntries(names.map((name, index) => [name, assignment[index]])), train_counts: summary.trainCounts, held_out_counts: summary.heldOutCounts, best_step: summary.bestStep, held_out_accuracy: summary.heldOutAccuracy, stopped_early: summary.stoppedEarly },
+      `wrote the router over ${trained.router.experts.map((name, index) => `${name} (${assignment[index]!.join('+')})`).join(', ')} to ${out} (step ${summary.bestStep}, held-out accuracy ${summary.heldOutAccuracy.toFixed(3)})`,
     );
     return 0;
   } finally {
@@ -180,9 +192,9 @@ async function routerEval(args: string[]): Promise<number> {
 
 export async function routeCommand(args: string[]): Promise<number> {
   const options = parseOptions('route', args, { router: 'string', prompt: 'string', model: 'string', json: 'flag' }, ['router', 'prompt']);
-  const bundle = await readBundleFolder(resolve(options.router!));
+  const { bundle, files } = await openRouterBundle(options.router!, options.model);
   const ctx = await acquireNodeGpu({ label: 'cocktail route' });
-  const model = await loadModel(ctx, await modelFilesFor(options.model ?? bundle.router.baseModel.name, { ...(bundle.router.baseModel.revision ? { revision: bundle.router.baseModel.revision } : {}), quiet: true }));
+  const model = await loadModel(ctx, files);
   try {
     const [routed] = await routePrompts(ctx, model.gpu, model.tokenizer, bundle.router, [options.prompt!]);
     printRoute(routed!, options.json === true);
@@ -200,17 +212,21 @@ export function printRoute(routed: RoutedPrompt, json: boolean): void {
   else console.log(`${chosen}${mixture ? ` (mixing ${mixture.map((m) => `${m.expert} ${m.weight.toFixed(3)}`).join(', ')})` : ''}: ${Object.entries(probabilities).map(([name, p]) => `${name} ${p.toFixed(3)}`).join(', ')}`);
 }
 
-/** The bundle's routed experts, read and checked against the model like any expert set. */
+/** The bundle's routed adapters (every expert but "base"), read and checked against the model like any expert set. */
 export async function bundleExperts(bundle: RouterBundle, config: LoadedModel['config'], modelSource: string): Promise<Expert[]> {
-  return loadExperts(bundle.router.experts.map((name) => ({ name, files: bundle.adapters.get(name)! })), config, modelSource);
+  return loadExperts(adapterExperts(bundle.router.experts).map((name) => ({ name, files: bundle.adapters.get(name)! })), config, modelSource, { minimum: 1 });
 }
 
-/** A router bundle and the model it routes for, loaded for `cocktail generate --router`. */
-export async function openRouter(ctx: GpuContext, dir: string, modelSource: string | undefined): Promise<{ bundle: RouterBundle; model: LoadedModel }> {
+/**
+ * A router bundle and the files of the model it routes for (`--model`, or the base model router.json
+ * names), for `cocktail route` and `generate --router`; experts trained on another model are refused,
+ * naming the expert, before the model is read.
+ */
+export async function openRouterBundle(dir: string, modelSource: string | undefined): Promise<{ bundle: RouterBundle; files: ModelFiles }> {
   const bundle = await readBundleFolder(resolve(dir));
   const source = modelSource ?? bundle.router.baseModel.name;
-  const model = await loadModel(ctx, await modelFilesFor(source, { ...(bundle.router.baseModel.revision ? { revision: bundle.router.baseModel.revision } : {}), quiet: true }));
-  return { bundle, model };
+  checkExpertsModel(bundle.adapters, source);
+  return { bundle, files: await modelFilesFor(source, { ...(bundle.router.baseModel.revision ? { revision: bundle.router.baseModel.revision } : {}), quiet: true }) };
 }
 
 async function writeBundleFolder(out: string, bundle: RouterBundle, maxTokens: number): Promise<void> {

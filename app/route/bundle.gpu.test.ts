@@ -10,6 +10,7 @@ import { readRouterBundle, writeRouterBundle, type RouterBundle } from './bundle
 import { loadExperts } from './experts.ts';
 import { featureWidth, type Pooling } from './features.ts';
 import { headProbabilities, trainRouterHead } from './head.ts';
+import { routerTasks } from './router.ts';
 
 const gpu = setUpTestGpu();
 const config = async (): Promise<ModelConfig> => parseModelConfig(JSON.parse(await readFile(fixturePath('models/aidreams260K/config.json'), 'utf8')));
@@ -93,6 +94,67 @@ describe('router bundle', () => {
     const json = JSON.parse(await files.get('router.json')!.text()) as { experts: string[] };
     files.set('router.json', new Blob([JSON.stringify({ ...json, experts: ['fpb'] })]));
     await expect(readRouterBundle(files, 'b')).rejects.toMatchObject({ code: 'ROUTER_TOO_FEW_EXPERTS' });
+  });
+});
+
+describe('router bundle with the shared adapter and "base" as experts', () => {
+  /** fpb and gsm8k adapters, the shared cocktail adapter learning alpaca, and base (no adapter) learning dolly and tweets. */
+  async function mixedBundle(): Promise<RouterBundle> {
+    const model = await config();
+    const bundle = await trainedBundle(model);
+    const random = Random.fromSeed(2);
+    const C = model.hiddenSize;
+    const set = (N: number) => ({ features: random.fillUniform(new Float32Array(N * C), -3, 3), labels: Int32Array.from({ length: N }, (_, n) => n % 4) });
+    const { head } = await trainRouterHead(gpu.ctx, set(40), set(12), { experts: 4, maxSteps: 10 });
+    return {
+      router: { ...bundle.router, experts: ['fpb', 'gsm8k', 'shared', 'base'], tasks: [['fpb'], ['gsm8k'], ['alpaca'], ['dolly', 'tweets']], head, policy: { topK: 1, threshold: 0.4, fallback: 'shared' } },
+      adapters: new Map(['fpb', 'gsm8k', 'shared'].map((name, i) => [name, adapter(model, i + 1)])),
+    };
+  }
+
+  it('lists each expert with its tasks, marks "base" as no adapter, writes no folder for it, and reads back the same', async () => {
+    const bundle = await mixedBundle();
+    const files = writeRouterBundle(bundle);
+    const folders = [...new Set([...files.keys()].filter((path) => path.includes('/')).map((path) => path.split('/')[0]))].sort();
+    expect(folders).toEqual(['fpb', 'gsm8k', 'shared']);
+    const json = JSON.parse(await files.get('router.json')!.text()) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      experts: ['fpb', 'gsm8k', 'shared', 'base'],
+      expert_tasks: { fpb: ['fpb'], gsm8k: ['gsm8k'], shared: ['alpaca'], base: ['dolly', 'tweets'] },
+      expert_adapters: { fpb: 'fpb', gsm8k: 'gsm8k', shared: 'shared', base: null },
+      head: { out_features: 4 },
+      fallback: 'shared',
+    });
+    const back = await readRouterBundle(files, 'mixed');
+    expect(back.router.experts).toEqual(bundle.router.experts);
+    expect(back.router.tasks).toEqual(bundle.router.tasks);
+    expect([...back.adapters.keys()].sort()).toEqual(['fpb', 'gsm8k', 'shared']);
+  });
+
+  it('still refuses folders that do not match: a folder for "base", or a listed adapter without one', async () => {
+    const files = writeRouterBundle(await mixedBundle());
+    const withBaseFolder = new Map(files).set('base/adapter_config.json', files.get('fpb/adapter_config.json')!).set('base/adapter_model.safetensors', files.get('fpb/adapter_model.safetensors')!);
+    await expect(readRouterBundle(withBaseFolder, 'b')).rejects.toThrow(expect.objectContaining({ code: 'ROUTER_BUNDLE_MISMATCH', message: expect.stringContaining('folder(s) "base" that router.json does not list') }));
+    const withoutShared = new Map([...files].filter(([path]) => !path.startsWith('shared/')));
+    await expect(readRouterBundle(withoutShared, 'b')).rejects.toThrow(expect.objectContaining({ code: 'ROUTER_BUNDLE_MISMATCH', message: expect.stringContaining('for "shared"') }));
+  });
+
+  it('refuses expert_adapters that give "base" a folder or an adapter none, and expert_tasks where a task teaches two experts', async () => {
+    const files = writeRouterBundle(await mixedBundle());
+    const json = JSON.parse(await files.get('router.json')!.text()) as Record<string, Record<string, unknown>>;
+    const edited = (change: Record<string, unknown>) => new Map(files).set('router.json', new Blob([JSON.stringify({ ...json, ...change })]));
+    await expect(readRouterBundle(edited({ expert_adapters: { ...json.expert_adapters, base: 'base' } }), 'b')).rejects.toThrow(/expert_adapters gives expert "base" "base"; it must be null/);
+    await expect(readRouterBundle(edited({ expert_adapters: { ...json.expert_adapters, gsm8k: null } }), 'b')).rejects.toThrow(/expert_adapters gives expert "gsm8k" null; it must be its folder "gsm8k"/);
+    await expect(readRouterBundle(edited({ expert_tasks: { ...json.expert_tasks, base: ['dolly', 'alpaca'] } }), 'b')).rejects.toThrow(/expert_tasks: task "alpaca" is assigned to expert "shared" and to expert "base"/);
+    await expect(readRouterBundle(edited({ expert_tasks: { ...json.expert_tasks, gsm8k: [] } }), 'b')).rejects.toMatchObject({ code: 'ROUTER_BUNDLE_INVALID', message: expect.stringContaining('expert "gsm8k" has no task') });
+  });
+
+  it('reads a bundle from before assignments unchanged: each expert learned from its own name’s task', async () => {
+    const files = writeRouterBundle(await trainedBundle(await config()));
+    const { expert_tasks: _tasks, expert_adapters: _adapters, ...old } = JSON.parse(await files.get('router.json')!.text()) as Record<string, unknown>;
+    const back = await readRouterBundle(new Map(files).set('router.json', new Blob([JSON.stringify(old)])), 'old');
+    expect(back.router.tasks).toBeUndefined();
+    expect(routerTasks(back.router)).toEqual([['fpb'], ['gsm8k'], ['alpaca']]);
   });
 });
 

@@ -8,10 +8,11 @@ import { CocktailError } from '../errors.ts';
 import { readSafetensorsHeader, readTensorBytes, writeSafetensors, type TensorToWrite } from '../model/safetensors.ts';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftFiles } from '../train/peft.ts';
 import { BASE_EXPERT, checkPolicy } from './decide.ts';
-import { checkExpertName } from './experts.ts';
+import { assignTasks, type ExpertTaskAssignment } from './assignment.ts';
+import { adapterExperts, checkRoutedExpertName } from './experts.ts';
 import { checkFeatureSpec, type Pooling } from './features.ts';
 import type { HeadLayerWeights } from './head.ts';
-import type { Router } from './router.ts';
+import { routerTasks, type Router } from './router.ts';
 
 export const ROUTER_JSON = 'router.json';
 export const ROUTER_WEIGHTS = 'router.safetensors';
@@ -29,6 +30,10 @@ interface RouterJson {
   format: typeof ROUTER_FORMAT;
   version: number;
   experts: string[];
+  /** Per expert, the tasks whose training prompts taught it (absent in bundles before assignments: each expert's own name's task). */
+  expert_tasks?: Record<string, string[]>;
+  /** Per expert, its adapter folder, or null for "base" (no adapter). */
+  expert_adapters?: Record<string, string | null>;
   base_model: { name_or_path: string; revision: string | null };
   features: { layer: number; pooling: Pooling; input: 'typed' | 'template'; add_bos: true; max_tokens: number | null };
   template: string;
@@ -40,13 +45,17 @@ interface RouterJson {
   training?: Router['training'];
 }
 
+/** The bundle's adapter folders: every expert but "base", and the fallback when it is an adapter. */
+function adapterFolders(experts: readonly string[], fallback: string | null): string[] {
+  return [...new Set([...adapterExperts(experts), ...(fallback !== null && fallback !== BASE_EXPERT ? [fallback] : [])])];
+}
+
 const bytesOf = (values: Float32Array): Uint8Array<ArrayBuffer> => new Uint8Array(Float32Array.from(values).buffer);
 
 export function writeRouterBundle(bundle: RouterBundle, options: { maxTokens?: number } = {}): Map<string, Blob> {
   const { router } = bundle;
   const files = new Map<string, Blob>();
-  const folders = [...router.experts, ...(router.policy.fallback && router.policy.fallback !== BASE_EXPERT ? [router.policy.fallback] : [])];
-  for (const name of folders) {
+  for (const name of adapterFolders(router.experts, router.policy.fallback)) {
     const adapter = bundle.adapters.get(name);
     if (!adapter) throw new CocktailError('ROUTER_BUNDLE_INCOMPLETE', `expert "${name}" has no adapter to write into the bundle`, { expert: name });
     files.set(`${name}/${ADAPTER_CONFIG}`, new Blob([adapter.config]));
@@ -58,6 +67,8 @@ export function writeRouterBundle(bundle: RouterBundle, options: { maxTokens?: n
     format: ROUTER_FORMAT,
     version: ROUTER_FORMAT_VERSION,
     experts: router.experts,
+    expert_tasks: Object.fromEntries(router.experts.map((name, index) => [name, routerTasks(router)[index]!])),
+    expert_adapters: Object.fromEntries(router.experts.map((name) => [name, name === BASE_EXPERT ? null : name])),
     base_model: { name_or_path: router.baseModel.name, revision: router.baseModel.revision },
     features: { layer: router.feature.layer, pooling: router.feature.pooling, input: router.input, add_bos: true, max_tokens: options.maxTokens ?? null },
     template: router.input === 'typed' ? '{prompt}' : "{the task's user turns as its template renders them}",
@@ -96,12 +107,15 @@ export async function readRouterBundle(files: ReadonlyMap<string, Blob>, label: 
     throw fail('ROUTER_BUNDLE_INVALID', `${ROUTER_JSON} is not a ${ROUTER_FORMAT} version ${ROUTER_FORMAT_VERSION} file (format ${JSON.stringify(json.format)}, version ${JSON.stringify(json.version)})`, { file: ROUTER_JSON });
   }
   if (!Array.isArray(json.experts) || json.experts.length < 2) throw fail('ROUTER_TOO_FEW_EXPERTS', `${ROUTER_JSON} lists ${Array.isArray(json.experts) ? json.experts.length : 'no'} experts; a router chooses between at least two`, { field: 'experts' });
-  json.experts.forEach(checkExpertName);
+  json.experts.forEach(checkRoutedExpertName);
+  const twice = json.experts.find((name, index) => json.experts.indexOf(name) !== index);
+  if (twice !== undefined) throw fail('ROUTER_BUNDLE_INVALID', `${ROUTER_JSON} lists expert "${twice}" twice`, { field: 'experts' });
+  const tasks = bundleTasks(json, fail);
   const policy = { topK: json.top_k, threshold: json.threshold, fallback: json.fallback };
   checkPolicy(policy, json.experts);
 
   const folders = new Set([...files.keys()].filter((path) => path.includes('/')).map((path) => path.slice(0, path.indexOf('/'))));
-  const expectedFolders = [...json.experts, ...(json.fallback && json.fallback !== BASE_EXPERT ? [json.fallback] : [])];
+  const expectedFolders = adapterFolders(json.experts, json.fallback);
   const missing = expectedFolders.filter((name) => !files.has(`${name}/${ADAPTER_CONFIG}`) || !files.has(`${name}/${ADAPTER_WEIGHTS}`));
   const extra = [...folders].filter((name) => !expectedFolders.includes(name));
   if (missing.length > 0 || extra.length > 0) {
@@ -143,6 +157,7 @@ export async function readRouterBundle(files: ReadonlyMap<string, Blob>, label: 
   return {
     router: {
       experts: json.experts,
+      ...(tasks ? { tasks } : {}),
       feature,
       input: json.features.input,
       head: { featureMean: await read('feature_mean', [C]), featureScale: await read('feature_scale', [C]), layers, temperature: json.temperature },
@@ -152,4 +167,34 @@ export async function readRouterBundle(files: ReadonlyMap<string, Blob>, label: 
     },
     adapters,
   };
+}
+
+/**
+ * router.json's expert_tasks and expert_adapters checked against its expert list: every expert has
+ * its tasks, no task teaches two experts, and exactly "base" has no adapter folder. A bundle from
+ * before assignments has neither field: each expert learned from its own name's task.
+ */
+function bundleTasks(json: RouterJson, fail: (code: string, problem: string, details?: Record<string, unknown>) => CocktailError): ExpertTaskAssignment | undefined {
+  if (json.expert_adapters !== undefined) {
+    for (const name of json.experts) {
+      const folder = json.expert_adapters[name];
+      const expected = name === BASE_EXPERT ? null : name;
+      if (folder !== expected) {
+        throw fail('ROUTER_BUNDLE_MISMATCH', `${ROUTER_JSON}'s expert_adapters gives expert "${name}" ${folder === undefined ? 'nothing' : JSON.stringify(folder)}; it must be ${expected === null ? 'null ("base" has no adapter)' : `its folder "${name}"`}`, { field: 'expert_adapters', expert: name });
+      }
+    }
+    const strangers = Object.keys(json.expert_adapters).filter((name) => !json.experts.includes(name));
+    if (strangers.length > 0) throw fail('ROUTER_BUNDLE_MISMATCH', `${ROUTER_JSON}'s expert_adapters names ${strangers.map((name) => `"${name}"`).join(', ')}, not in its expert list (${json.experts.join(', ')})`, { field: 'expert_adapters' });
+  }
+  if (json.expert_tasks === undefined) return undefined;
+  const listed = json.expert_tasks;
+  const malformed = json.experts.filter((name) => !Array.isArray(listed[name]) || !listed[name].every((task) => typeof task === 'string'));
+  if (malformed.length > 0) throw fail('ROUTER_BUNDLE_INVALID', `${ROUTER_JSON}'s expert_tasks must give each expert a list of task names; ${malformed.map((name) => `"${name}"`).join(', ')} ${malformed.length === 1 ? 'has' : 'have'} none`, { field: 'expert_tasks' });
+  const explicit = new Map(Object.entries(listed));
+  try {
+    return assignTasks(json.experts, [...new Set(Object.values(listed).flat())], explicit);
+  } catch (error) {
+    if (error instanceof CocktailError) throw fail('ROUTER_BUNDLE_INVALID', `${ROUTER_JSON}'s expert_tasks: ${error.message}`, { field: 'expert_tasks' });
+    throw error;
+  }
 }

@@ -11,7 +11,7 @@ import { uploadLora } from '../model/lora-gpu.ts';
 import { referenceLogits, type ReferenceWeights } from '../model/reference.ts';
 import { relativeError } from '../util/numeric.ts';
 import { Random } from '../util/random.ts';
-import { combineAdapters } from './combine.ts';
+import { answeringAdapter, combineAdapters } from './combine.ts';
 
 let ctx: GpuContext;
 let model: GpuModel;
@@ -82,6 +82,48 @@ describe('top-k soft mixing as one rank-k·r adapter', () => {
     } finally {
       lora.destroy();
     }
+  });
+
+  it('mixes "base" (no adapter) as a zero delta: the output is the weighted sum of the experts’ and the base model’s outputs (Float64)', () => {
+    const config = model.config;
+    const experts = [
+      { adapter: trainedLooking(config, 4, 8, all(config), 8), weight: 0.45 },
+      { adapter: undefined, weight: 0.35 },
+      { adapter: trainedLooking(config, 2, 4, ['q_proj', 'v_proj'], 9), weight: 0.2 },
+    ];
+    const combined = combineAdapters(experts, config.numLayers);
+    // Base adds no rank: 4 + 2.
+    expect(combined.config.r).toBe(6);
+    const random = Random.fromSeed(11);
+    const M = 3;
+    for (const [key, pair] of combined.pairs) {
+      const { inFeatures: K, outFeatures: N } = pair;
+      const x = Float64Array.from(random.fillUniform(new Float32Array(M * K), -1, 1));
+      const w = Float64Array.from(random.fillUniform(new Float32Array(N * K), -0.3, 0.3));
+      const base = { M, N, K, x, w };
+      const mixed = loraLinearReference({ ...base, R: 6, a: pair.a, b: pair.b, scale: 1 });
+      const want = new Float64Array(M * N);
+      for (const { adapter, weight } of experts) {
+        const own = adapter?.pairs.get(key);
+        const out = adapter && own ? loraLinearReference({ ...base, R: adapter.config.r, a: own.a, b: own.b, scale: loraScale(adapter.config) }) : loraLinearReference({ ...base, R: 0, scale: 1 });
+        out.forEach((value, i) => (want[i]! += weight * value));
+      }
+      expect(relativeError(mixed, want), key).toBeLessThan(1e-6);
+    }
+  });
+
+  it('answers a decision for "base" with no adapter, for an expert with its adapter, and for a mixture with base with the combined one', async () => {
+    const fpb = trainedLooking(model.config, 4, 8, ['q_proj'], 12);
+    const adapterOf = (name: string) => {
+      if (name !== 'fpb') throw new Error(`asked for ${name}`);
+      return fpb;
+    };
+    expect(await answeringAdapter({ probabilities: {}, chosen: 'base', fellBack: false }, adapterOf, model.config.numLayers)).toBeUndefined();
+    expect(await answeringAdapter({ probabilities: {}, chosen: 'fpb', fellBack: false }, adapterOf, model.config.numLayers)).toBe(fpb);
+    const mixed = await answeringAdapter({ probabilities: {}, chosen: 'base', fellBack: false, mixture: [{ expert: 'base', weight: 0.75 }, { expert: 'fpb', weight: 0.25 }] }, adapterOf, model.config.numLayers);
+    expect(mixed!.config.r).toBe(4);
+    const key = '0.q_proj';
+    expect(Array.from(mixed!.pairs.get(key)!.b)).toEqual(Array.from(fpb.pairs.get(key)!.b, (value) => Math.fround(value * 0.25 * 2)));
   });
 
   it('with one expert at weight 1 is that expert', () => {

@@ -1,10 +1,11 @@
 /**
  * A router measured on each expert's task's validation prompts: routing accuracy and the confusion
  * matrix (task → expert that answered), and the task's metric four ways: routed (each prompt answered
- * by whom the router chose), oracle (the task's own adapter), shared (the cocktail adapter, when
- * given) and base (no adapter). Routing regret = oracle − routed for metrics where higher is better,
- * routed − oracle for the loss, so a positive regret always means the router cost something; whether
- * it is more than noise is a paired test over the same prompts (regret.ts).
+ * by whom the router chose), oracle (the expert the task is assigned to: its own adapter, the shared
+ * one or base), shared (the cocktail adapter, when given) and base (no adapter). Routing regret =
+ * oracle − routed for metrics where higher is better, routed − oracle for the loss, so a positive
+ * regret always means the router cost something; whether it is more than noise is a paired test over
+ * the same prompts (regret.ts).
  */
 import type { Example } from '../data/example.ts';
 import { CocktailError } from '../errors.ts';
@@ -16,11 +17,12 @@ import type { TextTokenizer } from '../model/tokenizer.ts';
 import { Evaluator } from '../train/evaluate.ts';
 import { evaluationSample } from '../train/eval-sample.ts';
 import type { PreparedTask } from '../train/task-data.ts';
+import { expertOfTask } from './assignment.ts';
 import { combineAdapters } from './combine.ts';
 import { BASE_EXPERT, type RoutingDecision } from './decide.ts';
 import { routerInputText } from './prompt.ts';
 import { regretTest, type RegretTest } from './regret.ts';
-import { routePrompts, type Router } from './router.ts';
+import { routePrompts, routerTasks, type Router } from './router.ts';
 
 export interface RouterEvalTask {
   task: PreparedTask;
@@ -68,8 +70,11 @@ export async function evaluateRouter(
   tasks: readonly RouterEvalTask[],
   options: RouterEvalOptions,
 ): Promise<RouterEvaluation> {
-  const routed = tasks.filter(({ task }) => router.experts.includes(task.name));
-  if (routed.length === 0) throw new CocktailError('ROUTER_NO_TASKS', `none of the recipe's tasks (${tasks.map(({ task }) => task.name).join(', ')}) is an expert of this router (${router.experts.join(', ')}); experts are named after their tasks`, {});
+  const assignment = routerTasks(router);
+  // The oracle of a task is the expert it was assigned to (its own adapter, the shared one, or base).
+  const oracleOf = (task: string) => expertOfTask(router.experts, assignment, task);
+  const routed = tasks.filter(({ task }) => oracleOf(task.name) !== undefined);
+  if (routed.length === 0) throw new CocktailError('ROUTER_NO_TASKS', `none of the recipe's tasks (${tasks.map(({ task }) => task.name).join(', ')}) teaches an expert of this router (${router.experts.map((name, index) => `${name}: ${assignment[index]!.join('+')}`).join(', ')})`, {});
   const evaluators = new Map<number, Evaluator>();
   const evaluatorFor = (rank: number) => {
     let evaluator = evaluators.get(rank);
@@ -123,19 +128,20 @@ export async function evaluateRouter(
       const row: Record<string, number> = {};
       for (const decision of decisions) row[decision.chosen] = (row[decision.chosen] ?? 0) + 1;
       confusion[task.name] = row;
-      const correct = decisions.filter((decision) => decision.chosen === task.name).length;
+      const oracleExpert = oracleOf(task.name)!;
+      const correct = decisions.filter((decision) => decision.chosen === oracleExpert).length;
       right += correct;
       total += decisions.length;
 
       const all = sampleIndices;
       const routedScores = new Array<number>(count);
       for (const [key, group] of answerGroups(decisions)) {
-        const adapter = group.mixture ? combineAdapters(group.mixture.map(({ expert, weight }) => ({ adapter: adapterOf(expert)!, weight })), model.config.numLayers) : adapterOf(key);
+        const adapter = group.mixture ? combineAdapters(group.mixture.map(({ expert, weight }) => ({ adapter: adapterOf(expert), weight })), model.config.numLayers) : adapterOf(key);
         (await scores(task, group.indices.map((i) => sampleIndices[i]!), adapter)).forEach((score, i) => (routedScores[group.indices[i]!] = score));
       }
       const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
       const routedScore = mean(routedScores);
-      const oracleScores = await scores(task, all, adapters.get(task.name));
+      const oracleScores = await scores(task, all, adapterOf(oracleExpert));
       const oracle = mean(oracleScores);
       const result: TaskRouting = {
         metric: task.metric,

@@ -1,6 +1,7 @@
 /**
  * The experts a router chooses between: PEFT adapters of one base model with the same target
- * modules. Anything else is refused before a feature is computed, naming the expert at fault.
+ * modules, and optionally "base" (the model with no adapter). Anything else is refused before a
+ * feature is computed, naming the expert at fault.
  */
 import { CocktailError } from '../errors.ts';
 import type { ModelConfig } from '../model/config.ts';
@@ -25,6 +26,30 @@ export function checkExpertName(name: string): void {
   if (!/^[A-Za-z0-9][\w.-]*$/.test(name) || name === BASE_EXPERT) {
     throw new CocktailError('ROUTER_BAD_EXPERT_NAME', `"${name}" cannot name an expert: use letters, digits, ".", "_" or "-" (it becomes a folder of the bundle), and not "${BASE_EXPERT}", which means no adapter`, { expert: name });
   }
+}
+
+/** A name of a router's expert list: an adapter folder's name, or "base" (the model with no adapter, no folder). */
+export function checkRoutedExpertName(name: string): void {
+  if (name !== BASE_EXPERT) checkExpertName(name);
+}
+
+/** Refuses a router's expert list of fewer than two, with a name that cannot be one, or with a name twice. */
+export function checkExpertList(names: readonly string[]): void {
+  if (names.length < 2) throw new CocktailError('ROUTER_TOO_FEW_EXPERTS', `a router chooses between at least two experts; got ${names.length}${names.length === 1 ? ` ("${names[0]}")` : ''}`, { experts: names.length });
+  names.forEach(checkRoutedExpertName);
+  const twice = names.find((name, index) => names.indexOf(name) !== index);
+  if (twice !== undefined) throw new CocktailError('ROUTER_DUPLICATE_EXPERT', `two experts are named "${twice}"; give each its own name (--names)`, { expert: twice });
+}
+
+/** The experts of a list that are adapters (all but "base"). */
+export const adapterExperts = (names: readonly string[]): string[] => names.filter((name) => name !== BASE_EXPERT);
+
+/**
+ * Refuses adapters trained on another model than the one they are applied to, naming the expert
+ * (a Hub id is compared with each adapter's base_model_name_or_path, as everywhere else).
+ */
+export function checkExpertsModel(adapters: ReadonlyMap<string, PeftFiles>, modelSource: string): void {
+  for (const [name, files] of adapters) checkAdapterBaseModel(files.config, modelSource, `expert "${name}"`);
 }
 
 interface AdapterFacts {

@@ -8,6 +8,7 @@ import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
+import { ownTasks, type ExpertTaskAssignment } from './assignment.ts';
 import { routerSplit, type RouterBalance } from './balance.ts';
 import { decide, type RoutingDecision, type RoutingPolicy } from './decide.ts';
 import { featureWidth, routerFeatures, type FeatureSpec } from './features.ts';
@@ -15,8 +16,10 @@ import { headProbabilities, trainRouterHead, type HeadEvaluation, type HeadTrain
 import { routerInputText, routerPromptIds, truncationNotice, type RouterInput } from './prompt.ts';
 
 export interface Router {
-  /** The routed experts, in the order of the head's outputs. */
+  /** The routed experts, in the order of the head's outputs ("base": the model with no adapter). */
   experts: string[];
+  /** Per expert, the tasks whose prompts taught it (absent: each expert's own name's task, as bundles before assignments mean). */
+  tasks?: ExpertTaskAssignment;
   feature: FeatureSpec;
   input: RouterInput;
   head: RouterHead;
@@ -37,12 +40,16 @@ export interface RouterTrainingSummary {
   stoppedEarly: boolean;
 }
 
-export interface ExpertTask {
-  /** The expert's name: its task's name. */
-  name: string;
-  /** The task's training examples (the training split only). */
-  train: readonly Example[];
-}
+/**
+ * An expert and the training examples (the training split only) that teach it: those of the task of
+ * its own name, or of each task assigned to it ("base" is the model with no adapter).
+ */
+export type ExpertTask = { name: string; train: readonly Example[] } | { name: string; tasks: readonly { name: string; train: readonly Example[] }[] };
+
+const taughtBy = (expert: ExpertTask) => ('tasks' in expert ? expert.tasks : [{ name: expert.name, train: expert.train }]);
+
+/** The tasks each expert of a router learned from. */
+export const routerTasks = (router: Pick<Router, 'experts' | 'tasks'>): ExpertTaskAssignment => router.tasks ?? ownTasks(router.experts);
 
 export interface RouterTrainingOptions extends Omit<HeadTrainingOptions, 'experts'> {
   feature: FeatureSpec;
@@ -83,7 +90,8 @@ export interface TrainedRouter {
 }
 
 export async function trainRouter(ctx: GpuContext, model: GpuModel, tokenizer: TextTokenizer, tasks: readonly ExpertTask[], options: RouterTrainingOptions): Promise<TrainedRouter> {
-  const pools = tasks.map((task) => ({ name: task.name, items: task.train.map((example) => routerInputText(example, options.input)).filter((text): text is string => text !== undefined && text.trim() !== '') }));
+  const promptsOf = (examples: readonly Example[]) => examples.map((example) => routerInputText(example, options.input)).filter((text): text is string => text !== undefined && text.trim() !== '');
+  const pools = tasks.map((expert) => ({ name: expert.name, tasks: taughtBy(expert).map((task) => ({ name: task.name, items: promptsOf(task.train) })) }));
   const split = routerSplit(pools, { balance: options.balance, ...(options.perExpert !== undefined ? { perExpert: options.perExpert } : {}), oversample: options.oversample === true, seed: options.seed ?? 0 });
   const all = [...split.train, ...split.heldOut];
   options.onStage?.('features', `${all.length} prompts (${split.trainCounts.join('/')} to train on, ${split.heldOutCounts[0]} per expert held out)`);
@@ -97,7 +105,8 @@ export async function trainRouter(ctx: GpuContext, model: GpuModel, tokenizer: T
   const best = result.history.find((evaluation) => evaluation.step === result.bestStep);
   return {
     router: {
-      experts: tasks.map((task) => task.name),
+      experts: tasks.map((expert) => expert.name),
+      tasks: tasks.map((expert) => taughtBy(expert).map((task) => task.name)),
       feature: options.feature,
       input: options.input,
       head: result.head,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../workers/protocol.ts';
 import type { AdapterItem } from './library-items.ts';
-import { candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, headEtaSeconds, perTaskRuns, routerRequest } from './router-plan.ts';
+import { BASE_CHOICE, candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, headEtaSeconds, perTaskRuns, routerRequest, SHARED_CHOICE } from './router-plan.ts';
 
 function run(change: Partial<RunRecord> = {}, layout = 'per_task'): RunRecord {
   return {
@@ -42,8 +42,8 @@ describe('router plan', () => {
       name: 'mine',
       recipe: run().recipe,
       experts: [
-        { name: 'phrases', adapterKey: 'r1/phrases' },
-        { name: 'tweets', adapterKey: 'r1/tweets' },
+        { name: 'phrases', adapterKey: 'r1/phrases', tasks: ['phrases'] },
+        { name: 'tweets', adapterKey: 'r1/tweets', tasks: ['tweets'] },
       ],
       fallback: null,
       balance: 'balanced',
@@ -53,6 +53,33 @@ describe('router plan', () => {
       threshold: 0,
       maxSteps: 400,
     });
+  });
+
+  it('makes the base model and the shared adapter experts of the tasks given to them, and one expert of tasks that share an adapter', () => {
+    const { request, problems } = routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts: { phrases: 'r1/phrases', tweets: SHARED_CHOICE, math: BASE_CHOICE }, sharedKey: 'r0/shared' }, run());
+    expect(problems).toEqual([]);
+    expect(request!.experts).toEqual([
+      { name: 'phrases', adapterKey: 'r1/phrases', tasks: ['phrases'] },
+      { name: 'shared', adapterKey: 'r0/shared', tasks: ['tweets'] },
+      { name: 'base', adapterKey: null, tasks: ['math'] },
+    ]);
+    expect(request!.sharedKey).toBe('r0/shared');
+    const grouped = routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts: { phrases: 'r1/phrases', tweets: BASE_CHOICE, math: 'r1/phrases' } }, run());
+    expect(grouped.request!.experts).toEqual([
+      { name: 'phrases', adapterKey: 'r1/phrases', tasks: ['phrases', 'math'] },
+      { name: 'base', adapterKey: null, tasks: ['tweets'] },
+    ]);
+  });
+
+  it('refuses the shared adapter as an expert until one is chosen, and one adapter for every task (a single expert)', () => {
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts: { phrases: 'r1/phrases', tweets: SHARED_CHOICE } }, run()).problems).toEqual(['choose the shared adapter that answers the tasks given to it']);
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts: { phrases: BASE_CHOICE, tweets: BASE_CHOICE } }, run()).problems).toEqual([
+      'choose an adapter for at least two tasks: a router chooses between at least two experts (1 chosen)',
+    ]);
+    const named = run({ recipe: { model: { source: 'org/tiny' }, lora: { layout: 'per_task' }, tasks: [{ name: 'base' }, { name: 'tweets' }] } });
+    expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts: { base: 'r1/base', tweets: BASE_CHOICE } }, named).problems).toEqual([
+      'the task “base” shares its name with the base model expert: answer it with the base model too, or rename the task',
+    ]);
   });
 
   it('refuses fewer than two experts, a threshold without a fallback, and a shared fallback without an adapter', () => {

@@ -11,9 +11,14 @@ export interface RouterSettings {
   name: string;
   /** The run whose recipe teaches the router and whose adapters are offered first. */
   runId?: string;
-  /** Per task of the run's recipe: the library adapter that answers it ('' or absent: not routed). */
+  /**
+   * Per task of the run's recipe, who answers it and so which expert its prompts teach: a library
+   * adapter's key, BASE_CHOICE (the model with no adapter), SHARED_CHOICE (the shared adapter,
+   * sharedKey), or '' / absent (not routed). Tasks given the same answer teach one expert.
+   */
   experts: Record<string, string>;
   fallback: RouterTrainRequest['fallback'];
+  /** The shared cocktail adapter: an expert where a task chose SHARED_CHOICE, and the "shared" fallback. */
   sharedKey?: string;
   balance: RouterTrainRequest['balance'];
   /** hidden_states index; undefined: the middle layer. */
@@ -27,6 +32,11 @@ export interface RouterSettings {
   topK: number;
   maxSteps: number;
 }
+
+/** A task answered by the base model with no adapter (the expert "base"). */
+export const BASE_CHOICE = ':base';
+/** A task answered by the shared cocktail adapter (the expert "shared"). */
+export const SHARED_CHOICE = ':shared';
 
 export const DEFAULT_ROUTER_SETTINGS: RouterSettings = {
   name: '',
@@ -69,14 +79,34 @@ export function defaultExperts(run: Pick<RunRecord, 'runId' | 'recipe' | 'adapte
   return Object.fromEntries(runTasks(run).flatMap((task) => (run.adapterKeys.includes(`${run.runId}/${task}`) ? [[task, `${run.runId}/${task}`]] : [])));
 }
 
+/**
+ * The router's experts from the per-task choices, in the order of the tasks: tasks with the same answer
+ * form one expert, named "base" (no adapter), "shared" (the shared adapter) or after its first task.
+ */
+export function plannedExperts(settings: Pick<RouterSettings, 'experts' | 'sharedKey'>, tasks: readonly string[]): RouterTrainRequest['experts'] {
+  const experts: (RouterTrainRequest['experts'][number] & { choice: string; tasks: string[] })[] = [];
+  for (const task of tasks) {
+    const choice = settings.experts[task];
+    if (!choice) continue;
+    const same = experts.find((expert) => expert.choice === choice);
+    if (same) same.tasks.push(task);
+    else if (choice === BASE_CHOICE) experts.push({ choice, name: 'base', adapterKey: null, tasks: [task] });
+    else if (choice === SHARED_CHOICE) experts.push({ choice, name: 'shared', adapterKey: settings.sharedKey ?? '', tasks: [task] });
+    else experts.push({ choice, name: task, adapterKey: choice, tasks: [task] });
+  }
+  return experts.map(({ name, adapterKey, tasks: taught }) => ({ name, adapterKey, tasks: taught }));
+}
+
 /** The request for the engine, or what stops it (in the words the page shows). */
 export function routerRequest(settings: RouterSettings, run: RunRecord | undefined): { request?: RouterTrainRequest; problems: string[] } {
   const problems: string[] = [];
   if (!run) return { problems: ['choose a run whose tasks teach the router'] };
   if (settings.name.trim() === '') problems.push('give the router a name');
-  const tasks = runTasks(run);
-  const experts = tasks.filter((task) => settings.experts[task]).map((task) => ({ name: task, adapterKey: settings.experts[task]! }));
+  const experts = plannedExperts(settings, runTasks(run));
   if (experts.length < 2) problems.push(`choose an adapter for at least two tasks: a router chooses between at least two experts (${experts.length} chosen)`);
+  const clash = experts.find((expert, index) => experts.findIndex((other) => other.name === expert.name) !== index);
+  if (clash) problems.push(`the task “${clash.name}” shares its name with the ${clash.name === 'base' ? 'base model' : 'shared adapter'} expert: answer it with the ${clash.name === 'base' ? 'base model' : 'shared adapter'} too, or rename the task`);
+  if (experts.some((expert) => expert.name === 'shared' && expert.adapterKey === '')) problems.push('choose the shared adapter that answers the tasks given to it');
   if (settings.threshold > 0 && settings.fallback === null) problems.push('a confidence threshold needs a fallback (the base model or a shared adapter) to answer below it');
   if (!(settings.threshold >= 0 && settings.threshold <= 1)) problems.push('the threshold is a probability from 0 to 1');
   if (settings.fallback === 'shared' && !settings.sharedKey) problems.push('choose the shared adapter that answers below the threshold');
@@ -85,6 +115,7 @@ export function routerRequest(settings: RouterSettings, run: RunRecord | undefin
   if (!(Number.isSafeInteger(settings.hidden) && settings.hidden >= 0)) problems.push('hidden units must be a whole number (0 for a linear head)');
   if (!(Number.isSafeInteger(settings.maxSteps) && settings.maxSteps >= 10)) problems.push('train the head for at least 10 steps');
   if (problems.length > 0) return { problems };
+  const sharedUsed = settings.fallback === 'shared' || experts.some((expert) => expert.name === 'shared');
   return {
     problems,
     request: {
@@ -92,7 +123,7 @@ export function routerRequest(settings: RouterSettings, run: RunRecord | undefin
       recipe: run.recipe,
       experts,
       fallback: settings.fallback,
-      ...(settings.fallback === 'shared' ? { sharedKey: settings.sharedKey! } : {}),
+      ...(sharedUsed ? { sharedKey: settings.sharedKey! } : {}),
       balance: settings.balance,
       ...(settings.layer !== undefined ? { layer: settings.layer } : {}),
       pooling: settings.pooling,
