@@ -151,6 +151,33 @@ describe('router commands of the engine worker', { timeout: 300_000 }, () => {
     expect(routed.ids.length).toBeGreaterThan(0);
   });
 
+  it('trains with the base model as the expert of alpaca: its tasks in the record, no folder for it, and its prompts answered with no adapter', async () => {
+    const based = await bridge.request('router.train', request({ name: 'Base router', experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }, { name: 'base', adapterKey: null, tasks: ['alpaca'] }] }));
+    expect(based).toMatchObject({ experts: ['fpb', 'base'], expertTasks: [['fpb'], ['alpaca']], expertKeys: ['lib/fpb', ''] });
+    // The same prompts, balance and seed as the adapter router: the same head, base's class where alpaca's was.
+    expect(based.trainCounts).toEqual(trained.trainCounts);
+    const { confusion, prompts, accuracy } = based.validation!;
+    expect(Object.keys(confusion)).toEqual(['fpb', 'alpaca']);
+    expect(accuracy).toBeCloseTo(((confusion.fpb!.fpb ?? 0) + (confusion.alpaca!.base ?? 0)) / prompts, 12);
+    expect(confusion.alpaca!.base).toBe(trained.validation!.confusion.alpaca!.alpaca);
+    const files = unzipSync((await storage.getBytes('routers', based.key))!);
+    expect(Object.keys(files).sort()).toEqual(['fpb/adapter_config.json', 'fpb/adapter_model.safetensors', 'router.json', 'router.safetensors']);
+    expect(JSON.parse(new TextDecoder().decode(files['router.json']))).toMatchObject({ expert_tasks: { fpb: ['fpb'], base: ['alpaca'] }, expert_adapters: { fpb: 'fpb', base: null } });
+    const prompt = 'Give three tips for staying healthy.';
+    const base = { ...REF, prompt, maxNewTokens: 6, temperature: 0, topP: 1, hubEndpoint: server.endpoint };
+    const withAdapter = await bridge.request('router.generate', { ...base, routerKey: trained.key });
+    const routed = await bridge.request('router.generate', { ...base, routerKey: based.key });
+    expect(routed.routing.probabilities).toEqual({ fpb: withAdapter.routing.probabilities.fpb, base: withAdapter.routing.probabilities.alpaca });
+    const answerer = routed.routing.chosen === 'base' ? base : { ...base, adapterKey: 'lib/fpb' };
+    expect(routed.text).toBe((await bridge.request('model.generate', answerer)).text);
+  });
+
+  it('refuses "base" with a library adapter, an adapter expert without one, and a task claimed by two experts, naming them', async () => {
+    await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }, { name: 'base', adapterKey: 'lib/alpaca', tasks: ['alpaca'] }] }))).rejects.toMatchObject({ code: 'ROUTER_BAD_EXPERT_NAME', message: expect.stringContaining('"base" is the model with no adapter') });
+    await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: null }, { name: 'base', adapterKey: null, tasks: ['alpaca'] }] }))).rejects.toMatchObject({ code: 'ROUTER_BAD_EXPERT_NAME', message: expect.stringContaining('expert "fpb" needs a library adapter') });
+    await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }, { name: 'base', adapterKey: null, tasks: ['alpaca', 'fpb'] }] }))).rejects.toMatchObject({ code: 'ROUTER_TASK_CLAIMED_TWICE', details: { task: 'fpb', experts: ['fpb', 'base'] } });
+  });
+
   it('refuses fewer than two experts, and an expert named after no task of the recipe, before any feature is computed', async () => {
     await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }] }))).rejects.toMatchObject({ code: 'ROUTER_TOO_FEW_EXPERTS' });
     await expect(bridge.request('router.train', request({ experts: [{ name: 'fpb', adapterKey: 'lib/fpb' }, { name: 'gsm8k', adapterKey: 'lib/alpaca' }] }))).rejects.toMatchObject({

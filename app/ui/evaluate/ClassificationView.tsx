@@ -1,6 +1,7 @@
 import type { ClassificationReport } from '../../train/classification-report.ts';
 
-const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
+/** A share as the Evaluate page writes it: one decimal of a percent. */
+export const percent = (value: number) => `${(100 * value).toFixed(1)}%`;
 
 /** Accuracy against the bar to beat: always answering the most common expected label. */
 export function MajorityBar({ task, report }: { task: string; report: ClassificationReport }) {

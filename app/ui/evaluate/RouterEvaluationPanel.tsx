@@ -1,27 +1,52 @@
 import { useEffect, useState } from 'react';
+import type { RouterRecord } from '../../../workers/protocol.ts';
 import { useStudio } from '../../state/store.ts';
+import { formatDelta, formatMetric, METRIC_LABELS } from '../../studio/compare-runs.ts';
 import { waitingFor } from '../../studio/gpu-jobs.ts';
 import { Field } from '../components/Field.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { RoutingConfusion } from '../router/RoutingConfusion.tsx';
+import { percent } from './ClassificationView.tsx';
+import { TaskTable, type TaskColumn } from './MetricsTable.tsx';
 import { hrefFor } from '../routes.ts';
 import type { RegretTest } from '../../route/regret.ts';
 
-const fmt = (value: number | null) => (value === null || !Number.isFinite(value) ? '—' : value.toFixed(3));
+type TaskRouting = NonNullable<RouterRecord['evaluation']>['tasks'][string];
+
+const score = (row: TaskRouting, value: number | null) => (value === null ? '—' : formatMetric(row.metric, value));
+
+/** Per task: the metric routed, with the expert the task teaches (oracle), the shared adapter and the base model, and the regret. */
+const ROUTING_COLUMNS: TaskColumn<TaskRouting & { task: string }>[] = [
+  { header: 'metric', cell: (row) => METRIC_LABELS[row.metric] },
+  { header: 'examples', numeric: true, cell: (row) => row.examples },
+  { header: 'routing accuracy', numeric: true, cell: (row) => percent(row.routing_accuracy) },
+  { header: 'routed', numeric: true, cell: (row) => score(row, row.routed) },
+  { header: 'oracle', numeric: true, cell: (row) => score(row, row.oracle) },
+  { header: 'shared', numeric: true, cell: (row) => score(row, row.shared) },
+  { header: 'base', numeric: true, cell: (row) => score(row, row.base) },
+  { header: 'regret', numeric: true, cell: (row) => formatDelta(row.metric, row.regret) },
+  { header: 'regret 95% interval', numeric: true, cell: regretInterval },
+  { header: 'within noise of oracle', cell: withinNoise },
+];
 
 /** The paired test of routed against oracle (app/route/regret.ts); evaluations stored before it existed lack it. */
-function noiseCells(row: Partial<RegretTest>) {
-  if (!row.regret_interval || !row.regret_test) return ['—', '—'];
-  const { p_value: p, within_noise: withinNoise } = row.regret_test;
-  return [`${fmt(row.regret_interval[0])} to ${fmt(row.regret_interval[1])}`, `${withinNoise ? 'yes' : 'no'} (p ${p < 0.001 ? '< 0.001' : p.toFixed(3)})`];
+function regretInterval(row: TaskRouting & Partial<RegretTest>): string {
+  return row.regret_interval ? `${formatDelta(row.metric, row.regret_interval[0])} to ${formatDelta(row.metric, row.regret_interval[1])}` : '—';
+}
+
+function withinNoise(row: Partial<RegretTest>): string {
+  if (!row.regret_test) return '—';
+  const { p_value: p, within_noise: within } = row.regret_test;
+  return `${within ? 'yes' : 'no'} (p ${p < 0.001 ? '< 0.001' : p.toFixed(3)})`;
 }
 
 /**
  * A router measured on its recipe's validation prompts (app/route/evaluate.ts): routing accuracy, the
- * confusion matrix, and per task the metric when routed, with the task's own adapter (oracle), with a
- * shared cocktail adapter, with the base model, and the routing regret (oracle − routed; for a loss,
- * routed − oracle, so a positive regret always means the router cost something) with its 95% interval
- * and whether it is within noise (an exact paired sign test over the same prompts).
+ * confusion matrix, and per task the metric when routed, with the expert the task teaches (oracle: its
+ * own adapter, the shared one or the base model), with a shared cocktail adapter, with the base model,
+ * and the routing regret (oracle − routed; for a loss, routed − oracle, so a positive regret always
+ * means the router cost something) with its 95% interval and whether it is within noise (an exact
+ * paired sign test over the same prompts).
  */
 export function RouterEvaluationPanel() {
   const routers = useStudio((state) => state.routers.items);
@@ -91,61 +116,9 @@ export function RouterEvaluationPanel() {
           {router && result && (
             <>
               <p data-testid="routing-accuracy">
-                Routing accuracy on the validation prompts: <strong>{(100 * result.routing_accuracy).toFixed(1)}%</strong>
+                Routing accuracy on the validation prompts: <strong>{percent(result.routing_accuracy)}</strong>
               </p>
-              <table className="metrics-table" aria-label="Routed against oracle, shared and base">
-                <thead>
-                  <tr>
-                    <th scope="col">task</th>
-                    <th scope="col">metric</th>
-                    <th scope="col" className="number">
-                      examples
-                    </th>
-                    <th scope="col" className="number">
-                      routing accuracy
-                    </th>
-                    <th scope="col" className="number">
-                      routed
-                    </th>
-                    <th scope="col" className="number">
-                      oracle
-                    </th>
-                    <th scope="col" className="number">
-                      shared
-                    </th>
-                    <th scope="col" className="number">
-                      base
-                    </th>
-                    <th scope="col" className="number">
-                      regret
-                    </th>
-                    <th scope="col" className="number">
-                      regret 95% interval
-                    </th>
-                    <th scope="col">within noise of oracle</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {Object.entries(result.tasks).map(([task, row]) => (
-                    <tr key={task}>
-                      <th scope="row">{task}</th>
-                      <td>{row.metric}</td>
-                      <td className="number">{row.examples}</td>
-                      <td className="number">{(100 * row.routing_accuracy).toFixed(1)}%</td>
-                      <td className="number">{fmt(row.routed)}</td>
-                      <td className="number">{fmt(row.oracle)}</td>
-                      <td className="number">{fmt(row.shared)}</td>
-                      <td className="number">{fmt(row.base)}</td>
-                      <td className="number">{fmt(row.regret)}</td>
-                      {noiseCells(row).map((cell, index) => (
-                        <td key={index} className={index === 0 ? 'number' : undefined}>
-                          {cell}
-                        </td>
-                      ))}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <TaskTable className="metrics-table" label="Routed against oracle, shared and base" rowHeader="task" columns={ROUTING_COLUMNS} rows={Object.entries(result.tasks).map(([task, row]) => ({ task, ...row }))} />
               <RoutingConfusion confusion={result.confusion} experts={router.experts} label="Router evaluation confusion matrix" />
             </>
           )}

@@ -1,14 +1,15 @@
 import { useStudio } from '../../state/store.ts';
-import { candidateAdapters, defaultExperts, perTaskRuns, runTasks, type RouterSettings } from '../../studio/router-plan.ts';
+import { BASE_CHOICE, candidateAdapters, defaultExperts, perTaskRuns, plannedExperts, runTasks, SHARED_CHOICE, type RouterSettings } from '../../studio/router-plan.ts';
 import { Field } from '../components/Field.tsx';
 
 const NOT_ROUTED = '';
 
 /**
- * What the router routes between and how it is trained: the run whose tasks teach it, one expert per
- * task (the run's per-task adapter, or any library adapter for the same base model), the fallback
- * below a confidence threshold (the base model or a shared cocktail adapter), the balance of its
- * training set, the layer and pooling of its features, and its head.
+ * What the router routes between and how it is trained: the run whose tasks teach it, who answers each
+ * task (the run's per-task adapter, any library adapter for the same base model, the shared cocktail
+ * adapter or the base model with no adapter; tasks with the same answer teach one expert), the
+ * fallback below a confidence threshold, the balance of its training set, the layer and pooling of its
+ * features, and its head.
  */
 export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
   const settings = useStudio((state) => state.routerSettings);
@@ -19,6 +20,8 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
   const perTask = perTaskRuns(runs);
   const run = runs.find((candidate) => candidate.runId === settings.runId);
   const offered = run ? candidateAdapters(run, adapters) : [];
+  const planned = run ? plannedExperts(settings, runTasks(run)) : [];
+  const sharedWanted = settings.fallback === 'shared' || Object.values(settings.experts).includes(SHARED_CHOICE);
   const number = (text: string, fallback: number) => (text.trim() === '' || !Number.isFinite(Number(text)) ? fallback : Number(text));
 
   return (
@@ -45,12 +48,14 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
       </Field>
       {run && (
         <fieldset disabled={disabled}>
-          <legend>Experts (one adapter per task)</legend>
+          <legend>Experts (who answers each task; its training prompts teach that expert)</legend>
           {runTasks(run).map((task) => (
             <Field key={task} label={`Expert for ${task}`}>
               {(props) => (
                 <select {...props} value={settings.experts[task] ?? NOT_ROUTED} onChange={(event) => update({ experts: { ...settings.experts, [task]: event.target.value } })}>
                   <option value={NOT_ROUTED}>Not routed</option>
+                  <option value={BASE_CHOICE}>The base model (no adapter)</option>
+                  <option value={SHARED_CHOICE}>The shared cocktail adapter</option>
                   {offered.map((adapter) => (
                     <option key={adapter.key} value={adapter.key}>
                       {adapter.label ?? adapter.key}
@@ -60,6 +65,9 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
               )}
             </Field>
           ))}
+          <p className="muted" data-testid="router-experts">
+            {planned.length === 0 ? 'No expert chosen yet.' : `Experts: ${planned.map((expert) => `${expert.name} ← ${expert.tasks!.join(' + ')}`).join('; ')}`}
+          </p>
         </fieldset>
       )}
       <Field label="Router name">{(props) => <input {...props} value={settings.name} disabled={disabled} onChange={(event) => update({ name: event.target.value })} />}</Field>
@@ -110,7 +118,7 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
       <Field label="Experts that answer" hint="The most probable expert alone, or the top k mixed: their LoRA deltas weighted by the router’s renormalized probabilities (one adapter of rank k·r).">
         {(props) => (
           <select {...props} value={String(settings.topK)} disabled={disabled} onChange={(event) => update({ topK: Number(event.target.value) })}>
-            {Array.from({ length: Math.max(1, Object.values(settings.experts).filter(Boolean).length) }, (_, index) => index + 1).map((k) => (
+            {Array.from({ length: Math.max(1, planned.length) }, (_, index) => index + 1).map((k) => (
               <option key={k} value={k}>
                 {k === 1 ? 'The top expert (top-1)' : `The top ${k}, mixed`}
               </option>
@@ -130,8 +138,8 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
           </select>
         )}
       </Field>
-      {settings.fallback === 'shared' && (
-        <Field label="Shared adapter" hint="The cocktail adapter trained on every task, from the library.">
+      {sharedWanted && (
+        <Field label="Shared adapter" hint="The cocktail adapter trained on every task, from the library: the expert of the tasks given to it, and the fallback when chosen.">
           {(props) => (
             <select {...props} value={settings.sharedKey ?? ''} disabled={disabled} onChange={(event) => update({ sharedKey: event.target.value || undefined })}>
               <option value="">Choose an adapter…</option>
