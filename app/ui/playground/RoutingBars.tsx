@@ -24,7 +24,7 @@ export function RoutingBars({ routing }: { routing: RoutedPrompt }) {
           ? `Answered by a mixture: ${routing.mixture.map(({ expert, weight }) => `${expert} ${(100 * weight).toFixed(0)}%`).join(', ')}`
           : routing.fellBack
             ? `Answered by the fallback “${routing.chosen}”: no expert reached the router’s confidence threshold`
-            : `Answered by “${routing.chosen}”`}
+            : `Answered by “${routing.chosen}”${routing.chosen === 'base' ? ' (the base model, no adapter)' : ''}`}
       </p>
       {routing.notice && (
         <p className="muted" role="note">
