@@ -157,7 +157,7 @@ export async function trainRouterInStudio(
     const record: RouterRecord = {
       ...recordOf(key, name, trained.router),
       expertKeys: request.experts.map((expert) => expert.adapterKey ?? ''),
-      ...(request.sharedKey && sharedFiles ? { sharedKey: request.sharedKey } : {}),
+      ...(request.sharedKey && (sharedFiles || sharedExpert) ? { sharedKey: request.sharedKey } : {}),
       history: trained.history,
       validation,
       recipe: request.recipe,
