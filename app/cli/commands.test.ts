@@ -109,6 +109,30 @@ describe('cocktail mix at a max_length past the model\'s context', () => {
   });
 });
 
+describe('cocktail audit at a max_length past the model\'s context', () => {
+  it('audits the tasks at the model\'s 128 positions, as a run prepares them, and says so on stderr', { timeout: 120_000 }, async () => {
+    const cache = await mkdtemp(join(tmpdir(), 'cocktail-audit-cache-'));
+    dirs.push(cache);
+    vi.stubEnv('COCKTAIL_CACHE', cache);
+    try {
+      const tasks = [{ name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 300 }];
+      const base = { model: { source: fixturePath('models/aidreams260K') }, tasks, batch_size: 4, steps: 5, seed: 5 };
+      const long = await cocktail('audit', '--recipe', await writeRecipe({ ...base, max_length: 1024 }), '--json');
+      const fitting = await cocktail('audit', '--recipe', await writeRecipe({ ...base, max_length: 128 }), '--json');
+      expect(long.code).toBe(0);
+      expect(long.stderr).toBe("max_length 1024 is longer than the model's context of 128 positions (max_position_embeddings): this run uses 128.");
+      expect(fitting.stderr).toBe('');
+      const report = JSON.parse(long.stdout) as { tasks: { fpb: { lengths: { max: number; truncated_share: number } } } };
+      // Rows longer than 128 tokens are cut there: audited at an unclamped 1024 they would not be.
+      expect(report.tasks.fpb.lengths.max).toBeGreaterThan(128);
+      expect(report.tasks.fpb.lengths.truncated_share).toBeGreaterThan(0);
+      expect(report).toEqual(JSON.parse(fitting.stdout));
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
 describe('a task file the importer cannot read as rows', () => {
   it('is refused with the importer\'s cause and the file\'s name: one JSON object where an array of rows was expected', async () => {
     const recipe = await writeRecipe({
