@@ -1,8 +1,9 @@
 /**
  * max_length against the model's context. A max_length beyond the positions the model was trained for
  * would train and evaluate on positions it never saw (RoPE extrapolates poorly): runs use the model's
- * context instead and say so, and the Train and Tasks pages say it before a run starts. Pure, so the
- * pages, the engine and the CLI share one rule and one sentence.
+ * context instead and say so, and the Train, Tasks and Mixture pages say it before a run starts; the token
+ * view, the Mixture counts and the data audit count at the clamped length too. Pure, so the pages, the
+ * engine and the CLI share one rule and one sentence.
  */
 import type { Recipe } from './recipe.ts';
 
