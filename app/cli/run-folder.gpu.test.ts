@@ -23,14 +23,23 @@ interface Outcome {
   stderr: string;
 }
 
+const parseEvents = (stdout: string): Event[] => stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Event);
+
 /** Runs `cocktail train --json` and parses its events, whatever its exit code. */
 async function train(args: string[]): Promise<Outcome> {
   const result = await execute(process.execPath, [BIN, 'train', ...args, '--json'], { maxBuffer: 16 * 2 ** 20 }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );
-  return { code: result.code, events: result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Event), stderr: result.stderr };
+  return { code: result.code, events: parseEvents(result.stdout), stderr: result.stderr };
 }
+
+/**
+ * The 6-step recipe trained whole, uninterrupted, into `out`: the lock test's first process is such a run
+ * (the recipe's file name, its run id, seeds nothing), and the crash test compares a resumed run with it, so
+ * it is trained once; the crash test trains it itself when it runs without the lock test.
+ */
+let uninterruptedSixSteps: Promise<{ outcome: Outcome; out: string }> | undefined;
 
 let dir: string;
 let config: ModelConfig;
@@ -101,7 +110,13 @@ describe('cocktail train keeps what a run folder holds', { timeout: 600_000 }, (
     const recipePath = await writeRecipe('locked', { steps: 6 });
     const out = join(dir, 'locked-run');
     const firstProcess = spawn(process.execPath, [BIN, 'train', '--recipe', recipePath, '--out', out, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const firstDone = new Promise<number>((done) => firstProcess.on('exit', (code) => done(code ?? -1)));
+    let stdout = '';
+    let stderr = '';
+    firstProcess.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    firstProcess.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const firstRun = new Promise<Outcome>((done) => firstProcess.on('close', (code) => done({ code: code ?? -1, events: parseEvents(stdout), stderr })));
+    uninterruptedSixSteps = firstRun.then((outcome) => ({ outcome, out }));
+    const firstDone = firstRun.then((outcome) => outcome.code);
     while (!existsSync(join(out, LOCK_FILE))) await new Promise((wait) => setTimeout(wait, 50));
     const second = await train(['--recipe', recipePath, '--out', out, '--restart']);
     expect(second.code).toBe(1);
@@ -113,8 +128,10 @@ describe('cocktail train keeps what a run folder holds', { timeout: 600_000 }, (
 
   it('a run whose process died mid-way (SIGKILL after its step-2 checkpoint) resumes with --resume past the stale lock, and trains the steps left as an uninterrupted run does', async () => {
     const recipePath = await writeRecipe('crashed', { steps: 6 });
-    const whole = await train(['--recipe', recipePath, '--out', join(dir, 'uninterrupted-run')]);
+    uninterruptedSixSteps ??= train(['--recipe', recipePath, '--out', join(dir, 'uninterrupted-run')]).then((outcome) => ({ outcome, out: join(dir, 'uninterrupted-run') }));
+    const { outcome: whole, out: wholeOut } = await uninterruptedSixSteps;
     expect(whole.code).toBe(0);
+    expect(whole.events.filter((e) => e.event === 'step').map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6]);
 
     const out = join(dir, 'crashed-run');
     const victim = spawn(process.execPath, [BIN, 'train', '--recipe', recipePath, '--out', out, '--json'], { stdio: ['ignore', 'ignore', 'ignore'] });
@@ -135,7 +152,7 @@ describe('cocktail train keeps what a run folder holds', { timeout: 600_000 }, (
     expect(steps.map((e) => e.step)).toEqual(Array.from({ length: 6 - Math.max(...kept) }, (_, i) => Math.max(...kept) + 1 + i));
     const uninterrupted = new Map(whole.events.filter((e) => e.event === 'step').map((e) => [e.step, e.loss]));
     for (const step of steps) expect(step.loss).toBe(uninterrupted.get(step.step));
-    expect(await readFile(join(out, 'adapter', 'adapter_model.safetensors'))).toEqual(await readFile(join(dir, 'uninterrupted-run', 'adapter', 'adapter_model.safetensors')));
+    expect(await readFile(join(out, 'adapter', 'adapter_model.safetensors'))).toEqual(await readFile(join(wholeOut, 'adapter', 'adapter_model.safetensors')));
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
   });
 
