@@ -12,40 +12,30 @@
 //   stats        += (Σ_row row_loss, #rows with 0 <= label < V, #labels neither −100 nor in [0, V))
 //                   ACCUMULATES over micro-batches: a step's loss is stats[0] / stats[1]
 //
-// W is frozen: f32, bf16 or f16 packed two per u32 (element 2i in the low half), decoded here (W_DTYPE).
-// A W too large for one binding comes as vocab shards: each shard is its own dispatch of lm_head_logits
-// and lm_head_dx with v0 = the shard's first vocab row and Vs = its row count; softmax_xent sees the whole row.
-// x, logits, row_loss, dX, stats are f32; labels and rows are i32. Row-major throughout.
+// The two products (logits = x·Wᵀ into a column block of the scratch, dX += dlogits·W) are not here:
+// app/gpu/ops/cross_entropy.ts runs them on the product core of the device's kernel family
+// (shaders/matmul.wgsl or shaders/matmul_gpu.wgsl, with operand strides and offsets), which also decodes
+// the frozen W (f32, bf16, f16), one dispatch per vocab shard. This file holds what is left per chunk.
+// logits, row_loss and stats are f32; labels are i32. Row-major throughout.
 //
-// Entry points, per chunk (row0, rows) in one command encoder:
-//   lm_head_logits  Workgroup 8x8; each thread computes a 4x4 block of logits in registers (4 rows, 4 vocab
-//                   entries), 4-wide along C, no workgroup memory (ENGINEERING.md §4: fastest on SwiftShader).
-//                   dispatch (ceil(Vs / 32), ceil(rows / 32)). With GATHER, row r reads x[rows_idx[r]] and
-//                   writes the caller's [P, V] logits instead of the scratch (generation, label scoring).
+// Entry points, per chunk (row0, rows) in one command encoder, after the chunk's logits:
 //   softmax_xent    Workgroup 256, one row each: online max/sum over V, row loss, dlogits (BACKWARD).
 //                   dispatch (rows).
-//   lm_head_dx      Workgroup 8x8; each thread accumulates a 4x4 block of dX (4 rows, 4 channels) over the
-//                   shard's vocab, 4-wide along V. dispatch (ceil(C / 32), ceil(rows / 32)).
 // then once for all BT rows:
 //   reduce_stats    Workgroup 256, a single one: sums row_loss and counts labels into stats. dispatch (1).
-// after lm_head_logits with GATHER, when SOFTCAP > 0:
+// after the selected logits of generation and label scoring, when SOFTCAP > 0:
 //   softcap_logits  Workgroup 256, one logit each, in place over the caller's [P, V]. dispatch (ceil(V / 256), P).
-// Bindings: 0 dims (uniform), 1 x, 2 W shard, 3 logits (scratch [rows, V], or [P, V] with GATHER),
-//           4 labels, 5 row_loss, 6 dX, 7 stats, 8 rows_idx.
+// Bindings: 0 dims (uniform), 3 logits (scratch [rows, V], or the selected [P, V]), 4 labels,
+//           5 row_loss, 7 stats.
 
 struct Dims {
-  rows: u32,      // rows of this chunk (or P with GATHER)
-  row0: u32,      // first row of the chunk in x / labels / row_loss / dX
+  rows: u32,      // rows of this chunk (or P selected rows)
+  row0: u32,      // first row of the chunk in labels / row_loss
   BT: u32,
-  C: u32,
   V: u32,         // whole vocabulary: the row stride of the logits
-  v0: u32,        // first vocab row of the W shard
-  Vs: u32,        // vocab rows in the W shard
   grad_scale: f32,
 }
 
-override W_DTYPE: u32 = 0u;   // 0 f32, 1 bf16, 2 f16
-override GATHER: bool = false;
 override BACKWARD: bool = true;
 override SOFTCAP: f32 = 0.0;  // final-logit soft-cap; 0: logits are used as they are
 
@@ -55,47 +45,10 @@ const WG: u32 = 256u;
 const LOWEST: f32 = -3.0e38;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> w: array<u32>;
 @group(0) @binding(3) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(4) var<storage, read> labels: array<i32>;
 @group(0) @binding(5) var<storage, read_write> row_loss: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(7) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(8) var<storage, read> rows_idx: array<i32>;
-
-fn load_w(i: u32) -> f32 {
-  if (W_DTYPE == 0u) {
-    return bitcast<f32>(w[i]);
-  }
-  let word = w[i >> 1u];
-  let half = select(word & 0xffffu, word >> 16u, (i & 1u) == 1u);
-  if (W_DTYPE == 1u) {
-    return bitcast<f32>(half << 16u);
-  }
-  return unpack2x16float(half).x;
-}
-
-fn load_w4(i: u32) -> vec4<f32> {
-  return vec4<f32>(load_w(i), load_w(i + 1u), load_w(i + 2u), load_w(i + 3u));
-}
-
-fn load_x4(i: u32) -> vec4<f32> {
-  return vec4<f32>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]);
-}
-
-fn load_logits4(i: u32) -> vec4<f32> {
-  return vec4<f32>(logits[i], logits[i + 1u], logits[i + 2u], logits[i + 3u]);
-}
-
-// Row r of the chunk as a row of x. Gathered indices are clamped so a bad index cannot read past x;
-// the wrapper validates them where it knows them.
-fn source_row(r: u32) -> u32 {
-  if (GATHER) {
-    return min(u32(max(rows_idx[r], 0)), dims.BT - 1u);
-  }
-  return dims.row0 + r;
-}
 
 // tanh(l / cap) of a raw logit. tanh saturates to ±1 in f32 past |20|; clamping there keeps an
 // exp-based tanh from overflowing into NaN.
@@ -113,57 +66,6 @@ fn capped(l: f32) -> f32 {
 
 fn is_labelled(label: i32) -> bool {
   return label >= 0 && u32(label) < dims.V;
-}
-
-@compute @workgroup_size(8, 8)
-fn lm_head_logits(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let rows = dims.rows;
-  let Vs = dims.Vs;
-  let C = dims.C;
-  let r0 = gid.y * 4u;
-  let n0 = gid.x * 4u;
-  if (r0 >= rows || n0 >= Vs) {
-    return;
-  }
-  // Rows and vocab entries past the edge re-read the last valid one and are not written, so the inner
-  // loop needs no bounds checks.
-  var x_rows: array<u32, 4>;
-  var w_rows: array<u32, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    x_rows[i] = source_row(min(r0 + i, rows - 1u)) * C;
-    w_rows[i] = min(n0 + i, Vs - 1u) * C;
-  }
-  var acc: array<vec4<f32>, 4>;
-  var k = 0u;
-  for (; k + 4u <= C; k += 4u) {
-    let w0 = load_w4(w_rows[0] + k);
-    let w1 = load_w4(w_rows[1] + k);
-    let w2 = load_w4(w_rows[2] + k);
-    let w3 = load_w4(w_rows[3] + k);
-    for (var i = 0u; i < 4u; i++) {
-      let xv = load_x4(x_rows[i] + k);
-      acc[i] += vec4<f32>(dot(xv, w0), dot(xv, w1), dot(xv, w2), dot(xv, w3));
-    }
-  }
-  for (; k < C; k++) {
-    let wv = vec4<f32>(load_w(w_rows[0] + k), load_w(w_rows[1] + k), load_w(w_rows[2] + k), load_w(w_rows[3] + k));
-    for (var i = 0u; i < 4u; i++) {
-      acc[i] += x[x_rows[i] + k] * wv;
-    }
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let r = r0 + i;
-    if (r >= rows) {
-      break;
-    }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + j;
-      if (n >= Vs) {
-        break;
-      }
-      logits[r * dims.V + dims.v0 + n] = acc[i][j];
-    }
-  }
 }
 
 var<workgroup> wg_max: array<f32, WG>;
@@ -224,58 +126,6 @@ fn softmax_xent(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         chain = 1.0 - th * th;
       }
       logits[base + v] = (p - onehot) * scale * chain;
-    }
-  }
-}
-
-@compute @workgroup_size(8, 8)
-fn lm_head_dx(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let rows = dims.rows;
-  let C = dims.C;
-  let Vs = dims.Vs;
-  let r0 = gid.y * 4u;
-  let c0 = gid.x * 4u;
-  if (r0 >= rows || c0 >= C) {
-    return;
-  }
-  var dl_rows: array<u32, 4>;
-  var cols: array<u32, 4>;
-  for (var i = 0u; i < 4u; i++) {
-    dl_rows[i] = min(r0 + i, rows - 1u) * dims.V + dims.v0;
-    cols[i] = min(c0 + i, C - 1u);
-  }
-  var acc: array<vec4<f32>, 4>;
-  var v = 0u;
-  for (; v + 4u <= Vs; v += 4u) {
-    var wv: array<vec4<f32>, 4>;
-    for (var j = 0u; j < 4u; j++) {
-      let w_row = (v + j) * C;
-      wv[j] = vec4<f32>(load_w(w_row + cols[0]), load_w(w_row + cols[1]), load_w(w_row + cols[2]), load_w(w_row + cols[3]));
-    }
-    for (var i = 0u; i < 4u; i++) {
-      let d = load_logits4(dl_rows[i] + v);
-      acc[i] += d.x * wv[0] + d.y * wv[1] + d.z * wv[2] + d.w * wv[3];
-    }
-  }
-  for (; v < Vs; v++) {
-    let w_row = v * C;
-    let wv = vec4<f32>(load_w(w_row + cols[0]), load_w(w_row + cols[1]), load_w(w_row + cols[2]), load_w(w_row + cols[3]));
-    for (var i = 0u; i < 4u; i++) {
-      acc[i] += logits[dl_rows[i] + v] * wv;
-    }
-  }
-  for (var i = 0u; i < 4u; i++) {
-    let r = r0 + i;
-    if (r >= rows) {
-      break;
-    }
-    let out_row = (dims.row0 + r) * C;
-    for (var j = 0u; j < 4u; j++) {
-      let c = c0 + j;
-      if (c >= C) {
-        break;
-      }
-      dx[out_row + c] += acc[i][j];
     }
   }
 }

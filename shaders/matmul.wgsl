@@ -21,6 +21,13 @@
 // registers) and cost nothing elsewhere: no branch inside the loops (edges are clamped indices, not
 // ifs), and four vec4 accumulators instead of an indexed array.
 //
+// This file is the CPU family's product core, written once: app/gpu/ops/matmul.ts puts preludes
+// (app/gpu/wgsl.ts) in front of it, as for the GPU family's core: quant.wgsl's decoders; a row prelude,
+// `fn lhs_row(r: u32) -> u32`, the stored row of lhs that OUT row r reads in nt and nn (r, or a gathered
+// row); and an epilogue prelude, which adds a term to each output before it is stored (a projection's
+// bias and LoRA term, the LoRA branch of its dX). Dims carry lhs's and out's strides and offsets, so the
+// LM head of cross_entropy (a column block of a [rows, V] scratch) and lora_linear run on this core too.
+//
 // Entry points:
 //   matmul_tiled   large products. Workgroup 8x8 covers a 32x32 block of OUT.
 //                  dispatch (ceil(COLS / 32), ceil(ROWS / 32)).
@@ -32,13 +39,18 @@
 //                  dispatch: ceil(blocks / (64 / SPLIT)) workgroups, blocks = ceil(ROWS/4)·ceil(COLS/4),
 //                  laid out as (x, y) with x <= 65535; workgroups past the end write nothing.
 //                  app/gpu/ops/matmul.ts routeMatmul picks the kernel and SPLIT from the shape and device.
-// Bindings: 0 dims (uniform), 1 lhs (X or dY), 2 rhs (W or X), 3 out.
+// Bindings: 0 dims (uniform), 1 lhs (X or dY), 2 rhs (W or X), 3 out, 4 the gathered rows (i32) where the
+// row prelude gathers, 5-11 the epilogue's.
 
 struct Dims {
   rows: u32,
   cols: u32,
   inner: u32,
   scale: f32,
+  lhs_stride: u32,  // elements between stored rows of lhs (nt, nn: INNER for a dense operand; tn: ROWS)
+  lhs_offset: u32,  // element of lhs where the operand begins
+  out_stride: u32,  // elements between rows of out (COLS for a dense output)
+  out_offset: u32,  // element of out that holds OUT[0, 0]
 }
 
 override LAYOUT: u32 = 0u;     // 0 nt, 1 nn, 2 tn
@@ -54,6 +66,11 @@ override SPLIT: u32 = 1u;      // matmul_skinny only: a power of two <= 64
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> partials: array<array<vec4<f32>, 4>, 64>;
+
+// What the row prelude's gather clamps against.
+fn lhs_elements() -> u32 {
+  return arrayLength(&lhs);
+}
 
 // A quantized W [N, K] has N·K elements in both layouts that read it (nt: COLS·INNER, nn: INNER·COLS).
 fn rhs_elements() -> u32 {
@@ -128,6 +145,12 @@ fn clamped4(i0: u32, size: u32) -> vec4<u32> {
   return min(vec4<u32>(i0, i0 + 1u, i0 + 2u, i0 + 3u), vec4<u32>(size - 1u));
 }
 
+// The element where each of OUT rows r0 .. r0+3 begins in lhs (nt, nn); rows past the edge re-read the last.
+fn lhs_starts(r0: u32) -> vec4<u32> {
+  let rs = clamped4(r0, dims.rows);
+  return vec4<u32>(lhs_row(rs.x), lhs_row(rs.y), lhs_row(rs.z), lhs_row(rs.w)) * dims.lhs_stride + dims.lhs_offset;
+}
+
 fn lhs_at(row: u32, cols: vec4<u32>) -> vec4<f32> {
   return vec4<f32>(lhs[row + cols.x], lhs[row + cols.y], lhs[row + cols.z], lhs[row + cols.w]);
 }
@@ -147,7 +170,7 @@ alias Block = array<vec4<f32>, 4>;
 // ragged last chunk, by the lane whose turn it is), or in tn over the tokens first, first + step, ...
 fn block_nt(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   let K = dims.inner;
-  let rows = clamped4(r0, dims.rows) * K;
+  let rows = lhs_starts(r0);
   let cols = clamped4(c0, dims.cols) * K;
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
@@ -184,7 +207,7 @@ fn block_nt(r0: u32, c0: u32, first: u32, step: u32) -> Block {
 fn block_nn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   let N = dims.inner;
   let K = dims.cols;
-  let rows = clamped4(r0, dims.rows) * N;
+  let rows = lhs_starts(r0);
   let cols = clamped4(c0, K);
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
@@ -220,9 +243,10 @@ fn block_nn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
 
 fn block_tn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   let M = dims.inner;
-  let N = dims.rows;
+  let N = dims.lhs_stride;
+  let base = dims.lhs_offset;
   let K = dims.cols;
-  let g_cols = clamped4(r0, N);
+  let g_cols = clamped4(r0, dims.rows);
   let x_cols = clamped4(c0, K);
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
@@ -233,10 +257,10 @@ fn block_tn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   let stride = 4u * step;
   var m = first;
   for (; m + 3u * step < M; m += stride) {
-    let g0 = lhs_at(m * N, g_cols);
-    let g1 = lhs_at((m + step) * N, g_cols);
-    let g2 = lhs_at((m + 2u * step) * N, g_cols);
-    let g3 = lhs_at((m + 3u * step) * N, g_cols);
+    let g0 = lhs_at(base + m * N, g_cols);
+    let g1 = lhs_at(base + (m + step) * N, g_cols);
+    let g2 = lhs_at(base + (m + 2u * step) * N, g_cols);
+    let g3 = lhs_at(base + (m + 3u * step) * N, g_cols);
     let x0 = rhs_at(m * K, x_cols);
     let x1 = rhs_at((m + step) * K, x_cols);
     let x2 = rhs_at((m + 2u * step) * K, x_cols);
@@ -247,7 +271,7 @@ fn block_tn(r0: u32, c0: u32, first: u32, step: u32) -> Block {
     acc3 += g0.w * x0 + g1.w * x1 + g2.w * x2 + g3.w * x3;
   }
   for (; m < M; m += step) {
-    let g = lhs_at(m * N, g_cols);
+    let g = lhs_at(base + m * N, g_cols);
     let xv = rhs_at(m * K, x_cols);
     acc0 += g.x * xv;
     acc1 += g.y * xv;
@@ -267,19 +291,25 @@ fn block(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   return block_tn(r0, c0, first, step);
 }
 
-fn store(r: u32, c: u32, value: f32) {
-  let i = r * dims.cols + c;
+// OUT[r, c] (=|+=) scale·sum + the epilogue's term.
+fn store(r: u32, c: u32, sum: f32, term: f32) {
+  let i = dims.out_offset + r * dims.out_stride + c;
+  let value = dims.scale * sum + term;
   if (ACCUMULATE) {
-    out[i] += dims.scale * value;
+    out[i] += value;
   } else {
-    out[i] = dims.scale * value;
+    out[i] = value;
   }
 }
 
 fn store_block(r0: u32, c0: u32, acc: Block) {
+  var terms = Block();
+  if (EPILOGUE) {
+    terms = epilogue_block(r0, c0);
+  }
   for (var i = 0u; i < 4u && r0 + i < dims.rows; i++) {
     for (var j = 0u; j < 4u && c0 + j < dims.cols; j++) {
-      store(r0 + i, c0 + j, acc[i][j]);
+      store(r0 + i, c0 + j, acc[i][j], terms[i][j]);
     }
   }
 }
@@ -330,7 +360,11 @@ fn matmul_skinny(
       for (var q = 0u; q < SPLIT; q++) {
         sum += partials[slot * SPLIT + q][i][j];
       }
-      store(r0 + i, c0 + j, sum);
+      var term = 0.0;
+      if (EPILOGUE) {
+        term = epilogue_at(r0 + i, c0 + j);
+      }
+      store(r0 + i, c0 + j, sum, term);
     }
   }
 }

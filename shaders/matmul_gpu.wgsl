@@ -12,7 +12,9 @@
 // gemm stages rhs in (`alias RhsTile`: vec4<f32>, or vec4<f16> for f16 weights on the `enable f16;`
 // route 'gemm-f16', which reads them natively) and `fn load_rhs_tile4(q: u32) -> RhsTile`; and a row prelude,
 // `fn lhs_row(r: u32) -> u32`, the stored row of lhs that OUT row r reads in nt and nn (r itself, or
-// a gathered row: the LM head's selected logits). The GEMM core is written once and each weight
+// a gathered row: the LM head's selected logits); and an epilogue prelude, a term added to each output
+// before it is stored (lora_linear's bias and LoRA term, the LoRA branch of its dX, with dropout's
+// mask). The GEMM core is written once and each weight
 // encoding and caller is composed in: matmul, and the LM head of cross_entropy (its logits are a
 // column block of a [rows, V] scratch, its dlogits read back from there), through the strides and
 // offsets of Dims.
@@ -42,8 +44,8 @@
 //                32 lanes of a column split K (coalesced vec4 loads of the weight row), keep ROWS_GEMV
 //                partial sums each and add them in workgroup memory (8 KiB).
 //                dispatch ceil(N / 8) workgroups as (x, y), x <= 65535; those past the end write nothing.
-// Bindings: 0 dims (uniform), 1 lhs (X or dY, as vec4), 2 rhs (weight prelude), 3 out (f32), and 4 the
-// gathered rows (i32) where the row prelude gathers.
+// Bindings: 0 dims (uniform), 1 lhs (X or dY, as vec4), 2 rhs (weight prelude), 3 out (f32), 4 the
+// gathered rows (i32) where the row prelude gathers, 5-11 the epilogue's.
 
 struct Dims {
   rows: u32,
@@ -70,6 +72,11 @@ const BK: u32 = 16u;
 // Operand A is OUT-rows x INNER, operand B is INNER x OUT-cols, each 64 x 16 per step in 256 vec4s.
 var<workgroup> a_tile: array<vec4<f32>, 256>;
 var<workgroup> b_tile: array<RhsTile, 256>;
+
+// What the row prelude's gather clamps against.
+fn lhs_elements() -> u32 {
+  return arrayLength(&lhs) * 4u;
+}
 
 fn lhs4(q: u32, valid: bool) -> vec4<f32> {
   return select(vec4<f32>(0.0), lhs[q], valid);
@@ -164,11 +171,13 @@ fn multiply_tiles(tx: u32, ty: u32, acc_in: Block) -> Block {
   return Block(acc0, acc1, acc2, acc3);
 }
 
-fn store(i: u32, value: f32) {
+// out[i] (=|+=) scale·sum + the epilogue's term.
+fn store(i: u32, sum: f32, term: f32) {
+  let value = dims.scale * sum + term;
   if (ACCUMULATE) {
-    out[i] += dims.scale * value;
+    out[i] += value;
   } else {
-    out[i] = dims.scale * value;
+    out[i] = value;
   }
 }
 
@@ -193,15 +202,20 @@ fn matmul_gemm(
   if (c >= dims.cols) {
     return;
   }
+  var terms = Block();
+  if (EPILOGUE) {
+    terms = epilogue_block(r0 + lid.y * 4u, c);
+  }
   for (var i = 0u; i < 4u; i++) {
     let r = r0 + lid.y * 4u + i;
     if (r < dims.rows) {
       let row = acc[i];
+      let term = terms[i];
       let base = dims.out_offset + r * dims.out_stride + c;
-      store(base, row.x);
-      store(base + 1u, row.y);
-      store(base + 2u, row.z);
-      store(base + 3u, row.w);
+      store(base, row.x, term.x);
+      store(base + 1u, row.y, term.y);
+      store(base + 2u, row.z, term.z);
+      store(base + 3u, row.w, term.w);
     }
   }
 }
@@ -240,5 +254,9 @@ fn matmul_gemv(
   for (var l = 0u; l < GEMV_LANES; l++) {
     sum += gemv_partials[first + l][lane];
   }
-  store(dims.out_offset + lane * dims.out_stride + n, sum);
+  var term = 0.0;
+  if (EPILOGUE) {
+    term = epilogue_at(lane, n);
+  }
+  store(dims.out_offset + lane * dims.out_stride + n, sum, term);
 }

@@ -87,7 +87,11 @@ fn matmul_gemv_subgroup(
       for (var part = 0u; part < parts; part++) {
         sum += unit_sums[2u * (part * GEMV_COLUMNS + column) + m / 4u][m % 4u];
       }
-      store(dims.out_offset + m * dims.out_stride + n, sum);
+      var term = 0.0;
+      if (EPILOGUE) {
+        term = epilogue_at(m, n);
+      }
+      store(dims.out_offset + m * dims.out_stride + n, sum, term);
     }
   }
 }

@@ -98,9 +98,10 @@ export function weightPrelude(dtype: FrozenDType, name: string, binding: number)
 }
 
 /**
- * The row prelude of the GPU family's GEMM core (shaders/matmul_gpu.wgsl): which stored row of lhs
- * OUT row r reads in nt and nn. 'dense' reads row r; 'gather' reads row rows[r] of binding 4 (an i32
- * array), clamped into lhs so a bad index cannot read past it (the LM head's selected logits).
+ * The row prelude of both families' product cores (shaders/matmul.wgsl, shaders/matmul_gpu.wgsl): which
+ * stored row of lhs OUT row r reads in nt and nn. 'dense' reads row r; 'gather' reads row rows[r] of
+ * binding 4 (an i32 array), clamped into lhs (each core says how many f32 it holds: lhs_elements) so a
+ * bad index cannot read past it (the LM head's selected logits).
  */
 export function lhsRowPrelude(kind: 'dense' | 'gather'): { key: string; code: string } {
   const code =
@@ -109,7 +110,7 @@ export function lhsRowPrelude(kind: 'dense' | 'gather'): { key: string; code: st
       : [
           '@group(0) @binding(4) var<storage, read> gathered_rows: array<i32>;',
           'fn lhs_row(r: u32) -> u32 {',
-          '  let stored_rows = (arrayLength(&lhs) * 4u - dims.lhs_offset) / dims.lhs_stride;',
+          '  let stored_rows = (lhs_elements() - dims.lhs_offset) / dims.lhs_stride;',
           '  return min(u32(max(gathered_rows[r], 0)), stored_rows - 1u);',
           '}',
           '',
@@ -120,4 +121,214 @@ export function lhsRowPrelude(kind: 'dense' | 'gather'): { key: string; code: st
 /** A shader assembled from preludes and a core, with the key the pipeline cache stores it under. */
 export function assembleShader(core: { key: string; code: string }, preludes: readonly { key: string; code: string }[]): { key: string; code: string } {
   return { key: [core.key, ...preludes.map((prelude) => prelude.key)].join('+'), code: [...preludes.map((prelude) => prelude.code), core.code].join('\n') };
+}
+
+/**
+ * LoRA dropout's keep-mask, bit for bit as dropoutMask in app/gpu/reference/lora_linear.ts, for every
+ * kernel that applies it (lora_linear.wgsl's U = drop(X)·Aᵀ and dA, and the 'lora_dx' epilogue of both
+ * product cores). Binding 6 holds the micro-batch's seed and step: the trainer writes it once per
+ * micro-batch (writeBuffer), so the uniforms and bind groups that carry the rest stay the same every step.
+ */
+export function dropoutPrelude(): { key: string; code: string } {
+  const code = `// dropout prelude (app/gpu/wgsl.ts): pcg4d is Jarzynski & Olano's hash ("Hash Functions for GPU
+// Rendering", JCGT 2020); element (m, k) is kept when word k % 4 of pcg4d(k / 4, m, key) >= threshold.
+struct DropoutStep {
+  seed: u32,
+  step: u32,
+}
+@group(0) @binding(6) var<uniform> dropout_step: DropoutStep;
+
+fn pcg4d(input: vec4<u32>) -> vec4<u32> {
+  var v = input * 1664525u + 1013904223u;
+  v.x += v.y * v.w;
+  v.y += v.z * v.x;
+  v.z += v.x * v.y;
+  v.w += v.y * v.z;
+  v ^= v >> vec4<u32>(16u);
+  v.x += v.y * v.w;
+  v.y += v.z * v.x;
+  v.z += v.x * v.y;
+  v.w += v.y * v.z;
+  return v;
+}
+
+// The key of the mask of the layer at this offset in this micro-batch ("drop" in ASCII keeps the stream apart).
+fn dropout_key(offset: u32) -> vec2<u32> {
+  return pcg4d(vec4<u32>(dropout_step.seed, dropout_step.step, offset, 0x64726f70u)).xy;
+}
+
+// keep_scale where element (m, 4·chunk + j) is kept, 0 where it is dropped, for j = 0..3.
+fn dropout4(key: vec2<u32>, m: u32, chunk: u32, threshold: u32, keep_scale: f32) -> vec4<f32> {
+  let bits = pcg4d(vec4<u32>(chunk, m, key.x, key.y));
+  return select(vec4<f32>(0.0), vec4<f32>(keep_scale), bits >= vec4<u32>(threshold));
+}
+`;
+  return { key: 'dropout', code };
+}
+
+/**
+ * What a product core adds to each output before it is stored (=, or += with ACCUMULATE):
+ * OUT[r, c] = scale·Σ + term(r, c). 'none' adds nothing. 'linear' is a projection's forward
+ * (lora_linear): bias[c], and s·U[r, :]·B[c, :]ᵀ with U = drop(X)·Aᵀ [rows, R] and B [cols, R].
+ * 'lora_dx' is its input gradient's LoRA branch: s·mask(r, c)·(G[r, :]·A[:, c]) with G = dY·B [rows, R],
+ * A [R, cols] and the dropout mask when `dropout` (the caller puts dropoutPrelude() in front).
+ * The prelude declares the bindings it reads (5 its parameters, 7-11 the tensors) and
+ *
+ *   const EPILOGUE: bool;                          // false: the core skips the hook
+ *   fn epilogue_block(r0: u32, c0: u32) -> Block   // the terms of OUT[r0 .. r0+3, c0 .. c0+3], c0 % 4 == 0
+ *   fn epilogue_at(r: u32, c: u32) -> f32          // the term of one output
+ *
+ * Rows and columns past the edge read the last valid one (the core does not store them).
+ */
+export type EpilogueKind = { kind: 'none' } | { kind: 'linear'; bias: boolean; lora: boolean } | { kind: 'lora_dx'; dropout: boolean };
+
+export function epiloguePrelude(epilogue: EpilogueKind): { key: string; code: string } {
+  if (epilogue.kind === 'none') {
+    return {
+      key: 'epilogue:none',
+      code: [
+        '// epilogue prelude (app/gpu/wgsl.ts): none',
+        'const EPILOGUE: bool = false;',
+        'fn epilogue_block(r0: u32, c0: u32) -> Block {',
+        '  return Block();',
+        '}',
+        'fn epilogue_at(r: u32, c: u32) -> f32 {',
+        '  return 0.0;',
+        '}',
+        '',
+      ].join('\n'),
+    };
+  }
+  const common = `struct EpilogueParams {
+  lora_scale: f32,
+  R: u32,
+  dropout_offset: u32,
+  threshold: u32,
+  keep_scale: f32,
+}
+@group(0) @binding(5) var<uniform> epilogue_params: EpilogueParams;
+const EPILOGUE: bool = true;
+
+fn epilogue_rows(r0: u32) -> vec4<u32> {
+  return min(vec4<u32>(r0, r0 + 1u, r0 + 2u, r0 + 3u), vec4<u32>(dims.rows - 1u));
+}
+
+fn epilogue_cols(c0: u32) -> vec4<u32> {
+  return min(vec4<u32>(c0, c0 + 1u, c0 + 2u, c0 + 3u), vec4<u32>(dims.cols - 1u));
+}
+`;
+  if (epilogue.kind === 'linear') {
+    const { bias, lora } = epilogue;
+    const code = [
+      `// epilogue prelude (app/gpu/wgsl.ts): linear${bias ? ' + bias' : ''}${lora ? ' + s·U·Bᵀ' : ''}`,
+      common,
+      ...(bias ? ['@group(0) @binding(7) var<storage, read> epilogue_bias: array<f32>;'] : []),
+      ...(lora ? ['@group(0) @binding(8) var<storage, read> epilogue_u: array<f32>;', '@group(0) @binding(9) var<storage, read> epilogue_b: array<f32>;'] : []),
+      '',
+      '// s·U·Bᵀ as an outer product per rank: 8 loads per 16 multiply-adds.',
+      'fn epilogue_block(r0: u32, c0: u32) -> Block {',
+      '  let cs = epilogue_cols(c0);',
+      '  var t0 = vec4<f32>(0.0);',
+      '  var t1 = vec4<f32>(0.0);',
+      '  var t2 = vec4<f32>(0.0);',
+      '  var t3 = vec4<f32>(0.0);',
+      ...(lora
+        ? [
+            '  let R = epilogue_params.R;',
+            '  let u_rows = epilogue_rows(r0) * R;',
+            '  let b_rows = cs * R;',
+            '  for (var q = 0u; q < R; q++) {',
+            '    let uv = vec4<f32>(epilogue_u[u_rows.x + q], epilogue_u[u_rows.y + q], epilogue_u[u_rows.z + q], epilogue_u[u_rows.w + q]) * epilogue_params.lora_scale;',
+            '    let bv = vec4<f32>(epilogue_b[b_rows.x + q], epilogue_b[b_rows.y + q], epilogue_b[b_rows.z + q], epilogue_b[b_rows.w + q]);',
+            '    t0 += uv.x * bv;',
+            '    t1 += uv.y * bv;',
+            '    t2 += uv.z * bv;',
+            '    t3 += uv.w * bv;',
+            '  }',
+          ]
+        : []),
+      ...(bias
+        ? [
+            '  let bias = vec4<f32>(epilogue_bias[cs.x], epilogue_bias[cs.y], epilogue_bias[cs.z], epilogue_bias[cs.w]);',
+            '  t0 += bias;',
+            '  t1 += bias;',
+            '  t2 += bias;',
+            '  t3 += bias;',
+          ]
+        : []),
+      '  return Block(t0, t1, t2, t3);',
+      '}',
+      '',
+      'fn epilogue_at(r: u32, c: u32) -> f32 {',
+      '  var t = 0.0;',
+      ...(lora
+        ? [
+            '  let R = epilogue_params.R;',
+            '  for (var q = 0u; q < R; q++) {',
+            '    t += epilogue_u[r * R + q] * epilogue_b[c * R + q];',
+            '  }',
+            '  t *= epilogue_params.lora_scale;',
+          ]
+        : []),
+      ...(bias ? ['  t += epilogue_bias[c];'] : []),
+      '  return t;',
+      '}',
+      '',
+    ].join('\n');
+    return { key: `epilogue:linear${bias ? '+bias' : ''}${lora ? '+lora' : ''}`, code };
+  }
+  const { dropout } = epilogue;
+  const code = [
+    `// epilogue prelude (app/gpu/wgsl.ts): the LoRA branch of dX, s·${dropout ? 'mask·' : ''}(G·A)`,
+    common,
+    '@group(0) @binding(10) var<storage, read> epilogue_g: array<f32>;',
+    '@group(0) @binding(11) var<storage, read> epilogue_a: array<f32>;',
+    '',
+    '// G·A as an outer product per rank (A is [R, COLS]).',
+    'fn epilogue_block(r0: u32, c0: u32) -> Block {',
+    '  let cs = epilogue_cols(c0);',
+    '  let R = epilogue_params.R;',
+    '  let g_rows = epilogue_rows(r0) * R;',
+    '  var t0 = vec4<f32>(0.0);',
+    '  var t1 = vec4<f32>(0.0);',
+    '  var t2 = vec4<f32>(0.0);',
+    '  var t3 = vec4<f32>(0.0);',
+    '  for (var q = 0u; q < R; q++) {',
+    '    let gv = vec4<f32>(epilogue_g[g_rows.x + q], epilogue_g[g_rows.y + q], epilogue_g[g_rows.z + q], epilogue_g[g_rows.w + q]);',
+    '    let row = q * dims.cols;',
+    '    let av = vec4<f32>(epilogue_a[row + cs.x], epilogue_a[row + cs.y], epilogue_a[row + cs.z], epilogue_a[row + cs.w]);',
+    '    t0 += gv.x * av;',
+    '    t1 += gv.y * av;',
+    '    t2 += gv.z * av;',
+    '    t3 += gv.w * av;',
+    '  }',
+    '  let s = epilogue_params.lora_scale;',
+    ...(dropout
+      ? [
+          '  let key = dropout_key(epilogue_params.dropout_offset);',
+          '  let chunk = c0 / 4u;',
+          '  let threshold = epilogue_params.threshold;',
+          '  let keep = epilogue_params.keep_scale;',
+          '  return Block(',
+          '    s * t0 * dropout4(key, r0, chunk, threshold, keep),',
+          '    s * t1 * dropout4(key, r0 + 1u, chunk, threshold, keep),',
+          '    s * t2 * dropout4(key, r0 + 2u, chunk, threshold, keep),',
+          '    s * t3 * dropout4(key, r0 + 3u, chunk, threshold, keep));',
+        ]
+      : ['  return Block(s * t0, s * t1, s * t2, s * t3);']),
+    '}',
+    '',
+    'fn epilogue_at(r: u32, c: u32) -> f32 {',
+    '  let R = epilogue_params.R;',
+    '  var t = 0.0;',
+    '  for (var q = 0u; q < R; q++) {',
+    '    t += epilogue_g[r * R + q] * epilogue_a[q * dims.cols + c];',
+    '  }',
+    '  t *= epilogue_params.lora_scale;',
+    ...(dropout ? ['  t *= dropout4(dropout_key(epilogue_params.dropout_offset), r, c / 4u, epilogue_params.threshold, epilogue_params.keep_scale)[c % 4u];'] : []),
+    '  return t;',
+    '}',
+    '',
+  ].join('\n');
+  return { key: `epilogue:lora_dx${dropout ? '+dropout' : ''}`, code };
 }

@@ -17,7 +17,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { attentionScratchShapes, encodeAttentionBackward, encodeAttentionForward } from '../gpu/ops/attention.ts';
 import { encodeColumnsCopy } from '../gpu/ops/columns.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
-import { encodeLoraLinear, encodeLoraLinearBackward, type LoraDropout } from '../gpu/ops/lora_linear.ts';
+import { encodeLoraLinear, encodeLoraLinearBackward, type KernelDropout } from '../gpu/ops/lora_linear.ts';
 import { encodeMatmul } from '../gpu/ops/matmul.ts';
 import { encodeResidualAdd, encodeResidualScale } from '../gpu/ops/residual.ts';
 import { encodeRmsnorm, encodeRmsnormBackward } from '../gpu/ops/rmsnorm.ts';
@@ -160,11 +160,14 @@ export interface GraphOptions {
   loraTargets?: readonly LoraTarget[];
 }
 
-/** LoRA dropout of a training step: the mask is drawn from (seed, step, module) in forward and backward alike. */
+/**
+ * LoRA dropout of a training step: the mask is drawn from (seed, step, module) in forward and backward
+ * alike. Seed and step are in `stepUniform`, which the trainer writes once per micro-batch
+ * (writeDropoutStep in app/gpu/ops/lora_linear.ts), so a step encodes with the same bind groups as the last.
+ */
 export interface DropoutStep {
   p: number;
-  seed: number;
-  step: number;
+  stepUniform: GPUBuffer;
 }
 
 export class DecoderGraph {
@@ -430,8 +433,8 @@ export class DecoderGraph {
 
   /** The kernel's view of a LoRA pair, with this step's dropout when training. */
   private loraPair(pair: { a: GpuTensor; b: GpuTensor }, lora: GpuLora, layer: number, target: LoraTarget) {
-    const dropout: LoraDropout | undefined =
-      this.dropout && this.dropout.p > 0 ? { p: this.dropout.p, seed: this.dropout.seed, step: this.dropout.step, offset: layer * DROPOUT_SLOTS_PER_LAYER + DROPOUT_SLOT[target] } : undefined;
+    const dropout: KernelDropout | undefined =
+      this.dropout && this.dropout.p > 0 ? { p: this.dropout.p, stepUniform: this.dropout.stepUniform, offset: layer * DROPOUT_SLOTS_PER_LAYER + DROPOUT_SLOT[target] } : undefined;
     return { a: pair.a, b: pair.b, scale: lora.scale, ...(dropout ? { dropout } : {}) };
   }
 

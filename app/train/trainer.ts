@@ -13,6 +13,7 @@ import { throughputFor, TimedWork, type SubmitBudget, type ThroughputEstimate } 
 import type { GpuContext } from '../gpu/device.ts';
 import { adamwPartialCount, adamwStatusOf, encodeAdamw, type AdamwTensor } from '../gpu/ops/adamw.ts';
 import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '../gpu/ops/cross_entropy.ts';
+import { createDropoutStepUniform, writeDropoutStep } from '../gpu/ops/lora_linear.ts';
 import { ReadbackBuffer, readTensors, tensorBytes, type ReadbackResult, type ReadbackSlot } from '../gpu/readback.ts';
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
 import { byteOffset, createIndexTensor, createTensor, elementCount, leadingView, type GpuTensor } from '../gpu/tensor.ts';
@@ -99,6 +100,11 @@ export class Trainer {
   private readonly stats: GpuTensor;
   private readonly rowLoss: GpuTensor;
   private readonly lossScratch: GpuTensor;
+  /**
+   * LoRA dropout's seed and step (with dropout > 0), written once per micro-batch beside the token batch:
+   * every uniform and bind group of the step stays the same. 16 bytes, uncounted like ctx.uniforms' buffers.
+   */
+  private readonly dropoutStep?: GPUBuffer;
   /** Everything a step reads back (each micro-batch's row losses, the loss sums, each adapter's status), in one map. */
   private readonly stepReadback: ReadbackBuffer;
   /** The run's sampler, or one per task with `separateTasks`. */
@@ -148,6 +154,11 @@ export class Trainer {
     this.stats = own(createTensor(ctx.device, 'loss stats', [3], 'f32'));
     this.rowLoss = own(createTensor(ctx.device, 'row loss', [N], 'f32'));
     this.lossScratch = own(createTensor(ctx.device, 'logits chunk', [crossEntropyChunkRows(ctx.device, N, model.config.vocabSize), model.config.vocabSize], 'f32'));
+    if (recipe.lora.dropout > 0) {
+      const dropoutStep = createDropoutStepUniform(ctx.device);
+      owned.push({ destroy: () => dropoutStep.destroy() });
+      this.dropoutStep = dropoutStep;
+    }
     const statusBytes = this.adapters.reduce((sum, adapter) => sum + tensorBytes(adapter.status), 0);
     this.throughput = throughputFor(ctx, options.submitBudget);
     this.stepReadback = new ReadbackBuffer(ctx.device, 'training step', recipe.grad_accum * tensorBytes(this.rowLoss) + tensorBytes(this.stats) + statusBytes);
@@ -323,7 +334,10 @@ export class Trainer {
       device.queue.writeBuffer(inputs.positions.buffer, 0, batch.positions);
       device.queue.writeBuffer(inputs.segments.buffer, 0, batch.segments);
       device.queue.writeBuffer(inputs.targets.buffer, 0, batch.targets);
-      graph.dropout = { p: recipe.lora.dropout, seed: recipe.seed >>> 0, step: scheduleStep * recipe.grad_accum + micro };
+      if (this.dropoutStep) {
+        writeDropoutStep(device.queue, this.dropoutStep, { seed: recipe.seed >>> 0, step: scheduleStep * recipe.grad_accum + micro });
+        graph.dropout = { p: recipe.lora.dropout, stepUniform: this.dropoutStep };
+      }
       const stream = work.stream(`step ${this.completed} micro ${micro}`);
       if (micro === 0) {
         // Gradients and loss sums start from zero once per optimizer step; micro-batches add up.

@@ -1,14 +1,13 @@
 import shaderCode from '../../../shaders/cross_entropy.wgsl?raw';
 import type { GpuContext } from '../device.ts';
-import { DTYPE_CODE } from '../dtype.ts';
 import { LimitError, ShapeError } from '../errors.ts';
 import { createIndexTensor, createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectIndexTensor, expectRank, expectShape, expectWorkgroups } from './checks.ts';
 import { kernelFamily } from '../kernel-family.ts';
 import { hasWeightPrelude } from '../wgsl.ts';
-import { matmulTarget } from './matmul.ts';
-import { dispatchGemm, gemvKernel, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
+import { cpuFamilyRoute, dispatchProduct, matmulTarget, type MatmulLayout, type MatmulRoute, type ProductCall } from './matmul.ts';
+import { GEMM_WORKGROUP_BYTES, gemmWorkgroups, gemvKernel, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
 
 const OP = 'cross_entropy';
 
@@ -148,10 +147,10 @@ export function checkCrossEntropy(device: GPUDevice, inputs: CrossEntropyInputs,
 
 /**
  * Whether the LM head's two products (logits = x·Wᵀ, dX += dlogits·W) run on the GPU family's GEMM core
- * (shaders/matmul_gpu.wgsl, the kernel of matmul's 'gemm' route) instead of lm_head_logits and
- * lm_head_dx: on a context of the 'gpu' family (app/gpu/kernel-family.ts) whose device has the core's
- * workgroup memory and size, when C, V and every shard's rows and start are multiples of 4 (its vec4
- * loads). Otherwise the CPU family's kernels of cross_entropy.wgsl run, which take any shape.
+ * (shaders/matmul_gpu.wgsl, the kernel of matmul's 'gemm' route) rather than the CPU family's core
+ * (shaders/matmul.wgsl's tiled and skinny kernels): on a context of the 'gpu' family
+ * (app/gpu/kernel-family.ts) whose device has the core's workgroup memory and size, when C, V and every
+ * shard's rows and start are multiples of 4 (its vec4 loads). The CPU family's core takes any shape.
  */
 export function lmHeadOnGemmCore(ctx: Pick<GpuContext, 'info'>, C: number, shards: readonly Pick<Shard, 'v0' | 'Vs' | 'tensor'>[]): boolean {
   if (kernelFamily(ctx) !== 'gpu') return false;
@@ -159,6 +158,21 @@ export function lmHeadOnGemmCore(ctx: Pick<GpuContext, 'info'>, C: number, shard
   if (target.maxWorkgroupStorageBytes < GEMM_WORKGROUP_BYTES || target.maxInvocationsPerWorkgroup < GPU_KERNEL_INVOCATIONS) return false;
   const V = shards.reduce((sum, shard) => sum + shard.Vs, 0);
   return C % 4 === 0 && V % 4 === 0 && shards.every((shard) => shard.v0 % 4 === 0 && shard.Vs % 4 === 0 && hasWeightPrelude(shard.tensor.dtype));
+}
+
+/**
+ * The route of one LM-head product OUT[rows, cols] over `inner`: the GPU family's gemm (gemv for a few
+ * gathered rows) where lmHeadOnGemmCore says so, else the CPU family's tiled or skinny kernel.
+ */
+function lmHeadRoute(ctx: GpuContext, onGemmCore: boolean, layout: MatmulLayout, rows: number, cols: number, inner: number, gathered = false): MatmulRoute {
+  if (!onGemmCore) return cpuFamilyRoute(rows, cols, inner, matmulTarget(ctx));
+  const kernel = layout === 'nt' && gathered && rows <= GEMV_MAX_ROWS ? gemvKernel(ctx) : 'gemm';
+  return { kernel, split: 1, workgroups: gemmWorkgroups(kernel, rows, cols, ctx.info.limits.maxComputeWorkgroupsPerDimension ?? 65535) };
+}
+
+/** One LM-head product on its route (see lmHeadRoute), in an open pass. */
+function dispatchLmHead(ctx: GpuContext, pass: GPUComputePassEncoder, onGemmCore: boolean, call: Omit<ProductCall, 'route' | 'accumulate' | 'scale'> & { accumulate: boolean }): void {
+  dispatchProduct(ctx, pass, { ...call, scale: 1, route: lmHeadRoute(ctx, onGemmCore, call.layout, call.rows, call.cols, call.inner, call.lhs.gather !== undefined) });
 }
 
 /**
@@ -177,90 +191,52 @@ export function encodeCrossEntropy(
   const { BT, C, V, chunkRows, shards } = checkCrossEntropy(device, inputs, outputs, scratch);
   const { backward } = outputs;
   const gradScale = backward?.gradScale ?? 0;
-  const constants = { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 0, BACKWARD: backward ? 1 : 0 };
-  const logitsPipeline = ctx.pipelines.get(OP, shaderCode, 'lm_head_logits', constants);
+  const constants = { BACKWARD: backward ? 1 : 0 };
   const softmaxPipeline = ctx.pipelines.get(OP, shaderCode, 'softmax_xent', { ...constants, SOFTCAP: softcapConstant(inputs.softcap) });
-  const dxPipeline = backward ? ctx.pipelines.get(OP, shaderCode, 'lm_head_dx', constants) : undefined;
   const reducePipeline = ctx.pipelines.get(OP, shaderCode, 'reduce_stats', constants);
-  // softmax_xent and reduce_stats read neither v0 nor Vs: they share the first shard's uniform, so a
-  // one-shard head needs one uniform per chunk.
-  const uniform = (rows: number, row0: number, shard: Shard): GPUBuffer =>
-    ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows, row0, BT, C, V, v0: shard.v0, Vs: shard.Vs, gradScale }));
+  const uniform = (rows: number, row0: number): GPUBuffer => ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows, row0, BT, V, gradScale }));
 
   const onGemmCore = lmHeadOnGemmCore(ctx, C, shards);
   const pass = encoder.beginComputePass({ label: OP });
   for (let row0 = 0; row0 < BT; row0 += chunkRows) {
     const rows = Math.min(chunkRows, BT - row0);
     for (const shard of shards) {
-      if (onGemmCore) {
-        // The shard's logits are columns v0 .. v0+Vs of the [rows, V] scratch.
-        dispatchGemm(ctx, pass, {
-          layout: 'nt',
-          kernel: 'gemm',
-          rows,
-          cols: shard.Vs,
-          inner: C,
-          lhs: { buffer: inputs.x.buffer, stride: C, offset: row0 * C },
-          rhs: shard.tensor,
-          out: { buffer: scratch.buffer, stride: V, offset: shard.v0 },
-          accumulate: false,
-          scale: 1,
-        });
-        continue;
-      }
-      pass.setPipeline(logitsPipeline);
-      pass.setBindGroup(
-        0,
-        bindGroup(device, logitsPipeline, [
-          [0, uniform(rows, row0, shard)],
-          [1, inputs.x.buffer],
-          [2, shard.tensor.buffer],
-          [3, scratch.buffer],
-          [8, ctx.placeholder],
-        ]),
-      );
-      pass.dispatchWorkgroups(Math.ceil(shard.Vs / 32), Math.ceil(rows / 32));
+      // The shard's logits are columns v0 .. v0+Vs of the [rows, V] scratch.
+      dispatchLmHead(ctx, pass, onGemmCore, {
+        layout: 'nt',
+        rows,
+        cols: shard.Vs,
+        inner: C,
+        lhs: { buffer: inputs.x.buffer, stride: C, offset: row0 * C },
+        rhs: shard.tensor,
+        out: { buffer: scratch.buffer, stride: V, offset: shard.v0 },
+        accumulate: false,
+      });
     }
     pass.setPipeline(softmaxPipeline);
     pass.setBindGroup(
       0,
       bindGroup(device, softmaxPipeline, [
-        [0, uniform(rows, row0, shards[0]!)],
+        [0, uniform(rows, row0)],
         [3, scratch.buffer],
         [4, inputs.labels.buffer],
         [5, outputs.rowLoss.buffer],
       ]),
     );
     pass.dispatchWorkgroups(rows);
-    if (backward && dxPipeline) {
+    if (backward) {
       for (const shard of shards) {
-        if (onGemmCore) {
-          // dX[row0 .., :] += dlogits[:, v0 .. v0+Vs]·W_shard: the scratch now holds dlogits.
-          dispatchGemm(ctx, pass, {
-            layout: 'nn',
-            kernel: 'gemm',
-            rows,
-            cols: C,
-            inner: shard.Vs,
-            lhs: { buffer: scratch.buffer, stride: V, offset: shard.v0 },
-            rhs: shard.tensor,
-            out: { buffer: backward.dx.buffer, stride: C, offset: row0 * C },
-            accumulate: true,
-            scale: 1,
-          });
-          continue;
-        }
-        pass.setPipeline(dxPipeline);
-        pass.setBindGroup(
-          0,
-          bindGroup(device, dxPipeline, [
-            [0, uniform(rows, row0, shard)],
-            [2, shard.tensor.buffer],
-            [3, scratch.buffer],
-            [6, backward.dx.buffer],
-          ]),
-        );
-        pass.dispatchWorkgroups(Math.ceil(C / 32), Math.ceil(rows / 32));
+        // dX[row0 .., :] += dlogits[:, v0 .. v0+Vs]·W_shard: the scratch now holds dlogits.
+        dispatchLmHead(ctx, pass, onGemmCore, {
+          layout: 'nn',
+          rows,
+          cols: C,
+          inner: shard.Vs,
+          lhs: { buffer: scratch.buffer, stride: V, offset: shard.v0 },
+          rhs: shard.tensor,
+          out: { buffer: backward.dx.buffer, stride: C, offset: row0 * C },
+          accumulate: true,
+        });
       }
     }
   }
@@ -268,7 +244,7 @@ export function encodeCrossEntropy(
   pass.setBindGroup(
     0,
     bindGroup(device, reducePipeline, [
-      [0, uniform(BT, 0, shards[0]!)],
+      [0, uniform(BT, 0)],
       [4, inputs.labels.buffer],
       [5, outputs.rowLoss.buffer],
       [7, outputs.stats.buffer],
@@ -318,49 +294,29 @@ export function encodeSelectedLogits(ctx: GpuContext, encoder: GPUCommandEncoder
   const { P, shards } = checkSelectedLogits(device, inputs, logits);
   const [BT, C] = inputs.x.shape as [number, number];
   const V = logits.shape[1]!;
-  const pipeline = ctx.pipelines.get(OP, shaderCode, 'lm_head_logits', { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 1, BACKWARD: 0 });
   const onGemmCore = lmHeadOnGemmCore(ctx, C, shards);
   const pass = encoder.beginComputePass({ label: `${OP}:selected` });
-  pass.setPipeline(pipeline);
   for (const shard of shards) {
-    if (onGemmCore) {
-      // Decoding (P <= 8) takes the core's gemv (by subgroups where the device has them), larger batches
-      // its gemm; both read x through the gathered rows.
-      dispatchGemm(ctx, pass, {
-        layout: 'nt',
-        kernel: P <= GEMV_MAX_ROWS ? gemvKernel(ctx) : 'gemm',
-        rows: P,
-        cols: shard.Vs,
-        inner: C,
-        lhs: { buffer: inputs.x.buffer, stride: C, offset: 0, gather: inputs.rows.buffer },
-        rhs: shard.tensor,
-        out: { buffer: logits.buffer, stride: V, offset: shard.v0 },
-        accumulate: false,
-        scale: 1,
-      });
-      continue;
-    }
-    const uniform = ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows: P, row0: 0, BT, C, V, v0: shard.v0, Vs: shard.Vs, gradScale: 0 }));
-    pass.setBindGroup(
-      0,
-      bindGroup(device, pipeline, [
-        [0, uniform],
-        [1, inputs.x.buffer],
-        [2, shard.tensor.buffer],
-        [3, logits.buffer],
-        [8, inputs.rows.buffer],
-      ]),
-    );
-    pass.dispatchWorkgroups(Math.ceil(shard.Vs / 32), Math.ceil(P / 32));
+    // Decoding (P <= 8) takes the GPU core's gemv (by subgroups where the device has them), larger batches its gemm (or the CPU core's kernels); all read x through the gathered rows.
+    dispatchLmHead(ctx, pass, onGemmCore, {
+      layout: 'nt',
+      rows: P,
+      cols: shard.Vs,
+      inner: C,
+      lhs: { buffer: inputs.x.buffer, stride: C, offset: 0, gather: inputs.rows.buffer },
+      rhs: shard.tensor,
+      out: { buffer: logits.buffer, stride: V, offset: shard.v0 },
+      accumulate: false,
+    });
   }
   if (inputs.softcap) {
     // After every shard's logits: the cap applies to the whole row in place.
-    const capPipeline = ctx.pipelines.get(OP, shaderCode, 'softcap_logits', { W_DTYPE: DTYPE_CODE[shards[0]!.tensor.dtype], GATHER: 1, BACKWARD: 0, SOFTCAP: inputs.softcap });
+    const capPipeline = ctx.pipelines.get(OP, shaderCode, 'softcap_logits', { BACKWARD: 0, SOFTCAP: inputs.softcap });
     pass.setPipeline(capPipeline);
     pass.setBindGroup(
       0,
       bindGroup(device, capPipeline, [
-        [0, ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows: P, row0: 0, BT, C, V, v0: 0, Vs: V, gradScale: 0 }))],
+        [0, ctx.uniforms.get(`${OP}:dims`, dimsUniform({ rows: P, row0: 0, BT, V, gradScale: 0 }))],
         [3, logits.buffer],
       ]),
     );
@@ -446,15 +402,12 @@ export function selectedLogits(ctx: GpuContext, x: GpuTensor, w: GpuTensor | rea
   return logits;
 }
 
-function dimsUniform(d: { rows: number; row0: number; BT: number; C: number; V: number; v0: number; Vs: number; gradScale: number }): ArrayBuffer {
+function dimsUniform(d: { rows: number; row0: number; BT: number; V: number; gradScale: number }): ArrayBuffer {
   return packUniforms([
     ['u32', d.rows],
     ['u32', d.row0],
     ['u32', d.BT],
-    ['u32', d.C],
     ['u32', d.V],
-    ['u32', d.v0],
-    ['u32', d.Vs],
     ['f32', d.gradScale],
   ]);
 }

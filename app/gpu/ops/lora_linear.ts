@@ -1,20 +1,28 @@
 import loraLinearCode from '../../../shaders/lora_linear.wgsl?raw';
-import quantCode from '../../../shaders/quant.wgsl?raw';
 import type { GpuContext } from '../device.ts';
-import { DTYPE_CODE } from '../dtype.ts';
 import { ShapeError } from '../errors.ts';
-import { dropoutKey, dropoutThreshold, type LoraDropout } from '../reference/lora_linear.ts';
+import { dropoutThreshold, type LoraDropout } from '../reference/lora_linear.ts';
 import { createTensor, sharesBytes, type GpuTensor } from '../tensor.ts';
+import { assembleShader, dropoutPrelude } from '../wgsl.ts';
 import { bindGroup, packUniforms } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
-import { checkMatmul, encodeMatmul, expectQuantGroup, matmulTarget, pairedLoads, routeMatmul, skinnyRoute, type MatmulLayout } from './matmul.ts';
+import type { Epilogue, EpilogueDropout } from './epilogue.ts';
+import { checkMatmul, dispatchProduct, encodeMatmul, expectQuantGroup, matmulTarget, routeMatmul, skinnyRoute, type MatmulLayout } from './matmul.ts';
 import { isGemmKernel } from './matmul_gpu.ts';
 
 export type { LoraDropout } from '../reference/lora_linear.ts';
 
 const OP = 'lora_linear';
-/** The int8/int4 decoders come first: lora_linear.wgsl calls them. */
-const shaderCode = `${quantCode}\n${loraLinearCode}`;
+/** lora_down and lora_grad_a apply the mask of app/gpu/wgsl.ts's dropout prelude. */
+const shader = assembleShader({ key: OP, code: loraLinearCode }, [dropoutPrelude()]);
+
+/**
+ * LoRA dropout of one layer as the kernels take it: the reference's LoraDropout, with the seed and step
+ * as numbers (one-off calls and tests), or, while training, p and the layer's offset with `stepUniform`,
+ * a buffer that holds the micro-batch's seed and step (createDropoutStepUniform, writeDropoutStep): the
+ * trainer writes it once per micro-batch, so no uniform or bind group is made per step.
+ */
+export type KernelDropout = LoraDropout | { p: number; offset: number; stepUniform: GPUBuffer };
 
 /** The LoRA pair of a layer: A [R,K], B [N,R], scale s = alpha/R, and dropout on lora_A's input while training. */
 export interface LoraPair {
@@ -22,7 +30,22 @@ export interface LoraPair {
   b: GpuTensor;
   scale: number;
   /** Leave out (or p = 0) for no dropout: then no mask is computed at all. */
-  dropout?: LoraDropout;
+  dropout?: KernelDropout;
+}
+
+/** The 16-byte uniform of the dropout prelude (app/gpu/wgsl.ts): the seed and step of the micro-batch being computed. */
+export function createDropoutStepUniform(device: GPUDevice): GPUBuffer {
+  return device.createBuffer({ label: 'dropout step', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+}
+
+/**
+ * Writes a micro-batch's seed and step into a dropout step uniform. A queue write: it reaches the GPU
+ * before the next submit, so submit the previous micro-batch's work first (as the trainer does with the
+ * token batch).
+ */
+export function writeDropoutStep(queue: GPUQueue, uniform: GPUBuffer, { seed, step }: Pick<LoraDropout, 'seed' | 'step'>): void {
+  checkDropoutWords({ seed, step });
+  queue.writeBuffer(uniform, 0, packUniforms([['u32', seed], ['u32', step]]));
 }
 
 /** Inputs of Y = X·Wᵀ + bias + s·(drop(X)·Aᵀ)·Bᵀ. Shapes: x [M,K], w [N,K], bias [N], a [R,K], b [N,R]. */
@@ -75,46 +98,49 @@ export function checkLoraLinear(device: GPUDevice, inputs: LoraLinearInputs, y: 
   expectShape(OP, y, [M, N], 'M, N');
   expectDType(OP, y, ['f32']);
   for (const tensor of [x, w, bias, lora?.a, lora?.b, u, y]) if (tensor) expectBindable(OP, device, tensor);
+  // The grid of the finest route (the CPU family's tiled kernel); the others fold theirs within the limit.
   expectWorkgroups(OP, device, [Math.ceil(N / 32), Math.ceil(M / 32)]);
   if (R > 0) expectWorkgroups(OP, device, [Math.ceil(Math.ceil(R / 4) / 4), Math.ceil(M / 16)]);
   return { M, N, K, R };
 }
 
-function checkDropout({ p, seed, step, offset }: LoraDropout): void {
-  if (!(p >= 0 && p < 1)) throw new ShapeError(`${OP}: LoRA dropout p must be in [0, 1), got ${p}`, { op: OP, p });
-  for (const [name, value] of [['seed', seed], ['step', step], ['offset', offset]] as const) {
+function checkDropoutWords(words: Partial<Record<'seed' | 'step' | 'offset', number>>): void {
+  for (const [name, value] of Object.entries(words)) {
     if (!Number.isInteger(value) || value < 0 || value >= 2 ** 32) {
       throw new ShapeError(`${OP}: LoRA dropout ${name} must be an integer in [0, 2^32), got ${value}`, { op: OP, [name]: value });
     }
   }
 }
 
-const dropsAnything = (lora: LoraPair | undefined): boolean => (lora?.dropout?.p ?? 0) > 0;
-
-/** Override constants shared by every entry point of a call. */
-function shaderConstants(inputs: LoraLinearInputs, K: number): Record<string, number> {
-  const { w, bias, lora } = inputs;
-  return {
-    W_DTYPE: DTYPE_CODE[w.dtype],
-    W_PAIRED: pairedLoads(w.dtype, K) ? 1 : 0,
-    ...(w.dtype === 'int4' ? { W_GROUP: w.group! } : {}),
-    HAS_BIAS: bias ? 1 : 0,
-    HAS_LORA: lora ? 1 : 0,
-    DROPOUT: dropsAnything(lora) ? 1 : 0,
-  };
+function checkDropout(dropout: KernelDropout): void {
+  const { p } = dropout;
+  if (!(p >= 0 && p < 1)) throw new ShapeError(`${OP}: LoRA dropout p must be in [0, 1), got ${p}`, { op: OP, p });
+  checkDropoutWords('stepUniform' in dropout ? { offset: dropout.offset } : { seed: dropout.seed, step: dropout.step, offset: dropout.offset });
 }
 
-function dimsUniform(ctx: GpuContext, { M, N, K, R }: LoraLinearDims, lora: LoraPair | undefined): GPUBuffer {
-  const dropout = dropsAnything(lora) ? lora!.dropout! : undefined;
-  const [key0, key1] = dropout ? dropoutKey(dropout) : [0, 0];
+/** The dropout that masks anything (p > 0), else undefined: p = 0 compiles the mask out. */
+const activeDropout = (lora: LoraPair | undefined): KernelDropout | undefined => ((lora?.dropout?.p ?? 0) > 0 ? lora!.dropout : undefined);
+
+/** The dropout prelude's uniform for a call: the caller's per-step buffer, or one holding the numbers it gave (zeros without dropout). */
+function dropoutStepUniform(ctx: GpuContext, dropout: KernelDropout | undefined): GPUBuffer {
+  if (dropout && 'stepUniform' in dropout) return dropout.stepUniform;
+  return ctx.uniforms.get('dropout:step', packUniforms([['u32', dropout?.seed ?? 0], ['u32', dropout?.step ?? 0]]));
+}
+
+/** The mask as the 'lora_dx' epilogue of the product cores takes it. */
+function epilogueDropout(ctx: GpuContext, dropout: KernelDropout): EpilogueDropout {
+  return { threshold: dropoutThreshold(dropout.p), keepScale: 1 / (1 - dropout.p), offset: dropout.offset, stepUniform: dropoutStepUniform(ctx, dropout) };
+}
+
+/** lora_linear.wgsl's uniform: the same for a layer at every step (the step itself is in the dropout uniform). */
+function dimsUniform(ctx: GpuContext, { M, K, R }: LoraLinearDims, lora: LoraPair | undefined): GPUBuffer {
+  const dropout = activeDropout(lora);
   const data = packUniforms([
     ['u32', M],
-    ['u32', N],
     ['u32', K],
     ['u32', R],
     ['f32', lora?.scale ?? 0],
-    ['u32', key0],
-    ['u32', key1],
+    ['u32', dropout?.offset ?? 0],
     ['u32', dropout ? dropoutThreshold(dropout.p) : 0],
     ['f32', dropout ? 1 / (1 - dropout.p) : 1],
   ]);
@@ -122,11 +148,10 @@ function dimsUniform(ctx: GpuContext, { M, N, K, R }: LoraLinearDims, lora: Lora
 }
 
 /**
- * Whether a product of the frozen W ('nt': X·Wᵀ, 'nn': dY·W) runs as matmul's products on the GPU
- * family's GEMM core (shaders/matmul_gpu.wgsl, coalesced workgroup tiles) rather than in the fused
- * kernels of lora_linear.wgsl: where the router sends it to gemm, gemv or gemv-subgroup (the 'gpu'
- * family, K a multiple of 4 and for gemm N too, the device's limits). The fused kernels stay for what the core has no epilogue for:
- * a bias in the forward, and a dropout mask on the LoRA branch of dX.
+ * Whether a product of the frozen W ('nt': X·Wᵀ, 'nn': dY·W) runs on the GPU family's GEMM core
+ * (shaders/matmul_gpu.wgsl: gemm, gemv or gemv-subgroup) rather than on the CPU family's core
+ * (shaders/matmul.wgsl): where the router sends it there (the 'gpu' family, K a multiple of 4 and for
+ * gemm N too, the device's limits). A bias, the LoRA term and dropout's mask ride on either core's epilogue.
  */
 export function frozenProductOnGemmCore(ctx: Pick<GpuContext, 'info'>, layout: MatmulLayout, { M, N, K }: LoraLinearDims, w: GpuTensor): boolean {
   const { kernel } = routeMatmul(layout, { M, N, K }, matmulTarget(ctx), w.dtype);
@@ -135,7 +160,8 @@ export function frozenProductOnGemmCore(ctx: Pick<GpuContext, 'info'>, layout: M
 
 /**
  * Encodes Y = X·Wᵀ + bias + s·(drop(X)·Aᵀ)·Bᵀ into `encoder` (two dispatches: U = drop(X)·Aᵀ, then
- * the fused product). With LoRA, `u` [M,R] receives U, which the backward pass needs. Validates first.
+ * X·Wᵀ on the family's product core with the bias and s·U·Bᵀ in its epilogue). With LoRA, `u` [M,R]
+ * receives U, which the backward pass needs. Validates first.
  */
 export function encodeLoraLinear(
   ctx: GpuContext,
@@ -147,42 +173,38 @@ export function encodeLoraLinear(
   const { device } = ctx;
   const dims = checkLoraLinear(device, inputs, y, u);
   const { M, N, K, R } = dims;
-  const constants = shaderConstants(inputs, K);
-  const uniforms = dimsUniform(ctx, dims, inputs.lora);
-  // Bindings must exist even when the overrides make the shader skip them.
-  const uBuffer = u ?? ctx.placeholder;
-  const biasBuffer = inputs.bias ?? ctx.placeholder;
-  const bBuffer = inputs.lora?.b ?? ctx.placeholder;
-
+  const { x, w, bias, lora } = inputs;
   const pass = encoder.beginComputePass({ label: OP });
   if (R > 0) {
-    const down = ctx.pipelines.get(OP, shaderCode, 'lora_down', constants);
+    const down = ctx.pipelines.get(shader.key, shader.code, 'lora_down', { DROPOUT: activeDropout(lora) ? 1 : 0 });
     pass.setPipeline(down);
-    pass.setBindGroup(0, bindGroup(device, down, [[0, uniforms], [1, inputs.x], [7, inputs.lora!.a], [8, uBuffer]]));
+    pass.setBindGroup(
+      0,
+      bindGroup(device, down, [
+        [0, dimsUniform(ctx, dims, lora)],
+        [1, x],
+        [6, dropoutStepUniform(ctx, activeDropout(lora))],
+        [7, lora!.a],
+        [8, u!],
+      ]),
+    );
     pass.dispatchWorkgroups(Math.ceil(Math.ceil(R / 4) / 4), Math.ceil(M / 16));
   }
-  if (!inputs.bias && frozenProductOnGemmCore(ctx, 'nt', dims, inputs.w)) {
-    pass.end();
-    // Y = X·Wᵀ on the GEMM core, then Y += s·U·Bᵀ (U already holds drop(X)·Aᵀ).
-    encodeMatmul(ctx, encoder, 'nt', inputs.x, inputs.w, y, { accumulate: false });
-    if (R > 0) encodeMatmul(ctx, encoder, 'nt', u!, inputs.lora!.b, y, { accumulate: true, scale: inputs.lora!.scale });
-    return;
-  }
-  const forward = ctx.pipelines.get(OP, shaderCode, 'lora_linear_fwd', constants);
-  pass.setPipeline(forward);
-  pass.setBindGroup(
-    0,
-    bindGroup(device, forward, [
-      [0, uniforms],
-      [1, inputs.x],
-      [2, inputs.w],
-      [3, biasBuffer],
-      [4, uBuffer],
-      [5, bBuffer],
-      [6, y],
-    ]),
-  );
-  pass.dispatchWorkgroups(Math.ceil(N / 32), Math.ceil(M / 32));
+  const epilogue: Epilogue | undefined =
+    bias || R > 0 ? { kind: 'linear', ...(bias ? { bias } : {}), ...(R > 0 ? { lora: { u: u!, b: lora!.b, scale: lora!.scale } } : {}) } : undefined;
+  dispatchProduct(ctx, pass, {
+    layout: 'nt',
+    route: routeMatmul('nt', { M, N, K }, matmulTarget(ctx), w.dtype),
+    rows: M,
+    cols: N,
+    inner: K,
+    lhs: { buffer: x, stride: K, offset: 0 },
+    rhs: w,
+    out: { buffer: y, stride: N, offset: 0 },
+    accumulate: false,
+    scale: 1,
+    ...(epilogue ? { epilogue } : {}),
+  });
   pass.end();
 }
 
@@ -271,8 +293,9 @@ export function checkLoraLinearBackward(
 /**
  * Encodes the backward pass into `encoder`, ACCUMULATING into the gradients:
  *   G = dY·B (into the scratch `g` [M,R]);  dB += s·dYᵀ·U;  dA += s·Gᵀ·drop(X);  dX += dY·W + s·drop'(G·A)
- * with the same dropout mask as the forward (regenerated from seed, step and offset). Four dispatches;
- * the first two are matmul's skinny kernels. Validates everything first.
+ * with the same dropout mask as the forward (regenerated from seed, step and offset). Four dispatches:
+ * matmul's two LoRA-rank products, lora_grad_a, and dY·W on the product core with the LoRA branch in
+ * its epilogue. Validates everything first.
  */
 export function encodeLoraLinearBackward(
   ctx: GpuContext,
@@ -283,7 +306,7 @@ export function encodeLoraLinearBackward(
 ): void {
   const { device } = ctx;
   const dims = checkLoraLinearBackward(device, inputs, gradients, g);
-  const { M, K, R } = dims;
+  const { M, N, K, R } = dims;
   const { x, w, lora, dy, u } = inputs;
   const target = matmulTarget(ctx);
   const gradA = skinnyRoute(R, K, M, target);
@@ -292,34 +315,35 @@ export function encodeLoraLinearBackward(
   encodeMatmul(ctx, encoder, 'nn', dy, lora.b, g, { accumulate: false });
   encodeMatmul(ctx, encoder, 'tn', dy, u, gradients.db, { scale: lora.scale });
 
-  const constants = shaderConstants({ x, w, lora }, K);
-  const uniforms = dimsUniform(ctx, dims, lora);
+  const dropout = activeDropout(lora);
   const pass = encoder.beginComputePass({ label: `${OP} backward` });
-  const gradAPipeline = ctx.pipelines.get(OP, shaderCode, 'lora_grad_a', { ...constants, SPLIT: gradA.split });
+  const gradAPipeline = ctx.pipelines.get(shader.key, shader.code, 'lora_grad_a', { DROPOUT: dropout ? 1 : 0, SPLIT: gradA.split });
   pass.setPipeline(gradAPipeline);
-  pass.setBindGroup(0, bindGroup(device, gradAPipeline, [[0, uniforms], [1, x], [10, g], [12, gradients.da]]));
-  pass.dispatchWorkgroups(...gradA.workgroups);
-  if (!dropsAnything(lora) && frozenProductOnGemmCore(ctx, 'nn', dims, w)) {
-    pass.end();
-    // dX += dY·W on the GEMM core, then dX += s·G·A (no mask: nothing was dropped).
-    encodeMatmul(ctx, encoder, 'nn', dy, w, gradients.dx, { accumulate: true });
-    encodeMatmul(ctx, encoder, 'nn', g, lora.a, gradients.dx, { accumulate: true, scale: lora.scale });
-    return;
-  }
-  const gradX = ctx.pipelines.get(OP, shaderCode, 'lora_linear_bwd_dx', constants);
-  pass.setPipeline(gradX);
   pass.setBindGroup(
     0,
-    bindGroup(device, gradX, [
-      [0, uniforms],
-      [2, w],
-      [7, lora.a],
-      [9, dy],
+    bindGroup(device, gradAPipeline, [
+      [0, dimsUniform(ctx, dims, lora)],
+      [1, x],
+      [6, dropoutStepUniform(ctx, dropout)],
       [10, g],
-      [11, gradients.dx],
+      [12, gradients.da],
     ]),
   );
-  pass.dispatchWorkgroups(Math.ceil(K / 32), Math.ceil(M / 32));
+  pass.dispatchWorkgroups(...gradA.workgroups);
+  // dX += dY·W on the family's product core, with s·drop'(G·A) in its epilogue.
+  dispatchProduct(ctx, pass, {
+    layout: 'nn',
+    route: routeMatmul('nn', { M, N, K }, target, w.dtype),
+    rows: M,
+    cols: K,
+    inner: N,
+    lhs: { buffer: dy, stride: N, offset: 0 },
+    rhs: w,
+    out: { buffer: gradients.dx, stride: K, offset: 0 },
+    accumulate: true,
+    scale: 1,
+    epilogue: { kind: 'lora_dx', g, a: lora.a, scale: lora.scale, ...(dropout ? { dropout: epilogueDropout(ctx, dropout) } : {}) },
+  });
   pass.end();
 }
 

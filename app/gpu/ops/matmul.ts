@@ -5,16 +5,15 @@ import { DTYPE_CODE, isQuantized, type FrozenDType, type TensorDType } from '../
 import { ShapeError } from '../errors.ts';
 import { f16GemmWanted, isCpuAdapter, kernelFamily, type KernelFamily } from '../kernel-family.ts';
 import { sharesBytes, type GpuTensor } from '../tensor.ts';
-import { bindGroup, packUniforms } from './encode.ts';
+import { bindGroup, packUniforms, type BindingResource } from './encode.ts';
 import { expectBindable, expectDType, expectRank, expectShape, expectWorkgroups } from './checks.ts';
-import { hasWeightPrelude } from '../wgsl.ts';
-import { encodeMatmulGpu, gemmWorkgroups, isGemmKernel, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
+import { assembleShader, hasWeightPrelude, lhsRowPrelude } from '../wgsl.ts';
+import { epilogueParts, type Epilogue } from './epilogue.ts';
+import { dispatchGemm, gemmWorkgroups, isGemmKernel, GEMM_WORKGROUP_BYTES, GEMV_MAX_ROWS, GPU_KERNEL_INVOCATIONS } from './matmul_gpu.ts';
 
 export { isCpuAdapter };
 
 const OP = 'matmul';
-/** The int8/int4 decoders come first: matmul.wgsl calls them. */
-const shaderCode = `${quantCode}\n${matmulCode}`;
 
 /**
  * The three layouts of training, named by whether each operand is read as stored (n) or transposed (t):
@@ -133,6 +132,11 @@ export function routeMatmul(layout: MatmulLayout, dims: MatmulDims, target: Matm
     const gpuRoute = routeGpuFamily(layout, dims, target, rhsDtype);
     if (gpuRoute) return gpuRoute;
   }
+  return cpuFamilyRoute(rows, cols, inner, target);
+}
+
+/** The kernels of shaders/matmul.wgsl, which take any shape, stride and offset: tiled, or skinny when an output side is at most 64. */
+export function cpuFamilyRoute(rows: number, cols: number, inner: number, target: MatmulTarget): MatmulRoute {
   if (Math.min(rows, cols) > SKINNY_MAX_SIDE) {
     return { kernel: 'tiled', split: 1, workgroups: [Math.ceil(cols / 32), Math.ceil(rows / 32)] };
   }
@@ -234,32 +238,70 @@ export function encodeMatmul(
   out: GpuTensor,
   options: MatmulOptions = {},
 ): void {
-  const { device } = ctx;
   const scale = options.scale ?? 1;
   const accumulate = options.accumulate ?? layout !== 'nt';
   const target = matmulTarget(ctx);
-  const dims = checkMatmul(device, layout, lhs, rhs, out, scale, target);
+  const dims = checkMatmul(ctx.device, layout, lhs, rhs, out, scale, target);
   const route = routeMatmul(layout, dims, target, rhs.dtype);
   const { rows, cols, inner } = matmulOutput(layout, dims);
+  const pass = encoder.beginComputePass({ label: `${OP} ${layout} ${route.kernel}`, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
+  dispatchProduct(ctx, pass, { layout, route, rows, cols, inner, lhs: { buffer: lhs, stride: layout === 'tn' ? rows : inner, offset: 0 }, rhs, out: { buffer: out, stride: cols, offset: 0 }, accumulate, scale });
+  pass.end();
+}
+
+/**
+ * One product on the kernel `route` names, of either family, over operands that need not be whole
+ * tensors: OUT[rows, cols] (=|+=) scale·Σ over `inner` + the epilogue's term, lhs read from element
+ * `offset` with `stride` elements between its stored rows (optionally gathered by `gather`, nt and nn),
+ * out written from element `offset` with `stride` between rows; rhs is a whole tensor (W, or X in tn).
+ * The caller has checked shapes and bounds (encodeMatmul, cross_entropy, lora_linear do).
+ */
+export interface ProductCall {
+  layout: MatmulLayout;
+  route: MatmulRoute;
+  rows: number;
+  cols: number;
+  inner: number;
+  /** A tensor binds its own range (a LoRA view), a buffer all of it. */
+  lhs: { buffer: BindingResource; stride: number; offset: number; gather?: GPUBuffer };
+  rhs: GpuTensor;
+  out: { buffer: BindingResource; stride: number; offset: number };
+  accumulate: boolean;
+  scale: number;
+  epilogue?: Epilogue;
+}
+
+/** Sets the pipeline and bind group of one product in an open pass and dispatches it. */
+export function dispatchProduct(ctx: GpuContext, pass: GPUComputePassEncoder, call: ProductCall): void {
+  const { route } = call;
   if (isGemmKernel(route.kernel)) {
-    encodeMatmulGpu(ctx, encoder, { layout, dims, route, lhs, rhs, out, accumulate, scale, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
+    dispatchGemm(ctx, pass, { ...call, kernel: route.kernel });
     return;
   }
+  const { layout, rows, cols, inner, lhs, rhs, out } = call;
+  const epilogue = epilogueParts(ctx, call.epilogue);
+  // int8/int4 are decoded by quant.wgsl's functions, which matmul.wgsl calls.
+  const shader = assembleShader({ key: OP, code: matmulCode }, [{ key: 'quant', code: quantCode }, lhsRowPrelude(lhs.gather ? 'gather' : 'dense'), ...epilogue.preludes]);
+  // K, the length of W's rows in nt and nn (X's in tn, where rhs is f32 and not paired).
+  const K = layout === 'nt' ? inner : cols;
   const constants = {
     LAYOUT: LAYOUT_CODE[layout],
     RHS_DTYPE: DTYPE_CODE[rhs.dtype],
-    RHS_PAIRED: pairedLoads(rhs.dtype, dims.K) ? 1 : 0,
+    RHS_PAIRED: pairedLoads(rhs.dtype, K) ? 1 : 0,
     ...(rhs.dtype === 'int4' ? { QUANT_GROUP: rhs.group! } : {}),
-    ACCUMULATE: accumulate ? 1 : 0,
+    ACCUMULATE: call.accumulate ? 1 : 0,
     ...(route.kernel === 'skinny' ? { SPLIT: route.split } : {}),
   };
-  const pipeline = ctx.pipelines.get(OP, shaderCode, `matmul_${route.kernel}`, constants);
-  const uniforms = ctx.uniforms.get(`${OP}:dims`, packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', scale]]));
-  const pass = encoder.beginComputePass({ label: `${OP} ${layout} ${route.kernel}`, ...(options.timestampWrites ? { timestampWrites: options.timestampWrites } : {}) });
+  const pipeline = ctx.pipelines.get(shader.key, shader.code, `matmul_${route.kernel}`, constants);
+  const uniforms = ctx.uniforms.get(
+    `${OP}:dims`,
+    packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale], ['u32', lhs.stride], ['u32', lhs.offset], ['u32', out.stride], ['u32', out.offset]]),
+  );
+  const entries: [number, BindingResource][] = [[0, uniforms], [1, lhs.buffer], [2, rhs], [3, out.buffer], ...epilogue.entries];
+  if (lhs.gather) entries.push([4, lhs.gather]);
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup(device, pipeline, [[0, uniforms], [1, lhs], [2, rhs], [3, out]]));
+  pass.setBindGroup(0, bindGroup(ctx.device, pipeline, entries));
   pass.dispatchWorkgroups(...route.workgroups);
-  pass.end();
 }
 
 /**

@@ -4,14 +4,15 @@ import quantCode from '../../../shaders/quant.wgsl?raw';
 import { isQuantized, type FrozenDType } from '../dtype.ts';
 import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
-import { assembleShader, hasWeightPrelude, lhsRowPrelude, nativeF16WeightPrelude, rhsTilePrelude, weightPrelude } from '../wgsl.ts';
+import { assembleShader, epiloguePrelude, hasWeightPrelude, lhsRowPrelude, nativeF16WeightPrelude, rhsTilePrelude, weightPrelude } from '../wgsl.ts';
 import { bindGroup, packUniforms, type BindingResource } from './encode.ts';
-import type { MatmulDims, MatmulLayout, MatmulRoute } from './matmul.ts';
+import { epilogueParts, type Epilogue } from './epilogue.ts';
+import type { MatmulLayout } from './matmul.ts';
 
 /**
- * The GPU family's matrix products (shaders/matmul_gpu.wgsl): encodeMatmul in ./matmul.ts validates
- * and routes, and hands 'gemm', 'gemv' and 'gemv-subgroup' routes here. The shader is the GEMM core with
- * the right operand's weight prelude in front (app/gpu/wgsl.ts), one shader per weight dtype;
+ * The GPU family's matrix products (shaders/matmul_gpu.wgsl): dispatchProduct in ./matmul.ts hands
+ * 'gemm', 'gemv', 'gemv-subgroup' and 'gemm-f16' routes here. The shader is the GEMM core with the right
+ * operand's weight prelude, a row prelude and an epilogue prelude in front (app/gpu/wgsl.ts);
  * 'gemv-subgroup' adds `enable subgroups;` and shaders/matmul_gpu_subgroup.wgsl, only on a device
  * created with the `subgroups` feature (a module that enables a feature the device lacks fails to compile);
  * 'gemm-f16' is gemm after `enable f16;` with f16 weights read and staged natively, only on a device
@@ -46,24 +47,12 @@ export function isGemmKernel(kernel: string): kernel is GemmKernel {
 
 const LAYOUT_CODE: Record<MatmulLayout, number> = { nt: 0, nn: 1, tn: 2 };
 
-export interface GpuMatmulCall {
-  layout: MatmulLayout;
-  dims: MatmulDims;
-  route: MatmulRoute;
-  lhs: GpuTensor;
-  rhs: GpuTensor;
-  out: GpuTensor;
-  accumulate: boolean;
-  scale: number;
-  timestampWrites?: GPUComputePassTimestampWrites;
-}
-
 /**
  * One product of the GEMM core over operands that need not be whole tensors (cross_entropy's LM head):
  * OUT[rows, cols] (=|+=) scale·Σ over `inner`, lhs read from element `offset` with `stride` elements
  * between its stored rows (optionally gathered by `rows`, nt and nn), out written from element `offset`
- * with `stride` between rows. Strides and offsets must be multiples of 4, as cols and lhs's contiguous side
- * (checked here).
+ * with `stride` between rows, plus the epilogue's term. Strides and offsets must be multiples of 4, as
+ * cols and lhs's contiguous side (checked here).
  */
 export interface GemmCall {
   layout: MatmulLayout;
@@ -82,6 +71,7 @@ export interface GemmCall {
    * workgroup, the partitions that wider subgroups make, so tests reach them on SwiftShader's 4-wide ones.
    */
   gemvThreads?: number;
+  epilogue?: Epilogue;
 }
 
 /** The workgroups of a gemm, gemv or gemv-subgroup call, within the device's per-dimension limit. */
@@ -98,7 +88,7 @@ function expectPrelude(rhs: GpuTensor, what: string): asserts rhs is GpuTensor &
 }
 
 /** The assembled module a GEMM-core kernel runs for weights of `dtype` and lhs rows read `rows`. */
-export function gemmShader(kernel: GemmKernel, dtype: FrozenDType, rows: 'dense' | 'gather'): { key: string; code: string } {
+export function gemmShader(kernel: GemmKernel, dtype: FrozenDType, rows: 'dense' | 'gather', epilogue: readonly { key: string; code: string }[] = [epiloguePrelude({ kind: 'none' })]): { key: string; code: string } {
   const nativeF16 = kernel === 'gemm-f16';
   return assembleShader({ key: 'matmul_gpu', code: coreCode }, [
     ...(kernel === 'gemv-subgroup' ? [{ key: 'enable:subgroups', code: 'enable subgroups;\n' }] : []),
@@ -109,6 +99,7 @@ export function gemmShader(kernel: GemmKernel, dtype: FrozenDType, rows: 'dense'
     rhsTilePrelude(nativeF16 ? 'f16' : 'f32'),
     lhsRowPrelude(rows),
     ...(kernel === 'gemv-subgroup' ? [{ key: 'gemv_subgroup', code: subgroupGemvCode }] : []),
+    ...epilogue,
   ]);
 }
 
@@ -136,7 +127,8 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
   if (nativeF16 && (rhs.dtype !== 'f16' || layout === 'tn' || !ctx.info.wantedFeatures['shader-f16'])) {
     throw new TypeError(`gemm ${layout} gemm-f16: takes f16 weights (nt, nn) on a device with shader-f16; got ${rhs.dtype} weights${ctx.info.wantedFeatures['shader-f16'] ? '' : ' on a device without shader-f16'}`);
   }
-  const shader = gemmShader(kernel, rhs.dtype, lhs.gather ? 'gather' : 'dense');
+  const epilogue = epilogueParts(ctx, call.epilogue);
+  const shader = gemmShader(kernel, rhs.dtype, lhs.gather ? 'gather' : 'dense', epilogue.preludes);
   const constants = {
     LAYOUT: LAYOUT_CODE[layout],
     ACCUMULATE: call.accumulate ? 1 : 0,
@@ -149,32 +141,9 @@ export function dispatchGemm(ctx: GpuContext, pass: GPUComputePassEncoder, call:
     'matmul_gpu:dims',
     packUniforms([['u32', rows], ['u32', cols], ['u32', inner], ['f32', call.scale], ['u32', lhs.stride], ['u32', lhs.offset], ['u32', out.stride], ['u32', out.offset]]),
   );
-  const entries: [number, BindingResource][] = [[0, uniforms], [1, lhs.buffer], [2, rhs], [3, out.buffer]];
+  const entries: [number, BindingResource][] = [[0, uniforms], [1, lhs.buffer], [2, rhs], [3, out.buffer], ...epilogue.entries];
   if (lhs.gather) entries.push([4, lhs.gather]);
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup(ctx.device, pipeline, entries));
   pass.dispatchWorkgroups(...gemmWorkgroups(kernel, rows, cols, ctx.info.limits.maxComputeWorkgroupsPerDimension ?? 65535));
-}
-
-/** Encodes one already-validated product on a GPU-family route (one dispatch). */
-export function encodeMatmulGpu(ctx: GpuContext, encoder: GPUCommandEncoder, call: GpuMatmulCall): void {
-  const { layout, dims, route, lhs, rhs, out } = call;
-  if (!isGemmKernel(route.kernel)) throw new TypeError(`matmul ${layout}: ${route.kernel} is not a GPU-family kernel`);
-  const rows = layout === 'tn' ? dims.N : dims.M;
-  const cols = layout === 'nt' ? dims.N : dims.K;
-  const inner = layout === 'nt' ? dims.K : layout === 'nn' ? dims.N : dims.M;
-  const pass = encoder.beginComputePass({ label: `matmul ${layout} ${route.kernel}`, ...(call.timestampWrites ? { timestampWrites: call.timestampWrites } : {}) });
-  dispatchGemm(ctx, pass, {
-    layout,
-    kernel: route.kernel,
-    rows,
-    cols,
-    inner,
-    lhs: { buffer: lhs, stride: layout === 'tn' ? rows : inner, offset: 0 },
-    rhs,
-    out: { buffer: out, stride: cols, offset: 0 },
-    accumulate: call.accumulate,
-    scale: call.scale,
-  });
-  pass.end();
 }
