@@ -4,8 +4,9 @@ import { relativeError } from '../../test/numeric.ts';
 import { Random } from '../util/random.ts';
 import type { GpuContext } from './device.ts';
 import { ShapeError } from './errors.ts';
+import { setKernelFamily } from './kernel-family.ts';
 import { loraLinearBackward, loraLinearWithU } from './ops/lora_linear.ts';
-import { matmul, routeMatmul, type MatmulDims } from './ops/matmul.ts';
+import { matmul, matmulTarget, routeMatmul, type MatmulDims } from './ops/matmul.ts';
 import { createQuantizedTensor, dequantize, quantize, type QuantSpec } from './quant.ts';
 import { loraDownReference, loraLinearBackwardReference, loraLinearReference } from './reference/lora_linear.ts';
 import { matmulNNReference, matmulNTReference } from './reference/matmul.ts';
@@ -93,38 +94,60 @@ for (const layout of ['nt', 'nn'] as const) {
 describe('lora_linear through quantized W: the frozen product is int8/int4, the LoRA pair f32', () => {
   for (const [label, spec] of Object.entries(SPECS)) {
     it(`forward Y and U and backward dX, dA, dB equal the Float64 reference over the dequantized W (1e-4), ${label}`, async () => {
-      const [M, N, K, R] = [37, 70, 128, 8];
-      const random = Random.fromSeed(5);
-      const values = (count: number, scale = 1) => random.fillUniform(new Float32Array(count), -scale, scale);
-      const host = { x: values(M * K), w: weights(random, N, K), a: values(R * K, 1 / Math.sqrt(K)), b: values(N * R, 0.5), dy: values(M * N) };
-      const words = quantize('W', spec, host.w, N, K);
-      const scale = 2;
-      const tensors: GpuTensor[] = [];
-      const upload = (name: string, shape: number[], data: Float32Array) => {
-        const tensor = createTensor(ctx.device, name, shape, 'f32', data);
-        tensors.push(tensor);
-        return tensor;
-      };
-      const w = createQuantizedTensor(ctx.device, 'W', [N, K], spec, words);
-      tensors.push(w);
-      const x = upload('X', [M, K], host.x);
-      const lora = { a: upload('A', [R, K], host.a), b: upload('B', [N, R], host.b), scale };
-      const gradients = { dx: upload('dX', [M, K], new Float32Array(M * K)), da: upload('dA', [R, K], new Float32Array(R * K)), db: upload('dB', [N, R], new Float32Array(N * R)) };
-      try {
-        const { y, u } = loraLinearWithU(ctx, { x, w, lora });
-        tensors.push(y, u!);
-        loraLinearBackward(ctx, { x, w, lora, dy: upload('dY', [M, N], host.dy), u: u! }, gradients);
-        const reference = { M, N, K, R, x: host.x, w: dequantize(spec, words, N, K), a: host.a, b: host.b, scale };
-        const want = loraLinearBackwardReference({ ...reference, dy: host.dy });
-        expect(relativeError(await readTensor(ctx.device, y), loraLinearReference(reference))).toBeLessThan(1e-4);
-        expect(relativeError(await readTensor(ctx.device, u!), loraDownReference(reference))).toBeLessThan(1e-4);
-        expect(relativeError(await readTensor(ctx.device, gradients.dx), want.dx)).toBeLessThan(1e-4);
-        expect(relativeError(await readTensor(ctx.device, gradients.da), want.da)).toBeLessThan(1e-4);
-        expect(relativeError(await readTensor(ctx.device, gradients.db), want.db)).toBeLessThan(1e-4);
-      } finally {
-        for (const tensor of tensors) tensor.buffer.destroy();
-      }
+      await compareLoraLinear(spec, { M: 37, N: 70, K: 128, R: 8 });
     });
+  }
+  // Each family's product core forced, with the bias and LoRA term in the forward's epilogue and
+  // dropout's mask in dX's (gemm on the GPU family: N and K multiples of 4 and both sides over 64).
+  for (const family of ['cpu', 'gpu'] as const) {
+    for (const [label, spec] of Object.entries(SPECS)) {
+      it(`with a bias and dropout on the ${family} family's core, ${label}`, async () => {
+        setKernelFamily(ctx, family);
+        try {
+          const dims = { M: 70, N: 100, K: 128, R: 8 };
+          expect(routeMatmul('nt', dims, matmulTarget(ctx), spec.dtype).kernel).toBe(family === 'gpu' ? 'gemm' : 'tiled');
+          await compareLoraLinear(spec, dims, { bias: true, p: 0.25 });
+        } finally {
+          setKernelFamily(ctx, 'auto');
+        }
+      });
+    }
+  }
+
+  /** Runs forward and backward through `spec`-quantized weights and compares all five outputs with the Float64 reference. */
+  async function compareLoraLinear(spec: QuantSpec, { M, N, K, R }: MatmulDims & { R: number }, options: { bias?: boolean; p?: number } = {}): Promise<void> {
+    const random = Random.fromSeed(5);
+    const values = (count: number, scale = 1) => random.fillUniform(new Float32Array(count), -scale, scale);
+    const host = { x: values(M * K), w: weights(random, N, K), a: values(R * K, 1 / Math.sqrt(K)), b: values(N * R, 0.5), dy: values(M * N), bias: values(N) };
+    const dropout = options.p ? { p: options.p, seed: 21, step: 3, offset: 4 } : undefined;
+    const words = quantize('W', spec, host.w, N, K);
+    const scale = 2;
+    const tensors: GpuTensor[] = [];
+    const upload = (name: string, shape: number[], data: Float32Array) => {
+      const tensor = createTensor(ctx.device, name, shape, 'f32', data);
+      tensors.push(tensor);
+      return tensor;
+    };
+    const w = createQuantizedTensor(ctx.device, 'W', [N, K], spec, words);
+    tensors.push(w);
+    const x = upload('X', [M, K], host.x);
+    const lora = { a: upload('A', [R, K], host.a), b: upload('B', [N, R], host.b), scale, ...(dropout ? { dropout } : {}) };
+    const bias = options.bias ? upload('bias', [N], host.bias) : undefined;
+    const gradients = { dx: upload('dX', [M, K], new Float32Array(M * K)), da: upload('dA', [R, K], new Float32Array(R * K)), db: upload('dB', [N, R], new Float32Array(N * R)) };
+    try {
+      const { y, u } = loraLinearWithU(ctx, { x, w, lora, ...(bias ? { bias } : {}) });
+      tensors.push(y, u!);
+      loraLinearBackward(ctx, { x, w, lora, dy: upload('dY', [M, N], host.dy), u: u! }, gradients);
+      const reference = { M, N, K, R, x: host.x, w: dequantize(spec, words, N, K), a: host.a, b: host.b, scale, ...(dropout ? { dropout } : {}) };
+      const want = loraLinearBackwardReference({ ...reference, dy: host.dy });
+      expect(relativeError(await readTensor(ctx.device, y), loraLinearReference({ ...reference, ...(bias ? { bias: host.bias } : {}) }))).toBeLessThan(1e-4);
+      expect(relativeError(await readTensor(ctx.device, u!), loraDownReference(reference))).toBeLessThan(1e-4);
+      expect(relativeError(await readTensor(ctx.device, gradients.dx), want.dx)).toBeLessThan(1e-4);
+      expect(relativeError(await readTensor(ctx.device, gradients.da), want.da)).toBeLessThan(1e-4);
+      expect(relativeError(await readTensor(ctx.device, gradients.db), want.db)).toBeLessThan(1e-4);
+    } finally {
+      for (const tensor of tensors) tensor.buffer.destroy();
+    }
   }
 });
 

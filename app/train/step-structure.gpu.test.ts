@@ -164,8 +164,12 @@ describe('one training step on the real aidreams260K model', { timeout: 300_000 
     }
   });
 
-  it('makes its bind groups in the first step only, and then writes only the token batch (and the optimizer’s step uniform)', async () => {
-    const run = await trainer(recipe(), { submitBudget: { seconds: Infinity } });
+  // With LoRA dropout the mask's seed and step go into one uniform written per micro-batch beside the
+  // token batch: the layers' uniforms and bind groups stay those of the first step.
+  it.each([0, 0.1])('makes its bind groups in the first step only, and then writes only the token batch (and the optimizer’s step uniform), LoRA dropout %s', async (dropout) => {
+    // An earlier run's optimizer uniforms (the same t and lr) would otherwise be found in the cache, unwritten.
+    ctx.uniforms.clear();
+    const run = await trainer(recipe({ lora: { r: 4, alpha: 8, dropout, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] } }), { submitBudget: { seconds: Infinity } });
     try {
       const probe = ctx.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ });
       const bufferPrototype = Object.getPrototypeOf(probe) as object;
@@ -192,8 +196,8 @@ describe('one training step on the real aidreams260K model', { timeout: 300_000 
         expect(createBindGroup).toBe(2);
         expect(submits).toBe(micro + 1);
         expect(maps).toBe(readbacksPerStep());
-        // ids, positions, segments and targets per micro-batch, and that one uniform.
-        expect(writes).toBe(4 * micro + 1);
+        // ids, positions, segments and targets per micro-batch (and dropout's seed and step), and that one uniform.
+        expect(writes).toBe((dropout > 0 ? 5 : 4) * micro + 1);
       }
     } finally {
       run.destroy();

@@ -9,7 +9,8 @@ import { createTensor, readTensor, type GpuTensor } from '../tensor.ts';
 import { relativeError } from '../../../test/numeric.ts';
 import { Random } from '../../util/random.ts';
 import { setKernelFamily } from '../kernel-family.ts';
-import { frozenProductOnGemmCore, loraLinear, loraLinearBackward, loraLinearWithU } from './lora_linear.ts';
+import { createDropoutStepUniform, encodeLoraLinear, encodeLoraLinearBackward, frozenProductOnGemmCore, loraLinear, loraLinearBackward, loraLinearWithU, writeDropoutStep, type KernelDropout } from './lora_linear.ts';
+import { routeMatmul, matmulTarget } from './matmul.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -77,10 +78,12 @@ interface BackwardCase {
   dtype: DType;
   /** LoRA dropout probability; 0 for none. */
   p: number;
+  /** A bias in the forward. */
+  bias?: boolean;
 }
 
-const describeBackward = ({ M, N, K, R, dtype, p }: BackwardCase): string =>
-  `M=${M} N=${N} K=${K} R=${R} ${dtype} ${p > 0 ? `with dropout p=${p}` : 'without dropout'}`;
+const describeBackward = ({ M, N, K, R, dtype, p, bias }: BackwardCase): string =>
+  `M=${M} N=${N} K=${K} R=${R} ${dtype}${bias ? ' with a bias' : ''} ${p > 0 ? `with dropout p=${p}` : 'without dropout'}`;
 
 /** Uploads `data` as `dtype` and remembers the tensor for cleanup. */
 function uploader(tensors: GpuTensor[]) {
@@ -95,7 +98,7 @@ function uploader(tensors: GpuTensor[]) {
  * Runs the forward (for U) and the backward on the GPU, accumulating into random gradients, and
  * compares Y, U, dX, dA and dB with the Float64 reference fed the decoded weights.
  */
-async function compareBackward(testCase: BackwardCase, seed = 1): Promise<Record<'y' | 'u' | 'dx' | 'da' | 'db', number>> {
+async function compareBackward(testCase: BackwardCase, seed = 1, stepUniform?: GPUBuffer): Promise<Record<'y' | 'u' | 'dx' | 'da' | 'db', number>> {
   const { M, N, K, R, dtype, p } = testCase;
   const random = Random.fromSeed(seed);
   const values = (count: number, scale = 1): Float32Array => random.fillUniform(new Float32Array(count), -scale, scale);
@@ -108,16 +111,21 @@ async function compareBackward(testCase: BackwardCase, seed = 1): Promise<Record
     dx: values(M * K),
     da: values(R * K),
     db: values(N * R),
+    bias: values(N),
   };
   const scale = 16 / R;
   const dropout: LoraDropout | undefined = p > 0 ? { p, seed: 1234, step: 5, offset: 3 } : undefined;
+  // With a step uniform the kernels read seed and step from it, as in training.
+  if (dropout && stepUniform) writeDropoutStep(ctx.device.queue, stepUniform, dropout);
+  const kernelDropout: KernelDropout | undefined = dropout && stepUniform ? { p: dropout.p, offset: dropout.offset, stepUniform } : dropout;
   const tensors: GpuTensor[] = [];
   const upload = uploader(tensors);
-  const lora = { a: upload('A', [R, K], host.a), b: upload('B', [N, R], host.b), scale, ...(dropout ? { dropout } : {}) };
+  const lora = { a: upload('A', [R, K], host.a), b: upload('B', [N, R], host.b), scale, ...(kernelDropout ? { dropout: kernelDropout } : {}) };
   const x = upload('X', [M, K], host.x);
   const w = upload('W', [N, K], host.w, dtype);
+  const bias = testCase.bias ? upload('bias', [N], host.bias) : undefined;
   const gradients = { dx: upload('dX', [M, K], host.dx), da: upload('dA', [R, K], host.da), db: upload('dB', [N, R], host.db) };
-  const { y, u } = loraLinearWithU(ctx, { x, w, lora });
+  const { y, u } = loraLinearWithU(ctx, { x, w, lora, ...(bias ? { bias } : {}) });
   tensors.push(y, u!);
   loraLinearBackward(ctx, { x, w, lora, dy: upload('dY', [M, N], host.dy), u: u! }, gradients);
   try {
@@ -131,9 +139,10 @@ async function compareBackward(testCase: BackwardCase, seed = 1): Promise<Record
       ...(dropout ? { dropout } : {}),
     };
     const want = loraLinearBackwardReference({ ...reference, dy: host.dy });
+    const forward = { ...reference, ...(bias ? { bias: host.bias } : {}) };
     const accumulated = (initial: Float32Array, gradient: Float64Array): Float64Array => gradient.map((value, i) => initial[i]! + value);
     return {
-      y: relativeError(await readTensor(ctx.device, y), loraLinearReference(reference)),
+      y: relativeError(await readTensor(ctx.device, y), loraLinearReference(forward)),
       u: relativeError(await readTensor(ctx.device, u!), loraDownReference(reference)),
       dx: relativeError(await readTensor(ctx.device, gradients.dx), accumulated(host.dx, want.dx)),
       da: relativeError(await readTensor(ctx.device, gradients.da), accumulated(host.da, want.da)),
@@ -195,12 +204,111 @@ describe("lora_linear's frozen products on the GPU family's GEMM core (forced on
     });
   }
 
-  it('keeps the fused forward, with the same numbers, when there is a bias', async () => {
+  it('runs a bias in the core\'s epilogue, on gemm and on gemv', async () => {
+    expect(frozenProductOnGemmCore(ctx, 'nt', { M: 70, N: 100, K: 132, R: 16 }, w('bf16'))).toBe(true);
     expect((await checkLoraLinearCase(ctx, { M: 70, N: 100, K: 132, R: 16, dtype: 'bf16', bias: true })).relativeError).toBeLessThan(1e-4);
+    expect(routeMatmul('nt', { M: 5, N: 100, K: 132 }, matmulTarget(ctx), 'f16').kernel).toBe('gemv');
+    expect((await checkLoraLinearCase(ctx, { M: 5, N: 100, K: 132, R: 16, dtype: 'f16', bias: true })).relativeError).toBeLessThan(1e-4);
   });
 
   it('computes the frozen layer alone on the core when no LoRA pair is given', async () => {
     expect((await checkLoraLinearCase(ctx, { M: 70, N: 100, K: 132, R: 0, dtype: 'f16', bias: false })).relativeError).toBeLessThan(1e-4);
+  });
+});
+
+/**
+ * Both families forced in turn: the frozen products with a bias and the LoRA term in the forward's
+ * epilogue and dropout's mask in dX's, for every half and full weight dtype (int8 and int4:
+ * app/gpu/quant.gpu.test.ts), on each route a product can take: the CPU core's tiled and skinny kernels
+ * (a skinny product with SPLIT > 1 adds the epilogue one output at a time) and the GPU core's gemm and gemv.
+ */
+for (const family of ['cpu', 'gpu'] as const) {
+  describe(`lora_linear with a bias and dropout on the ${family} kernel family (forced), against the Float64 reference`, () => {
+    beforeAll(() => setKernelFamily(ctx, family));
+    afterAll(() => setKernelFamily(ctx, 'auto'));
+    const cases: (BackwardCase & { routes: [string, string] })[] = [
+      { M: 70, N: 100, K: 132, R: 16, dtype: 'f32', p: 0.25, bias: true, routes: family === 'gpu' ? ['gemm', 'gemm'] : ['tiled', 'tiled'] },
+      { M: 130, N: 192, K: 576, R: 16, dtype: 'bf16', p: 0.1, bias: true, routes: family === 'gpu' ? ['gemm', 'gemm'] : ['tiled', 'tiled'] },
+      { M: 37, N: 70, K: 45, R: 8, dtype: 'f16', p: 0.5, bias: true, routes: ['skinny', 'skinny'] },
+      { M: 100, N: 80, K: 20, R: 8, dtype: 'bf16', p: 0.25, bias: true, routes: family === 'gpu' ? ['gemm', 'skinny'] : ['tiled', 'skinny'] },
+      { M: 3, N: 68, K: 20, R: 4, dtype: 'f16', p: 0.1, bias: true, routes: family === 'gpu' ? ['gemv', 'skinny'] : ['skinny', 'skinny'] },
+    ];
+    for (const testCase of cases) {
+      it(`matches Y, U, dX, dA and dB for ${describeBackward(testCase)} (X·Wᵀ on ${testCase.routes[0]}, dY·W on ${testCase.routes[1]})`, async () => {
+        const { M, N, K } = testCase;
+        const target = matmulTarget(ctx);
+        expect([routeMatmul('nt', { M, N, K }, target, testCase.dtype).kernel, routeMatmul('nn', { M, N, K }, target, testCase.dtype).kernel]).toEqual(testCase.routes);
+        const errors = await compareBackward(testCase);
+        for (const [output, error] of Object.entries(errors)) expect(error, output).toBeLessThan(1e-4);
+      });
+    }
+  });
+}
+
+describe('lora_linear dropout from a step uniform written once per micro-batch (as the trainer does)', () => {
+  /**
+   * The same layer (same tensors) at several steps, seed and step written into one uniform before each:
+   * with X = 1, A = B = I, W = 0 and dY = 1, U is the forward's mask and dX the backward's. Counts the
+   * bind groups and uniform buffers each step makes.
+   */
+  async function masksAtSteps(steps: readonly number[]) {
+    const [M, K] = [64, 64];
+    const dropout = { p: 0.1, seed: 99, offset: 2 };
+    const eye = new Float32Array(K * K).map((_, i) => (i % (K + 1) === 0 ? 1 : 0));
+    const tensors: GpuTensor[] = [];
+    const upload = uploader(tensors);
+    const stepUniform = createDropoutStepUniform(ctx.device);
+    const lora = { a: upload('A', [K, K], eye), b: upload('B', [K, K], eye), scale: 1, dropout: { p: dropout.p, offset: dropout.offset, stepUniform } };
+    const x = upload('X', [M, K], new Float32Array(M * K).fill(1));
+    const w = upload('W', [K, K], new Float32Array(K * K));
+    const dy = upload('dY', [M, K], new Float32Array(M * K).fill(1));
+    const [y, u, g] = [upload('Y', [M, K], new Float32Array(M * K)), upload('U', [M, K], new Float32Array(M * K)), upload('G', [M, K], new Float32Array(M * K))];
+    const gradients = { dx: upload('dX', [M, K], new Float32Array(M * K)), da: upload('dA', [K, K], new Float32Array(K * K)), db: upload('dB', [K, K], new Float32Array(K * K)) };
+    const { createBindGroup, createBuffer } = ctx.device;
+    const made = { bindGroups: 0, uniforms: 0 };
+    ctx.device.createBindGroup = (descriptor) => (made.bindGroups++, createBindGroup.call(ctx.device, descriptor));
+    ctx.device.createBuffer = (descriptor) => ((descriptor.usage & GPUBufferUsage.UNIFORM) !== 0 && made.uniforms++, createBuffer.call(ctx.device, descriptor));
+    try {
+      const results = [];
+      for (const step of steps) {
+        [made.bindGroups, made.uniforms] = [0, 0];
+        writeDropoutStep(ctx.device.queue, stepUniform, { seed: dropout.seed, step });
+        const encoder = ctx.device.createCommandEncoder();
+        encoder.clearBuffer(gradients.dx.buffer);
+        encodeLoraLinear(ctx, encoder, { x, w, lora }, y, u);
+        encodeLoraLinearBackward(ctx, encoder, { x, w, lora, dy, u }, gradients, g);
+        ctx.device.queue.submit([encoder.finish()]);
+        const counts = { ...made };
+        results.push({ ...counts, forward: await readTensor(ctx.device, u), backward: await readTensor(ctx.device, gradients.dx), want: Array.from(dropoutMask(M, K, { ...dropout, step }), Math.fround) });
+      }
+      return results;
+    } finally {
+      ctx.device.createBindGroup = createBindGroup;
+      ctx.device.createBuffer = createBuffer;
+      stepUniform.destroy();
+      for (const tensor of tensors) tensor.buffer.destroy();
+    }
+  }
+
+  it('draws each step\'s mask as the reference does, and a later step makes no uniform and no bind group', async () => {
+    const steps = await masksAtSteps([6, 7, 8]);
+    for (const { forward, backward, want } of steps) {
+      expect(Array.from(forward)).toEqual(want);
+      expect(Array.from(backward)).toEqual(want);
+    }
+    expect(steps[1]!.want).not.toEqual(steps[0]!.want);
+    expect(steps[0]!.bindGroups).toBeGreaterThan(0);
+    for (const { bindGroups, uniforms } of steps.slice(1)) expect({ bindGroups, uniforms }).toEqual({ bindGroups: 0, uniforms: 0 });
+  });
+
+  it('gives the Float64 reference numbers with a bias, every output', async () => {
+    const stepUniform = createDropoutStepUniform(ctx.device);
+    try {
+      const errors = await compareBackward({ M: 70, N: 100, K: 132, R: 16, dtype: 'bf16', p: 0.25, bias: true }, 1, stepUniform);
+      for (const [output, error] of Object.entries(errors)) expect(error, output).toBeLessThan(1e-4);
+    } finally {
+      stepUniform.destroy();
+    }
   });
 });
 
