@@ -39,17 +39,19 @@ export function epilogueParts(ctx: GpuContext, epilogue: Epilogue | undefined): 
   if (!epilogue) return { preludes, entries: [] };
   const lora = epilogue.kind === 'linear' ? epilogue.lora : epilogue;
   const dropout = epilogue.kind === 'lora_dx' ? epilogue.dropout : undefined;
-  const params = ctx.uniforms.get(
-    'epilogue:params',
-    packUniforms([
-      ['f32', lora?.scale ?? 0],
-      ['u32', lora ? (epilogue.kind === 'linear' ? epilogue.lora!.u.shape[1]! : epilogue.g.shape[1]!) : 0],
+  // A bias alone reads no parameter, and a binding the shader does not use is not in its layout.
+  const entries: [number, BindingResource][] = [];
+  if (lora) {
+    const R = epilogue.kind === 'linear' ? epilogue.lora!.u.shape[1]! : epilogue.g.shape[1]!;
+    const params = packUniforms([
+      ['f32', lora.scale],
+      ['u32', R],
       ['u32', dropout?.offset ?? 0],
       ['u32', dropout?.threshold ?? 0],
       ['f32', dropout?.keepScale ?? 1],
-    ]),
-  );
-  const entries: [number, BindingResource][] = [[PARAMS_BINDING, params]];
+    ]);
+    entries.push([PARAMS_BINDING, ctx.uniforms.get('epilogue:params', params)]);
+  }
   if (epilogue.kind === 'linear') {
     if (epilogue.bias) entries.push([7, epilogue.bias]);
     if (epilogue.lora) entries.push([8, epilogue.lora.u], [9, epilogue.lora.b]);

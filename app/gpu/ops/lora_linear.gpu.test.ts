@@ -11,6 +11,7 @@ import { Random } from '../../util/random.ts';
 import { setKernelFamily } from '../kernel-family.ts';
 import { createDropoutStepUniform, encodeLoraLinear, encodeLoraLinearBackward, frozenProductOnGemmCore, loraLinear, loraLinearBackward, loraLinearWithU, writeDropoutStep, type KernelDropout } from './lora_linear.ts';
 import { routeMatmul, matmulTarget } from './matmul.ts';
+import { gemvKernel } from './matmul_gpu.ts';
 
 let ctx: GpuContext;
 beforeAll(async () => {
@@ -207,7 +208,7 @@ describe("lora_linear's frozen products on the GPU family's GEMM core (forced on
   it('runs a bias in the core\'s epilogue, on gemm and on gemv', async () => {
     expect(frozenProductOnGemmCore(ctx, 'nt', { M: 70, N: 100, K: 132, R: 16 }, w('bf16'))).toBe(true);
     expect((await checkLoraLinearCase(ctx, { M: 70, N: 100, K: 132, R: 16, dtype: 'bf16', bias: true })).relativeError).toBeLessThan(1e-4);
-    expect(routeMatmul('nt', { M: 5, N: 100, K: 132 }, matmulTarget(ctx), 'f16').kernel).toBe('gemv');
+    expect(routeMatmul('nt', { M: 5, N: 100, K: 132 }, matmulTarget(ctx), 'f16').kernel).toBe(gemvKernel(ctx));
     expect((await checkLoraLinearCase(ctx, { M: 5, N: 100, K: 132, R: 16, dtype: 'f16', bias: true })).relativeError).toBeLessThan(1e-4);
   });
 
@@ -222,10 +223,24 @@ describe("lora_linear's frozen products on the GPU family's GEMM core (forced on
  * app/gpu/quant.gpu.test.ts), on each route a product can take: the CPU core's tiled and skinny kernels
  * (a skinny product with SPLIT > 1 adds the epilogue one output at a time) and the GPU core's gemm and gemv.
  */
-for (const family of ['cpu', 'gpu'] as const) {
-  describe(`lora_linear with a bias and dropout on the ${family} kernel family (forced), against the Float64 reference`, () => {
-    beforeAll(() => setKernelFamily(ctx, family));
-    afterAll(() => setKernelFamily(ctx, 'auto'));
+for (const [family, withoutSubgroups] of [['cpu', false], ['gpu', false], ['gpu', true]] as const) {
+  describe(`lora_linear with a bias and dropout on the ${family} kernel family (forced${withoutSubgroups ? ', a device without subgroups: gemv, not gemv-subgroup' : ''}), against the Float64 reference`, () => {
+    let shared: GpuContext;
+    beforeAll(async () => {
+      if (withoutSubgroups) {
+        // The helpers of this file read `ctx`: point it at a device of the same adapter created without subgroups.
+        shared = ctx;
+        ctx = await acquireTestGpu({ withoutFeatures: ['subgroups'] });
+      }
+      setKernelFamily(ctx, family);
+    });
+    afterAll(() => {
+      setKernelFamily(ctx, 'auto');
+      if (withoutSubgroups) {
+        ctx.destroy();
+        ctx = shared;
+      }
+    });
     const cases: (BackwardCase & { routes: [string, string] })[] = [
       { M: 70, N: 100, K: 132, R: 16, dtype: 'f32', p: 0.25, bias: true, routes: family === 'gpu' ? ['gemm', 'gemm'] : ['tiled', 'tiled'] },
       { M: 130, N: 192, K: 576, R: 16, dtype: 'bf16', p: 0.1, bias: true, routes: family === 'gpu' ? ['gemm', 'gemm'] : ['tiled', 'tiled'] },
@@ -237,11 +252,23 @@ for (const family of ['cpu', 'gpu'] as const) {
       it(`matches Y, U, dX, dA and dB for ${describeBackward(testCase)} (X·Wᵀ on ${testCase.routes[0]}, dY·W on ${testCase.routes[1]})`, async () => {
         const { M, N, K } = testCase;
         const target = matmulTarget(ctx);
-        expect([routeMatmul('nt', { M, N, K }, target, testCase.dtype).kernel, routeMatmul('nn', { M, N, K }, target, testCase.dtype).kernel]).toEqual(testCase.routes);
+        // 'gemv' stands for the decoding kernel of the device: gemv-subgroup where it has subgroups.
+        const routes = testCase.routes.map((route) => (route === 'gemv' ? gemvKernel(ctx) : route));
+        expect([routeMatmul('nt', { M, N, K }, target, testCase.dtype).kernel, routeMatmul('nn', { M, N, K }, target, testCase.dtype).kernel]).toEqual(routes);
+        if (withoutSubgroups) expect(routes).not.toContain('gemv-subgroup');
         const errors = await compareBackward(testCase);
         for (const [output, error] of Object.entries(errors)) expect(error, output).toBeLessThan(1e-4);
       });
     }
+
+    // A projection with a bias and no adapter (Qwen2's k_proj when LoRA targets q and v): the bias alone in the epilogue.
+    it.each([
+      [70, 100, 132, 'bf16'],
+      [5, 68, 20, 'f32'],
+      [37, 70, 45, 'f16'],
+    ] as const)('adds a bias alone, without a LoRA pair, for M=%i N=%i K=%i %s', async (M, N, K, dtype) => {
+      expect((await checkLoraLinearCase(ctx, { M, N, K, R: 0, dtype, bias: true })).relativeError).toBeLessThan(1e-4);
+    });
   });
 }
 
