@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../workers/protocol.ts';
 import type { AdapterItem } from './library-items.ts';
-import { BASE_CHOICE, candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, headEtaSeconds, perTaskRuns, routerRequest, SHARED_CHOICE } from './router-plan.ts';
+import { BASE_CHOICE, candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, expertsLabel, headEtaSeconds, perTaskRuns, routerRequest, SHARED_CHOICE } from './router-plan.ts';
 
 function run(change: Partial<RunRecord> = {}, layout = 'per_task'): RunRecord {
   return {
@@ -105,6 +105,12 @@ describe('router plan', () => {
     const experts = { phrases: 'r1/phrases', tweets: 'r1/tweets' };
     expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.5, fallback: 'shared', sharedKey: 'r0/shared' }, run()).request).toMatchObject({ fallback: 'shared', sharedKey: 'r0/shared', threshold: 0.5 });
     expect(routerRequest({ ...DEFAULT_ROUTER_SETTINGS, name: 'x', experts, threshold: 0.5, fallback: 'base', sharedKey: 'r0/shared' }, run()).request).not.toHaveProperty('sharedKey');
+  });
+
+  it('lists a router’s experts with the tasks that taught them where those are not the task of their own name', () => {
+    expect(expertsLabel({ experts: ['fpb', 'gsm8k'] })).toBe('fpb, gsm8k');
+    expect(expertsLabel({ experts: ['fpb', 'shared', 'base'], expertTasks: [['fpb'], ['gsm8k'], ['alpaca', 'dolly']] })).toBe('fpb, shared ← gsm8k, base ← alpaca + dolly');
+    expect(expertsLabel({ experts: ['fpb', 'gsm8k'], expertTasks: [['fpb', 'tweets'], ['gsm8k']] })).toBe('fpb ← fpb + tweets, gsm8k');
   });
 
   it('estimates the time left from the pace between evaluations', () => {

@@ -4,7 +4,7 @@
  * confusion matrix as heatmap cells. The engine checks everything again; these give the page its words
  * before anything runs.
  */
-import type { RouterTrainRequest, RunRecord } from '../../workers/protocol.ts';
+import type { RouterRecord, RouterTrainRequest, RunRecord } from '../../workers/protocol.ts';
 import type { AdapterItem } from './library-items.ts';
 
 export interface RouterSettings {
@@ -134,6 +134,20 @@ export function routerRequest(settings: RouterSettings, run: RunRecord | undefin
       maxSteps: settings.maxSteps,
     },
   };
+}
+
+/**
+ * A router's experts as the studio lists them: each name, followed by the tasks that taught it where
+ * those are not just the task of its name ("fpb, base ← alpaca + dolly"). Records from before
+ * assignments have no expertTasks: each expert learned from its own name's task.
+ */
+export function expertsLabel(record: Pick<RouterRecord, 'experts' | 'expertTasks'>): string {
+  return record.experts
+    .map((name, index) => {
+      const tasks = record.expertTasks?.[index] ?? [name];
+      return tasks.length === 1 && tasks[0] === name ? name : `${name} ← ${tasks.join(' + ')}`;
+    })
+    .join(', ');
 }
 
 /**

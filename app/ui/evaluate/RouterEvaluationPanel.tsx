@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { RouterRecord } from '../../../workers/protocol.ts';
 import { useStudio } from '../../state/store.ts';
+import { expertsLabel } from '../../studio/router-plan.ts';
 import { formatDelta, formatMetric, METRIC_LABELS } from '../../studio/compare-runs.ts';
 import { waitingFor } from '../../studio/gpu-jobs.ts';
 import { Field } from '../components/Field.tsx';
@@ -77,7 +78,7 @@ export function RouterEvaluationPanel() {
                 <select {...props} value={router?.key ?? ''} disabled={running} onChange={(event) => setChosen(event.target.value)}>
                   {routers.map((candidate) => (
                     <option key={candidate.key} value={candidate.key}>
-                      {candidate.name} ({candidate.experts.join(', ')})
+                      {candidate.name} ({expertsLabel(candidate)})
                     </option>
                   ))}
                 </select>

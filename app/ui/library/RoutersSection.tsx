@@ -1,5 +1,6 @@
 import { useEffect, useId } from 'react';
 import { useStudio } from '../../state/store.ts';
+import { expertsLabel } from '../../studio/router-plan.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { plural } from '../format.ts';
 import { hrefFor } from '../routes.ts';
@@ -50,7 +51,7 @@ export function RoutersSection() {
         {router.expertKeys.length === 0 && <span className="tag">imported</span>}
       </th>
       <td>
-        {router.experts.join(', ')}
+        {expertsLabel(router)}
         {router.fallback ? ` (fallback ${router.fallback} below ${router.threshold})` : ''}
       </td>
       <td>

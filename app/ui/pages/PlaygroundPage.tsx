@@ -1,5 +1,6 @@
 import { useEffect } from 'react';
 import { useStudio } from '../../state/store.ts';
+import { expertsLabel } from '../../studio/router-plan.ts';
 import { latestRunAdapter } from '../../studio/library-items.ts';
 import { Field } from '../components/Field.tsx';
 import { GenerationSettings } from '../playground/GenerationSettings.tsx';
@@ -99,7 +100,7 @@ export function PlaygroundPage() {
                 <option value="">No routed column</option>
                 {routers.map((candidate) => (
                   <option key={candidate.key} value={candidate.key}>
-                    {candidate.name} ({candidate.experts.join(', ')}){candidate.baseModel.name !== model.source ? ` (for ${candidate.baseModel.name})` : ''}
+                    {candidate.name} ({expertsLabel(candidate)}){candidate.baseModel.name !== model.source ? ` (for ${candidate.baseModel.name})` : ''}
                   </option>
                 ))}
               </select>

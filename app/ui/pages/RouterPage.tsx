@@ -1,6 +1,6 @@
 import { useEffect } from 'react';
 import { useStudio } from '../../state/store.ts';
-import { routerRequest } from '../../studio/router-plan.ts';
+import { expertsLabel, routerRequest } from '../../studio/router-plan.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { RouterCharts } from '../router/RouterCharts.tsx';
 import { RouterProgress } from '../router/RouterProgress.tsx';
@@ -18,7 +18,7 @@ function RouterResult() {
     <section className="panel" aria-labelledby="router-result-title">
       <h3 id="router-result-title">Router “{record.name}”</h3>
       <p role="status" data-testid="router-result">
-        Trained on {record.trainCounts?.join(' / ')} prompts ({record.experts.join(' / ')}), {record.balance}; kept step {record.bestStep}, held-out accuracy {percent(record.heldOutAccuracy)}
+        Trained on {record.trainCounts?.join(' / ')} prompts ({expertsLabel(record)}), {record.balance}; kept step {record.bestStep}, held-out accuracy {percent(record.heldOutAccuracy)}
         {record.stoppedEarly ? ' (stopped early)' : ''}. Validation prompts routed to their own task’s expert: {percent(record.validation?.accuracy)} of {record.validation?.prompts ?? 0}.
       </p>
       {record.validation && <RoutingConfusion confusion={record.validation.confusion} experts={record.experts} label="Routing confusion matrix" />}
