@@ -5,12 +5,12 @@
 import type { GpuContext } from '../app/gpu/device.ts';
 import { parseModelConfig } from '../app/model/config.ts';
 import { cachedFileSize, type HubProgress } from '../app/model/hub.ts';
-import { estimateTrainingMemory, type MemoryEstimate } from '../app/model/memory.ts';
+import { estimateTrainingMemory, type MemoryEstimate, type TrainingShape } from '../app/model/memory.ts';
 import { readJsonFile } from '../app/model/source.ts';
 import type { Storage } from '../app/store/storage.ts';
 import { modelLabel, ONNX_EXPORT, openModelFiles } from './model-files.ts';
 import { requireSize, summarizeModel } from './model-summary.ts';
-import type { Commands, ModelSummary } from './protocol.ts';
+import type { Commands, ModelSummary, TrainingPlanRequest } from './protocol.ts';
 import { everyInterval, PROGRESS_INTERVAL_MS } from './progress.ts';
 
 
@@ -31,23 +31,27 @@ export async function loadStudioModel(request: Commands['model.load']['payload']
 export async function planTraining(request: Commands['model.plan']['payload'], storage: Storage, ctx: GpuContext): Promise<MemoryEstimate> {
   const files = await openModelFiles(storage, request, { offline: true });
   const config = parseModelConfig(await readJsonFile(files, 'config.json'), `${files.label}/config.json`);
-  const { plan } = request;
   return estimateTrainingMemory(
     config,
-    {
-      batchSize: plan.batchSize,
-      seqLength: plan.seqLength,
-      weightDtype: plan.dtype,
-      ...(plan.tableDtype ? { tableDtype: plan.tableDtype } : {}),
-      ...(plan.int4 ? { int4: plan.int4 } : {}),
-      lora: { r: plan.r, targets: plan.targets },
-      adapters: plan.adapters,
-      recompute: plan.recompute,
-      ...(plan.gradAccum !== undefined ? { gradAccum: plan.gradAccum } : {}),
-      ...(plan.evaluation ? { evaluation: plan.evaluation } : {}),
-      ...(plan.generation ? { generation: plan.generation } : {}),
-    },
+    planShape(request.plan),
     { maxBufferSize: ctx.info.limits.maxBufferSize!, maxStorageBufferBindingSize: ctx.info.limits.maxStorageBufferBindingSize! },
-    plan.budgetBytes,
+    request.plan.budgetBytes,
   );
+}
+
+/** The planner's shape for a plan request of the Model or Train page. */
+export function planShape(plan: TrainingPlanRequest): TrainingShape {
+  return {
+    batchSize: plan.batchSize,
+    seqLength: plan.seqLength,
+    weightDtype: plan.dtype,
+    ...(plan.tableDtype ? { tableDtype: plan.tableDtype } : {}),
+    ...(plan.int4 ? { int4: plan.int4 } : {}),
+    lora: { r: plan.r, targets: plan.targets },
+    adapters: plan.adapters,
+    recompute: plan.recompute,
+    ...(plan.gradAccum !== undefined ? { gradAccum: plan.gradAccum } : {}),
+    ...(plan.evaluation ? { evaluation: plan.evaluation } : {}),
+    ...(plan.generation ? { generation: plan.generation } : {}),
+  };
 }

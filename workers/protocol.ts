@@ -239,7 +239,7 @@ export interface ModelSummary extends ModelRef {
   /** Dtype of the stored weights ("bf16", "f32", ...); of a GPTQ/AWQ checkpoint, its 16-bit tables and norms. */
   weightDtype: string;
   /** A GPTQ/AWQ checkpoint's int4 projections (config.json's quantization_config). */
-  prequantized?: { method: 'gptq' | 'awq'; group: number; symmetric: boolean };
+  prequantized?: { method: 'gptq' | 'awq'; group: Int4Options['group']; symmetric: boolean };
   files: { path: string; bytes: number }[];
   totalBytes: number;
   hasChatTemplate: boolean;

@@ -1,9 +1,8 @@
 import { useEffect, useMemo, useState } from 'react';
-import type { DType } from '../../gpu/dtype.ts';
 import type { LoraTarget } from '../../model/config.ts';
 import { loraTargetsOfArchitecture } from '../../model/config.ts';
 import { formatMiB } from '../../model/memory.ts';
-import { describeQuantizationError, describeWeightFormat, weightFormat } from '../../model/quantization.ts';
+import { describeQuantizationError, describeWeightFormat } from '../../model/quantization.ts';
 import { quantizationKey } from '../../state/slices/model.ts';
 import type { Recipe } from '../../train/recipe.ts';
 import { useStudio } from '../../state/store.ts';
@@ -11,9 +10,9 @@ import type { ModelSummary, TrainingPlanRequest } from '../../../workers/protoco
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { defaultBudget } from './memory-budget.ts';
+import { plannedWeightFormat, planWeightFields, storedDtypeOfSummary } from './planned-weights.ts';
 
 const GiB = 2 ** 30;
-const STORED_DTYPES = new Set(['f32', 'bf16', 'f16']);
 
 /** The frozen-weight choices of the planner, as recipe.model settings (empty: as stored). */
 const WEIGHT_CHOICES: { value: string; label: string; model: Pick<Recipe['model'], 'dtype' | 'group_size'> }[] = [
@@ -63,16 +62,18 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
     return usable.length > 0 ? usable : [...TARGETS];
   });
   const [recompute, setRecompute] = useState(recipe.recompute);
-  const [weights, setWeights] = useState(weightChoiceOf(recipe.model));
+  // A GPTQ/AWQ checkpoint loads as int4 in its own group size, and only so.
+  const prequantized = summary.prequantized;
+  const [weights, setWeights] = useState(prequantized ? `int4-${prequantized.group}` : weightChoiceOf(recipe.model));
   const guess = defaultBudget(adapter);
   const budgetBytes = budgetOverride ?? guess.bytes;
   // What the user is typing; until then the field shows the budget in use (the default follows gpu.info when it arrives).
   const [budgetText, setBudgetText] = useState<string | undefined>(undefined);
 
   const adapters = recipe.lora.layout === 'per_task' ? Math.max(1, recipe.tasks.length) : 1;
-  const stored: DType = STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as DType) : 'f32';
+  const stored = storedDtypeOfSummary(summary);
   const weightModel = WEIGHT_CHOICES.find((choice) => choice.value === weights)?.model ?? {};
-  const format = weightFormat(stored, weightModel.dtype, { group: weightModel.group_size ?? 64, symmetric: recipe.model.symmetric ?? false });
+  const format = plannedWeightFormat(summary, { ...weightModel, ...(recipe.model.symmetric !== undefined ? { symmetric: recipe.model.symmetric } : {}) });
   const int4 = format.spec?.dtype === 'int4' ? { group: format.spec.group, symmetric: format.spec.symmetric } : undefined;
   const measuredKey = format.spec ? quantizationKey(format.spec.dtype, int4) : undefined;
   const measured = quantError.key === measuredKey ? quantError : undefined;
@@ -89,15 +90,13 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
             targets,
             adapters,
             recompute,
-            dtype: format.dtype,
-            ...(format.spec ? { tableDtype: format.tables } : {}),
-            ...(format.spec?.dtype === 'int4' ? { int4: { group: format.spec.group, symmetric: format.spec.symmetric } } : {}),
+            ...planWeightFields(format),
             budgetBytes,
           }
         : undefined,
     // format is derived from these three.
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [r, seq, batch, targets, adapters, recompute, weights, stored, recipe.model.symmetric, budgetBytes],
+    [r, seq, batch, targets, adapters, recompute, weights, stored, summary.prequantized, recipe.model.symmetric, budgetBytes],
   );
 
   useEffect(() => {
@@ -190,7 +189,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
         hint="How the base model's weights are kept on the GPU. int8 and int4 quantize the layers' projections when the model loads (QLoRA-style): the LoRA still trains in f32; the embedding and LM head stay 16-bit. Pre-quantized GPTQ (4-bit, without act-order) and AWQ (GEMM) checkpoints load as int4 in their own group size; other quantization_config methods are refused by name."
       >
         {(props) => (
-          <select {...props} value={weights} onChange={(event) => setWeights(event.target.value)}>
+          <select {...props} value={weights} disabled={prequantized !== undefined} onChange={(event) => setWeights(event.target.value)}>
             {WEIGHT_CHOICES.map((choice) => (
               <option key={choice.value} value={choice.value}>
                 {choice.value === '' ? `as stored (${stored})` : choice.label}
@@ -199,6 +198,11 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
           </select>
         )}
       </Field>
+      {prequantized && (
+        <p className="muted" data-testid="plan-prequantized">
+          This {prequantized.method.toUpperCase()} checkpoint’s projections are int4 in groups of {prequantized.group}: the plan counts them so, and the recipe must say so.
+        </p>
+      )}
       <fieldset className="model-targets">
         <legend>LoRA targets</legend>
         {TARGETS.map((target) => (
@@ -245,7 +249,7 @@ export function MemoryPlanner({ summary }: { summary: ModelSummary }) {
               {formatMiB(estimate.quantization.sixteenBitBytes - estimate.quantization.bytes)}.
             </p>
           )}
-          {format.spec && (
+          {format.spec && !prequantized && (
             <div className="row" data-testid="quantization-error">
               <button
                 type="button"

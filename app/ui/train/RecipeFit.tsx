@@ -1,12 +1,10 @@
 import { useEffect, useMemo } from 'react';
-import type { DType } from '../../gpu/dtype.ts';
 import { formatMiB } from '../../model/memory.ts';
 import { useStudio } from '../../state/store.ts';
 import { recipeTrainingShape } from '../../train/plan.ts';
 import type { TrainingPlanRequest } from '../../../workers/protocol.ts';
 import { defaultBudget } from '../model/memory-budget.ts';
-
-const STORED_DTYPES = new Set(['f32', 'bf16', 'f16']);
+import { plannedWeightFormat, planWeightFields, storedDtypeOfSummary } from '../model/planned-weights.ts';
 
 /**
  * Before a run starts: whether the whole run (trainer, evaluator, the generator of generation
@@ -24,7 +22,7 @@ export function RecipeFit() {
 
   const request = useMemo<TrainingPlanRequest | undefined>(() => {
     if (!sameModel || !summary || recipe.tasks.length === 0 || recipe.lora.targets.length === 0) return undefined;
-    const shape = recipeTrainingShape(recipe, STORED_DTYPES.has(summary.weightDtype) ? (summary.weightDtype as DType) : 'f32');
+    const shape = recipeTrainingShape(recipe, storedDtypeOfSummary(summary));
     return {
       batchSize: shape.batchSize,
       seqLength: shape.seqLength,
@@ -32,9 +30,8 @@ export function RecipeFit() {
       targets: [...shape.lora.targets],
       adapters: shape.adapters ?? 1,
       recompute: shape.recompute,
-      dtype: shape.weightDtype,
-      ...(shape.tableDtype ? { tableDtype: shape.tableDtype } : {}),
-      ...(shape.int4 ? { int4: shape.int4 } : {}),
+      // What the load will hold: a GPTQ/AWQ checkpoint's int4, whatever recipe.model says (a run refuses a recipe that says otherwise).
+      ...planWeightFields(plannedWeightFormat(summary, recipe.model)),
       budgetBytes,
       gradAccum: recipe.grad_accum,
       ...(shape.evaluation ? { evaluation: shape.evaluation } : {}),
