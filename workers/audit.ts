@@ -34,6 +34,6 @@ export async function auditInStudio(request: { recipe: unknown; terms?: string }
       ...(hubEndpoint ? { hubEndpoint } : {}),
       ...(hubToken ? { hubAccessToken: hubToken } : {}),
     },
-    { terms, onProgress: progress },
+    { terms, onProgress: progress, contextLength: config.maxPositionEmbeddings },
   );
 }

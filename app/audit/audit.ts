@@ -23,6 +23,8 @@ export interface AuditOptions extends Partial<Omit<TaskAuditOptions, 'terms'>> {
   terms: readonly TermCategory[];
   /** The run's mixture over the tasks that prepared, for expected examples and epochs; null when it cannot be formed. */
   plan: MixPlan | null;
+  /** The model's context (max_position_embeddings): the length findings suggest no max_length beyond it. */
+  contextLength?: number;
   cache?: TaskAuditCache;
   signal?: AbortSignal;
   onProgress?: (progress: AuditProgress) => void;
@@ -49,7 +51,7 @@ export async function runAudit(tasks: readonly AuditTaskInput[], failed: AuditRe
   const strategy = options.plan?.strategy.kind ?? 'proportional';
   const findings: Finding[] = [
     ...failed.map((failure): Finding => ({ severity: 'error', task: failure.task, kind: 'prepare', message: `"${failure.task}" could not be prepared: ${failure.message}`, action: 'fix the task on the Tasks page; the other tasks were audited', change: null })),
-    ...Object.values(audits).flatMap((audit) => taskFindings(audit, strategy)),
+    ...tasks.flatMap((task) => taskFindings(audits[task.name]!, strategy, { maxLength: task.maxLength, ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}) })),
     ...mixtureFindings(Object.values(audits), strategy),
     ...crossFindings({ cross }),
   ];

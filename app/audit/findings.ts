@@ -17,7 +17,13 @@ export const THRESHOLDS = {
   truncatedShare: 0.05,
 };
 
-export function taskFindings(audit: TaskAudit, strategy: string): Finding[] {
+/** The length a task was cut at, and the model's context (positions) when the audit knows it. */
+export interface LengthLimits {
+  maxLength: number;
+  contextLength?: number;
+}
+
+export function taskFindings(audit: TaskAudit, strategy: string, limits?: LengthLimits): Finding[] {
   const findings: Finding[] = [];
   const task = audit.task;
   const add = (finding: Omit<Finding, 'task'>): void => {
@@ -46,10 +52,7 @@ export function taskFindings(audit: TaskAudit, strategy: string): Finding[] {
     const missing = Object.keys(audit.label_counts).filter((label) => !(audit.validation_label_counts![label]! > 0));
     if (missing.length > 0) add({ severity: 'warning', kind: 'balance', message: `"${task}"'s validation split has no row labelled ${missing.map((label) => JSON.stringify(label)).join(', ')}.`, action: 'raise validation_fraction, or give a validation file with every label', change: null });
   }
-  if (audit.lengths.truncated_share > THRESHOLDS.truncatedShare) {
-    const p99 = audit.lengths.p99;
-    add({ severity: 'warning', kind: 'length', message: `${(audit.lengths.truncated_share * 100).toFixed(1)}% of "${task}"'s rows are cut at max_length; 99% of them need ${p99} tokens or fewer.`, action: `raise max_length to ${p99}`, change: { type: 'set_max_length', value: p99 } });
-  }
+  if (audit.lengths.truncated_share > THRESHOLDS.truncatedShare) add(lengthFinding(audit, limits));
   if (audit.duplicates.exact > 0) {
     add({ severity: 'warning', kind: 'duplicates', message: `"${task}" has ${audit.duplicates.exact} exact duplicate row${audit.duplicates.exact === 1 ? '' : 's'} (same prompt and answer as an earlier row).`, action: 'drop duplicates', change: { type: 'set_drop_duplicates', task } });
   }
@@ -66,6 +69,24 @@ export function taskFindings(audit: TaskAudit, strategy: string): Finding[] {
     add({ severity: 'warning', kind: 'bias', message: `In "${task}", rows mentioning "${flag.term}" (${flag.category}) are labelled ${counts}, unlike the task as a whole (chi-square p = ${flag.p_value.toExponential(2)} < ${audit.bias_level.toExponential(2)}).`, action: 'read the examples: balance the rows that mention the term, or check their labels', change: null });
   }
   return findings;
+}
+
+/**
+ * Rows cut at max_length: raise it to the p99 length, but never past the model's context, which a run
+ * clamps max_length to (app/train/context-length.ts); rows longer than the context are cut whatever the recipe says.
+ */
+function lengthFinding(audit: TaskAudit, limits: LengthLimits | undefined): Omit<Finding, 'task'> {
+  const { p99 } = audit.lengths;
+  const cut = `${(audit.lengths.truncated_share * 100).toFixed(1)}% of "${audit.task}"'s rows are cut at max_length`;
+  const context = limits?.contextLength;
+  if (context === undefined || p99 <= context) {
+    return { severity: 'warning', kind: 'length', message: `${cut}; 99% of them need ${p99} tokens or fewer.`, action: `raise max_length to ${p99}`, change: { type: 'set_max_length', value: p99 } };
+  }
+  const beyond = `99% of them need ${p99} tokens or fewer, more than the model's context (${context} tokens): rows longer than that will be cut, or dropped when the cut leaves no answer tokens, whatever max_length says.`;
+  if (limits!.maxLength < context) {
+    return { severity: 'warning', kind: 'length', message: `${cut}; ${beyond}`, action: `raise max_length to ${context}, the model's context; shorten the longest rows or choose a model with a longer context for the rest`, change: { type: 'set_max_length', value: context } };
+  }
+  return { severity: 'warning', kind: 'length', message: `${cut}, already the model's context (${context} tokens); ${beyond}`, action: 'shorten the longest rows, or choose a model with a longer context', change: null };
 }
 
 export function mixtureFindings(tasks: readonly TaskAudit[], strategy: string): Finding[] {

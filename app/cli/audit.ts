@@ -36,7 +36,7 @@ export async function auditCommand(args: string[]): Promise<number> {
   const report = await auditRecipe(
     clamped.recipe,
     { tokenizer: await loadTokenizer(files, config), openFile: taskFileOpener(recipeDir), storage, tokenizerIdentity: await tokenizerIdentity(files), ...(process.env.HF_ENDPOINT ? { hubEndpoint: process.env.HF_ENDPOINT } : {}), ...(process.env.HF_TOKEN ? { hubAccessToken: process.env.HF_TOKEN } : {}) },
-    { terms, ...(tty ? { onProgress: (event) => process.stderr.write(`\r${event.stage} ${event.task} ${event.done}/${event.total}    `) } : {}) },
+    { terms, contextLength: config.maxPositionEmbeddings, ...(tty ? { onProgress: (event) => process.stderr.write(`\r${event.stage} ${event.task} ${event.done}/${event.total}    `) } : {}) },
   );
   if (tty) process.stderr.write('\n');
   console.log(json ? JSON.stringify(report) : formatAudit(report));

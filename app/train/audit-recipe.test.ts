@@ -8,6 +8,8 @@ import { tokenizerIdentity } from '../data/tokenize/index.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { openFileStorage } from '../store/fs.ts';
 import { auditRecipe } from './audit-recipe.ts';
+import { parseModelConfig } from '../model/config.ts';
+import { readJsonFile } from '../model/source.ts';
 import { fixtureTokenizer, FPB_TASK, modelFiles, openRecipeFile, RECIPE_DIR, testRecipe, TWEETS_TASK } from './prepare/test-support.ts';
 
 const terms = parseTermList(DEFAULT_TERM_LIST);
@@ -152,5 +154,38 @@ describe('auditRecipe on constructed files', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }, 60_000);
+});
+
+describe('the audit\'s max_length finding against the model\'s context', () => {
+  it('never suggests a max_length beyond the 128 positions of the fixture model, whose FPB sentences need more', async () => {
+    const files = await modelFiles();
+    const context = parseModelConfig(await readJsonFile(files, 'config.json')).maxPositionEmbeddings;
+    expect(context).toBe(128);
+    const tokenizer = await fixtureTokenizer();
+    const fpb = { ...FPB_TASK, max_examples: 300 };
+    const audit = (maxLength: number, contextLength?: number) =>
+      auditRecipe(testRecipe([fpb], { max_length: maxLength }), { tokenizer, openFile: openRecipeFile }, { terms, ...(contextLength !== undefined ? { contextLength } : {}) });
+    const lengthFinding = (report: Awaited<ReturnType<typeof audit>>) => report.findings.find((finding) => finding.kind === 'length');
+
+    // Without the context the finding asks for the p99 length, which this model cannot take.
+    const blind = await audit(64);
+    expect(blind.failed).toEqual([]);
+    const { p99, truncated_share } = blind.tasks.fpb!.lengths;
+    expect(p99).toBeGreaterThan(context);
+    expect(truncated_share).toBeGreaterThan(0.05);
+    expect(lengthFinding(blind)?.change).toEqual({ type: 'set_max_length', value: p99 });
+
+    // Below the context: raise it to the context, and say the longest rows will be cut anyway.
+    const below = lengthFinding(await audit(64, context))!;
+    expect(below.change).toEqual({ type: 'set_max_length', value: context });
+    expect(below.action).toBe("raise max_length to 128, the model's context; shorten the longest rows or choose a model with a longer context for the rest");
+    expect(below.message).toContain(`99% of them need ${p99} tokens or fewer, more than the model's context (128 tokens): rows longer than that will be cut`);
+
+    // At the context (as a run clamps it): nothing in the recipe helps, so no change is offered.
+    const at = lengthFinding(await audit(context, context))!;
+    expect(at.change).toBeNull();
+    expect(at.message).toContain("are cut at max_length, already the model's context (128 tokens)");
+    expect(at.action).toBe('shorten the longest rows, or choose a model with a longer context');
   }, 60_000);
 });

@@ -21,6 +21,8 @@ const AUDIT_KEY_PREFIX = `${TOKENIZED_KEY_PREFIX}audit/`;
 export interface AuditRecipeOptions {
   readonly terms: readonly TermCategory[];
   readonly onProgress?: (progress: AuditProgress) => void;
+  /** The model's context (max_position_embeddings), so no finding suggests a max_length a run would clamp. */
+  readonly contextLength?: number;
 }
 
 /** `prepare` is what a run prepares its tasks with (its onProgress is replaced by the audit's). */
@@ -49,6 +51,7 @@ export async function auditRecipe(recipe: Recipe, prepare: PrepareOptions, optio
   return runAudit(inputs, failed, {
     terms,
     plan: planOf(recipe, inputs),
+    ...(options.contextLength !== undefined ? { contextLength: options.contextLength } : {}),
     ...(prepare.storage ? { cache: storageCache(prepare.storage, cacheKeys, terms) } : {}),
     ...(prepare.signal ? { signal: prepare.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
