@@ -46,6 +46,16 @@ test.describe('Router page', () => {
     // The run's own per-task adapters answer their tasks.
     await expect(page.getByLabel('Expert for phrases')).toHaveValue(/\/phrases$/);
     await expect(page.getByLabel('Expert for tweets')).toHaveValue(/\/tweets$/);
+    // The base model or the shared adapter may answer a task instead, and so become the expert its prompts teach.
+    const tweetsExpert = page.getByLabel('Expert for tweets');
+    const ownTweets = await tweetsExpert.inputValue();
+    await tweetsExpert.selectOption({ label: 'The base model (no adapter)' });
+    await expect(page.getByTestId('router-experts')).toHaveText('Experts: phrases ← phrases; base ← tweets');
+    await tweetsExpert.selectOption({ label: 'The shared cocktail adapter' });
+    await expect(page.getByRole('status', { name: 'Before training' })).toContainText('choose the shared adapter that answers the tasks given to it');
+    await expect(page.getByRole('button', { name: 'Train router' })).toBeDisabled();
+    await tweetsExpert.selectOption(ownTweets);
+    await expect(page.getByTestId('router-experts')).toHaveText('Experts: phrases ← phrases; tweets ← tweets');
     await page.getByLabel('Router name').fill('Finance router');
     await page.getByLabel('Most head steps').fill('60');
     await page.getByRole('button', { name: 'Train router' }).click();

@@ -53,7 +53,7 @@ export function RouterPage() {
       <section className="panel" aria-labelledby="router-title">
         <h2 id="router-title">Router</h2>
         <p className="muted">
-          A router picks, for each prompt, the task adapter (“expert”) that answers it. It reads the base model’s hidden state over the prompt as a person types it, and is trained on the same
+          A router picks, for each prompt, the expert that answers it: a task adapter, the shared cocktail adapter or the base model with no adapter, each learning from the tasks it answers. It reads the base model’s hidden state over the prompt as a person types it, and is trained on the same
           number of prompts from every task’s training split: a router trained on unbalanced data routes toward the largest task.
         </p>
         <RouterSettingsForm disabled={running} />
