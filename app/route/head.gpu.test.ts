@@ -60,4 +60,11 @@ describe('training the router head on the GPU', () => {
     const probs = await headProbabilities(gpu.ctx, warm, train.features);
     expect(relativeError(probs, headProbabilitiesReference({ layers: head.layers, temperature: 2 }, standardize(head, train.features), 20))).toBeLessThan(1e-5);
   });
+
+  it('refuses a hidden layer that is not a whole number of units, naming the field', async () => {
+    const train = clusters(4, 2, 8, 3);
+    for (const hidden of [-1, 2.5]) {
+      await expect(trainRouterHead(gpu.ctx, train, train, { experts: 2, hidden })).rejects.toMatchObject({ code: 'BAD_ARGUMENT', details: { field: 'hidden' }, message: expect.stringContaining(`0 for a linear head; got ${hidden}`) });
+    }
+  });
 });

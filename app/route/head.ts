@@ -128,6 +128,9 @@ export async function trainRouterHead(ctx: GpuContext, train: LabelledFeatures, 
   const C = train.features.length / Math.max(train.labels.length, 1);
   if (train.labels.length === 0 || heldOut.labels.length === 0) throw new CocktailError('ROUTER_NO_EXAMPLES', 'the router needs training and held-out prompts for every expert', {});
   if (!Number.isInteger(C) || heldOut.features.length !== heldOut.labels.length * C) throw new CocktailError('ROUTER_FEATURE_SIZE', `training features are ${C} wide and held-out ones ${heldOut.features.length / heldOut.labels.length}`, {});
+  if (options.hidden !== undefined && !(Number.isSafeInteger(options.hidden) && options.hidden >= 0)) {
+    throw new CocktailError('BAD_ARGUMENT', `the router's hidden layer must be a whole number of units, 0 for a linear head; got ${options.hidden}`, { field: 'hidden' });
+  }
   const { mean, scale } = standardization(train.features, C);
   const random = Random.fromSeed(settings.seed);
   const sizes = options.hidden ? [C, options.hidden, K] : [C, K];

@@ -107,6 +107,7 @@ export function RouterSettingsForm({ disabled }: { disabled: boolean }) {
           <select {...props} value={String(settings.hidden)} disabled={disabled} onChange={(event) => update({ hidden: Number(event.target.value) })}>
             <option value="0">Linear</option>
             <option value="16">One hidden layer, 16 units</option>
+            <option value="32">One hidden layer, 32 units</option>
             <option value="64">One hidden layer, 64 units</option>
             <option value="256">One hidden layer, 256 units</option>
           </select>
