@@ -291,10 +291,9 @@ fn block(r0: u32, c0: u32, first: u32, step: u32) -> Block {
   return block_tn(r0, c0, first, step);
 }
 
-// OUT[r, c] (=|+=) scale·sum + the epilogue's term.
-fn store(r: u32, c: u32, sum: f32, term: f32) {
+// OUT[r, c] (=|+=) value.
+fn store(r: u32, c: u32, value: f32) {
   let i = dims.out_offset + r * dims.out_stride + c;
-  let value = dims.scale * sum + term;
   if (ACCUMULATE) {
     out[i] += value;
   } else {
@@ -302,14 +301,18 @@ fn store(r: u32, c: u32, sum: f32, term: f32) {
   }
 }
 
+// scale·acc + the epilogue's terms as whole vec4s with constant indices: SwiftShader keeps a dynamically
+// indexed array in memory, and a product with a short inner loop (LoRA's dX += dU·A, inner 16) spends much
+// of its time here (a second such array made those rows 2-4x slower in single runs).
 fn store_block(r0: u32, c0: u32, acc: Block) {
-  var terms = Block();
+  var values = Block(dims.scale * acc[0], dims.scale * acc[1], dims.scale * acc[2], dims.scale * acc[3]);
   if (EPILOGUE) {
-    terms = epilogue_block(r0, c0);
+    let terms = epilogue_block(r0, c0);
+    values = Block(values[0] + terms[0], values[1] + terms[1], values[2] + terms[2], values[3] + terms[3]);
   }
   for (var i = 0u; i < 4u && r0 + i < dims.rows; i++) {
     for (var j = 0u; j < 4u && c0 + j < dims.cols; j++) {
-      store(r0 + i, c0 + j, acc[i][j], terms[i][j]);
+      store(r0 + i, c0 + j, values[i][j]);
     }
   }
 }
@@ -360,11 +363,11 @@ fn matmul_skinny(
       for (var q = 0u; q < SPLIT; q++) {
         sum += partials[slot * SPLIT + q][i][j];
       }
-      var term = 0.0;
+      var value = dims.scale * sum;
       if (EPILOGUE) {
-        term = epilogue_at(r0 + i, c0 + j);
+        value += epilogue_at(r0 + i, c0 + j);
       }
-      store(r0 + i, c0 + j, sum, term);
+      store(r0 + i, c0 + j, value);
     }
   }
 }
