@@ -7,9 +7,13 @@
 // wanted when the norm weight trains (LoRA freezes it), so it is a separate, optional dispatch.
 //
 // Shapes: x, y, dy, dx [rows, C] (rows = B·T); w, dw [C]; rstd [rows]; all f32.
-// rmsnorm_fwd, rmsnorm_bwd: workgroup 128 per row, strided over C, one tree reduction in workgroup
-//   memory (512 bytes); workgroups loop over rows with stride num_workgroups.x.
-//   dispatch (min(rows, 4096)).
+// rmsnorm_fwd, rmsnorm_bwd: workgroup 128 = ROWS_PER_WORKGROUP rows × THREADS_PER_ROW threads (an
+//   override, a power of two 1 .. 128, chosen by app/gpu/ops/rmsnorm.ts: on GPUs about C / 4, so each
+//   thread sums about 4 values, and 128 for C > 256, one row per workgroup; on CPU adapters 1, no
+//   barrier at all). A row's threads stride over C and meet in one tree reduction in workgroup memory
+//   (512 bytes, log2(THREADS_PER_ROW) stages shared by the workgroup's rows). Workgroups loop over
+//   blocks of ROWS_PER_WORKGROUP rows with stride num_workgroups.x.
+//   dispatch (min(ceil(rows / ROWS_PER_WORKGROUP), 4096)).
 // rmsnorm_bwd_dw: workgroup 256, one thread per column looping over rows (coalesced across columns).
 //   dispatch (ceil(C / 256)).
 // Bindings: 0 dims (uniform), 1 x, 2 w, 3 y, 4 rstd (written), 5 dy, 6 rstd (read), 7 dx, 8 dw.
@@ -21,9 +25,11 @@ struct Dims {
 }
 
 override HAS_RSTD: bool = true;
+override THREADS_PER_ROW: u32 = 128u;
 
 const ROW_WORKGROUP = 128u;
 const COLUMN_WORKGROUP = 256u;
+override ROWS_PER_WORKGROUP: u32 = ROW_WORKGROUP / THREADS_PER_ROW;
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -37,17 +43,23 @@ const COLUMN_WORKGROUP = 256u;
 
 var<workgroup> partial: array<f32, ROW_WORKGROUP>;
 
-// Sum of `value` over the workgroup; every invocation gets the total. Called in uniform control flow.
-fn workgroup_sum(value: f32, lid: u32) -> f32 {
+// Sum of `value` over the THREADS_PER_ROW threads of this invocation's row (lid / THREADS_PER_ROW);
+// each of them gets the total. Called in uniform control flow: every invocation of the workgroup,
+// those of rows past the end included, reaches each barrier.
+fn row_sum(value: f32, lid: u32) -> f32 {
+  if (THREADS_PER_ROW == 1u) {
+    return value;
+  }
   partial[lid] = value;
   workgroupBarrier();
-  for (var stride = ROW_WORKGROUP / 2u; stride > 0u; stride >>= 1u) {
-    if (lid < stride) {
+  let lane = lid % THREADS_PER_ROW;
+  for (var stride = THREADS_PER_ROW / 2u; stride > 0u; stride >>= 1u) {
+    if (lane < stride) {
       partial[lid] += partial[lid + stride];
     }
     workgroupBarrier();
   }
-  let total = partial[0];
+  let total = partial[lid - lane];
   // The next call overwrites `partial`: wait until everyone has read the total.
   workgroupBarrier();
   return total;
@@ -60,19 +72,26 @@ fn rmsnorm_fwd(
   @builtin(local_invocation_index) lid: u32,
 ) {
   let C = dims.C;
-  for (var row = wid.x; row < dims.rows; row += groups.x) {
+  let lane = lid % THREADS_PER_ROW;
+  for (var first = wid.x * ROWS_PER_WORKGROUP; first < dims.rows; first += groups.x * ROWS_PER_WORKGROUP) {
+    let row = first + lid / THREADS_PER_ROW;
+    let live = row < dims.rows;
     let base = row * C;
     var sum_squares = 0.0;
-    for (var c = lid; c < C; c += ROW_WORKGROUP) {
-      let v = x[base + c];
-      sum_squares += v * v;
+    if (live) {
+      for (var c = lane; c < C; c += THREADS_PER_ROW) {
+        let v = x[base + c];
+        sum_squares += v * v;
+      }
     }
-    let rstd = inverseSqrt(workgroup_sum(sum_squares, lid) / f32(C) + dims.eps);
-    for (var c = lid; c < C; c += ROW_WORKGROUP) {
-      y[base + c] = w[c] * (x[base + c] * rstd);
-    }
-    if (HAS_RSTD && lid == 0u) {
-      rstd_out[row] = rstd;
+    let rstd = inverseSqrt(row_sum(sum_squares, lid) / f32(C) + dims.eps);
+    if (live) {
+      for (var c = lane; c < C; c += THREADS_PER_ROW) {
+        y[base + c] = w[c] * (x[base + c] * rstd);
+      }
+      if (HAS_RSTD && lane == 0u) {
+        rstd_out[row] = rstd;
+      }
     }
   }
 }
@@ -84,17 +103,25 @@ fn rmsnorm_bwd(
   @builtin(local_invocation_index) lid: u32,
 ) {
   let C = dims.C;
-  for (var row = wid.x; row < dims.rows; row += groups.x) {
+  let lane = lid % THREADS_PER_ROW;
+  for (var first = wid.x * ROWS_PER_WORKGROUP; first < dims.rows; first += groups.x * ROWS_PER_WORKGROUP) {
+    let row = first + lid / THREADS_PER_ROW;
+    let live = row < dims.rows;
     let base = row * C;
-    let rstd = rstd_in[row];
+    var rstd = 0.0;
     var dot = 0.0;
-    for (var c = lid; c < C; c += ROW_WORKGROUP) {
-      dot += w[c] * dy[base + c] * x[base + c];
+    if (live) {
+      rstd = rstd_in[row];
+      for (var c = lane; c < C; c += THREADS_PER_ROW) {
+        dot += w[c] * dy[base + c] * x[base + c];
+      }
     }
     // mean_c(w·dy·x̂) · rstd, folded so the loop below multiplies x, not x̂.
-    let correction = workgroup_sum(dot, lid) * rstd * rstd / f32(C);
-    for (var c = lid; c < C; c += ROW_WORKGROUP) {
-      dx[base + c] += rstd * (w[c] * dy[base + c] - x[base + c] * correction);
+    let correction = row_sum(dot, lid) * rstd * rstd / f32(C);
+    if (live) {
+      for (var c = lane; c < C; c += THREADS_PER_ROW) {
+        dx[base + c] += rstd * (w[c] * dy[base + c] - x[base + c] * correction);
+      }
     }
   }
 }
