@@ -23,21 +23,24 @@
 // once for all G heads (one thread per row for decode is then G threads, not 1).
 //
 // Row route entry points (in one command encoder; the backward runs stats, then dq and dkdv):
-//   attention_fwd       one thread per row, BLOCK_ROWS rows per workgroup; loops over tiles of
-//                       BLOCK_KEYS keys and values staged in workgroup memory, skipping tiles past the
-//                       causal edge; running max and sum in base 2, acc rescaled only when the max
-//                       grows by more than RESCALE_SLACK. dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
-//   attention_bwd_stats one thread per row of L: Δ and L·log2 e. Workgroup 64, dispatch (ceil(T / 64), H, B).
-//   attention_bwd_dq    as attention_fwd, accumulating dq_i in registers.
+//   attention_fwd       one thread per row, BLOCK_ROWS rows per workgroup; loops over the keys its row
+//                       sees, read from k and v directly (no workgroup memory, no barrier), the query
+//                       and acc in the HeadRegisters of the prelude that app/gpu/ops/attention.ts puts
+//                       in front of this file for HEAD_DIM; running max and sum in base 2, acc rescaled
+//                       only when the max grows by more than RESCALE_SLACK.
 //                       dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
+//   attention_bwd_stats one thread per row of L: Δ and L·log2 e. Workgroup 64, dispatch (ceil(T / 64), H, B).
+//   attention_bwd_dq    one thread per row, BLOCK_ROWS rows per workgroup; loops over tiles of
+//                       BLOCK_KEYS keys and values staged in workgroup memory, skipping tiles past the
+//                       causal edge, accumulating dq_i in registers. dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
 //   attention_bwd_dkdv  one thread per key, BLOCK_KEYS keys per workgroup; loops over tiles of
 //                       BLOCK_ROWS rows of q, dO and stats staged in workgroup memory, from the first
 //                       row that sees the workgroup's keys. dispatch (ceil(K / BLOCK_KEYS), Hkv, B).
-// Workgroup memory: BLOCK_KEYS·(8·D + 4) bytes (fwd, dq) or BLOCK_ROWS·(8·D + 12) (dkdv), within 16 KiB.
+// Workgroup memory: BLOCK_KEYS·(8·D + 4) bytes (dq) or BLOCK_ROWS·(8·D + 12) (dkdv), within 16 KiB.
 // The wrapper stages at most 16 keys or rows: a workgroup reads every key of its kv head once whatever
 // the tile, so larger tiles would only save barriers, while smaller ones leave room for more resident
 // workgroups (and SwiftShader compiles ~4 s per 16 KiB of workgroup memory, zero-initialising it).
-// Two barriers per tile, none inside the inner loops.
+// Two barriers per tile (dq, dkdv), none inside the inner loops.
 // Bindings: 0 dims; 1 q, 2 k, 3 v, 4 segments; 5 o, 6 L (written); 7 o, 8 dO, 9 L (read);
 // 10 stats (written), 11 stats (read); 12 dq, 13 dk, 14 dv. At most 8 storage bindings per entry point.
 
@@ -60,7 +63,7 @@ struct Dims {
 
 override HEAD_DIM: u32 = 64u;
 override BLOCK_ROWS: u32 = 64u;   // fwd, dq: the workgroup size; dkdv: rows per staged tile
-override BLOCK_KEYS: u32 = 16u;   // fwd, dq: keys per staged tile; dkdv: the workgroup size
+override BLOCK_KEYS: u32 = 16u;   // dq: keys per staged tile; dkdv: the workgroup size
 override LANES: u32 = 1u;         // lane route: threads per row or key; the row route is one lane
 
 // Row route: per-thread vectors (a query, a key, their accumulators) are private arrays of this many
@@ -256,62 +259,51 @@ fn key_visible(row: RowState, key: u32) -> bool {
   return key_segment_tile[key] == row.segment && row.segment != 0u;
 }
 
+// The head vectors live in HeadRegisters, a struct of HEAD_DIM / 4 vec4 fields that the wrapper's prelude
+// declares with its helpers (statically indexed: SwiftShader keeps them in registers, where the private
+// arrays of HeadVector go through memory and made this pass 2-3x slower at D = 16). Keys are read
+// straight from k and v: on a CPU adapter that is the same memory a staged tile would be, without the
+// barriers.
 @compute @workgroup_size(BLOCK_ROWS)
 fn attention_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = row_state(wg, lid);
-  let base = query_base(row.b, row.t, row.h);
-  // Scores in base 2: exp2 is what exp costs anyway, and log2 e folds into the query once.
-  var query = load_query(base, dims.scale * LOG2E);
-  var acc: HeadVector;
-  var running_max = NEG_BIG;
-  var running_sum = 0.0;
-  let d4 = head_dim4();
-  let key_end = key_end_for_rows(wg.x * BLOCK_ROWS, dims.T * group_size());
-  for (var k0 = key_start_for_rows(wg.x * BLOCK_ROWS, BLOCK_KEYS); k0 < key_end; k0 += BLOCK_KEYS) {
-    stage_keys(row.b, wg.y, k0, lid, BLOCK_ROWS);
-    workgroupBarrier();
-    if (row.in_range && k0 <= row.last_key) {
-      let count = min(BLOCK_KEYS, row.last_key + 1u - k0);
-      for (var j = max(row.first_key, k0) - k0; j < count; j++) {
-        // Only visible keys: a hidden value may hold anything, and 0 · Inf would be NaN.
-        if (!key_visible(row, j)) {
-          continue;
-        }
-        let score = dot_key_tile(&query, j);
-        // Rescale only when the max grows by more than RESCALE_SLACK: exact either way (acc and the
-        // sum share the reference), and it makes the divergent rescale branch rare.
-        if (score > running_max + RESCALE_SLACK) {
-          let rescale = exp2(running_max - score);
-          running_sum *= rescale;
-          for (var c = 0u; c < d4; c++) {
-            acc[c] *= rescale;
-          }
-          running_max = score;
-        }
-        let p = exp2(score - running_max);
-        running_sum += p;
-        let value = j * d4;
-        for (var c = 0u; c < d4; c++) {
-          acc[c] += p * value_tile[value + c];
-        }
-      }
-    }
-    workgroupBarrier();
-  }
   if (!row.in_range) {
     return;
   }
+  let base = query_base(row.b, row.t, row.h);
+  // Scores in base 2: exp2 is what exp costs anyway, and log2 e folds into the query once.
+  let query = registers_load_query(base, dims.scale * LOG2E);
+  var acc = registers_zero();
+  var running_max = NEG_BIG;
+  var running_sum = 0.0;
+  // A query in segment 0 (padding) sees no key.
+  if (row.segment != 0u) {
+    for (var j = row.first_key; j <= row.last_key; j++) {
+      // Only visible keys: a hidden value may hold anything, and 0 · Inf would be NaN.
+      if (segment_at(row.b, j) != row.segment) {
+        continue;
+      }
+      let key = key_base(row.b, j, wg.y);
+      let score = registers_dot_key(query, key);
+      // Rescale only when the max grows by more than RESCALE_SLACK: exact either way (acc and the
+      // sum share the reference), and it makes the divergent rescale branch rare.
+      if (score > running_max + RESCALE_SLACK) {
+        let rescale = exp2(running_max - score);
+        running_sum *= rescale;
+        acc = registers_scaled(acc, rescale);
+        running_max = score;
+      }
+      let p = exp2(score - running_max);
+      running_sum += p;
+      acc = registers_add_value(acc, p, key);
+    }
+  }
   let lse_index = stats_index(row.b, row.t, row.h);
   if (running_sum > 0.0) {
-    let inverse = 1.0 / running_sum;
-    for (var c = 0u; c < d4; c++) {
-      o[base + c] = acc[c] * inverse;
-    }
+    registers_store_output(registers_scaled(acc, 1.0 / running_sum), base);
     lse[lse_index] = bitcast<u32>((running_max + log2(running_sum)) * LN2);
   } else {
-    for (var c = 0u; c < d4; c++) {
-      o[base + c] = vec4<f32>(0.0);
-    }
+    registers_store_output(registers_zero(), base);
     lse[lse_index] = NEG_INF_BITS;
   }
 }

@@ -203,7 +203,7 @@ export function encodeAttentionForward(ctx: GpuContext, encoder: GPUCommandEncod
   const dims = checkAttentionInputs(ctx, inputs);
   checkSaved(device, dims, saved);
   const route = attentionRoute(ctx, dims.D);
-  const pipeline = ctx.pipelines.get(OP, shaderCode, entryPoint('attention_fwd', route), constants(dims, route, attentionTiles(dims.D).forward));
+  const pipeline = getPipeline(ctx, dims.D, entryPoint('attention_fwd', route), constants(dims, route, attentionTiles(dims.D).forward));
   const pass = encoder.beginComputePass({ label: `${OP} forward` });
   pass.setPipeline(pipeline);
   pass.setBindGroup(
@@ -247,7 +247,7 @@ export function encodeAttentionBackward(
   const inputsBound = inputBindings(ctx, dims, inputs);
   const pass = encoder.beginComputePass({ label: `${OP} backward` });
 
-  const stats = ctx.pipelines.get(OP, shaderCode, 'attention_bwd_stats', { HEAD_DIM: D, LANES: route.kind === 'lanes' ? route.lanes : 1 });
+  const stats = getPipeline(ctx, D, 'attention_bwd_stats', { HEAD_DIM: D, LANES: route.kind === 'lanes' ? route.lanes : 1 });
   pass.setPipeline(stats);
   pass.setBindGroup(
     0,
@@ -261,12 +261,12 @@ export function encodeAttentionBackward(
   );
   pass.dispatchWorkgroups(...statsGrid(dims));
 
-  const dq = ctx.pipelines.get(OP, shaderCode, entryPoint('attention_bwd_dq', route), constants(dims, route, tiles.forward));
+  const dq = getPipeline(ctx, D, entryPoint('attention_bwd_dq', route), constants(dims, route, tiles.forward));
   pass.setPipeline(dq);
   pass.setBindGroup(0, bindGroup(device, dq, [...inputsBound, [8, dO.buffer], [11, scratch.stats.buffer], [12, gradients.dq.buffer]]));
   pass.dispatchWorkgroups(...rowGrid(dims, route));
 
-  const dkdv = ctx.pipelines.get(OP, shaderCode, entryPoint('attention_bwd_dkdv', route), constants(dims, route, tiles.keyGradients));
+  const dkdv = getPipeline(ctx, D, entryPoint('attention_bwd_dkdv', route), constants(dims, route, tiles.keyGradients));
   pass.setPipeline(dkdv);
   pass.setBindGroup(
     0,
@@ -339,6 +339,34 @@ function inputBindings(ctx: GpuContext, dims: AttentionDims, inputs: AttentionIn
     [3, inputs.v.buffer],
     [4, inputs.segments?.buffer ?? ctx.placeholder],
   ];
+}
+
+/** A pipeline of the attention module for head dim D: shaders/attention.wgsl after D's registers prelude. */
+function getPipeline(ctx: GpuContext, D: number, entry: string, overrides: Record<string, number>): GPUComputePipeline {
+  return ctx.pipelines.get(`${OP}:D${D}`, headRegistersPrelude(D) + shaderCode, entry, overrides);
+}
+
+/**
+ * WGSL put in front of shaders/attention.wgsl: `HeadRegisters`, a head vector of D floats as D / 4 vec4
+ * fields, and the helpers the row route's forward uses on it (load a query, dot with a key, scale, add a
+ * weighted value, store an output), written out field by field. Every index is static, so SwiftShader
+ * keeps the fields in registers; the loops over a private array's vec4s, whose index it cannot resolve
+ * at compile time, went through memory and took 2-3x as long at D = 16 (bench/README.md).
+ */
+export function headRegistersPrelude(D: number): string {
+  const fields = Array.from({ length: D / 4 }, (_, c) => c);
+  const each = (term: (c: number) => string, separator: string) => fields.map(term).join(separator);
+  return [
+    `// head registers prelude (app/gpu/ops/attention.ts): D = ${D} as ${D / 4} vec4 fields`,
+    `struct HeadRegisters {\n${each((c) => `  c${c}: vec4<f32>,`, '\n')}\n}`,
+    `fn registers_zero() -> HeadRegisters {\n  return HeadRegisters(${each(() => 'vec4<f32>(0.0)', ', ')});\n}`,
+    `fn registers_load_query(base: u32, scale: f32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `q[base + ${c}u] * scale`, ', ')});\n}`,
+    `fn registers_dot_key(x: HeadRegisters, base: u32) -> f32 {\n  return ${each((c) => `dot(x.c${c}, k[base + ${c}u])`, ' + ')};\n}`,
+    `fn registers_scaled(x: HeadRegisters, scale: f32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} * scale`, ', ')});\n}`,
+    `fn registers_add_value(x: HeadRegisters, p: f32, base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} + p * v[base + ${c}u]`, ', ')});\n}`,
+    `fn registers_store_output(x: HeadRegisters, base: u32) {\n${each((c) => `  o[base + ${c}u] = x.c${c};`, '\n')}\n}`,
+    '',
+  ].join('\n\n');
 }
 
 function entryPoint(name: string, route: AttentionRoute): string {
