@@ -6,6 +6,10 @@
  * oracle − routed for metrics where higher is better, routed − oracle for the loss, so a positive
  * regret always means the router cost something; whether it is more than noise is a paired test over
  * the same prompts (regret.ts).
+ *
+ * Each prompt is answered at most once by each expert: the oracle's answers are the routed answers of
+ * every prompt routed to the task's own expert (so those prompts tie exactly), and an oracle that is the
+ * shared adapter or base is not scored twice. Only the metric is computed (no loss pass).
  */
 import type { Example } from '../data/example.ts';
 import { CocktailError } from '../errors.ts';
@@ -58,7 +62,17 @@ export interface RouterEvalOptions {
   shape: { B: number; T: number };
   signal?: AbortSignal;
   onTask?: (task: string, result: TaskRouting) => void;
+  /** After each batch of answers: the task, who answered (an expert, "shared", "base" or "mixture") and how many prompts. */
+  onScored?: (task: string, answeredBy: string, prompts: number) => void;
+  /**
+   * Scores already computed with these options, by adapter (undefined: base), task and prompt; new
+   * ones are added. Evaluating another router over the same experts and prompts reuses them.
+   */
+  cache?: ScoreCache;
 }
+
+/** Per-prompt metric scores by who answered (the adapter object; undefined for base), then `task/index`. */
+export type ScoreCache = Map<LoraAdapter | undefined, Map<string, number>>;
 
 export async function evaluateRouter(
   ctx: GpuContext,
@@ -92,13 +106,26 @@ export async function evaluateRouter(
     }
     return lora;
   };
-  /** Per-example scores of `indices` of the task's validation prompts, answered with `adapter` (none: base). */
-  const scores = async (task: PreparedTask, indices: readonly number[], adapter: LoraAdapter | undefined): Promise<number[]> => {
-    if (indices.length === 0) return [];
-    const subset: PreparedTask = { ...task, validation: indices.map((i) => task.validation[i]!), validationPrompts: task.validationPrompts.length > 0 ? indices.map((i) => task.validationPrompts[i]!) : [] };
-    const lora = adapter ? await upload(adapter) : undefined;
-    const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { examples: 'all', maxNewTokens: options.maxNewTokens, perExample: true, ...(options.signal ? { signal: options.signal } : {}) });
-    return evaluation.perExample!.scores;
+  const cache: ScoreCache = options.cache ?? new Map();
+  /**
+   * Per-example scores of `indices` (ascending) of the task's validation prompts, answered with `adapter`
+   * (none: base); only prompts this adapter has not answered yet are run.
+   */
+  const scores = async (task: PreparedTask, indices: readonly number[], adapter: LoraAdapter | undefined, answeredBy: string): Promise<number[]> => {
+    let known = cache.get(adapter);
+    if (!known) cache.set(adapter, (known = new Map()));
+    const keyOf = (index: number) => `${task.name}/${index}`;
+    const missing = indices.filter((index) => !known.has(keyOf(index)));
+    if (missing.length > 0) {
+      // The missing prompts as a task of their own, scored whole: the split they came from is not resampled.
+      const { validationSample: _sample, validationSplit: _split, ...rest } = task;
+      const subset: PreparedTask = { ...rest, validation: missing.map((i) => task.validation[i]!), validationPrompts: task.validationPrompts.length > 0 ? missing.map((i) => task.validationPrompts[i]!) : [] };
+      const lora = adapter ? await upload(adapter) : undefined;
+      const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { examples: 'all', maxNewTokens: options.maxNewTokens, perExample: true, metricOnly: true, ...(options.signal ? { signal: options.signal } : {}) });
+      evaluation.perExample!.scores.forEach((score, i) => known.set(keyOf(missing[i]!), score));
+      options.onScored?.(task.name, answeredBy, missing.length);
+    }
+    return indices.map((index) => known.get(keyOf(index))!);
   };
   const adapterOf = (name: string): LoraAdapter | undefined => {
     if (name === BASE_EXPERT) return undefined;
@@ -134,14 +161,15 @@ export async function evaluateRouter(
       total += decisions.length;
 
       const all = sampleIndices;
+      // The oracle first: the prompts routed to the task's own expert then take its answers.
+      const oracleScores = await scores(task, all, adapterOf(oracleExpert), oracleExpert);
       const routedScores = new Array<number>(count);
       for (const [key, group] of answerGroups(decisions)) {
         const adapter = group.mixture ? combineAdapters(group.mixture.map(({ expert, weight }) => ({ adapter: adapterOf(expert), weight })), model.config.numLayers) : adapterOf(key);
-        (await scores(task, group.indices.map((i) => sampleIndices[i]!), adapter)).forEach((score, i) => (routedScores[group.indices[i]!] = score));
+        (await scores(task, group.indices.map((i) => sampleIndices[i]!), adapter, group.mixture ? 'mixture' : key)).forEach((score, i) => (routedScores[group.indices[i]!] = score));
       }
       const mean = (values: readonly number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
       const routedScore = mean(routedScores);
-      const oracleScores = await scores(task, all, adapterOf(oracleExpert));
       const oracle = mean(oracleScores);
       const result: TaskRouting = {
         metric: task.metric,
@@ -149,8 +177,8 @@ export async function evaluateRouter(
         routing_accuracy: correct / count,
         routed: routedScore,
         oracle,
-        shared: shared ? mean(await scores(task, all, shared)) : null,
-        base: mean(await scores(task, all, undefined)),
+        shared: shared ? mean(await scores(task, all, shared, 'shared')) : null,
+        base: mean(await scores(task, all, undefined, BASE_EXPERT)),
         regret: task.metric === 'loss' ? routedScore - oracle : oracle - routedScore,
         ...regretTest(routedScores, oracleScores, task.metric, { task: task.name, seed: options.seed }),
       };

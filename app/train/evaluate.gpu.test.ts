@@ -128,6 +128,38 @@ describe('evaluation on the real aidreams260K model', { timeout: 120_000 }, () =
     expect(perToken.sample).toEqual({ splitSize: 4, whole: true, labels: { short: 2, long: 2 }, splitLabels: { short: 2, long: 2 } });
   });
 
+  it('scores the metric alone when asked (metricOnly): the same answers and scores without the loss pass, in fewer forwards', async () => {
+    const prompts = [[1, 319, 459], [1, 42, 7, 100], [1, 300], [1, 319, 459, 355, 260]];
+    const words = [[355], [275, 429, 339]];
+    const validationPrompts = prompts.map((prompt, i) => ({
+      promptIds: Int32Array.from(prompt),
+      expected: i % 2 === 0 ? 'short' : 'long',
+      candidates: words.map((word) => ({ ids: Int32Array.from([...prompt, ...word]), scoreFrom: prompt.length })),
+    }));
+    const prepared = task({ metric: 'accuracy', labelWords: ['short', 'long'], validation: prompts.map(textExample), validationPrompts });
+    const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 16 }, 0);
+    const full = await evaluator.evaluateTask(prepared, undefined, { examples: 'all', perExample: true });
+    const fullForwards = evaluator.forwards;
+    const metricOnly = await evaluator.evaluateTask(prepared, undefined, { examples: 'all', perExample: true, metricOnly: true });
+    const metricForwards = evaluator.forwards - fullForwards;
+    // The loss stands in for the metric of a task without label words: there metricOnly changes nothing.
+    const lossTask = task({ metric: 'accuracy', validation: prompts.map(textExample), validationPrompts });
+    const lossScored = await evaluator.evaluateTask(lossTask, undefined, { examples: 'all', metricOnly: true });
+    evaluator.destroy();
+
+    expect(metricOnly.perExample!.scores).toEqual(full.perExample!.scores);
+    expect(metricOnly.samples).toEqual(full.samples);
+    expect(metricOnly.score).toBe(full.score);
+    expect(Number.isNaN(metricOnly.loss)).toBe(true);
+    expect(metricOnly.perExample!.losses.every(Number.isNaN)).toBe(true);
+    expect(full.loss).toBeGreaterThan(0);
+    // Four examples of 3-5 tokens: the loss pass packs them into 2 rows of 16, one forward of B = 2; the 8 candidates take 2.
+    expect(fullForwards).toBe(3);
+    expect(metricForwards).toBe(2);
+    expect(lossScored.score).toBe(lossScored.loss);
+    expect(lossScored.loss).toBeGreaterThan(0);
+  });
+
   it('generates greedily for ROUGE-L and exact match: the model’s own continuation scores 1', async () => {
     const expected = tokenizer.decode(GREEDY);
     const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 16 }, 0);

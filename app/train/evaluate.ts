@@ -62,6 +62,12 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
   /** Also return each example's loss and score. */
   perExample?: boolean;
+  /**
+   * Score the metric only: where the metric is not the loss, skip the pass that computes the loss (a
+   * quarter to a half of the work); loss and each example's loss are then NaN. For callers that read
+   * only the metric (router eval).
+   */
+  metricOnly?: boolean;
   /** Examples answered so far, of how many. */
   onProgress?: (progress: { done: number; total: number }) => void;
 }
@@ -139,7 +145,8 @@ export class Evaluator {
     const answersPhase = task.metric !== 'loss' && (task.metric !== 'accuracy' || task.labelWords !== undefined) && prompts.length > 0;
     const total = answersPhase ? prompts.length : chosen.length;
     onProgress?.({ done: 0, total });
-    const { loss, perExample: losses } = await this.exampleLosses(chosen.map((index) => task.validation[index]!), lora, signal);
+    const { loss, perExample: losses } =
+      options.metricOnly && answersPhase ? { loss: NaN, perExample: chosen.map(() => NaN) } : await this.exampleLosses(chosen.map((index) => task.validation[index]!), lora, signal);
     const withScores = (scores: number[]) => (options.perExample ? { perExample: { losses, scores } } : {});
     if (!answersPhase || task.metric === 'loss') {
       onProgress?.({ done: total, total });
