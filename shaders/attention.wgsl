@@ -19,8 +19,8 @@
 // row route (the entry points below, for CPU adapters), at most 256 on the lane route (at the end of the file).
 //
 // A "row" is one (position t, query head h) pair. The heads of a kv group are interleaved,
-// r = t·G + g with h = kvh·G + g, so a workgroup that owns rows of one kv head reads each key tile
-// once for all G heads (one thread per row for decode is then G threads, not 1).
+// r = t·G + g with h = kvh·G + g, so the G heads of one position sit in neighbouring threads that read
+// the same keys (one thread per row for decode is then G threads, not 1).
 //
 // Row route entry points (in one command encoder; the backward runs stats, then dq and dkdv):
 //   attention_fwd       one thread per row, BLOCK_ROWS rows per workgroup; loops over the keys its row
@@ -30,17 +30,16 @@
 //                       only when the max grows by more than RESCALE_SLACK.
 //                       dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
 //   attention_bwd_stats one thread per row of L: Δ and L·log2 e. Workgroup 64, dispatch (ceil(T / 64), H, B).
-//   attention_bwd_dq    one thread per row, BLOCK_ROWS rows per workgroup; loops over tiles of
-//                       BLOCK_KEYS keys and values staged in workgroup memory, skipping tiles past the
-//                       causal edge, accumulating dq_i in registers. dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
+//   attention_bwd_dq    as attention_fwd (keys read directly; query, dO and dq_i in HeadRegisters).
+//                       dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
 //   attention_bwd_dkdv  one thread per key, BLOCK_KEYS keys per workgroup; loops over tiles of
 //                       BLOCK_ROWS rows of q, dO and stats staged in workgroup memory, from the first
 //                       row that sees the workgroup's keys. dispatch (ceil(K / BLOCK_KEYS), Hkv, B).
-// Workgroup memory: BLOCK_KEYS·(8·D + 4) bytes (dq) or BLOCK_ROWS·(8·D + 12) (dkdv), within 16 KiB.
-// The wrapper stages at most 16 keys or rows: a workgroup reads every key of its kv head once whatever
-// the tile, so larger tiles would only save barriers, while smaller ones leave room for more resident
-// workgroups (and SwiftShader compiles ~4 s per 16 KiB of workgroup memory, zero-initialising it).
-// Two barriers per tile (dq, dkdv), none inside the inner loops.
+// Workgroup memory (dkdv only): BLOCK_ROWS·(8·D + 12) bytes, within 16 KiB. The wrapper stages at most
+// 16 rows: a workgroup reads every row of its kv head once whatever the tile, so larger tiles would only
+// save barriers, while smaller ones leave room for more resident workgroups (and SwiftShader compiles
+// ~4 s per 16 KiB of workgroup memory, zero-initialising it). Two barriers per tile, none inside the
+// inner loops.
 // Bindings: 0 dims; 1 q, 2 k, 3 v, 4 segments; 5 o, 6 L (written); 7 o, 8 dO, 9 L (read);
 // 10 stats (written), 11 stats (read); 12 dq, 13 dk, 14 dv. At most 8 storage bindings per entry point.
 
@@ -63,11 +62,12 @@ struct Dims {
 
 override HEAD_DIM: u32 = 64u;
 override BLOCK_ROWS: u32 = 64u;   // fwd, dq: the workgroup size; dkdv: rows per staged tile
-override BLOCK_KEYS: u32 = 16u;   // dq: keys per staged tile; dkdv: the workgroup size
+override BLOCK_KEYS: u32 = 16u;   // dkdv: the workgroup size
 override LANES: u32 = 1u;         // lane route: threads per row or key; the row route is one lane
 
-// Row route: per-thread vectors (a query, a key, their accumulators) are private arrays of this many
-// vec4s. On a CPU adapter they are ordinary memory; a real GPU would spill them (the lane route's reason).
+// Row route dkdv: per-thread vectors (a key, a value, their accumulators) are private arrays of this many
+// vec4s (fwd and dq hold theirs in the prelude's HeadRegisters). On a CPU adapter they are ordinary memory;
+// a real GPU would spill them (the lane route's reason).
 const MAX_HEAD_DIM4 = 32u;
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
@@ -94,10 +94,6 @@ const STATS_WORKGROUP = 64u;
 @group(0) @binding(13) var<storage, read_write> dk: array<vec4<f32>>;
 @group(0) @binding(14) var<storage, read_write> dv: array<vec4<f32>>;
 
-// Key tiles (attention_fwd, attention_bwd_dq).
-var<workgroup> key_tile: array<vec4<f32>, BLOCK_KEYS * HEAD_DIM / 4u>;
-var<workgroup> value_tile: array<vec4<f32>, BLOCK_KEYS * HEAD_DIM / 4u>;
-var<workgroup> key_segment_tile: array<u32, BLOCK_KEYS>;
 // Row tiles (attention_bwd_dkdv).
 var<workgroup> query_tile: array<vec4<f32>, BLOCK_ROWS * HEAD_DIM / 4u>;
 var<workgroup> grad_tile: array<vec4<f32>, BLOCK_ROWS * HEAD_DIM / 4u>;
@@ -150,22 +146,6 @@ fn row_head(r: u32, kv_head: u32) -> u32 {
   return kv_head * group_size() + r % group_size();
 }
 
-fn load_query(base: u32, scale: f32) -> HeadVector {
-  var out: HeadVector;
-  for (var c = 0u; c < head_dim4(); c++) {
-    out[c] = q[base + c] * scale;
-  }
-  return out;
-}
-
-fn load_grad_out(base: u32) -> HeadVector {
-  var out: HeadVector;
-  for (var c = 0u; c < head_dim4(); c++) {
-    out[c] = d_o[base + c];
-  }
-  return out;
-}
-
 fn load_key(base: u32) -> HeadVector {
   var out: HeadVector;
   for (var c = 0u; c < head_dim4(); c++) {
@@ -180,45 +160,6 @@ fn load_value(base: u32) -> HeadVector {
     out[c] = v[base + c];
   }
   return out;
-}
-
-fn dot_key_tile(x: ptr<function, HeadVector>, key: u32) -> f32 {
-  let base = key * head_dim4();
-  var sum = 0.0;
-  for (var c = 0u; c < head_dim4(); c++) {
-    sum += dot((*x)[c], key_tile[base + c]);
-  }
-  return sum;
-}
-
-fn dot_value_tile(x: ptr<function, HeadVector>, key: u32) -> f32 {
-  let base = key * head_dim4();
-  var sum = 0.0;
-  for (var c = 0u; c < head_dim4(); c++) {
-    sum += dot((*x)[c], value_tile[base + c]);
-  }
-  return sum;
-}
-
-// Stages keys k0 .. k0 + BLOCK_KEYS − 1 of kv head kv_head; `threads` invocations share the copy.
-// Keys past the last in use re-read it: causality already hides them from every query.
-fn stage_keys(b: u32, kv_head: u32, k0: u32, lid: u32, threads: u32) {
-  let d4 = head_dim4();
-  let last = dims.keys - 1u;
-  for (var i = lid; i < BLOCK_KEYS * d4; i += threads) {
-    let source = key_base(b, min(k0 + i / d4, last), kv_head) + i % d4;
-    key_tile[i] = k[source];
-    value_tile[i] = v[source];
-  }
-  for (var i = lid; i < BLOCK_KEYS; i += threads) {
-    key_segment_tile[i] = segment_at(b, min(k0 + i, last));
-  }
-}
-
-// Keys [0, end) are the only ones any row of the workgroup starting at row0 can see.
-fn key_end_for_rows(row0: u32, rows: u32) -> u32 {
-  let last_row = min(row0 + BLOCK_ROWS, rows) - 1u;
-  return row_position(last_row) + cache_offset() + 1u;
 }
 
 // The first key a query at key position last_key sees: the window's start, or 0.
@@ -253,10 +194,6 @@ fn row_state(wg: vec3<u32>, lid: u32) -> RowState {
   let t = row_position(r);
   let last_key = t + cache_offset();
   return RowState(row < rows, wg.z, t, row_head(r, wg.y), first_key_of(last_key), last_key, segment_at(wg.z, last_key));
-}
-
-fn key_visible(row: RowState, key: u32) -> bool {
-  return key_segment_tile[key] == row.segment && row.segment != 0u;
 }
 
 // The head vectors live in HeadRegisters, a struct of HEAD_DIM / 4 vec4 fields that the wrapper's prelude
@@ -340,37 +277,24 @@ fn attention_bwd_stats(@builtin(global_invocation_id) gid: vec3<u32>) {
 @compute @workgroup_size(BLOCK_ROWS)
 fn attention_bwd_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = row_state(wg, lid);
-  let base = query_base(row.b, row.t, row.h);
-  var query = load_query(base, dims.scale * LOG2E);
-  var grad_out = load_grad_out(base);
-  let row_stats = stats_saved[stats_index(row.b, row.t, row.h)];
-  var acc: HeadVector;
-  let d4 = head_dim4();
-  let key_end = key_end_for_rows(wg.x * BLOCK_ROWS, dims.T * group_size());
-  for (var k0 = key_start_for_rows(wg.x * BLOCK_ROWS, BLOCK_KEYS); k0 < key_end; k0 += BLOCK_KEYS) {
-    stage_keys(row.b, wg.y, k0, lid, BLOCK_ROWS);
-    workgroupBarrier();
-    if (row.in_range && k0 <= row.last_key) {
-      let count = min(BLOCK_KEYS, row.last_key + 1u - k0);
-      for (var j = max(row.first_key, k0) - k0; j < count; j++) {
-        if (key_visible(row, j)) {
-          let p = exp2(dot_key_tile(&query, j) - row_stats.x);
-          let ds = p * (dot_value_tile(&grad_out, j) - row_stats.y);
-          let key = j * d4;
-          for (var c = 0u; c < d4; c++) {
-            acc[c] += ds * key_tile[key + c];
-          }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
-  if (!row.in_range) {
+  if (!row.in_range || row.segment == 0u) {
     return;
   }
-  for (var c = 0u; c < d4; c++) {
-    dq[base + c] += acc[c] * dims.scale;
+  let base = query_base(row.b, row.t, row.h);
+  let query = registers_load_query(base, dims.scale * LOG2E);
+  let grad_out = registers_load_grad_out(base);
+  let row_stats = stats_saved[stats_index(row.b, row.t, row.h)];
+  var acc = registers_zero();
+  for (var j = row.first_key; j <= row.last_key; j++) {
+    if (segment_at(row.b, j) != row.segment) {
+      continue;
+    }
+    let key = key_base(row.b, j, wg.y);
+    let p = exp2(registers_dot_key(query, key) - row_stats.x);
+    let ds = p * (registers_dot_value(grad_out, key) - row_stats.y);
+    acc = registers_add_key(acc, ds, key);
   }
+  registers_add_to_dq(acc, dims.scale, base);
 }
 
 // Stages rows r0 .. r0 + BLOCK_ROWS − 1 of kv head kv_head: q (scaled like the forward's scores),

@@ -406,7 +406,9 @@ describe('attention memory', () => {
       expect(keyGradients.workgroupBytes).toBeLessThanOrEqual(WORKGROUP_MEMORY_BUDGET);
       expect(forward.rows).toBeLessThanOrEqual(256);
       expect(keyGradients.keys).toBeLessThanOrEqual(256);
-      expect(Math.min(forward.keys, keyGradients.rows)).toBeGreaterThanOrEqual(4);
+      expect(keyGradients.rows).toBeGreaterThanOrEqual(4);
+      // fwd and dq read keys from storage: they stage nothing.
+      expect([forward.keys, forward.workgroupBytes]).toEqual([0, 0]);
     }
   });
 });

@@ -12,10 +12,10 @@ const OP = 'attention';
 export { MAX_HEAD_DIM, MAX_ROW_HEAD_DIM };
 /** The WebGPU default maxComputeWorkgroupStorageSize: the tiles fit it, so they run on every adapter. */
 export const WORKGROUP_MEMORY_BUDGET = 16384;
-/** Invocations per workgroup of the tiled passes: one per query row (fwd, dq) or per key (dkdv). */
+/** Invocations per workgroup of the row route: one per query row (fwd, dq) or per key (dkdv). */
 const THREADS = 64;
 /**
- * Keys (fwd, dq) or rows (dkdv) staged per tile. A workgroup reads every key of its kv head once
+ * Rows of q and dO that dkdv stages per tile. A workgroup reads every row of its kv head once
  * whatever the tile, so larger tiles only save barriers; smaller ones leave room for more resident
  * workgroups, and SwiftShader's compile time grows with workgroup memory (~4 s per 16 KiB).
  */
@@ -119,18 +119,16 @@ export interface AttentionTile {
 }
 
 /**
- * Tiles for head dim D. fwd and dq: 64 threads own 64 query rows and stage `keys` keys and values
- * (8·D bytes each, plus a segment id). dkdv: 64 threads own 64 keys and stage `rows` rows of q and dO
- * (8·D bytes, plus L, Δ and a segment id). Tiles hold MAX_TILE items, fewer where
- * WORKGROUP_MEMORY_BUDGET requires (D=128: 12).
+ * Tiles for head dim D on the row route. fwd and dq: 64 threads own 64 query rows and stage nothing
+ * (keys: 0): on a CPU adapter each thread reads its keys from storage, which staging would only add
+ * barriers to. dkdv: 64 threads own 64 keys and stage `rows` rows of q and dO (8·D bytes, plus L, Δ and a
+ * segment id): MAX_TILE rows, fewer where WORKGROUP_MEMORY_BUDGET requires (D=128: 12).
  */
 export function attentionTiles(D: number): { forward: AttentionTile; keyGradients: AttentionTile } {
-  const keyBytes = 8 * D + 4;
   const rowBytes = 8 * D + 12;
-  const keys = tileFor(keyBytes);
   const rows = tileFor(rowBytes);
   return {
-    forward: { rows: THREADS, keys, workgroupBytes: keys * keyBytes },
+    forward: { rows: THREADS, keys: 0, workgroupBytes: 0 },
     keyGradients: { rows, keys: THREADS, workgroupBytes: rows * rowBytes },
   };
 }
@@ -348,8 +346,8 @@ function getPipeline(ctx: GpuContext, D: number, entry: string, overrides: Recor
 
 /**
  * WGSL put in front of shaders/attention.wgsl: `HeadRegisters`, a head vector of D floats as D / 4 vec4
- * fields, and the helpers the row route's forward uses on it (load a query, dot with a key, scale, add a
- * weighted value, store an output), written out field by field. Every index is static, so SwiftShader
+ * fields, and the helpers the row route's forward and dq passes use on it (load a query or dO, dot with a
+ * key or value, scale, add a weighted value or key, store an output, add into dq), written out field by field. Every index is static, so SwiftShader
  * keeps the fields in registers; the loops over a private array's vec4s, whose index it cannot resolve
  * at compile time, went through memory and took 2-3x as long at D = 16 (bench/README.md).
  */
@@ -365,6 +363,10 @@ export function headRegistersPrelude(D: number): string {
     `fn registers_scaled(x: HeadRegisters, scale: f32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} * scale`, ', ')});\n}`,
     `fn registers_add_value(x: HeadRegisters, p: f32, base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} + p * v[base + ${c}u]`, ', ')});\n}`,
     `fn registers_store_output(x: HeadRegisters, base: u32) {\n${each((c) => `  o[base + ${c}u] = x.c${c};`, '\n')}\n}`,
+    `fn registers_load_grad_out(base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `d_o[base + ${c}u]`, ', ')});\n}`,
+    `fn registers_dot_value(x: HeadRegisters, base: u32) -> f32 {\n  return ${each((c) => `dot(x.c${c}, v[base + ${c}u])`, ' + ')};\n}`,
+    `fn registers_add_key(x: HeadRegisters, ds: f32, base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} + ds * k[base + ${c}u]`, ', ')});\n}`,
+    `fn registers_add_to_dq(x: HeadRegisters, scale: f32, base: u32) {\n${each((c) => `  dq[base + ${c}u] += x.c${c} * scale;`, '\n')}\n}`,
     '',
   ].join('\n\n');
 }
@@ -373,8 +375,10 @@ function entryPoint(name: string, route: AttentionRoute): string {
   return route.kind === 'lanes' ? `${name}_lanes` : name;
 }
 
+/** Override constants of a pass; BLOCK_KEYS only where the pass stages keys or is one key per thread (dkdv). */
 function constants({ D }: AttentionDims, route: AttentionRoute, tile: AttentionTile): Record<string, number> {
-  return route.kind === 'lanes' ? { HEAD_DIM: D, LANES: route.lanes } : { HEAD_DIM: D, BLOCK_ROWS: tile.rows, BLOCK_KEYS: tile.keys };
+  if (route.kind === 'lanes') return { HEAD_DIM: D, LANES: route.lanes };
+  return tile.keys > 0 ? { HEAD_DIM: D, BLOCK_ROWS: tile.rows, BLOCK_KEYS: tile.keys } : { HEAD_DIM: D, BLOCK_ROWS: tile.rows };
 }
 
 /** Rows (rows route) or keys (dkdv) one workgroup owns. */
