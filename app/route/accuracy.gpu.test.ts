@@ -8,25 +8,24 @@ import { prepareRecipeData, type RecipeData } from '../cli/recipe-tasks.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { loadModel } from '../model/load.ts';
 import { parseRecipe } from '../train/recipe.ts';
-import type { Pooling } from './features.ts';
 import { routerInputText } from './prompt.ts';
 import { routePrompts, trainRouter, type FeatureCache } from './router.ts';
 
 const TASKS = ['fpb', 'gsm8k', 'alpaca'];
 
 /**
- * Routing accuracy on the real tiny model (aidreams260K) with FPB phrases, GSM8K questions and Alpaca
- * instructions, prepared as `cocktail train` prepares them: a balanced router (64 training prompts and
- * 16 held out per expert, from the training splits only, a 32-unit hidden layer, layer 2) routes the
- * tasks' validation prompts as typed. The features are computed once, by the engine's kernels.
+ * Issue 15's routing check on the real tiny model (aidreams260K) with FPB phrases, GSM8K questions and
+ * Alpaca instructions, prepared as `cocktail train` prepares them, routed as `cocktail router train`
+ * trains by default: balanced on every training prompt of the smallest task (Alpaca's 944: 188 per
+ * expert held out for early stopping, 756 per expert to train on), typed input. The features come from
+ * the engine's forward kernels (routerFeatures), the head from its router_head kernels.
  *
- * What it pins down is docs/router-format.md's measurement, NOT issue 15's 95%, which this model does
- * not reach reliably: with this many training prompts "mean_last" measured 0.904 here (0.91–0.93 over
- * draws in the docs; 0.94–0.955 with 200 per expert), a few points above mean pooling. With 166
- * validation prompts a measured 0.904 has a 95% binomial (Wilson) interval of 0.85–0.94; the bound
- * below leaves four prompts of margin under the seeded measurement.
+ * Settings: layer 3, "mean_last" pooling and a 32-unit hidden layer, the highest held-out accuracy
+ * (training splits only) of every layer, pooling and head in docs/router-format.md's sweep (0.966 over
+ * six draws, which routed 0.970–0.994 of these 166 validation prompts); the validation prompts chose
+ * nothing. This seeded draw measured 0.964 (160 of 166: 56/52/52; held-out 0.956 at step 50).
  */
-describe('routing accuracy on aidreams260K with FPB, GSM8K and Alpaca', { timeout: 600_000 }, () => {
+describe('routing accuracy on aidreams260K with FPB, GSM8K and Alpaca', { timeout: 900_000 }, () => {
   let dir: string;
   let data: RecipeData;
   let ctx: GpuContext;
@@ -35,9 +34,9 @@ describe('routing accuracy on aidreams260K with FPB, GSM8K and Alpaca', { timeou
     const recipe = parseRecipe({
       model: { source: fixturePath('models/aidreams260K') },
       tasks: [
-        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 80, validation_fraction: 0.012 },
-        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', max_examples: 80, validation_fraction: 0.04 },
-        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', max_examples: 80, validation_fraction: 0.055 },
+        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, validation_fraction: 0.012 },
+        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', validation_fraction: 0.04 },
+        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', validation_fraction: 0.055 },
       ],
       mixture: { strategy: 'round_robin', per: 'batch' },
       lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'], layout: 'per_task' },
@@ -54,36 +53,31 @@ describe('routing accuracy on aidreams260K with FPB, GSM8K and Alpaca', { timeou
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('a balanced "mean_last" router with a hidden layer routes at least 0.88 of 166 validation prompts, more than a mean-pooled one on the same features', async () => {
+  it('a balanced router on every training prompt of the smallest task routes at least 95% of 166 validation prompts at the layer its held-out accuracy picks', async ({ annotate }) => {
     const model = await loadModel(ctx, data.files);
     try {
       const validation = data.examples!.flatMap((task, label) => task.validation.map((example) => ({ text: routerInputText(example, 'typed')!, label })));
       const counts = TASKS.map((_, label) => validation.filter((prompt) => prompt.label === label).length);
-      counts.forEach((count) => expect(count).toBeGreaterThanOrEqual(45));
-      expect(validation.length).toBeGreaterThanOrEqual(150);
-      const accuracyWith = async (pooling: Pooling, cache: FeatureCache) => {
-        const { router } = await trainRouter(
-          ctx,
-          model.gpu,
-          model.tokenizer,
-          TASKS.map((name, index) => ({ name, train: data.examples![index]!.train })),
-          { feature: { layer: 2, pooling }, input: 'typed', balance: 'balanced', hidden: 32, seed: 3, cache, policy: { topK: 1, threshold: 0, fallback: null }, baseModel: { name: 'aidreams260K', revision: null } },
-        );
-        expect(router.training!.trainCounts).toEqual([64, 64, 64]);
-        expect(router.training!.heldOutCounts).toEqual([16, 16, 16]);
-        const routed = await routePrompts(ctx, model.gpu, model.tokenizer, router, validation.map((prompt) => prompt.text), { cache });
-        return routed.filter((decision, n) => decision.chosen === TASKS[validation[n]!.label]).length / validation.length;
-      };
-      const joined: FeatureCache = new Map();
-      const meanLast = await accuracyWith('mean_last', joined);
-      // "mean_last" is [mean ; last] (checked against the Float64 reference in features.gpu.test.ts), so
-      // the mean router reads the first C of the same features instead of a second feature pass.
-      const C = model.config.hiddenSize;
-      const mean = await accuracyWith('mean', new Map([...joined].map(([key, features]) => [key, features.slice(0, C)])));
-      // Measured (seeded): mean_last 0.904 (150 of 166), mean 0.873 (145 of 166).
-      const measured = `on ${validation.length} validation prompts (${counts.join('/')}): mean_last ${meanLast.toFixed(3)}, mean ${mean.toFixed(3)}`;
-      expect(meanLast, measured).toBeGreaterThanOrEqual(0.88);
-      expect(meanLast, measured).toBeGreaterThan(mean);
+      expect(counts).toEqual([58, 53, 55]);
+      const cache: FeatureCache = new Map();
+      const { router } = await trainRouter(
+        ctx,
+        model.gpu,
+        model.tokenizer,
+        TASKS.map((name, index) => ({ name, train: data.examples![index]!.train })),
+        { feature: { layer: 3, pooling: 'mean_last' }, input: 'typed', balance: 'balanced', hidden: 32, seed: 3, cache, policy: { topK: 1, threshold: 0, fallback: null }, baseModel: { name: 'aidreams260K', revision: null } },
+      );
+      const smallest = Math.min(...data.examples!.map((task) => task.train.length));
+      expect(router.training!.heldOutCounts).toEqual(TASKS.map(() => Math.floor(smallest * 0.2)));
+      expect(router.training!.trainCounts).toEqual(TASKS.map(() => smallest - Math.floor(smallest * 0.2)));
+      const routed = await routePrompts(ctx, model.gpu, model.tokenizer, router, validation.map((prompt) => prompt.text), { cache });
+      const right = TASKS.map((name, label) => routed.filter((decision, n) => validation[n]!.label === label && decision.chosen === name).length);
+      const accuracy = right.reduce((sum, count) => sum + count, 0) / validation.length;
+      const measured = `routed ${right.join('/')} of ${counts.join('/')} (${accuracy.toFixed(3)}); held-out accuracy ${router.training!.heldOutAccuracy.toFixed(3)} at step ${router.training!.bestStep}`;
+      await annotate(measured);
+      expect(accuracy, measured).toBeGreaterThanOrEqual(0.95);
+      // No task is sacrificed for the others: each routes at least 90% of its own prompts.
+      right.forEach((count, label) => expect(count / counts[label]!, measured).toBeGreaterThanOrEqual(0.9));
     } finally {
       model.gpu.destroy();
     }
