@@ -6,8 +6,8 @@ import type { GpuContext } from '../device.ts';
 import type { GpuTensor } from '../tensor.ts';
 import { assembleShader, epiloguePrelude, hasWeightPrelude, lhsRowPrelude, nativeF16WeightPrelude, rhsTilePrelude, weightPrelude } from '../wgsl.ts';
 import { bindGroup, packUniforms, type BindingResource } from './encode.ts';
-import { epilogueParts, type Epilogue } from './epilogue.ts';
-import type { MatmulLayout } from './matmul.ts';
+import { epilogueParts } from './epilogue.ts';
+import type { MatmulLayout, ProductCall } from './matmul.ts';
 
 /**
  * The GPU family's matrix products (shaders/matmul_gpu.wgsl): dispatchProduct in ./matmul.ts hands
@@ -54,24 +54,14 @@ const LAYOUT_CODE: Record<MatmulLayout, number> = { nt: 0, nn: 1, tn: 2 };
  * with `stride` between rows, plus the epilogue's term. Strides and offsets must be multiples of 4, as
  * cols and lhs's contiguous side (checked here).
  */
-export interface GemmCall {
-  layout: MatmulLayout;
+/** One product on a GPU-family kernel: the product's fields with the kernel its route chose. */
+export interface GemmCall extends Omit<ProductCall, 'route'> {
   kernel: GemmKernel;
-  rows: number;
-  cols: number;
-  inner: number;
-  /** A tensor binds its own range (a LoRA view), a buffer all of it. */
-  lhs: { buffer: BindingResource; stride: number; offset: number; gather?: GPUBuffer };
-  rhs: GpuTensor;
-  out: { buffer: BindingResource; stride: number; offset: number };
-  accumulate: boolean;
-  scale: number;
   /**
    * gemv-subgroup only: threads per workgroup (default 256). Fewer threads make fewer subgroups per
    * workgroup, the partitions that wider subgroups make, so tests reach them on SwiftShader's 4-wide ones.
    */
   gemvThreads?: number;
-  epilogue?: Epilogue;
 }
 
 /** The workgroups of a gemm, gemv or gemv-subgroup call, within the device's per-dimension limit. */
