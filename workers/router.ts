@@ -300,6 +300,7 @@ export async function evaluateRouterInStudio(
         examples: opened.recipe.eval_whole_split ? 'all' : opened.recipe.eval_examples,
         seed: opened.recipe.seed,
         maxNewTokens: opened.recipe.eval_max_new_tokens,
+        labelScoring: opened.recipe.eval_label_scoring,
         shape: evaluationShape(opened.recipe, opened.tasks),
         signal,
         onTask: (task, result) => progress({ kind: 'eval-progress', progress: { step: 0, task, done: result.examples, total: result.examples } }),

@@ -39,6 +39,7 @@ interface RouterEvaluation {
       regret: number;
       regret_interval: [number, number];
       regret_test: { better: number; worse: number; ties: number; p_value: number; within_noise: boolean };
+      label_scoring?: 'sum' | 'per_token';
     }
   >;
 }
@@ -84,6 +85,8 @@ describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout
       eval_every: 1000,
       eval_examples: 2,
       eval_max_new_tokens: 2,
+      // Not the default, so router eval shows it passed the recipe's label scoring on (label_scoring below).
+      eval_label_scoring: 'per_token',
       seed: 3,
     };
     recipePath = join(dir, 'recipe.json');
@@ -173,6 +176,7 @@ describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout
     expect(evaluation.routing_accuracy).toBeCloseTo(right / total, 12);
     expect(evaluation.tasks.fpb!.shared).toBe(evaluation.tasks.fpb!.oracle);
     expect(Object.fromEntries(TASKS.map((task) => [task, evaluation.tasks[task]!.metric]))).toEqual({ fpb: 'accuracy', gsm8k: 'numeric_match', alpaca: 'rouge_l' });
+    expect(Object.fromEntries(TASKS.map((task) => [task, evaluation.tasks[task]!.label_scoring]))).toEqual({ fpb: 'per_token', gsm8k: undefined, alpaca: undefined });
     // The routed == oracle check above ran: at least one task's prompts all went to its own expert.
     expect(TASKS.filter((task) => evaluation.tasks[task]!.routing_accuracy === 1).length).toBeGreaterThan(0);
   });

@@ -173,7 +173,7 @@ async function routerEval(args: string[]): Promise<number> {
       new Map(experts.map((expert) => [expert.name, expert.adapter])),
       shared,
       data.tasks.map((task, index) => ({ task, validation: data.examples![index]!.validation })),
-      { examples: recipe.eval_whole_split ? 'all' : recipe.eval_examples, seed: recipe.seed, maxNewTokens: recipe.eval_max_new_tokens, shape: evaluationShape(data.recipe, data.tasks) },
+      { examples: recipe.eval_whole_split ? 'all' : recipe.eval_examples, seed: recipe.seed, maxNewTokens: recipe.eval_max_new_tokens, labelScoring: recipe.eval_label_scoring, shape: evaluationShape(data.recipe, data.tasks) },
     );
     if (options.json) console.log(JSON.stringify(evaluation));
     else {

@@ -18,7 +18,7 @@ import type { GpuModel } from '../model/gpu-model.ts';
 import type { LoraAdapter } from '../model/lora.ts';
 import { uploadLoraChecked, type GpuLora } from '../model/lora-gpu.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
-import { Evaluator } from '../train/evaluate.ts';
+import { Evaluator, type LabelScoring } from '../train/evaluate.ts';
 import { evaluationSample } from '../train/eval-sample.ts';
 import type { PreparedTask } from '../train/task-data.ts';
 import { expertOfTask } from './assignment.ts';
@@ -43,6 +43,8 @@ export interface TaskRouting extends RegretTest {
   shared: number | null;
   base: number;
   regret: number;
+  /** Classification tasks: how the label words were scored (the recipe's eval_label_scoring), as the evaluator reports it. */
+  label_scoring?: LabelScoring;
 }
 
 export interface RouterEvaluation {
@@ -58,6 +60,8 @@ export interface RouterEvalOptions {
   /** The recipe's seed: the prompts are the same seeded, label-stratified sample a run evaluates. */
   seed: number;
   maxNewTokens: number;
+  /** Classification tasks: label words scored by their summed or per-token log-probability (the recipe's eval_label_scoring; default sum). */
+  labelScoring?: LabelScoring;
   /** The evaluator's batch shape (evaluationShape of the recipe). */
   shape: { B: number; T: number };
   signal?: AbortSignal;
@@ -107,6 +111,8 @@ export async function evaluateRouter(
     return lora;
   };
   const cache: ScoreCache = options.cache ?? new Map();
+  /** Per task, how the evaluator scored its label words (classification tasks only). */
+  const labelScoringOf = new Map<string, LabelScoring>();
   /**
    * Per-example scores of `indices` (ascending) of the task's validation prompts, answered with `adapter`
    * (none: base); only prompts this adapter has not answered yet are run.
@@ -121,7 +127,8 @@ export async function evaluateRouter(
       const { validationSample: _sample, validationSplit: _split, ...rest } = task;
       const subset: PreparedTask = { ...rest, validation: missing.map((i) => task.validation[i]!), validationPrompts: task.validationPrompts.length > 0 ? missing.map((i) => task.validationPrompts[i]!) : [] };
       const lora = adapter ? await upload(adapter) : undefined;
-      const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { examples: 'all', maxNewTokens: options.maxNewTokens, perExample: true, metricOnly: true, ...(options.signal ? { signal: options.signal } : {}) });
+      const evaluation = await evaluatorFor(adapter?.config.r ?? 0).evaluateTask(subset, lora, { examples: 'all', maxNewTokens: options.maxNewTokens, perExample: true, metricOnly: true, ...(options.labelScoring ? { labelScoring: options.labelScoring } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      if (evaluation.labelScoring) labelScoringOf.set(task.name, evaluation.labelScoring);
       evaluation.perExample!.scores.forEach((score, i) => known.set(keyOf(missing[i]!), score));
       options.onScored?.(task.name, answeredBy, missing.length);
     }
@@ -181,6 +188,7 @@ export async function evaluateRouter(
         base: mean(await scores(task, all, undefined, BASE_EXPERT)),
         regret: task.metric === 'loss' ? routedScore - oracle : oracle - routedScore,
         ...regretTest(routedScores, oracleScores, task.metric, { task: task.name, seed: options.seed }),
+        ...(labelScoringOf.has(task.name) ? { label_scoring: labelScoringOf.get(task.name)! } : {}),
       };
       results[task.name] = result;
       options.onTask?.(task.name, result);
