@@ -28,3 +28,18 @@ export function weightedSum(out: ArrayLike<number>, weights: ArrayLike<number>):
   for (let i = 0; i < out.length; i++) sum += out[i]! * weights[i]!;
   return sum;
 }
+
+/**
+ * The two-sided exact sign test on n = a + b discordant pairs, summed directly as the tests' independent
+ * check of app/route/regret.ts: min(1, 2·Σ_{k ≤ min(a,b)} C(n, k) / 2^n).
+ */
+export function signTest(a: number, b: number): number {
+  const n = a + b;
+  let choose = 1;
+  let tail = 0;
+  for (let k = 0; k <= Math.min(a, b); k++) {
+    if (k > 0) choose = (choose * (n - k + 1)) / k;
+    tail += choose;
+  }
+  return Math.min(1, (2 * tail) / 2 ** n);
+}

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { signTest } from '../../test/numeric.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { initLoraAdapter } from '../model/lora.ts';
 import { exportPeftAdapter } from '../train/peft.ts';
@@ -42,18 +43,6 @@ interface RouterEvaluation {
       label_scoring?: 'sum' | 'per_token';
     }
   >;
-}
-
-/** Two-sided exact sign test on n = a + b discordant prompts, summed directly: min(1, 2·Σ_{k ≤ min(a,b)} C(n, k) / 2^n). */
-function signTest(a: number, b: number): number {
-  const n = a + b;
-  let choose = 1;
-  let tail = 0;
-  for (let k = 0; k <= Math.min(a, b); k++) {
-    if (k > 0) choose = (choose * (n - k + 1)) / k;
-    tail += choose;
-  }
-  return Math.min(1, (2 * tail) / 2 ** n);
 }
 
 /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { acquireTestGpu } from '../../test/gpu.ts';
+import { signTest } from '../../test/numeric.ts';
 import { prepareRecipeData, type RecipeData } from '../cli/recipe-tasks.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { loadModel, type LoadedModel } from '../model/load.ts';
@@ -20,18 +21,6 @@ const TASKS = ['fpb', 'gsm8k', 'alpaca'];
 /** Validation prompts scored per task: FPB's label-scored accuracy is cheap enough for more; the others generate. */
 const EXAMPLES: Record<string, number> = { fpb: 50, gsm8k: 20, alpaca: 20 };
 const MAX_NEW_TOKENS = 8;
-
-/** Two-sided exact sign test on n = a + b discordant prompts, summed directly: min(1, 2·Σ_{k ≤ min(a,b)} C(n, k) / 2^n). */
-function signTest(a: number, b: number): number {
-  const n = a + b;
-  let choose = 1;
-  let tail = 0;
-  for (let k = 0; k <= Math.min(a, b); k++) {
-    if (k > 0) choose = (choose * (n - k + 1)) / k;
-    tail += choose;
-  }
-  return Math.min(1, (2 * tail) / 2 ** n);
-}
 
 const describeResult = (task: string, result: TaskRouting) =>
   `${task} (${result.metric}, ${result.examples} prompts, routed right ${result.routing_accuracy.toFixed(3)}): routed ${result.routed.toFixed(4)} oracle ${result.oracle.toFixed(4)} base ${result.base.toFixed(4)}; ` +
