@@ -54,8 +54,9 @@ export default defineConfig({
         server: { fs: { allow: [searchForWorkspaceRoot(process.cwd()), FIXTURES] } },
         // Every dependency the browser tests load, pre-bundled before the first test: one found later
         // (the engine worker's imports are not scanned) makes Vite re-bundle and reload the page, which
-        // kills a worker in the middle of its test. '#onnxruntime' resolves to onnxruntime-web/wasm here.
-        optimizeDeps: { include: ['@huggingface/jinja', '@huggingface/tokenizers', 'fast-deep-equal', 'fflate', 'hyparquet', 'idb', 'onnxruntime-web/wasm'] },
+        // kills a worker in the middle of its test (test/optimize-deps.test.ts walks the worker's imports and
+        // checks this list). '#onnxruntime' resolves to onnxruntime-web/wasm here.
+        optimizeDeps: { include: ['@huggingface/jinja', '@huggingface/tokenizers', 'fast-deep-equal', 'fflate', 'hyparquet', 'idb', 'onnxruntime-web/wasm', 'yaml'] },
       },
     ],
   },
