@@ -8,18 +8,20 @@
  *
  * Prompts run in batches on our forward kernels, right-padded: attention is causal, so no real token
  * sees the padding after it, and the pooled rows are exactly those of each prompt run alone. Only
- * the layers below ℓ are computed.
+ * the layers below the deepest one read are computed; routerFeaturesByLayer reads many layers (and
+ * poolings) from the same pass, for comparing layers (app/route/layers.ts).
  */
 import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { readTensors } from '../gpu/readback.ts';
+import { MAX_STAGING_BYTES, ReadbackBuffer, type ReadbackSlot } from '../gpu/readback.ts';
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
-import { createIndexTensor } from '../gpu/tensor.ts';
+import { createIndexTensor, type GpuTensor } from '../gpu/tensor.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
 import { encodeEmbedding } from '../gpu/ops/embedding.ts';
 import { encodeResidualScale } from '../gpu/ops/residual.ts';
+import { encodeRmsnorm } from '../gpu/ops/rmsnorm.ts';
 
 export const POOLINGS = ['mean', 'last', 'mean_last'] as const;
 export type Pooling = (typeof POOLINGS)[number];
@@ -56,27 +58,60 @@ export function featureWidth(pooling: Pooling, hiddenSize: number): number {
 
 /** Features [prompts, featureWidth] (row-major), one row per prompt, in the order given. */
 export async function routerFeatures(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], spec: FeatureSpec, signal?: AbortSignal): Promise<Float32Array> {
+  checkFeatureSpec(spec, model.config);
+  const byLayer = await routerFeaturesByLayer(ctx, model, prompts, [spec.layer], [spec.pooling], { ...(signal ? { signal } : {}) });
+  return byLayer[0]![0]!;
+}
+
+export interface FeaturePassOptions {
+  signal?: AbortSignal;
+  /** After each batch: prompts done of the total. */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/**
+ * Features of every (layer, pooling) asked, from ONE forward pass per batch: [layer][pooling] →
+ * [prompts, featureWidth] in the order given. Each layer's hidden state is copied out as soon as the
+ * layer has written it (the inference graph reuses residual buffers from layer 2 on, so a state read
+ * after the pass would be a later layer's).
+ */
+export async function routerFeaturesByLayer(
+  ctx: GpuContext,
+  model: GpuModel,
+  prompts: readonly (readonly number[] | Int32Array)[],
+  layers: readonly number[],
+  poolings: readonly Pooling[],
+  options: FeaturePassOptions = {},
+): Promise<Float32Array[][]> {
   const { config } = model;
-  checkFeatureSpec(spec, config);
+  for (const layer of layers) for (const pooling of poolings) checkFeatureSpec({ layer, pooling }, config);
+  if (layers.length === 0 || poolings.length === 0) throw new CocktailError('BAD_ARGUMENT', 'the feature pass needs at least one layer and one pooling');
   const C = config.hiddenSize;
-  const width = featureWidth(spec.pooling, C);
-  const out = new Float32Array(prompts.length * width);
+  const out = layers.map(() => poolings.map((pooling) => new Float32Array(prompts.length * featureWidth(pooling, C))));
   prompts.forEach((ids, index) => {
     if (ids.length === 0) throw new CocktailError('ROUTER_EMPTY_PROMPT', `prompt ${index + 1} has no tokens to route by`, { index });
     if (ids.length > config.maxPositionEmbeddings) throw new CocktailError('ROUTER_PROMPT_TOO_LONG', `prompt ${index + 1} has ${ids.length} tokens, more than the model's context of ${config.maxPositionEmbeddings}; truncate it first (routerPromptIds does)`, { index });
   });
+  // Every layer read is held at once for a batch: fewer tokens per batch when many layers are read.
+  const tokensPerBatch = Math.max(1, Math.min(TOKENS_PER_BATCH, Math.floor(MAX_STAGING_BYTES / (layers.length * C * 4))));
   // Similar lengths share a batch, so little is padding.
   const order = prompts.map((_, index) => index).sort((a, b) => prompts[a]!.length - prompts[b]!.length);
   let start = 0;
   while (start < order.length) {
-    if (signal?.aborted) throw new CocktailError('CANCELLED', 'computing the router features was cancelled');
+    if (options.signal?.aborted) throw new CocktailError('CANCELLED', 'computing the router features was cancelled');
     let end = start + 1;
-    while (end < order.length && (end - start + 1) * prompts[order[end]!]!.length <= TOKENS_PER_BATCH) end++;
+    while (end < order.length && (end - start + 1) * prompts[order[end]!]!.length <= tokensPerBatch) end++;
     const batch = order.slice(start, end);
     const longest = prompts[batch.at(-1)!]!.length;
-    const hidden = await hiddenStates(ctx, model, batch.map((index) => prompts[index]!), longest, spec.layer);
-    batch.forEach((index, row) => out.set(pool(hidden, row, longest, C, prompts[index]!.length, spec.pooling), index * width));
+    const hidden = await hiddenStates(ctx, model, batch.map((index) => prompts[index]!), longest, layers);
+    layers.forEach((_, l) => {
+      poolings.forEach((pooling, p) => {
+        const width = featureWidth(pooling, C);
+        batch.forEach((index, row) => out[l]![p]!.set(pool(hidden[l]!, row, longest, C, prompts[index]!.length, pooling), index * width));
+      });
+    });
     start = end;
+    options.onBatch?.(start, order.length);
   }
   return out;
 }
@@ -98,33 +133,47 @@ function pool(hidden: Float32Array, row: number, T: number, C: number, length: n
   return joined;
 }
 
-/** hidden_states[layer] [B, T, C] of right-padded prompts. */
-async function hiddenStates(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], T: number, layer: number): Promise<Float32Array> {
+/** hidden_states[layer] [B, T, C] of right-padded prompts, for each of `layers` in order. */
+async function hiddenStates(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], T: number, layers: readonly number[]): Promise<Float32Array[]> {
   const B = prompts.length;
+  const { config } = model;
   const graph = new DecoderGraph(ctx, model, { B, T }, { training: false, loraRank: 0 });
   const ids = new Uint32Array(B * T);
   prompts.forEach((prompt, row) => ids.set(prompt, row * T));
   const positions = Uint32Array.from({ length: B * T }, (_, e) => e % T);
   const idsTensor = createIndexTensor(ctx.device, 'router ids', [B * T], 'u32', ids);
   const positionsTensor = createIndexTensor(ctx.device, 'router positions', [B * T], 'u32', positions);
+  const wanted = [...new Set(layers)];
+  const readback = new ReadbackBuffer(ctx.device, 'router hidden states', wanted.length * B * T * config.hiddenSize * 4);
   try {
-    const { config } = model;
+    const slots = new Map<number, ReadbackSlot>();
     const work = withinErrorScopes(ctx, 'the router feature pass', () => {
       const encoder = ctx.device.createCommandEncoder({ label: 'router features' });
       const batch = { ids: idsTensor, positions: positionsTensor };
-      if (layer === config.numLayers) graph.encodeForward(encoder, batch);
-      else {
-        encodeEmbedding(ctx, encoder, { ids: idsTensor, parts: model.embedding }, graph.residual[0]!);
-        // Gemma scales its embeddings by √C before the first layer, as encodeForward does.
-        if (model.embeddingScale !== 1) encodeResidualScale(ctx, encoder, graph.residual[0]!, model.embeddingScale);
-        for (let index = 0; index < layer; index++) graph.encodeLayerForward(encoder, index, batch);
+      // The copy is encoded right after the layer writes its state, before a later layer reuses the buffer.
+      const keep = (layer: number, state: GpuTensor) => {
+        if (wanted.includes(layer)) slots.set(layer, readback.copy(encoder, state));
+      };
+      encodeEmbedding(ctx, encoder, { ids: idsTensor, parts: model.embedding }, graph.residual[0]!);
+      // Gemma scales its embeddings by √C before the first layer, as encodeForward does.
+      if (model.embeddingScale !== 1) encodeResidualScale(ctx, encoder, graph.residual[0]!, model.embeddingScale);
+      keep(0, graph.residual[0]!);
+      const deepest = Math.max(...wanted);
+      for (let index = 0; index < Math.min(deepest, config.numLayers); index++) {
+        graph.encodeLayerForward(encoder, index, batch);
+        if (index + 1 < config.numLayers) keep(index + 1, graph.residual[index + 1]!);
+      }
+      if (deepest === config.numLayers) {
+        encodeRmsnorm(ctx, encoder, { x: graph.residual[config.numLayers]!, w: model.finalNorm, eps: config.rmsNormEps }, graph.final, graph.finalRstd);
+        keep(config.numLayers, graph.final);
       }
       ctx.device.queue.submit([encoder.finish()]);
     });
     await throwGpuErrors(work);
-    const [hidden] = await readTensors(ctx.device, [layer === config.numLayers ? graph.final : graph.residual[layer]!]);
-    return hidden!;
+    const result = await readback.read();
+    return layers.map((layer) => result.f32(slots.get(layer)!).slice());
   } finally {
+    readback.destroy();
     graph.destroy();
     idsTensor.buffer.destroy();
     positionsTensor.buffer.destroy();

@@ -9,11 +9,11 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
 import type { TextTokenizer } from '../model/tokenizer.ts';
 import { ownTasks, type ExpertTaskAssignment } from './assignment.ts';
-import { routerSplit, type RouterBalance } from './balance.ts';
+import { routerSplit, type RouterBalance, type RouterSplit } from './balance.ts';
 import { decide, type RoutingDecision, type RoutingPolicy } from './decide.ts';
 import { featureWidth, routerFeatures, type FeatureSpec } from './features.ts';
 import { headProbabilities, trainRouterHead, type HeadEvaluation, type HeadTrainingOptions, type RouterHead } from './head.ts';
-import { routerInputText, routerPromptIds, truncationNotice, type RouterInput } from './prompt.ts';
+import { routerInputText, routerPromptIds, truncationNotice, type RouterInput, type RouterPrompt } from './prompt.ts';
 
 export interface Router {
   /** The routed experts, in the order of the head's outputs ("base": the model with no adapter). */
@@ -67,11 +67,14 @@ export interface RouterTrainingOptions extends Omit<HeadTrainingOptions, 'expert
 /** Pooled features by token ids, for one layer and pooling (make a new cache when those change). */
 export type FeatureCache = Map<string, Float32Array>;
 
+/** The cache key of a prompt's token ids. */
+export const featureCacheKey = (ids: readonly number[] | Int32Array): string => ids.join(',');
+
 /** routerFeatures through a cache: only prompts not in it are computed. */
 async function cachedFeatures(ctx: GpuContext, model: GpuModel, router: Pick<Router, 'feature'>, prompts: readonly (readonly number[])[], cache: FeatureCache | undefined, signal?: AbortSignal): Promise<Float32Array> {
   if (!cache) return routerFeatures(ctx, model, prompts, router.feature, signal);
   const C = featureWidth(router.feature.pooling, model.config.hiddenSize);
-  const keys = prompts.map((ids) => ids.join(','));
+  const keys = prompts.map(featureCacheKey);
   const missing = [...new Set(keys.filter((key) => !cache.has(key)))];
   if (missing.length > 0) {
     const computed = await routerFeatures(ctx, model, missing.map((key) => key.split(',').map(Number)), router.feature, signal);
@@ -89,13 +92,24 @@ export interface TrainedRouter {
   truncated: number;
 }
 
-export async function trainRouter(ctx: GpuContext, model: GpuModel, tokenizer: TextTokenizer, tasks: readonly ExpertTask[], options: RouterTrainingOptions): Promise<TrainedRouter> {
+export interface RouterTrainingSet {
+  split: RouterSplit<string>;
+  /** The training rows then the held-out rows, tokenized as the router reads them. */
+  prompts: RouterPrompt[];
+}
+
+/** The balanced train/held-out split trainRouter draws for these tasks and options, tokenized. */
+export function routerTrainingSet(tokenizer: TextTokenizer, config: GpuModel['config'], tasks: readonly ExpertTask[], options: Pick<RouterTrainingOptions, 'input' | 'balance' | 'perExpert' | 'oversample' | 'seed'>): RouterTrainingSet {
   const promptsOf = (examples: readonly Example[]) => examples.map((example) => routerInputText(example, options.input)).filter((text): text is string => text !== undefined && text.trim() !== '');
   const pools = tasks.map((expert) => ({ name: expert.name, tasks: taughtBy(expert).map((task) => ({ name: task.name, items: promptsOf(task.train) })) }));
   const split = routerSplit(pools, { balance: options.balance, ...(options.perExpert !== undefined ? { perExpert: options.perExpert } : {}), oversample: options.oversample === true, seed: options.seed ?? 0 });
+  return { split, prompts: [...split.train, ...split.heldOut].map(({ item }) => routerPromptIds(tokenizer, item, config)) };
+}
+
+export async function trainRouter(ctx: GpuContext, model: GpuModel, tokenizer: TextTokenizer, tasks: readonly ExpertTask[], options: RouterTrainingOptions): Promise<TrainedRouter> {
+  const { split, prompts } = routerTrainingSet(tokenizer, model.config, tasks, options);
   const all = [...split.train, ...split.heldOut];
   options.onStage?.('features', `${all.length} prompts (${split.trainCounts.join('/')} to train on, ${split.heldOutCounts[0]} per expert held out)`);
-  const prompts = all.map(({ item }) => routerPromptIds(tokenizer, item, model.config));
   const features = await cachedFeatures(ctx, model, { feature: options.feature }, prompts.map((prompt) => prompt.ids), options.cache, options.signal);
   const C = featureWidth(options.feature.pooling, model.config.hiddenSize);
   const trainRows = split.train.length;
