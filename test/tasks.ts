@@ -4,6 +4,18 @@ import type { TextTokenizer } from '../app/model/tokenizer.ts';
 import type { PreparedTask } from '../app/train/task-data.ts';
 import { fixturePath } from './fixtures.ts';
 
+/** The fixture data sets as a recipe's tasks are written: source, format and columns. */
+const FIXTURE_TASKS = {
+  fpb: { source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 } },
+  gsm8k: { source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa' },
+  alpaca: { source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction' },
+} as const;
+
+/** A recipe task (its name is the data set's) over a fixture data set, with the test's own fields (max_examples, validation_fraction, role). */
+export function fixtureTask(name: keyof typeof FIXTURE_TASKS, fields: Record<string, unknown> = {}) {
+  return { name, ...FIXTURE_TASKS[name], ...fields };
+}
+
 /**
  * Small real tasks for trainer tests, tokenized directly as plain text (every token trained, EOS
  * appended) so trainer tests do not depend on the import pipeline: FPB sentences and Alpaca outputs.

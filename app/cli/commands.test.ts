@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { prepareTasks } from '../train/prepare.ts';
 import { fixtureTokenizer } from '../train/prepare/test-support.ts';
 import { parseRecipe } from '../train/recipe.ts';
@@ -64,9 +65,9 @@ describe('cocktail mix', () => {
     const recipe = await writeRecipe({
       model: { source: fixturePath('models/aidreams260K') },
       tasks: [
-        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 90 },
+        fixtureTask('fpb', { max_examples: 90 }),
         { name: 'tweets', source: { file: fixturePath('datasets/twitter_fin_sentiment/sent_valid.csv') }, format: 'classification', columns: { text: 'text', label: 'label' }, max_examples: 10 },
-        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', columns: { question: 'question', answer: 'answer' }, max_examples: 40 },
+        fixtureTask('gsm8k', { columns: { question: 'question', answer: 'answer' }, max_examples: 40 }),
       ],
       mixture: { strategy: 'temperature', temperature: 3 },
       lora: { r: 4, alpha: 8, targets: ['q_proj'] },
@@ -115,7 +116,7 @@ describe('cocktail audit at a max_length past the model\'s context', () => {
     dirs.push(cache);
     vi.stubEnv('COCKTAIL_CACHE', cache);
     try {
-      const tasks = [{ name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 300 }];
+      const tasks = [fixtureTask('fpb', { max_examples: 300 })];
       const base = { model: { source: fixturePath('models/aidreams260K') }, tasks, batch_size: 4, steps: 5, seed: 5 };
       const long = await cocktail('audit', '--recipe', await writeRecipe({ ...base, max_length: 1024 }), '--json');
       const fitting = await cocktail('audit', '--recipe', await writeRecipe({ ...base, max_length: 128 }), '--json');

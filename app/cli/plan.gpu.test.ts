@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { startHubServer } from '../../test/hub-server.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { modelWeightBytes } from '../model/memory.ts';
@@ -25,7 +26,7 @@ async function writeRecipe(name: string, source: string, overrides: Record<strin
     path,
     JSON.stringify({
       model: { source },
-      tasks: [{ name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 16 }],
+      tasks: [fixtureTask('fpb', { max_examples: 16 })],
       lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'] },
       batch_size: 2,
       max_length: 64,

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { signTest } from '../../test/numeric.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { initLoraAdapter } from '../model/lora.ts';
@@ -62,9 +63,9 @@ describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout
     const recipe = {
       model: { source: fixturePath('models/aidreams260K') },
       tasks: [
-        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 30, validation_fraction: 0.005 },
-        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', max_examples: 30, validation_fraction: 0.01 },
-        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', max_examples: 30, validation_fraction: 0.02 },
+        fixtureTask('fpb', { max_examples: 30, validation_fraction: 0.005 }),
+        fixtureTask('gsm8k', { max_examples: 30, validation_fraction: 0.01 }),
+        fixtureTask('alpaca', { max_examples: 30, validation_fraction: 0.02 }),
       ],
       mixture: { strategy: 'round_robin', per: 'batch' },
       lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'], layout: 'per_task' },

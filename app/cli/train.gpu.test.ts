@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { parseModelConfig } from '../model/config.ts';
 import { importPeftAdapter } from '../train/peft.ts';
 
@@ -17,8 +18,8 @@ describe('cocktail train', { timeout: 300_000 }, () => {
     const recipe = {
       model: { source: fixturePath('models/aidreams260K') },
       tasks: [
-        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 48 },
-        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', role: 'regularizer', max_examples: 24 },
+        fixtureTask('fpb', { max_examples: 48 }),
+        fixtureTask('alpaca', { role: 'regularizer', max_examples: 24 }),
       ],
       mixture: { strategy: 'temperature', temperature: 2 },
       lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'] },
@@ -84,7 +85,7 @@ describe('cocktail train', { timeout: 300_000 }, () => {
     const dir = await mkdtemp(join(tmpdir(), 'cocktail-recipe-'));
     const recipe = {
       model: { source: fixturePath('models/aidreams260K') },
-      tasks: [{ name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 8, validation_fraction: 0.002 }],
+      tasks: [fixtureTask('fpb', { max_examples: 8, validation_fraction: 0.002 })],
       batch_size: 2,
       max_length: 4096,
       steps: 1,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import YAML from 'yaml';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { prepareRecipeData, type RecipeData } from '../cli/recipe-tasks.ts';
 import { mixCommand } from '../cli/mix.ts';
 import { MixSampler } from '../mix/sampler.ts';
@@ -18,7 +19,7 @@ const RECIPE = {
   name: 'finance-export',
   model: { source: fixturePath('models/aidreams260K') },
   tasks: [
-    { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 40 },
+    fixtureTask('fpb', { max_examples: 40 }),
     { name: 'tweets', source: { file: fixturePath('datasets/twitter_fin_sentiment/sent_train.csv') }, format: 'classification', columns: { text: 'text', label: 'label' }, labels: { '0': 'bearish', '1': 'bullish', '2': 'neutral' }, max_examples: 10 },
     { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', role: 'regularizer', max_examples: 12 },
   ],

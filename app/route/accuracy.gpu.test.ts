@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { prepareRecipeData, type RecipeData } from '../cli/recipe-tasks.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -34,9 +35,9 @@ describe('routing accuracy on aidreams260K with FPB, GSM8K and Alpaca', { timeou
     const recipe = parseRecipe({
       model: { source: fixturePath('models/aidreams260K') },
       tasks: [
-        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, validation_fraction: 0.012 },
-        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', validation_fraction: 0.04 },
-        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', validation_fraction: 0.055 },
+        fixtureTask('fpb', { validation_fraction: 0.012 }),
+        fixtureTask('gsm8k', { validation_fraction: 0.04 }),
+        fixtureTask('alpaca', { validation_fraction: 0.055 }),
       ],
       mixture: { strategy: 'round_robin', per: 'batch' },
       lora: { r: 4, alpha: 8, targets: ['q_proj', 'v_proj'], layout: 'per_task' },

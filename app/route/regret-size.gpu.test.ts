@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { fixtureTask } from '../../test/tasks.ts';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { signTest } from '../../test/numeric.ts';
 import { prepareRecipeData, type RecipeData } from '../cli/recipe-tasks.ts';
@@ -49,6 +50,8 @@ describe('routed against the oracle on aidreams260K with trained per-task adapte
   /** Prompts scored, by task and who answered, in the evaluation and then in the control. */
   const scored: Record<'evaluation' | 'control', Record<string, Record<string, number>>> = { evaluation: {}, control: {} };
   const cache: ScoreCache = new Map();
+  /** CPU and wall time of each stage, then each task's figures. */
+  const measured: string[] = [];
 
   const evaluate = async (which: Router, tasks: readonly string[], into: Record<string, Record<string, number>>): Promise<RouterEvaluation> => {
     const parts: RouterEvaluation[] = [];
@@ -77,15 +80,15 @@ describe('routed against the oracle on aidreams260K with trained per-task adapte
   beforeAll(async () => {
     const cpu = () => (({ user, system }) => (user + system) / 1e6)(process.cpuUsage());
     const started = { cpu: cpu(), wall: performance.now() };
-    const lap = (what: string) => console.log(`${what}: ${(cpu() - started.cpu).toFixed(0)} s of CPU, ${((performance.now() - started.wall) / 1000).toFixed(0)} s`);
+    const lap = (what: string) => measured.push(`${what}: ${(cpu() - started.cpu).toFixed(0)} s of CPU, ${((performance.now() - started.wall) / 1000).toFixed(0)} s`);
     dir = await mkdtemp(join(tmpdir(), 'cocktail-route-regret-'));
     const recipe = parseRecipe({
       model: { source: fixturePath('models/aidreams260K') },
       tasks: [
         // Validation fractions that leave enough examples after tokenization (long GSM8K answers are cut at 128 tokens and dropped).
-        { name: 'fpb', source: { file: fixturePath('datasets/fpb/Sentences_50Agree.txt'), delimiter: '@', header: false }, format: 'classification', columns: { text: 0, label: 1 }, max_examples: 120, validation_fraction: 0.015 },
-        { name: 'gsm8k', source: { file: fixturePath('datasets/gsm8k/test.jsonl') }, format: 'qa', max_examples: 120, validation_fraction: 0.12 },
-        { name: 'alpaca', source: { file: fixturePath('datasets/alpaca/alpaca_en_demo.json') }, format: 'instruction', max_examples: 120, validation_fraction: 0.055 },
+        fixtureTask('fpb', { max_examples: 120, validation_fraction: 0.015 }),
+        fixtureTask('gsm8k', { max_examples: 120, validation_fraction: 0.12 }),
+        fixtureTask('alpaca', { max_examples: 120, validation_fraction: 0.055 }),
       ],
       mixture: { strategy: 'round_robin', per: 'batch' },
       lora: { r: 8, alpha: 16, dropout: 0, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj'], layout: 'per_task' },
@@ -126,8 +129,8 @@ describe('routed against the oracle on aidreams260K with trained per-task adapte
     const fallingBack: Router = { ...router, policy: { topK: 1, threshold: 1, fallback: 'base' } };
     control = await evaluate(fallingBack, ['fpb'], scored.control);
     lap('control evaluated');
-    for (const [task, result] of Object.entries(evaluation.tasks)) console.log(`evaluation ${describeResult(task, result)}`);
-    console.log(`control ${describeResult('fpb', control.tasks.fpb!)}`);
+    for (const [task, result] of Object.entries(evaluation.tasks)) measured.push(`evaluation ${describeResult(task, result)}`);
+    measured.push(`control ${describeResult('fpb', control.tasks.fpb!)}`);
   }, 900_000);
   afterAll(async () => {
     model?.gpu.destroy();
@@ -135,7 +138,9 @@ describe('routed against the oracle on aidreams260K with trained per-task adapte
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('scores tens of validation prompts per task, each task with its own metric', () => {
+  it('scores tens of validation prompts per task, each task with its own metric', async ({ annotate }) => {
+    // The cost and the figures, kept with the test's report (docs/router-format.md quotes them) rather than printed in every run.
+    for (const line of measured) await annotate(line);
     expect(Object.fromEntries(TASKS.map((task) => [task, evaluation.tasks[task]!.examples]))).toEqual(EXAMPLES);
     expect(Object.fromEntries(TASKS.map((task) => [task, evaluation.tasks[task]!.metric]))).toEqual({ fpb: 'accuracy', gsm8k: 'numeric_match', alpaca: 'rouge_l' });
     for (const task of TASKS) {
