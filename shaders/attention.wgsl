@@ -6,6 +6,9 @@
 //   key j is visible to query i iff j <= p = i + (K − T)   (causal; T < K: a query block after a KV cache)
 //                       and j > p − W                (with a sliding window of W positions, p's own included)
 //                       and segments[b,j] == segments[b, p] != 0  (with segments; 0 = padding)
+//                       or, forward only with segment bit sets (segmented = 2),
+//                           segments[b,j] & segments[b, p] != 0  (a tree of candidates: a shared prefix
+//                           carries the OR of its branches' bits, each branch its own bit)
 //   where K <= Tk is the number of keys in use (k and v may be a KV cache of capacity Tk).
 //   A query with no visible key gets O = 0 and L = −∞ (written by bit pattern).
 //
@@ -53,8 +56,9 @@ struct Dims {
   H: u32,
   Hkv: u32,
   scale: f32,
-  // 1 when a segments tensor is bound. A uniform rather than an override: it costs a branch per
-  // staged key or row, not per score, and halves the pipelines to compile.
+  // 1 when a segments tensor is bound, 2 when its ids are bit sets (forward only: the backward passes
+  // compare ids, and the wrapper refuses them bit sets). A uniform rather than an override: it costs a
+  // branch per staged key or row, not per score, and halves the pipelines to compile.
   segmented: u32,
   // Sliding window W (a query sees the W positions ending at its own); 0 for the whole prefix.
   window: u32,
@@ -121,6 +125,15 @@ fn segment_at(b: u32, position: u32) -> u32 {
     return segments[b * dims.Tk + position];
   }
   return 1u;
+}
+
+// Whether a query in segment query_segment (not 0) sees a key in key_segment, causality aside: the same
+// segment, or with bit sets a shared bit (padding, 0, shares none).
+fn segment_visible(query_segment: u32, key_segment: u32) -> bool {
+  if (dims.segmented == 2u) {
+    return (query_segment & key_segment) != 0u;
+  }
+  return key_segment == query_segment;
 }
 
 // First vec4 of row (t, h) in q, o, dO or dq.
@@ -217,7 +230,7 @@ fn attention_fwd(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation
   if (row.segment != 0u) {
     for (var j = row.first_key; j <= row.last_key; j++) {
       // Only visible keys: a hidden value may hold anything, and 0 · Inf would be NaN.
-      if (segment_at(row.b, j) != row.segment) {
+      if (!segment_visible(row.segment, segment_at(row.b, j))) {
         continue;
       }
       let key = key_base(row.b, j, wg.y);
@@ -545,7 +558,7 @@ fn lane_row(wg: vec3<u32>, item: u32) -> LaneRow {
 }
 
 fn lane_key_visible(row: LaneRow, key: u32) -> bool {
-  return key >= row.first_key && key <= row.last_key && row.segment != 0u && segment_at(row.b, key) == row.segment;
+  return key >= row.first_key && key <= row.last_key && row.segment != 0u && segment_visible(row.segment, segment_at(row.b, key));
 }
 
 @compute @workgroup_size(LANE_THREADS)

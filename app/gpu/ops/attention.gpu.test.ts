@@ -46,6 +46,8 @@ interface Case {
   D: number;
   /** Segment ids [B,Tk] (0 = padding). */
   segments?: number[];
+  /** Segment ids are bit sets (candidate trees). */
+  segmentBits?: boolean;
   scale?: number;
   /** Sliding window of this many positions. */
   window?: number;
@@ -94,12 +96,13 @@ function prepare(testCase: Case, seed = 1): Prepared {
     ...(scale !== undefined ? { scale } : {}),
     ...(window !== undefined ? { window } : {}),
     ...(testCase.capacity !== undefined ? { keyLength: Tk } : {}),
+    ...(testCase.segmentBits ? { segmentBits: true } : {}),
   };
   if (segments) {
     inputs.segments = createIndexTensor(ctx.device, 'segments', [B, Tk], 'u32', segments);
     tensors.push(inputs.segments);
   }
-  const reference = { B, T, Tk, H, Hkv, D, q, k, v, ...(segments ? { segments } : {}), ...(scale !== undefined ? { scale } : {}), ...(window !== undefined ? { window } : {}) };
+  const reference = { B, T, Tk, H, Hkv, D, q, k, v, ...(segments ? { segments } : {}), ...(testCase.segmentBits ? { segmentBits: true } : {}), ...(scale !== undefined ? { scale } : {}), ...(window !== undefined ? { window } : {}) };
   const keysInUse = (data: Float32Array) => {
     const used = new Float32Array(B * Tk * width);
     const unused: number[] = [];
@@ -193,6 +196,27 @@ function packed(Tk: number, lengths: number[]): number[] {
   return [...ids, ...Array<number>(Tk - ids.length).fill(0)];
 }
 
+/** A tree of candidates: a prefix shared by every branch, then each branch's tokens. */
+interface Tree {
+  prefix: number;
+  branches: number[];
+}
+
+/**
+ * Segment bit sets of trees laid end to end, then padding: each branch takes the next bit, its prefix the
+ * OR of its branches' bits, so trees of one row never share a bit.
+ */
+function trees(Tk: number, layout: readonly Tree[]): number[] {
+  const ids: number[] = [];
+  let bit = 0;
+  for (const { prefix, branches } of layout) {
+    const bits = branches.map(() => 2 ** bit++);
+    ids.push(...Array<number>(prefix).fill(bits.reduce((all, one) => all | one, 0) >>> 0));
+    branches.forEach((length, i) => ids.push(...Array<number>(length).fill(bits[i]!)));
+  }
+  return [...ids, ...Array<number>(Tk - ids.length).fill(0)];
+}
+
 // Every T with every head grouping; D and B alternate so that each T meets both of each.
 const HEAD_GROUPS = [
   [4, 4],
@@ -264,6 +288,73 @@ for (const family of FAMILIES) {
 
     it('stays accurate when scores span tens of units (online max rescaling, scale=1)', () =>
       expectForwardMatches({ B: 1, T: 37, H: 2, Hkv: 1, D: 16, scale: 1, magnitude: 2 }));
+
+    it('matches the Float64 reference with segment bit sets: two candidate trees in a row, branches of different lengths, then padding', () =>
+      expectForwardMatches({
+        B: 2,
+        T: 48,
+        H: 4,
+        Hkv: 2,
+        D: 16,
+        segmentBits: true,
+        segments: [
+          ...trees(48, [
+            { prefix: 9, branches: [1, 4, 2] },
+            { prefix: 13, branches: [3, 6] },
+          ]),
+          ...trees(48, [{ prefix: 20, branches: [7, 1, 5, 2] }]),
+        ],
+      }));
+
+    it('matches the Float64 reference with segment bit sets at D=64 with GQA 9/3, and a tree without a shared prefix', () =>
+      expectForwardMatches({
+        B: 1,
+        T: 64,
+        H: 9,
+        Hkv: 3,
+        D: 64,
+        segmentBits: true,
+        segments: trees(64, [
+          { prefix: 0, branches: [4, 6] },
+          { prefix: 30, branches: [2, 9, 5] },
+        ]),
+      }));
+
+    it('matches the Float64 reference with segment bit sets that use bit 31 (32 branches in a row)', () =>
+      expectForwardMatches({ B: 1, T: 70, H: 2, Hkv: 1, D: 16, segmentBits: true, segments: trees(70, [{ prefix: 6, branches: Array<number>(32).fill(2) }]) }));
+
+    it('gives every branch of a candidate tree the output it has alone after the prefix, in its own segment', async () => {
+      const H = 4;
+      const Hkv = 2;
+      const D = 16;
+      const prefix = 7;
+      const branches = [3, 5, 1];
+      const T = prefix + branches.reduce((a, b) => a + b, 0) + 2;
+      const tree = prepare({ B: 1, T, H, Hkv, D, segmentBits: true, segments: trees(T, [{ prefix, branches }]) });
+      const saved = attentionForward(ctx, tree.inputs);
+      const treeOutput = await readTensor(ctx.device, saved.o);
+      release([...tree.tensors, saved.o, saved.logsumexp]);
+      const rows = (data: ArrayLike<number>, heads: number, from: number, length: number) => Array.from(data).slice(from * heads * D, (from + length) * heads * D);
+      let start = prefix;
+      for (const length of branches) {
+        // The candidate alone: the prefix's rows, then its own branch's, in a row of its own (segment 1, then padding).
+        const alone = (data: ArrayLike<number>, heads: number) => Float32Array.from([...rows(data, heads, 0, prefix), ...rows(data, heads, start, length), ...Array<number>(heads * D).fill(0)]);
+        const n = prefix + length + 1;
+        const inputs = {
+          q: createTensor(ctx.device, 'q', [1, n, H, D], 'f32', alone(tree.reference.q, H)),
+          k: createTensor(ctx.device, 'k', [1, n, Hkv, D], 'f32', alone(tree.reference.k, Hkv)),
+          v: createTensor(ctx.device, 'v', [1, n, Hkv, D], 'f32', alone(tree.reference.v, Hkv)),
+          segments: createIndexTensor(ctx.device, 'segments', [1, n], 'u32', [...Array<number>(n - 1).fill(1), 0]),
+        };
+        const result = attentionForward(ctx, inputs);
+        const output = await readTensor(ctx.device, result.o);
+        // The same keys in the same order: equal up to rounding, far inside the usual tolerance.
+        expect(relativeError(rows(treeOutput, H, start, length), rows(output, H, prefix, length))).toBeLessThan(1e-6);
+        expect(relativeError(rows(treeOutput, H, 0, prefix), rows(output, H, 0, prefix))).toBeLessThan(1e-6);
+        release([...Object.values(inputs), result.o, result.logsumexp]);
+        start += length;
+      }
+    });
 
     it('applies a scale other than 1/sqrt(D)', () => expectForwardMatches({ B: 1, T: 7, H: 4, Hkv: 2, D: 16, scale: 0.3 }));
 
@@ -471,6 +562,18 @@ describe('attention refuses bad calls before dispatch', () => {
 
   it('refuses a non-finite scale', () => {
     expect(call([1, 4, 4, 16], [1, 4, 4, 16], { scale: NaN })).toThrow(/scale must be a finite number/);
+  });
+
+  it('refuses segment bit sets without a segments tensor, and in the backward (a forward-only mask)', () => {
+    expect(call([1, 4, 4, 16], [1, 4, 4, 16], { segmentBits: true })).toThrow(/segmentBits asks to read segment bit sets, but no segments tensor is given/);
+    const segments = createIndexTensor(ctx.device, 'segments', [1, 4], 'u32', [3, 3, 1, 2]);
+    const inputs = { q: tensor('q', [1, 4, 4, 16]), k: tensor('k', [1, 4, 2, 16]), v: tensor('v', [1, 4, 2, 16]), segments, segmentBits: true };
+    const saved = { o: tensor('o', [1, 4, 4, 16]), logsumexp: tensor('L', [1, 4, 4]) };
+    const gradients = { dq: tensor('dq', [1, 4, 4, 16]), dk: tensor('dk', [1, 4, 2, 16]), dv: tensor('dv', [1, 4, 2, 16]) };
+    const encoder = ctx.device.createCommandEncoder();
+    const bad = () => encodeAttentionBackward(ctx, encoder, inputs, saved, tensor('dO', [1, 4, 4, 16]), gradients, { stats: tensor('stats', [1, 4, 4, 2]) });
+    expect(bad).toThrow(ShapeError);
+    expect(bad).toThrow(/backward has no segment bit sets/);
   });
 
   it('refuses a sliding window that is not a positive integer', () => {

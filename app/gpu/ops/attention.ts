@@ -42,6 +42,14 @@ export interface AttentionInputs {
    * at a padded position sees no key and gets zeros.
    */
   segments?: GpuTensor;
+  /**
+   * Reads `segments` as bit sets instead of ids: a query sees a key (causality and window aside) when
+   * their ids share a bit, so one row can hold a tree of sequences (evaluation's candidates after a
+   * prompt: the shared prompt carries the OR of its branches' bits, each branch one bit, and siblings
+   * never see each other). 0 stays padding. Forward only: the backward refuses it (training packs
+   * plain segments).
+   */
+  segmentBits?: boolean;
   /** Score scale; defaults to 1/sqrt(D). */
   scale?: number;
   /**
@@ -167,6 +175,8 @@ export function checkAttentionInputs(ctx: Pick<GpuContext, 'device' | 'info'>, i
   }
   if (segments) {
     expectIndexTensor(OP, device, segments, 'u32', [B, Tk], 'B, Tk');
+  } else if (inputs.segmentBits) {
+    throw new ShapeError(`${OP}: segmentBits asks to read segment bit sets, but no segments tensor is given`, { op: OP });
   }
   if (scale !== undefined && !Number.isFinite(scale)) {
     throw new ShapeError(`${OP}: scale must be a finite number, got ${scale}`, { op: OP, scale });
@@ -227,6 +237,9 @@ export function encodeAttentionBackward(
   scratch: AttentionScratch,
 ): void {
   const { device } = ctx;
+  if (inputs.segmentBits) {
+    throw new ShapeError(`${OP}: the backward has no segment bit sets (segmentBits); it is a forward-only mask for evaluation's candidate trees`, { op: OP });
+  }
   const dims = checkAttentionInputs(ctx, inputs);
   checkSaved(device, dims, saved);
   const { B, T, Tk, H, Hkv, D } = dims;
@@ -325,7 +338,7 @@ export function attentionBackward(ctx: GpuContext, inputs: AttentionInputs, save
 
 function dimsBuffer(ctx: GpuContext, dims: AttentionDims, inputs: AttentionInputs): GPUBuffer {
   const scale = inputs.scale ?? 1 / Math.sqrt(dims.D);
-  return ctx.uniforms.get(`${OP}:dims`, dimsUniform(dims, scale, inputs.segments !== undefined));
+  return ctx.uniforms.get(`${OP}:dims`, dimsUniform(dims, scale, segmentMode(inputs)));
 }
 
 function inputBindings(ctx: GpuContext, dims: AttentionDims, inputs: AttentionInputs): [number, GPUBuffer][] {
@@ -400,7 +413,13 @@ function statsGrid({ B, T, H }: AttentionDims): [number, number, number] {
   return [Math.ceil(T / STATS_WORKGROUP), H, B];
 }
 
-function dimsUniform({ B, T, Tk, keyLength, H, Hkv, window }: AttentionDims, scale: number, segmented: boolean): ArrayBuffer {
+/** The shader's `segmented`: 0 without segments, 1 for segment ids, 2 for segment bit sets. */
+function segmentMode({ segments, segmentBits }: AttentionInputs): number {
+  if (!segments) return 0;
+  return segmentBits ? 2 : 1;
+}
+
+function dimsUniform({ B, T, Tk, keyLength, H, Hkv, window }: AttentionDims, scale: number, segmented: number): ArrayBuffer {
   return packUniforms([
     ['u32', B],
     ['u32', T],
@@ -409,7 +428,7 @@ function dimsUniform({ B, T, Tk, keyLength, H, Hkv, window }: AttentionDims, sca
     ['u32', H],
     ['u32', Hkv],
     ['f32', scale],
-    ['u32', segmented ? 1 : 0],
+    ['u32', segmented],
     ['u32', window],
   ]);
 }

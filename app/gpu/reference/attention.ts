@@ -8,7 +8,9 @@
  * Key j is visible to query i when j <= i + (Tk − T) (causal; T < Tk is a query block after a KV
  * cache) and, with `segments` [B,Tk], when segments[b,j] equals the query's own segment
  * segments[b, i + Tk − T] and is not 0 (0 marks padding), and, with a sliding `window` w, when j lies
- * in (p − w, p] for the query's position p = i + Tk − T (w positions, the query's own included). A query
+ * in (p − w, p] for the query's position p = i + Tk − T (w positions, the query's own included). With
+ * `segmentBits`, segment ids are bit sets and a (non-padding) query sees a key whose id shares a bit with
+ * its own, instead of an equal one (candidate trees: a shared prefix holds its branches' bits). A query
  * with no visible key gets O = 0, L = −∞ and no gradient.
  */
 export interface AttentionReferenceInputs {
@@ -22,6 +24,8 @@ export interface AttentionReferenceInputs {
   k: ArrayLike<number>; // [B,Tk,Hkv,D]
   v: ArrayLike<number>; // [B,Tk,Hkv,D]
   segments?: ArrayLike<number>; // [B,Tk]
+  /** Segment ids are bit sets: visible when they share a bit (forward only in the GPU op). */
+  segmentBits?: boolean;
   /** Sliding window: a query sees the `window` positions ending at its own; unlimited when absent. */
   window?: number;
   /** Defaults to 1/sqrt(D). */
@@ -87,14 +91,17 @@ export function attentionBackwardReference(inputs: AttentionReferenceInputs, dO:
 }
 
 /** Whether query i of sequence b may attend key j. */
-export function isVisible(inputs: Pick<AttentionReferenceInputs, 'T' | 'Tk' | 'segments' | 'window'>, b: number, i: number, j: number): boolean {
-  const { T, Tk, segments, window } = inputs;
+export function isVisible(inputs: Pick<AttentionReferenceInputs, 'T' | 'Tk' | 'segments' | 'segmentBits' | 'window'>, b: number, i: number, j: number): boolean {
+  const { T, Tk, segments, segmentBits, window } = inputs;
   const position = i + Tk - T;
   if (j > position) return false;
   if (window !== undefined && j <= position - window) return false;
   if (!segments) return true;
   const segment = segments[b * Tk + position]!;
-  return segment !== 0 && segments[b * Tk + j] === segment;
+  if (segment === 0) return false;
+  const keySegment = segments[b * Tk + j]!;
+  // As unsigned 32-bit sets: bit 31 makes a JavaScript number past the signed range, which & still reads right.
+  return segmentBits ? (segment & keySegment) !== 0 : keySegment === segment;
 }
 
 /** Calls `visit` with the softmax probabilities (key index -> P) and the logsumexp of every query row. */
