@@ -41,6 +41,8 @@ export interface BatchTensors {
   ids: GpuTensor;
   positions: GpuTensor;
   segments?: GpuTensor;
+  /** Segment ids are bit sets (evaluation's candidate trees; AttentionInputs.segmentBits): forward only. */
+  segmentBits?: boolean;
   /** One past the largest position, when the positions do not start at 0 (what picks LongRoPE's factors); T by default. */
   positionLimit?: number;
 }
@@ -65,6 +67,12 @@ export function createKvCache(ctx: GpuContext, config: ModelConfig, capacity: nu
   const k = Array.from({ length: config.numLayers }, (_, layer) => make(`k cache ${layer}`));
   const v = Array.from({ length: config.numLayers }, (_, layer) => make(`v cache ${layer}`));
   return { capacity, k, v, destroy: () => [...k, ...v].forEach((tensor) => tensor.buffer.destroy()) };
+}
+
+/** What attention reads of a batch's mask: its segment ids, read as bit sets when the batch says so. */
+function segmentsOf({ segments, segmentBits }: BatchTensors): { segments?: GpuTensor; segmentBits?: boolean } {
+  if (!segments) return {};
+  return segmentBits ? { segments, segmentBits } : { segments };
 }
 
 const TARGETS = Object.keys(LORA_TARGETS) as LoraTarget[];
@@ -329,7 +337,7 @@ export class DecoderGraph {
     }
     const keys = cache
       ? { k: cache.cache.k[layer]!, v: cache.cache.v[layer]!, keyLength: cache.offset + this.shape.T }
-      : { k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}) };
+      : { k: acts.k, v: acts.v, ...segmentsOf(batch) };
     encodeAttentionForward(ctx, encoder, { q: acts.q, ...keys, ...this.attentionOptions(layer) }, { o: acts.o, logsumexp: acts.logsumexp });
     project('o_proj', acts.o, acts.attentionOut);
     const { sandwich } = acts;
@@ -505,7 +513,7 @@ export class DecoderGraph {
     encodeAttentionBackward(
       ctx,
       encoder,
-      { q: acts.q, k: acts.k, v: acts.v, ...(batch.segments ? { segments: batch.segments } : {}), ...this.attentionOptions(layer) },
+      { q: acts.q, k: acts.k, v: acts.v, ...segmentsOf(batch), ...this.attentionOptions(layer) },
       { o: acts.o, logsumexp: acts.logsumexp },
       work.dAttention,
       { dq: work.dq, dk: work.dk, dv: work.dv },

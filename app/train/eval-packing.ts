@@ -10,6 +10,8 @@ import { buildRowsBatch, type HostBatch } from './batch.ts';
 
 export interface PackedBatch {
   batch: HostBatch;
+  /** The batch's segment ids are bit sets of candidate trees (eval-tree-packing.ts) rather than one id per sequence. */
+  segmentBits: boolean;
   /** For each sequence of the batch: its index in the input, and where its tokens start in the flat [B·T] arrays. */
   places: { sequence: number; start: number; length: number }[];
 }
@@ -33,7 +35,7 @@ export function packSequences(sequences: readonly TokenizedExample[], B: number,
     // buildRowsBatch refuses a sequence longer than T with BATCH_TOO_LONG, naming its row.
     const batch = buildRowsBatch(members.map((row) => row.map((index) => ({ task: 0, example: sequences[index]! }))), T);
     const order = members.flat();
-    batches.push({ batch, places: batch.spans.map((span, i) => ({ sequence: order[i]!, start: span.row * T + span.start, length: span.length })) });
+    batches.push({ batch, segmentBits: false, places: batch.spans.map((span, i) => ({ sequence: order[i]!, start: span.row * T + span.start, length: span.length })) });
   }
   return batches;
 }

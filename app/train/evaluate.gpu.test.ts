@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireTestGpu } from '../../test/gpu.ts';
 import { loadFixtureModel } from '../../test/model.ts';
+import { GEMMA3_TINY, randomModel } from '../../test/random-model.ts';
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
@@ -8,7 +9,9 @@ import { filesFromDirectory } from '../model/node-source.ts';
 import { referenceLoss, type ReferenceWeights } from '../model/reference.ts';
 import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
 import { Evaluator, type CandidateScore } from './evaluate.ts';
-import type { PreparedTask } from './task-data.ts';
+import { prepareTasks } from './prepare.ts';
+import { FPB_TASK, openRecipeFile, testRecipe } from './prepare/test-support.ts';
+import type { PreparedTask, ValidationPrompt } from './task-data.ts';
 
 let ctx: GpuContext;
 let model: GpuModel;
@@ -83,10 +86,12 @@ describe('evaluation on the real aidreams260K model', { timeout: 120_000 }, () =
     const singleForwards = evaluator.forwards - batchedForwards;
     evaluator.destroy();
 
-    // 18 sequences of 3 to 9 tokens pack into 8 rows of 16, 4 forwards of B = 2; one prompt at a time needs 6.
+    // Each prompt's three candidates are one tree (eval-tree-packing.ts): the prompt but its last token once,
+    // then branches of 2, 3 and 4 tokens, 10 to 14 tokens a tree, one to a row of 16: 6 rows, 3 forwards of
+    // B = 2 (as 18 separate sequences they took 8 rows, 4 forwards); one prompt at a time needs 6.
     expect(singleForwards).toBe(prompts.length);
     expect(batchedForwards).toBeLessThan(singleForwards);
-    expect(batchedForwards).toBe(4);
+    expect(batchedForwards).toBe(3);
     prompts.forEach((prompt, i) => {
       words.forEach((word, j) => {
         const ids = [...prompt, ...word];
@@ -153,7 +158,7 @@ describe('evaluation on the real aidreams260K model', { timeout: 120_000 }, () =
     expect(Number.isNaN(metricOnly.loss)).toBe(true);
     expect(metricOnly.perExample!.losses.every(Number.isNaN)).toBe(true);
     expect(full.loss).toBeGreaterThan(0);
-    // Four examples of 3-5 tokens: the loss pass packs them into 2 rows of 16, one forward of B = 2; the 8 candidates take 2.
+    // Four examples of 3-5 tokens: the loss pass packs them into 2 rows of 16, one forward of B = 2; the 4 candidate trees of 7 to 10 tokens take 3 rows, 2 forwards.
     expect(fullForwards).toBe(3);
     expect(metricForwards).toBe(2);
     expect(lossScored.score).toBe(lossScored.loss);
@@ -180,5 +185,113 @@ describe('evaluation on the real aidreams260K model', { timeout: 120_000 }, () =
     const outcome = await evaluator.evaluateTask(task({ metric: 'exact_match', ...prepared }), undefined, { signal: abort.signal }).catch((error: unknown) => error);
     evaluator.destroy();
     expect(outcome).toMatchObject({ code: 'CANCELLED' });
+  });
+});
+
+/** Every candidate's score under both layouts agree: the same token count, the summed loss to 1e-4 relative. */
+function expectSameScores(tree: CandidateScore[][], sequences: CandidateScore[][]): void {
+  expect(tree.map((row) => row.length)).toEqual(sequences.map((row) => row.length));
+  tree.forEach((row, i) =>
+    row.forEach(({ lossSum, tokens }, j) => {
+      const alone = sequences[i]![j]!;
+      expect(tokens).toBe(alone.tokens);
+      expect(tokens).toBeGreaterThan(0);
+      expect(Math.abs(lossSum - alone.lossSum)).toBeLessThan(1e-4 * Math.max(1, Math.abs(alone.lossSum)));
+    }),
+  );
+}
+
+/** The shared prefix a prompt's candidates have as a tree, counted here: their common ids, stopping before the position that predicts the first scored token. */
+function sharedLength(candidates: readonly { ids: Int32Array; scoreFrom: number }[]): number {
+  let shared = Math.min(...candidates.map(({ scoreFrom }) => scoreFrom - 1));
+  while (shared > 0 && candidates.some(({ ids }) => ids.slice(0, shared).some((id, t) => id !== candidates[0]!.ids[t]))) shared--;
+  return shared;
+}
+
+describe('label candidates as trees: the prompt computed once, each candidate a branch', { timeout: 240_000 }, () => {
+  let fpbPrompts: ValidationPrompt[];
+  let fpbWords: readonly string[];
+  beforeAll(async () => {
+    const prepared = await prepareTasks(testRecipe([{ ...FPB_TASK, validation_fraction: 0.05, max_examples: 20 }]), { tokenizer, openFile: openRecipeFile });
+    const fpb = prepared.tasks[0]!;
+    fpbPrompts = fpb.validationPrompts.slice(0, 6);
+    fpbWords = fpb.labelWords!;
+  }, 120_000);
+
+  it('gives every FPB candidate from preparation the score it has as its own sequence, in fewer tokens and forwards', async () => {
+    expect(fpbPrompts).toHaveLength(6);
+    expect(fpbWords).toHaveLength(3);
+    const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 256 }, 0);
+    const tree = await evaluator.labelScores(fpbPrompts, fpbWords, undefined);
+    const treeRun = { forwards: evaluator.forwards, tokens: evaluator.tokens };
+    const sequences = await evaluator.labelScores(fpbPrompts, fpbWords, undefined, undefined, undefined, 'sequences');
+    const sequenceRun = { forwards: evaluator.forwards - treeRun.forwards, tokens: evaluator.tokens - treeRun.tokens };
+    evaluator.destroy();
+
+    expectSameScores(tree, sequences);
+    // Tokens of forward, counted from the candidates: each once alone; as trees, the shared prefix once per prompt.
+    const candidates = fpbPrompts.map((prompt) => prompt.candidates!);
+    const alone = candidates.flat().reduce((sum, { ids }) => sum + ids.length, 0);
+    const asTrees = candidates.reduce((sum, group) => {
+      const shared = sharedLength(group);
+      return sum + shared + group.reduce((branches, { ids }) => branches + ids.length - shared, 0);
+    }, 0);
+    expect(sequenceRun.tokens).toBe(alone);
+    expect(treeRun.tokens).toBe(asTrees);
+    expect(asTrees).toBeLessThan(alone / 2);
+    expect(treeRun.forwards).toBeLessThan(sequenceRun.forwards);
+  });
+
+  it('gives every FPB label word after the bare prompt (no candidates from preparation) the score it has alone, in fewer tokens', async () => {
+    const bare = fpbPrompts.map(({ promptIds, expected }) => ({ promptIds, expected }));
+    const evaluator = new Evaluator(ctx, model, tokenizer, { B: 2, T: 256 }, 0);
+    const tree = await evaluator.labelScores(bare, fpbWords, undefined);
+    const treeTokens = evaluator.tokens;
+    const sequences = await evaluator.labelScores(bare, fpbWords, undefined, undefined, undefined, 'sequences');
+    const sequenceTokens = evaluator.tokens - treeTokens;
+    evaluator.destroy();
+
+    expectSameScores(tree, sequences);
+    // Every word follows its whole prompt, so a tree computes the prompt but its last token once instead of once per word.
+    const saved = bare.reduce((sum, { promptIds }) => sum + (fpbWords.length - 1) * (promptIds.length - 1), 0);
+    expect(sequenceTokens - treeTokens).toBe(saved);
+  });
+
+  it('falls back to one sequence per candidate where a tree is longer than the smallest sliding window, and still matches the Float64 reference', async () => {
+    // Gemma 3 with a sliding layer of 12 positions: a tree of 11 tokens is exact, longer ones would see past the window by index.
+    const gemma = await randomModel(ctx, { ...GEMMA3_TINY, sliding_window: 12 }, 'f32', 5);
+    const words = [[20], [21, 22], [23, 24, 25]];
+    const prompts = [
+      [1, 5, 9], // a tree of 2 + 2 + 3 + 4 = 11 tokens: within the window
+      [1, 5, 9, 30, 31, 32, 33], // a tree of 6 + 9 = 15: past it, each candidate (8 to 10 tokens) alone is not
+      [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52], // candidates of 15 to 17 tokens: the window cuts each
+    ];
+    const validationPrompts = prompts.map((prompt) => ({
+      promptIds: Int32Array.from(prompt),
+      expected: 'w0',
+      candidates: words.map((word) => ({ ids: Int32Array.from([...prompt, ...word]), scoreFrom: prompt.length })),
+    }));
+    const labels = ['w0', 'w1', 'w2'];
+    const evaluator = new Evaluator(ctx, gemma.gpu, tokenizer, { B: 2, T: 32 }, 0);
+    const tree = await evaluator.labelScores(validationPrompts, labels, undefined);
+    const treeTokens = evaluator.tokens;
+    const sequences = await evaluator.labelScores(validationPrompts, labels, undefined, undefined, undefined, 'sequences');
+    const sequenceTokens = evaluator.tokens - treeTokens;
+    evaluator.destroy();
+    gemma.gpu.destroy();
+
+    expectSameScores(tree, sequences);
+    const alone = (prompt: number[]) => words.reduce((sum, word) => sum + prompt.length + word.length, 0);
+    expect(sequenceTokens).toBe(prompts.reduce((sum, prompt) => sum + alone(prompt), 0));
+    // Only the first prompt is a tree.
+    expect(treeTokens).toBe(11 + alone(prompts[1]!) + alone(prompts[2]!));
+    prompts.forEach((prompt, i) =>
+      words.forEach((word, j) => {
+        const ids = [...prompt, ...word];
+        const targets = ids.map((_, t) => (t + 1 < ids.length && t + 1 >= prompt.length ? ids[t + 1]! : -100));
+        const expected = referenceLoss(gemma.reference, ids, targets) * word.length;
+        expect(Math.abs(tree[i]![j]!.lossSum - expected)).toBeLessThan(1e-4 * Math.max(1, expected));
+      }),
+    );
   });
 });

@@ -13,6 +13,7 @@ import { crossEntropyChunkRows, crossEntropyStatsOf, encodeCrossEntropy } from '
 import { readTensors } from '../gpu/readback.ts';
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
 import { createIndexTensor, createTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { attentionWindowOf, type ModelConfig } from '../model/config.ts';
 import { Generator } from '../model/generate.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
@@ -22,10 +23,13 @@ import { IGNORE_INDEX, type HostBatch } from './batch.ts';
 import { exactMatch, numericMatch, rougeL } from './metrics.ts';
 import { classificationReport, type ClassificationReport } from './classification-report.ts';
 import { packSequences } from './eval-packing.ts';
+import { candidateTree, packTrees, treeFits } from './eval-tree-packing.ts';
 import { evaluationSample } from './eval-sample.ts';
 import type { PreparedTask, ValidationPrompt } from './task-data.ts';
 
 export type LabelScoring = 'sum' | 'per_token';
+/** How label candidates are laid into rows: as trees sharing their prompt, or as separate sequences. */
+export type CandidateLayout = 'tree' | 'sequences';
 
 export interface TaskEvaluation {
   task: string;
@@ -96,6 +100,10 @@ export class Evaluator {
   submitsOfLastBatch = 0;
   /** Forward passes run so far (what batching saves is counted here). */
   forwards = 0;
+  /** Tokens (not padding) run through those forwards: what candidate trees save is counted here. */
+  tokens = 0;
+  /** The model's smallest sliding window over its layers, or null when every layer sees the whole prefix. */
+  private readonly smallestWindow: number | null;
 
   constructor(
     private readonly ctx: GpuContext,
@@ -107,6 +115,7 @@ export class Evaluator {
     private readonly submitBudget?: SubmitBudget,
   ) {
     this.throughput = throughputFor(ctx, submitBudget);
+    this.smallestWindow = smallestWindowOf(model.config);
     const { B, T } = shape;
     const N = B * T;
     const V = model.config.vocabSize;
@@ -195,17 +204,31 @@ export class Evaluator {
 
   /**
    * Scores every label word after every prompt: each candidate's summed cross-entropy over its own
-   * tokens. The candidates of many prompts share each forward (eval-packing.ts). `onPrompts` hears
-   * how many prompts have all their candidates scored.
+   * tokens. The candidates of many prompts share each forward. With the 'tree' layout (the default) a
+   * prompt's candidates share one computation of the prompt (eval-tree-packing.ts), falling back to
+   * separate sequences (eval-packing.ts, the 'sequences' layout) for a prompt whose tree does not fit a
+   * row, 32 branches or the model's smallest sliding window. `onPrompts` hears how many prompts have all
+   * their candidates scored.
    */
-  async labelScores(prompts: readonly ValidationPrompt[], words: readonly string[], lora: GpuLora | undefined, signal?: AbortSignal, onPrompts?: (done: number) => void): Promise<CandidateScore[][]> {
-    const sequences = prompts.flatMap(({ promptIds, candidates }) => (candidates ? candidates.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word))).map((sequence) => this.fit(sequence)));
+  async labelScores(prompts: readonly ValidationPrompt[], words: readonly string[], lora: GpuLora | undefined, signal?: AbortSignal, onPrompts?: (done: number) => void, layout: CandidateLayout = 'tree'): Promise<CandidateScore[][]> {
+    const { B, T } = this.shape;
     const perPrompt = words.length;
+    const trees = prompts.map(({ promptIds, candidates }) => candidateTree((candidates ? candidates.map(({ ids, scoreFrom }) => scoredSequence(ids, scoreFrom)) : words.map((word) => this.continuation(promptIds, word))).map((sequence) => this.fit(sequence))));
+    const asTree = trees.map((tree) => layout === 'tree' && treeFits(tree, T, this.smallestWindow));
+    const treePrompts = prompts.flatMap((_, i) => (asTree[i] ? [i] : []));
+    const sequencePrompts = prompts.flatMap((_, i) => (asTree[i] ? [] : [i]));
+    // A packed batch names a candidate by its index among its list's candidates laid end to end, perPrompt to a prompt.
+    const work = [
+      ...packTrees(treePrompts.map((i) => trees[i]!), B, T).map((packed) => ({ packed, owners: treePrompts })),
+      ...packSequences(sequencePrompts.flatMap((i) => trees[i]!.candidates), B, T).map((packed) => ({ packed, owners: sequencePrompts })),
+    ];
     const scores: CandidateScore[][] = prompts.map(() => []);
-    let scored = 0;
-    for (const { batch, places } of packSequences(sequences, this.shape.B, this.shape.T)) {
+    const unscored = prompts.map(() => perPrompt);
+    let done = 0;
+    for (const { packed, owners } of work) {
       stopIfCancelled(signal);
-      const { rowLoss } = await this.run(batch, lora);
+      const { batch, places, segmentBits } = packed;
+      const { rowLoss } = await this.run(batch, lora, segmentBits);
       for (const { sequence, start, length } of places) {
         let lossSum = 0;
         let tokens = 0;
@@ -214,10 +237,11 @@ export class Evaluator {
           lossSum += rowLoss[t]!;
           tokens++;
         }
-        scores[Math.floor(sequence / perPrompt)]![sequence % perPrompt] = { lossSum, tokens };
-        scored = Math.max(scored, sequence + 1);
+        const prompt = owners[Math.floor(sequence / perPrompt)]!;
+        scores[prompt]![sequence % perPrompt] = { lossSum, tokens };
+        if (--unscored[prompt]! === 0) done++;
       }
-      onPrompts?.(Math.floor(scored / perPrompt));
+      onPrompts?.(done);
     }
     return scores;
   }
@@ -272,7 +296,7 @@ export class Evaluator {
     return { ...example, inputIds: example.inputIds.slice(excess), labels: Int32Array.from(example.labels.slice(excess), (label, t) => (t === 0 ? IGNORE_INDEX : label)) };
   }
 
-  private async run(batch: HostBatch, lora: GpuLora | undefined) {
+  private async run(batch: HostBatch, lora: GpuLora | undefined, segmentBits = false) {
     const { ctx, tensors } = this;
     const { device } = ctx;
     // A short last batch leaves rows of zeros: segment 0 and no labels, so they add nothing.
@@ -290,7 +314,7 @@ export class Evaluator {
           // Cut between layers like a training step's forward: a long evaluation batch must not outlast the GPU watchdog either.
           const stream = work.stream();
           stream.encoder.clearBuffer(tensors.stats.buffer);
-          const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments };
+          const batchTensors = { ids: tensors.ids, positions: tensors.positions, segments: tensors.segments, segmentBits };
           this.graph.encodeForward(stream, batchTensors, lora);
           encodeCrossEntropy(ctx, stream.encoder, { x: this.graph.final, w: this.model.lmHead, labels: tensors.targets, softcap: this.model.config.finalLogitSoftcapping }, { stats: tensors.stats, rowLoss: tensors.rowLoss }, tensors.scratch);
           stream.add(2 * this.shape.B * this.shape.T * this.model.config.hiddenSize * this.model.config.vocabSize);
@@ -298,6 +322,7 @@ export class Evaluator {
         }),
       );
       this.forwards++;
+      this.tokens += batch.segments.reduce((count, segment) => count + (segment !== 0 ? 1 : 0), 0);
       const [stats, rowLoss] = await readTensors(device, [tensors.stats, tensors.rowLoss]);
       await work!.measure();
       this.submitsOfLastBatch = work!.submits;
@@ -311,6 +336,12 @@ export class Evaluator {
     this.graph.destroy();
     for (const tensor of Object.values(this.tensors)) tensor.buffer.destroy();
   }
+}
+
+/** The smallest sliding window of any layer (Mistral, Phi-3, Gemma 3's local layers), or null without one. */
+function smallestWindowOf(config: ModelConfig): number | null {
+  const windows = Array.from({ length: config.numLayers }, (_, layer) => attentionWindowOf(config, layer)).filter((window) => window !== null);
+  return windows.length > 0 ? Math.min(...windows) : null;
 }
 
 /** A sequence whose loss covers positions scoreFrom and after: a candidate answer after its prompt. */
