@@ -56,9 +56,9 @@ struct Dims {
   H: u32,
   Hkv: u32,
   scale: f32,
-  // 1 when a segments tensor is bound, 2 when its ids are bit sets (forward only: the backward passes
-  // compare ids, and the wrapper refuses them bit sets). A uniform rather than an override: it costs a
-  // branch per staged key or row, not per score, and halves the pipelines to compile.
+  // 1 when a segments tensor is bound, 2 when its ids are bit sets (forward only: the key-gradient passes
+  // compare ids, so the wrapper refuses bit sets in the backward). A uniform rather than an override: it
+  // costs a branch per staged key or row, not per score, and halves the pipelines to compile.
   segmented: u32,
   // Sliding window W (a query sees the W positions ending at its own); 0 for the whole prefix.
   window: u32,
