@@ -87,9 +87,13 @@ describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout
     if (dir) await rm(dir, { recursive: true });
   });
 
+  /** What router train reported of the bundle it wrote (its first test), for router layers to match. */
+  let trained: { event: string; experts: string[]; train_counts: number[]; held_out_counts: number[]; best_step: number; held_out_accuracy: number };
+
   it('router train writes a bundle in PEFT’s multi-adapter layout from a balanced set of training prompts', async () => {
     const { stdout } = await cocktail(['router', 'train', '--recipe', recipePath, '--experts', TASKS.map(adapterDir).join(','), '--out', bundle(), '--json']);
-    const summary = lastJson<{ event: string; experts: string[]; train_counts: number[]; held_out_counts: number[] }>(stdout);
+    const summary = lastJson<typeof trained>(stdout);
+    trained = summary;
     expect(summary).toMatchObject({ event: 'router', experts: TASKS });
     // 30 training examples per task: 20% (6) held out per expert, the other 24 each to train on.
     expect(summary.held_out_counts).toEqual([6, 6, 6]);
@@ -102,6 +106,46 @@ describe('cocktail router on aidreams260K with FPB, GSM8K and Alpaca', { timeout
     }
     const json = JSON.parse(await readFile(join(bundle(), 'router.json'), 'utf8')) as Record<string, unknown>;
     expect(json).toMatchObject({ experts: TASKS, features: { layer: 2, pooling: 'mean', input: 'typed', max_tokens: 128 }, head: { in_features: 64, out_features: 3 }, top_k: 1 });
+  });
+
+  it('router layers --json reports every layer 0..4 for each pooling asked, router train’s held-out accuracy at its layer and pooling, and the arg-max as best (ties to the earlier layer)', async () => {
+    interface LayerRow { layer: number; pooling: string; held_out_accuracy: number; train_accuracy: number; held_out_loss: number; best_step: number; steps: number; stopped_early: boolean }
+    const { stdout, stderr } = await cocktail(['router', 'layers', '--recipe', recipePath, '--experts', TASKS.map(adapterDir).join(','), '--pooling', 'mean,last', '--json']);
+    const comparison = JSON.parse(stdout) as { layers: LayerRow[]; best: LayerRow; train_counts: number[]; held_out_counts: number[] };
+    expect(comparison.layers.map((row) => `${row.layer} ${row.pooling}`)).toEqual([0, 1, 2, 3, 4].flatMap((layer) => [`${layer} mean`, `${layer} last`]));
+    for (const row of comparison.layers) {
+      expect(Object.keys(row).sort()).toEqual(['best_step', 'held_out_accuracy', 'held_out_loss', 'layer', 'pooling', 'steps', 'stopped_early', 'train_accuracy']);
+      // Shares of whole prompts: 18 held out (6 per expert), 72 to train on.
+      expect(row.held_out_accuracy * 18).toBeCloseTo(Math.round(row.held_out_accuracy * 18), 9);
+      expect(row.train_accuracy * 72).toBeCloseTo(Math.round(row.train_accuracy * 72), 9);
+      expect(row.best_step).toBeLessThanOrEqual(row.steps);
+    }
+    expect(comparison.train_counts).toEqual(trained.train_counts);
+    expect(comparison.held_out_counts).toEqual(trained.held_out_counts);
+    // router train's default is layer 2 (the middle of 4) and mean pooling, with the recipe's seed: the same head.
+    const middle = comparison.layers.find((row) => row.layer === 2 && row.pooling === 'mean')!;
+    expect({ held_out_accuracy: middle.held_out_accuracy, best_step: middle.best_step }).toEqual({ held_out_accuracy: trained.held_out_accuracy, best_step: trained.best_step });
+    const top = Math.max(...comparison.layers.map((row) => row.held_out_accuracy));
+    expect(comparison.best).toEqual(comparison.layers.find((row) => row.held_out_accuracy === top));
+    expect(stderr).toMatch(/· heads: 10 of 10/);
+    // Without --json: a table with a row per layer and pooling, the best marked, and how to train it.
+    const table = (await cocktail(['router', 'layers', '--recipe', recipePath, '--experts', TASKS.map(adapterDir).join(','), '--layers', '1,3'])).stdout.trim().split('\n');
+    expect(table[0]).toMatch(/^layer\s+pooling\s+held-out\s+train/);
+    expect(table.slice(1, 3).map((line) => line.split(/\s+/).slice(0, 2).join(' '))).toEqual(['1 mean', '3 mean']);
+    expect(table.filter((line) => line.includes('← best'))).toHaveLength(1);
+    expect(table.at(-1)).toMatch(/^best: layer [13], mean pooling .* router train --layer [13] --pooling mean$/);
+  });
+
+  it('router layers refuses an unknown pooling and a layer the model does not have, with typed errors naming them', async () => {
+    const layers = (extra: string[]) => cocktail(['router', 'layers', '--recipe', recipePath, '--experts', TASKS.map(adapterDir).join(','), ...extra, '--json']);
+    const failure = async (extra: string[]) => {
+      const error = (await layers(extra).then(() => undefined, (thrown: unknown) => thrown)) as { stdout: string; stderr: string } | undefined;
+      expect(error, extra.join(' ')).toBeDefined();
+      return lastJson<{ event: string; code: string; message: string }>(error!.stdout);
+    };
+    expect(await failure(['--pooling', 'mean,max'])).toMatchObject({ event: 'error', code: 'BAD_ARGUMENT', message: expect.stringMatching(/--pooling must be mean, last, mean_last, got "max"/) });
+    expect(await failure(['--layers', '2,5'])).toMatchObject({ event: 'error', code: 'ROUTER_BAD_LAYER', message: expect.stringMatching(/router layer 5 is not a hidden state of this 4-layer model/) });
+    expect(await failure(['--layers', '2,x'])).toMatchObject({ event: 'error', code: 'BAD_ARGUMENT', message: expect.stringMatching(/--layers .* got "x"/) });
   });
 
   it('route prints the probabilities over the experts and chooses each typed prompt’s own task', async () => {
