@@ -26,7 +26,7 @@ import { tokenViewInStudio } from './token-view.ts';
 import { evaluateInStudio, trainInStudio } from './train.ts';
 import { loadExperimentInStudio, runExperimentInStudio } from './experiment.ts';
 import { requireOnnxExport, verifyInStudio } from './verify.ts';
-import { evaluateRouterInStudio, generateRoutedInStudio, importRouterInStudio, trainRouterInStudio } from './router.ts';
+import { compareLayersInStudio, evaluateRouterInStudio, generateRoutedInStudio, importRouterInStudio, trainRouterInStudio } from './router.ts';
 import { PROTOCOL_VERSION, isCommandType, type CommandType, type Commands, type HubSettings, type Request, type WorkerEvent } from './protocol.ts';
 
 interface HandlerContext<K extends CommandType> {
@@ -44,7 +44,7 @@ type Handlers = { [K in CommandType]: (payload: Commands[K]['payload'], context:
  * Commands that allocate on the GPU or submit work to it: they run one at a time (gpu-queue.ts). The
  * others (files, tokenizer, plans from the adapter's limits, train.pause) never wait behind them.
  */
-const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify', 'model.quantError', 'router.train', 'router.evaluate', 'router.generate']);
+const GPU_JOBS: ReadonlySet<CommandType> = new Set<CommandType>(['gpu.selftest', 'train.run', 'eval.run', 'model.generate', 'model.verify', 'model.quantError', 'router.train', 'router.layers', 'router.evaluate', 'router.generate']);
 
 /** Runs in progress by run id, so train.pause can reach them. */
 const runs = new Map<string, AbortController>();
@@ -148,6 +148,10 @@ const handlers: Handlers = {
   'router.train': async (request, { gpu, signal, progress, storage, session }) => {
     await session.release(); // the router's features are computed on a model of its own
     return trainRouterInStudio(request, await gpu(), await storage(), signal, progress);
+  },
+  'router.layers': async (request, { gpu, signal, progress, storage, session }) => {
+    await session.release();
+    return compareLayersInStudio(request, await gpu(), await storage(), signal, progress);
   },
   'router.evaluate': async (request, { gpu, signal, progress, storage, session }) => {
     await session.release();

@@ -32,6 +32,7 @@ import type { TokenViewEntry } from '../app/data/tokenize/token-view.ts';
 import type { HeadEvaluation } from '../app/route/head.ts';
 import type { RouterEvaluation } from '../app/route/evaluate.ts';
 import type { RoutedPrompt } from '../app/route/router.ts';
+import type { LayerComparison, LayerComparisonProgress } from '../app/route/layers.ts';
 import type { Pooling } from '../app/route/features.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -120,6 +121,12 @@ export interface Commands {
    * (docs/router-format.md) with a RouterRecord as its meta.
    */
   'router.train': { payload: RouterTrainRequest & HubSettings; result: RouterRecord; progress: RouterTrainProgress };
+  /**
+   * Which layer routes best: the features of every layer from one forward pass, one head per layer (and
+   * pooling asked) on router.train's balanced split with its head options and seed, held-out accuracy
+   * side by side (app/route/layers.ts). Nothing is stored.
+   */
+  'router.layers': { payload: RouterLayersRequest & HubSettings; result: LayerComparison; progress: RouterLayersProgress };
   /** A stored router measured on its recipe's validation prompts (app/route/evaluate.ts); the result is kept in its record. */
   'router.evaluate': { payload: { routerKey: string; sharedKey?: string } & HubSettings; result: RouterEvaluation; progress: TrainProgress };
   /** Routes the prompt with a stored router and generates with the expert it chose (threshold and fallback applied). */
@@ -155,6 +162,14 @@ export interface RouterTrainRequest {
   topK?: number;
   maxSteps?: number;
 }
+
+/** What the Router page asks the engine to compare: the router's settings, at every layer, for each pooling asked. */
+export type RouterLayersRequest = Omit<RouterTrainRequest, 'name' | 'layer' | 'pooling'> & { poolings: Pooling[] };
+
+export type RouterLayersProgress =
+  | { kind: 'stage'; stage: 'model' | 'data' }
+  | { kind: 'prepare'; progress: PrepareProgress }
+  | { kind: 'layers'; progress: LayerComparisonProgress };
 
 export type RouterTrainProgress =
   | { kind: 'stage'; stage: 'model' | 'data' | 'features' | 'head' | 'validate' | 'store'; detail?: string }
@@ -488,6 +503,7 @@ export const COMMAND_TYPES: readonly CommandType[] = [
   'experiment.pause',
   'experiment.load',
   'router.train',
+  'router.layers',
   'router.evaluate',
   'router.generate',
   'router.import',

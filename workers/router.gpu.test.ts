@@ -11,7 +11,7 @@ import { startTestEngine, type TestEngine } from '../test/engine.ts';
 import { fixturePath } from '../test/fixtures.ts';
 import { acquireTestGpu } from '../test/gpu.ts';
 import type { HubServer } from '../test/hub-server.ts';
-import type { RouterRecord, RouterTrainProgress, RouterTrainRequest } from './protocol.ts';
+import type { RouterLayersProgress, RouterRecord, RouterTrainProgress, RouterTrainRequest } from './protocol.ts';
 import { routedText, unzipBundle } from './router.ts';
 
 const REF = { source: 'aidreams/aidreams260K', revision: 'main' };
@@ -95,6 +95,24 @@ describe('router commands of the engine worker', { timeout: 300_000 }, () => {
     // FPB phrases and Alpaca instructions are told apart by the frozen model's features, far above chance (one in two);
     // how close to perfect is app/route's to show (router.gpu tests there), not the worker's.
     expect(accuracy).toBeGreaterThan(0.75);
+  });
+
+  it('compares the router of the same settings at every layer (router.layers): the middle layer’s held-out accuracy and kept step are router.train’s, the best is the arg-max, and nothing is stored', async () => {
+    const stored = (await storage.list('routers')).length;
+    const events: RouterLayersProgress[] = [];
+    const { name: _name, pooling: _pooling, ...settings } = request();
+    const comparison = await bridge.request('router.layers', { ...settings, poolings: ['mean'] }, { onProgress: (event) => events.push(event) });
+    expect(comparison.results.map((result) => result.layer)).toEqual([0, 1, 2, 3, 4]);
+    const middle = comparison.results.find((result) => result.layer === trained.layer)!;
+    expect({ heldOutAccuracy: middle.heldOutAccuracy, bestStep: middle.bestStep }).toEqual({ heldOutAccuracy: trained.heldOutAccuracy, bestStep: trained.bestStep });
+    expect(comparison.trainCounts).toEqual(trained.trainCounts);
+    expect(comparison.best.heldOutAccuracy).toBe(Math.max(...comparison.results.map((result) => result.heldOutAccuracy)));
+    expect(events.flatMap((event) => (event.kind === 'stage' ? [event.stage] : []))).toEqual(['model', 'data']);
+    const heads = events.flatMap((event) => (event.kind === 'layers' && event.progress.phase === 'heads' ? [event.progress] : []));
+    expect(heads.map((event) => event.result!.layer)).toEqual([0, 1, 2, 3, 4]);
+    expect(heads.at(-1)).toMatchObject({ done: 5, total: 5, etaSeconds: 0 });
+    expect(await storage.list('routers')).toHaveLength(stored);
+    await expect(bridge.request('router.layers', { ...settings, poolings: [] })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 
   it('keeps the router in the "routers" store as its bundle zipped, in the layout of docs/router-format.md', async () => {

@@ -1,6 +1,6 @@
 /**
  * The router commands inside the engine worker (app/route in the studio): router.train over library
- * adapters on a recipe's tasks, router.evaluate, router.generate for the Playground's routed column and
+ * adapters on a recipe's tasks, router.layers (which layer routes best), router.evaluate, router.generate for the Playground's routed column and
  * router.import of a bundle. Routers are kept in the "routers" store as their bundle zipped, in exactly
  * the layout of docs/router-format.md (so the Library exports the stored bytes as they are), with a
  * RouterRecord as the item's meta (what the Router, Library, Evaluate and Playground pages list).
@@ -15,10 +15,12 @@ import { assignTasks } from '../app/route/assignment.ts';
 import { answeringAdapter } from '../app/route/combine.ts';
 import { BASE_EXPERT, type RoutingPolicy } from '../app/route/decide.ts';
 import { evaluateRouter, type RouterEvaluation } from '../app/route/evaluate.ts';
-import { adapterExperts, checkExpertList, checkExpertsModel, loadExperts, type ExpertFiles } from '../app/route/experts.ts';
+import { adapterExperts, checkExpertList, checkExpertsModel, loadExperts, type Expert, type ExpertFiles } from '../app/route/experts.ts';
+import type { Pooling } from '../app/route/features.ts';
+import { compareRouterLayers, type LayerComparison } from '../app/route/layers.ts';
 import { HEAD_DEFAULTS } from '../app/route/head.ts';
 import { routerInputText } from '../app/route/prompt.ts';
-import { routerTrainingRequest } from '../app/route/request.ts';
+import { routerTrainingRequest, type RouterTrainingRequest } from '../app/route/request.ts';
 import { routePrompts, routerTasks, trainRouter, type Router } from '../app/route/router.ts';
 import type { Json, Storage } from '../app/store/storage.ts';
 import { clampToContext } from '../app/train/context-length.ts';
@@ -27,7 +29,7 @@ import { prepareTasks, type PrepareProgress, type TaskExamples } from '../app/tr
 import { parseRecipe, type Recipe } from '../app/train/recipe.ts';
 import { evaluationShape } from '../app/train/run.ts';
 import { generateWithLora } from './generate.ts';
-import type { GenerateRequest, HubSettings, RoutedGenerateProgress, RoutedGenerateResponse, RouterRecord, RouterTrainProgress, RouterTrainRequest, TrainProgress } from './protocol.ts';
+import type { GenerateRequest, HubSettings, RoutedGenerateProgress, RoutedGenerateResponse, RouterLayersProgress, RouterLayersRequest, RouterRecord, RouterTrainProgress, RouterTrainRequest, TrainProgress } from './protocol.ts';
 import { openStoredAdapter, studioRunEnvironment } from './studio-env.ts';
 
 /** The bundle folder of the fallback adapter (docs/router-format.md). */
@@ -89,15 +91,32 @@ function checkName(name: string): string {
   return trimmed;
 }
 
-export async function trainRouterInStudio(
-  request: RouterTrainRequest & HubSettings,
+type OpeningProgress = { kind: 'stage'; stage: 'model' | 'data' } | { kind: 'prepare'; progress: PrepareProgress };
+
+interface StudioTraining {
+  opened: OpenedRecipe;
+  /** The library adapters of the experts, read and checked against the recipe's model. */
+  experts: Expert[];
+  sharedFiles?: PeftFiles;
+  training: RouterTrainingRequest;
+  maxSteps: number;
+}
+
+/**
+ * What router.train and router.layers both do first: the experts and their tasks checked, their
+ * adapters read from the library, the recipe's model loaded and its tasks prepared, every adapter
+ * checked against that model, and trainRouter's request built. The caller owns opened.model.
+ */
+async function openStudioTraining(
+  request: Omit<RouterTrainRequest, 'name' | 'layer' | 'pooling'> & HubSettings,
+  feature: { layer?: number; pooling: Pooling },
+  label: string,
   ctx: GpuContext,
   storage: Storage,
   signal: AbortSignal,
-  progress: (event: RouterTrainProgress) => void,
-): Promise<RouterRecord> {
-  const name = checkName(request.name);
-  const recipe = parseRecipe(request.recipe, `recipe of router "${name}"`);
+  progress: (event: OpeningProgress) => void,
+): Promise<StudioTraining> {
+  const recipe = parseRecipe(request.recipe, `recipe of ${label}`);
   const taskNames = recipe.tasks.map((task) => task.name);
   const names = request.experts.map((expert) => expert.name);
   checkExpertList(names);
@@ -129,8 +148,8 @@ export async function trainRouterInStudio(
       assignment,
       taskNames.map((task, index) => ({ name: task, train: examples[index]!.train })),
       {
-        ...(request.layer !== undefined ? { layer: request.layer } : {}),
-        pooling: request.pooling,
+        ...(feature.layer !== undefined ? { layer: feature.layer } : {}),
+        pooling: feature.pooling,
         input: 'typed',
         balance: request.balance,
         ...(request.hidden ? { hidden: request.hidden } : {}),
@@ -142,6 +161,26 @@ export async function trainRouterInStudio(
       },
       model.config,
     );
+    return { opened, experts, ...(sharedFiles ? { sharedFiles } : {}), training, maxSteps };
+  } catch (error) {
+    model.gpu.destroy();
+    throw error;
+  }
+}
+
+export async function trainRouterInStudio(
+  request: RouterTrainRequest & HubSettings,
+  ctx: GpuContext,
+  storage: Storage,
+  signal: AbortSignal,
+  progress: (event: RouterTrainProgress) => void,
+): Promise<RouterRecord> {
+  const name = checkName(request.name);
+  const { opened, experts, sharedFiles, training, maxSteps } = await openStudioTraining(request, { ...(request.layer !== undefined ? { layer: request.layer } : {}), pooling: request.pooling }, `router "${name}"`, ctx, storage, signal, progress);
+  const { model, examples } = opened;
+  const taskNames = opened.recipe.tasks.map((task) => task.name);
+  const sharedExpert = request.experts.find((expert) => expert.name === SHARED_EXPERT);
+  try {
     const trained = await trainRouter(ctx, model.gpu, model.tokenizer, training.experts, {
       ...training.options,
       signal,
@@ -166,6 +205,28 @@ export async function trainRouterInStudio(
     return record;
   } finally {
     model.gpu.destroy();
+  }
+}
+
+/** router.layers: the router's settings compared at every layer (and each pooling asked); nothing is stored. */
+export async function compareLayersInStudio(
+  request: RouterLayersRequest & HubSettings,
+  ctx: GpuContext,
+  storage: Storage,
+  signal: AbortSignal,
+  progress: (event: RouterLayersProgress) => void,
+): Promise<LayerComparison> {
+  if (request.poolings.length === 0) throw new CocktailError('BAD_ARGUMENT', 'choose at least one pooling to compare', { field: 'poolings' });
+  const { opened, training } = await openStudioTraining(request, { pooling: request.poolings[0]! }, 'the layer comparison', ctx, storage, signal, progress);
+  try {
+    return await compareRouterLayers(ctx, opened.model.gpu, opened.model.tokenizer, training.experts, {
+      ...training.options,
+      poolings: request.poolings,
+      signal,
+      onProgress: (layers) => progress({ kind: 'layers', progress: layers }),
+    });
+  } finally {
+    opened.model.gpu.destroy();
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../workers/protocol.ts';
 import type { AdapterItem } from './library-items.ts';
-import { BASE_CHOICE, candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, expertsLabel, headEtaSeconds, perTaskRuns, routerRequest, SHARED_CHOICE } from './router-plan.ts';
+import { BASE_CHOICE, candidateAdapters, confusionGrid, DEFAULT_ROUTER_SETTINGS, defaultExperts, expertsLabel, headEtaSeconds, layerComparisonRequest, perTaskRuns, routerRequest, settingsForLayer, SHARED_CHOICE } from './router-plan.ts';
 
 function run(change: Partial<RunRecord> = {}, layout = 'per_task'): RunRecord {
   return {
@@ -132,5 +132,17 @@ describe('router plan', () => {
       [0.75, 0.25, 0],
       [0, 0.5, 0.5],
     ]);
+  });
+
+  it('compares layers with the form’s router, unnamed, at every layer: its pooling, or that pooling first and then the others', () => {
+    const settings = { ...DEFAULT_ROUTER_SETTINGS, experts: { phrases: 'r1/phrases', tweets: 'r1/tweets' }, layer: 1, pooling: 'last' as const, hidden: 16, maxSteps: 50 };
+    const { request, problems } = layerComparisonRequest(settings, run(), false);
+    expect(problems).toEqual([]);
+    expect(request).not.toHaveProperty('name');
+    expect(request).not.toHaveProperty('layer');
+    expect(request).toMatchObject({ poolings: ['last'], hidden: 16, maxSteps: 50, balance: 'balanced', experts: [{ name: 'phrases' }, { name: 'tweets' }] });
+    expect(layerComparisonRequest(settings, run(), true).request!.poolings).toEqual(['last', 'mean', 'mean_last']);
+    expect(layerComparisonRequest({ ...settings, experts: { phrases: 'r1/phrases' } }, run(), false).problems).toEqual(['choose an adapter for at least two tasks: a router chooses between at least two experts (1 chosen)']);
+    expect(settingsForLayer({ layer: 3, pooling: 'mean_last' })).toEqual({ layer: 3, pooling: 'mean_last' });
   });
 });

@@ -4,7 +4,8 @@
  * confusion matrix as heatmap cells. The engine checks everything again; these give the page its words
  * before anything runs.
  */
-import type { RouterRecord, RouterTrainRequest, RunRecord } from '../../workers/protocol.ts';
+import type { LayerResult } from '../route/layers.ts';
+import type { RouterLayersRequest, RouterRecord, RouterTrainRequest, RunRecord } from '../../workers/protocol.ts';
 import type { AdapterItem } from './library-items.ts';
 
 export interface RouterSettings {
@@ -134,6 +135,25 @@ export function routerRequest(settings: RouterSettings, run: RunRecord | undefin
       maxSteps: settings.maxSteps,
     },
   };
+}
+
+/** The poolings "Compare layers" tries: the form's own, or every one. */
+export const ALL_POOLINGS: RouterLayersRequest['poolings'] = ['mean', 'last', 'mean_last'];
+
+/**
+ * The request "Compare layers" sends: the form's router at every layer, for its pooling or every
+ * pooling; or what stops it. The router needs no name until it is trained.
+ */
+export function layerComparisonRequest(settings: RouterSettings, run: RunRecord | undefined, everyPooling: boolean): { request?: RouterLayersRequest; problems: string[] } {
+  const { request, problems } = routerRequest({ ...settings, name: settings.name.trim() || 'layer comparison' }, run);
+  if (!request) return { problems };
+  const { name: _name, layer: _layer, pooling, ...rest } = request;
+  return { problems, request: { ...rest, poolings: everyPooling ? [pooling, ...ALL_POOLINGS.filter((other) => other !== pooling)] : [pooling] } };
+}
+
+/** "Use this layer": the form's settings with the compared layer and pooling. */
+export function settingsForLayer(result: Pick<LayerResult, 'layer' | 'pooling'>): Pick<RouterSettings, 'layer' | 'pooling'> {
+  return { layer: result.layer, pooling: result.pooling };
 }
 
 /**

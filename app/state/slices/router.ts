@@ -2,13 +2,14 @@ import type { StateCreator } from 'zustand';
 import { CocktailError, toErrorReport, type ErrorReport } from '../../errors.ts';
 import type { RouterEvaluation } from '../../route/evaluate.ts';
 import type { HeadEvaluation } from '../../route/head.ts';
+import type { LayerComparison, LayerComparisonProgress, LayerResult } from '../../route/layers.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
 import type { Json } from '../../store/storage.ts';
 import { saveFile } from '../../studio/download.ts';
 import { safeFileName } from '../../studio/library-items.ts';
-import { DEFAULT_ROUTER_SETTINGS, routerRequest, type RouterSettings } from '../../studio/router-plan.ts';
+import { DEFAULT_ROUTER_SETTINGS, layerComparisonRequest, routerRequest, settingsForLayer, type RouterSettings } from '../../studio/router-plan.ts';
 import type { PrepareProgress } from '../../train/prepare.ts';
-import type { CommandType, RouterRecord, RouterTrainProgress, TrainProgress } from '../../../workers/protocol.ts';
+import type { CommandType, RouterLayersProgress, RouterRecord, RouterTrainProgress, TrainProgress } from '../../../workers/protocol.ts';
 import { createFrameBatcher } from '../frame-batcher.ts';
 import type { AppState } from '../store.ts';
 import { hubSettingsOf } from './model.ts';
@@ -17,7 +18,8 @@ import { hubSettingsOf } from './model.ts';
  * Routers over task adapters (app/route): the Router page's settings and its training through the
  * worker's router.train (live head evaluations batched per animation frame, Cancel), the routers the
  * Library keeps (the "routers" store, read directly like the other sections), their export as the
- * bundle zip, import, delete, and their evaluation for the Evaluate page.
+ * bundle zip, import, delete, and their evaluation for the Evaluate page; "Compare layers" (router.layers)
+ * and "use this layer", which sets the form's layer and pooling.
  */
 export interface RouterTraining {
   status: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -43,13 +45,32 @@ export interface RouterEvaluationState {
   error?: ErrorReport;
 }
 
+/** "Compare layers" on the Router page: the comparison's progress, its results as they come, and the whole when done. */
+export interface LayerComparisonState {
+  status: 'idle' | 'running' | 'done' | 'failed' | 'cancelled';
+  stage?: 'model' | 'data';
+  prepare?: PrepareProgress;
+  progress?: LayerComparisonProgress;
+  /** Heads trained so far, layer by layer. */
+  results: LayerResult[];
+  comparison?: LayerComparison;
+  waitingBehind?: CommandType;
+  error?: ErrorReport;
+}
+
 export interface RouterSlice {
   routerSettings: RouterSettings;
   routerTraining: RouterTraining;
   /** The Library's routers, newest first. */
   routers: { status: 'idle' | 'loading' | 'ready' | 'failed'; items: RouterRecord[]; error?: ErrorReport; importError?: ErrorReport; imported?: string };
   routerEvaluation: RouterEvaluationState;
+  routerLayers: LayerComparisonState;
   updateRouterSettings(change: Partial<RouterSettings>): void;
+  /** Compares the form's router at every layer, for its pooling or (everyPooling) every pooling. */
+  compareRouterLayers(everyPooling: boolean): Promise<void>;
+  cancelLayerComparison(): void;
+  /** "Use this layer": sets the form's layer and pooling to a compared one. */
+  useComparedLayer(result: Pick<LayerResult, 'layer' | 'pooling'>): void;
   trainRouter(): Promise<void>;
   cancelRouterTraining(): void;
   refreshRouters(): Promise<void>;
@@ -98,8 +119,10 @@ export function routerZipName(record: Pick<RouterRecord, 'name' | 'key'>): strin
 export const createRouterSlice: StateCreator<AppState, [], [], RouterSlice> = (set, get) => {
   let trainAbort: AbortController | undefined;
   let evalAbort: AbortController | undefined;
+  let layersAbort: AbortController | undefined;
   const training = (change: Partial<RouterTraining>) => set((state) => ({ routerTraining: { ...state.routerTraining, ...change } }));
   const evaluating = (change: Partial<RouterEvaluationState>) => set((state) => ({ routerEvaluation: { ...state.routerEvaluation, ...change } }));
+  const comparing = (change: Partial<LayerComparisonState>) => set((state) => ({ routerLayers: { ...state.routerLayers, ...change } }));
   const routers = (change: Partial<RouterSlice['routers']>) => set((state) => ({ routers: { ...state.routers, ...change } }));
 
   return {
@@ -107,6 +130,7 @@ export const createRouterSlice: StateCreator<AppState, [], [], RouterSlice> = (s
     routerTraining: { status: 'idle', history: [], maxSteps: DEFAULT_ROUTER_SETTINGS.maxSteps },
     routers: { status: 'idle', items: [] },
     routerEvaluation: { status: 'idle', tasksDone: [] },
+    routerLayers: { status: 'idle', results: [] },
 
     updateRouterSettings(change) {
       const settings = { ...get().routerSettings, ...change };
@@ -154,6 +178,43 @@ export const createRouterSlice: StateCreator<AppState, [], [], RouterSlice> = (s
 
     cancelRouterTraining() {
       trainAbort?.abort();
+    },
+
+    async compareRouterLayers(everyPooling) {
+      if (get().routerLayers.status === 'running') return;
+      const settings = get().routerSettings;
+      const { request, problems } = layerComparisonRequest(settings, get().library.runs.find((candidate) => candidate.runId === settings.runId), everyPooling);
+      if (!request) {
+        set({ routerLayers: { status: 'failed', results: [], error: toErrorReport(new CocktailError('ROUTER_NOT_READY', problems.join('; '), {})) } });
+        return;
+      }
+      const controller = new AbortController();
+      layersAbort = controller;
+      set({ routerLayers: { status: 'running', results: [] } });
+      const onProgress = (progress: RouterLayersProgress) => {
+        if (progress.kind === 'stage') comparing({ stage: progress.stage, ...(progress.stage === 'data' ? {} : { prepare: undefined }) });
+        else if (progress.kind === 'prepare') comparing({ prepare: progress.progress });
+        else comparing({ stage: undefined, prepare: undefined, progress: progress.progress, ...(progress.progress.result ? { results: [...get().routerLayers.results, progress.progress.result] } : {}) });
+      };
+      try {
+        const comparison = await get()
+          .engine()
+          .request('router.layers', { ...request, ...hubSettingsOf(get()) }, { signal: controller.signal, onProgress, onQueued: (behind) => comparing({ waitingBehind: behind ?? undefined }) });
+        comparing({ status: 'done', comparison, results: comparison.results, progress: undefined, waitingBehind: undefined });
+      } catch (error) {
+        const report = toErrorReport(error);
+        comparing({ status: controller.signal.aborted || report.code === 'CANCELLED' ? 'cancelled' : 'failed', ...(controller.signal.aborted ? {} : { error: report }), waitingBehind: undefined });
+      } finally {
+        if (layersAbort === controller) layersAbort = undefined;
+      }
+    },
+
+    cancelLayerComparison() {
+      layersAbort?.abort();
+    },
+
+    useComparedLayer(result) {
+      get().updateRouterSettings(settingsForLayer(result));
     },
 
     async refreshRouters() {

@@ -1,7 +1,8 @@
 import { useEffect } from 'react';
 import { useStudio } from '../../state/store.ts';
-import { expertsLabel, routerRequest } from '../../studio/router-plan.ts';
+import { expertsLabel, layerComparisonRequest, routerRequest } from '../../studio/router-plan.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
+import { LayerComparisonPanel } from '../router/LayerComparison.tsx';
 import { RouterCharts } from '../router/RouterCharts.tsx';
 import { RouterProgress } from '../router/RouterProgress.tsx';
 import { RouterSettingsForm } from '../router/RouterSettingsForm.tsx';
@@ -39,10 +40,10 @@ export function RouterPage() {
   const settings = useStudio((state) => state.routerSettings);
   const runs = useStudio((state) => state.library.runs);
   const running = training.status === 'running';
-  const { problems } = routerRequest(
-    settings,
-    runs.find((run) => run.runId === settings.runId),
-  );
+  const run = runs.find((candidate) => candidate.runId === settings.runId);
+  const { problems } = routerRequest(settings, run);
+  const comparable = layerComparisonRequest(settings, run, false).request !== undefined;
+  const comparing = useStudio((state) => state.routerLayers.status === 'running');
 
   useEffect(() => {
     void useStudio.getState().refreshLibrary();
@@ -56,7 +57,7 @@ export function RouterPage() {
           A router picks, for each prompt, the expert that answers it: a task adapter, the shared cocktail adapter or the base model with no adapter, each learning from the tasks it answers. It reads the base model’s hidden state over the prompt as a person types it, and is trained on the same
           number of prompts from every task’s training split: a router trained on unbalanced data routes toward the largest task.
         </p>
-        <RouterSettingsForm disabled={running} />
+        <RouterSettingsForm disabled={running || comparing} />
         {!running && problems.length > 0 && (
           <ul className="problems" role="status" aria-label="Before training">
             {problems.map((problem) => (
@@ -65,7 +66,7 @@ export function RouterPage() {
           </ul>
         )}
         {!running && (
-          <button type="button" disabled={problems.length > 0} onClick={() => void useStudio.getState().trainRouter()}>
+          <button type="button" disabled={problems.length > 0 || comparing} onClick={() => void useStudio.getState().trainRouter()}>
             Train router
           </button>
         )}
@@ -73,6 +74,7 @@ export function RouterPage() {
         {training.status === 'cancelled' && <p role="status">Router training was cancelled; nothing was stored.</p>}
         {training.error && training.status === 'failed' && <ErrorNotice error={training.error} title="The router could not be trained" />}
       </section>
+      <LayerComparisonPanel disabled={running} ready={comparable} />
       {(running || training.history.length > 0) && <RouterCharts history={training.history} />}
       <RouterResult />
     </>
