@@ -58,6 +58,17 @@ test.describe('Router page', () => {
     await expect(page.getByTestId('router-experts')).toHaveText('Experts: phrases ← phrases; tweets ← tweets');
     await page.getByLabel('Router name').fill('Finance router');
     await page.getByLabel('Most head steps').fill('60');
+    // Which layer routes best: a row per hidden state of the 4-layer model (0..4), the best marked; use it.
+    await page.getByRole('button', { name: 'Compare layers' }).click();
+    const layerRows = page.getByTestId('layer-row');
+    await expect(layerRows).toHaveCount(5, { timeout: 120_000 });
+    await expect(page.getByRole('button', { name: 'Compare layers' })).toBeVisible({ timeout: 60_000 });
+    const best = page.locator('[data-testid="layer-row"].best');
+    await expect(best).toHaveCount(1);
+    const bestLayer = await best.getByRole('rowheader').innerText();
+    await best.getByRole('button', { name: `Use layer ${bestLayer} (mean)` }).click();
+    await expect(page.getByLabel('Layer', { exact: true })).toHaveValue(bestLayer);
+    await expect(best).toContainText('in use');
     await page.getByRole('button', { name: 'Train router' }).click();
     await expect(page.getByRole('figure', { name: 'Router loss' }).locator('.recharts-line')).toHaveCount(2, { timeout: 120_000 });
     await expect(page.getByTestId('router-result')).toContainText(/Validation prompts routed to their own task’s expert: \d+\.\d% of \d+/, { timeout: 120_000 });
@@ -100,7 +111,8 @@ test.describe('Router page', () => {
       threshold: 0,
       fallback: null,
     });
-    expect((spec.features as { layer: number }).layer).toBeGreaterThan(0);
+    // The layer "Use this layer" set from the comparison.
+    expect((spec.features as { layer: number }).layer).toBe(Number(bestLayer));
     expect((spec.training as { balance: string; trainCounts: number[] }).trainCounts).toHaveLength(2);
     expect((spec.training as { trainCounts: number[] }).trainCounts[0]).toBe((spec.training as { trainCounts: number[] }).trainCounts[1]);
     expect(JSON.parse(new TextDecoder().decode(files['phrases/adapter_config.json']))).toMatchObject({ peft_type: 'LORA', r: 2 });

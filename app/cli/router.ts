@@ -215,9 +215,11 @@ async function routerLayers(args: string[]): Promise<number> {
   if (poolings.length === 0) throw new CocktailError('BAD_ARGUMENT', `--pooling needs at least one of ${POOLINGS.join(', ')}`, { field: 'pooling' });
   const layers = options.layers === undefined ? undefined : list(options.layers).map(layerNumber);
   checkedInput(options);
-  const opened = await openTraining(options, entries, names);
+  // A layer the model lacks is refused once its config is read, before any task file is.
+  const opened = await openTraining(options, entries, names, async ({ config }) => {
+    for (const layer of layers ?? []) checkFeatureSpec({ layer, pooling: poolings[0]! }, config);
+  });
   const { data } = opened;
-  for (const layer of layers ?? []) checkFeatureSpec({ layer, pooling: poolings[0]! }, data.config);
   const request = trainingRequest(options, names, opened, { pooling: poolings[0]! }, { topK: 1, threshold: 0, fallback: null });
   const ctx = await acquireNodeGpu({ label: 'cocktail router layers' });
   const model = await loadModel(ctx, data.files);

@@ -15,7 +15,7 @@ import { CocktailError } from '../errors.ts';
 import type { GpuContext } from '../gpu/device.ts';
 import { MAX_STAGING_BYTES, ReadbackBuffer, type ReadbackSlot } from '../gpu/readback.ts';
 import { throwGpuErrors, withinErrorScopes } from '../gpu/scope.ts';
-import { createIndexTensor, type GpuTensor } from '../gpu/tensor.ts';
+import { createIndexTensor } from '../gpu/tensor.ts';
 import type { ModelConfig } from '../model/config.ts';
 import { DecoderGraph } from '../model/graph.ts';
 import type { GpuModel } from '../model/gpu-model.ts';
@@ -58,7 +58,6 @@ export function featureWidth(pooling: Pooling, hiddenSize: number): number {
 
 /** Features [prompts, featureWidth] (row-major), one row per prompt, in the order given. */
 export async function routerFeatures(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], spec: FeatureSpec, signal?: AbortSignal): Promise<Float32Array> {
-  checkFeatureSpec(spec, model.config);
   const byLayer = await routerFeaturesByLayer(ctx, model, prompts, [spec.layer], [spec.pooling], { ...(signal ? { signal } : {}) });
   return byLayer[0]![0]!;
 }
@@ -67,6 +66,8 @@ export interface FeaturePassOptions {
   signal?: AbortSignal;
   /** After each batch: prompts done of the total. */
   onBatch?: (done: number, total: number) => void;
+  /** Bytes of hidden states held for reading at once (default MAX_STAGING_BYTES): when a batch's layers need more, they are read in turns as the pass goes. Batches are the same either way. */
+  stagingBytes?: number;
 }
 
 /**
@@ -92,18 +93,17 @@ export async function routerFeaturesByLayer(
     if (ids.length === 0) throw new CocktailError('ROUTER_EMPTY_PROMPT', `prompt ${index + 1} has no tokens to route by`, { index });
     if (ids.length > config.maxPositionEmbeddings) throw new CocktailError('ROUTER_PROMPT_TOO_LONG', `prompt ${index + 1} has ${ids.length} tokens, more than the model's context of ${config.maxPositionEmbeddings}; truncate it first (routerPromptIds does)`, { index });
   });
-  // Every layer read is held at once for a batch: fewer tokens per batch when many layers are read.
-  const tokensPerBatch = Math.max(1, Math.min(TOKENS_PER_BATCH, Math.floor(MAX_STAGING_BYTES / (layers.length * C * 4))));
+  const stagingBytes = options.stagingBytes ?? MAX_STAGING_BYTES;
   // Similar lengths share a batch, so little is padding.
   const order = prompts.map((_, index) => index).sort((a, b) => prompts[a]!.length - prompts[b]!.length);
   let start = 0;
   while (start < order.length) {
     if (options.signal?.aborted) throw new CocktailError('CANCELLED', 'computing the router features was cancelled');
     let end = start + 1;
-    while (end < order.length && (end - start + 1) * prompts[order[end]!]!.length <= tokensPerBatch) end++;
+    while (end < order.length && (end - start + 1) * prompts[order[end]!]!.length <= TOKENS_PER_BATCH) end++;
     const batch = order.slice(start, end);
     const longest = prompts[batch.at(-1)!]!.length;
-    const hidden = await hiddenStates(ctx, model, batch.map((index) => prompts[index]!), longest, layers);
+    const hidden = await hiddenStates(ctx, model, batch.map((index) => prompts[index]!), longest, layers, stagingBytes);
     layers.forEach((_, l) => {
       poolings.forEach((pooling, p) => {
         const width = featureWidth(pooling, C);
@@ -133,45 +133,59 @@ function pool(hidden: Float32Array, row: number, T: number, C: number, length: n
   return joined;
 }
 
-/** hidden_states[layer] [B, T, C] of right-padded prompts, for each of `layers` in order. */
-async function hiddenStates(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], T: number, layers: readonly number[]): Promise<Float32Array[]> {
+/**
+ * hidden_states[layer] [B, T, C] of right-padded prompts, for each of `layers` in order, from one
+ * forward pass. Each state is copied out right after it is produced, in the same command encoder,
+ * before a later layer reuses its buffer; when the copies fill `stagingBytes`, the work so far is
+ * submitted and read, and the pass goes on from where it stopped (the graph keeps its state).
+ */
+async function hiddenStates(ctx: GpuContext, model: GpuModel, prompts: readonly (readonly number[] | Int32Array)[], T: number, layers: readonly number[], stagingBytes: number): Promise<Float32Array[]> {
   const B = prompts.length;
   const { config } = model;
+  const L = config.numLayers;
   const graph = new DecoderGraph(ctx, model, { B, T }, { training: false, loraRank: 0 });
   const ids = new Uint32Array(B * T);
   prompts.forEach((prompt, row) => ids.set(prompt, row * T));
   const positions = Uint32Array.from({ length: B * T }, (_, e) => e % T);
   const idsTensor = createIndexTensor(ctx.device, 'router ids', [B * T], 'u32', ids);
   const positionsTensor = createIndexTensor(ctx.device, 'router positions', [B * T], 'u32', positions);
-  const wanted = [...new Set(layers)];
-  const readback = new ReadbackBuffer(ctx.device, 'router hidden states', wanted.length * B * T * config.hiddenSize * 4);
-  try {
-    const slots = new Map<number, ReadbackSlot>();
-    const work = withinErrorScopes(ctx, 'the router feature pass', () => {
-      const encoder = ctx.device.createCommandEncoder({ label: 'router features' });
-      const batch = { ids: idsTensor, positions: positionsTensor };
-      // The copy is encoded right after the layer writes its state, before a later layer reuses the buffer.
-      const keep = (layer: number, state: GpuTensor) => {
-        if (wanted.includes(layer)) slots.set(layer, readback.copy(encoder, state));
-      };
+  const batch = { ids: idsTensor, positions: positionsTensor };
+  const wanted = [...new Set(layers)].sort((a, b) => a - b);
+  const stateBytes = B * T * config.hiddenSize * 4;
+  const perRead = Math.max(1, Math.min(wanted.length, Math.floor(stagingBytes / stateBytes)));
+  const readback = new ReadbackBuffer(ctx.device, 'router hidden states', perRead * stateBytes);
+  /** Encodes what produces hidden_states[state] from hidden_states[state − 1] (from the ids for 0). */
+  const produce = (encoder: GPUCommandEncoder, state: number) => {
+    if (state === 0) {
       encodeEmbedding(ctx, encoder, { ids: idsTensor, parts: model.embedding }, graph.residual[0]!);
       // Gemma scales its embeddings by √C before the first layer, as encodeForward does.
       if (model.embeddingScale !== 1) encodeResidualScale(ctx, encoder, graph.residual[0]!, model.embeddingScale);
-      keep(0, graph.residual[0]!);
-      const deepest = Math.max(...wanted);
-      for (let index = 0; index < Math.min(deepest, config.numLayers); index++) {
-        graph.encodeLayerForward(encoder, index, batch);
-        if (index + 1 < config.numLayers) keep(index + 1, graph.residual[index + 1]!);
-      }
-      if (deepest === config.numLayers) {
-        encodeRmsnorm(ctx, encoder, { x: graph.residual[config.numLayers]!, w: model.finalNorm, eps: config.rmsNormEps }, graph.final, graph.finalRstd);
-        keep(config.numLayers, graph.final);
-      }
-      ctx.device.queue.submit([encoder.finish()]);
-    });
-    await throwGpuErrors(work);
-    const result = await readback.read();
-    return layers.map((layer) => result.f32(slots.get(layer)!).slice());
+      return;
+    }
+    graph.encodeLayerForward(encoder, state - 1, batch);
+    if (state === L) encodeRmsnorm(ctx, encoder, { x: graph.residual[L]!, w: model.finalNorm, eps: config.rmsNormEps }, graph.final, graph.finalRstd);
+  };
+  const stateTensor = (state: number) => (state === L ? graph.final : graph.residual[state]!);
+  try {
+    const states = new Map<number, Float32Array>();
+    let produced = -1;
+    let next = 0;
+    while (next < wanted.length) {
+      const slots: [number, ReadbackSlot][] = [];
+      const work = withinErrorScopes(ctx, 'the router feature pass', () => {
+        const encoder = ctx.device.createCommandEncoder({ label: 'router features' });
+        while (slots.length < perRead && next < wanted.length) {
+          const state = wanted[next++]!;
+          while (produced < state) produce(encoder, ++produced);
+          slots.push([state, readback.copy(encoder, stateTensor(state))]);
+        }
+        ctx.device.queue.submit([encoder.finish()]);
+      });
+      await throwGpuErrors(work);
+      const result = await readback.read();
+      for (const [state, slot] of slots) states.set(state, result.f32(slot).slice());
+    }
+    return layers.map((layer) => states.get(layer)!);
   } finally {
     readback.destroy();
     graph.destroy();

@@ -68,6 +68,16 @@ describe('every layer of the router from one forward pass (aidreams260K)', { tim
     }
   });
 
+  it('gives exactly the same features when little staging memory reads the layers in turns as the pass goes (one layer per read)', async () => {
+    const prompts = TEXTS.map((text) => routerPromptIds(tokenizer, text, model.config).ids);
+    const layers = [0, 1, 2, 3, 4];
+    const longest = Math.max(...prompts.map((ids) => ids.length));
+    // Room for one layer of the one batch (4 prompts padded to the longest): five reads in one pass.
+    const tight = await routerFeaturesByLayer(ctx, model, prompts, layers, POOLINGS, { stagingBytes: prompts.length * longest * model.config.hiddenSize * 4 });
+    const roomy = await routerFeaturesByLayer(ctx, model, prompts, layers, POOLINGS);
+    layers.forEach((layer, l) => POOLINGS.forEach((pooling, p) => expect(tight[l]![p], `layer ${layer}, ${pooling}`).toEqual(roomy[l]![p])));
+  });
+
   it('reads layers in any order asked, each once, and scales Gemma’s embeddings at every layer as routerFeatures does (a random Gemma 3)', async () => {
     const gemma = await randomModel(ctx, GEMMA3_TINY, 'f32', 7);
     try {
