@@ -41,7 +41,7 @@ const COMMANDS: Record<string, Command> = {
   import: { summary: 'read a task file as the Tasks page does: rows, columns, format, delimiter, every problem', usage: IMPORT_USAGE, run: importCommand },
   mix: { summary: "the order a recipe's run draws its tasks in, with counts and each task's probability per step", usage: MIX_USAGE, run: mixCommand },
   export: { summary: 'write a recipe for Axolotl, LLaMA-Factory or TRL: data, configuration, launch files, MAPPING.md', usage: EXPORT_USAGE, run: exportCommand },
-  router: { summary: "train a router over a recipe's task adapters (balanced, early-stopped) and write its bundle, or measure one against each task's own, the shared and the base model", usage: ROUTER_USAGE, run: routerCommand },
+  router: { summary: "train a router over a recipe's task adapters (balanced, early-stopped) and write its bundle, compare its held-out accuracy at every layer (router layers), or measure one against each task's own, the shared and the base model", usage: ROUTER_USAGE, run: routerCommand },
   route: { summary: "the router's probabilities for a prompt and the expert it chooses", usage: ROUTE_USAGE, run: routeCommand },
   'make-model': { summary: 'write a random-weight model of a config in HF layout', usage: MAKE_MODEL_USAGE, run: makeModelCommand },
 };
