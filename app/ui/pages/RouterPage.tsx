@@ -42,7 +42,8 @@ export function RouterPage() {
   const running = training.status === 'running';
   const run = runs.find((candidate) => candidate.runId === settings.runId);
   const { problems } = routerRequest(settings, run);
-  const comparable = layerComparisonRequest(settings, run, false).request !== undefined;
+  // Comparing layers needs no router name: its own problems, not training's.
+  const comparisonProblems = layerComparisonRequest(settings, run, false).problems;
   const comparing = useStudio((state) => state.routerLayers.status === 'running');
 
   useEffect(() => {
@@ -74,7 +75,7 @@ export function RouterPage() {
         {training.status === 'cancelled' && <p role="status">Router training was cancelled; nothing was stored.</p>}
         {training.error && training.status === 'failed' && <ErrorNotice error={training.error} title="The router could not be trained" />}
       </section>
-      <LayerComparisonPanel disabled={running} ready={comparable} />
+      <LayerComparisonPanel disabled={running} problems={comparisonProblems} />
       {(running || training.history.length > 0) && <RouterCharts history={training.history} />}
       <RouterResult />
     </>

@@ -3,7 +3,7 @@ import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
 import type { LayerResult } from '../../route/layers.ts';
 import { useStudio } from '../../state/store.ts';
-import { LayerComparisonTable } from './LayerComparison.tsx';
+import { LayerComparisonPanel, LayerComparisonTable } from './LayerComparison.tsx';
 
 const result = (layer: number, pooling: LayerResult['pooling'], heldOutAccuracy: number): LayerResult => ({ layer, pooling, heldOutAccuracy, trainAccuracy: 0.9, heldOutLoss: 0.4, bestStep: 30, steps: 80, stoppedEarly: true });
 const RESULTS = [result(0, 'mean', 0.5), result(1, 'mean', 0.75), result(2, 'mean', 0.875), result(3, 'mean', 0.875), result(4, 'mean', 0.625)];
@@ -56,5 +56,15 @@ describe('the Router page’s layer comparison', () => {
     useStudio.getState().updateRouterSettings({ layer: undefined, pooling: 'mean', hidden: 32 });
     useStudio.getState().useComparedLayer(used[1]!);
     expect(useStudio.getState().routerSettings).toMatchObject({ layer: 3, pooling: 'mean_last', hidden: 32 });
+  });
+
+  it('says what stops a comparison under its own button, which stays disabled until nothing does', () => {
+    const problem = 'choose an adapter for at least two tasks: a router chooses between at least two experts (1 chosen)';
+    const blocked = renderToStaticMarkup(createElement(LayerComparisonPanel, { disabled: false, problems: [problem] }));
+    expect(blocked).toMatch(/<ul class="problems" role="status" aria-label="Before comparing"><li>choose an adapter for at least two tasks/);
+    expect(blocked).toMatch(/<button type="button" class="secondary" disabled="">Compare layers<\/button>/);
+    const ready = renderToStaticMarkup(createElement(LayerComparisonPanel, { disabled: false, problems: [] }));
+    expect(ready).not.toContain('Before comparing');
+    expect(ready).toMatch(/<button type="button" class="secondary">Compare layers<\/button>/);
   });
 });

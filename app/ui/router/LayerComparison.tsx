@@ -90,7 +90,7 @@ export function LayerComparisonStatus({ state }: { state: LayerComparisonState }
  * "Which layer routes best?": the router of the settings above trained at every layer on the same
  * balanced split, held-out accuracy side by side, and the chosen layer put in the settings.
  */
-export function LayerComparisonPanel({ disabled, ready }: { disabled: boolean; ready: boolean }) {
+export function LayerComparisonPanel({ disabled, problems }: { disabled: boolean; problems: readonly string[] }) {
   const state = useStudio((studio) => studio.routerLayers);
   const settings = useStudio((studio) => studio.routerSettings);
   const [everyPooling, setEveryPooling] = useState(false);
@@ -104,8 +104,15 @@ export function LayerComparisonPanel({ disabled, ready }: { disabled: boolean; r
       <label>
         <input type="checkbox" checked={everyPooling} disabled={running || disabled} onChange={(event) => setEveryPooling(event.target.checked)} /> Compare every pooling too (mean, last, mean and last)
       </label>{' '}
+      {!running && problems.length > 0 && (
+        <ul className="problems" role="status" aria-label="Before comparing">
+          {problems.map((problem) => (
+            <li key={problem}>{problem}</li>
+          ))}
+        </ul>
+      )}
       {!running && (
-        <button type="button" className="secondary" disabled={disabled || !ready} onClick={() => void useStudio.getState().compareRouterLayers(everyPooling)}>
+        <button type="button" className="secondary" disabled={disabled || problems.length > 0} onClick={() => void useStudio.getState().compareRouterLayers(everyPooling)}>
           Compare layers
         </button>
       )}
