@@ -1,23 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
-import { acquireTestGpu } from '../../test/gpu.ts';
-import { loadFixtureModel } from '../../test/model.ts';
+import { fixtureOnGpu } from '../../test/model.ts';
 import type { ConversationExample } from '../data/example.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
-import { filesFromDirectory } from '../model/node-source.ts';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { routePrompts, trainRouter, type ExpertTask, type FeatureCache } from './router.ts';
 
 let ctx: GpuContext;
 let model: GpuModel;
 let tokenizer: TextTokenizer;
 beforeAll(async () => {
-  ctx = await acquireTestGpu();
-  const fixture = await loadFixtureModel();
-  model = await uploadModel(ctx, fixture.config, fixture.weights);
-  tokenizer = await loadTokenizer(await filesFromDirectory(fixture.dir), fixture.config);
+  ({ ctx, model, tokenizer } = await fixtureOnGpu());
 });
 afterAll(() => {
   model?.destroy();

@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../test/gpu.ts';
-import { loadFixtureModel } from '../../test/model.ts';
+import { fixtureOnGpu } from '../../test/model.ts';
 import { GEMMA3_TINY, randomModel } from '../../test/random-model.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
-import { filesFromDirectory } from '../model/node-source.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
 import { referenceHiddenStates, type ReferenceWeights } from '../model/reference.ts';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { relativeError } from '../util/numeric.ts';
 import { defaultRouterLayer, featureWidth, routerFeatures, type Pooling } from './features.ts';
 import { headProbabilities } from './head.ts';
@@ -19,11 +17,7 @@ let model: GpuModel;
 let reference: ReferenceWeights;
 let tokenizer: TextTokenizer;
 beforeAll(async () => {
-  ctx = await acquireTestGpu();
-  const fixture = await loadFixtureModel();
-  reference = fixture.reference;
-  model = await uploadModel(ctx, fixture.config, fixture.weights);
-  tokenizer = await loadTokenizer(await filesFromDirectory(fixture.dir), fixture.config);
+  ({ ctx, model, reference, tokenizer } = await fixtureOnGpu());
 });
 afterAll(() => {
   model?.destroy();

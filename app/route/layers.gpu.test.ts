@@ -1,15 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
-import { acquireTestGpu } from '../../test/gpu.ts';
-import { loadFixtureModel } from '../../test/model.ts';
+import { fixtureOnGpu } from '../../test/model.ts';
 import { GEMMA3_TINY, randomModel } from '../../test/random-model.ts';
 import type { ConversationExample } from '../data/example.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
-import { filesFromDirectory } from '../model/node-source.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
 import { referenceHiddenStates, type ReferenceWeights } from '../model/reference.ts';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { relativeError } from '../util/numeric.ts';
 import { featureWidth, POOLINGS, routerFeatures, routerFeaturesByLayer } from './features.ts';
 import { bestLayer, compareRouterLayers, type LayerComparisonProgress, type LayerResult } from './layers.ts';
@@ -21,11 +19,7 @@ let model: GpuModel;
 let reference: ReferenceWeights;
 let tokenizer: TextTokenizer;
 beforeAll(async () => {
-  ctx = await acquireTestGpu();
-  const fixture = await loadFixtureModel();
-  reference = fixture.reference;
-  model = await uploadModel(ctx, fixture.config, fixture.weights);
-  tokenizer = await loadTokenizer(await filesFromDirectory(fixture.dir), fixture.config);
+  ({ ctx, model, reference, tokenizer } = await fixtureOnGpu());
 });
 afterAll(() => {
   model?.destroy();

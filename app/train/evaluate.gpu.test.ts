@@ -1,13 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acquireTestGpu } from '../../test/gpu.ts';
-import { loadFixtureModel } from '../../test/model.ts';
+import { fixtureOnGpu } from '../../test/model.ts';
 import { GEMMA3_TINY, randomModel } from '../../test/random-model.ts';
 import type { TokenizedExample } from '../data/tokenize/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
-import { uploadModel, type GpuModel } from '../model/gpu-model.ts';
-import { filesFromDirectory } from '../model/node-source.ts';
+import type { GpuModel } from '../model/gpu-model.ts';
 import { referenceLoss, type ReferenceWeights } from '../model/reference.ts';
-import { loadTokenizer, type TextTokenizer } from '../model/tokenizer.ts';
+import type { TextTokenizer } from '../model/tokenizer.ts';
 import { Evaluator, type CandidateScore } from './evaluate.ts';
 import { prepareTasks } from './prepare.ts';
 import { FPB_TASK, openRecipeFile, testRecipe } from './prepare/test-support.ts';
@@ -18,11 +16,7 @@ let model: GpuModel;
 let reference: ReferenceWeights;
 let tokenizer: TextTokenizer;
 beforeAll(async () => {
-  ctx = await acquireTestGpu();
-  const fixture = await loadFixtureModel();
-  model = await uploadModel(ctx, fixture.config, fixture.weights);
-  reference = fixture.reference;
-  tokenizer = await loadTokenizer(await filesFromDirectory(fixture.dir), fixture.config);
+  ({ ctx, model, reference, tokenizer } = await fixtureOnGpu());
 });
 afterAll(() => {
   model?.destroy();
