@@ -6,6 +6,7 @@ import type { QuantDType } from '../../gpu/dtype.ts';
 import type { MemoryEstimate } from '../../model/memory.ts';
 import type { Int4Options, QuantizationError } from '../../model/quantization.ts';
 import { openIndexedDbStorage } from '../../store/idb.ts';
+import type { Recipe } from '../../train/recipe.ts';
 import type { HubSettings, ModelRef, ModelSummary, TrainingPlanRequest } from '../../../workers/protocol.ts';
 import { secondsLeft, TransferRate } from '../transfer-rate.ts';
 import type { AppState } from '../store.ts';
@@ -97,6 +98,18 @@ function writeSetting(key: string, value: string | undefined): void {
   }
 }
 
+/**
+ * The recipe's model once `summary` is the model the studio uses: its source and revision; for a GPTQ/AWQ
+ * checkpoint also int4 in the checkpoint's own group size and symmetry, the only weights it loads as (a run
+ * refuses any other model.dtype for it), so opening one leaves a recipe that trains it. Any other model keeps
+ * the weight settings the recipe had.
+ */
+export function recipeModelFor(model: Recipe['model'], summary: Pick<ModelSummary, 'source' | 'revision' | 'prequantized'>): Recipe['model'] {
+  const located = { ...model, source: summary.source, revision: summary.revision };
+  const quantized = summary.prequantized;
+  return quantized ? { ...located, dtype: 'int4', group_size: quantized.group, symmetric: quantized.symmetric } : located;
+}
+
 export type StoredModel = 'complete' | 'partial' | 'absent';
 
 /**
@@ -133,8 +146,9 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
   const adoptModel = (summary: ModelSummary) => {
     set({ model: { status: 'ready', summary, request: { source: summary.source, revision: summary.revision } }, plan: { status: 'idle' }, verify: { status: 'idle' }, quantError: { status: 'idle' } });
     const { model } = get().recipe;
-    if (model.source !== summary.source || model.revision !== summary.revision) {
-      get().updateRecipe((recipe) => ({ ...recipe, model: { ...recipe.model, source: summary.source, revision: summary.revision } }));
+    const adopted = recipeModelFor(model, summary);
+    if ((Object.keys(adopted) as (keyof Recipe['model'])[]).some((key) => adopted[key] !== model[key])) {
+      get().updateRecipe((recipe) => ({ ...recipe, model: recipeModelFor(recipe.model, summary) }));
     }
   };
 

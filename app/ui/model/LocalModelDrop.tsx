@@ -3,7 +3,7 @@ import { useStudio } from '../../state/store.ts';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { Field } from '../components/Field.tsx';
 import { DownloadProgress } from './DownloadProgress.tsx';
-import { filesFromDrop, filesFromFolderInput, type PickedFiles } from './dropped-files.ts';
+import { filesFromDrop, filesFromFolderInput, localModelName, type PickedFiles } from './dropped-files.ts';
 import { modelAdvice } from './model-advice.ts';
 
 const isLocal = (source: string | undefined) => source?.startsWith('local/') ?? false;
@@ -18,9 +18,7 @@ export function LocalModelDrop() {
 
   const importFiles = (picked: PickedFiles) => {
     if (picked.files.length === 0) return;
-    const modelName = name.trim() || picked.folder || 'my-model';
-    setName(modelName);
-    void useStudio.getState().importLocalModel(modelName, picked.files, picked.paths);
+    void useStudio.getState().importLocalModel(localModelName(name, picked), picked.files, picked.paths);
   };
 
   const drop = (event: DragEvent) => {

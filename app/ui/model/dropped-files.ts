@@ -11,6 +11,15 @@ export interface PickedFiles {
   folder?: string;
 }
 
+/**
+ * The name an import stores the picked files under (local/<name>): the name typed in the field, or else the
+ * picked folder's own name. Nothing is written back into the field, so the next folder picked is named after
+ * itself instead of overwriting the model imported before it.
+ */
+export function localModelName(typed: string, picked: Pick<PickedFiles, 'folder'>): string {
+  return typed.trim() || picked.folder || 'my-model';
+}
+
 const isHidden = (path: string) => path.split('/').some((part) => part.startsWith('.'));
 
 function picked(entries: { file: File; path: string }[], folder?: string): PickedFiles {
