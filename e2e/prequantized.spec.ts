@@ -1,9 +1,13 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prequantizedFolder } from '../test/prequantized-folder.ts';
+import { parseModelConfig } from '../app/model/config.ts';
+import { filesFromDirectory } from '../app/model/node-source.ts';
+import { referenceLogits, type ReferenceWeights } from '../app/model/reference.ts';
+import { loadTokenizer } from '../app/model/tokenizer.ts';
+import { prequantizedFolderWithReference } from '../test/prequantized-folder.ts';
 import { watchConsole } from './console.ts';
-import { FIXTURE_MODEL } from './hub.ts';
+import { FIXTURE_MODEL, FIXTURE_MODEL_DIR } from './hub.ts';
 import { expect, FPB_FILE, importTaskFiles, PHRASES_TASK, RECIPE_KEY, seedRecipe, test } from './studio.ts';
 
 /** AutoGPTQ's quantization_config of a 4-bit, group-32, symmetric checkpoint without act-order. */
@@ -36,12 +40,35 @@ const RECIPE = {
   seed: 3,
 };
 
-/** Writes test/prequantized-folder.ts's aidreams260K-shaped int4 checkpoint into `dir`/`name`, a folder the file chooser can pick. */
-async function writePrequantizedFolder(dir: string, name: string, quantization: Record<string, unknown>): Promise<string> {
+/**
+ * Writes test/prequantized-folder.ts's aidreams260K-shaped int4 checkpoint into `dir`/`name`, a folder the file
+ * chooser can pick, and returns the folder and the checkpoint's Float64 reference weights (projections dequantized).
+ */
+async function writePrequantizedFolder(dir: string, name: string, quantization: Record<string, unknown>): Promise<{ folder: string; reference: ReferenceWeights }> {
   const folder = join(dir, name);
   await mkdir(folder);
-  for (const file of await prequantizedFolder(quantization)) await writeFile(join(folder, file.name), new Uint8Array(await file.arrayBuffer()));
-  return folder;
+  const { files, reference } = await prequantizedFolderWithReference(quantization);
+  for (const file of files) await writeFile(join(folder, file.name), new Uint8Array(await file.arrayBuffer()));
+  return { folder, reference };
+}
+
+/**
+ * The text greedy decoding from BOS gives on the Float64 forward of `reference`, decoded as the Playground
+ * decodes it. Each step's best logit leads the second by a clear margin, so the studio's float32 forward
+ * must pick the same tokens.
+ */
+async function referenceGreedyText(reference: ReferenceWeights, maxNewTokens: number): Promise<{ text: string; tokens: number }> {
+  const tokenizer = await loadTokenizer(await filesFromDirectory(FIXTURE_MODEL_DIR), parseModelConfig(JSON.parse(await readFile(join(FIXTURE_MODEL_DIR, 'config.json'), 'utf8'))));
+  const V = reference.config.vocabSize;
+  const ids = [tokenizer.bosId!];
+  while (ids.length <= maxNewTokens) {
+    const row = referenceLogits(reference, ids).subarray((ids.length - 1) * V, ids.length * V);
+    const order = [...row.keys()].sort((a, b) => row[b]! - row[a]!);
+    expect(row[order[0]!]! - row[order[1]!]!).toBeGreaterThan(1e-3);
+    if (tokenizer.eosIds.includes(order[0]!)) break;
+    ids.push(order[0]!);
+  }
+  return { text: tokenizer.decode(ids.slice(1), { skipSpecialTokens: true }), tokens: ids.length - 1 };
 }
 
 test('a GPTQ folder opened on the Model page is labelled int4, trains LoRA in the worker and generates with its adapter; an AWQ folder is labelled too', async ({ page }, testInfo) => {
@@ -53,7 +80,7 @@ test('a GPTQ folder opened on the Model page is labelled int4, trains LoRA in th
     await page.goto('/#/model');
 
     // AWQ: only its label (training on the two formats takes the same path through the engine).
-    await page.getByLabel('Model folder').setInputFiles(await writePrequantizedFolder(dir, 'tiny-awq', AWQ));
+    await page.getByLabel('Model folder').setInputFiles((await writePrequantizedFolder(dir, 'tiny-awq', AWQ)).folder);
     const card = page.getByTestId('model-card');
     const recipeModel = async () => (JSON.parse((await page.evaluate((key) => localStorage.getItem(key), RECIPE_KEY))!) as { model: unknown }).model;
     await expect(card.getByRole('heading', { level: 2 })).toHaveText('local/tiny-awq', { timeout: 60_000 });
@@ -62,7 +89,8 @@ test('a GPTQ folder opened on the Model page is labelled int4, trains LoRA in th
 
     // A second folder picked with the name field left empty is stored under its own name.
 
-    await page.getByLabel('Model folder').setInputFiles(await writePrequantizedFolder(dir, 'tiny-gptq', GPTQ));
+    const gptq = await writePrequantizedFolder(dir, 'tiny-gptq', GPTQ);
+    await page.getByLabel('Model folder').setInputFiles(gptq.folder);
     await expect(card.getByRole('heading', { level: 2 })).toHaveText('local/tiny-gptq', { timeout: 60_000 });
     await expect(card.getByTestId('model-weights')).toHaveText('int4 (GPTQ, group 32, symmetric); embeddings and norms f16');
     await expect(card.locator('dt:text-is("Layers") + dd')).toHaveText('4');
@@ -104,7 +132,10 @@ test('a GPTQ folder opened on the Model page is labelled int4, trains LoRA in th
     await page.getByLabel('Max new tokens').fill('4');
     await page.getByLabel('Temperature').fill('0');
     await page.getByRole('button', { name: 'Generate' }).click();
-    await expect(page.getByTestId('pane-base-status')).toHaveText(/^Done: [1-4] tokens?/, { timeout: 60_000 });
+    // The base pane's greedy text is the Float64 reference's on the dequantized checkpoint: the int4 weights went through IndexedDB and the worker intact.
+    const expected = await referenceGreedyText(gptq.reference, 4);
+    await expect(page.getByTestId('pane-base-status')).toHaveText(new RegExp(`^Done: ${expected.tokens} tokens?`), { timeout: 60_000 });
+    expect(await page.getByTestId('pane-base-text').textContent()).toBe(expected.text);
     await expect(page.getByTestId('pane-adapter-status')).toHaveText(/^Done: [1-4] tokens?/, { timeout: 60_000 });
     await expect(page.getByTestId('pane-adapter')).toContainText(adapterKey);
     await expect(page.getByTestId('pane-adapter-text')).not.toBeEmpty();
