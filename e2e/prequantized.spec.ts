@@ -140,6 +140,12 @@ test('a GPTQ folder opened on the Model page is labelled int4, trains LoRA in th
     await expect(page.getByTestId('pane-adapter')).toContainText(adapterKey);
     await expect(page.getByTestId('pane-adapter-text')).not.toBeEmpty();
     await page.screenshot({ path: testInfo.outputPath('prequantized-playground.png'), fullPage: true });
+
+    // A 16-bit model opened after the checkpoint loads as stored: the int4 settings were the checkpoint's, not a choice.
+    await page.goto('/#/model');
+    await page.getByLabel('Model folder').setInputFiles(FIXTURE_MODEL_DIR);
+    await expect(card.getByRole('heading', { level: 2 })).toHaveText('local/aidreams260K', { timeout: 60_000 });
+    expect(await recipeModel()).toEqual({ source: 'local/aidreams260K', revision: 'local' });
     expect(errors.filter((error) => !/Failed to load resource/.test(error))).toEqual([]);
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -37,4 +37,14 @@ describe('the recipe model after the studio opens a model', () => {
     expect(recipeModelFor(before, { source: 'local/aidreams260K', revision: 'local' })).toEqual({ ...before, source: 'local/aidreams260K', revision: 'local' });
     expect(recipeModelFor({ source: 'a/b', revision: 'main' }, { source: 'local/aidreams260K', revision: 'local' })).toEqual({ source: 'local/aidreams260K', revision: 'local' });
   });
+
+  it('of a 16-bit model after a GPTQ checkpoint drops the int4 settings the checkpoint set, so its weights load as stored', () => {
+    const gptq = { source: 'local/tiny-gptq', revision: 'local', prequantized: { method: 'gptq', group: 32, symmetric: true } } as const;
+    const plain = { source: 'local/aidreams260K', revision: 'local' } as const;
+    const afterGptq = recipeModelFor(before, gptq);
+    expect(recipeModelFor(afterGptq, plain, gptq)).toEqual({ source: 'local/aidreams260K', revision: 'local' });
+    // A 16-bit model after another 16-bit one keeps int4 the user chose (quantized on upload, QLoRA-style).
+    const chosen = { ...before, dtype: 'int4', group_size: 64 } as const;
+    expect(recipeModelFor(chosen, plain, {})).toEqual({ ...chosen, ...plain });
+  });
 });

@@ -102,12 +102,17 @@ function writeSetting(key: string, value: string | undefined): void {
  * The recipe's model once `summary` is the model the studio uses: its source and revision; for a GPTQ/AWQ
  * checkpoint also int4 in the checkpoint's own group size and symmetry, the only weights it loads as (a run
  * refuses any other model.dtype for it), so opening one leaves a recipe that trains it. Any other model keeps
- * the weight settings the recipe had.
+ * the weight settings the recipe had, except after a GPTQ/AWQ checkpoint (`replaced`): those settings were
+ * the checkpoint's, not a choice, and kept they would quantize the new model's 16-bit weights to int4, so the
+ * new model loads as stored (dtype, group_size and symmetric removed).
  */
-export function recipeModelFor(model: Recipe['model'], summary: Pick<ModelSummary, 'source' | 'revision' | 'prequantized'>): Recipe['model'] {
+export function recipeModelFor(model: Recipe['model'], summary: Pick<ModelSummary, 'source' | 'revision' | 'prequantized'>, replaced?: Pick<ModelSummary, 'prequantized'>): Recipe['model'] {
   const located = { ...model, source: summary.source, revision: summary.revision };
   const quantized = summary.prequantized;
-  return quantized ? { ...located, dtype: 'int4', group_size: quantized.group, symmetric: quantized.symmetric } : located;
+  if (quantized) return { ...located, dtype: 'int4', group_size: quantized.group, symmetric: quantized.symmetric };
+  if (!replaced?.prequantized) return located;
+  const { dtype: _dtype, group_size: _group, symmetric: _symmetric, ...asStored } = located;
+  return asStored;
 }
 
 export type StoredModel = 'complete' | 'partial' | 'absent';
@@ -144,11 +149,13 @@ export const createModelSlice: StateCreator<AppState, [], [], ModelSlice> = (set
   const savedBudget = Number(readSetting(MEMORY_BUDGET_KEY));
 
   const adoptModel = (summary: ModelSummary) => {
+    const replaced = get().model.summary;
     set({ model: { status: 'ready', summary, request: { source: summary.source, revision: summary.revision } }, plan: { status: 'idle' }, verify: { status: 'idle' }, quantError: { status: 'idle' } });
     const { model } = get().recipe;
-    const adopted = recipeModelFor(model, summary);
-    if ((Object.keys(adopted) as (keyof Recipe['model'])[]).some((key) => adopted[key] !== model[key])) {
-      get().updateRecipe((recipe) => ({ ...recipe, model: recipeModelFor(recipe.model, summary) }));
+    const adopted = recipeModelFor(model, summary, replaced);
+    const keys = new Set([...Object.keys(model), ...Object.keys(adopted)] as (keyof Recipe['model'])[]);
+    if ([...keys].some((key) => adopted[key] !== model[key])) {
+      get().updateRecipe((recipe) => ({ ...recipe, model: recipeModelFor(recipe.model, summary, replaced) }));
     }
   };
 
