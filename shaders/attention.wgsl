@@ -35,14 +35,12 @@
 //   attention_bwd_stats one thread per row of L: Δ and L·log2 e. Workgroup 64, dispatch (ceil(T / 64), H, B).
 //   attention_bwd_dq    as attention_fwd (keys read directly; query, dO and dq_i in HeadRegisters).
 //                       dispatch (ceil(T·G / BLOCK_ROWS), Hkv, B).
-//   attention_bwd_dkdv  one thread per key, BLOCK_KEYS keys per workgroup; loops over tiles of
-//                       BLOCK_ROWS rows of q, dO and stats staged in workgroup memory, from the first
-//                       row that sees the workgroup's keys. dispatch (ceil(K / BLOCK_KEYS), Hkv, B).
-// Workgroup memory (dkdv only): BLOCK_ROWS·(8·D + 12) bytes, within 16 KiB. The wrapper stages at most
-// 16 rows: a workgroup reads every row of its kv head once whatever the tile, so larger tiles would only
-// save barriers, while smaller ones leave room for more resident workgroups (and SwiftShader compiles
-// ~4 s per 16 KiB of workgroup memory, zero-initialising it). Two barriers per tile, none inside the
-// inner loops.
+//   attention_bwd_dkdv  one thread per key, BLOCK_KEYS keys per workgroup; loops over the rows that see
+//                       its key, read from q, dO and stats directly; key, value, dk_j and dv_j in
+//                       HeadRegisters. dispatch (ceil(K / BLOCK_KEYS), Hkv, B).
+// No workgroup memory and no barrier on the row route: on a CPU adapter each thread reads its keys or rows
+// from storage, the same memory a staged tile would be (staging dkdv's rows measured ~1.4x slower at
+// aidreams260K's shape, bench/README.md).
 // Bindings: 0 dims; 1 q, 2 k, 3 v, 4 segments; 5 o, 6 L (written); 7 o, 8 dO, 9 L (read);
 // 10 stats (written), 11 stats (read); 12 dq, 13 dk, 14 dv. At most 8 storage bindings per entry point.
 
@@ -58,21 +56,17 @@ struct Dims {
   scale: f32,
   // 1 when a segments tensor is bound, 2 when its ids are bit sets (forward only: the key-gradient passes
   // compare ids, so the wrapper refuses bit sets in the backward). A uniform rather than an override: it
-  // costs a branch per staged key or row, not per score, and halves the pipelines to compile.
+  // costs one uniform branch per key or row visited, and halves the pipelines to compile.
   segmented: u32,
   // Sliding window W (a query sees the W positions ending at its own); 0 for the whole prefix.
   window: u32,
 }
 
 override HEAD_DIM: u32 = 64u;
-override BLOCK_ROWS: u32 = 64u;   // fwd, dq: the workgroup size; dkdv: rows per staged tile
-override BLOCK_KEYS: u32 = 16u;   // dkdv: the workgroup size
+override BLOCK_ROWS: u32 = 64u;   // fwd, dq: the workgroup size
+override BLOCK_KEYS: u32 = 64u;   // dkdv: the workgroup size
 override LANES: u32 = 1u;         // lane route: threads per row or key; the row route is one lane
 
-// Row route dkdv: per-thread vectors (a key, a value, their accumulators) are private arrays of this many
-// vec4s (fwd and dq hold theirs in the prelude's HeadRegisters). On a CPU adapter they are ordinary memory;
-// a real GPU would spill them (the lane route's reason).
-const MAX_HEAD_DIM4 = 32u;
 const LOG2E = 1.4426950408889634;
 const LN2 = 0.6931471805599453;
 // A finite stand-in for −∞ as the running max: WGSL compilers may assume no infinities.
@@ -97,14 +91,6 @@ const STATS_WORKGROUP = 64u;
 @group(0) @binding(12) var<storage, read_write> dq: array<vec4<f32>>;
 @group(0) @binding(13) var<storage, read_write> dk: array<vec4<f32>>;
 @group(0) @binding(14) var<storage, read_write> dv: array<vec4<f32>>;
-
-// Row tiles (attention_bwd_dkdv).
-var<workgroup> query_tile: array<vec4<f32>, BLOCK_ROWS * HEAD_DIM / 4u>;
-var<workgroup> grad_tile: array<vec4<f32>, BLOCK_ROWS * HEAD_DIM / 4u>;
-var<workgroup> stats_tile: array<vec2<f32>, BLOCK_ROWS>;
-var<workgroup> row_segment_tile: array<u32, BLOCK_ROWS>;
-
-alias HeadVector = array<vec4<f32>, MAX_HEAD_DIM4>;
 
 fn head_dim4() -> u32 {
   return HEAD_DIM / 4u;
@@ -159,22 +145,6 @@ fn row_head(r: u32, kv_head: u32) -> u32 {
   return kv_head * group_size() + r % group_size();
 }
 
-fn load_key(base: u32) -> HeadVector {
-  var out: HeadVector;
-  for (var c = 0u; c < head_dim4(); c++) {
-    out[c] = k[base + c];
-  }
-  return out;
-}
-
-fn load_value(base: u32) -> HeadVector {
-  var out: HeadVector;
-  for (var c = 0u; c < head_dim4(); c++) {
-    out[c] = v[base + c];
-  }
-  return out;
-}
-
 // The first key a query at key position last_key sees: the window's start, or 0.
 fn first_key_of(last_key: u32) -> u32 {
   if (dims.window == 0u || last_key < dims.window) {
@@ -211,7 +181,7 @@ fn row_state(wg: vec3<u32>, lid: u32) -> RowState {
 
 // The head vectors live in HeadRegisters, a struct of HEAD_DIM / 4 vec4 fields that the wrapper's prelude
 // declares with its helpers (statically indexed: SwiftShader keeps them in registers, where the private
-// arrays of HeadVector go through memory and made this pass 2-3x slower at D = 16). Keys are read
+// arrays of vec4s they replaced went through memory and made this pass 2-3x slower at D = 16). Keys are read
 // straight from k and v: on a CPU adapter that is the same memory a staged tile would be, without the
 // barriers.
 @compute @workgroup_size(BLOCK_ROWS)
@@ -310,44 +280,6 @@ fn attention_bwd_dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocat
   registers_add_to_dq(acc, dims.scale, base);
 }
 
-// Stages rows r0 .. r0 + BLOCK_ROWS − 1 of kv head kv_head: q (scaled like the forward's scores),
-// dO, stats and segment. Rows past the end re-read the last row; no key sees them.
-fn stage_rows(b: u32, kv_head: u32, r0: u32, lid: u32) {
-  let d4 = head_dim4();
-  let last = dims.T * group_size() - 1u;
-  let query_scale = dims.scale * LOG2E;
-  for (var i = lid; i < BLOCK_ROWS * d4; i += BLOCK_KEYS) {
-    let r = min(r0 + i / d4, last);
-    let source = query_base(b, row_position(r), row_head(r, kv_head)) + i % d4;
-    query_tile[i] = q[source] * query_scale;
-    grad_tile[i] = d_o[source];
-  }
-  for (var i = lid; i < BLOCK_ROWS; i += BLOCK_KEYS) {
-    let r = min(r0 + i, last);
-    let t = row_position(r);
-    stats_tile[i] = stats_saved[stats_index(b, t, row_head(r, kv_head))];
-    row_segment_tile[i] = segment_at(b, t + cache_offset());
-  }
-}
-
-fn dot_query_tile(x: ptr<function, HeadVector>, row: u32) -> f32 {
-  let base = row * head_dim4();
-  var sum = 0.0;
-  for (var c = 0u; c < head_dim4(); c++) {
-    sum += dot((*x)[c], query_tile[base + c]);
-  }
-  return sum;
-}
-
-fn dot_grad_tile(x: ptr<function, HeadVector>, row: u32) -> f32 {
-  let base = row * head_dim4();
-  var sum = 0.0;
-  for (var c = 0u; c < head_dim4(); c++) {
-    sum += dot((*x)[c], grad_tile[base + c]);
-  }
-  return sum;
-}
-
 // The first row whose position may see key position j: t + K − T >= j.
 fn first_visible_row(j: u32) -> u32 {
   let offset = cache_offset();
@@ -365,57 +297,50 @@ fn visible_row_end(j: u32) -> u32 {
   return select(0u, min((end - offset) * group_size(), rows), end > offset);
 }
 
+// As attention_bwd_dq with the roles swapped: one thread per key, holding the key, value and both
+// gradients in HeadRegisters, reading the rows that see its key straight from q, dO and stats. q is scaled
+// by scale·log2 e per vec4 before the dot and the add, as the forward scales its query, so scores and sums
+// are those of the staged kernel this replaced, bit for bit.
 @compute @workgroup_size(BLOCK_KEYS)
 fn attention_bwd_dkdv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let b = wg.z;
   let kv_head = wg.y;
-  let j0 = wg.x * BLOCK_KEYS;
-  let key_position = min(j0 + lid, dims.keys - 1u);
-  let in_range = j0 + lid < dims.keys;
-  let segment = segment_at(b, key_position);
-  let base = key_base(b, key_position, kv_head);
-  var key = load_key(base);
-  var value = load_value(base);
-  var dk_acc: HeadVector;
-  var dv_acc: HeadVector;
-  let d4 = head_dim4();
-  // Rows are ordered by position, so the rows that see a key are those from its first_visible_row on.
-  let first_row = first_visible_row(j0);
-  let row_end = visible_row_end(min(j0 + BLOCK_KEYS, dims.keys) - 1u);
-  let own_first_row = first_visible_row(key_position);
-  let own_row_end = visible_row_end(key_position);
-  for (var r0 = first_row; r0 < row_end; r0 += BLOCK_ROWS) {
-    stage_rows(b, kv_head, r0, lid);
-    workgroupBarrier();
-    if (in_range && segment != 0u && own_row_end > r0) {
-      let count = min(BLOCK_ROWS, own_row_end - r0);
-      for (var i = max(own_first_row, r0) - r0; i < count; i++) {
-        if (row_segment_tile[i] == segment) {
-          let row_stats = stats_tile[i];
-          let p = exp2(dot_query_tile(&key, i) - row_stats.x);
-          let ds = p * (dot_grad_tile(&value, i) - row_stats.y);
-          let row = i * d4;
-          for (var c = 0u; c < d4; c++) {
-            dv_acc[c] += p * grad_tile[row + c];
-            dk_acc[c] += ds * query_tile[row + c];
-          }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
-  if (!in_range) {
+  let key_position = wg.x * BLOCK_KEYS + lid;
+  if (key_position >= dims.keys) {
     return;
   }
-  // query_tile holds q·scale·log2 e, so ds·query_tile·ln 2 = scale·ds·q.
-  for (var c = 0u; c < d4; c++) {
-    dk[base + c] += dk_acc[c] * LN2;
-    dv[base + c] += dv_acc[c];
+  let segment = segment_at(b, key_position);
+  // A padding key is seen by no row: its gradients stay as they are.
+  if (segment == 0u) {
+    return;
   }
+  let base = key_base(b, key_position, kv_head);
+  let key = registers_load_key(base);
+  let value = registers_load_value(base);
+  var dk_acc = registers_zero();
+  var dv_acc = registers_zero();
+  let query_scale = dims.scale * LOG2E;
+  // Rows are ordered by position, so the rows that see a key are those from its first_visible_row on.
+  let row_end = visible_row_end(key_position);
+  for (var r = first_visible_row(key_position); r < row_end; r++) {
+    let t = row_position(r);
+    if (segment_at(b, t + cache_offset()) != segment) {
+      continue;
+    }
+    let h = row_head(r, kv_head);
+    let row_stats = stats_saved[stats_index(b, t, h)];
+    let row = query_base(b, t, h);
+    let p = exp2(registers_dot_scaled_query(key, row, query_scale) - row_stats.x);
+    let ds = p * (registers_dot_grad_out(value, row) - row_stats.y);
+    dv_acc = registers_add_grad_out(dv_acc, p, row);
+    dk_acc = registers_add_scaled_query(dk_acc, ds, row, query_scale);
+  }
+  // dk_acc sums ds·q·scale·log2 e, so dk_acc·ln 2 = scale·Σ ds·q.
+  registers_add_to_key_grads(dk_acc, dv_acc, LN2, base);
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Lane route (real GPUs, and head dims past the row route's MAX_HEAD_DIM4): LANES threads cooperate on
+// Lane route (real GPUs, and head dims past the row route's 128): LANES threads cooperate on
 // one row (fwd, dq) or one key (dkdv), lane l holding the head dims' vec4s l, l + LANES, l + 2·LANES, ...
 // (at most MAX_LANE4 of them: LANES is the smallest power of two that allows it), so a thread keeps at
 // most 4 vectors of 16 floats live (64 floats) at any head dim up to 256. Neighbouring lanes read

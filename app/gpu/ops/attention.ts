@@ -14,12 +14,6 @@ export { MAX_HEAD_DIM, MAX_ROW_HEAD_DIM };
 export const WORKGROUP_MEMORY_BUDGET = 16384;
 /** Invocations per workgroup of the row route: one per query row (fwd, dq) or per key (dkdv). */
 const THREADS = 64;
-/**
- * Rows of q and dO that dkdv stages per tile. A workgroup reads every row of its kv head once
- * whatever the tile, so larger tiles only save barriers; smaller ones leave room for more resident
- * workgroups, and SwiftShader's compile time grows with workgroup memory (~4 s per 16 KiB).
- */
-const MAX_TILE = 16;
 const STATS_WORKGROUP = 64;
 /** Lane route: invocations per workgroup, and the most vec4s of a head one lane holds (shaders/attention.wgsl). */
 const LANE_THREADS = 64;
@@ -98,8 +92,8 @@ export interface AttentionDims {
 
 /**
  * How the kernel spreads a row over threads. 'rows': one thread per query row (fwd, dq) or key (dkdv),
- * holding whole head vectors, with keys or rows staged in workgroup memory: fastest on CPU adapters,
- * where a thread's arrays are ordinary memory, and limited to MAX_ROW_HEAD_DIM. 'lanes': `lanes`
+ * holding whole head vectors in registers and reading keys or rows straight from storage: fastest on CPU
+ * adapters, and limited to MAX_ROW_HEAD_DIM. 'lanes': `lanes`
  * threads share a row, each holding at most 4 vec4s of every head vector (64 live floats at most, at
  * any head dim up to MAX_HEAD_DIM), with coalesced loads: the route for real GPUs, whose registers
  * would spill a whole row.
@@ -127,22 +121,16 @@ export interface AttentionTile {
 }
 
 /**
- * Tiles for head dim D on the row route. fwd and dq: 64 threads own 64 query rows and stage nothing
- * (keys: 0): on a CPU adapter each thread reads its keys from storage, which staging would only add
- * barriers to. dkdv: 64 threads own 64 keys and stage `rows` rows of q and dO (8·D bytes, plus L, Δ and a
- * segment id): MAX_TILE rows, fewer where WORKGROUP_MEMORY_BUDGET requires (D=128: 12).
+ * Tiles of the row route, the same for every head dim. fwd and dq: 64 threads own 64 query rows and
+ * stage no keys (keys: 0); dkdv: 64 threads own 64 keys and stage no rows (rows: 0). On a CPU adapter each
+ * thread reads what it needs from storage, the same memory a staged tile would be: staging only added
+ * barriers (dkdv's staged rows were ~1.4x slower at aidreams260K's shape, bench/README.md).
  */
-export function attentionTiles(D: number): { forward: AttentionTile; keyGradients: AttentionTile } {
-  const rowBytes = 8 * D + 12;
-  const rows = tileFor(rowBytes);
+export function attentionTiles(): { forward: AttentionTile; keyGradients: AttentionTile } {
   return {
     forward: { rows: THREADS, keys: 0, workgroupBytes: 0 },
-    keyGradients: { rows, keys: THREADS, workgroupBytes: rows * rowBytes },
+    keyGradients: { rows: 0, keys: THREADS, workgroupBytes: 0 },
   };
-}
-
-function tileFor(bytesPerItem: number): number {
-  return Math.min(MAX_TILE, Math.floor(WORKGROUP_MEMORY_BUDGET / bytesPerItem / 4) * 4);
 }
 
 /** Shapes of the scratch tensors the backward needs, for the caller to allocate once. */
@@ -211,7 +199,7 @@ export function encodeAttentionForward(ctx: GpuContext, encoder: GPUCommandEncod
   const dims = checkAttentionInputs(ctx, inputs);
   checkSaved(device, dims, saved);
   const route = attentionRoute(ctx, dims.D);
-  const pipeline = getPipeline(ctx, dims.D, entryPoint('attention_fwd', route), constants(dims, route, attentionTiles(dims.D).forward));
+  const pipeline = getPipeline(ctx, dims.D, entryPoint('attention_fwd', route), constants(dims, route, attentionTiles().forward));
   const pass = encoder.beginComputePass({ label: `${OP} forward` });
   pass.setPipeline(pipeline);
   pass.setBindGroup(
@@ -254,7 +242,7 @@ export function encodeAttentionBackward(
     expectBindable(OP, device, tensor);
   }
 
-  const tiles = attentionTiles(D);
+  const tiles = attentionTiles();
   const inputsBound = inputBindings(ctx, dims, inputs);
   const pass = encoder.beginComputePass({ label: `${OP} backward` });
 
@@ -359,8 +347,10 @@ function getPipeline(ctx: GpuContext, D: number, entry: string, overrides: Recor
 
 /**
  * WGSL put in front of shaders/attention.wgsl: `HeadRegisters`, a head vector of D floats as D / 4 vec4
- * fields, and the helpers the row route's forward and dq passes use on it (load a query or dO, dot with a
- * key or value, scale, add a weighted value or key, store an output, add into dq), written out field by field. Every index is static, so SwiftShader
+ * fields, and the helpers the row route's passes use on it (fwd and dq: load a query or dO, dot with a key or
+ * value, scale, add a weighted value or key, store an output, add into dq; dkdv: load a key or value, dot
+ * with a scaled query row or a dO row, add a weighted one, add into dk and dv), written out field by field.
+ * Every index is static, so SwiftShader
  * keeps the fields in registers; the loops over a private array's vec4s, whose index it cannot resolve
  * at compile time, went through memory and took 2-3x as long at D = 16 (bench/README.md).
  */
@@ -380,6 +370,13 @@ export function headRegistersPrelude(D: number): string {
     `fn registers_dot_value(x: HeadRegisters, base: u32) -> f32 {\n  return ${each((c) => `dot(x.c${c}, v[base + ${c}u])`, ' + ')};\n}`,
     `fn registers_add_key(x: HeadRegisters, ds: f32, base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} + ds * k[base + ${c}u]`, ', ')});\n}`,
     `fn registers_add_to_dq(x: HeadRegisters, scale: f32, base: u32) {\n${each((c) => `  dq[base + ${c}u] += x.c${c} * scale;`, '\n')}\n}`,
+    `fn registers_load_key(base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `k[base + ${c}u]`, ', ')});\n}`,
+    `fn registers_load_value(base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `v[base + ${c}u]`, ', ')});\n}`,
+    `fn registers_dot_scaled_query(x: HeadRegisters, base: u32, scale: f32) -> f32 {\n  return ${each((c) => `dot(x.c${c}, q[base + ${c}u] * scale)`, ' + ')};\n}`,
+    `fn registers_add_scaled_query(x: HeadRegisters, ds: f32, base: u32, scale: f32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} + ds * (q[base + ${c}u] * scale)`, ', ')});\n}`,
+    `fn registers_dot_grad_out(x: HeadRegisters, base: u32) -> f32 {\n  return ${each((c) => `dot(x.c${c}, d_o[base + ${c}u])`, ' + ')};\n}`,
+    `fn registers_add_grad_out(x: HeadRegisters, p: f32, base: u32) -> HeadRegisters {\n  return HeadRegisters(${each((c) => `x.c${c} + p * d_o[base + ${c}u]`, ', ')});\n}`,
+    `fn registers_add_to_key_grads(dk_acc: HeadRegisters, dv_acc: HeadRegisters, dk_scale: f32, base: u32) {\n${each((c) => `  dk[base + ${c}u] += dk_acc.c${c} * dk_scale;\n  dv[base + ${c}u] += dv_acc.c${c};`, '\n')}\n}`,
     '',
   ].join('\n\n');
 }
@@ -388,10 +385,10 @@ function entryPoint(name: string, route: AttentionRoute): string {
   return route.kind === 'lanes' ? `${name}_lanes` : name;
 }
 
-/** Override constants of a pass; BLOCK_KEYS only where the pass stages keys or is one key per thread (dkdv). */
+/** Override constants of a pass: the head dim, and on the row route its workgroup size (BLOCK_ROWS rows for fwd and dq, BLOCK_KEYS keys for dkdv). */
 function constants({ D }: AttentionDims, route: AttentionRoute, tile: AttentionTile): Record<string, number> {
   if (route.kind === 'lanes') return { HEAD_DIM: D, LANES: route.lanes };
-  return tile.keys > 0 ? { HEAD_DIM: D, BLOCK_ROWS: tile.rows, BLOCK_KEYS: tile.keys } : { HEAD_DIM: D, BLOCK_ROWS: tile.rows };
+  return tile.rows > 0 ? { HEAD_DIM: D, BLOCK_ROWS: tile.rows } : { HEAD_DIM: D, BLOCK_KEYS: tile.keys };
 }
 
 /** Rows (rows route) or keys (dkdv) one workgroup owns. */
@@ -400,13 +397,13 @@ function itemsPerWorkgroup(route: AttentionRoute, tile: number): number {
 }
 
 /** fwd and dq: workgroups over the T·G rows of each kv head. */
-function rowGrid({ B, T, H, Hkv, D }: AttentionDims, route: AttentionRoute): [number, number, number] {
-  return [Math.ceil((T * (H / Hkv)) / itemsPerWorkgroup(route, attentionTiles(D).forward.rows)), Hkv, B];
+function rowGrid({ B, T, H, Hkv }: AttentionDims, route: AttentionRoute): [number, number, number] {
+  return [Math.ceil((T * (H / Hkv)) / itemsPerWorkgroup(route, attentionTiles().forward.rows)), Hkv, B];
 }
 
 /** dkdv: workgroups over the keys in use of each kv head. */
-function keyGrid({ B, Hkv, D, keyLength }: AttentionDims, route: AttentionRoute): [number, number, number] {
-  return [Math.ceil(keyLength / itemsPerWorkgroup(route, attentionTiles(D).keyGradients.keys)), Hkv, B];
+function keyGrid({ B, Hkv, keyLength }: AttentionDims, route: AttentionRoute): [number, number, number] {
+  return [Math.ceil(keyLength / itemsPerWorkgroup(route, attentionTiles().keyGradients.keys)), Hkv, B];
 }
 
 function statsGrid({ B, T, H }: AttentionDims): [number, number, number] {
