@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
+import { prequantizedFolder } from '../../test/prequantized-folder.ts';
 import { fixtureTask } from '../../test/tasks.ts';
 import { startHubServer } from '../../test/hub-server.ts';
 import { parseModelConfig } from '../model/config.ts';
@@ -66,6 +67,26 @@ describe('cocktail plan', { timeout: 120_000 }, () => {
     const plan = JSON.parse(failure.stdout) as PlanJson;
     expect(plan.fits).toBe(false);
     expect(plan.advice.join(' ')).toMatch(/needs about .* over the budget of 64\.0 MiB\. To fit: turn on recomputation.* Would fit: batch_size \d+, max_length \d+, recompute on/);
+  });
+
+  it('plans and trains a GPTQ checkpoint whose recipe leaves its weights out: int4 in the group its config.json gives; other weights are refused', async () => {
+    const folder = join(dir, 'tiny-gptq');
+    await mkdir(folder);
+    for (const file of await prequantizedFolder({ quant_method: 'gptq', bits: 4, group_size: 32, desc_act: false, sym: true })) await writeFile(join(folder, file.name), new Uint8Array(await file.arrayBuffer()));
+    const recipe = await writeRecipe('gptq', folder, { steps: 1 });
+    const plan = JSON.parse((await run(process.execPath, [BIN, 'plan', '--recipe', recipe, '--json'])).stdout) as PlanJson & { shape: { weight_dtype: string }; quantization: { weights: string } };
+    expect(plan.shape.weight_dtype).toBe('int4');
+    expect(plan.quantization.weights).toMatch(/int4.*group 32/);
+
+    const { stdout } = await run(process.execPath, [BIN, 'train', '--recipe', recipe, '--out', join(dir, 'gptq-run'), '--json'], { maxBuffer: 16 * 2 ** 20 });
+    const steps = stdout.trim().split('\n').map((line) => JSON.parse(line) as { event: string; step?: number; loss?: number }).filter((event) => event.event === 'step');
+    expect(steps.map((event) => event.step)).toEqual([1]);
+    expect(Number.isFinite(steps[0]!.loss)).toBe(true);
+
+    const bf16 = await writeRecipe('gptq-bf16', folder, { model: { source: folder, dtype: 'bf16' } });
+    const refused = (await run(process.execPath, [BIN, 'plan', '--recipe', bf16]).catch((error: unknown) => error)) as { code: number; stderr: string };
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/tiny-gptq\/config\.json: a gptq int4 checkpoint \(group 32\), recipe model: dtype "bf16" was asked of a gptq int4 checkpoint, whose projections load as int4 \(group 32\); ask for "int4" or leave the dtype out/);
   });
 
   it('train refuses a recipe that cannot fit before downloading anything but config.json', async () => {

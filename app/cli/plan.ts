@@ -6,7 +6,7 @@ import { parseModelConfig } from '../model/config.ts';
 import { formatMiB, shapeWeightFormat } from '../model/memory.ts';
 import { measureModelQuantization } from '../model/quant-error.ts';
 import { describeQuantizationError, describeWeightFormat, type QuantizationError } from '../model/quantization.ts';
-import { checkRecipePrequantized, checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape, storedDtypeOf } from '../train/plan.ts';
+import { checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape, storedDtypeOf, withCheckpointWeights } from '../train/plan.ts';
 import { parseOptions } from './args.ts';
 import { modelConfigFor, modelFilesFor } from './model-source.ts';
 import { readRecipe } from './recipe-env.ts';
@@ -29,10 +29,10 @@ export function gpuMemory(bytes: number | undefined): number | undefined {
 export async function planCommand(args: string[]): Promise<number> {
   const options = parseOptions('plan', args, { recipe: 'string', 'gpu-memory': 'integer', measure: 'flag', json: 'flag' }, ['recipe']);
   const budget = gpuMemory(options['gpu-memory']);
-  const { recipe, recipeDir } = await readRecipe(options.recipe!);
-  const source = existsSync(resolve(recipeDir, recipe.model.source)) ? resolve(recipeDir, recipe.model.source) : recipe.model.source;
-  const raw = await modelConfigFor(source, { revision: recipe.model.revision });
-  checkRecipePrequantized(recipe, raw, `${recipe.model.source}/config.json`);
+  const { recipe: asked, recipeDir } = await readRecipe(options.recipe!);
+  const source = existsSync(resolve(recipeDir, asked.model.source)) ? resolve(recipeDir, asked.model.source) : asked.model.source;
+  const raw = await modelConfigFor(source, { revision: asked.model.revision });
+  const recipe = withCheckpointWeights(asked, raw, `${asked.model.source}/config.json`);
   const config = parseModelConfig(raw, `${recipe.model.source}/config.json`);
   const gpu = await acquireNodeGpu({ label: 'cocktail plan' });
   const { limits } = gpu.device;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fixturePath } from '../../test/fixtures.ts';
 import { CocktailError } from '../errors.ts';
 import { parseRecipe } from '../train/recipe.ts';
-import { checkRecipePrequantized, checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape } from '../train/plan.ts';
+import { checkRecipeQuantization, planRecipe, recipeLoadOptions, recipeTrainingShape, withCheckpointWeights } from '../train/plan.ts';
 import { parseModelConfig } from './config.ts';
 import { estimateTrainingMemory, modelWeightBytes, type TrainingShape } from './memory.ts';
 import { prequantizedFormatOf } from './prequantized.ts';
@@ -110,13 +110,19 @@ describe('pre-quantized checkpoints: what is refused, saying what is supported',
     expect(prequantizedFormatOf(LLAMA_TINY, 'config.json')).toBeNull();
   });
 
-  it('plans a GPTQ checkpoint only from a recipe that says int4 in its group size, before any download', () => {
-    const raw = { ...LLAMA_TINY, quantization_config: { quant_method: 'gptq', bits: 4, group_size: 128, desc_act: false } };
+  it('plans a GPTQ checkpoint as int4 in its own group and symmetry, whatever of that the recipe leaves out, and refuses other weights before any download', () => {
+    const raw = { ...LLAMA_TINY, quantization_config: { quant_method: 'gptq', bits: 4, group_size: 128, desc_act: false, sym: true } };
     const recipe = (model: object) => parseRecipe({ model: { source: 'q', ...model }, tasks: [{ name: 'fpb', source: { file: 'fpb.txt' }, format: 'text' }], steps: 10 });
-    expect(() => checkRecipePrequantized(recipe({ dtype: 'int4', group_size: 128 }), raw, 'q/config.json')).not.toThrow();
-    expect(() => checkRecipePrequantized(recipe({}), raw, 'q/config.json')).toThrow(/q\/config\.json: a gptq int4 checkpoint \(group 128\) loads its projections as int4: set model\.dtype to "int4" and model\.group_size to 128/);
-    expect(() => checkRecipePrequantized(recipe({ dtype: 'int4' }), raw, 'q/config.json')).toThrow(/int4 group size 64 was asked of a gptq checkpoint quantized in groups of 128/);
-    expect(() => checkRecipePrequantized(recipe({}), LLAMA_TINY, 'q/config.json')).not.toThrow();
+    const checkpointWeights = { source: 'q', dtype: 'int4', group_size: 128, symmetric: true };
+    expect(withCheckpointWeights(recipe({}), raw, 'q/config.json').model).toMatchObject(checkpointWeights);
+    expect(withCheckpointWeights(recipe({ dtype: 'int4' }), raw, 'q/config.json').model).toMatchObject(checkpointWeights);
+    expect(withCheckpointWeights(recipe({ dtype: 'int4', group_size: 128, symmetric: false }), raw, 'q/config.json').model).toMatchObject(checkpointWeights);
+    // The plan then counts int4 projections in groups of 128, as the load holds them.
+    expect(recipeTrainingShape(withCheckpointWeights(recipe({}), raw, 'q/config.json'), 'f16')).toMatchObject({ weightDtype: 'int4', int4: { group: 128, symmetric: true } });
+    expect(() => withCheckpointWeights(recipe({ dtype: 'bf16' }), raw, 'q/config.json')).toThrow(/q\/config\.json: a gptq int4 checkpoint \(group 128\), recipe model: dtype "bf16" was asked of a gptq int4 checkpoint, whose projections load as int4 \(group 128\); ask for "int4" or leave the dtype out/);
+    expect(() => withCheckpointWeights(recipe({ dtype: 'int4', group_size: 64 }), raw, 'q/config.json')).toThrow(/int4 group size 64 was asked of a gptq checkpoint quantized in groups of 128; ask for 128 or leave it out/);
+    const plain = recipe({ dtype: 'bf16' });
+    expect(withCheckpointWeights(plain, LLAMA_TINY, 'q/config.json')).toBe(plain);
   });
 
   it('names a packed qweight tensor found where a projection weight should be', async () => {

@@ -67,18 +67,18 @@ export function checkRecipeQuantization(recipe: Recipe, config: ModelConfig, sto
 }
 
 /**
- * Refuses, from config.json alone, a recipe whose model.dtype does not say what a pre-quantized (GPTQ/AWQ)
- * checkpoint holds: "int4" with the checkpoint's group size, so the plan counts the weights the load
- * will hold; and refuses an unsupported quantization_config by its key.
+ * The recipe with what a pre-quantized (GPTQ/AWQ) checkpoint's config.json says of its weights: int4 in the
+ * checkpoint's group size and symmetry, the only way its projections load, so the plan counts what the
+ * load will hold and a recipe need not repeat it. Refuses, from config.json alone, a recipe that asks
+ * for another dtype or group size, and an unsupported quantization_config by its key. Any other model's
+ * recipe is returned as it is.
  */
-export function checkRecipePrequantized(recipe: Recipe, rawConfig: unknown, file: string): void {
+export function withCheckpointWeights(recipe: Recipe, rawConfig: unknown, file: string): Recipe {
   const format = prequantizedFormatOf(rawConfig, file);
-  if (!format) return;
-  const where = `${file}: a ${format.method} int4 checkpoint (group ${format.group})`;
-  if (recipe.model.dtype !== 'int4') {
-    throw new CocktailError('MODEL_PREQUANTIZED', `${where} loads its projections as int4: set model.dtype to "int4" and model.group_size to ${format.group}`, { path: 'model.dtype', method: format.method, group: format.group });
-  }
-  checkPrequantizedRequest(format, { dtype: 'int4', group: recipeInt4(recipe).group }, `${where}, recipe model.group_size`);
+  if (!format) return recipe;
+  const { dtype, group_size: group } = recipe.model;
+  checkPrequantizedRequest(format, { ...(dtype ? { dtype } : {}), ...(group !== undefined ? { group } : {}) }, `${file}: a ${format.method} int4 checkpoint (group ${format.group}), recipe model`);
+  return { ...recipe, model: { ...recipe.model, dtype: 'int4', group_size: format.group, symmetric: format.symmetric } };
 }
 
 export function planRecipe(recipe: Recipe, config: ModelConfig, storedDtype: DType, limits: DeviceLimits, budgetBytes = Infinity): MemoryEstimate {

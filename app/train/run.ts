@@ -19,7 +19,7 @@ import type { Storage } from '../store/storage.ts';
 import type { RefusedCheckpoint } from './checkpoint.ts';
 import { Evaluator, type EvaluateOptions, type TaskEvaluation } from './evaluate.ts';
 import { exportPeftAdapter, importPeftAdapter, peftBaseModel, zipPeftAdapter, type PeftFiles } from './peft.ts';
-import { checkRecipePrequantized, checkRecipeQuantization, planRecipe, recipeLoadOptions, refuseUnlessFits, storedDtypeOf } from './plan.ts';
+import { checkRecipeQuantization, planRecipe, recipeLoadOptions, refuseUnlessFits, storedDtypeOf, withCheckpointWeights } from './plan.ts';
 import { prepareTasks, type PrepareProgress, type TaskPreparationReport } from './prepare.ts';
 import { clampToContext } from './context-length.ts';
 import type { Recipe } from './recipe.ts';
@@ -117,9 +117,9 @@ export class RunFailedError extends CocktailError {
 }
 
 /** Loads the recipe's model and prepares its tasks: the first two stages of every run. */
-export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events: RunEvents, signal: AbortSignal | undefined) {
+export async function loadAndPrepare(asked: Recipe, env: RunEnvironment, events: RunEvents, signal: AbortSignal | undefined) {
   events.onStage?.('model');
-  await refuseIfTooLarge(recipe, env);
+  const recipe = await plannedRecipe(asked, env);
   const files = await env.openModel(recipe.model.source, recipe.model.revision);
   const model = await loadModel(env.ctx, files, recipeLoadOptions(recipe));
   try {
@@ -149,17 +149,21 @@ export async function loadAndPrepare(recipe: Recipe, env: RunEnvironment, events
   }
 }
 
-/** Plans the recipe on this GPU from the model's config alone; refuses it with the numbers when it cannot fit. */
-async function refuseIfTooLarge(recipe: Recipe, env: RunEnvironment): Promise<void> {
-  if (!env.openModelConfig) return;
-  const raw = await env.openModelConfig(recipe.model.source, recipe.model.revision);
-  checkRecipePrequantized(recipe, raw, `${recipe.model.source}/config.json`);
+/**
+ * The recipe as it will run, planned on this GPU from the model's config alone: a pre-quantized
+ * checkpoint's weight settings filled in (withCheckpointWeights); refused with the numbers when it cannot fit.
+ */
+async function plannedRecipe(asked: Recipe, env: RunEnvironment): Promise<Recipe> {
+  if (!env.openModelConfig) return asked;
+  const raw = await env.openModelConfig(asked.model.source, asked.model.revision);
+  const recipe = withCheckpointWeights(asked, raw, `${asked.model.source}/config.json`);
   const config = parseModelConfig(raw, `${recipe.model.source}/config.json`);
   const budget = env.memoryBudgetBytes ?? Infinity;
   // Planned at the length the run will use: max_length clamped to the model's context.
   const planned = clampToContext(recipe, config.maxPositionEmbeddings).recipe;
   checkRecipeQuantization(recipe, config, storedDtypeOf(raw));
   refuseUnlessFits(planRecipe(planned, config, storedDtypeOf(raw), env.ctx.device.limits, budget), `${recipe.model.source} with this recipe`, budget);
+  return recipe;
 }
 
 /** What every evaluation of a recipe's tasks is given: the sample, its seed, and how labels are scored. */
